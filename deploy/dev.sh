@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# reelflow's single entry point for a one-machine stack.
+#   demo    install what is missing, start the stack, run a sample title through it
+#   test    install test dependencies, run ruff, mypy and the whole pytest suite
+#   up | down | status | logs [NAME] [-f]   manage the embedded stack
+#   install [test]                          only install
+# Idempotent: every step checks before it acts, so a second run is fast.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export REELFLOW_HOME="${REELFLOW_HOME:-$ROOT/.reelflow}"
+STATE="$REELFLOW_HOME"
+RUN="$STATE/run"
+LOGS="$STATE/logs"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+TEMPORAL_ADDRESS="${REELFLOW_TEMPORAL_ADDRESS:-127.0.0.1:7233}"
+TEMPORAL_PORT="${TEMPORAL_ADDRESS##*:}"
+TEMPORAL_UI_PORT="${REELFLOW_TEMPORAL_UI_PORT:-8233}"
+REDIS_URL="${REELFLOW_REDIS_URL:-redis://127.0.0.1:6379/0}"
+REDIS_PORT="$(sed -E 's#^redis://[^:/]+:([0-9]+).*#\1#' <<<"$REDIS_URL")"
+API_PORT="${REELFLOW_API_PORT:-8000}"
+export REELFLOW_TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" REELFLOW_REDIS_URL="$REDIS_URL" REELFLOW_API_PORT="$API_PORT"
+
+APT_RUNTIME=(ffmpeg redis-server nginx)
+APT_TEST=(postgresql chromium)
+SERVICES=(temporal redis worker rq api)
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+warn() { printf '\033[1;33m!!\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@";
+  else die "need root (or sudo) to run: $*"; fi
+}
+
+# ---------------------------------------------------------------- install
+apt_missing() {
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[@]:-}"
+}
+
+ensure_apt() {
+  local missing
+  missing="$(apt_missing "$@")"
+  [ -z "$missing" ] && return 0
+  say "apt: installing $missing"
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing \
+    >/dev/null 2>"$ROOT/.apt-err.log" || {
+      as_root apt-get update -q >/dev/null
+      # shellcheck disable=SC2086
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+    }
+  rm -f "$ROOT/.apt-err.log"
+}
+
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+ensure_venv() {
+  local extra="$1" stamp want
+  command -v python3 >/dev/null || ensure_apt python3
+  if [ ! -x "$PY" ]; then
+    say "python: creating .venv"
+    python3 -m venv "$VENV" 2>/dev/null || { ensure_apt python3-venv; rm -rf "$VENV"; python3 -m venv "$VENV"; }
+  fi
+  want="$(hash_of pyproject.toml)-$extra"
+  stamp="$VENV/.reelflow-installed"
+  if [ -f "$stamp" ] && grep -qx -- "$want" "$stamp"; then return 0; fi
+  say "python: installing reelflow${extra:+[$extra]} into .venv"
+  "$PY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  "$PY" -m pip install -q --disable-pip-version-check -e ".${extra:+[$extra]}"
+  echo "$want" >>"$stamp"
+}
+
+ensure_node() {
+  command -v npm >/dev/null || ensure_apt nodejs npm
+  local want stamp="node_modules/.reelflow-installed"
+  want="$(hash_of package.json package-lock.json)"
+  if [ -f "$stamp" ] && grep -qx -- "$want" "$stamp"; then return 0; fi
+  say "npm: installing shaka-packager and shaka-player"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want" >"$stamp"
+}
+
+install_runtime() { ensure_apt "${APT_RUNTIME[@]}"; ensure_venv ""; ensure_node; }
+install_test() { ensure_apt "${APT_RUNTIME[@]}" "${APT_TEST[@]}"; ensure_venv test; ensure_node; }
+
+# ---------------------------------------------------------------- services
+pidfile() { echo "$RUN/$1.pid"; }
+alive() { local f; f="$(pidfile "$1")"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  local port="$1" name="$2" i
+  for i in $(seq 1 150); do
+    port_busy "$port" && return 0
+    alive "$name" || { tail -n 20 "$LOGS/$name.log" >&2; die "$name exited during start-up (log: $LOGS/$name.log)"; }
+    sleep 0.2
+  done
+  die "$name did not listen on port $port within 30 s (log: $LOGS/$name.log)"
+}
+
+start() {  # start NAME PORT CMD...
+  local name="$1" port="$2"; shift 2
+  if alive "$name"; then return 0; fi
+  if [ "$port" != "-" ] && port_busy "$port"; then
+    die "port $port is already in use by a process this script did not start; stop it or move $name"
+  fi
+  # setsid: its own process group, so `down` stops the service and any children it spawned.
+  setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$(pidfile "$name")"
+  [ "$port" = "-" ] || wait_port "$port" "$name"
+  say "started $name (pid $(cat "$(pidfile "$name")"))"
+}
+
+stop() {
+  local name="$1" f pid i
+  f="$(pidfile "$name")"
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    say "stopped $name"
+  fi
+  rm -f "$f"
+}
+
+cmd_up() {
+  install_runtime
+  mkdir -p "$RUN" "$LOGS" "$STATE/redis"
+  start temporal "$TEMPORAL_PORT" "$VENV/bin/temporal" server start-dev --ip 127.0.0.1 \
+    --port "$TEMPORAL_PORT" --db-filename "$STATE/temporal.db" --ui-port "$TEMPORAL_UI_PORT" \
+    --ui-disable-news-fetch --log-level warn
+  start redis "$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' \
+    --appendonly no --dir "$STATE/redis"
+  "$VENV/bin/reelflow" db upgrade
+  start worker - "$VENV/bin/reelflow" worker --queue control --queue media
+  start rq - "$VENV/bin/reelflow" worker --queue rq
+  start api "$API_PORT" "$VENV/bin/reelflow" api
+  say "stack up: API http://127.0.0.1:$API_PORT  Temporal UI http://127.0.0.1:$TEMPORAL_UI_PORT"
+}
+
+cmd_down() {
+  local i
+  for ((i=${#SERVICES[@]}-1; i>=0; i--)); do stop "${SERVICES[$i]}"; done
+}
+
+cmd_status() {
+  local s
+  for s in "${SERVICES[@]}"; do
+    if alive "$s"; then printf '%-9s running  pid %s\n' "$s" "$(cat "$(pidfile "$s")")";
+    else printf '%-9s stopped\n' "$s"; fi
+  done
+  printf 'state    %s\nAPI      http://127.0.0.1:%s\nTemporal http://127.0.0.1:%s (UI)\n' \
+    "$STATE" "$API_PORT" "$TEMPORAL_UI_PORT"
+}
+
+cmd_logs() {
+  local name="${1:-}" follow="${2:-}"
+  if [ -z "$name" ]; then tail -n 30 "$LOGS"/*.log; return; fi
+  [ -f "$LOGS/$name.log" ] || die "no log for $name (have: $(ls "$LOGS" 2>/dev/null | tr '\n' ' '))"
+  if [ "$follow" = "-f" ]; then tail -f "$LOGS/$name.log"; else tail -n 100 "$LOGS/$name.log"; fi
+}
+
+cmd_demo() {
+  cmd_up
+  "$VENV/bin/reelflow" demo
+}
+
+cmd_test() {
+  install_test
+  local rc=0
+  say "ruff"
+  "$VENV/bin/ruff" check reelflow tests bench || rc=1
+  "$VENV/bin/ruff" format --check reelflow tests bench >/dev/null || { warn "ruff format: files need formatting"; "$VENV/bin/ruff" format --check reelflow tests bench | head -20; rc=1; }
+  say "mypy"
+  "$VENV/bin/mypy" || rc=1
+  say "pytest"
+  local prc=0
+  "$VENV/bin/python" -m pytest "$@" || prc=$?
+  if [ "$prc" -eq 5 ]; then warn "pytest collected no tests"; fi
+  [ "$prc" -eq 0 ] || rc=1
+  return "$rc"
+}
+
+case "${1:-}" in
+  demo) shift; cmd_demo "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  logs) shift; cmd_logs "$@" ;;
+  install) if [ "${2:-}" = test ]; then install_test; else install_runtime; fi ;;
+  *) echo "usage: $0 demo | test [pytest args] | up | down | status | logs [NAME] [-f] | install [test]" >&2; exit 2 ;;
+esac

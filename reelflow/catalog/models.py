@@ -1,0 +1,202 @@
+"""Catalog tables (SQLModel). One module so Alembic sees the whole schema at once.
+
+JSON columns hold small structured documents (probe output, QC report, ladder) that the
+catalog stores but never queries inside; everything that is filtered on is a real column.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TitleState:
+    """Lifecycle states a title moves through (strings, so the column stays portable)."""
+
+    INGESTING = "ingesting"
+    QC = "qc"
+    QC_FAILED = "qc_failed"
+    AWAITING_APPROVAL = "awaiting_approval"
+    REJECTED = "rejected"
+    PROCESSING = "processing"
+    PACKAGING = "packaging"
+    PUBLISHED = "published"
+    EXPIRED = "expired"
+    TAKEN_DOWN = "taken_down"
+    FAILED = "failed"
+
+
+class Title(SQLModel, table=True):
+    __tablename__ = "titles"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=300)
+    synopsis: str = Field(default="", max_length=5000)
+    genres: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    rating: str | None = Field(default=None, max_length=16)
+    version: int = Field(default=1)
+    state: str = Field(default=TitleState.INGESTING, index=True, max_length=32)
+    studio_id: str | None = Field(default=None, index=True, max_length=64)
+    callback_url: str | None = Field(default=None, max_length=2048)
+    duration_s: float | None = None
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Asset(SQLModel, table=True):
+    """A master file as ingested: stored by content hash, so re-ingest reuses it."""
+
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("title_id", "version", name="uq_asset_title_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title_id: str = Field(foreign_key="titles.id", index=True, max_length=64)
+    version: int
+    master_key: str = Field(max_length=1024)
+    sha256: str = Field(max_length=64, index=True)
+    size_bytes: int
+    probe: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class QCReportRow(SQLModel, table=True):
+    __tablename__ = "qc_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title_id: str = Field(foreign_key="titles.id", index=True, max_length=64)
+    version: int
+    passed: bool
+    warnings: int = 0
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class LadderRow(SQLModel, table=True):
+    __tablename__ = "ladders"
+    __table_args__ = (UniqueConstraint("title_id", "version", name="uq_ladder_title_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title_id: str = Field(foreign_key="titles.id", index=True, max_length=64)
+    version: int
+    method: str = Field(max_length=16)  # per_title | fixed
+    metric: str = Field(max_length=16)  # vmaf | psnr
+    ladder: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Rendition(SQLModel, table=True):
+    __tablename__ = "renditions"
+    __table_args__ = (
+        UniqueConstraint("title_id", "version", "name", name="uq_rendition_title_version_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title_id: str = Field(foreign_key="titles.id", index=True, max_length=64)
+    version: int
+    kind: str = Field(max_length=16)  # video | audio | subtitle | thumbnails | artwork
+    name: str = Field(max_length=128)
+    object_key: str = Field(max_length=1024)
+    codec: str | None = Field(default=None, max_length=32)
+    width: int | None = None
+    height: int | None = None
+    bitrate_kbps: int | None = None
+    language: str | None = Field(default=None, max_length=16)
+    channels: int | None = None
+
+
+class Package(SQLModel, table=True):
+    __tablename__ = "packages"
+    __table_args__ = (UniqueConstraint("title_id", "version", name="uq_package_title_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title_id: str = Field(foreign_key="titles.id", index=True, max_length=64)
+    version: int
+    origin_prefix: str = Field(max_length=1024)
+    mpd_key: str | None = Field(default=None, max_length=1024)
+    hls_key: str | None = Field(default=None, max_length=1024)
+    encrypted: bool = True
+    drm_systems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    kids: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    representations: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    removed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class ContentKeyRow(SQLModel, table=True):
+    """A content key sealed at rest (AES-GCM under the master key of `key_version`)."""
+
+    __tablename__ = "content_keys"
+
+    kid: str = Field(primary_key=True, max_length=32)  # hex
+    title_id: str = Field(foreign_key="titles.id", index=True, max_length=64)
+    version: int
+    track_class: str = Field(max_length=8)  # audio | sd | hd | uhd
+    sealed_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_version: int = 1
+    revoked: bool = False
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Availability(SQLModel, table=True):
+    __tablename__ = "availability"
+
+    title_id: str = Field(foreign_key="titles.id", primary_key=True, max_length=64)
+    window_start: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    window_end: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    plans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class LifecycleEvent(SQLModel, table=True):
+    """Append-only audit of every state change: who, what, when."""
+
+    __tablename__ = "lifecycle_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title_id: str = Field(index=True, max_length=64)
+    version: int = 1
+    event: str = Field(max_length=64)
+    state: str | None = Field(default=None, max_length=32)
+    actor: str = Field(max_length=128)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Idempotency key for activity retries: the same transition recorded twice is one row.
+    dedupe_key: str | None = Field(default=None, unique=True, max_length=200)
+    at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,118 @@
+"""`reelflow` command line: doctor, api, worker, db. Later parts add titles and keys."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reelflow.config import ConfigError, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="reelflow operations CLI")
+db_app = typer.Typer(no_args_is_help=True, help="catalog database")
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def _exit(code: int) -> None:
+    # The Temporal SDK's runtime can abort at interpreter exit (sdk-python issue 300):
+    # flush and leave without running finalizers.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+@app.command()
+def doctor(
+    no_services: Annotated[
+        bool, typer.Option("--no-services", help="only check binaries and settings")
+    ] = False,
+) -> None:
+    """Check every binary, service and setting; exit non-zero if a required one is missing."""
+    from reelflow.doctor import run_doctor
+
+    checks = run_doctor(get_settings(), services=not no_services)
+    table = Table(title="reelflow doctor")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail / fix", overflow="fold")
+    for c in checks:
+        status = (
+            "[green]present[/]"
+            if c.ok
+            else ("[red]MISSING[/]" if c.required else "[yellow]absent[/]")
+        )
+        table.add_row(c.name, status, c.detail)
+    console.print(table)
+    missing = [c.name for c in checks if c.required and not c.ok]
+    if missing:
+        err.print(f"[red]missing required: {', '.join(missing)}[/]")
+    _exit(1 if missing else 0)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply catalog migrations up to the newest revision."""
+    from reelflow.catalog.db import current_revision, head_revision, make_engine, upgrade
+
+    settings = get_settings()
+    settings.ensure_home()
+    url = settings.resolved_database_url
+    upgrade(url)
+    console.print(f"catalog at {current_revision(make_engine(url))} (head {head_revision()})")
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Run the playback API (uvicorn)."""
+    import uvicorn
+
+    from reelflow.catalog.db import SchemaBehind
+    from reelflow.playback_api.app import create_app
+
+    settings = get_settings()
+    try:
+        application = create_app(settings)
+    except (SchemaBehind, ConfigError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    uvicorn.run(
+        application,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="task queue(s): control, media, rq (default: all)"),
+    ] = None,
+) -> None:
+    """Run workers: Temporal workers for the control/media task queues, or the rq worker."""
+    from reelflow.workers.main import run_workers
+
+    try:
+        run_workers(get_settings(), queues=queue or ["control", "media"])
+    except (ConfigError, ValueError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

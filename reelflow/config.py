@@ -1,0 +1,227 @@
+"""One Settings object for every process: env vars ``REELFLOW_*`` over embedded defaults.
+
+Embedded defaults (no configuration at all) give a one-machine stack: SQLite and a local
+object store under the state directory, the Temporal dev server and Redis on loopback, and
+secrets generated into the state directory on first use. ``REELFLOW_ENV=production`` turns
+the generated secrets off: they must then be given explicitly.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The checkout root when running from a clone (editable install); None when installed as a wheel.
+CHECKOUT_DIR: Path | None = (
+    PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").exists() else None
+)
+PACKAGER_NPM_PATH = Path("node_modules/shaka-packager/bin/packager-linux-x64")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable to set."""
+
+
+def _default_home() -> Path:
+    if CHECKOUT_DIR is not None:
+        return CHECKOUT_DIR / ".reelflow"
+    return Path.home() / ".reelflow"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELFLOW_", extra="ignore")
+
+    env: Literal["embedded", "production"] = "embedded"
+    home: Path = Field(default_factory=_default_home, description="state directory")
+
+    # Catalog
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the state dir"
+    )
+
+    # Object store
+    store: Literal["local", "s3"] = "local"
+    store_root: Path | None = Field(default=None, description="LocalStore folder")
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_bucket: str = "reelflow"
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    s3_part_size: int = 16 * 1024 * 1024
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    control_queue: str = "reelflow-control"
+    media_queue: str = "reelflow-media"
+
+    # Redis / rq
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rq_queue: str = "reelflow"
+
+    # Playback API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str | None = None
+
+    # Secrets: generated into the state dir in embedded mode, required in production.
+    signing_secret: SecretStr | None = None
+    master_key: SecretStr | None = Field(
+        default=None, description="base64 of 32 bytes; encrypts content keys at rest"
+    )
+
+    # Binaries: settings, then PATH, then the npm package (packager).
+    ffmpeg_path: str | None = None
+    ffprobe_path: str | None = None
+    packager_path: str | None = None
+    vmaf_ffmpeg_path: str | None = Field(
+        default=None, description="an ffmpeg with libvmaf; default: imageio-ffmpeg's static build"
+    )
+
+    # Media defaults
+    segment_duration: int = 6
+    gop_seconds: int = 2
+    ingest_max_bytes: int = 50 * 1024**3
+    ingest_timeout_s: float = 30.0
+    loudness_target_lufs: float = -23.0
+    loudness_tolerance_lu: float = 2.0
+
+    # ---- derived values -------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def resolved_store_root(self) -> Path:
+        return self.store_root if self.store_root is not None else self.home / "objects"
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{self.api_host}:{self.api_port}"
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+    def secrets(self) -> Secrets:
+        return _load_secrets(self)
+
+    def binary(self, name: Literal["ffmpeg", "ffprobe", "packager"]) -> str:
+        """Absolute path of a required binary; raises ConfigError naming the fix."""
+        found = find_binary(self, name)
+        if found is None:
+            raise ConfigError(_MISSING_BINARY_FIX[name])
+        return found
+
+    def vmaf_ffmpeg(self) -> str | None:
+        """An ffmpeg that has libvmaf, or None (quality then falls back to PSNR)."""
+        if self.vmaf_ffmpeg_path:
+            return self.vmaf_ffmpeg_path
+        try:
+            import imageio_ffmpeg
+
+            exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+            return exe
+        except Exception:
+            return None
+
+
+_MISSING_BINARY_FIX = {
+    "ffmpeg": "ffmpeg not found: apt-get install ffmpeg, or set REELFLOW_FFMPEG_PATH",
+    "ffprobe": "ffprobe not found: apt-get install ffmpeg, or set REELFLOW_FFPROBE_PATH",
+    "packager": (
+        "Shaka Packager not found: run `npm ci` in the checkout (npm package shaka-packager), "
+        "or set REELFLOW_PACKAGER_PATH"
+    ),
+}
+
+
+def find_binary(settings: Settings, name: Literal["ffmpeg", "ffprobe", "packager"]) -> str | None:
+    configured = getattr(settings, f"{name}_path")
+    if configured:
+        return str(configured) if Path(configured).exists() else None
+    on_path = shutil.which(name)
+    if on_path:
+        return on_path
+    if name == "packager":
+        for base in filter(None, (CHECKOUT_DIR, Path.cwd())):
+            candidate = base / PACKAGER_NPM_PATH
+            if candidate.exists():
+                return str(candidate)
+    return None
+
+
+@dataclass(frozen=True)
+class Secrets:
+    signing_secret: bytes
+    master_key: bytes
+    master_key_version: int
+
+
+def _load_secrets(settings: Settings) -> Secrets:
+    explicit_signing = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
+    explicit_master = settings.master_key.get_secret_value() if settings.master_key else ""
+    if settings.env == "production" and not (explicit_signing and explicit_master):
+        raise ConfigError(
+            "REELFLOW_ENV=production requires REELFLOW_SIGNING_SECRET and REELFLOW_MASTER_KEY "
+            "(base64 of 32 random bytes); nothing is generated in production"
+        )
+    stored: dict[str, str] = {}
+    path = settings.home / "secrets.json"
+    if not (explicit_signing and explicit_master):
+        stored = _generated_secrets(path)
+    signing = explicit_signing or stored["signing_secret"]
+    master_b64 = explicit_master or stored["master_key"]
+    try:
+        master = base64.b64decode(master_b64, validate=True)
+    except ValueError as exc:
+        raise ConfigError("REELFLOW_MASTER_KEY must be base64 of 32 bytes") from exc
+    if len(master) != 32:
+        raise ConfigError("REELFLOW_MASTER_KEY must be base64 of 32 bytes")
+    return Secrets(signing_secret=signing.encode(), master_key=master, master_key_version=1)
+
+
+def _generated_secrets(path: Path) -> dict[str, str]:
+    if path.exists():
+        data: dict[str, str] = json.loads(path.read_text())
+        return data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "signing_secret": secrets.token_urlsafe(32),
+        "master_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    tmp = path.with_name(f".secrets.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # Created 0600 from the start so the secrets are never world-readable, even briefly.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    try:
+        os.link(tmp, path)  # fails if another process won the race: use its secrets
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    stored: dict[str, str] = json.loads(path.read_text())
+    return stored
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,99 @@
+"""Process entry point for workers: Temporal workers per task queue, and the rq worker.
+
+Heavy ffmpeg/packager work runs on the media queue so encode capacity scales by starting
+more `reelflow worker --queue media` processes on more hosts; the control queue carries
+the workflows and light catalog/storage activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from reelflow.config import Settings
+
+log = logging.getLogger("reelflow.worker")
+KNOWN_QUEUES = ("control", "media", "rq")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    role: str,
+    *,
+    task_queue: str | None = None,
+    executor: concurrent.futures.Executor | None = None,
+) -> Worker:
+    """A Temporal worker for `role` ("control" or "media") with its workflows and activities."""
+    from reelflow.workers.registry import activities_for, workflows_for
+
+    queue = task_queue or (settings.control_queue if role == "control" else settings.media_queue)
+    activities = activities_for(role, settings)
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=workflows_for(role),
+        activities=activities,
+        activity_executor=executor
+        or concurrent.futures.ThreadPoolExecutor(max_workers=8 if role == "control" else 2),
+        # Media activities each run a multi-threaded ffmpeg; two at once fill two cores.
+        max_concurrent_activities=8 if role == "control" else 2,
+    )
+
+
+async def _run_temporal(settings: Settings, roles: list[str]) -> None:
+    from reelflow.temporal_client import connect, register_search_attributes
+
+    client = await connect(settings)
+    if settings.env == "embedded":
+        # The dev server starts without our custom search attributes; production clusters
+        # get them from their operators (docs/operations.md).
+        await register_search_attributes(client)
+    workers = [build_worker(client, settings, role) for role in roles]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with _all(workers):
+        log.info("workers running on %s", ", ".join(w.task_queue for w in workers))
+        await stop.wait()
+
+
+class _all:
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+
+    async def __aenter__(self) -> None:
+        for w in self.workers:
+            await w.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        for w in reversed(self.workers):
+            await w.__aexit__(None, None, None)
+
+
+def run_rq_worker(settings: Settings) -> None:
+    from redis import Redis
+    from rq import Queue
+    from rq import Worker as RqWorker
+
+    conn = Redis.from_url(settings.redis_url)
+    RqWorker([Queue(settings.rq_queue, connection=conn)], connection=conn).work(with_scheduler=True)
+
+
+def run_workers(settings: Settings, queues: list[str]) -> None:
+    unknown = [q for q in queues if q not in KNOWN_QUEUES]
+    if unknown:
+        raise ValueError(f"unknown queue(s) {unknown}; choose from {', '.join(KNOWN_QUEUES)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if queues == ["rq"]:
+        run_rq_worker(settings)
+        return
+    if "rq" in queues:
+        raise ValueError("run the rq worker in its own process: reelflow worker --queue rq")
+    asyncio.run(_run_temporal(settings, queues))

