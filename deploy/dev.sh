@@ -74,7 +74,8 @@ ensure_venv() {
   if [ -f "$stamp" ] && grep -qx -- "$want" "$stamp"; then return 0; fi
   say "python: installing reelflow${extra:+[$extra]} into .venv"
   "$PY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  "$PY" -m pip install -q --disable-pip-version-check -e ".${extra:+[$extra]}"
+  mkdir -p "$STATE"
+  "$PY" -m pip install -q --disable-pip-version-check -e ".${extra:+[$extra]}" >"$STATE/pip.log" 2>&1 || { tail -n 30 "$STATE/pip.log" >&2; die "pip install failed (log: $STATE/pip.log)"; }
   echo "$want" >>"$stamp"
 }
 

@@ -6,15 +6,18 @@ import os
 import sys
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from reelflow.cli_titles import titles_app
 from reelflow.config import ConfigError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="reelflow operations CLI")
 db_app = typer.Typer(no_args_is_help=True, help="catalog database")
 app.add_typer(db_app, name="db")
+app.add_typer(titles_app, name="titles")
 console = Console()
 err = Console(stderr=True)
 
@@ -110,8 +113,28 @@ def worker(
         raise typer.Exit(2)
 
 
+@app.command()
+def demo(
+    seconds: Annotated[int, typer.Option(help="length of the generated sample")] = 20,
+) -> None:
+    """Generate a sample title with ffmpeg, ingest it and follow it through the lifecycle."""
+    from reelflow.demo import run_demo
+
+    _exit(run_demo(get_settings(), seconds=seconds))
+
+
 def main() -> None:
-    app()
+    try:
+        # Outside standalone mode click returns an Exit's code instead of raising it.
+        rc = app(standalone_mode=False)
+    except typer.Exit as exc:
+        _exit(exc.exit_code)
+    except typer.Abort:
+        _exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        _exit(exc.exit_code)
+    _exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

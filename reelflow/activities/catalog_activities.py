@@ -1,0 +1,60 @@
+"""Light activities on the control queue: catalog writes for the lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from temporalio import activity
+
+from reelflow.activities.deps import Deps
+from reelflow.catalog import queries as q
+from reelflow.workflows import contracts as c
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class CatalogActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.register_title, self.record_event]
+
+    @activity.defn(name=c.REGISTER_TITLE)
+    def register_title(self, inp: c.TitleInput) -> None:
+        q.upsert_title(
+            self.deps.engine,
+            title_id=inp.title_id,
+            name=inp.name,
+            synopsis=inp.synopsis,
+            genres=inp.genres,
+            rating=inp.rating,
+            version=inp.version,
+            studio_id=inp.studio_id,
+            callback_url=inp.callback_url,
+        )
+        q.set_availability(
+            self.deps.engine,
+            title_id=inp.title_id,
+            window_start=_parse_time(inp.availability.window_start),
+            window_end=_parse_time(inp.availability.window_end),
+            regions=inp.availability.regions,
+            plans=inp.availability.plans,
+        )
+
+    @activity.defn(name=c.RECORD_EVENT)
+    def record_event(self, req: c.EventRequest) -> bool:
+        return q.append_event(
+            self.deps.engine,
+            title_id=req.title_id,
+            version=req.version,
+            event=req.event,
+            actor=req.actor,
+            state=req.state,
+            detail=req.detail,
+            dedupe_key=req.dedupe_key,
+        )

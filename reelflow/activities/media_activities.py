@@ -1,0 +1,437 @@
+"""Media-queue activities: thin, idempotent, heartbeating wrappers over ``reelflow.media``.
+
+Every output key is derived from the master's checksum and a hash of the parameters, and
+an activity that finds its complete output already stored returns it instead of redoing
+the work: a retry after a crash never produces a second copy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from reelflow.activities.deps import Deps, params_hash
+from reelflow.catalog import queries as q
+from reelflow.catalog.models import Rendition
+from reelflow.media.chunks import Chunk, plan_chunks
+from reelflow.media.encode import (
+    EncodeAdaptations,
+    chunk_frames,
+    encode_chunk,
+    join_chunks,
+    verify_rendition,
+)
+from reelflow.media.errors import FFmpegError, MediaError
+from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
+from reelflow.media.probe import probe
+from reelflow.media.qc import QCOptions, run_qc
+from reelflow.sources import BadSource, SourceTooLarge, TransientSourceError, fetch_to
+from reelflow.workflows import contracts as c
+
+
+def _heartbeat(stage: str) -> Callable[[float], None]:
+    def beat(fraction: float) -> None:
+        activity.heartbeat({"stage": stage, "progress": round(100 * fraction, 1)})
+
+    return beat
+
+
+def _bad_media(exc: Exception) -> ApplicationError:
+    return ApplicationError(str(exc), type="BadMedia", non_retryable=True)
+
+
+class MediaActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.ingest_master,
+            self.run_qc,
+            self.analyse_ladder,
+            self.encode_chunk,
+            self.join_renditions,
+            self.encode_audio,
+            self.prepare_subtitles,
+            self.make_thumbnails,
+        ]
+
+    # ------------------------------------------------------------------ ingest
+    @activity.defn(name=c.INGEST_MASTER)
+    def ingest_master(self, req: c.IngestRequest) -> c.IngestResult:
+        s = self.deps.settings
+        with self.deps.scratch("ingest") as work:
+            activity.heartbeat({"stage": "fetch"})
+            try:
+                fetched = fetch_to(
+                    req.source,
+                    work / "master",
+                    store=self.deps.store,
+                    max_bytes=s.ingest_max_bytes,
+                    timeout_s=s.ingest_timeout_s,
+                )
+            except SourceTooLarge as exc:
+                raise ApplicationError(str(exc), type="SourceTooLarge", non_retryable=True)
+            except BadSource as exc:
+                raise ApplicationError(str(exc), type="BadSource", non_retryable=True)
+            except TransientSourceError as exc:
+                raise ApplicationError(str(exc), type="SourceUnavailable")
+            key = f"masters/{req.title_id}/{fetched.sha256}"
+            reused = self.deps.store.exists(key)
+            if not reused:
+                self.deps.store.put_file(key, fetched.path)
+        q.record_asset(
+            self.deps.engine,
+            title_id=req.title_id,
+            version=req.version,
+            master_key=key,
+            sha256=fetched.sha256,
+            size_bytes=fetched.size_bytes,
+        )
+        return c.IngestResult(key, fetched.sha256, fetched.size_bytes, reused)
+
+    # ------------------------------------------------------------------ QC
+    @activity.defn(name=c.RUN_QC)
+    def run_qc(self, req: c.QCRequest) -> c.QCResult:
+        s = self.deps.settings
+        master = self.deps.local_copy(req.master_key)
+        options = QCOptions(
+            loudness_target_lufs=s.loudness_target_lufs,
+            loudness_tolerance_lu=s.loudness_tolerance_lu,
+        )
+        report = run_qc(
+            master,
+            ffmpeg=self.deps.ffmpeg,
+            ffprobe=self.deps.ffprobe,
+            options=options,
+            on_progress=_heartbeat("qc"),
+        )
+        doc = report.to_dict()
+        report_key = f"qc/{req.title_id}/{req.sha256[:16]}-{params_hash(asdict(options))}.json"
+        self.deps.store.put_bytes(report_key, json.dumps(doc, indent=1).encode())
+        q.record_qc(
+            self.deps.engine,
+            title_id=req.title_id,
+            version=req.version,
+            passed=report.passed,
+            warnings=len(report.warnings),
+            report=doc,
+        )
+        info = report.media
+        video = info.video if info else None
+        width, height = video.display_size if video else (0, 0)
+        if info is not None:
+            q.record_asset(
+                self.deps.engine,
+                title_id=req.title_id,
+                version=req.version,
+                master_key=req.master_key,
+                sha256=req.sha256,
+                size_bytes=info.size_bytes,
+                probe=info.to_dict(),
+            )
+        adapt = report.adaptations
+        fps = adapt.force_cfr_fps or (video.avg_fps or video.fps if video else 0.0)
+        return c.QCResult(
+            passed=report.passed,
+            summary=report.summary(),
+            failures=[f"{ch.name}: {ch.reason}" for ch in report.failures],
+            warnings=[f"{ch.name}: {ch.reason}" for ch in report.warnings],
+            report_key=report_key,
+            adaptations=asdict(adapt),
+            duration_s=info.duration_s if info else 0.0,
+            width=width,
+            height=height,
+            fps=float(fps or 0.0),
+            has_audio=bool(info and info.has_audio),
+        )
+
+    # ------------------------------------------------------------------ ladder
+    @activity.defn(name=c.ANALYSE_LADDER)
+    def analyse_ladder(self, req: c.AnalyseRequest) -> c.LadderResult:
+        s = self.deps.settings
+        params = {"method": req.method, "codec": req.codec, "max_kbps": req.max_kbps}
+        key = f"ladders/{req.title_id}/{req.sha256[:16]}-{params_hash(params)}.json"
+        if self.deps.store.exists(key):
+            ladder = Ladder.from_dict(json.loads(self.deps.store.get_bytes(key)))
+        else:
+            master = self.deps.local_copy(req.master_key)
+            info = probe(master, ffprobe=self.deps.ffprobe)
+            if info.video is None:
+                raise _bad_media(ValueError("master has no video stream"))
+            w, h = info.video.display_size
+            try:
+                if req.method == "fixed":
+                    ladder = apple_fixed_ladder(w, h, codec=req.codec)  # type: ignore[arg-type]
+                else:
+                    with self.deps.scratch("analyse") as work:
+                        ladder = analyse_per_title(
+                            master,
+                            info,
+                            ffmpeg=self.deps.ffmpeg,
+                            ffmpeg_vmaf=s.vmaf_ffmpeg(),
+                            options=LadderOptions(
+                                codec=req.codec,  # type: ignore[arg-type]
+                                max_kbps=req.max_kbps,
+                                exclude=tuple((a, b) for a, b in req.exclude),
+                            ),
+                            on_progress=_heartbeat("analyse"),
+                            work_dir=work,
+                        )
+            except (MediaError, ValueError) as exc:
+                if isinstance(exc, FFmpegError):
+                    raise
+                raise _bad_media(exc)
+            self.deps.store.put_bytes(key, json.dumps(ladder.to_dict()).encode())
+        q.record_ladder(
+            self.deps.engine,
+            title_id=req.title_id,
+            version=req.version,
+            method=ladder.method,
+            metric=ladder.metric or "none",
+            ladder=ladder.to_dict(),
+        )
+        chunks = plan_chunks(req.duration_s, segment_s=float(s.segment_duration))
+        return c.LadderResult(
+            ladder_key=key,
+            method=ladder.method,
+            metric=ladder.metric,
+            rungs=[
+                c.RungSpec(r.name, r.width, r.height, r.bitrate_kbps, r.codec) for r in ladder.rungs
+            ],
+            chunks=[c.ChunkSpec(ch.index, ch.start_s, ch.duration_s) for ch in chunks],
+        )
+
+    def _ladder(self, key: str) -> Ladder:
+        return Ladder.from_dict(json.loads(self.deps.store.get_bytes(key)))
+
+    @staticmethod
+    def _rendition_prefix(
+        title_id: str, sha256: str, ladder_key: str, fps: float, adaptations: dict[str, Any]
+    ) -> str:
+        h = params_hash({"ladder": ladder_key, "fps": fps, "adapt": adaptations})
+        return f"renditions/{title_id}/{sha256[:16]}-{h}"
+
+    # ------------------------------------------------------------------ encode
+    @activity.defn(name=c.ENCODE_CHUNK)
+    def encode_chunk(self, req: c.EncodeChunkRequest) -> c.EncodeChunkResult:
+        ladder = self._ladder(req.ladder_key)
+        prefix = self._rendition_prefix(
+            req.title_id, req.sha256, req.ladder_key, req.fps, req.adaptations
+        )
+        keys = {r.name: f"{prefix}/chunks/{req.chunk.index:05d}/{r.name}.mp4" for r in ladder.rungs}
+        if all(self.deps.store.exists(k) for k in keys.values()):
+            return c.EncodeChunkResult(req.chunk.index, keys, reused=True)
+        master = self.deps.local_copy(req.master_key)
+        adapt = EncodeAdaptations(
+            deinterlace=bool(req.adaptations.get("deinterlace")),
+            rotation=int(req.adaptations.get("rotate_degrees") or 0),
+            tonemap=bool(req.adaptations.get("hdr")) and False,
+        )
+        chunk = Chunk(req.chunk.index, req.chunk.start_s, req.chunk.duration_s)
+        with self.deps.scratch(f"chunk{chunk.index}") as work:
+            try:
+                outputs = encode_chunk(
+                    master,
+                    chunk,
+                    ladder,
+                    work,
+                    ffmpeg=self.deps.ffmpeg,
+                    fps=req.fps,
+                    gop_s=float(self.deps.settings.gop_seconds),
+                    adaptations=adapt,
+                    on_progress=_heartbeat(f"encode chunk {chunk.index}"),
+                )
+            except FFmpegError:
+                raise
+            except MediaError as exc:
+                raise _bad_media(exc)
+            for name, path in outputs.items():
+                self.deps.store.put_file(keys[name], path)
+        return c.EncodeChunkResult(req.chunk.index, keys, reused=False)
+
+    @activity.defn(name=c.JOIN_RENDITIONS)
+    def join_renditions(self, req: c.JoinRequest) -> list[c.RenditionInfo]:
+        ladder = self._ladder(req.ladder_key)
+        first = req.chunk_results[0].parts[ladder.rungs[0].name]
+        prefix = first.rsplit("/chunks/", 1)[0]
+        gop_s = float(self.deps.settings.gop_seconds)
+        expected_frames = chunk_frames(Chunk(0, 0.0, req.duration_s), req.fps)
+        out: list[c.RenditionInfo] = []
+        for n, rung in enumerate(ladder.rungs):
+            key = f"{prefix}/{rung.name}.mp4"
+            if not self.deps.store.exists(key):
+                with self.deps.scratch(f"join-{rung.name}") as work:
+                    parts = [self.deps.local_copy(r.parts[rung.name]) for r in req.chunk_results]
+                    joined = join_chunks(parts, work / f"{rung.name}.mp4", ffmpeg=self.deps.ffmpeg)
+                    check = verify_rendition(
+                        joined,
+                        ffprobe=self.deps.ffprobe,
+                        expected_duration_s=req.duration_s,
+                        expected_frames=expected_frames,
+                        gop_s=gop_s,
+                        fps=req.fps,
+                    )
+                    if not check.ok:
+                        raise ApplicationError(
+                            f"rendition {rung.name} failed verification: "
+                            + "; ".join(check.problems),
+                            type="RenditionInvalid",
+                        )
+                    self.deps.store.put_file(key, joined)
+            activity.heartbeat(
+                {"stage": "join", "progress": round(100 * (n + 1) / len(ladder.rungs))}
+            )
+            info = c.RenditionInfo(
+                name=rung.name,
+                kind="video",
+                object_key=key,
+                codec=rung.codec,
+                width=rung.width,
+                height=rung.height,
+                bitrate_kbps=rung.bitrate_kbps,
+            )
+            self._record(req.title_id, req.version, info)
+            out.append(info)
+        return out
+
+    def _record(self, title_id: str, version: int, info: c.RenditionInfo) -> None:
+        q.upsert_rendition(
+            self.deps.engine,
+            Rendition(title_id=title_id, version=version, **asdict(info)),
+        )
+
+    # ------------------------------------------------------------------ audio
+    @activity.defn(name=c.ENCODE_AUDIO)
+    def encode_audio(self, req: c.AudioRequest) -> list[c.RenditionInfo]:
+        from reelflow.media.audio import encode_audio
+
+        s = self.deps.settings
+        prefix = (
+            f"renditions/{req.title_id}/{req.sha256[:16]}-"
+            f"{params_hash({'audio': 1, 'norm': req.normalize})}/audio"
+        )
+        manifest_key = f"{prefix}/tracks.json"
+        if self.deps.store.exists(manifest_key):
+            tracks = [
+                c.RenditionInfo(**t) for t in json.loads(self.deps.store.get_bytes(manifest_key))
+            ]
+        else:
+            master = self.deps.local_copy(req.master_key)
+            info = probe(master, ffprobe=self.deps.ffprobe)
+            tracks = []
+            with self.deps.scratch("audio") as work:
+                activity.heartbeat({"stage": "audio"})
+                try:
+                    encoded = encode_audio(
+                        master,
+                        work,
+                        ffmpeg=self.deps.ffmpeg,
+                        info=info,
+                        normalize=req.normalize,
+                        target_lufs=s.loudness_target_lufs,
+                    )
+                except FFmpegError:
+                    raise
+                except MediaError as exc:
+                    raise _bad_media(exc)
+                for t in encoded:
+                    key = f"{prefix}/{Path(t.path).name}"
+                    self.deps.store.put_file(key, t.path)
+                    tracks.append(
+                        c.RenditionInfo(
+                            name=Path(t.path).stem,
+                            kind="audio",
+                            object_key=key,
+                            codec=t.codec,
+                            bitrate_kbps=t.bitrate_kbps,
+                            language=t.language,
+                            channels=t.channels,
+                        )
+                    )
+            self.deps.store.put_bytes(
+                manifest_key, json.dumps([asdict(tr) for tr in tracks]).encode()
+            )
+        for track in tracks:
+            self._record(req.title_id, req.version, track)
+        return tracks
+
+    # ------------------------------------------------------------------ subtitles
+    @activity.defn(name=c.PREPARE_SUBTITLES)
+    def prepare_subtitles(self, req: c.SubtitlesRequest) -> list[c.RenditionInfo]:
+        from reelflow.media.errors import SubtitleError
+        from reelflow.media.subtitles import decode_caption_bytes, to_webvtt
+
+        s = self.deps.settings
+        out: list[c.RenditionInfo] = []
+        for sub in req.subtitles:
+            with self.deps.scratch("subs") as work:
+                try:
+                    fetched = fetch_to(
+                        sub.source,
+                        work / "captions",
+                        store=self.deps.store,
+                        max_bytes=20 * 1024 * 1024,
+                        timeout_s=s.ingest_timeout_s,
+                    )
+                    vtt = to_webvtt(decode_caption_bytes(fetched.path.read_bytes()))
+                except (BadSource, SubtitleError) as exc:
+                    raise ApplicationError(
+                        f"subtitles {sub.language}: {exc}", type="BadSubtitles", non_retryable=True
+                    )
+            key = f"subtitles/{req.title_id}/{fetched.sha256[:16]}/{sub.language}.vtt"
+            self.deps.store.put_bytes(key, vtt.encode())
+            info = c.RenditionInfo(
+                name=f"sub-{sub.language}", kind="subtitle", object_key=key, language=sub.language
+            )
+            self._record(req.title_id, req.version, info)
+            out.append(info)
+        return out
+
+    # ------------------------------------------------------------------ thumbnails
+    @activity.defn(name=c.MAKE_THUMBNAILS)
+    def make_thumbnails(self, req: c.ThumbnailsRequest) -> c.ThumbnailsResult:
+        from reelflow.media.thumbnails import make_artwork, make_thumbnails
+
+        prefix = f"images/{req.title_id}/{req.sha256[:16]}"
+        done_key = f"{prefix}/result.json"
+        if self.deps.store.exists(done_key):
+            return c.ThumbnailsResult(**json.loads(self.deps.store.get_bytes(done_key)))
+        master = self.deps.local_copy(req.master_key)
+        with self.deps.scratch("thumbs") as work:
+            try:
+                thumbs = make_thumbnails(
+                    master,
+                    work / "sprites",
+                    ffmpeg=self.deps.ffmpeg,
+                    duration_s=req.duration_s,
+                    on_progress=_heartbeat("thumbnails"),
+                )
+                art = make_artwork(
+                    master, work / "art", ffmpeg=self.deps.ffmpeg, duration_s=req.duration_s
+                )
+            except FFmpegError:
+                raise
+            except MediaError as exc:
+                raise _bad_media(exc)
+
+            def put(path: Path, sub: str) -> str:
+                key = f"{prefix}/{sub}/{path.name}"
+                self.deps.store.put_file(key, path)
+                return key
+
+            result = c.ThumbnailsResult(
+                vtt_key=put(thumbs.vtt, "sprites"),
+                sprite_keys=[put(p, "sprites") for p in thumbs.sprites],
+                poster_keys=[put(p, "art") for p in art.posters],
+                backdrop_keys=[put(p, "art") for p in art.backdrops],
+                interval_s=thumbs.interval_s,
+            )
+        self.deps.store.put_bytes(done_key, json.dumps(asdict(result)).encode())
+        return result

@@ -1,0 +1,370 @@
+"""`reelflow titles ...`: ingest, follow, inspect and steer title lifecycles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reelflow.config import Settings, get_settings
+from reelflow.workflows import contracts as c
+
+titles_app = typer.Typer(no_args_is_help=True, help="title lifecycles (Temporal workflows)")
+console = Console()
+err = Console(stderr=True)
+TITLE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+STAGE_WEIGHTS = {
+    "ingest": 5,
+    "qc": 10,
+    "approval": 1,
+    "analyse": 15,
+    "encode": 50,
+    "audio": 6,
+    "subtitles": 1,
+    "thumbnails": 5,
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed in red, exit code 2."""
+
+
+def fail(message: str) -> None:
+    raise CliError(message)
+
+
+def _iso(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{flag}: {value!r} is not an ISO 8601 date/time (e.g. 2026-12-01T00:00:00+00:00)")
+        raise
+    if parsed.tzinfo is None:
+        fail(f"{flag}: {value!r} has no UTC offset; add one, e.g. +00:00")
+    return parsed.isoformat()
+
+
+def _source(value: str) -> str:
+    if re.match(r"^(https?|file)://|^store:", value):
+        return value
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        fail(f"no such file: {value}")
+    return str(path)
+
+
+def overall_percent(status: c.TitleStatus) -> float:
+    total = sum(STAGE_WEIGHTS.values())
+    got = 0.0
+    for st in status.stages:
+        w = STAGE_WEIGHTS.get(st.name, 0)
+        if st.state in ("done", "skipped"):
+            got += w
+        elif st.state == "running":
+            got += w * st.progress / 100.0
+    return round(100.0 * got / total, 1)
+
+
+async def _client(settings: Settings) -> Any:
+    from reelflow.temporal_client import TemporalUnavailable, connect
+
+    try:
+        return await connect(settings)
+    except TemporalUnavailable as exc:
+        fail(str(exc))
+
+
+async def _handle(settings: Settings, title_id: str) -> Any:
+    from temporalio.service import RPCError
+
+    from reelflow.workflows.title import workflow_id
+
+    client = await _client(settings)
+    handle = client.get_workflow_handle(workflow_id(title_id))
+    try:
+        await handle.describe()
+    except RPCError:
+        fail(f"unknown title {title_id!r}: no workflow title-{title_id}")
+    return handle
+
+
+async def query_status(settings: Settings, title_id: str) -> c.TitleStatus:
+    from reelflow.workflows.title import TitleWorkflow
+
+    handle = await _handle(settings, title_id)
+    status: c.TitleStatus = await handle.query(TitleWorkflow.status)
+    return status
+
+
+async def start_title(settings: Settings, inp: c.TitleInput) -> str:
+    """Start the title's workflow; a duplicate ingest joins the existing run instead."""
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from reelflow.workflows.title import TitleWorkflow, workflow_id
+
+    client = await _client(settings)
+    inp.media_queue = settings.media_queue
+    try:
+        handle = await client.start_workflow(
+            TitleWorkflow.run,
+            inp,
+            id=workflow_id(inp.title_id),
+            task_queue=settings.control_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return workflow_id(inp.title_id)
+    return str(handle.id)
+
+
+async def follow(settings: Settings, title_id: str, *, quiet: bool = False) -> c.TitleStatus:
+    """Poll the workflow's status query with a progress bar until it stops moving."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    handle = await _handle(settings, title_id)
+    from reelflow.workflows.title import TitleWorkflow
+
+    with Progress(
+        TextColumn("[bold]{task.fields[stage]:<11}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("title", total=100, stage="", state="")
+        while True:
+            desc = await handle.describe()
+            status: c.TitleStatus = await handle.query(TitleWorkflow.status)
+            bar.update(
+                task, completed=overall_percent(status), stage=status.stage, state=status.state
+            )
+            if desc.status != WorkflowExecutionStatus.RUNNING:
+                return status
+            if status.state in ("awaiting_approval", "published", "renditions_ready"):
+                return status
+            await asyncio.sleep(0.5)
+
+
+def render_status(status: c.TitleStatus) -> None:
+    console.print(
+        f"[bold]{status.title_id}[/] v{status.version}  state [bold]{status.state}[/]"
+        f"  stage {status.stage}  {overall_percent(status)}%"
+    )
+    table = Table(show_header=True)
+    for col in ("stage", "state", "progress", "detail"):
+        table.add_column(col)
+    for st in status.stages:
+        table.add_row(st.name, st.state, f"{st.progress:.0f}%", st.detail)
+    console.print(table)
+    if status.qc_summary:
+        console.print(f"QC: {status.qc_summary}")
+    for line in status.qc_failures:
+        console.print(f"  [red]fail[/] {line}")
+    for line in status.qc_warnings:
+        console.print(f"  [yellow]warn[/] {line}")
+    if status.ladder:
+        console.print(
+            "ladder: " + ", ".join(f"{r.width}x{r.height}@{r.bitrate_kbps}k" for r in status.ladder)
+        )
+    for e in status.errors:
+        console.print(f"[red]error:[/] {e}")
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except CliError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+
+
+@titles_app.command("ingest")
+def ingest(
+    source: Annotated[str, typer.Argument(help="file path, http(s) URL or store:<key>")],
+    title_id: Annotated[str, typer.Option("--id", help="title id: a-z 0-9 _ -, max 64")],
+    name: Annotated[str, typer.Option("--name")],
+    synopsis: Annotated[str, typer.Option()] = "",
+    genre: Annotated[list[str] | None, typer.Option("--genre")] = None,
+    window_start: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+    window_end: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+    regions: Annotated[str, typer.Option(help="comma-separated ISO country codes")] = "",
+    plans: Annotated[str, typer.Option(help="comma-separated: basic,standard,premium")] = "",
+    subtitles: Annotated[list[str] | None, typer.Option(help="LANG=FILE, repeatable")] = None,
+    require_approval: Annotated[bool, typer.Option("--require-approval")] = False,
+    ladder: Annotated[str, typer.Option(help="per_title or fixed")] = "per_title",
+    codec: Annotated[str, typer.Option(help="h264, hevc or av1")] = "h264",
+    wait: Annotated[bool, typer.Option("--wait", help="follow with a progress bar")] = False,
+) -> None:
+    """Start (or join) the lifecycle workflow of a title."""
+    settings = get_settings()
+
+    async def go() -> None:
+        inp = build_input(
+            source,
+            title_id,
+            name,
+            synopsis,
+            genre or [],
+            window_start,
+            window_end,
+            regions,
+            plans,
+            subtitles or [],
+            require_approval,
+            ladder,
+            codec,
+        )
+        wf_id = await start_title(settings, inp)
+        console.print(
+            f"started {wf_id}  (Temporal UI: {settings.temporal_ui_url}/namespaces/"
+            f"{settings.temporal_namespace}/workflows/{wf_id})"
+        )
+        if wait:
+            render_status(await follow(settings, title_id))
+
+    _run(go())
+
+
+def build_input(
+    source: str,
+    title_id: str,
+    name: str,
+    synopsis: str,
+    genres: list[str],
+    window_start: str | None,
+    window_end: str | None,
+    regions: str,
+    plans: str,
+    subtitles: list[str],
+    require_approval: bool,
+    ladder: str,
+    codec: str,
+) -> c.TitleInput:
+    if not TITLE_ID_RE.match(title_id):
+        fail(
+            f"--id {title_id!r}: use 1-64 characters a-z 0-9 _ - (starting with a letter or digit)"
+        )
+    if not name.strip() or len(name) > 300:
+        fail("--name must be 1-300 characters")
+    if ladder not in ("per_title", "fixed"):
+        fail(f"--ladder {ladder!r}: choose per_title or fixed")
+    if codec not in ("h264", "hevc", "av1"):
+        fail(f"--codec {codec!r}: choose h264, hevc or av1")
+    start, end = _iso(window_start, "--window-start"), _iso(window_end, "--window-end")
+    if start and end and datetime.fromisoformat(end) <= datetime.fromisoformat(start):
+        fail("--window-end must be after --window-start")
+    region_list = [r.strip().upper() for r in regions.split(",") if r.strip()]
+    for r in region_list:
+        if not re.fullmatch(r"[A-Z]{2}", r):
+            fail(f"--regions: {r!r} is not an ISO 3166 alpha-2 code")
+    plan_list = [p.strip() for p in plans.split(",") if p.strip()]
+    for p in plan_list:
+        if p not in ("basic", "standard", "premium"):
+            fail(f"--plans: unknown plan {p!r} (basic, standard, premium)")
+    subs: list[c.SubtitleSource] = []
+    for spec in subtitles:
+        lang, sep, path = spec.partition("=")
+        if not sep or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", lang):
+            fail(f"--subtitles {spec!r}: use LANG=FILE, e.g. en=captions.srt")
+        subs.append(c.SubtitleSource(lang, _source(path)))
+    return c.TitleInput(
+        title_id=title_id,
+        source=_source(source),
+        name=name.strip(),
+        synopsis=synopsis,
+        genres=genres,
+        options=c.TitleOptions(require_approval=require_approval, ladder=ladder, codec=codec),
+        availability=c.AvailabilitySpec(start, end, region_list, plan_list),
+        subtitles=subs,
+    )
+
+
+@titles_app.command("status")
+def status(
+    title_id: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Stage, per-step progress, QC report and ladder of a title."""
+    st: c.TitleStatus = _run(query_status(get_settings(), title_id))
+    if as_json:
+        print(json.dumps(asdict(st), indent=2))
+    else:
+        render_status(st)
+
+
+@titles_app.command("list")
+def list_titles(state: Annotated[str | None, typer.Option()] = None) -> None:
+    """Titles in the catalog, newest first."""
+    from reelflow.catalog import engine_from_settings
+    from reelflow.catalog import queries as q
+
+    table = Table()
+    for col in ("id", "name", "state", "version", "updated"):
+        table.add_column(col)
+    for t in q.list_titles(engine_from_settings(get_settings()), state=state):
+        table.add_row(
+            t.id, t.name, t.state, str(t.version), t.updated_at.isoformat(timespec="seconds")
+        )
+    console.print(table)
+
+
+def _signal(title_id: str, name: str, *args: Any) -> None:
+    async def go() -> None:
+        handle = await _handle(get_settings(), title_id)
+        await handle.signal(name, args=list(args))
+        console.print(f"sent {name} to title-{title_id}")
+
+    _run(go())
+
+
+@titles_app.command("approve")
+def approve(title_id: str, actor: Annotated[str, typer.Option()] = "ops") -> None:
+    """Pass the approval gate after QC warnings."""
+    _signal(title_id, "approve", actor)
+
+
+@titles_app.command("reject")
+def reject(title_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """Stop the title at the approval gate."""
+    _signal(title_id, "reject", reason)
+
+
+@titles_app.command("takedown")
+def takedown(title_id: str, reason: Annotated[str, typer.Option()] = "taken down by ops") -> None:
+    """Take the title down now."""
+    _signal(title_id, "takedown", reason)
+
+
+@titles_app.command("window")
+def window(
+    title_id: str,
+    start: Annotated[str | None, typer.Option("--start")] = None,
+    end: Annotated[str | None, typer.Option("--end")] = None,
+) -> None:
+    """Change the availability window."""
+    try:
+        s, e = _iso(start, "--start"), _iso(end, "--end")
+    except CliError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    _signal(title_id, "update_window", s, e)
+
+
+def new_demo_id() -> str:
+    return f"demo-{uuid.uuid4().hex[:6]}"

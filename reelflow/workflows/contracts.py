@@ -1,0 +1,255 @@
+"""Input/output dataclasses of the title lifecycle's activities, and their names.
+
+The workflow sees activities only through these: small values and object keys, never
+media bytes (the server rejects payloads over ~2 MB) and never clear content keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Activity type names (the workflow calls them by name, so it imports no activity code).
+RECORD_EVENT = "record_event"
+REGISTER_TITLE = "register_title"
+INGEST_MASTER = "ingest_master"
+RUN_QC = "run_qc"
+ANALYSE_LADDER = "analyse_ladder"
+ENCODE_CHUNK = "encode_chunk"
+JOIN_RENDITIONS = "join_renditions"
+ENCODE_AUDIO = "encode_audio"
+PREPARE_SUBTITLES = "prepare_subtitles"
+MAKE_THUMBNAILS = "make_thumbnails"
+
+
+@dataclass
+class SubtitleSource:
+    language: str
+    source: str  # local path, http(s) URL, or store:<key>
+
+
+@dataclass
+class TitleOptions:
+    require_approval: bool = False
+    ladder: str = "per_title"  # per_title | fixed
+    codec: str = "h264"  # h264 | hevc | av1
+    max_kbps: int = 8000
+    drm: bool = True
+    tone_map: bool = False
+    purge_on_expire: bool = False
+
+
+@dataclass
+class AvailabilitySpec:
+    window_start: str | None = None  # ISO 8601 with offset; None = now
+    window_end: str | None = None  # None = open-ended
+    regions: list[str] = field(default_factory=list)  # ISO 3166 alpha-2; empty = worldwide
+    plans: list[str] = field(default_factory=list)  # empty = every plan
+
+
+@dataclass
+class TitleInput:
+    title_id: str
+    source: str
+    name: str
+    version: int = 1
+    synopsis: str = ""
+    genres: list[str] = field(default_factory=list)
+    rating: str | None = None
+    options: TitleOptions = field(default_factory=TitleOptions)
+    availability: AvailabilitySpec = field(default_factory=AvailabilitySpec)
+    subtitles: list[SubtitleSource] = field(default_factory=list)
+    studio_id: str | None = None
+    callback_url: str | None = None
+    # Task queue of the media activities; the starter fills it from settings.
+    media_queue: str = "reelflow-media"
+
+
+@dataclass
+class EventRequest:
+    title_id: str
+    version: int
+    event: str
+    actor: str
+    state: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None
+
+
+@dataclass
+class IngestRequest:
+    title_id: str
+    version: int
+    source: str
+
+
+@dataclass
+class IngestResult:
+    master_key: str
+    sha256: str
+    size_bytes: int
+    reused: bool
+
+
+@dataclass
+class QCRequest:
+    title_id: str
+    version: int
+    master_key: str
+    sha256: str
+
+
+@dataclass
+class QCResult:
+    passed: bool
+    summary: str
+    failures: list[str]
+    warnings: list[str]
+    report_key: str
+    adaptations: dict[str, Any]
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+    black_intervals: list[list[float]] = field(default_factory=list)
+
+
+@dataclass
+class RungSpec:
+    name: str
+    width: int
+    height: int
+    bitrate_kbps: int
+    codec: str
+
+
+@dataclass
+class ChunkSpec:
+    index: int
+    start_s: float
+    duration_s: float
+
+
+@dataclass
+class AnalyseRequest:
+    title_id: str
+    version: int
+    master_key: str
+    sha256: str
+    method: str
+    codec: str
+    max_kbps: int
+    duration_s: float
+    exclude: list[list[float]] = field(default_factory=list)
+
+
+@dataclass
+class LadderResult:
+    ladder_key: str
+    method: str
+    metric: str | None
+    rungs: list[RungSpec]
+    chunks: list[ChunkSpec]
+
+
+@dataclass
+class EncodeChunkRequest:
+    title_id: str
+    version: int
+    master_key: str
+    sha256: str
+    ladder_key: str
+    chunk: ChunkSpec
+    fps: float
+    adaptations: dict[str, Any]
+
+
+@dataclass
+class EncodeChunkResult:
+    index: int
+    parts: dict[str, str]  # rung name -> object key
+    reused: bool
+
+
+@dataclass
+class JoinRequest:
+    title_id: str
+    version: int
+    sha256: str
+    ladder_key: str
+    chunk_results: list[EncodeChunkResult]
+    duration_s: float
+    fps: float
+
+
+@dataclass
+class RenditionInfo:
+    name: str
+    kind: str  # video | audio | subtitle
+    object_key: str
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bitrate_kbps: int | None = None
+    language: str | None = None
+    channels: int | None = None
+
+
+@dataclass
+class AudioRequest:
+    title_id: str
+    version: int
+    master_key: str
+    sha256: str
+    normalize: bool
+
+
+@dataclass
+class SubtitlesRequest:
+    title_id: str
+    version: int
+    subtitles: list[SubtitleSource]
+
+
+@dataclass
+class ThumbnailsRequest:
+    title_id: str
+    version: int
+    master_key: str
+    sha256: str
+    duration_s: float
+
+
+@dataclass
+class ThumbnailsResult:
+    vtt_key: str
+    sprite_keys: list[str]
+    poster_keys: list[str]
+    backdrop_keys: list[str]
+    interval_s: float
+
+
+@dataclass
+class StageState:
+    name: str
+    state: str = "pending"  # pending | running | done | failed | skipped | waiting
+    progress: float = 0.0  # percent
+    detail: str = ""
+
+
+@dataclass
+class TitleStatus:
+    title_id: str
+    version: int
+    state: str
+    stage: str
+    stages: list[StageState]
+    qc_summary: str | None = None
+    qc_failures: list[str] = field(default_factory=list)
+    qc_warnings: list[str] = field(default_factory=list)
+    ladder: list[RungSpec] = field(default_factory=list)
+    renditions: list[RenditionInfo] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    window_start: str | None = None
+    window_end: str | None = None

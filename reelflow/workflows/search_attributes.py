@@ -1,0 +1,9 @@
+"""Custom search attributes ops filter on in the Temporal UI (kept I/O-free for workflows)."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+TITLE_ID_ATTR = SearchAttributeKey.for_keyword("ReelflowTitleId")
+STAGE_ATTR = SearchAttributeKey.for_keyword("ReelflowStage")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (TITLE_ID_ATTR, STAGE_ATTR)

@@ -1,0 +1,79 @@
+"""Fixtures for lifecycle tests: a migrated catalog, workers on unique task queues."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from reelflow.catalog.db import upgrade
+from reelflow.config import Settings
+from reelflow.workers.main import build_worker
+
+
+@pytest.fixture
+def lifecycle_settings(tmp_path: Path, task_queue: str) -> Settings:
+    s = Settings(
+        home=tmp_path / "state",
+        control_queue=f"{task_queue}-control",
+        media_queue=f"{task_queue}-media",
+    )
+    s.ensure_home()
+    upgrade(s.resolved_database_url)
+    return s
+
+
+@asynccontextmanager
+async def running_workers(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
+    workers = [build_worker(client, settings, role) for role in ("control", "media")]
+    for w in workers:
+        await w.__aenter__()
+    try:
+        yield workers
+    finally:
+        for w in reversed(workers):
+            await w.__aexit__(None, None, None)
+
+
+def make_clip(
+    path: Path,
+    *,
+    seconds: float = 4,
+    size: str = "480x270",
+    rate: int = 24,
+    audio: bool = True,
+    volume_db: float = -10.0,
+) -> Path:
+    """A lavfi test title: moving picture and a tone near -23 LUFS."""
+    args = [
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+    ]
+    if audio:
+        args += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-af",
+            f"volume={volume_db}dB",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+        ]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
+    subprocess.run(args, check=True)
+    return path

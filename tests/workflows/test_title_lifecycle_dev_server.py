@@ -1,0 +1,138 @@
+"""TitleWorkflow end to end on the real Temporal dev server with real ffmpeg."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from reelflow.catalog import engine_from_settings
+from reelflow.catalog import queries as q
+from reelflow.config import Settings
+from reelflow.storage import store_from_settings
+from reelflow.workflows import contracts as c
+from reelflow.workflows.title import TitleWorkflow, workflow_id
+from tests.workflows.conftest import make_clip, running_workers
+
+pytestmark = pytest.mark.slow
+
+
+async def _start(client: Client, settings: Settings, inp: c.TitleInput) -> WorkflowHandle:
+    inp.media_queue = settings.media_queue
+    return await client.start_workflow(
+        TitleWorkflow.run, inp, id=workflow_id(inp.title_id), task_queue=settings.control_queue
+    )
+
+
+async def _approve_when_waiting(handle: WorkflowHandle) -> None:
+    for _ in range(600):
+        status: c.TitleStatus = await handle.query(TitleWorkflow.status)
+        if status.state == "awaiting_approval":
+            await handle.signal(TitleWorkflow.approve, "test-ops")
+            return
+        if status.state not in ("ingesting", "qc"):
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_clip_becomes_verified_renditions(
+    temporal_env: WorkflowEnvironment, lifecycle_settings: Settings, tmp_path: Path
+) -> None:
+    settings = lifecycle_settings
+    clip = make_clip(tmp_path / "master.mp4", seconds=4)
+    subs = tmp_path / "en.srt"
+    subs.write_text(
+        "1\n00:00:00,500 --> 00:00:02,000\nHello\n\n2\n00:00:02,500 --> 00:00:03,500\nBye\n"
+    )
+    title_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    client = temporal_env.client
+    async with running_workers(client, settings):
+        handle = await _start(
+            client,
+            settings,
+            c.TitleInput(
+                title_id=title_id,
+                source=str(clip),
+                name="E2E clip",
+                options=c.TitleOptions(ladder="fixed"),
+                subtitles=[c.SubtitleSource("en", str(subs))],
+            ),
+        )
+        await _approve_when_waiting(handle)
+        status: c.TitleStatus = await handle.result()
+    assert status.errors == []
+    assert status.state == "renditions_ready", status
+    assert all(s.state in ("done", "skipped") for s in status.stages), status.stages
+    videos = [r for r in status.renditions if r.kind == "video"]
+    assert videos and max(v.height or 0 for v in videos) <= 270
+    assert {r.kind for r in status.renditions} == {"video", "audio", "subtitle"}
+    store = store_from_settings(settings)
+    for r in status.renditions:
+        assert store.exists(r.object_key), r
+    engine = engine_from_settings(settings)
+    events = [e.event for e in q.events_for(engine, title_id)]
+    assert events[0] == "ingest_started" and "ingested" in events
+    assert events[-1] == "renditions_ready"
+    assert len(events) == len(set(events)), "each transition recorded once"
+    assert q.get_title(engine, title_id).state == "renditions_ready"
+    assert len(q.renditions_for(engine, title_id, 1)) == len(status.renditions)
+
+
+async def test_duplicate_start_is_rejected_not_a_second_run(
+    temporal_env: WorkflowEnvironment, lifecycle_settings: Settings, tmp_path: Path
+) -> None:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    settings = lifecycle_settings
+    clip = make_clip(tmp_path / "master.mp4", seconds=2)
+    inp = c.TitleInput(
+        title_id=f"dup-{uuid.uuid4().hex[:8]}",
+        source=str(clip),
+        name="Dup",
+        options=c.TitleOptions(ladder="fixed", require_approval=True),
+    )
+    client = temporal_env.client
+    handle = await _start(client, settings, inp)
+    with pytest.raises(WorkflowAlreadyStartedError):
+        await _start(client, settings, inp)
+    await handle.terminate("test done")
+
+
+async def test_garbage_master_ends_in_qc_failed(
+    temporal_env: WorkflowEnvironment, lifecycle_settings: Settings, tmp_path: Path
+) -> None:
+    settings = lifecycle_settings
+    bogus = tmp_path / "movie.mp4"
+    bogus.write_text("this is not a movie\n" * 100)
+    title_id = f"bad-{uuid.uuid4().hex[:8]}"
+    async with running_workers(temporal_env.client, settings):
+        handle = await _start(
+            temporal_env.client,
+            settings,
+            c.TitleInput(title_id=title_id, source=str(bogus), name="Bad"),
+        )
+        status: c.TitleStatus = await handle.result()
+    assert status.state == "qc_failed"
+    assert status.qc_failures and status.qc_failures[0].startswith("probe")
+    assert [s.state for s in status.stages if s.name == "encode"] == ["skipped"]
+    assert not list(store_from_settings(settings).list(f"renditions/{title_id}/"))
+
+
+async def test_missing_source_fails_without_retrying(
+    temporal_env: WorkflowEnvironment, lifecycle_settings: Settings, tmp_path: Path
+) -> None:
+    settings = lifecycle_settings
+    title_id = f"nosrc-{uuid.uuid4().hex[:8]}"
+    async with running_workers(temporal_env.client, settings):
+        handle = await _start(
+            temporal_env.client,
+            settings,
+            c.TitleInput(title_id=title_id, source=str(tmp_path / "nope.mp4"), name="Missing"),
+        )
+        status: c.TitleStatus = await handle.result()
+    assert status.state == "failed"
+    assert any("no such file" in e for e in status.errors), status.errors
