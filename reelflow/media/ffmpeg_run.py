@@ -1,0 +1,207 @@
+"""Run ffmpeg / ffprobe as subprocesses with argument lists (never a shell).
+
+Errors become named exceptions carrying the tail of stderr. ``run_ffmpeg`` can follow
+``-progress pipe:1`` and report the fraction done, which activities turn into heartbeats.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reelflow.media.errors import FFmpegError, FFmpegTimeout, ProbeError
+
+STDERR_TAIL_LINES = 20
+DEFAULT_PROBE_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class FFmpegResult:
+    stderr: str
+    # Media time reached by the output (from -progress), None when progress was not followed.
+    out_time_s: float | None
+
+
+def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run_ffmpeg(
+    args: list[str],
+    *,
+    ffmpeg: str,
+    duration_s: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_s: float | None = None,
+) -> str:
+    """Run ``ffmpeg <args>`` and return its stderr text.
+
+    ``args`` exclude the binary; ``-hide_banner -nostdin`` are added. With ``on_progress``
+    the output must not be ``pipe:1`` (stdout carries ``-progress``); the callback gets
+    out_time / duration_s clamped to [0, 1], and 1.0 once ffmpeg reports the end.
+    Raises FFmpegError on a non-zero exit and FFmpegTimeout after ``timeout_s``.
+    """
+    return run_ffmpeg_detailed(
+        args, ffmpeg=ffmpeg, duration_s=duration_s, on_progress=on_progress, timeout_s=timeout_s
+    ).stderr
+
+
+def run_ffmpeg_detailed(
+    args: list[str],
+    *,
+    ffmpeg: str,
+    duration_s: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_s: float | None = None,
+    follow_progress: bool = False,
+) -> FFmpegResult:
+    """Like ``run_ffmpeg`` but also returns the media time reached (``follow_progress``)."""
+    if on_progress is None and not follow_progress:
+        return FFmpegResult(_run_plain(ffmpeg, args, timeout_s), None)
+    return _run_with_progress(ffmpeg, args, duration_s, on_progress, timeout_s)
+
+
+def _base_cmd(ffmpeg: str) -> list[str]:
+    return [ffmpeg, "-hide_banner", "-nostdin"]
+
+
+def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None) -> str:
+    cmd = [*_base_cmd(ffmpeg), *args]
+    try:
+        proc = subprocess.run(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise FFmpegError(f"ffmpeg binary not found: {ffmpeg}") from exc
+    except subprocess.TimeoutExpired as exc:
+        stderr = _decode(exc.stderr)
+        raise FFmpegTimeout(
+            f"ffmpeg timed out after {timeout_s} s", stderr_tail=_tail(stderr)
+        ) from exc
+    stderr = _decode(proc.stderr)
+    if proc.returncode != 0:
+        raise FFmpegError(
+            f"ffmpeg exited with code {proc.returncode}",
+            stderr_tail=_tail(stderr),
+            returncode=proc.returncode,
+        )
+    return stderr
+
+
+def _decode(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, str):
+        return data
+    return data.decode("utf-8", errors="replace")
+
+
+def _parse_out_time(key: str, value: str) -> float | None:
+    """Seconds from one ``-progress`` line; ``out_time_us`` and ``out_time_ms`` are both µs."""
+    if key in ("out_time_us", "out_time_ms"):
+        try:
+            return int(value) / 1_000_000
+        except ValueError:
+            return None  # "N/A" before the first frame
+    return None
+
+
+def _run_with_progress(
+    ffmpeg: str,
+    args: list[str],
+    duration_s: float | None,
+    on_progress: Callable[[float], None] | None,
+    timeout_s: float | None,
+) -> FFmpegResult:
+    cmd = [*_base_cmd(ffmpeg), "-progress", "pipe:1", "-nostats", *args]
+    # stderr goes to a temp file so a chatty ffmpeg can never block on a full pipe
+    # while we read stdout.
+    with tempfile.TemporaryFile() as err_file:
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file
+            )
+        except FileNotFoundError as exc:
+            raise FFmpegError(f"ffmpeg binary not found: {ffmpeg}") from exc
+        timed_out = threading.Event()
+
+        def _kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, _kill) if timeout_s else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        out_time: float | None = None
+        last_reported = -1.0
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
+                seconds = _parse_out_time(key, value)
+                if seconds is not None:
+                    out_time = seconds
+                    if on_progress is not None and duration_s:
+                        fraction = min(max(seconds / duration_s, 0.0), 1.0)
+                        # Progress blocks come every ~0.5 s; only report real movement.
+                        if fraction - last_reported >= 0.001:
+                            last_reported = fraction
+                            on_progress(fraction)
+                elif key == "progress" and value == "end" and on_progress is not None:
+                    on_progress(1.0)
+            returncode = proc.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err_file.seek(0)
+        stderr = _decode(err_file.read())
+    if timed_out.is_set():
+        raise FFmpegTimeout(f"ffmpeg timed out after {timeout_s} s", stderr_tail=_tail(stderr))
+    if returncode != 0:
+        raise FFmpegError(
+            f"ffmpeg exited with code {returncode}",
+            stderr_tail=_tail(stderr),
+            returncode=returncode,
+        )
+    return FFmpegResult(stderr, out_time)
+
+
+def run_ffprobe_json(
+    args: list[str], *, ffprobe: str, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S
+) -> dict[str, Any]:
+    """Run ``ffprobe -v error -print_format json <args>`` and return the parsed JSON.
+
+    Raises ProbeError when ffprobe fails or prints something that is not a JSON object.
+    """
+    cmd = [ffprobe, "-hide_banner", "-v", "error", "-print_format", "json", *args]
+    try:
+        proc = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False
+        )
+    except FileNotFoundError as exc:
+        raise ProbeError(f"ffprobe binary not found: {ffprobe}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ProbeError(f"ffprobe timed out after {timeout_s} s") from exc
+    stderr = _tail(_decode(proc.stderr), 5)
+    if proc.returncode != 0:
+        raise ProbeError(stderr or f"ffprobe exited with code {proc.returncode}")
+    try:
+        data = json.loads(_decode(proc.stdout) or "{}")
+    except json.JSONDecodeError as exc:
+        raise ProbeError(f"ffprobe printed invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProbeError("ffprobe printed JSON that is not an object")
+    return data
