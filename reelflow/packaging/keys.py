@@ -1,0 +1,184 @@
+"""Content keys per title and track class, and their at-rest encryption under a master key.
+
+One key per (title, track class) so that a plan which may not watch HD never receives the
+HD key. Clear keys live only in memory: what travels through workflow payloads is a
+``KeyRef``; what is stored is ``seal_key(...)`` output.
+
+Sealed format (all big-endian)::
+
+    0x01 | master-key version (4 bytes) | nonce (12 bytes) | AES-256-GCM(ciphertext + tag)
+
+The AAD binds the format byte, the master-key version and the KID, so a sealed key cannot
+be swapped onto another KID row or relabelled with another master-key version.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from reelflow.packaging.errors import InvalidKeyMaterial, KeyUnsealError, UnknownMasterKeyVersion
+
+KEY_BYTES = 16
+MASTER_KEY_BYTES = 32
+NONCE_BYTES = 12
+SEAL_FORMAT = 0x01
+_HEADER = struct.Struct(">BI")
+_AAD_LABEL = b"reelflow/content-key/v1"
+
+
+class TrackClass(enum.StrEnum):
+    """Track classes that get their own key; values double as Shaka Packager DRM labels."""
+
+    AUDIO = "AUDIO"
+    SD = "SD"
+    HD = "HD"
+    UHD = "UHD"
+
+
+SD_MAX_HEIGHT = 576
+HD_MAX_HEIGHT = 1080
+
+
+def track_class_for_height(height: int) -> TrackClass:
+    """SD up to 576 lines, HD up to 1080, UHD above."""
+    if height <= 0:
+        raise InvalidKeyMaterial(f"video height must be positive, got {height}")
+    if height <= SD_MAX_HEIGHT:
+        return TrackClass.SD
+    if height <= HD_MAX_HEIGHT:
+        return TrackClass.HD
+    return TrackClass.UHD
+
+
+def _check_len(name: str, value: bytes, size: int) -> None:
+    if not isinstance(value, bytes) or len(value) != size:
+        got = len(value) if isinstance(value, bytes) else type(value).__name__
+        raise InvalidKeyMaterial(f"{name} must be {size} bytes, got {got}")
+
+
+@dataclass(frozen=True, repr=False)
+class ContentKey:
+    """A clear content key. Its repr never shows the key bytes (they end up in logs)."""
+
+    kid: bytes
+    key: bytes
+    track_class: TrackClass
+
+    def __post_init__(self) -> None:
+        _check_len("kid", self.kid, KEY_BYTES)
+        _check_len("key", self.key, KEY_BYTES)
+        object.__setattr__(self, "track_class", TrackClass(self.track_class))
+
+    @property
+    def kid_hex(self) -> str:
+        return self.kid.hex()
+
+    @property
+    def kid_uuid(self) -> str:
+        """The KID in the 8-4-4-4-12 form used by DASH ``cenc:default_KID`` and CPIX."""
+        h = self.kid.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def __repr__(self) -> str:
+        return (
+            f"ContentKey(kid={self.kid.hex()}, track_class={self.track_class.value}, key=<hidden>)"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """What travels through workflow payloads instead of a clear key."""
+
+    title_id: str
+    track_class: TrackClass
+    kid: str  # hex, 32 chars
+
+    @classmethod
+    def of(cls, title_id: str, key: ContentKey) -> KeyRef:
+        return cls(title_id=title_id, track_class=key.track_class, kid=key.kid_hex)
+
+
+def generate_content_keys(classes: Iterable[TrackClass | str]) -> dict[TrackClass, ContentKey]:
+    """A fresh random key and KID for each class (duplicates collapse to one key)."""
+    out: dict[TrackClass, ContentKey] = {}
+    for cls in classes:
+        tc = TrackClass(cls)
+        if tc not in out:
+            out[tc] = ContentKey(
+                kid=os.urandom(KEY_BYTES), key=os.urandom(KEY_BYTES), track_class=tc
+            )
+    return out
+
+
+def _aad(kid: bytes, key_version: int) -> bytes:
+    return _AAD_LABEL + _HEADER.pack(SEAL_FORMAT, key_version) + kid
+
+
+def _check_version(key_version: int) -> None:
+    if not 0 <= key_version <= 0xFFFFFFFF:
+        raise InvalidKeyMaterial(f"master key version must fit in 32 bits, got {key_version}")
+
+
+def seal_key(key: bytes, *, master_key: bytes, key_version: int, kid: bytes) -> bytes:
+    """Encrypt a content key for storage (AES-256-GCM, random nonce, AAD = version + KID)."""
+    _check_len("key", key, KEY_BYTES)
+    _check_len("kid", kid, KEY_BYTES)
+    _check_len("master key", master_key, MASTER_KEY_BYTES)
+    _check_version(key_version)
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(master_key).encrypt(nonce, key, _aad(kid, key_version))
+    return _HEADER.pack(SEAL_FORMAT, key_version) + nonce + sealed
+
+
+def sealed_key_version(sealed: bytes) -> int:
+    """The master-key version a sealed key was made with (to skip rows already rotated)."""
+    if len(sealed) < _HEADER.size + NONCE_BYTES + KEY_BYTES + 16:
+        raise KeyUnsealError(f"sealed key is too short ({len(sealed)} bytes)")
+    fmt, version = _HEADER.unpack_from(sealed)
+    if fmt != SEAL_FORMAT:
+        raise KeyUnsealError(f"unknown sealed-key format byte 0x{fmt:02x}")
+    return int(version)
+
+
+def open_key(sealed: bytes, *, master_keys: Mapping[int, bytes], kid: bytes) -> bytes:
+    """Decrypt a sealed key with the master key of the version it names."""
+    _check_len("kid", kid, KEY_BYTES)
+    version = sealed_key_version(sealed)
+    master = master_keys.get(version)
+    if master is None:
+        raise UnknownMasterKeyVersion(
+            f"sealed key for kid {kid.hex()} needs master key version {version}, "
+            f"configured: {sorted(master_keys)}"
+        )
+    _check_len("master key", master, MASTER_KEY_BYTES)
+    nonce = sealed[_HEADER.size : _HEADER.size + NONCE_BYTES]
+    body = sealed[_HEADER.size + NONCE_BYTES :]
+    try:
+        return AESGCM(master).decrypt(nonce, body, _aad(kid, version))
+    except InvalidTag:
+        raise KeyUnsealError(
+            f"cannot open sealed key for kid {kid.hex()} (master key version {version}): "
+            "wrong master key, wrong KID or tampered bytes"
+        ) from None
+
+
+def reseal(
+    sealed: bytes,
+    *,
+    old: Mapping[int, bytes],
+    new_version: int,
+    new_master: bytes,
+    kid: bytes,
+) -> bytes:
+    """Re-encrypt a sealed key under a new master key (master-key rotation)."""
+    clear = open_key(sealed, master_keys=old, kid=kid)
+    return seal_key(clear, master_key=new_master, key_version=new_version, kid=kid)

@@ -1,0 +1,266 @@
+"""Post-package verification: is this package safe to publish?
+
+Checks (each named in the report so a failure says exactly what is wrong):
+
+- ``ffprobe:hls`` / ``ffprobe:dash``: ffprobe opens the HLS master and the MPD (by absolute
+  path: ffprobe mis-resolves relative DASH paths) and sees every video rendition.
+- ``keyframes:<stream>``: every video segment starts with a sync sample (read from the clear
+  ``moof``, so it works on encrypted segments).
+- ``durations:<stream>``: every segment (fMP4 sample durations and playlist EXTINF) lasts at
+  most the target segment duration + 0.5 s.
+- ``encryption:<stream>``: the init segment is cbcs under the KID of its track class (or
+  clear, for a clear package).
+- ``decrypt:<CLASS>`` (encrypted) / ``frames:<stream>`` (clear): the first segment of one
+  stream per class, decrypted with its key by an ffmpeg that handles cbcs (the static
+  ffmpeg 9; Debian's 5.1 fails on init + 3 or more segments), decodes to frames identical to
+  the clear rendition's first frames.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reelflow.packaging import fmp4
+from reelflow.packaging.errors import VerificationFailed
+from reelflow.packaging.keys import ContentKey, TrackClass
+from reelflow.packaging.packager import PackageResult, Representation
+
+DURATION_SLACK_S = 0.5
+_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class VerifyReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def check(self, name: str) -> Check:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def add(self, name: str, passed: bool, detail: str = "") -> None:
+        self.checks.append(Check(name, passed, detail))
+
+    def raise_if_failed(self) -> None:
+        if not self.passed:
+            summary = "; ".join(f"{c.name}: {c.detail}" for c in self.failures) or "no checks ran"
+            raise VerificationFailed(f"package verification failed: {summary}", self)
+
+
+def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(cmd), capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+    )
+
+
+def _tail(text: str, n: int = 300) -> str:
+    return text.strip()[-n:]
+
+
+def _probe_manifest(
+    report: VerifyReport, name: str, cmd: list[str], videos: Sequence[Representation]
+) -> None:
+    try:
+        proc = _run(cmd)
+    except subprocess.TimeoutExpired:
+        report.add(name, False, "ffprobe timed out")
+        return
+    if proc.returncode != 0:
+        report.add(name, False, f"ffprobe exit {proc.returncode}: {_tail(proc.stderr)}")
+        return
+    streams = json.loads(proc.stdout or "{}").get("streams", [])
+    seen = {(s.get("width"), s.get("height")) for s in streams if s.get("codec_type") == "video"}
+    wanted = {(v.width, v.height) for v in videos}
+    missing = wanted - seen
+    if missing:
+        report.add(name, False, f"video renditions not seen by ffprobe: {sorted(missing)}")
+    else:
+        report.add(name, True, f"{len(streams)} streams")
+
+
+def _extinf(playlist: str) -> list[float]:
+    return [
+        float(ln[8:].split(",", 1)[0]) for ln in playlist.splitlines() if ln.startswith("#EXTINF:")
+    ]
+
+
+def _check_segments(
+    report: VerifyReport, result: PackageResult, rep: Representation, expected_kid: str | None
+) -> None:
+    limit = result.segment_duration + DURATION_SLACK_S
+    extinf = _extinf(result.path(rep.playlist).read_text())
+    too_long = [f"#{i + 1}={d:.3f}s" for i, d in enumerate(extinf) if d > limit]
+    if rep.init_segment is None:  # WebVTT: the playlist is all there is to check
+        report.add(f"durations:{rep.name}", not too_long and bool(extinf), ", ".join(too_long))
+        return
+    try:
+        init = fmp4.read_init(result.path(rep.init_segment).read_bytes())
+        infos = [fmp4.read_segment(result.path(s).read_bytes(), init) for s in rep.segments]
+    except (OSError, fmp4.Fmp4Error) as exc:
+        report.add(f"segments:{rep.name}", False, str(exc))
+        return
+    for i, info in enumerate(infos):
+        seconds = info.duration / init.timescale
+        if seconds > limit:
+            too_long.append(f"{rep.segments[i]}={seconds:.3f}s")
+    detail = ", ".join(too_long) if too_long else f"{len(infos)} segments <= {limit}s"
+    report.add(f"durations:{rep.name}", not too_long and bool(infos), detail)
+    if rep.kind == "video":
+        bad = [rep.segments[i] for i, info in enumerate(infos) if not info.starts_with_sync_sample]
+        report.add(
+            f"keyframes:{rep.name}",
+            not bad and bool(infos),
+            f"segments not starting with a keyframe: {bad}" if bad else "",
+        )
+    if expected_kid is None:
+        ok = not init.encrypted
+        report.add(
+            f"encryption:{rep.name}", ok, "" if ok else f"unexpectedly encrypted ({init.scheme})"
+        )
+    else:
+        kid = init.default_kid.hex() if init.default_kid else None
+        ok = init.scheme == "cbcs" and kid == expected_kid
+        detail = (
+            "" if ok else f"scheme {init.scheme}, KID {kid}, expected cbcs under {expected_kid}"
+        )
+        report.add(f"encryption:{rep.name}", ok, detail)
+
+
+def _frame_hashes(
+    ffmpeg: str, source: Path, kind: str, *, key: bytes | None, frames: int | None
+) -> list[str]:
+    cmd = [ffmpeg, "-nostdin", "-v", "error"]
+    if key is not None:
+        cmd += ["-decryption_key", key.hex()]
+    cmd += ["-i", str(source), "-map", "0:v:0" if kind == "video" else "0:a:0"]
+    if frames is not None:
+        cmd += ["-frames:v" if kind == "video" else "-frames:a", str(frames)]
+    cmd += ["-f", "framemd5", "-"]
+    proc = _run(cmd)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg exit {proc.returncode}: {_tail(proc.stderr)}")
+    return [
+        ln.rsplit(",", 1)[-1].strip()
+        for ln in proc.stdout.splitlines()
+        if ln and not ln.startswith("#")
+    ]
+
+
+def _check_frames(
+    report: VerifyReport,
+    name: str,
+    result: PackageResult,
+    rep: Representation,
+    *,
+    ffmpeg: str,
+    key: ContentKey | None,
+    clear: Path,
+) -> None:
+    if rep.init_segment is None or not rep.segments:
+        report.add(name, False, f"{rep.name} has no segments")
+        return
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as joined:
+        joined.write(result.path(rep.init_segment).read_bytes())
+        joined.write(result.path(rep.segments[0]).read_bytes())
+        joined.flush()
+        try:
+            got = _frame_hashes(
+                ffmpeg, Path(joined.name), rep.kind, key=key.key if key else None, frames=None
+            )
+            want = _frame_hashes(ffmpeg, clear, rep.kind, key=None, frames=len(got)) if got else []
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            report.add(name, False, f"{rep.segments[0]}: {exc}")
+            return
+    if not got:
+        report.add(name, False, f"{rep.segments[0]} decoded to no frames")
+    elif got != want:
+        same = sum(a == b for a, b in zip(got, want, strict=False))
+        report.add(name, False, f"{rep.segments[0]}: {same}/{len(got)} frames match {clear.name}")
+    else:
+        report.add(name, True, f"{rep.segments[0]}: {len(got)} frames identical to {clear.name}")
+
+
+def verify_package(
+    result: PackageResult,
+    *,
+    ffprobe: str,
+    ffmpeg_decrypt: str | None,
+    keys: Mapping[TrackClass, ContentKey] | None,
+    clear_renditions: Mapping[str, Path] | None = None,
+) -> VerifyReport:
+    """Run every check; never raises for a bad package (see ``VerifyReport.raise_if_failed``).
+
+    ``clear_renditions`` maps a representation name to its clear file; by default the
+    packager input recorded in the result is used.
+    """
+    report = VerifyReport()
+    videos = [r for r in result.representations if r.kind == "video"]
+    _probe_manifest(
+        report,
+        "ffprobe:hls",
+        [ffprobe, "-v", "error", "-show_entries", "stream=codec_type,width,height", "-of", "json",
+         str(result.hls_master_path.resolve())],
+        videos,
+    )  # fmt: skip
+    _probe_manifest(
+        report,
+        "ffprobe:dash",
+        [ffprobe, "-v", "error", "-allowed_extensions", "ALL", "-show_entries",
+         "stream=codec_type,width,height", "-of", "json", str(result.mpd_path.resolve())],
+        videos,
+    )  # fmt: skip
+    for rep in result.representations:
+        kid = result.kids.get(rep.track_class.value) if rep.track_class else None
+        _check_segments(report, result, rep, kid)
+
+    clear_for = dict(clear_renditions or {})
+    first_of_class: dict[str, Representation] = {}
+    for rep in result.representations:
+        if rep.kind != "text":
+            label = rep.track_class.value if rep.track_class else rep.name
+            first_of_class.setdefault(label, rep)
+    for label, rep in first_of_class.items():
+        encrypted = rep.track_class is not None
+        name = f"decrypt:{label}" if encrypted else f"frames:{rep.name}"
+        key: ContentKey | None = None
+        if encrypted:
+            assert rep.track_class is not None
+            key = (keys or {}).get(rep.track_class)
+            if key is None:
+                report.add(name, False, f"no key given for {label}")
+                continue
+            if key.kid.hex() != result.kids.get(label):
+                report.add(
+                    name,
+                    False,
+                    f"key for {label} has KID {key.kid.hex()}, "
+                    f"package uses {result.kids.get(label)}",
+                )
+                continue
+        if ffmpeg_decrypt is None:
+            report.add(name, False, "no ffmpeg able to decrypt cbcs (imageio-ffmpeg missing)")
+            continue
+        clear = Path(clear_for.get(rep.name, rep.source))
+        _check_frames(report, name, result, rep, ffmpeg=ffmpeg_decrypt, key=key, clear=clear)
+    return report
