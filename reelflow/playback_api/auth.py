@@ -1,0 +1,321 @@
+"""Viewer authentication: bearer JWTs from an identity provider, verified with PyJWT.
+
+Security choices, each deliberate:
+- The algorithm allow-list is explicit and every key is bound to one algorithm family, so an
+  HS256 token can never be checked against an RSA/EC public key (the classic "key confusion").
+- HS256 is accepted only in embedded mode, for ``reelflow dev token``.
+- Keys (PEM or JWKS) are parsed once into key objects at construction.
+- Verified claims are cached by the SHA-256 of the exact token until the token's ``exp``;
+  signature verification costs ~70% of a request's budget, so repeat requests (manifest,
+  segments, heartbeats) skip it. ``exp`` is still checked on every use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from reelflow.playback_api.problems import Problem
+
+Plan = Literal["basic", "standard", "premium"]
+PLANS: tuple[str, ...] = get_args(Plan)
+Algorithm = Literal["RS256", "ES256", "HS256"]
+_ASYMMETRIC = frozenset({"RS256", "ES256"})
+_COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
+MAX_TOKEN_CHARS = 8192
+MIN_HS256_SECRET_BYTES = 32
+
+
+class AuthConfigError(ValueError):
+    """The verifier configuration is unsafe or incomplete; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    sub: str
+    plan: Plan
+    country: str
+    device: str | None
+    admin: bool
+    exp: int
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    issuer: str
+    audience: str
+    algorithms: tuple[Algorithm, ...]
+    public_key_pem: str | bytes | None = None
+    jwks_path: Path | None = None
+    hs256_secret: str | bytes | None = None
+    env: Literal["embedded", "production"] = "production"
+    leeway_s: float = 30.0
+    cache_size: int = 10_000
+
+    @classmethod
+    def embedded(cls, secret: str | bytes, *, issuer: str, audience: str) -> VerifierConfig:
+        """HS256-only configuration for the one-machine stack and dev tokens."""
+        return cls(
+            issuer=issuer,
+            audience=audience,
+            algorithms=("HS256",),
+            hs256_secret=secret,
+            env="embedded",
+        )
+
+
+@dataclass
+class _KeyRing:
+    """Key objects by algorithm; JWKS keys also by ``kid``."""
+
+    by_alg: dict[str, list[Any]] = field(default_factory=dict)
+    by_kid: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def add(self, alg: str, key: Any, kid: str | None = None) -> None:
+        self.by_alg.setdefault(alg, []).append(key)
+        if kid:
+            self.by_kid[(alg, kid)] = key
+
+    def candidates(self, alg: str, kid: str | None) -> list[Any]:
+        if kid is not None and (alg, kid) in self.by_kid:
+            return [self.by_kid[(alg, kid)]]
+        if kid is not None and self.by_kid:
+            return []  # a JWKS is configured and the token names a key it does not hold
+        return self.by_alg.get(alg, [])
+
+
+def _alg_for_key(key: Any) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    raise AuthConfigError(f"unsupported public key type {type(key).__name__} (RSA or EC P-256)")
+
+
+def _load_keys(config: VerifierConfig) -> _KeyRing:
+    unknown = set(config.algorithms) - {"RS256", "ES256", "HS256"}
+    if unknown or not config.algorithms:
+        raise AuthConfigError(
+            f"algorithms must be a non-empty subset of RS256, ES256, HS256: {unknown}"
+        )
+    if not config.issuer or not config.audience:
+        raise AuthConfigError("issuer and audience are required")
+    ring = _KeyRing()
+    if "HS256" in config.algorithms:
+        if config.env != "embedded":
+            raise AuthConfigError("HS256 is allowed only with REELFLOW_ENV=embedded")
+        secret = config.hs256_secret
+        if not secret:
+            raise AuthConfigError("HS256 needs hs256_secret")
+        raw = secret.encode() if isinstance(secret, str) else secret
+        if len(raw) < MIN_HS256_SECRET_BYTES:
+            raise AuthConfigError(f"hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes")
+        ring.add("HS256", raw)
+    wanted = _ASYMMETRIC.intersection(config.algorithms)
+    if config.public_key_pem:
+        pem = config.public_key_pem
+        key = load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+        ring.add(_alg_for_key(key), key)
+    if config.jwks_path is not None:
+        try:
+            jwks = jwt.PyJWKSet.from_json(config.jwks_path.read_text())
+        except (OSError, jwt.PyJWTError, json.JSONDecodeError) as exc:
+            raise AuthConfigError(f"cannot load JWKS {config.jwks_path}: {exc}") from exc
+        for jwk in jwks.keys:
+            alg = _alg_for_key(jwk.key)
+            if jwk.algorithm_name != alg:
+                raise AuthConfigError(
+                    f"JWKS key {jwk.key_id!r} declares alg {jwk.algorithm_name}, not {alg}"
+                )
+            ring.add(alg, jwk.key, jwk.key_id)
+    if wanted and not any(ring.by_alg.get(a) for a in wanted):
+        raise AuthConfigError(f"{sorted(wanted)} configured but no matching public key given")
+    return ring
+
+
+def _invalid(detail: str) -> Problem:
+    return Problem("invalid_token", detail)
+
+
+def _viewer_from_claims(claims: dict[str, Any]) -> Viewer:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= 256:
+        raise _invalid("sub claim must be a non-empty string")
+    plan = claims.get("plan")
+    if plan not in PLANS:
+        raise _invalid(f"plan claim must be one of {', '.join(PLANS)}")
+    country = claims.get("country")
+    if not isinstance(country, str) or not _COUNTRY_RE.match(country):
+        raise _invalid("country claim must be an ISO 3166 alpha-2 code")
+    device = claims.get("device")
+    if device is not None and (not isinstance(device, str) or len(device) > 128):
+        raise _invalid("device claim must be a string of at most 128 characters")
+    exp = claims["exp"]
+    return Viewer(
+        sub=sub,
+        plan=cast(Plan, plan),
+        country=country.upper(),
+        device=device,
+        admin=claims.get("admin") is True,
+        exp=int(exp),
+    )
+
+
+class TokenVerifier:
+    """Verifies bearer tokens into Viewers; thread-safe, with a bounded claims cache."""
+
+    def __init__(self, config: VerifierConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._keys = _load_keys(config)
+        self._allowed = frozenset(config.algorithms)
+        self._clock = clock
+        self._cache: OrderedDict[bytes, Viewer] = OrderedDict()
+        self._lock = threading.Lock()
+        self.cache_hits = 0
+
+    def verify(self, token: str) -> Viewer:
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            raise _invalid("token missing or too long")
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(digest)
+            if cached is not None:
+                if cached.exp + self._config.leeway_s <= now:
+                    del self._cache[digest]
+                    raise Problem("token_expired", "the access token has expired")
+                self._cache.move_to_end(digest)
+                self.cache_hits += 1
+                return cached
+        viewer = self._verify_uncached(token, now)
+        with self._lock:
+            self._cache[digest] = viewer
+            while len(self._cache) > self._config.cache_size:
+                self._cache.popitem(last=False)
+        return viewer
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _verify_uncached(self, token: str, now: float) -> Viewer:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _invalid("malformed token")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._allowed:
+            raise _invalid("token algorithm is not allowed")
+        kid = header.get("kid")
+        keys = self._keys.candidates(alg, kid if isinstance(kid, str) else None)
+        if not keys:
+            raise _invalid("no key for this token")
+        last_error: jwt.PyJWTError | None = None
+        for key in keys:
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[alg],  # exactly the one family this key belongs to
+                    audience=self._config.audience,
+                    issuer=self._config.issuer,
+                    leeway=self._config.leeway_s,
+                    options={"require": ["exp", "iss", "aud", "sub"]},
+                )
+            except jwt.ExpiredSignatureError:
+                raise Problem("token_expired", "the access token has expired")
+            except jwt.InvalidSignatureError as exc:
+                last_error = exc
+                continue
+            except jwt.ImmatureSignatureError:
+                raise _invalid("token is not valid yet (nbf)")
+            except jwt.InvalidAudienceError:
+                raise _invalid("token audience is wrong")
+            except jwt.InvalidIssuerError:
+                raise _invalid("token issuer is wrong")
+            except jwt.MissingRequiredClaimError as exc:
+                raise _invalid(f"token lacks the {exc.claim} claim")
+            except jwt.PyJWTError:
+                raise _invalid("token is invalid")
+            return _viewer_from_claims(claims)
+        raise _invalid("token signature is invalid") from last_error
+
+
+def mint_dev_token(
+    secret: str | bytes,
+    *,
+    sub: str,
+    plan: Plan,
+    country: str,
+    issuer: str,
+    audience: str,
+    admin: bool = False,
+    device: str | None = None,
+    ttl_s: int = 3600,
+    now: float | None = None,
+) -> str:
+    """An HS256 viewer token for the embedded stack (``reelflow dev token``)."""
+    if plan not in PLANS:
+        raise ValueError(f"plan must be one of {', '.join(PLANS)}, not {plan!r}")
+    if not _COUNTRY_RE.match(country):
+        raise ValueError(f"country must be an ISO 3166 alpha-2 code, not {country!r}")
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "plan": plan,
+        "country": country.upper(),
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl_s,
+    }
+    if admin:
+        claims["admin"] = True
+    if device:
+        claims["device"] = device
+    key = secret.encode() if isinstance(secret, str) else secret
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False, description="Viewer JWT from the identity provider")
+
+ViewerDependency = Callable[..., Awaitable[Viewer]]
+
+
+def viewer_dependency(verifier: TokenVerifier) -> ViewerDependency:
+    """A FastAPI dependency yielding the authenticated Viewer (401 problem otherwise)."""
+
+    async def current_viewer(
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> Viewer:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise _invalid("a bearer token is required")
+        return verifier.verify(credentials.credentials)
+
+    return current_viewer
+
+
+def require_admin(viewer_dep: ViewerDependency) -> ViewerDependency:
+    """Wraps a viewer dependency: only viewers whose token carries ``admin: true`` pass."""
+
+    async def current_admin(viewer: Viewer = Depends(viewer_dep)) -> Viewer:
+        if not viewer.admin:
+            raise Problem("forbidden", "this endpoint needs an admin token")
+        return viewer
+
+    return current_admin

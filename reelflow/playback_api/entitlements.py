@@ -1,0 +1,114 @@
+"""Entitlement decisions: pure functions of a title's availability, the viewer and the time.
+
+No I/O here: routes load ``TitleAvailability`` from the catalog and call ``check_playback``;
+concurrent-stream leases (Redis) use ``Entitlement.max_streams`` but live elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from reelflow.playback_api.auth import Viewer
+from reelflow.playback_api.problems import Problem
+
+KeyClass = Literal["audio", "sd", "hd", "uhd"]
+SD_MAX_HEIGHT = 576
+HD_MAX_HEIGHT = 1080
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    max_height: int
+    key_classes: frozenset[str]
+    max_streams: int
+
+
+PLAN_LIMITS: dict[str, PlanLimits] = {
+    "basic": PlanLimits(540, frozenset({"audio", "sd"}), 1),
+    "standard": PlanLimits(1080, frozenset({"audio", "sd", "hd"}), 2),
+    "premium": PlanLimits(2160, frozenset({"audio", "sd", "hd", "uhd"}), 4),
+}
+
+
+@dataclass(frozen=True)
+class TitleAvailability:
+    state: str
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    regions: list[str] = field(default_factory=list)  # empty: worldwide
+    plans: list[str] = field(default_factory=list)  # empty: every plan
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    plan: str
+    max_height: int
+    key_classes: frozenset[str]
+    max_streams: int
+
+    def allows_class(self, key_class: str) -> bool:
+        return key_class in self.key_classes
+
+    def allows_height(self, height: int) -> bool:
+        return height <= self.max_height
+
+
+def class_for_height(height: int) -> KeyClass:
+    """The key class a video rendition of this height is encrypted under."""
+    if height <= 0:
+        raise ValueError(f"video height must be positive, not {height}")
+    if height <= SD_MAX_HEIGHT:
+        return "sd"
+    if height <= HD_MAX_HEIGHT:
+        return "hd"
+    return "uhd"
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands datetimes back naive; the catalog stores UTC, so naive means UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _in_window(availability: TitleAvailability, now: datetime) -> bool:
+    current = _utc(now)
+    start, end = availability.window_start, availability.window_end
+    if start is not None and current < _utc(start):
+        return False
+    # The end is exclusive: at window_end the expiry timer unpublishes the title.
+    return not (end is not None and current >= _utc(end))
+
+
+def _region_allowed(availability: TitleAvailability, country: str) -> bool:
+    if not availability.regions:
+        return True
+    return country.upper() in {r.upper() for r in availability.regions}
+
+
+def is_visible(availability: TitleAvailability, country: str, now: datetime) -> bool:
+    """Whether a title belongs in a viewer's catalog listing (plan does not hide titles)."""
+    return (
+        availability.state == "published"
+        and _in_window(availability, now)
+        and _region_allowed(availability, country)
+    )
+
+
+def check_playback(availability: TitleAvailability, viewer: Viewer, now: datetime) -> Entitlement:
+    """The viewer's entitlement for this title, or a Problem naming the first refusal."""
+    if availability.state != "published":
+        raise Problem("not_published", "this title is not available for playback")
+    if not _in_window(availability, now):
+        raise Problem("outside_window", "this title is not available at this time")
+    if not _region_allowed(availability, viewer.country):
+        raise Problem("geo_blocked", f"this title is not available in {viewer.country}")
+    limits = PLAN_LIMITS.get(viewer.plan)
+    if limits is None or (availability.plans and viewer.plan not in availability.plans):
+        raise Problem("plan_insufficient", f"the {viewer.plan} plan does not include this title")
+    return Entitlement(
+        plan=viewer.plan,
+        max_height=limits.max_height,
+        key_classes=limits.key_classes,
+        max_streams=limits.max_streams,
+    )

@@ -1,0 +1,263 @@
+"""Signed media paths and playback tokens.
+
+Media paths: ``/media/<exp>/<sig>/<title>/<version>/<object subpath>``. One signature covers
+a whole package (title + version), so the relative segment URIs inside manifests need no
+per-segment rewrite. The signature has to be checkable by the nginx edge without Python, and
+Debian's nginx offers only ``secure_link_md5``. So the signature is exactly what that module
+computes::
+
+    sig = base64url_nopad(md5(f"{exp}/media/{title}/{version}/ {link_secret}"))
+
+checked in nginx by ``secure_link $sig,$exp`` with ``secure_link_md5 "$exp$scope <secret>"``
+(deploy/nginx/edge.conf.template). deploy/nginx/README.md explains why MD5 with a secret
+suffix is acceptable here and what limits it. Python's side (embedded origin) computes the
+same digest, compares in constant time, and additionally refuses traversal outright.
+
+The link secret lives on edge hosts, so derive it from the main signing secret with
+``media_link_secret`` rather than reusing that secret: an edge compromise then exposes only
+media links, not playback tokens or webhooks.
+
+Playback tokens (manifest and license URLs): a compact HMAC-SHA256 token,
+``base64url(json payload) "." base64url(hmac)``, bound to session, title and version.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from reelflow.playback_api.problems import Problem
+
+MEDIA_ROOT = "/media/"
+# Title ids and versions: start alphanumeric so "." and ".." can never be one of them.
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Characters nginx can hold in a quoted config string without escaping or variable expansion.
+_LINK_SECRET_RE = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
+_SIG_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 bytes, base64url without padding
+_EXP_RE = re.compile(r"^[0-9]{1,12}$")
+# Object names the packager writes; anything else (%, \, NUL, spaces, ...) is refused.
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~+=,@-][A-Za-z0-9._~+=,@-]*$")
+MAX_MEDIA_PATH = 1024
+
+# Content types the embedded origin and the nginx edge both serve (kept in step by a test).
+MEDIA_CONTENT_TYPES: dict[str, str] = {
+    "mpd": "application/dash+xml",
+    "m3u8": "application/vnd.apple.mpegurl",
+    "m4s": "video/iso.segment",
+    "mp4": "video/mp4",
+    "m4a": "audio/mp4",
+    "m4v": "video/mp4",
+    "vtt": "text/vtt",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+}
+
+
+class SigningConfigError(ValueError):
+    """A secret or identifier cannot be used for signing; the message says why."""
+
+
+@dataclass(frozen=True)
+class MediaPathClaim:
+    title_id: str
+    version: str
+    object_subpath: str
+    expires_at: int
+
+    @property
+    def object_key(self) -> str:
+        """The object-store key relative to the published packages root."""
+        return f"{self.title_id}/{self.version}/{self.object_subpath}"
+
+
+@dataclass(frozen=True)
+class PlaybackClaim:
+    session_id: str
+    title_id: str
+    version: str
+    expires_at: int
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def media_link_secret(signing_secret: bytes) -> str:
+    """The edge secret derived from the main signing secret (64 hex chars, nginx-safe)."""
+    return hmac.new(signing_secret, b"reelflow media-link v1", hashlib.sha256).hexdigest()
+
+
+def _link_secret(secret: str | bytes) -> str:
+    text = secret.decode("ascii", "replace") if isinstance(secret, bytes) else secret
+    if not _LINK_SECRET_RE.match(text):
+        raise SigningConfigError(
+            "media link secret must be 16-256 characters of [A-Za-z0-9._~+/=-] "
+            "(use media_link_secret(signing_secret))"
+        )
+    return text
+
+
+def _check_id(kind: str, value: str) -> None:
+    if not ID_RE.match(value):
+        raise SigningConfigError(f"{kind} {value!r} must match {ID_RE.pattern}")
+
+
+def _scope(title_id: str, version: str) -> str:
+    return f"{MEDIA_ROOT}{title_id}/{version}/"
+
+
+def _media_sig(secret: str, expires_at: int, scope: str) -> bytes:
+    # Exactly nginx's secure_link_md5 "$exp$scope <secret>": md5 over the plain string.
+    return hashlib.md5(f"{expires_at}{scope} {secret}".encode(), usedforsecurity=False).digest()
+
+
+def sign_prefix(secret: str | bytes, title_id: str, version: str, expires_at: int) -> str:
+    """The signed URL path prefix for one package, ending with '/'."""
+    key = _link_secret(secret)
+    _check_id("title id", title_id)
+    _check_id("version", version)
+    if expires_at <= 0:
+        raise SigningConfigError("expires_at must be a positive unix time")
+    sig = _b64url(_media_sig(key, expires_at, _scope(title_id, version)))
+    return f"{MEDIA_ROOT}{expires_at}/{sig}/{title_id}/{version}/"
+
+
+def _forbidden(detail: str) -> Problem:
+    return Problem("forbidden", detail)
+
+
+def _check_subpath(subpath: str) -> None:
+    if not subpath:
+        raise _forbidden("no object named under the signed prefix")
+    if "\x00" in subpath or "\\" in subpath:
+        raise _forbidden("NUL and backslash are not allowed in media paths")
+    if "%" in subpath:
+        raise _forbidden("percent-encoded characters are not allowed in media paths")
+    if subpath.startswith("/"):
+        raise _forbidden("absolute object paths are not allowed")
+    for part in subpath.split("/"):
+        if part in ("", ".", ".."):
+            raise _forbidden("empty, '.' and '..' path segments are not allowed")
+        if not _SEGMENT_RE.match(part):
+            raise _forbidden("media path contains characters outside the allowed set")
+
+
+def verify_media_path(secret: str | bytes, path: str, now: float) -> MediaPathClaim:
+    """Check a ``/media/...`` request path; raise Problem forbidden (403) or link_expired (410).
+
+    ``path`` should be the path as received (before or after percent-decoding: any '%' is
+    refused either way, so double-encoded traversal cannot slip through).
+    """
+    key = _link_secret(secret)
+    if len(path) > MAX_MEDIA_PATH:
+        raise _forbidden("media path too long")
+    if not path.startswith(MEDIA_ROOT):
+        raise _forbidden("not a media path")
+    parts = path[len(MEDIA_ROOT) :].split("/", 4)
+    if len(parts) != 5:
+        raise _forbidden("media path must be /media/<exp>/<sig>/<title>/<version>/<object>")
+    exp_text, sig_text, title_id, version, subpath = parts
+    if not _EXP_RE.match(exp_text) or not _SIG_RE.match(sig_text):
+        raise _forbidden("malformed media link")
+    if not ID_RE.match(title_id) or not ID_RE.match(version):
+        raise _forbidden("malformed title or version in media path")
+    _check_subpath(subpath)
+    expires_at = int(exp_text)
+    try:
+        given = _b64url_decode(sig_text)
+    except (binascii.Error, ValueError):
+        raise _forbidden("malformed media link")
+    expected = _media_sig(key, expires_at, _scope(title_id, version))
+    if not hmac.compare_digest(given, expected):
+        raise _forbidden("media link signature does not match")
+    # Same order and comparison as nginx secure_link: only a genuine link can be "expired".
+    if expires_at < now:
+        raise Problem("link_expired", "the media link has expired; start playback again")
+    return MediaPathClaim(title_id, version, subpath, expires_at)
+
+
+# ---- playback tokens -------------------------------------------------------------------------
+
+_TOKEN_CONTEXT = b"reelflow playback-token v1"
+MAX_PLAYBACK_TOKEN = 1024
+
+
+def _token_key(secret: str | bytes) -> bytes:
+    raw = secret.encode() if isinstance(secret, str) else secret
+    if len(raw) < 16:
+        raise SigningConfigError("playback token secret must be at least 16 bytes")
+    # Domain separation: the same signing secret also keys webhooks and media links.
+    return hmac.new(raw, _TOKEN_CONTEXT, hashlib.sha256).digest()
+
+
+def issue_playback_token(
+    secret: str | bytes, session_id: str, title_id: str, version: str, exp: int
+) -> str:
+    """A compact URL-safe token binding a playback session to one title package until exp."""
+    _check_id("title id", title_id)
+    _check_id("version", version)
+    if not ID_RE.match(session_id):
+        raise SigningConfigError(f"session id {session_id!r} must match {ID_RE.pattern}")
+    payload = json.dumps(
+        {"s": session_id, "t": title_id, "v": version, "e": int(exp)}, separators=(",", ":")
+    ).encode()
+    body = _b64url(payload)
+    mac = hmac.new(_token_key(secret), body.encode("ascii"), hashlib.sha256).digest()
+    return f"{body}.{_b64url(mac)}"
+
+
+def verify_playback_token(
+    secret: str | bytes,
+    token: str,
+    now: float,
+    *,
+    session_id: str | None = None,
+    title_id: str | None = None,
+    version: str | None = None,
+) -> PlaybackClaim:
+    """Check a playback token; raise Problem invalid_token, token_expired or forbidden.
+
+    Pass the ids from the URL being served: a valid token for another title, version or
+    session is refused with ``forbidden``.
+    """
+    if not token or len(token) > MAX_PLAYBACK_TOKEN or token.count(".") != 1:
+        raise Problem("invalid_token", "malformed playback token")
+    body, mac_text = token.split(".")
+    try:
+        given = _b64url_decode(mac_text)
+    except (binascii.Error, ValueError):
+        raise Problem("invalid_token", "malformed playback token")
+    expected = hmac.new(_token_key(secret), body.encode("ascii"), hashlib.sha256).digest()
+    if not hmac.compare_digest(given, expected):
+        raise Problem("invalid_token", "playback token signature does not match")
+    try:
+        data: Any = json.loads(_b64url_decode(body))
+        claim = PlaybackClaim(
+            session_id=str(data["s"]),
+            title_id=str(data["t"]),
+            version=str(data["v"]),
+            expires_at=int(data["e"]),
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise Problem("invalid_token", "malformed playback token")
+    if claim.expires_at < now:
+        raise Problem("token_expired", "the playback token has expired; start playback again")
+    bound = (
+        (session_id, claim.session_id),
+        (title_id, claim.title_id),
+        (version, claim.version),
+    )
+    if any(want is not None and want != have for want, have in bound):
+        raise Problem("forbidden", "playback token is for another session or title")
+    return claim

@@ -1,0 +1,152 @@
+"""Entitlement decisions: published, window, geo, plan; plan limits and key classes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from reelflow.playback_api.auth import Viewer
+from reelflow.playback_api.entitlements import (
+    TitleAvailability,
+    check_playback,
+    class_for_height,
+    is_visible,
+)
+from reelflow.playback_api.problems import Problem
+
+NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def viewer(plan: str = "premium", country: str = "US") -> Viewer:
+    return Viewer(sub="a", plan=plan, country=country, device=None, admin=False, exp=0)  # type: ignore[arg-type]
+
+
+def refusal(availability: TitleAvailability, who: Viewer, now: datetime = NOW) -> str:
+    with pytest.raises(Problem) as info:
+        check_playback(availability, who, now)
+    return info.value.slug
+
+
+@pytest.mark.parametrize(
+    ("plan", "height", "classes", "streams"),
+    [
+        ("basic", 540, {"audio", "sd"}, 1),
+        ("standard", 1080, {"audio", "sd", "hd"}, 2),
+        ("premium", 2160, {"audio", "sd", "hd", "uhd"}, 4),
+    ],
+)
+def test_plan_table(plan: str, height: int, classes: set[str], streams: int) -> None:
+    ent = check_playback(TitleAvailability(state="published"), viewer(plan), NOW)
+    assert (ent.max_height, set(ent.key_classes), ent.max_streams) == (height, classes, streams)
+    assert ent.allows_height(height) and not ent.allows_height(height + 1)
+
+
+def test_basic_plan_never_gets_hd_key_class() -> None:
+    ent = check_playback(TitleAvailability(state="published"), viewer("basic"), NOW)
+    assert not ent.allows_class("hd")
+    assert not ent.allows_class("uhd")
+    assert ent.allows_class(class_for_height(540))
+
+
+@pytest.mark.parametrize("state", ["draft", "ingesting", "qc_failed", "expired", "taken_down"])
+def test_not_published(state: str) -> None:
+    assert refusal(TitleAvailability(state=state), viewer()) == "not_published"
+
+
+def test_window_bounds_start_inclusive_end_exclusive() -> None:
+    window = TitleAvailability(
+        state="published", window_start=NOW, window_end=NOW + timedelta(days=1)
+    )
+    assert check_playback(window, viewer(), NOW).plan == "premium"
+    assert refusal(window, viewer(), NOW - timedelta(seconds=1)) == "outside_window"
+    assert refusal(window, viewer(), NOW + timedelta(days=1)) == "outside_window"
+    open_ended = TitleAvailability(state="published", window_start=NOW - timedelta(days=9))
+    assert check_playback(open_ended, viewer(), NOW + timedelta(days=3650)).max_streams == 4
+
+
+def test_naive_datetimes_are_utc() -> None:
+    # SQLite returns naive datetimes; they must compare as UTC, not raise.
+    naive = TitleAvailability(
+        state="published",
+        window_start=datetime(2030, 6, 1, 12, 0),
+        window_end=datetime(2030, 6, 1, 13, 0),
+    )
+    assert check_playback(naive, viewer(), NOW).plan == "premium"
+    assert refusal(naive, viewer(), NOW + timedelta(hours=1)) == "outside_window"
+    shifted = datetime(2030, 6, 1, 13, 30, tzinfo=timezone_plus(2))  # 11:30 UTC
+    assert refusal(naive, viewer(), shifted) == "outside_window"
+
+
+def timezone_plus(hours: int) -> timezone:
+    return timezone(timedelta(hours=hours))
+
+
+def test_geo_blocking_is_case_insensitive() -> None:
+    regional = TitleAvailability(state="published", regions=["us", "CA"])
+    assert check_playback(regional, viewer(country="CA"), NOW).plan == "premium"
+    assert check_playback(regional, viewer(country="US"), NOW).plan == "premium"
+    assert refusal(regional, viewer(country="FR")) == "geo_blocked"
+    worldwide = TitleAvailability(state="published", regions=[])
+    assert check_playback(worldwide, viewer(country="FR"), NOW).plan == "premium"
+
+
+def test_plan_restricted_title() -> None:
+    premium_only = TitleAvailability(state="published", plans=["premium"])
+    assert refusal(premium_only, viewer("basic")) == "plan_insufficient"
+    assert refusal(premium_only, viewer("standard")) == "plan_insufficient"
+    assert check_playback(premium_only, viewer("premium"), NOW).max_height == 2160
+
+
+def test_unknown_plan_is_refused_not_crashed() -> None:
+    assert refusal(TitleAvailability(state="published"), viewer("gold")) == "plan_insufficient"
+
+
+def test_refusal_order_is_published_window_geo_plan() -> None:
+    everything_wrong = TitleAvailability(
+        state="draft",
+        window_end=NOW - timedelta(days=1),
+        regions=["JP"],
+        plans=["premium"],
+    )
+    assert refusal(everything_wrong, viewer("basic")) == "not_published"
+    published = TitleAvailability(
+        state="published", window_end=NOW - timedelta(days=1), regions=["JP"], plans=["premium"]
+    )
+    assert refusal(published, viewer("basic")) == "outside_window"
+    in_window = TitleAvailability(state="published", regions=["JP"], plans=["premium"])
+    assert refusal(in_window, viewer("basic")) == "geo_blocked"
+
+
+def test_is_visible_ignores_plan_but_not_geo_or_window() -> None:
+    title = TitleAvailability(
+        state="published", window_end=NOW + timedelta(hours=1), regions=["US"], plans=["premium"]
+    )
+    assert is_visible(title, "us", NOW)
+    assert not is_visible(title, "FR", NOW)
+    assert not is_visible(title, "US", NOW + timedelta(hours=2))
+    assert not is_visible(TitleAvailability(state="draft"), "US", NOW)
+
+
+@pytest.mark.parametrize(
+    ("height", "cls"),
+    [
+        (144, "sd"),
+        (480, "sd"),
+        (540, "sd"),
+        (576, "sd"),
+        (577, "hd"),
+        (720, "hd"),
+        (1080, "hd"),
+        (1081, "uhd"),
+        (1440, "uhd"),
+        (2160, "uhd"),
+    ],
+)
+def test_class_for_height(height: int, cls: str) -> None:
+    assert class_for_height(height) == cls
+
+
+def test_class_for_height_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        class_for_height(0)
