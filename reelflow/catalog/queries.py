@@ -18,8 +18,10 @@ from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import (
     Asset,
     Availability,
+    ContentKeyRow,
     LadderRow,
     LifecycleEvent,
+    Package,
     QCReportRow,
     Rendition,
     Title,
@@ -275,3 +277,18 @@ def set_availability(
 def get_availability(engine: Engine, title_id: str) -> Availability | None:
     with Session(engine) as s:
         return s.get(Availability, title_id)
+
+
+def get_package(engine: Engine, title_id: str, version: int) -> Package | None:
+    with Session(engine) as s:
+        return s.exec(
+            select(Package).where(Package.title_id == title_id, Package.version == version)
+        ).first()
+
+
+def content_keys_for(engine: Engine, title_id: str, version: int) -> list[ContentKeyRow]:
+    with Session(engine) as s:
+        stmt = select(ContentKeyRow).where(
+            ContentKeyRow.title_id == title_id, ContentKeyRow.version == version
+        )
+        return list(s.exec(stmt))

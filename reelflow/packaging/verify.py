@@ -192,7 +192,16 @@ def _check_frames(
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             report.add(name, False, f"{rep.segments[0]}: {exc}")
             return
-    if not got:
+    # AAC is MDCT-coded with overlap: the last frame decoded from a lone segment lacks the
+    # next frame's contribution, so for audio only the frames before it must be identical.
+    if rep.kind != "video" and len(got) > 1 and got[:-1] == want[:-1]:
+        report.add(
+            name,
+            True,
+            f"{rep.segments[0]}: {len(got) - 1}/{len(got)} frames identical to {clear.name} "
+            "(last audio frame overlaps the next segment)",
+        )
+    elif not got:
         report.add(name, False, f"{rep.segments[0]} decoded to no frames")
     elif got != want:
         same = sum(a == b for a, b in zip(got, want, strict=False))

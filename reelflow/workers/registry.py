@@ -20,10 +20,12 @@ def activities_for(role: str, settings: Settings) -> Sequence[Callable[..., Any]
     deps = Deps.from_settings(settings)
     if role == "control":
         from reelflow.activities.catalog_activities import CatalogActivities
+        from reelflow.activities.publish_activities import PublishActivities
 
-        return CatalogActivities(deps).all()
+        return [*CatalogActivities(deps).all(), *PublishActivities(deps).all()]
     if role == "media":
         from reelflow.activities.media_activities import MediaActivities
+        from reelflow.activities.packaging_activities import PackagingActivities
 
-        return MediaActivities(deps).all()
+        return [*MediaActivities(deps).all(), *PackagingActivities(deps).all()]
     raise ValueError(f"unknown worker role {role!r}")

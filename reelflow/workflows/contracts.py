@@ -37,6 +37,8 @@ class TitleOptions:
     drm: bool = True
     tone_map: bool = False
     purge_on_expire: bool = False
+    # Language of untagged audio ("und" in the master); the packager needs a real one.
+    original_language: str = "en"
 
 
 @dataclass
@@ -253,3 +255,87 @@ class TitleStatus:
     errors: list[str] = field(default_factory=list)
     window_start: str | None = None
     window_end: str | None = None
+
+
+# ---- part 2: keys, packaging, publish, availability, expiry ------------------------------
+GENERATE_KEYS = "generate_keys"
+PACKAGE_TITLE = "package_title"
+PUBLISH_TITLE = "publish_title"
+UPDATE_AVAILABILITY = "update_availability"
+EXPIRE_TITLE = "expire_title"
+NOTIFY_STUDIO = "notify_studio"
+
+
+@dataclass
+class KeysRequest:
+    title_id: str
+    version: int
+    classes: list[str]  # AUDIO, SD, HD, UHD
+
+
+@dataclass
+class KeysResult:
+    kids: dict[str, str]  # track class -> KID hex; the keys stay sealed in the catalog
+
+
+@dataclass
+class PackageRequest:
+    title_id: str
+    version: int
+    sha256: str
+    renditions: list[RenditionInfo]
+    thumbnails_vtt_key: str | None
+    kids: dict[str, str]  # empty = publish clear
+    segment_duration: int = 6
+    original_language: str = "en"
+
+
+@dataclass
+class PackageInfo:
+    package_prefix: str  # packages/<title>/<version>/<hash>
+    mpd: str  # relative to the prefix
+    hls_master: str
+    files: list[str]
+    drm_systems: list[str]
+    kids: dict[str, str]
+    representations: list[dict[str, Any]]
+    verify_summary: str
+
+
+@dataclass
+class PublishRequest:
+    title_id: str
+    version: int
+    package: PackageInfo
+    poster_keys: list[str] = field(default_factory=list)
+    backdrop_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PublishResult:
+    origin_prefix: str
+    newly_published: bool
+
+
+@dataclass
+class AvailabilityUpdate:
+    title_id: str
+    window_start: str | None
+    window_end: str | None
+
+
+@dataclass
+class ExpireRequest:
+    title_id: str
+    version: int
+    final_state: str  # expired | taken_down
+    reason: str
+    purge: bool = False
+
+
+@dataclass
+class NotifyRequest:
+    title_id: str
+    version: int
+    event: str
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -7,7 +7,7 @@ activity called by name with a dataclass from ``contracts``.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -18,10 +18,32 @@ with workflow.unsafe.imports_passed_through():
     from reelflow.workflows import contracts as c
     from reelflow.workflows.search_attributes import STAGE_ATTR, TITLE_ID_ATTR
 
-STAGES = ("ingest", "qc", "approval", "analyse", "encode", "audio", "subtitles", "thumbnails")
+STAGES = (
+    "ingest",
+    "qc",
+    "approval",
+    "analyse",
+    "encode",
+    "audio",
+    "subtitles",
+    "thumbnails",
+    "keys",
+    "package",
+    "publish",
+    "live",
+)
+SD_MAX_HEIGHT = 576
+HD_MAX_HEIGHT = 1080
 
 # Errors that no retry can fix: the input itself is bad.
-NON_RETRYABLE = ["BadSource", "BadMedia", "QCFailed", "BadSubtitles", "SourceTooLarge"]
+NON_RETRYABLE = [
+    "BadSource",
+    "BadMedia",
+    "QCFailed",
+    "BadSubtitles",
+    "SourceTooLarge",
+    "PackageInvalid",
+]
 MEDIA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
@@ -53,6 +75,7 @@ class TitleWorkflow:
         self._takedown: str | None = None
         self._chunks_done = 0
         self._window: tuple[str | None, str | None] = (None, None)
+        self._window_rev = 0
 
     # ---------------------------------------------------------------- queries & signals
     @workflow.query
@@ -91,6 +114,7 @@ class TitleWorkflow:
     @workflow.signal
     def update_window(self, window_start: str | None, window_end: str | None) -> None:
         self._window = (window_start, window_end)
+        self._window_rev += 1
 
     # ---------------------------------------------------------------- run
     @workflow.run
@@ -125,6 +149,7 @@ class TitleWorkflow:
         )
         self._done("ingest", f"{ingest.size_bytes} bytes, sha256 {ingest.sha256[:12]}")
         await self._event("ingested", "qc", {"sha256": ingest.sha256, "size": ingest.size_bytes})
+        await self._notify("ingested", {"sha256": ingest.sha256, "size": ingest.size_bytes})
 
         # ---- QC
         self._begin("qc")
@@ -141,6 +166,7 @@ class TitleWorkflow:
             for name in STAGES[2:]:
                 self._stages[name].state = "skipped"
             await self._event("qc_failed", "qc_failed", {"failures": qc.failures})
+            await self._notify("qc_failed", {"failures": qc.failures})
             return
         self._done("qc", qc.summary)
 
@@ -153,8 +179,9 @@ class TitleWorkflow:
                 lambda: self._decision is not None or self._takedown is not None
             )
             if self._takedown is not None:
-                await self._event("taken_down", "taken_down", {"reason": self._takedown})
                 self._skip_rest("approval")
+                await self._event("taken_down", "taken_down", {"reason": self._takedown})
+                await self._notify("taken_down", {"reason": self._takedown})
                 return
             assert self._decision is not None
             verdict, who = self._decision
@@ -284,8 +311,141 @@ class TitleWorkflow:
         self._done("thumbnails", f"{len(thumbs.sprite_keys)} sprite sheet(s)")
         await self._event(
             "renditions_ready",
-            "renditions_ready",
+            "packaging",
             {"renditions": [r.name for r in self._renditions], "thumbnails": thumbs.vtt_key},
+        )
+        if self._takedown is not None:
+            await self._retire(inp, "taken_down", self._takedown)
+            return
+
+        # ---- content keys: one per track class, sealed in the catalog; only KIDs travel
+        self._begin("keys")
+        kids: dict[str, str] = {}
+        if inp.options.drm:
+            keys: c.KeysResult = await self._control(
+                c.GENERATE_KEYS,
+                c.KeysRequest(inp.title_id, inp.version, self._key_classes()),
+                result_type=c.KeysResult,
+            )
+            kids = keys.kids
+            self._done("keys", ", ".join(sorted(kids)))
+        else:
+            self._stages["keys"].state = "skipped"
+            self._stages["keys"].detail = "published clear (no DRM) by option"
+
+        # ---- package + verify (media queue)
+        self._begin("package")
+        pkg: c.PackageInfo = await self._media(
+            c.PACKAGE_TITLE,
+            c.PackageRequest(
+                inp.title_id,
+                inp.version,
+                ingest.sha256,
+                list(self._renditions),
+                thumbs.vtt_key,
+                kids,
+                original_language=inp.options.original_language,
+            ),
+            c.PackageInfo,
+            timeout=timedelta(hours=2),
+        )
+        self._done("package", f"{', '.join(pkg.drm_systems) or 'clear'}; {pkg.verify_summary}")
+
+        # ---- publish
+        self._begin("publish")
+        await self._control(
+            c.PUBLISH_TITLE,
+            c.PublishRequest(
+                inp.title_id, inp.version, pkg, thumbs.poster_keys, thumbs.backdrop_keys
+            ),
+            result_type=c.PublishResult,
+            timeout=timedelta(minutes=30),
+        )
+        self._done("publish", pkg.package_prefix)
+        await self._event("published", "published", {"drm": pkg.drm_systems})
+        await self._notify("published", {"drm": pkg.drm_systems})
+
+        # ---- availability: durable timers to window start and end, re-armed by signals
+        self._begin("live")
+        final, reason = await self._live(inp)
+        await self._retire(inp, final, reason)
+
+    def _key_classes(self) -> list[str]:
+        classes: set[str] = set()
+        for r in self._renditions:
+            if r.kind == "audio":
+                classes.add("AUDIO")
+            elif r.kind == "video":
+                h = r.height or 0
+                classes.add("SD" if h <= SD_MAX_HEIGHT else "HD" if h <= HD_MAX_HEIGHT else "UHD")
+        return sorted(classes)
+
+    async def _live(self, inp: c.TitleInput) -> tuple[str, str]:
+        seen_rev = 0
+        while True:
+            if self._takedown is not None:
+                return "taken_down", self._takedown
+            if seen_rev != self._window_rev:
+                seen_rev = self._window_rev
+                await self._control(
+                    c.UPDATE_AVAILABILITY,
+                    c.AvailabilityUpdate(inp.title_id, self._window[0], self._window[1]),
+                    result_type=type(None),
+                )
+                await self._event(
+                    "window_changed",
+                    "published",
+                    {"start": self._window[0], "end": self._window[1], "rev": seen_rev},
+                    dedupe_suffix=str(seen_rev),
+                )
+            start = _parse(self._window[0])
+            end = _parse(self._window[1])
+            now = workflow.now()
+            if end is not None and end <= now:
+                return "expired", "availability window ended"
+            upcoming = [t for t in (start, end) if t is not None and t > now]
+            self._stages[
+                "live"
+            ].detail = (
+                f"visible from {self._window[0] or 'now'} until {self._window[1] or 'open-ended'}"
+            )
+            rev = seen_rev
+            try:
+                await workflow.wait_condition(
+                    lambda rev=rev: self._takedown is not None or self._window_rev != rev,  # type: ignore[misc]
+                    timeout=(min(upcoming) - now) if upcoming else None,
+                )
+            except TimeoutError:
+                if start is not None and start <= workflow.now() and (end is None or end > start):
+                    await self._event(
+                        "window_opened",
+                        "published",
+                        {"start": self._window[0]},
+                        dedupe_suffix=f"{seen_rev}",
+                    )
+
+    async def _retire(self, inp: c.TitleInput, final: str, reason: str) -> None:
+        if self._stage != "live":
+            self._begin("live")
+        await self._control(
+            c.EXPIRE_TITLE,
+            c.ExpireRequest(
+                inp.title_id, inp.version, final, reason, purge=inp.options.purge_on_expire
+            ),
+            result_type=type(None),
+            timeout=timedelta(minutes=30),
+        )
+        self._done("live", reason)
+        await self._event(final, final, {"reason": reason})
+        await self._notify(final, {"reason": reason})
+
+    async def _notify(self, event: str, detail: dict[str, Any]) -> None:
+        inp = self._input
+        assert inp is not None
+        await self._control(
+            c.NOTIFY_STUDIO,
+            c.NotifyRequest(inp.title_id, inp.version, event, detail),
+            result_type=str | None,
         )
 
     # ---------------------------------------------------------------- helpers
@@ -303,7 +463,13 @@ class TitleWorkflow:
         for name in STAGES[STAGES.index(after) + 1 :]:
             self._stages[name].state = "skipped"
 
-    async def _event(self, event: str, state: str, detail: dict[str, Any] | None = None) -> None:
+    async def _event(
+        self,
+        event: str,
+        state: str,
+        detail: dict[str, Any] | None = None,
+        dedupe_suffix: str = "",
+    ) -> None:
         inp = self._input
         assert inp is not None
         self._state = state
@@ -317,20 +483,29 @@ class TitleWorkflow:
                 state=state,
                 detail=detail or {},
                 # One row per transition even if the activity is retried.
-                dedupe_key=f"{workflow.info().workflow_id}:{workflow.info().run_id}:{event}",
+                dedupe_key=(
+                    f"{workflow.info().workflow_id}:{workflow.info().run_id}:{event}"
+                    f"{':' + dedupe_suffix if dedupe_suffix else ''}"
+                ),
             ),
             result_type=bool,
             summary=event,
         )
 
     async def _control(
-        self, name: str, arg: Any, *, result_type: Any, summary: str | None = None
+        self,
+        name: str,
+        arg: Any,
+        *,
+        result_type: Any,
+        summary: str | None = None,
+        timeout: timedelta = timedelta(seconds=60),
     ) -> Any:
         return await workflow.execute_activity(
             name,
             arg,
             result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=timeout,
             retry_policy=CONTROL_RETRY,
             summary=summary,
         )
@@ -354,6 +529,10 @@ class TitleWorkflow:
             retry_policy=MEDIA_RETRY,
             summary=summary,
         )
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def raise_if_failed(status: c.TitleStatus) -> None:

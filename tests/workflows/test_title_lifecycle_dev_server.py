@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 import uuid
 from pathlib import Path
 
@@ -39,9 +41,26 @@ async def _approve_when_waiting(handle: WorkflowHandle) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_clip_becomes_verified_renditions(
-    temporal_env: WorkflowEnvironment, lifecycle_settings: Settings, tmp_path: Path
+async def _wait_state(
+    handle: WorkflowHandle, states: set[str], timeout_s: float = 300
+) -> c.TitleStatus:
+    for _ in range(int(timeout_s * 10)):
+        status: c.TitleStatus = await handle.query(TitleWorkflow.status)
+        if status.state in states:
+            return status
+        if status.state == "awaiting_approval":
+            await handle.signal(TitleWorkflow.approve, "test-ops")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"title never reached {states}")
+
+
+async def test_clip_is_published_protected_and_taken_down(
+    temporal_env: WorkflowEnvironment,
+    lifecycle_settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     settings = lifecycle_settings
     clip = make_clip(tmp_path / "master.mp4", seconds=4)
     subs = tmp_path / "en.srt"
@@ -62,24 +81,58 @@ async def test_clip_becomes_verified_renditions(
                 subtitles=[c.SubtitleSource("en", str(subs))],
             ),
         )
-        await _approve_when_waiting(handle)
-        status: c.TitleStatus = await handle.result()
+        status = await _wait_state(handle, {"published", "failed", "qc_failed"})
+        assert status.state == "published", status
+        engine = engine_from_settings(settings)
+        store = store_from_settings(settings)
+        pkg = q.get_package(engine, title_id, 1)
+        assert pkg is not None and pkg.encrypted
+        assert {"widevine", "playready", "clearkey", "fairplay"} <= set(pkg.drm_systems)
+        assert pkg.mpd_key and store.exists(pkg.mpd_key)
+        mpd = store.get_bytes(pkg.mpd_key).decode()
+        assert 'type="static"' in mpd
+        for system_id in (
+            "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed",
+            "9a04f079-9840-4286-ab92-e65be0885f95",
+            "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b",
+        ):
+            assert system_id in mpd.lower()
+        playlists = [o.key for o in store.list(pkg.origin_prefix + "/") if o.key.endswith(".m3u8")]
+        assert any(
+            "com.apple.streamingkeydelivery" in store.get_bytes(k).decode() for k in playlists
+        )
+        # Take it down: origin emptied, keys revoked, the workflow ends.
+        await handle.signal(TitleWorkflow.takedown, "test takedown")
+        status = await handle.result()
+    assert status.state == "taken_down", status
     assert status.errors == []
-    assert status.state == "renditions_ready", status
-    assert all(s.state in ("done", "skipped") for s in status.stages), status.stages
+    assert not list(store.list(pkg.origin_prefix + "/"))
+    keys = q.content_keys_for(engine, title_id, 1)
+    assert keys and all(k.revoked for k in keys)
     videos = [r for r in status.renditions if r.kind == "video"]
     assert videos and max(v.height or 0 for v in videos) <= 270
     assert {r.kind for r in status.renditions} == {"video", "audio", "subtitle"}
-    store = store_from_settings(settings)
-    for r in status.renditions:
-        assert store.exists(r.object_key), r
-    engine = engine_from_settings(settings)
     events = [e.event for e in q.events_for(engine, title_id)]
-    assert events[0] == "ingest_started" and "ingested" in events
-    assert events[-1] == "renditions_ready"
+    assert events[0] == "ingest_started" and "ingested" in events and "published" in events
+    assert events[-1] == "taken_down"
     assert len(events) == len(set(events)), "each transition recorded once"
-    assert q.get_title(engine, title_id).state == "renditions_ready"
-    assert len(q.renditions_for(engine, title_id, 1)) == len(status.renditions)
+
+    # No clear key may appear in the workflow history or in any log line.
+    from reelflow.activities.deps import Deps
+    from reelflow.activities.packaging_activities import load_keys
+
+    clear = load_keys(Deps.from_settings(settings), title_id, {k.track_class: k.kid for k in keys})
+    history = (await handle.fetch_history()).to_json()
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    for key in clear.values():
+        for form in (
+            key.key.hex(),
+            key.key.hex().upper(),
+            base64.b64encode(key.key).decode(),
+            base64.urlsafe_b64encode(key.key).decode().rstrip("="),
+        ):
+            assert form not in history, "clear key in workflow history"
+            assert form not in logs, "clear key in logs"
 
 
 async def test_duplicate_start_is_rejected_not_a_second_run(

@@ -1,0 +1,177 @@
+"""Media-queue activity: package verified renditions with Shaka Packager, then verify.
+
+Clear content keys exist only inside this activity's memory: the workflow passes KIDs, the
+activity unseals the keys from the catalog with the master key and drops them when done.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from reelflow.activities.deps import Deps, params_hash
+from reelflow.catalog.models import ContentKeyRow
+from reelflow.packaging.errors import PackagingError
+from reelflow.packaging.keys import ContentKey, TrackClass, open_key
+from reelflow.packaging.packager import AudioTrack, SubtitleTrack, VideoRendition, package
+from reelflow.packaging.verify import verify_package
+from reelflow.workflows import contracts as c
+
+
+def load_keys(deps: Deps, title_id: str, kids: dict[str, str]) -> dict[TrackClass, ContentKey]:
+    """Unseal the title's content keys by KID (only in the caller's memory)."""
+    secrets = deps.settings.secrets()
+    master = {secrets.master_key_version: secrets.master_key}
+    out: dict[TrackClass, ContentKey] = {}
+    with Session(deps.engine) as s:
+        for cls, kid_hex in kids.items():
+            row = s.exec(
+                select(ContentKeyRow).where(
+                    ContentKeyRow.kid == kid_hex, ContentKeyRow.title_id == title_id
+                )
+            ).first()
+            if row is None:
+                raise ApplicationError(
+                    f"no content key {kid_hex} for {title_id}", type="KeyMissing"
+                )
+            kid = bytes.fromhex(kid_hex)
+            key = open_key(row.sealed_key, master_keys=master, kid=kid)
+            out[TrackClass(cls)] = ContentKey(kid=kid, key=key, track_class=TrackClass(cls))
+    return out
+
+
+def _language(tagged: str | None, fallback: str) -> str:
+    return tagged if tagged and tagged not in ("und", "unk", "mis", "zxx") else fallback
+
+
+class PackagingActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.package_title]
+
+    @activity.defn(name=c.PACKAGE_TITLE)
+    def package_title(self, req: c.PackageRequest) -> c.PackageInfo:
+        s = self.deps.settings
+        params = {
+            "renditions": sorted(r.object_key for r in req.renditions),
+            "kids": req.kids,
+            "seg": req.segment_duration,
+            "thumbs": req.thumbnails_vtt_key,
+        }
+        prefix = f"packages/{req.title_id}/v{req.version}/{params_hash(params)}"
+        done_key = f"{prefix}/package.json"
+        if self.deps.store.exists(done_key):
+            return c.PackageInfo(**json.loads(self.deps.store.get_bytes(done_key)))
+        keys = load_keys(self.deps, req.title_id, req.kids) if req.kids else None
+        videos = [
+            VideoRendition(
+                path=self.deps.local_copy(r.object_key),
+                width=r.width or 0,
+                height=r.height or 0,
+                bitrate=(r.bitrate_kbps or 0) * 1000,
+                codec=r.codec or "h264",
+            )
+            for r in req.renditions
+            if r.kind == "video"
+        ]
+        audios = [
+            AudioTrack(
+                path=self.deps.local_copy(r.object_key),
+                language=_language(r.language, req.original_language),
+                channels=r.channels or 2,
+            )
+            for r in req.renditions
+            if r.kind == "audio"
+        ]
+        subs = [
+            SubtitleTrack(
+                path=self._local_with_suffix(r.object_key, ".vtt"),
+                language=_language(r.language, req.original_language),
+            )
+            for r in req.renditions
+            if r.kind == "subtitle"
+        ]
+        thumbs = (
+            self._local_with_suffix(req.thumbnails_vtt_key, ".vtt")
+            if req.thumbnails_vtt_key
+            else None
+        )
+        with self.deps.scratch("package") as work:
+            out = work / "out"
+            out.mkdir()
+            activity.heartbeat({"stage": "package"})
+            try:
+                result = package(
+                    videos,
+                    audios,
+                    subs,
+                    out_dir=out,
+                    packager=s.binary("packager"),
+                    segment_duration=req.segment_duration,
+                    keys=keys,
+                    thumbnails_vtt=thumbs,
+                )
+                activity.heartbeat({"stage": "verify"})
+                report = verify_package(
+                    result,
+                    ffprobe=self.deps.ffprobe,
+                    ffmpeg_decrypt=s.vmaf_ffmpeg(),
+                    keys=keys,
+                )
+            except PackagingError as exc:
+                raise ApplicationError(str(exc), type="PackageInvalid", non_retryable=True)
+            finally:
+                keys = None  # drop clear keys as soon as packaging is done
+            if not report.passed:
+                raise ApplicationError(
+                    "package failed verification: "
+                    + "; ".join(f"{f.name}: {f.detail}" for f in report.failures),
+                    type="PackageInvalid",
+                    non_retryable=True,
+                )
+            for rel in result.files:
+                self.deps.store.put_file(f"{prefix}/{rel}", out / rel)
+        info = c.PackageInfo(
+            package_prefix=prefix,
+            mpd=result.mpd,
+            hls_master=result.hls_master,
+            files=list(result.files),
+            drm_systems=list(result.drm_systems),
+            kids=dict(result.kids),
+            representations=[
+                {
+                    "name": r.name,
+                    "kind": str(r.kind),
+                    "width": r.width,
+                    "height": r.height,
+                    "bandwidth": r.bandwidth,
+                    "track_class": str(r.track_class) if r.track_class else None,
+                    "language": r.language,
+                    "codecs": r.codecs,
+                    "playlist": r.playlist,
+                }
+                for r in result.representations
+            ],
+            verify_summary=f"{len(report.checks)} checks passed",
+        )
+        self.deps.store.put_bytes(done_key, json.dumps(asdict(info)).encode())
+        return info
+
+    def _local_with_suffix(self, key: str, suffix: str) -> Path:
+        # The packager infers formats from file names, and store keys keep their suffixes.
+        path = self.deps.local_copy(key)
+        if path.suffix == suffix:
+            return path
+        alias = path.with_name(path.name + suffix)
+        if not alias.exists():
+            alias.write_bytes(path.read_bytes())
+        return alias

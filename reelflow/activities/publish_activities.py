@@ -1,0 +1,190 @@
+"""Control-queue activities of part 2: content keys, publish, availability, expiry, notify."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+from temporalio import activity
+
+from reelflow.activities.deps import Deps
+from reelflow.catalog.db import session_scope
+from reelflow.catalog.models import Availability, ContentKeyRow, Package, TitleState, utcnow
+from reelflow.packaging.keys import TrackClass, generate_content_keys, seal_key
+from reelflow.workflows import contracts as c
+
+STUDIO_EVENTS = {"ingested", "qc_failed", "published", "expired", "taken_down"}
+
+
+class PublishActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.generate_keys,
+            self.publish_title,
+            self.update_availability,
+            self.expire_title,
+            self.notify_studio,
+        ]
+
+    @activity.defn(name=c.GENERATE_KEYS)
+    def generate_keys(self, req: c.KeysRequest) -> c.KeysResult:
+        """One random key per track class, sealed at rest; existing keys are reused."""
+        secrets = self.deps.settings.secrets()
+        kids: dict[str, str] = {}
+        with session_scope(self.deps.engine) as s:
+            existing = s.exec(
+                select(ContentKeyRow).where(
+                    ContentKeyRow.title_id == req.title_id, ContentKeyRow.version == req.version
+                )
+            ).all()
+            for row in existing:
+                kids[row.track_class] = row.kid
+            missing = [TrackClass(cls) for cls in req.classes if cls not in kids]
+            for cls, key in generate_content_keys(missing).items():
+                s.add(
+                    ContentKeyRow(
+                        kid=key.kid_hex,
+                        title_id=req.title_id,
+                        version=req.version,
+                        track_class=str(cls),
+                        sealed_key=seal_key(
+                            key.key,
+                            master_key=secrets.master_key,
+                            key_version=secrets.master_key_version,
+                            kid=key.kid,
+                        ),
+                        key_version=secrets.master_key_version,
+                    )
+                )
+                kids[str(cls)] = key.kid_hex
+        return c.KeysResult({cls: kids[cls] for cls in req.classes})
+
+    @activity.defn(name=c.PUBLISH_TITLE)
+    def publish_title(self, req: c.PublishRequest) -> c.PublishResult:
+        """Copy the package to origin, write the package row, mark the title published."""
+        store = self.deps.store
+        origin = f"origin/{req.title_id}/v{req.version}"
+        pkg = req.package
+        for n, rel in enumerate(pkg.files):
+            dst = f"{origin}/{rel}"
+            if not store.exists(dst):
+                store.copy(f"{pkg.package_prefix}/{rel}", dst)
+            if n % 50 == 0:
+                activity.heartbeat({"stage": "copy", "done": n, "of": len(pkg.files)})
+        newly = False
+        with session_scope(self.deps.engine) as s:
+            row = s.exec(
+                select(Package).where(
+                    Package.title_id == req.title_id, Package.version == req.version
+                )
+            ).first()
+            if row is None:
+                row = Package(title_id=req.title_id, version=req.version, origin_prefix=origin)
+            if row.published_at is None or row.removed_at is not None:
+                newly = True
+                row.published_at = utcnow()
+                row.removed_at = None
+            row.origin_prefix = origin
+            row.mpd_key = f"{origin}/{pkg.mpd}"
+            row.hls_key = f"{origin}/{pkg.hls_master}"
+            row.encrypted = bool(pkg.kids)
+            row.drm_systems = list(pkg.drm_systems)
+            row.kids = dict(pkg.kids)
+            row.representations = list(pkg.representations)
+            s.add(row)
+        # Retire older versions' packages only once this one is live: no gap in availability.
+        self._retire_older_versions(req.title_id, req.version)
+        return c.PublishResult(origin_prefix=origin, newly_published=newly)
+
+    def _retire_older_versions(self, title_id: str, version: int) -> None:
+        with session_scope(self.deps.engine) as s:
+            older = s.exec(
+                select(Package).where(
+                    Package.title_id == title_id,
+                    Package.version < version,
+                    Package.removed_at == None,  # noqa: E711  (SQL IS NULL)
+                )
+            ).all()
+            for row in older:
+                self.deps.store.delete_prefix(row.origin_prefix + "/")
+                row.removed_at = utcnow()
+                s.add(row)
+                for key in s.exec(
+                    select(ContentKeyRow).where(
+                        ContentKeyRow.title_id == title_id, ContentKeyRow.version == row.version
+                    )
+                ):
+                    key.revoked = True
+                    s.add(key)
+
+    @activity.defn(name=c.UPDATE_AVAILABILITY)
+    def update_availability(self, req: c.AvailabilityUpdate) -> None:
+        with session_scope(self.deps.engine) as s:
+            row = s.get(Availability, req.title_id) or Availability(title_id=req.title_id)
+            row.window_start = (
+                datetime.fromisoformat(req.window_start) if req.window_start else None
+            )
+            row.window_end = datetime.fromisoformat(req.window_end) if req.window_end else None
+            s.add(row)
+
+    @activity.defn(name=c.EXPIRE_TITLE)
+    def expire_title(self, req: c.ExpireRequest) -> None:
+        """Unpublish: origin copy removed, keys revoked, title expired/taken down."""
+        with session_scope(self.deps.engine) as s:
+            rows = s.exec(
+                select(Package).where(
+                    Package.title_id == req.title_id, Package.version == req.version
+                )
+            ).all()
+            for row in rows:
+                self.deps.store.delete_prefix(row.origin_prefix + "/")
+                row.removed_at = row.removed_at or utcnow()
+                s.add(row)
+            for key in s.exec(
+                select(ContentKeyRow).where(
+                    ContentKeyRow.title_id == req.title_id, ContentKeyRow.version == req.version
+                )
+            ):
+                key.revoked = True
+                s.add(key)
+        if req.purge:
+            for prefix in (
+                "masters",
+                "renditions",
+                "packages",
+                "images",
+                "subtitles",
+                "qc",
+                "ladders",
+            ):
+                self.deps.store.delete_prefix(f"{prefix}/{req.title_id}/")
+        if req.final_state not in (TitleState.EXPIRED, TitleState.TAKEN_DOWN):
+            raise ValueError(f"bad final state {req.final_state}")
+
+    @activity.defn(name=c.NOTIFY_STUDIO)
+    def notify_studio(self, req: c.NotifyRequest) -> str | None:
+        """Enqueue the signed studio callback (rq); idempotent per title, version and event."""
+        if req.event not in STUDIO_EVENTS:
+            return None
+        with Session(self.deps.engine) as s:
+            from reelflow.catalog.models import Title
+
+            title = s.get(Title, req.title_id)
+            callback = title.callback_url if title else None
+        if not callback:
+            return None
+        from reelflow.jobs.webhooks import enqueue_notification
+
+        return enqueue_notification(
+            self.deps.settings,
+            title_id=req.title_id,
+            version=req.version,
+            event=req.event,
+            callback_url=callback,
+            detail=req.detail,
+        )
