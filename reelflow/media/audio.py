@@ -1,0 +1,117 @@
+"""Audio renditions: AAC-LC stereo per language, plus 5.1 when the source has it.
+
+All tracks come out of one ffmpeg process (the source is demuxed once), each an audio-only
+MP4 the packager takes as its own stream.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelflow.media.errors import MediaError
+from reelflow.media.ffmpeg_run import run_ffmpeg
+from reelflow.media.probe import AudioStream, MediaInfo
+
+STEREO_KBPS = 128
+SURROUND_KBPS = 384
+SAMPLE_RATE = 48000
+TRUE_PEAK_DBTP = -1.0
+LOUDNESS_RANGE_LU = 11.0
+
+
+class AudioError(MediaError, ValueError):
+    """The source has no audio to encode, or the parameters are invalid."""
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    path: Path
+    language: str
+    channels: int
+    codec: str
+    bitrate_kbps: int
+    source_index: int
+    normalized: bool
+
+
+def _language(stream: AudioStream) -> str:
+    lang = (stream.language or "").strip().lower()
+    return lang or "und"
+
+
+def select_streams(info: MediaInfo) -> list[AudioStream]:
+    """One source stream per language: the first, preferring the one with most channels."""
+    chosen: dict[str, AudioStream] = {}
+    for s in info.audio:
+        lang = _language(s)
+        if lang not in chosen or s.channels > chosen[lang].channels:
+            chosen[lang] = s
+    return list(chosen.values())
+
+
+def _filters(normalize: bool, target_lufs: float, layout: str) -> str:
+    chain = []
+    if normalize:
+        # Single-pass loudnorm: close enough for a QC-warned title, and it keeps the
+        # one-process design. It resamples to 192 kHz internally, hence the aresample.
+        chain.append(f"loudnorm=I={target_lufs:g}:TP={TRUE_PEAK_DBTP:g}:LRA={LOUDNESS_RANGE_LU:g}")
+    chain += [f"aresample={SAMPLE_RATE}", f"aformat=channel_layouts={layout}"]
+    return ",".join(chain)
+
+
+def encode_audio(
+    src: Path,
+    out_dir: Path,
+    *,
+    ffmpeg: str,
+    info: MediaInfo,
+    normalize: bool,
+    target_lufs: float = -23.0,
+    timeout_s: float | None = None,
+) -> list[AudioTrack]:
+    """Encode the audio tracks of ``src`` into ``out_dir``; raises AudioError if none."""
+    if not info.audio:
+        raise AudioError(f"{src}: no audio stream to encode")
+    if not -70.0 <= target_lufs <= -5.0:
+        raise AudioError(f"target loudness {target_lufs} LUFS is outside -70..-5")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = ["-i", str(src)]
+    tracks: list[AudioTrack] = []
+    temps: list[tuple[Path, Path]] = []
+    for stream in select_streams(info):
+        lang = _language(stream)
+        variants = [(2, "stereo", STEREO_KBPS)]
+        if stream.channels >= 6:
+            variants.append((6, "5.1", SURROUND_KBPS))
+        for channels, layout, kbps in variants:
+            name = f"audio_{lang}_{'stereo' if channels == 2 else '51'}.mp4"
+            final = out_dir / name
+            tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp.mp4")
+            args += ["-map", f"0:{stream.index}", "-vn", "-sn", "-dn"]
+            args += ["-af", _filters(normalize, target_lufs, layout)]
+            args += ["-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{kbps}k"]
+            args += ["-ac", str(channels), "-metadata:s:a:0", f"language={lang}"]
+            args += ["-movflags", "+faststart", "-y", str(tmp)]
+            temps.append((tmp, final))
+            tracks.append(
+                AudioTrack(
+                    path=final,
+                    language=lang,
+                    channels=channels,
+                    codec="aac",
+                    bitrate_kbps=kbps,
+                    source_index=stream.index,
+                    normalized=normalize,
+                )
+            )
+    try:
+        run_ffmpeg(args, ffmpeg=ffmpeg, timeout_s=timeout_s)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in temps:
+        os.replace(tmp, final)
+    return tracks

@@ -1,0 +1,538 @@
+"""Bitrate ladders: the Apple HLS authoring table, and a per-title ladder from measurements.
+
+The per-title analysis encodes a few short sample windows of the title at several
+resolutions and quality settings, measures (bitrate, quality) for each, keeps the upper
+convex hull of those points (the best quality reachable at each bitrate, whichever
+resolution gives it) and places rungs along that hull. An easy title saturates early and
+gets a cheap top rung; a hard one keeps spending up to the configured maximum.
+
+The hull and rung selection are pure functions over points, testable without ffmpeg.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reelflow.media.errors import MediaError
+from reelflow.media.ffmpeg_run import run_ffmpeg
+from reelflow.media.probe import MediaInfo
+from reelflow.media.quality import Metric, measure_quality
+
+Codec = Literal["h264", "hevc", "av1"]
+LadderMethod = Literal["per_title", "fixed"]
+
+# Apple HLS authoring specification, H.264 16:9 table (width, height, average kb/s).
+APPLE_H264_TABLE: tuple[tuple[int, int, int], ...] = (
+    (416, 234, 145),
+    (640, 360, 365),
+    (768, 432, 730),
+    (768, 432, 1100),
+    (960, 540, 2000),
+    (1280, 720, 3000),
+    (1280, 720, 4500),
+    (1920, 1080, 6000),
+    (1920, 1080, 7800),
+)
+# Heights the analysis may measure at (besides the source's own height).
+STANDARD_HEIGHTS = (2160, 1440, 1080, 720, 540, 432, 360, 240)
+
+# Peak and VBV buffer relative to the average bitrate: Apple allows peaks up to 2x the
+# average; 1.5x with a 2-second buffer keeps segments even without starving hard scenes.
+MAXRATE_FACTOR = 1.5
+BUFSIZE_FACTOR = 3.0
+
+# Codec-specific quality grids for the analysis encodes (CRF scales differ per encoder).
+ANALYSIS_CRF: dict[str, tuple[int, ...]] = {
+    "h264": (20, 26, 32, 38),
+    "hevc": (22, 28, 34, 40),
+    "av1": (28, 38, 48, 56),
+}
+
+
+class LadderError(MediaError, ValueError):
+    """The ladder cannot be built: no video, bad options or no usable measurements."""
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    width: int
+    height: int
+    bitrate_kbps: int
+    maxrate_kbps: int
+    bufsize_kbps: int
+    codec: Codec = "h264"
+    # Capped CRF (per-title rungs): quality target with maxrate/bufsize as the cap. At the
+    # same average bitrate, 1-pass ABR is far worse than CRF on easy content (VMAF 81 vs
+    # 97 at 88 kb/s on a 720p test card), so per-title rungs keep the analysis' CRF.
+    crf: float | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One analysis encode: resolution, quality setting, resulting bitrate and quality."""
+
+    width: int
+    height: int
+    crf: int
+    bitrate_kbps: float
+    quality: float
+
+
+@dataclass(frozen=True)
+class Ladder:
+    rungs: tuple[Rung, ...]
+    method: LadderMethod
+    metric: Metric | None = None
+    measurements: tuple[Measurement, ...] = ()
+    # The hull points the rungs were picked from (subset of measurements).
+    hull: tuple[Measurement, ...] = ()
+
+    @property
+    def top(self) -> Rung:
+        return max(self.rungs, key=lambda r: r.bitrate_kbps)
+
+    @property
+    def total_kbps(self) -> int:
+        return sum(r.bitrate_kbps for r in self.rungs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ladder:
+        return cls(
+            rungs=tuple(Rung(**r) for r in data["rungs"]),
+            method=data["method"],
+            metric=data.get("metric"),
+            measurements=tuple(Measurement(**m) for m in data.get("measurements", ())),
+            hull=tuple(Measurement(**m) for m in data.get("hull", ())),
+        )
+
+
+@dataclass(frozen=True)
+class LadderOptions:
+    codec: Codec = "h264"
+    max_kbps: int = 8000
+    min_kbps: int = 100
+    min_step: float = 1.5
+    max_rungs: int = 6
+    # Quality where more bits stop being visible (top rung cap) and the floor for the
+    # bottom rung, per metric.
+    saturation: dict[str, float] = field(default_factory=lambda: {"vmaf": 95.0, "psnr": 45.0})
+    min_quality: dict[str, float] = field(default_factory=lambda: {"vmaf": 40.0, "psnr": 30.0})
+    sample_count: int = 3
+    sample_s: float = 2.0
+    # Intervals (start_s, end_s) the sample windows must avoid, e.g. QC's black head/tail.
+    exclude: tuple[tuple[float, float], ...] = ()
+    analysis_resolutions: int = 4
+    crf_values: tuple[int, ...] | None = None  # default: ANALYSIS_CRF[codec]
+    preset: str = "veryfast"
+    gop_s: float = 2.0
+    vmaf_subsample: int = 1
+
+    def __post_init__(self) -> None:
+        if self.min_step < 1.0:
+            raise LadderError(f"min_step must be >= 1, got {self.min_step}")
+        if not 0 < self.min_kbps <= self.max_kbps:
+            raise LadderError(f"need 0 < min_kbps <= max_kbps, got {self.min_kbps}/{self.max_kbps}")
+        if self.max_rungs < 1 or self.sample_count < 1 or self.sample_s <= 0:
+            raise LadderError("max_rungs, sample_count and sample_s must be positive")
+
+
+# ---- geometry -------------------------------------------------------------------------
+
+
+def _even(x: float) -> int:
+    return max(2, round(x / 2.0) * 2)
+
+
+def fit_dimensions(src_width: int, src_height: int, height: int) -> tuple[int, int]:
+    """Width x height for a rung ``height`` pixels tall with the source's aspect ratio."""
+    return _even(src_width * height / src_height), _even(height)
+
+
+def analysis_resolutions(src_width: int, src_height: int, count: int) -> list[tuple[int, int]]:
+    """Up to ``count`` sizes from the source's own down, each >= 1.4x smaller in height."""
+    if src_width <= 0 or src_height <= 0:
+        raise LadderError(f"source size must be positive, got {src_width}x{src_height}")
+    heights = [src_height]
+    for h in STANDARD_HEIGHTS:
+        if len(heights) >= count:
+            break
+        if h * 1.4 <= heights[-1]:
+            heights.append(h)
+    return [fit_dimensions(src_width, src_height, h) for h in heights]
+
+
+def _rung_name(height: int, kbps: int, duplicate: bool) -> str:
+    return f"{height}p_{kbps}k" if duplicate else f"{height}p"
+
+
+def _named_rungs(
+    specs: list[tuple[int, int, int]], codec: Codec, crfs: Sequence[float | None] | None = None
+) -> tuple[Rung, ...]:
+    """Rungs from (width, height, kbps) (+ CRF each), lowest bitrate first, names unique."""
+    crf_list = list(crfs) if crfs is not None else [None] * len(specs)
+    order = sorted(range(len(specs)), key=lambda i: specs[i][2])
+    heights = [s[1] for s in specs]
+    rungs = []
+    for i in order:
+        w, h, kbps = specs[i]
+        rungs.append(
+            Rung(
+                name=_rung_name(h, kbps, heights.count(h) > 1),
+                width=w,
+                height=h,
+                bitrate_kbps=kbps,
+                maxrate_kbps=round(kbps * MAXRATE_FACTOR),
+                bufsize_kbps=round(kbps * BUFSIZE_FACTOR),
+                codec=codec,
+                crf=crf_list[i],
+            )
+        )
+    return tuple(rungs)
+
+
+def apple_fixed_ladder(src_width: int, src_height: int, *, codec: Codec = "h264") -> Ladder:
+    """Apple's H.264 table fitted to the source aspect ratio, never above its resolution.
+
+    Each table box is fitted to the source shape (a 2.39:1 film keeps its width and gets
+    shorter rungs); boxes larger than the source are dropped. A source smaller than every
+    box gets one rung at its own size and the table's lowest bitrate.
+    """
+    if src_width <= 0 or src_height <= 0:
+        raise LadderError(f"source size must be positive, got {src_width}x{src_height}")
+    specs: list[tuple[int, int, int]] = []
+    for box_w, box_h, kbps in APPLE_H264_TABLE:
+        f = min(box_w / src_width, box_h / src_height)
+        if f <= 1.0:
+            specs.append((_even(src_width * f), _even(src_height * f), kbps))
+    if not specs:
+        specs.append((_even(src_width), _even(src_height), APPLE_H264_TABLE[0][2]))
+    return Ladder(rungs=_named_rungs(specs, codec), method="fixed")
+
+
+# ---- convex hull and rung selection (pure) ------------------------------------------
+
+
+def convex_hull(points: Sequence[Measurement]) -> list[Measurement]:
+    """Upper convex hull of (log bitrate, quality), lowest bitrate first.
+
+    Points that are not Pareto-optimal (another point has >= quality for <= bits) are
+    dropped first; the hull is then concave, so quality per extra bit only falls along it.
+    Log bitrate is the axis because ladders are geometric in bitrate.
+    """
+    pts = sorted(
+        (p for p in points if p.bitrate_kbps > 0 and math.isfinite(p.quality)),
+        key=lambda p: (p.bitrate_kbps, -p.quality),
+    )
+    pareto: list[Measurement] = []
+    for p in pts:
+        if not pareto or p.quality > pareto[-1].quality:
+            pareto.append(p)
+    hull: list[Measurement] = []
+    for p in pareto:
+        while len(hull) >= 2 and _cross(hull[-2], hull[-1], p) >= 0:
+            hull.pop()
+        hull.append(p)
+    return hull
+
+
+def _cross(o: Measurement, a: Measurement, b: Measurement) -> float:
+    ox, ax, bx = (math.log2(m.bitrate_kbps) for m in (o, a, b))
+    return (ax - ox) * (b.quality - o.quality) - (a.quality - o.quality) * (bx - ox)
+
+
+def quality_at(hull: Sequence[Measurement], kbps: float) -> float:
+    """Quality on the hull at ``kbps`` (interpolated in log bitrate, clamped at the ends)."""
+    if not hull:
+        raise LadderError("empty hull")
+    if kbps <= hull[0].bitrate_kbps:
+        return hull[0].quality
+    for a, b in itertools.pairwise(hull):
+        if kbps <= b.bitrate_kbps:
+            t = math.log(kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
+            return a.quality + t * (b.quality - a.quality)
+    return hull[-1].quality
+
+
+def bitrate_for_quality(hull: Sequence[Measurement], quality: float) -> float | None:
+    """Lowest bitrate on the hull reaching ``quality``; None if the hull never does."""
+    if not hull or hull[-1].quality < quality:
+        return None
+    if hull[0].quality >= quality:
+        return hull[0].bitrate_kbps
+    for a, b in itertools.pairwise(hull):
+        if b.quality >= quality:
+            t = (quality - a.quality) / (b.quality - a.quality)
+            return a.bitrate_kbps * (b.bitrate_kbps / a.bitrate_kbps) ** t
+    return None  # pragma: no cover - unreachable: hull[-1] reaches quality
+
+
+def crf_for_bitrate(measurements: Sequence[Measurement], height: int, kbps: float) -> float | None:
+    """CRF expected to give ``kbps`` at ``height`` (log-bitrate interpolation, clamped to
+    the measured CRF range); None without measurements at that height."""
+    pts = sorted((m for m in measurements if m.height == height), key=lambda m: m.bitrate_kbps)
+    if not pts:
+        return None
+    if kbps <= pts[0].bitrate_kbps:
+        return float(pts[0].crf)
+    for a, b in itertools.pairwise(pts):
+        if kbps <= b.bitrate_kbps and b.bitrate_kbps > a.bitrate_kbps:
+            t = math.log(kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
+            return round(a.crf + t * (b.crf - a.crf), 1)
+    return float(pts[-1].crf)
+
+
+def select_rungs(
+    hull: Sequence[Measurement],
+    *,
+    metric: Metric,
+    options: LadderOptions,
+    src_width: int,
+    src_height: int,
+    measurements: Sequence[Measurement] = (),
+) -> tuple[Rung, ...]:
+    """Place rungs along the hull.
+
+    Top: where quality saturates, else the best measured point; never above max_kbps.
+    Bottom: where quality reaches the minimum, else min_kbps; never below min_kbps.
+    Between them, at most ``max_rungs`` bitrates in equal ratios of at least ``min_step``.
+    Each rung takes the resolution of the hull point nearest in log bitrate, never
+    decreasing as bitrate grows and never above the source.
+    """
+    if not hull:
+        raise LadderError("no measurements to build a ladder from")
+    sat = bitrate_for_quality(hull, options.saturation[metric])
+    top = min(float(options.max_kbps), sat if sat is not None else hull[-1].bitrate_kbps)
+    top = max(top, float(options.min_kbps))
+    # Bottom: where the hull crosses the quality floor; when it does not (every point is
+    # above it, or all below), min_kbps: a low rung is needed for poor networks anyway.
+    floor_q = options.min_quality[metric]
+    crossing = bitrate_for_quality(hull, floor_q) if hull[0].quality < floor_q else None
+    bottom = crossing if crossing is not None else float(options.min_kbps)
+    bottom = min(max(bottom, float(options.min_kbps)), top)
+
+    ratio = top / bottom
+    if ratio < options.min_step or options.max_rungs == 1:
+        targets = [top]
+    else:
+        n = min(options.max_rungs, math.floor(math.log(ratio) / math.log(options.min_step)) + 1)
+        step = ratio ** (1.0 / (n - 1))
+        targets = [bottom * step**i for i in range(n)]
+
+    specs: list[tuple[int, int, int]] = []
+    crfs: list[float | None] = []
+    best_height = 0
+    for kbps in targets:
+        nearest = min(hull, key=lambda m: abs(math.log(m.bitrate_kbps / kbps)))
+        height = max(best_height, min(nearest.height, src_height))
+        best_height = height
+        w, h = fit_dimensions(src_width, src_height, height)
+        specs.append((min(w, _even(src_width)), h, round(kbps)))
+        crfs.append(crf_for_bitrate(measurements or hull, height, kbps))
+    return _named_rungs(specs, options.codec, crfs)
+
+
+# ---- analysis (ffmpeg) --------------------------------------------------------------
+
+
+def sample_windows(
+    duration_s: float,
+    *,
+    count: int,
+    length_s: float,
+    exclude: Sequence[tuple[float, float]] = (),
+) -> list[tuple[float, float]]:
+    """``count`` windows (start, length) spread evenly over the title, outside ``exclude``.
+
+    Windows are centred in equal slots, so the first and last stay clear of head and tail
+    (titles, fades, black). A window that hits an excluded interval moves to the nearest
+    clear position in its slot; a title too short for the windows is sampled whole.
+    """
+    if duration_s <= 0:
+        raise LadderError(f"title duration must be positive, got {duration_s}")
+    if duration_s <= count * length_s:
+        return [(0.0, duration_s)]
+    slot = duration_s / count
+    windows = []
+    for i in range(count):
+        start = i * slot + (slot - length_s) / 2
+        for ex_start, ex_end in exclude:
+            if start < ex_end and start + length_s > ex_start:
+                after, before = ex_end, ex_start - length_s
+                start = after if after + length_s <= (i + 1) * slot else max(before, i * slot)
+        start = min(max(start, 0.0), duration_s - length_s)
+        windows.append((round(start, 3), length_s))
+    return windows
+
+
+def extract_sample(
+    src: Path, windows: list[tuple[float, float]], out: Path, *, ffmpeg: str
+) -> None:
+    """Concatenate the windows into one lossless clip, decoded once per window."""
+    args: list[str] = []
+    for start, length in windows:
+        args += ["-ss", f"{start:.3f}", "-t", f"{length:.3f}", "-i", str(src)]
+    inputs = "".join(f"[{i}:v:0]" for i in range(len(windows)))
+    graph = f"{inputs}concat=n={len(windows)}:v=1:a=0,format=yuv420p[v]"
+    args += ["-filter_complex", graph, "-map", "[v]", "-an", "-sn", "-dn"]
+    args += ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-y", str(out)]
+    run_ffmpeg(args, ffmpeg=ffmpeg)
+
+
+def encoder_args(codec: Codec, preset: str) -> list[str]:
+    """Encoder name and speed preset for ``codec`` (svt-av1 takes a number)."""
+    if codec == "h264":
+        return ["-c:v", "libx264", "-preset", preset]
+    if codec == "hevc":
+        return ["-c:v", "libx265", "-preset", preset, "-tag:v", "hvc1"]
+    av1_preset = {"ultrafast": "12", "superfast": "11", "veryfast": "10", "faster": "9"}
+    return ["-c:v", "libsvtav1", "-preset", av1_preset.get(preset, "8")]
+
+
+def gop_args(codec: Codec, *, gop: int, gop_s: float) -> list[str]:
+    """Closed GOPs of ``gop`` frames forced on multiples of ``gop_s`` seconds, no scene cuts.
+
+    Shared by the analysis and the real encodes: keyframe cost is a large part of the bits
+    on easy content, so measuring without the production GOP would under-estimate it.
+    """
+    common = [
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{gop_s:g})",
+    ]
+    if codec == "h264":
+        return [*common, "-x264-params", "open-gop=0:scenecut=0"]
+    if codec == "hevc":
+        params = f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:log-level=error"
+        return [*common, "-x265-params", params]
+    return [*common, "-svtav1-params", f"keyint={gop}:irefresh-type=2:scd=0"]
+
+
+def _encode_points(
+    sample: Path,
+    size: tuple[int, int],
+    crfs: Sequence[int],
+    out_dir: Path,
+    *,
+    codec: Codec,
+    preset: str,
+    gop: int,
+    gop_s: float,
+    ffmpeg: str,
+) -> list[Path]:
+    """One process per resolution: scale once, split to one CRF encode per quality point."""
+    w, h = size
+    labels = [f"[o{i}]" for i in range(len(crfs))]
+    graph = f"[0:v]scale={w}:{h}:flags=bicubic,setsar=1,split={len(crfs)}{''.join(labels)}"
+    args = ["-i", str(sample), "-filter_complex", graph]
+    outs = []
+    for label, crf in zip(labels, crfs, strict=True):
+        out = out_dir / f"p_{h}_{crf}.mp4"
+        args += ["-map", label, *encoder_args(codec, preset), "-crf", str(crf)]
+        args += [*gop_args(codec, gop=gop, gop_s=gop_s), "-y", str(out)]
+        outs.append(out)
+    run_ffmpeg(args, ffmpeg=ffmpeg)
+    return outs
+
+
+def analyse_per_title(
+    path: Path,
+    info: MediaInfo,
+    *,
+    ffmpeg: str,
+    ffmpeg_vmaf: str | None,
+    options: LadderOptions | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    work_dir: Path | None = None,
+) -> Ladder:
+    """Measure the title on sample windows and build its per-title ladder.
+
+    Quality is VMAF when ``ffmpeg_vmaf`` is given, else PSNR; the ladder records which.
+    Work files go to a temporary directory (inside ``work_dir`` when given).
+    """
+    opts = options or LadderOptions()
+    video = info.video
+    if video is None:
+        raise LadderError(f"{path}: no video stream to analyse")
+    if info.duration_s <= 0:
+        raise LadderError(f"{path}: unknown duration")
+    src_w, src_h = video.display_size
+    windows = sample_windows(
+        info.duration_s, count=opts.sample_count, length_s=opts.sample_s, exclude=opts.exclude
+    )
+    sample_s = sum(length for _, length in windows)
+    sizes = analysis_resolutions(src_w, src_h, opts.analysis_resolutions)
+    crfs = opts.crf_values or ANALYSIS_CRF[opts.codec]
+    total_steps = 1 + len(sizes) * (1 + len(crfs))
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done / total_steps)
+
+    measurements: list[Measurement] = []
+    metric: Metric = "vmaf" if ffmpeg_vmaf else "psnr"
+    with tempfile.TemporaryDirectory(prefix="ladder-", dir=work_dir) as tmp:
+        tmp_dir = Path(tmp)
+        sample = tmp_dir / "sample.mkv"
+        extract_sample(path, windows, sample, ffmpeg=ffmpeg)
+        step()
+        for size in sizes:
+            outs = _encode_points(
+                sample,
+                size,
+                crfs,
+                tmp_dir,
+                codec=opts.codec,
+                preset=opts.preset,
+                gop=max(1, round(video.fps * opts.gop_s)) if video.fps > 0 else 50,
+                gop_s=opts.gop_s,
+                ffmpeg=ffmpeg,
+            )
+            step()
+            for crf, out in zip(crfs, outs, strict=True):
+                score = measure_quality(
+                    out,
+                    sample,
+                    ffmpeg_vmaf=ffmpeg_vmaf,
+                    ffmpeg=ffmpeg,
+                    width=src_w,
+                    height=src_h,
+                    subsample=opts.vmaf_subsample,
+                )
+                metric = score.metric
+                kbps = out.stat().st_size * 8 / 1000 / sample_s
+                measurements.append(Measurement(size[0], size[1], crf, round(kbps, 1), score.value))
+                step()
+    hull = convex_hull(measurements)
+    rungs = select_rungs(
+        hull,
+        metric=metric,
+        options=opts,
+        src_width=src_w,
+        src_height=src_h,
+        measurements=measurements,
+    )
+    return Ladder(
+        rungs=rungs,
+        method="per_title",
+        metric=metric,
+        measurements=tuple(measurements),
+        hull=tuple(hull),
+    )
