@@ -39,6 +39,9 @@ class TitleOptions:
     purge_on_expire: bool = False
     # Language of untagged audio ("und" in the master); the packager needs a real one.
     original_language: str = "en"
+    # How long a media activity may go without a heartbeat before the server presumes its
+    # worker dead and retries it elsewhere. Tests shorten it to exercise worker loss.
+    media_heartbeat_timeout_s: float = 30.0
 
 
 @dataclass

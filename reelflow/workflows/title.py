@@ -525,7 +525,9 @@ class TitleWorkflow:
             result_type=result_type,
             task_queue=self._input.media_queue if self._input else None,
             start_to_close_timeout=timeout,
-            heartbeat_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(
+                seconds=self._input.options.media_heartbeat_timeout_s if self._input else 30.0
+            ),
             retry_policy=MEDIA_RETRY,
             summary=summary,
         )

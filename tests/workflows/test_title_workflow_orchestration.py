@@ -1,0 +1,490 @@
+"""Orchestration tests of TitleWorkflow on Temporal's time-skipping test server.
+
+These use stand-in activities registered under the real activity names from
+``contracts`` (RECORD_EVENT, REGISTER_TITLE, INGEST_MASTER, ...): they check the
+workflow's own logic (approval gate, signals, status query, fan-out, retries, failure
+states, event recording) without ffmpeg or a catalog. The real activities are covered by
+tests/activities and by the end-to-end tests on the dev server
+(test_title_lifecycle_dev_server.py, tests/workers/test_media_worker_sigkill.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from reelflow.workflows import contracts as c
+from reelflow.workflows.search_attributes import SEARCH_ATTRIBUTES
+from reelflow.workflows.title import STAGES, TitleWorkflow, workflow_id
+
+# Where a title that got through part 1 ends with the window above (part 2 stand-ins).
+FINISHED = "expired"
+RUNGS = [
+    c.RungSpec("360p", 640, 360, 1000, "h264"),
+    c.RungSpec("240p", 426, 240, 400, "h264"),
+]
+
+
+@pytest.fixture
+async def ts_env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """The time-skipping server with reelflow's search attributes defined.
+
+    The workflow upserts them, and the test server rejects undefined ones; it has no
+    ListSearchAttributes, so add them and accept "already exists" from an earlier test.
+    """
+    request = AddSearchAttributesRequest(
+        namespace=time_skipping_env.client.namespace,
+        search_attributes={
+            key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES
+        },
+    )
+    try:
+        await time_skipping_env.client.operator_service.add_search_attributes(request)
+    except RPCError as exc:
+        if "already exists" not in str(exc):
+            raise
+    return time_skipping_env
+
+
+@dataclass
+class StandIns:
+    """Stand-in activities with the real names; they record every call they get."""
+
+    qc_passed: bool = True
+    qc_warnings: list[str] = field(default_factory=list)
+    chunks: int = 1
+    # "ok" | "transient_once" (first attempt of chunk 1 fails, retryable) | "bad_media"
+    encode_mode: str = "ok"
+    # Set to hold every encode_chunk call until the test releases its chunk index.
+    hold_encode: bool = False
+    calls: Counter[str] = field(default_factory=Counter)
+    events: list[c.EventRequest] = field(default_factory=list)
+    encode_attempts: list[tuple[int, int]] = field(default_factory=list)  # (chunk, attempt)
+    releases: dict[int, asyncio.Event] = field(default_factory=dict)
+
+    def release(self, index: int) -> None:
+        self.releases.setdefault(index, asyncio.Event()).set()
+
+    def activities(self) -> list[Callable[..., Any]]:
+        @activity.defn(name=c.REGISTER_TITLE)
+        async def register_title(inp: c.TitleInput) -> None:
+            self.calls[c.REGISTER_TITLE] += 1
+
+        @activity.defn(name=c.RECORD_EVENT)
+        async def record_event(req: c.EventRequest) -> bool:
+            self.calls[c.RECORD_EVENT] += 1
+            self.events.append(req)
+            return True
+
+        @activity.defn(name=c.INGEST_MASTER)
+        async def ingest_master(req: c.IngestRequest) -> c.IngestResult:
+            self.calls[c.INGEST_MASTER] += 1
+            return c.IngestResult(f"masters/{req.title_id}/abc", "ab" * 32, 1234, False)
+
+        @activity.defn(name=c.RUN_QC)
+        async def run_qc(req: c.QCRequest) -> c.QCResult:
+            self.calls[c.RUN_QC] += 1
+            failures = [] if self.qc_passed else ["probe: not a media file"]
+            return c.QCResult(
+                passed=self.qc_passed,
+                summary="pass" if self.qc_passed else "fail: probe",
+                failures=failures,
+                warnings=list(self.qc_warnings),
+                report_key=f"qc/{req.title_id}/report.json",
+                adaptations={},
+                duration_s=6.0 * self.chunks,
+                width=640,
+                height=360,
+                fps=24.0,
+                has_audio=True,
+            )
+
+        @activity.defn(name=c.ANALYSE_LADDER)
+        async def analyse_ladder(req: c.AnalyseRequest) -> c.LadderResult:
+            self.calls[c.ANALYSE_LADDER] += 1
+            return c.LadderResult(
+                ladder_key=f"ladders/{req.title_id}/l.json",
+                method=req.method,
+                metric=None,
+                rungs=list(RUNGS),
+                chunks=[c.ChunkSpec(i, 6.0 * i, 6.0) for i in range(self.chunks)],
+            )
+
+        @activity.defn(name=c.ENCODE_CHUNK)
+        async def encode_chunk(req: c.EncodeChunkRequest) -> c.EncodeChunkResult:
+            self.calls[c.ENCODE_CHUNK] += 1
+            index, attempt = req.chunk.index, activity.info().attempt
+            self.encode_attempts.append((index, attempt))
+            if self.encode_mode == "bad_media":
+                raise ApplicationError(
+                    f"chunk {index}: moov atom not found", type="BadMedia", non_retryable=True
+                )
+            if self.encode_mode == "transient_once" and index == 1 and attempt == 1:
+                raise ApplicationError("ffmpeg was killed", type="FFmpegError")
+            if self.hold_encode:
+                await self.releases.setdefault(index, asyncio.Event()).wait()
+            parts = {r.name: f"renditions/{req.title_id}/chunks/{index}/{r.name}" for r in RUNGS}
+            return c.EncodeChunkResult(index, parts, False)
+
+        @activity.defn(name=c.JOIN_RENDITIONS)
+        async def join_renditions(req: c.JoinRequest) -> list[c.RenditionInfo]:
+            self.calls[c.JOIN_RENDITIONS] += 1
+            assert [r.index for r in req.chunk_results] == list(range(self.chunks))
+            return [
+                c.RenditionInfo(r.name, "video", f"renditions/{req.title_id}/{r.name}.mp4")
+                for r in RUNGS
+            ]
+
+        @activity.defn(name=c.ENCODE_AUDIO)
+        async def encode_audio(req: c.AudioRequest) -> list[c.RenditionInfo]:
+            self.calls[c.ENCODE_AUDIO] += 1
+            return [c.RenditionInfo("aac-en", "audio", "a.mp4", language="en", channels=2)]
+
+        @activity.defn(name=c.PREPARE_SUBTITLES)
+        async def prepare_subtitles(req: c.SubtitlesRequest) -> list[c.RenditionInfo]:
+            self.calls[c.PREPARE_SUBTITLES] += 1
+            return []
+
+        @activity.defn(name=c.MAKE_THUMBNAILS)
+        async def make_thumbnails(req: c.ThumbnailsRequest) -> c.ThumbnailsResult:
+            self.calls[c.MAKE_THUMBNAILS] += 1
+            return c.ThumbnailsResult("t.vtt", ["s1.jpg"], ["p.jpg"], ["b.jpg"], 2.0)
+
+        return [
+            register_title,
+            record_event,
+            ingest_master,
+            run_qc,
+            analyse_ladder,
+            encode_chunk,
+            join_renditions,
+            encode_audio,
+            prepare_subtitles,
+            make_thumbnails,
+            *self._part_two(),
+        ]
+
+    def _part_two(self) -> list[Callable[..., Any]]:
+        """Keys, packaging, publish, expiry, notifications: only counted here."""
+
+        @activity.defn(name=c.GENERATE_KEYS)
+        async def generate_keys(req: c.KeysRequest) -> c.KeysResult:
+            self.calls[c.GENERATE_KEYS] += 1
+            return c.KeysResult({cls: "00" * 16 for cls in req.classes})
+
+        @activity.defn(name=c.PACKAGE_TITLE)
+        async def package_title(req: c.PackageRequest) -> c.PackageInfo:
+            self.calls[c.PACKAGE_TITLE] += 1
+            return c.PackageInfo("packages/x", "m.mpd", "m.m3u8", [], [], req.kids, [], "ok")
+
+        @activity.defn(name=c.PUBLISH_TITLE)
+        async def publish_title(req: c.PublishRequest) -> c.PublishResult:
+            self.calls[c.PUBLISH_TITLE] += 1
+            return c.PublishResult("origin/x", True)
+
+        @activity.defn(name=c.UPDATE_AVAILABILITY)
+        async def update_availability(req: c.AvailabilityUpdate) -> None:
+            self.calls[c.UPDATE_AVAILABILITY] += 1
+
+        @activity.defn(name=c.EXPIRE_TITLE)
+        async def expire_title(req: c.ExpireRequest) -> None:
+            self.calls[c.EXPIRE_TITLE] += 1
+
+        @activity.defn(name=c.NOTIFY_STUDIO)
+        async def notify_studio(req: c.NotifyRequest) -> str | None:
+            self.calls[c.NOTIFY_STUDIO] += 1
+            return None
+
+        return [
+            generate_keys,
+            package_title,
+            publish_title,
+            update_availability,
+            expire_title,
+            notify_studio,
+        ]
+
+    def event_names(self) -> list[str]:
+        return [e.event for e in self.events]
+
+
+@asynccontextmanager
+async def started(
+    env: WorkflowEnvironment, fakes: StandIns, *, require_approval: bool = False
+) -> AsyncIterator[WorkflowHandle[Any, c.TitleStatus]]:
+    """A worker with the stand-ins on a unique queue (control and media alike), and a run."""
+    queue = f"orch-{uuid.uuid4().hex[:10]}"
+    title_id = f"t-{uuid.uuid4().hex[:8]}"
+    inp = c.TitleInput(
+        title_id=title_id,
+        source="/masters/film.mov",
+        name="Stand-in film",
+        options=c.TitleOptions(ladder="fixed", require_approval=require_approval),
+        # A window that closes: after publishing, the time-skipping server jumps to its
+        # end and the run finishes "expired" instead of waiting forever.
+        availability=c.AvailabilitySpec(
+            window_end=(datetime.now(UTC) + timedelta(days=1)).isoformat()
+        ),
+        media_queue=queue,
+    )
+    async with Worker(
+        env.client, task_queue=queue, workflows=[TitleWorkflow], activities=fakes.activities()
+    ):
+        handle = await env.client.start_workflow(
+            TitleWorkflow.run, inp, id=workflow_id(title_id), task_queue=queue
+        )
+        yield handle
+
+
+async def status_of(handle: WorkflowHandle[Any, c.TitleStatus]) -> c.TitleStatus:
+    result: c.TitleStatus = await handle.query(TitleWorkflow.status)
+    return result
+
+
+async def wait_for(
+    handle: WorkflowHandle[Any, c.TitleStatus], ok: Callable[[c.TitleStatus], bool]
+) -> c.TitleStatus:
+    """Poll the status query until ``ok`` holds (bounded: fails rather than hangs)."""
+    for _ in range(400):
+        st = await status_of(handle)
+        if ok(st):
+            return st
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition never held; last status {st}")
+
+
+def stage(st: c.TitleStatus, name: str) -> c.StageState:
+    return next(s for s in st.stages if s.name == name)
+
+
+def progress_above(floor: float) -> Callable[[c.TitleStatus], bool]:
+    return lambda st: stage(st, "encode").progress > floor
+
+
+# ---------------------------------------------------------------------------- gate
+
+
+async def test_gate_passes_by_itself_without_warnings(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(chunks=2)
+    async with started(ts_env, fakes) as handle:
+        st = await handle.result()
+    assert st.state == FINISHED, st
+    assert st.errors == []
+    assert stage(st, "approval").state == "done"
+    assert "passed by itself" in stage(st, "approval").detail
+    assert "awaiting_approval" not in fakes.event_names()
+    assert "renditions_ready" in fakes.event_names()
+    assert fakes.calls[c.ENCODE_CHUNK] == 2
+    assert fakes.calls[c.JOIN_RENDITIONS] == 1
+    assert [s.state for s in st.stages if s.name == "subtitles"] == ["skipped"]
+    assert all(s.state in ("done", "skipped") for s in st.stages), st.stages
+    assert {r.kind for r in st.renditions} == {"video", "audio"}
+
+
+async def test_gate_waits_on_qc_warnings_then_proceeds_on_approve(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(qc_warnings=["loudness: -14.0 LUFS, target -23 +/- 2"])
+    async with started(ts_env, fakes) as handle:
+        waiting = await wait_for(handle, lambda s: s.state == "awaiting_approval")
+        assert waiting.stage == "approval"
+        assert stage(waiting, "approval").state == "waiting"
+        assert waiting.qc_warnings == fakes.qc_warnings
+        assert fakes.calls[c.ANALYSE_LADDER] == 0, "nothing past the gate runs while waiting"
+        await handle.signal(TitleWorkflow.approve, "alice")
+        st = await handle.result()
+    assert st.state == FINISHED, st
+    assert stage(st, "approval").state == "done"
+    assert "alice" in stage(st, "approval").detail
+    names = fakes.event_names()
+    assert names.index("awaiting_approval") < names.index("approved")
+    assert fakes.calls[c.ENCODE_CHUNK] == 1
+
+
+async def test_require_approval_waits_without_warnings(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns()
+    async with started(ts_env, fakes, require_approval=True) as handle:
+        waiting = await wait_for(handle, lambda s: s.state == "awaiting_approval")
+        assert waiting.qc_warnings == []
+        assert stage(waiting, "approval").state == "waiting"
+        await handle.signal(TitleWorkflow.approve, "ops")
+        st = await handle.result()
+    assert st.state == FINISHED, st
+
+
+async def test_reject_skips_the_rest_and_encodes_nothing(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(chunks=3)
+    async with started(ts_env, fakes, require_approval=True) as handle:
+        await wait_for(handle, lambda s: s.state == "awaiting_approval")
+        await handle.signal(TitleWorkflow.reject, "wrong aspect ratio")
+        st = await handle.result()
+    assert st.state == "rejected", st
+    assert stage(st, "approval").state == "failed"
+    assert stage(st, "approval").detail == "wrong aspect ratio"
+    after = STAGES[STAGES.index("approval") + 1 :]
+    assert [stage(st, n).state for n in after] == ["skipped"] * len(after)
+    for name in (c.ANALYSE_LADDER, c.ENCODE_CHUNK, c.JOIN_RENDITIONS, c.ENCODE_AUDIO):
+        assert fakes.calls[name] == 0, name
+    assert fakes.events[-1].event == "rejected"
+    assert fakes.events[-1].detail == {"reason": "wrong aspect ratio"}
+
+
+async def test_takedown_while_waiting_ends_taken_down(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(qc_warnings=["interlace: interlaced source"])
+    async with started(ts_env, fakes) as handle:
+        await wait_for(handle, lambda s: s.state == "awaiting_approval")
+        await handle.signal(TitleWorkflow.takedown, "rights withdrawn")
+        st = await handle.result()
+    assert st.state == "taken_down", st
+    assert fakes.calls[c.ENCODE_CHUNK] == 0
+    assert fakes.calls[c.ANALYSE_LADDER] == 0
+    assert fakes.events[-1].event == "taken_down"
+    assert fakes.events[-1].detail == {"reason": "rights withdrawn"}
+
+
+# ---------------------------------------------------------------------------- QC
+
+
+async def test_qc_failure_ends_qc_failed_without_encoding(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(qc_passed=False)
+    async with started(ts_env, fakes) as handle:
+        st = await handle.result()
+    assert st.state == "qc_failed", st
+    assert st.qc_failures == ["probe: not a media file"]
+    assert stage(st, "qc").state == "failed"
+    assert [stage(st, n).state for n in STAGES[2:]] == ["skipped"] * len(STAGES[2:])
+    assert fakes.calls[c.ENCODE_CHUNK] == 0
+    assert fakes.calls[c.ANALYSE_LADDER] == 0
+    assert fakes.event_names()[-1] == "qc_failed"
+
+
+# ---------------------------------------------------------------------------- encode
+
+
+async def test_encode_fans_out_one_activity_per_chunk_with_rising_progress(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(chunks=3, hold_encode=True)
+    async with started(ts_env, fakes) as handle:
+        # All three chunks are in flight at once: the fan-out is concurrent.
+        first = await wait_for(
+            handle, lambda s: s.stage == "encode" and fakes.calls[c.ENCODE_CHUNK] == 3
+        )
+        seen = [stage(first, "encode").progress]
+        for index in range(3):
+            fakes.release(index)
+            st = await wait_for(handle, progress_above(seen[-1]))
+            seen.append(stage(st, "encode").progress)
+        st = await handle.result()
+    assert seen[0] == 0.0
+    assert seen == sorted(seen) and len(set(seen)) == len(seen), seen
+    assert seen[-1] >= 90.0
+    assert stage(st, "encode").progress == 100.0
+    assert sorted(i for i, _ in fakes.encode_attempts) == [0, 1, 2]
+    assert st.state == FINISHED
+    assert [r.name for r in st.renditions if r.kind == "video"] == [r.name for r in RUNGS]
+
+
+async def test_transient_encode_failure_is_retried(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(chunks=3, encode_mode="transient_once")
+    async with started(ts_env, fakes) as handle:
+        st = await handle.result()
+    assert st.state == FINISHED, st
+    assert st.errors == []
+    assert sorted(fakes.encode_attempts) == [(0, 1), (1, 1), (1, 2), (2, 1)]
+    assert fakes.calls[c.JOIN_RENDITIONS] == 1
+
+
+async def test_bad_media_is_not_retried_and_ends_failed(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(chunks=1, encode_mode="bad_media")
+    async with started(ts_env, fakes) as handle:
+        st = await handle.result()
+    assert st.state == "failed", st
+    assert any("moov atom not found" in e for e in st.errors), st.errors
+    assert stage(st, "encode").state == "failed"
+    assert fakes.encode_attempts == [(0, 1)], "non-retryable: exactly one attempt"
+    assert fakes.calls[c.JOIN_RENDITIONS] == 0
+    assert fakes.events[-1].event == "failed"
+    assert fakes.events[-1].detail["stage"] == "encode"
+
+
+# ---------------------------------------------------------------------------- events
+
+
+async def test_each_transition_is_recorded_once(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(qc_warnings=["black: 1.0 s black at head"], chunks=2)
+    async with started(ts_env, fakes) as handle:
+        await wait_for(handle, lambda s: s.state == "awaiting_approval")
+        await handle.signal(TitleWorkflow.approve, "ops")
+        # A second decision after the first is ignored: no second transition.
+        await handle.signal(TitleWorkflow.reject, "too late")
+        st = await handle.result()
+    assert st.state == FINISHED
+    names = fakes.event_names()
+    # Part 1's transitions in order; part 2 (publish, expiry) appends its own after them.
+    assert names[:5] == [
+        "ingest_started",
+        "ingested",
+        "awaiting_approval",
+        "approved",
+        "renditions_ready",
+    ]
+    assert names[-1] == FINISHED
+    assert len(names) == len(set(names)), names
+    keys = [e.dedupe_key for e in fakes.events]
+    assert all(keys) and len(set(keys)) == len(keys), keys
+    assert all(k is not None and k.startswith(handle.id) for k in keys)
+    assert [e.state for e in fakes.events[:4]] == [
+        "ingesting",
+        "qc",
+        "awaiting_approval",
+        "processing",
+    ]
+    assert fakes.calls[c.REGISTER_TITLE] == 1
+
+
+@pytest.mark.parametrize("signal_name", ["approve", "reject"])
+async def test_decision_signals_before_the_gate_are_kept(
+    ts_env: WorkflowEnvironment, signal_name: str
+) -> None:
+    """A decision signalled early (e.g. during QC) is applied when the gate is reached."""
+    fakes = StandIns(hold_encode=False)
+    async with started(ts_env, fakes, require_approval=True) as handle:
+        if signal_name == "approve":
+            await handle.signal(TitleWorkflow.approve, "early")
+        else:
+            await handle.signal(TitleWorkflow.reject, "early no")
+        st = await handle.result()
+    assert st.state == (FINISHED if signal_name == "approve" else "rejected"), st
