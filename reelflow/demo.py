@@ -94,14 +94,20 @@ def run_demo(settings: Settings, *, seconds: int = 20) -> int:
     )
     console.print(f"[bold]Temporal UI[/] {ui}")
     if status.state == "published":
-        console.print(f"[bold]Play[/] {settings.resolved_public_base_url}/#/title/{title_id}")
-        return 0
-    if status.state == "renditions_ready":
+        from reelflow.catalog import engine_from_settings
+        from reelflow.catalog import queries as q
+
+        pkg = q.get_package(engine_from_settings(settings), title_id, inp.version)
+        if pkg is not None:
+            console.print(
+                f"[bold]Published[/] {', '.join(pkg.drm_systems) or 'clear'} package at "
+                f"{settings.resolved_store_root / pkg.origin_prefix}\n"
+                f"  DASH {pkg.mpd_key}\n  HLS  {pkg.hls_key}"
+            )
         console.print(
-            "[yellow]Not there yet:[/] packaging with DRM, publish and the playback API/player "
-            "are not built yet (issues 4-6), so the title stops at verified renditions and "
-            "there is no URL to play it. Renditions, sprites and artwork are in "
-            f"{settings.resolved_store_root}."
+            "[yellow]Not there yet:[/] the playback API's player-facing endpoints and the web "
+            "player (issues 5-6) are not built, so there is no URL to play the title yet. "
+            f"Take it down with: reelflow titles takedown {title_id}"
         )
         return 0
     console.print(f"[red]demo title ended in state {status.state}[/]")
