@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from reelflow.cli_keys import keys_app
 from reelflow.cli_titles import titles_app
 from reelflow.config import ConfigError, get_settings
 
@@ -18,6 +19,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="reelflow ope
 db_app = typer.Typer(no_args_is_help=True, help="catalog database")
 app.add_typer(db_app, name="db")
 app.add_typer(titles_app, name="titles")
+app.add_typer(keys_app, name="keys")
 console = Console()
 err = Console(stderr=True)
 

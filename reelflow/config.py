@@ -13,10 +13,10 @@ import json
 import os
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = Field(
         default=None, description="base64 of 32 bytes; encrypts content keys at rest"
     )
+    master_key_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    # Earlier master keys still needed to open keys sealed before a rotation:
+    # "1:<base64>,2:<base64>". Drop them once `reelflow keys rotate-master` has run.
+    retired_master_keys: SecretStr | None = None
 
     # Binaries: settings, then PATH, then the npm package (packager).
     ffmpeg_path: str | None = None
@@ -173,6 +177,32 @@ class Secrets:
     signing_secret: bytes
     master_key: bytes
     master_key_version: int
+    retired_master_keys: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def master_keys(self) -> dict[int, bytes]:
+        """Every master key that may open a sealed content key, by version."""
+        return {**self.retired_master_keys, self.master_key_version: self.master_key}
+
+
+def _decode_master(value: str, what: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ConfigError(f"{what} must be base64 of 32 bytes") from exc
+    if len(key) != 32:
+        raise ConfigError(f"{what} must be base64 of 32 bytes")
+    return key
+
+
+def _parse_retired(spec: str) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        version, sep, b64 = item.partition(":")
+        if not sep or not version.isdigit():
+            raise ConfigError("REELFLOW_RETIRED_MASTER_KEYS must look like 1:<base64>,2:<base64>")
+        out[int(version)] = _decode_master(b64, f"retired master key {version}")
+    return out
 
 
 def _load_secrets(settings: Settings) -> Secrets:
@@ -183,24 +213,68 @@ def _load_secrets(settings: Settings) -> Secrets:
             "REELFLOW_ENV=production requires REELFLOW_SIGNING_SECRET and REELFLOW_MASTER_KEY "
             "(base64 of 32 random bytes); nothing is generated in production"
         )
-    stored: dict[str, str] = {}
+    stored: dict[str, Any] = {}
     path = settings.home / "secrets.json"
     if not (explicit_signing and explicit_master):
         stored = _generated_secrets(path)
     signing = explicit_signing or stored["signing_secret"]
-    master_b64 = explicit_master or stored["master_key"]
-    try:
-        master = base64.b64decode(master_b64, validate=True)
-    except ValueError as exc:
-        raise ConfigError("REELFLOW_MASTER_KEY must be base64 of 32 bytes") from exc
-    if len(master) != 32:
-        raise ConfigError("REELFLOW_MASTER_KEY must be base64 of 32 bytes")
-    return Secrets(signing_secret=signing.encode(), master_key=master, master_key_version=1)
+    if explicit_master:
+        master = _decode_master(explicit_master, "REELFLOW_MASTER_KEY")
+        version = settings.master_key_version or 1
+        retired_spec = (
+            settings.retired_master_keys.get_secret_value() if settings.retired_master_keys else ""
+        )
+        retired = _parse_retired(retired_spec)
+    else:
+        master = _decode_master(stored["master_key"], "master_key in secrets.json")
+        version = int(stored.get("master_key_version", 1))
+        retired = {
+            int(v): _decode_master(k, f"retired master key {v} in secrets.json")
+            for v, k in stored.get("retired_master_keys", {}).items()
+        }
+    return Secrets(
+        signing_secret=signing.encode(),
+        master_key=master,
+        master_key_version=version,
+        retired_master_keys=retired,
+    )
 
 
-def _generated_secrets(path: Path) -> dict[str, str]:
+def rotate_generated_master_key(settings: Settings) -> int:
+    """Embedded mode: a new random master key, the old one kept as retired. Returns the version."""
+    if settings.env == "production" or settings.master_key is not None:
+        raise ConfigError(
+            "the master key comes from REELFLOW_MASTER_KEY: set the new key and "
+            "REELFLOW_MASTER_KEY_VERSION, move the old one to REELFLOW_RETIRED_MASTER_KEYS, "
+            "then run `reelflow keys rotate-master`"
+        )
+    path = settings.home / "secrets.json"
+    data: dict[str, Any] = _generated_secrets(path)
+    old_version = int(data.get("master_key_version", 1))
+    retired = dict(data.get("retired_master_keys", {}))
+    retired[str(old_version)] = data["master_key"]
+    data.update(
+        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        master_key_version=old_version + 1,
+        retired_master_keys=retired,
+    )
+    tmp = path.with_name(f".secrets.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    _write_private_json(tmp, data)
+    os.replace(tmp, path)  # atomic: readers see the old or the new ring, never half of one
+    return old_version + 1
+
+
+def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _generated_secrets(path: Path) -> dict[str, Any]:
     if path.exists():
-        data: dict[str, str] = json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(path.read_text())
         return data
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
@@ -218,7 +292,7 @@ def _generated_secrets(path: Path) -> dict[str, str]:
         pass
     finally:
         tmp.unlink(missing_ok=True)
-    stored: dict[str, str] = json.loads(path.read_text())
+    stored: dict[str, Any] = json.loads(path.read_text())
     return stored
 
 

@@ -28,7 +28,7 @@ from reelflow.workflows import contracts as c
 def load_keys(deps: Deps, title_id: str, kids: dict[str, str]) -> dict[TrackClass, ContentKey]:
     """Unseal the title's content keys by KID (only in the caller's memory)."""
     secrets = deps.settings.secrets()
-    master = {secrets.master_key_version: secrets.master_key}
+    master = secrets.master_keys
     out: dict[TrackClass, ContentKey] = {}
     with Session(deps.engine) as s:
         for cls, kid_hex in kids.items():

@@ -1,0 +1,96 @@
+"""Content-key administration for ops: master-key rotation and CPIX export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from reelflow.catalog.db import session_scope
+from reelflow.catalog.models import ContentKeyRow
+from reelflow.config import Settings
+from reelflow.packaging.cpix import build_cpix
+from reelflow.packaging.keys import ContentKey, TrackClass, open_key, reseal
+
+
+class KeyAdminError(RuntimeError):
+    """A key operation cannot proceed; the message says why."""
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    version: int
+    resealed: int
+    already_current: int
+
+
+def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> RotationResult:
+    """Reseal every content key not yet under the current master key version.
+
+    Rows are resealed in batches, each in its own transaction, so a crash midway leaves
+    every row readable (old rows under a retired key, new ones under the current key) and
+    a rerun finishes the job.
+    """
+    secrets = settings.secrets()
+    ring = secrets.master_keys
+    resealed = 0
+    while True:
+        with session_scope(engine) as s:
+            rows = s.exec(
+                select(ContentKeyRow)
+                .where(ContentKeyRow.key_version != secrets.master_key_version)
+                .order_by(col(ContentKeyRow.kid))
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                if row.key_version not in ring:
+                    raise KeyAdminError(
+                        f"key {row.kid} is sealed under master key version {row.key_version}, "
+                        "which is not configured: add it to REELFLOW_RETIRED_MASTER_KEYS"
+                    )
+                row.sealed_key = reseal(
+                    row.sealed_key,
+                    old=ring,
+                    new_version=secrets.master_key_version,
+                    new_master=secrets.master_key,
+                    kid=bytes.fromhex(row.kid),
+                )
+                row.key_version = secrets.master_key_version
+                s.add(row)
+                resealed += 1
+    with Session(engine) as s:
+        total = len(s.exec(select(ContentKeyRow.kid)).all())
+    return RotationResult(secrets.master_key_version, resealed, total - resealed)
+
+
+def export_cpix(
+    settings: Settings,
+    engine: Engine,
+    title_id: str,
+    recipient_cert_pem: bytes,
+    version: int | None = None,
+) -> bytes:
+    """A CPIX document with the title's (unrevoked) keys encrypted to the recipient."""
+    ring = settings.secrets().master_keys
+    with Session(engine) as s:
+        stmt = select(ContentKeyRow).where(
+            ContentKeyRow.title_id == title_id,
+            ContentKeyRow.revoked == False,  # noqa: E712
+        )
+        rows = list(s.exec(stmt))
+    if version is None and rows:
+        version = max(r.version for r in rows)
+    rows = [r for r in rows if r.version == version]
+    if not rows:
+        raise KeyAdminError(f"title {title_id!r} has no active content keys")
+    keys: dict[TrackClass, ContentKey] = {}
+    for row in rows:
+        kid = bytes.fromhex(row.kid)
+        cls = TrackClass(row.track_class)
+        keys[cls] = ContentKey(
+            kid=kid, key=open_key(row.sealed_key, master_keys=ring, kid=kid), track_class=cls
+        )
+    return build_cpix(title_id, keys, recipient_cert_pem)
