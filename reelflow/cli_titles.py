@@ -368,3 +368,29 @@ def window(
 
 def new_demo_id() -> str:
     return f"demo-{uuid.uuid4().hex[:6]}"
+
+
+@titles_app.command("notifications")
+def notifications(title_id: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Studio notifications that were given up on (after retries or a permanent 4xx)."""
+    from reelflow.catalog import engine_from_settings
+    from reelflow.jobs.webhooks import failed_notifications
+
+    failed = failed_notifications(engine_from_settings(get_settings()), title_id)
+    if not failed:
+        console.print("no failed studio notifications")
+        return
+    table = Table(title="failed studio notifications")
+    for col in ("title", "version", "event", "attempts", "status", "error", "at"):
+        table.add_column(col)
+    for n in failed:
+        table.add_row(
+            n.title_id,
+            str(n.version),
+            n.event,
+            str(n.attempts),
+            str(n.http_status or "-"),
+            (n.error or "")[:80],
+            str(n.at),
+        )
+    console.print(table)

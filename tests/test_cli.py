@@ -71,3 +71,28 @@ def test_status_without_a_server_says_where_it_looked(tmp_path: Path) -> None:
 def test_unknown_command_is_an_error(tmp_path: Path) -> None:
     r = run("frobnicate", home=tmp_path)
     assert r.returncode != 0 and "No such command" in r.stderr
+
+
+def test_failed_notifications_are_listed(tmp_path: Path) -> None:
+    from reelflow.catalog import queries as q
+    from reelflow.catalog.db import make_engine
+
+    assert run("db", "upgrade", home=tmp_path).returncode == 0
+    assert "no failed studio notifications" in run("titles", "notifications", home=tmp_path).stdout
+    engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    q.append_event(
+        engine,
+        title_id="film",
+        event="notification_failed",
+        actor="webhooks",
+        detail={
+            "event": "published",
+            "attempts": 6,
+            "http_status": 503,
+            "error": "gave up",
+            "version": 1,
+        },
+    )
+    r = run("titles", "notifications", "film", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "published" in r.stdout and "503" in r.stdout and "6" in r.stdout
