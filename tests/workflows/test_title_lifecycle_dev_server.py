@@ -189,3 +189,47 @@ async def test_missing_source_fails_without_retrying(
         status: c.TitleStatus = await handle.result()
     assert status.state == "failed"
     assert any("no such file" in e for e in status.errors), status.errors
+
+
+async def test_short_window_opens_and_expires_by_itself(
+    temporal_env: WorkflowEnvironment, lifecycle_settings: Settings, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    settings = lifecycle_settings
+    clip = make_clip(tmp_path / "master.mp4", seconds=2)
+    now = datetime.now(UTC)
+    start, end = now + timedelta(seconds=12), now + timedelta(seconds=24)
+    title_id = f"win-{uuid.uuid4().hex[:8]}"
+    async with running_workers(temporal_env.client, settings):
+        handle = await _start(
+            temporal_env.client,
+            settings,
+            c.TitleInput(
+                title_id=title_id,
+                source=str(clip),
+                name="Short window",
+                options=c.TitleOptions(ladder="fixed"),
+                availability=c.AvailabilitySpec(start.isoformat(), end.isoformat(), ["US"]),
+            ),
+        )
+        status = await _wait_state(handle, {"published", "failed"}, timeout_s=120)
+        assert status.state == "published", status
+        engine = engine_from_settings(settings)
+        avail = q.get_availability(engine, title_id)
+        assert avail is not None and avail.regions == ["US"]
+        status = await handle.result()
+    assert status.state == "expired", status
+    events = [e.event for e in q.events_for(engine, title_id)]
+    published, opened, expired = (
+        events.index(x) for x in ("published", "window_opened", "expired")
+    )
+    assert published < opened < expired
+    from reelflow.catalog.models import as_utc
+
+    expired_at = as_utc(next(e.at for e in q.events_for(engine, title_id) if e.event == "expired"))
+    assert expired_at is not None and expired_at >= end
+    pkg = q.get_package(engine, title_id, 1)
+    assert pkg is not None and pkg.removed_at is not None
+    assert not list(store_from_settings(settings).list(pkg.origin_prefix + "/"))
+    assert all(k.revoked for k in q.content_keys_for(engine, title_id, 1))
