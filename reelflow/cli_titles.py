@@ -86,18 +86,31 @@ async def _client(settings: Settings) -> Any:
         fail(str(exc))
 
 
-async def _handle(settings: Settings, title_id: str) -> Any:
+async def _handle(settings: Settings, title_id: str, version: int | None = None) -> Any:
     from temporalio.service import RPCError
 
     from reelflow.workflows.title import workflow_id
 
     client = await _client(settings)
-    handle = client.get_workflow_handle(workflow_id(title_id))
+    handle = client.get_workflow_handle(
+        workflow_id(title_id, version or _current_version(settings, title_id))
+    )
     try:
         await handle.describe()
     except RPCError:
         fail(f"unknown title {title_id!r}: no workflow title-{title_id}")
     return handle
+
+
+def _current_version(settings: Settings, title_id: str) -> int:
+    """The newest version the catalog knows for a title (1 when it knows none)."""
+    try:
+        from reelflow.catalog import engine_from_settings
+        from reelflow.catalog import queries as q
+
+        return q.get_title(engine_from_settings(settings), title_id).version
+    except Exception:
+        return 1
 
 
 async def query_status(settings: Settings, title_id: str) -> c.TitleStatus:
@@ -121,21 +134,23 @@ async def start_title(settings: Settings, inp: c.TitleInput) -> str:
         handle = await client.start_workflow(
             TitleWorkflow.run,
             inp,
-            id=workflow_id(inp.title_id),
+            id=workflow_id(inp.title_id, inp.version),
             task_queue=settings.control_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        return workflow_id(inp.title_id)
+        return workflow_id(inp.title_id, inp.version)
     return str(handle.id)
 
 
-async def follow(settings: Settings, title_id: str, *, quiet: bool = False) -> c.TitleStatus:
+async def follow(
+    settings: Settings, title_id: str, *, quiet: bool = False, version: int | None = None
+) -> c.TitleStatus:
     """Poll the workflow's status query with a progress bar until it stops moving."""
     from temporalio.client import WorkflowExecutionStatus
 
-    handle = await _handle(settings, title_id)
+    handle = await _handle(settings, title_id, version)
     from reelflow.workflows.title import TitleWorkflow
 
     with Progress(
@@ -209,6 +224,10 @@ def ingest(
     require_approval: Annotated[bool, typer.Option("--require-approval")] = False,
     ladder: Annotated[str, typer.Option(help="per_title or fixed")] = "per_title",
     codec: Annotated[str, typer.Option(help="h264, hevc or av1")] = "h264",
+    version: Annotated[
+        int, typer.Option(min=1, help="a re-delivered master: the new version replaces the old")
+    ] = 1,
+    clear: Annotated[bool, typer.Option("--clear", help="publish without DRM")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="follow with a progress bar")] = False,
 ) -> None:
     """Start (or join) the lifecycle workflow of a title."""
@@ -230,13 +249,15 @@ def ingest(
             ladder,
             codec,
         )
+        inp.version = version
+        inp.options.drm = not clear
         wf_id = await start_title(settings, inp)
         console.print(
             f"started {wf_id}  (Temporal UI: {settings.temporal_ui_url}/namespaces/"
             f"{settings.temporal_namespace}/workflows/{wf_id})"
         )
         if wait:
-            render_status(await follow(settings, title_id))
+            render_status(await follow(settings, title_id, version=version))
 
     _run(go())
 

@@ -61,10 +61,11 @@ class PackagingActivities:
     @activity.defn(name=c.PACKAGE_TITLE)
     def package_title(self, req: c.PackageRequest) -> c.PackageInfo:
         s = self.deps.settings
+        segment_duration = req.segment_duration or s.segment_duration
         params = {
             "renditions": sorted(r.object_key for r in req.renditions),
             "kids": req.kids,
-            "seg": req.segment_duration,
+            "seg": segment_duration,
             "thumbs": req.thumbnails_vtt_key,
         }
         prefix = f"packages/{req.title_id}/v{req.version}/{params_hash(params)}"
@@ -116,7 +117,7 @@ class PackagingActivities:
                     subs,
                     out_dir=out,
                     packager=s.binary("packager"),
-                    segment_duration=req.segment_duration,
+                    segment_duration=segment_duration,
                     keys=keys,
                     thumbnails_vtt=thumbs,
                 )

@@ -289,7 +289,7 @@ class PackageRequest:
     renditions: list[RenditionInfo]
     thumbnails_vtt_key: str | None
     kids: dict[str, str]  # empty = publish clear
-    segment_duration: int = 6
+    segment_duration: int | None = None  # None: the worker's REELFLOW_SEGMENT_DURATION
     original_language: str = "en"
 
 

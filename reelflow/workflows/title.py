@@ -56,8 +56,9 @@ CONTROL_RETRY = RetryPolicy(
 )
 
 
-def workflow_id(title_id: str) -> str:
-    return f"title-{title_id}"
+def workflow_id(title_id: str, version: int = 1) -> str:
+    """``title-<id>`` for the first version; a re-delivered version gets its own workflow."""
+    return f"title-{title_id}" if version <= 1 else f"title-{title_id}-v{version}"
 
 
 @workflow.defn(name="TitleWorkflow")
@@ -73,6 +74,7 @@ class TitleWorkflow:
         self._errors: list[str] = []
         self._decision: tuple[str, str] | None = None  # ("approve"|"reject", actor/reason)
         self._takedown: str | None = None
+        self._superseded_by: int | None = None
         self._chunks_done = 0
         self._window: tuple[str | None, str | None] = (None, None)
         self._window_rev = 0
@@ -112,6 +114,11 @@ class TitleWorkflow:
         self._takedown = reason or "taken down by ops"
 
     @workflow.signal
+    def supersede(self, version: int) -> None:
+        """A newer version of the title is live: this one retires without a gap."""
+        self._superseded_by = version
+
+    @workflow.signal
     def update_window(self, window_start: str | None, window_end: str | None) -> None:
         self._window = (window_start, window_end)
         self._window_rev += 1
@@ -120,7 +127,10 @@ class TitleWorkflow:
     @workflow.run
     async def run(self, inp: c.TitleInput) -> c.TitleStatus:
         self._input = inp
-        self._window = (inp.availability.window_start, inp.availability.window_end)
+        if self._window_rev == 0:
+            # A signal delivered with the first workflow task runs before this method; an
+            # update_window sent right after start must not be overwritten by the input.
+            self._window = (inp.availability.window_start, inp.availability.window_end)
         workflow.upsert_search_attributes([TITLE_ID_ATTR.value_set(inp.title_id)])
         try:
             await self._lifecycle(inp)
@@ -364,6 +374,7 @@ class TitleWorkflow:
         self._done("publish", pkg.package_prefix)
         await self._event("published", "published", {"drm": pkg.drm_systems})
         await self._notify("published", {"drm": pkg.drm_systems})
+        await self._supersede_older(inp)
 
         # ---- availability: durable timers to window start and end, re-armed by signals
         self._begin("live")
@@ -382,11 +393,15 @@ class TitleWorkflow:
 
     async def _live(self, inp: c.TitleInput) -> tuple[str, str]:
         seen_rev = 0
+        opened = False  # window_opened recorded for the current window
         while True:
             if self._takedown is not None:
                 return "taken_down", self._takedown
+            if self._superseded_by is not None:
+                return "superseded", f"replaced by version {self._superseded_by}"
             if seen_rev != self._window_rev:
                 seen_rev = self._window_rev
+                opened = False
                 await self._control(
                     c.UPDATE_AVAILABILITY,
                     c.AvailabilityUpdate(inp.title_id, self._window[0], self._window[1]),
@@ -403,7 +418,10 @@ class TitleWorkflow:
             now = workflow.now()
             if end is not None and end <= now:
                 return "expired", "availability window ended"
-            upcoming = [t for t in (start, end) if t is not None and t > now]
+            # The next moment that matters: the window's start (once), then its end.
+            target, is_start = end, False
+            if start is not None and start > now and not opened:
+                target, is_start = start, True
             self._stages[
                 "live"
             ].detail = (
@@ -412,11 +430,16 @@ class TitleWorkflow:
             rev = seen_rev
             try:
                 await workflow.wait_condition(
-                    lambda rev=rev: self._takedown is not None or self._window_rev != rev,  # type: ignore[misc]
-                    timeout=(min(upcoming) - now) if upcoming else None,
+                    lambda rev=rev: (  # type: ignore[misc]
+                        self._takedown is not None
+                        or self._superseded_by is not None
+                        or self._window_rev != rev
+                    ),
+                    timeout=(target - now) if target is not None else None,
                 )
             except TimeoutError:
-                if start is not None and start <= workflow.now() and (end is None or end > start):
+                if is_start:
+                    opened = True
                     await self._event(
                         "window_opened",
                         "published",
@@ -424,9 +447,25 @@ class TitleWorkflow:
                         dedupe_suffix=f"{seen_rev}",
                     )
 
+    async def _supersede_older(self, inp: c.TitleInput) -> None:
+        # Publish already moved origin to this version and revoked the older keys; the older
+        # workflows only need to stop waiting on their windows.
+        for older in range(1, inp.version):
+            handle = workflow.get_external_workflow_handle(workflow_id(inp.title_id, older))
+            try:
+                await handle.signal(TitleWorkflow.supersede, inp.version)
+            except Exception:  # that version's workflow already ended (or never ran)
+                workflow.logger.info("version %s of %s not running", older, inp.title_id)
+
     async def _retire(self, inp: c.TitleInput, final: str, reason: str) -> None:
         if self._stage != "live":
             self._begin("live")
+        if final == "superseded":
+            self._state = "superseded"
+            self._done("live", reason)
+            # The title row now belongs to the newer version: record without moving its state.
+            await self._event("superseded", None, {"reason": reason})
+            return
         await self._control(
             c.EXPIRE_TITLE,
             c.ExpireRequest(
@@ -436,7 +475,7 @@ class TitleWorkflow:
             timeout=timedelta(minutes=30),
         )
         self._done("live", reason)
-        await self._event(final, final, {"reason": reason})
+        await self._event(final, final, {"reason": reason, "at": workflow.now().isoformat()})
         await self._notify(final, {"reason": reason})
 
     async def _notify(self, event: str, detail: dict[str, Any]) -> None:
@@ -466,13 +505,14 @@ class TitleWorkflow:
     async def _event(
         self,
         event: str,
-        state: str,
+        state: str | None,
         detail: dict[str, Any] | None = None,
         dedupe_suffix: str = "",
     ) -> None:
         inp = self._input
         assert inp is not None
-        self._state = state
+        if state is not None:
+            self._state = state
         await self._control(
             c.RECORD_EVENT,
             c.EventRequest(

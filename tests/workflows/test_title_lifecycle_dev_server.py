@@ -26,7 +26,10 @@ pytestmark = pytest.mark.slow
 async def _start(client: Client, settings: Settings, inp: c.TitleInput) -> WorkflowHandle:
     inp.media_queue = settings.media_queue
     return await client.start_workflow(
-        TitleWorkflow.run, inp, id=workflow_id(inp.title_id), task_queue=settings.control_queue
+        TitleWorkflow.run,
+        inp,
+        id=workflow_id(inp.title_id, inp.version),
+        task_queue=settings.control_queue,
     )
 
 
@@ -209,7 +212,8 @@ async def test_short_window_opens_and_expires_by_itself(
                 title_id=title_id,
                 source=str(clip),
                 name="Short window",
-                options=c.TitleOptions(ladder="fixed"),
+                # Published clear by option: no keys, no DRM signalling.
+                options=c.TitleOptions(ladder="fixed", drm=False),
                 availability=c.AvailabilitySpec(start.isoformat(), end.isoformat(), ["US"]),
             ),
         )
@@ -231,5 +235,46 @@ async def test_short_window_opens_and_expires_by_itself(
     assert expired_at is not None and expired_at >= end
     pkg = q.get_package(engine, title_id, 1)
     assert pkg is not None and pkg.removed_at is not None
+    assert not pkg.encrypted and pkg.drm_systems == [] and pkg.kids == {}
+    assert q.content_keys_for(engine, title_id, 1) == []
     assert not list(store_from_settings(settings).list(pkg.origin_prefix + "/"))
-    assert all(k.revoked for k in q.content_keys_for(engine, title_id, 1))
+
+
+async def test_new_version_replaces_the_old_without_a_gap(
+    temporal_env: WorkflowEnvironment, lifecycle_settings: Settings, tmp_path: Path
+) -> None:
+    settings = lifecycle_settings
+    title_id = f"ver-{uuid.uuid4().hex[:8]}"
+    engine = engine_from_settings(settings)
+    store = store_from_settings(settings)
+    async with running_workers(temporal_env.client, settings):
+        handles = []
+        for version, seconds in ((1, 2), (2, 3)):
+            clip = make_clip(tmp_path / f"master-v{version}.mp4", seconds=seconds)
+            handle = await _start(
+                temporal_env.client,
+                settings,
+                c.TitleInput(
+                    title_id=title_id,
+                    source=str(clip),
+                    name="Versioned",
+                    version=version,
+                    options=c.TitleOptions(ladder="fixed"),
+                ),
+            )
+            status = await _wait_state(handle, {"published", "failed"}, timeout_s=120)
+            assert status.state == "published", status
+            handles.append(handle)
+        old: c.TitleStatus = await handles[0].result()
+        assert old.state == "superseded", old
+        v1, v2 = q.get_package(engine, title_id, 1), q.get_package(engine, title_id, 2)
+        assert v1 is not None and v1.removed_at is not None
+        assert v2 is not None and v2.removed_at is None
+        assert not list(store.list(v1.origin_prefix + "/"))
+        assert v2.mpd_key and store.exists(v2.mpd_key)
+        assert q.get_title(engine, title_id).state == "published"
+        assert q.get_title(engine, title_id).version == 2
+        assert all(k.revoked for k in q.content_keys_for(engine, title_id, 1))
+        assert not any(k.revoked for k in q.content_keys_for(engine, title_id, 2))
+        await handles[1].signal(TitleWorkflow.takedown, "test done")
+        assert (await handles[1].result()).state == "taken_down"

@@ -77,6 +77,7 @@ class StandIns:
     events: list[c.EventRequest] = field(default_factory=list)
     encode_attempts: list[tuple[int, int]] = field(default_factory=list)  # (chunk, attempt)
     releases: dict[int, asyncio.Event] = field(default_factory=dict)
+    windows: list[tuple[str | None, str | None]] = field(default_factory=list)
 
     def release(self, index: int) -> None:
         self.releases.setdefault(index, asyncio.Event()).set()
@@ -201,6 +202,7 @@ class StandIns:
         @activity.defn(name=c.UPDATE_AVAILABILITY)
         async def update_availability(req: c.AvailabilityUpdate) -> None:
             self.calls[c.UPDATE_AVAILABILITY] += 1
+            self.windows.append((req.window_start, req.window_end))
 
         @activity.defn(name=c.EXPIRE_TITLE)
         async def expire_title(req: c.ExpireRequest) -> None:
@@ -226,7 +228,11 @@ class StandIns:
 
 @asynccontextmanager
 async def started(
-    env: WorkflowEnvironment, fakes: StandIns, *, require_approval: bool = False
+    env: WorkflowEnvironment,
+    fakes: StandIns,
+    *,
+    require_approval: bool = False,
+    availability: c.AvailabilitySpec | None = None,
 ) -> AsyncIterator[WorkflowHandle[Any, c.TitleStatus]]:
     """A worker with the stand-ins on a unique queue (control and media alike), and a run."""
     queue = f"orch-{uuid.uuid4().hex[:10]}"
@@ -238,9 +244,8 @@ async def started(
         options=c.TitleOptions(ladder="fixed", require_approval=require_approval),
         # A window that closes: after publishing, the time-skipping server jumps to its
         # end and the run finishes "expired" instead of waiting forever.
-        availability=c.AvailabilitySpec(
-            window_end=(datetime.now(UTC) + timedelta(days=1)).isoformat()
-        ),
+        availability=availability
+        or c.AvailabilitySpec(window_end=(datetime.now(UTC) + timedelta(days=1)).isoformat()),
         media_queue=queue,
     )
     async with Worker(
@@ -488,3 +493,59 @@ async def test_decision_signals_before_the_gate_are_kept(
             await handle.signal(TitleWorkflow.reject, "early no")
         st = await handle.result()
     assert st.state == (FINISHED if signal_name == "approve" else "rejected"), st
+
+
+# ---------------------------------------------------------------------------- windows
+
+
+async def test_window_opens_then_update_window_extends_it(ts_env: WorkflowEnvironment) -> None:
+    """Days pass in seconds: published before its start, opened on time, re-armed end."""
+    # The test server's clock runs ahead of the wall clock once earlier tests skipped time.
+    now = await ts_env.get_current_time()
+    start, end = now + timedelta(days=2), now + timedelta(days=30)
+    later_end = now + timedelta(days=60)
+    fakes = StandIns()
+    spec = c.AvailabilitySpec(start.isoformat(), end.isoformat())
+    # The approval gate holds the run (no timer, so no time to skip) while the window moves.
+    async with started(ts_env, fakes, availability=spec, require_approval=True) as handle:
+        await handle.signal(
+            TitleWorkflow.update_window, args=[start.isoformat(), later_end.isoformat()]
+        )
+        await handle.signal(TitleWorkflow.approve, "ops")
+        st = await handle.result()
+    assert st.state == "expired", st
+    names = fakes.event_names()
+    assert "window_opened" in names, [(e.event, e.detail) for e in fakes.events]
+    assert names.index("published") < names.index("window_opened") < names.index("expired")
+    assert "window_changed" in names
+    assert fakes.windows == [(start.isoformat(), later_end.isoformat())]
+    assert fakes.calls[c.EXPIRE_TITLE] == 1
+    assert st.window_end == later_end.isoformat()
+    expired = next(e for e in fakes.events if e.event == "expired")
+    assert datetime.fromisoformat(expired.detail["at"]) >= later_end
+
+
+async def test_update_window_to_the_past_ends_it_now(ts_env: WorkflowEnvironment) -> None:
+    fakes = StandIns()
+    spec = c.AvailabilitySpec(None, None)  # open-ended: no timer the server could skip to
+    async with started(ts_env, fakes, availability=spec) as handle:
+        with ts_env.auto_time_skipping_disabled():
+            await wait_for(handle, lambda st: st.state == "published")
+            past = (await ts_env.get_current_time() - timedelta(minutes=1)).isoformat()
+            await handle.signal(TitleWorkflow.update_window, args=[None, past])
+        st = await handle.result()
+    assert st.state == "expired"
+    assert fakes.windows == [(None, past)]
+    assert fakes.calls[c.EXPIRE_TITLE] == 1
+
+
+async def test_takedown_while_live_expires_at_once(ts_env: WorkflowEnvironment) -> None:
+    fakes = StandIns()
+    spec = c.AvailabilitySpec(None, None)  # open-ended: only a takedown ends it
+    async with started(ts_env, fakes, availability=spec) as handle:
+        await wait_for(handle, lambda st: st.state == "published")
+        await handle.signal(TitleWorkflow.takedown, "rights dispute")
+        st = await handle.result()
+    assert st.state == "taken_down"
+    assert fakes.event_names()[-1] == "taken_down"
+    assert fakes.calls[c.EXPIRE_TITLE] == 1
