@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ from reelflow.media.encode import (
 from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.media.probe import probe
 from reelflow.media.qc import QCOptions, run_qc
+from reelflow.media.samples import make_test_title
 from reelflow.media.thumbnails import make_artwork, make_thumbnails
 
 VENV_BIN = Path(sys.executable).parent
@@ -62,38 +62,15 @@ class BaselineResult:
 
 def make_master(path: Path, seconds: int, size: str, ffmpeg: str) -> None:
     """testsrc2 + a tone at about -23 LUFS, so QC passes without a loudness warning."""
-    subprocess.run(
-        [
-            ffmpeg,
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size}:rate=25:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-af",
-            "volume=-1dB",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "fast",
-            "-crf",
-            "18",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "192k",
-            str(path),
-        ],
-        check=True,
+    make_test_title(
+        path,
+        ffmpeg=ffmpeg,
+        seconds=seconds,
+        size=size,
+        rate=25,
+        audio_filter="volume=-1dB",
+        audio_bitrate="192k",
+        video_args=("-preset", "fast", "-crf", "18"),
     )
 
 

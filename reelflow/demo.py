@@ -3,61 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 from rich.console import Console
 
 from reelflow.cli_titles import CliError, follow, new_demo_id, render_status, start_title
 from reelflow.config import Settings
+from reelflow.media.samples import make_test_title
 from reelflow.workflows import contracts as c
 
 console = Console()
 
 
 def generate_sample(path: Path, *, ffmpeg: str, seconds: int) -> Path:
-    """720p picture with motion and a tone normalised to EBU R128's -23 LUFS."""
+    """720p picture with motion and a tone normalised to EBU R128's -23 LUFS (reused if there)."""
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.mp4")
-    subprocess.run(
-        [
-            ffmpeg,
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size=1280x720:rate=24:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=330:beep_factor=4:sample_rate=48000:duration={seconds}",
-            "-af",
-            "loudnorm=I=-23:TP=-2:LRA=7",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "18",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "192k",
-            "-ar",
-            "48000",
-            str(tmp),
-        ],
-        check=True,
+    return make_test_title(
+        path,
+        ffmpeg=ffmpeg,
+        seconds=seconds,
+        tone="frequency=330:beep_factor=4",
+        audio_filter="loudnorm=I=-23:TP=-2:LRA=7",
+        audio_bitrate="192k",
     )
-    tmp.rename(path)
-    return path
 
 
 def run_demo(settings: Settings, *, seconds: int = 20) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from temporalio.worker import Worker
 
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
+from reelflow.media.samples import make_test_title
 from reelflow.workers.main import build_worker
 
 
@@ -49,31 +49,15 @@ def make_clip(
     audio: bool = True,
     volume_db: float = -10.0,
 ) -> Path:
-    """A lavfi test title: moving picture and a tone near -23 LUFS."""
-    args = [
-        "ffmpeg",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-    ]
-    if audio:
-        args += [
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-af",
-            f"volume={volume_db}dB",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-        ]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
-    subprocess.run(args, check=True)
-    return path
+    """A lavfi test title: moving picture and a tone (at -10 dB it reads about -32 LUFS,
+    so QC warns on loudness and the gate waits for approval)."""
+    return make_test_title(
+        path,
+        ffmpeg="ffmpeg",
+        seconds=seconds,
+        size=size,
+        rate=rate,
+        tone="frequency=440" if audio else None,
+        audio_filter=f"volume={volume_db}dB",
+        video_args=("-preset", "ultrafast"),
+    )
