@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from reelflow.packaging.errors import InvalidKeyMaterial, KeyUnsealError, UnknownMasterKeyVersion
+from reelflow.track_classes import video_class_for_height
 
 KEY_BYTES = 16
 MASTER_KEY_BYTES = 32
@@ -42,19 +43,12 @@ class TrackClass(enum.StrEnum):
     UHD = "UHD"
 
 
-SD_MAX_HEIGHT = 576
-HD_MAX_HEIGHT = 1080
-
-
 def track_class_for_height(height: int) -> TrackClass:
-    """SD up to 576 lines, HD up to 1080, UHD above."""
-    if height <= 0:
-        raise InvalidKeyMaterial(f"video height must be positive, got {height}")
-    if height <= SD_MAX_HEIGHT:
-        return TrackClass.SD
-    if height <= HD_MAX_HEIGHT:
-        return TrackClass.HD
-    return TrackClass.UHD
+    """SD up to 576 lines, HD up to 1080, UHD above (``reelflow.track_classes``)."""
+    try:
+        return TrackClass(video_class_for_height(height).upper())
+    except ValueError as exc:
+        raise InvalidKeyMaterial(str(exc)) from exc
 
 
 def _check_len(name: str, value: bytes, size: int) -> None:

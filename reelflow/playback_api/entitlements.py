@@ -12,10 +12,9 @@ from typing import Literal
 
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.problems import Problem
+from reelflow.track_classes import video_class_for_height
 
 KeyClass = Literal["audio", "sd", "hd", "uhd"]
-SD_MAX_HEIGHT = 576
-HD_MAX_HEIGHT = 1080
 
 
 @dataclass(frozen=True)
@@ -57,13 +56,7 @@ class Entitlement:
 
 def class_for_height(height: int) -> KeyClass:
     """The key class a video rendition of this height is encrypted under."""
-    if height <= 0:
-        raise ValueError(f"video height must be positive, not {height}")
-    if height <= SD_MAX_HEIGHT:
-        return "sd"
-    if height <= HD_MAX_HEIGHT:
-        return "hd"
-    return "uhd"
+    return video_class_for_height(height)
 
 
 def _utc(moment: datetime) -> datetime:
