@@ -9,7 +9,7 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -39,7 +39,7 @@ class CliError(Exception):
     """A user-facing error: printed in red, exit code 2."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
@@ -50,7 +50,6 @@ def _iso(value: str | None, flag: str) -> str | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         fail(f"{flag}: {value!r} is not an ISO 8601 date/time (e.g. 2026-12-01T00:00:00+00:00)")
-        raise
     if parsed.tzinfo is None:
         fail(f"{flag}: {value!r} has no UTC offset; add one, e.g. +00:00")
     return parsed.isoformat()

@@ -7,6 +7,7 @@ multi-GB master never sits in memory and a hostile URL cannot fill the disk.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -92,11 +93,9 @@ def fetch_to(
     return Fetched(dest, digest.hexdigest(), size)
 
 
-def _fetch_http(url: str, write: object, *, timeout_s: float, max_bytes: int) -> None:
-    from collections.abc import Callable
-
-    assert callable(write)
-    sink: Callable[[bytes], None] = write
+def _fetch_http(
+    url: str, sink: Callable[[bytes], None], *, timeout_s: float, max_bytes: int
+) -> None:
     timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
     try:
         with (

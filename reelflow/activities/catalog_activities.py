@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from temporalio import activity
@@ -11,10 +10,6 @@ from temporalio import activity
 from reelflow.activities.deps import Deps
 from reelflow.catalog import queries as q
 from reelflow.workflows import contracts as c
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 class CatalogActivities:
@@ -40,8 +35,8 @@ class CatalogActivities:
         q.set_availability(
             self.deps.engine,
             title_id=inp.title_id,
-            window_start=_parse_time(inp.availability.window_start),
-            window_end=_parse_time(inp.availability.window_end),
+            window_start=c.parse_instant(inp.availability.window_start),
+            window_end=c.parse_instant(inp.availability.window_end),
             regions=inp.availability.regions,
             plans=inp.availability.plans,
         )

@@ -8,7 +8,8 @@ the work: a retry after a crash never produces a second copy.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,19 @@ def _heartbeat(stage: str) -> Callable[[float], None]:
 
 def _bad_media(exc: Exception) -> ApplicationError:
     return ApplicationError(str(exc), type="BadMedia", non_retryable=True)
+
+
+@contextmanager
+def bad_input_is_final(*also: type[Exception]) -> Iterator[None]:
+    """A media error about the input (or one of ``also``) can't be fixed by a retry: make it
+    a non-retryable BadMedia. A failed ffmpeg run may be transient and stays retryable."""
+    final: tuple[type[Exception], ...] = (MediaError, *also)
+    try:
+        yield
+    except FFmpegError:
+        raise
+    except final as exc:
+        raise _bad_media(exc) from exc
 
 
 class MediaActivities:
@@ -166,7 +180,7 @@ class MediaActivities:
             if info.video is None:
                 raise _bad_media(ValueError("master has no video stream"))
             w, h = info.video.display_size
-            try:
+            with bad_input_is_final(ValueError):
                 if req.method == "fixed":
                     ladder = apple_fixed_ladder(w, h, codec=req.codec)  # type: ignore[arg-type]
                 else:
@@ -184,10 +198,6 @@ class MediaActivities:
                             on_progress=_heartbeat("analyse"),
                             work_dir=work,
                         )
-            except (MediaError, ValueError) as exc:
-                if isinstance(exc, FFmpegError):
-                    raise
-                raise _bad_media(exc)
             self.deps.store.put_bytes(key, json.dumps(ladder.to_dict()).encode())
         q.record_ladder(
             self.deps.engine,
@@ -232,11 +242,12 @@ class MediaActivities:
         adapt = EncodeAdaptations(
             deinterlace=bool(req.adaptations.get("deinterlace")),
             rotation=int(req.adaptations.get("rotate_degrees") or 0),
-            tonemap=bool(req.adaptations.get("hdr")) and False,
+            # HDR masters are tone-mapped to SDR only when the title asked for it.
+            tonemap=bool(req.adaptations.get("hdr")) and bool(req.adaptations.get("tone_map")),
         )
         chunk = Chunk(req.chunk.index, req.chunk.start_s, req.chunk.duration_s)
         with self.deps.scratch(f"chunk{chunk.index}") as work:
-            try:
+            with bad_input_is_final():
                 outputs = encode_chunk(
                     master,
                     chunk,
@@ -248,10 +259,6 @@ class MediaActivities:
                     adaptations=adapt,
                     on_progress=_heartbeat(f"encode chunk {chunk.index}"),
                 )
-            except FFmpegError:
-                raise
-            except MediaError as exc:
-                raise _bad_media(exc)
             for name, path in outputs.items():
                 self.deps.store.put_file(keys[name], path)
         return c.EncodeChunkResult(req.chunk.index, keys, reused=False)
@@ -328,7 +335,7 @@ class MediaActivities:
             tracks = []
             with self.deps.scratch("audio") as work:
                 activity.heartbeat({"stage": "audio"})
-                try:
+                with bad_input_is_final():
                     encoded = encode_audio(
                         master,
                         work,
@@ -337,10 +344,6 @@ class MediaActivities:
                         normalize=req.normalize,
                         target_lufs=s.loudness_target_lufs,
                     )
-                except FFmpegError:
-                    raise
-                except MediaError as exc:
-                    raise _bad_media(exc)
                 for t in encoded:
                     key = f"{prefix}/{Path(t.path).name}"
                     self.deps.store.put_file(key, t.path)
@@ -405,7 +408,7 @@ class MediaActivities:
             return c.ThumbnailsResult(**json.loads(self.deps.store.get_bytes(done_key)))
         master = self.deps.local_copy(req.master_key)
         with self.deps.scratch("thumbs") as work:
-            try:
+            with bad_input_is_final():
                 thumbs = make_thumbnails(
                     master,
                     work / "sprites",
@@ -416,10 +419,6 @@ class MediaActivities:
                 art = make_artwork(
                     master, work / "art", ffmpeg=self.deps.ffmpeg, duration_s=req.duration_s
                 )
-            except FFmpegError:
-                raise
-            except MediaError as exc:
-                raise _bad_media(exc)
 
             def put(path: Path, sub: str) -> str:
                 key = f"{prefix}/{sub}/{path.name}"

@@ -130,8 +130,6 @@ class PackagingActivities:
                 )
             except PackagingError as exc:
                 raise ApplicationError(str(exc), type="PackageInvalid", non_retryable=True)
-            finally:
-                keys = None  # drop clear keys as soon as packaging is done
             if not report.passed:
                 raise ApplicationError(
                     "package failed verification: "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -104,54 +103,46 @@ class PublishActivities:
     def _retire_older_versions(self, title_id: str, version: int) -> None:
         with session_scope(self.deps.engine) as s:
             older = s.exec(
-                select(Package).where(
+                select(Package.version).where(
                     Package.title_id == title_id,
                     Package.version < version,
                     Package.removed_at == None,  # noqa: E711  (SQL IS NULL)
                 )
             ).all()
-            for row in older:
-                self.deps.store.delete_prefix(row.origin_prefix + "/")
-                row.removed_at = utcnow()
-                s.add(row)
-                for key in s.exec(
-                    select(ContentKeyRow).where(
-                        ContentKeyRow.title_id == title_id, ContentKeyRow.version == row.version
-                    )
-                ):
-                    key.revoked = True
-                    s.add(key)
+            for old_version in older:
+                self._unpublish(s, title_id, old_version)
+
+    def _unpublish(self, s: Session, title_id: str, version: int) -> None:
+        """Origin copy removed and the version's keys revoked: no new segment, no license."""
+        for package in s.exec(
+            select(Package).where(Package.title_id == title_id, Package.version == version)
+        ):
+            self.deps.store.delete_prefix(package.origin_prefix + "/")
+            package.removed_at = package.removed_at or utcnow()
+            s.add(package)
+        for key in s.exec(
+            select(ContentKeyRow).where(
+                ContentKeyRow.title_id == title_id, ContentKeyRow.version == version
+            )
+        ):
+            key.revoked = True
+            s.add(key)
 
     @activity.defn(name=c.UPDATE_AVAILABILITY)
     def update_availability(self, req: c.AvailabilityUpdate) -> None:
         with session_scope(self.deps.engine) as s:
             row = s.get(Availability, req.title_id) or Availability(title_id=req.title_id)
-            row.window_start = (
-                datetime.fromisoformat(req.window_start) if req.window_start else None
-            )
-            row.window_end = datetime.fromisoformat(req.window_end) if req.window_end else None
+            row.window_start = c.parse_instant(req.window_start)
+            row.window_end = c.parse_instant(req.window_end)
             s.add(row)
 
     @activity.defn(name=c.EXPIRE_TITLE)
     def expire_title(self, req: c.ExpireRequest) -> None:
         """Unpublish: origin copy removed, keys revoked, title expired/taken down."""
+        if req.final_state not in (TitleState.EXPIRED, TitleState.TAKEN_DOWN):
+            raise ValueError(f"bad final state {req.final_state}")
         with session_scope(self.deps.engine) as s:
-            rows = s.exec(
-                select(Package).where(
-                    Package.title_id == req.title_id, Package.version == req.version
-                )
-            ).all()
-            for row in rows:
-                self.deps.store.delete_prefix(row.origin_prefix + "/")
-                row.removed_at = row.removed_at or utcnow()
-                s.add(row)
-            for key in s.exec(
-                select(ContentKeyRow).where(
-                    ContentKeyRow.title_id == req.title_id, ContentKeyRow.version == req.version
-                )
-            ):
-                key.revoked = True
-                s.add(key)
+            self._unpublish(s, req.title_id, req.version)
         if req.purge:
             for prefix in (
                 "masters",
@@ -163,8 +154,6 @@ class PublishActivities:
                 "ladders",
             ):
                 self.deps.store.delete_prefix(f"{prefix}/{req.title_id}/")
-        if req.final_state not in (TitleState.EXPIRED, TitleState.TAKEN_DOWN):
-            raise ValueError(f"bad final state {req.final_state}")
 
     @activity.defn(name=c.NOTIFY_STUDIO)
     def notify_studio(self, req: c.NotifyRequest) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reelflow.media.errors import FFmpegError, ProbeError
-from reelflow.media.ffmpeg_run import run_ffmpeg_detailed
+from reelflow.media.ffmpeg_run import FFmpegResult, run_ffmpeg_detailed
 from reelflow.media.probe import MediaInfo, probe
 
 Status = Literal["pass", "warn", "fail"]
@@ -256,6 +256,31 @@ def _metadata_warnings(info: MediaInfo) -> list[QCCheck]:
 # ---- video pass --------------------------------------------------------------------
 
 
+def _decode_pass(
+    args: list[str],
+    info: MediaInfo,
+    opts: QCOptions,
+    ffmpeg: str,
+    on_progress: Callable[[float], None],
+    *,
+    check: str,
+) -> FFmpegResult | QCCheck:
+    """One full decode pass; an ffmpeg failure becomes the failing ``check``."""
+    try:
+        return run_ffmpeg_detailed(
+            args,
+            ffmpeg=ffmpeg,
+            duration_s=info.duration_s,
+            on_progress=on_progress,
+            timeout_s=opts.decode_timeout_s,
+            follow_progress=True,
+        )
+    except FFmpegError as exc:
+        tail = exc.stderr_tail.strip().splitlines()
+        what = "decode failed" if check == "decode" else "audio decode failed"
+        return QCCheck(check, "fail", f"{what}: {tail[-1] if tail else exc}", None)
+
+
 def _video_pass(
     path: Path,
     info: MediaInfo,
@@ -268,19 +293,9 @@ def _video_pass(
     # By index: cover art can be an earlier "video" stream than the programme.
     args = ["-loglevel", "level+info", "-i", str(path), "-map", f"0:{info.video.index}"]
     args += ["-vf", chain, "-an", "-sn", "-dn", "-f", "null", "-"]
-    try:
-        result = run_ffmpeg_detailed(
-            args,
-            ffmpeg=ffmpeg,
-            duration_s=info.duration_s,
-            on_progress=on_progress,
-            timeout_s=opts.decode_timeout_s,
-            follow_progress=True,
-        )
-    except FFmpegError as exc:
-        tail = exc.stderr_tail.strip().splitlines()
-        reason = f"decode failed: {tail[-1] if tail else exc}"
-        return [QCCheck("decode", "fail", reason, None)]
+    result = _decode_pass(args, info, opts, ffmpeg, on_progress, check="decode")
+    if isinstance(result, QCCheck):
+        return [result]
     stderr = result.stderr
     decoded_s = result.out_time_s or 0.0
     checks = [_decode_check(stderr, decoded_s, info.duration_s, opts.max_decode_errors)]
@@ -391,19 +406,9 @@ def _audio_pass(
     )
     args = ["-loglevel", "level+info", "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn"]
     args += ["-af", chain, "-f", "null", "-"]
-    try:
-        result = run_ffmpeg_detailed(
-            args,
-            ffmpeg=ffmpeg,
-            duration_s=info.duration_s,
-            on_progress=on_progress,
-            timeout_s=opts.decode_timeout_s,
-            follow_progress=True,
-        )
-    except FFmpegError as exc:
-        tail = exc.stderr_tail.strip().splitlines()
-        reason = f"audio decode failed: {tail[-1] if tail else exc}"
-        return [QCCheck("audio_decode", "fail", reason, None)]
+    result = _decode_pass(args, info, opts, ffmpeg, on_progress, check="audio_decode")
+    if isinstance(result, QCCheck):
+        return [result]
     stderr = result.stderr
     errors = _error_lines(stderr)
     if errors:

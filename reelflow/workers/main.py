@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import signal
 
@@ -59,22 +60,11 @@ async def _run_temporal(settings: Settings, roles: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with _all(workers):
+    async with contextlib.AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w)
         log.info("workers running on %s", ", ".join(w.task_queue for w in workers))
         await stop.wait()
-
-
-class _all:
-    def __init__(self, workers: list[Worker]) -> None:
-        self.workers = workers
-
-    async def __aenter__(self) -> None:
-        for w in self.workers:
-            await w.__aenter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        for w in reversed(self.workers):
-            await w.__aexit__(None, None, None)
 
 
 def run_rq_worker(settings: Settings) -> None:

@@ -7,6 +7,7 @@ media bytes (the server rejects payloads over ~2 MB) and never clear content key
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # Activity type names (the workflow calls them by name, so it imports no activity code).
@@ -20,6 +21,11 @@ JOIN_RENDITIONS = "join_renditions"
 ENCODE_AUDIO = "encode_audio"
 PREPARE_SUBTITLES = "prepare_subtitles"
 MAKE_THUMBNAILS = "make_thumbnails"
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """An ISO 8601 instant as carried in payloads (None stays None: open-ended)."""
+    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass

@@ -7,14 +7,15 @@ activity called by name with a dataclass from ``contracts``.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from reelflow.track_classes import video_class_for_height
     from reelflow.workflows import contracts as c
     from reelflow.workflows.search_attributes import STAGE_ATTR, TITLE_ID_ATTR
 
@@ -32,14 +33,11 @@ STAGES = (
     "publish",
     "live",
 )
-SD_MAX_HEIGHT = 576
-HD_MAX_HEIGHT = 1080
 
 # Errors that no retry can fix: the input itself is bad.
 NON_RETRYABLE = [
     "BadSource",
     "BadMedia",
-    "QCFailed",
     "BadSubtitles",
     "SourceTooLarge",
     "PackageInvalid",
@@ -243,7 +241,7 @@ class TitleWorkflow:
                     ladder.ladder_key,
                     chunk,
                     qc.fps,
-                    qc.adaptations,
+                    {**qc.adaptations, "tone_map": inp.options.tone_map},
                 ),
                 c.EncodeChunkResult,
                 timeout=timedelta(hours=4),
@@ -387,8 +385,8 @@ class TitleWorkflow:
             if r.kind == "audio":
                 classes.add("AUDIO")
             elif r.kind == "video":
-                h = r.height or 0
-                classes.add("SD" if h <= SD_MAX_HEIGHT else "HD" if h <= HD_MAX_HEIGHT else "UHD")
+                # An unknown height counts as SD, the class every plan may receive.
+                classes.add(video_class_for_height(r.height or 1).upper())
         return sorted(classes)
 
     async def _live(self, inp: c.TitleInput) -> tuple[str, str]:
@@ -413,8 +411,8 @@ class TitleWorkflow:
                     {"start": self._window[0], "end": self._window[1], "rev": seen_rev},
                     dedupe_suffix=str(seen_rev),
                 )
-            start = _parse(self._window[0])
-            end = _parse(self._window[1])
+            start = c.parse_instant(self._window[0])
+            end = c.parse_instant(self._window[1])
             now = workflow.now()
             if end is not None and end <= now:
                 return "expired", "availability window ended"
@@ -422,11 +420,8 @@ class TitleWorkflow:
             target, is_start = end, False
             if start is not None and start > now and not opened:
                 target, is_start = start, True
-            self._stages[
-                "live"
-            ].detail = (
-                f"visible from {self._window[0] or 'now'} until {self._window[1] or 'open-ended'}"
-            )
+            visible = f"{self._window[0] or 'now'} until {self._window[1] or 'open-ended'}"
+            self._stages["live"].detail = f"visible from {visible}"
             rev = seen_rev
             try:
                 await workflow.wait_condition(
@@ -571,12 +566,3 @@ class TitleWorkflow:
             retry_policy=MEDIA_RETRY,
             summary=summary,
         )
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def raise_if_failed(status: c.TitleStatus) -> None:
-    if status.errors:
-        raise ApplicationError("; ".join(status.errors), type="TitleFailed")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -31,13 +31,10 @@ def lifecycle_settings(tmp_path: Path, task_queue: str) -> Settings:
 @asynccontextmanager
 async def running_workers(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
     workers = [build_worker(client, settings, role) for role in ("control", "media")]
-    for w in workers:
-        await w.__aenter__()
-    try:
+    async with AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w)
         yield workers
-    finally:
-        for w in reversed(workers):
-            await w.__aexit__(None, None, None)
 
 
 def make_clip(
