@@ -76,6 +76,39 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str | None = None
+    # Base of signed media URLs handed to players: the nginx edge / CDN in production;
+    # default: the API itself (embedded origin).
+    media_base_url: str | None = None
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    cors_origins: str = "*"  # comma-separated origins allowed to call the API from a browser
+
+    # Viewer auth (JWTs from an identity provider). Embedded mode also accepts HS256 dev
+    # tokens signed with a key derived from the signing secret (`reelflow dev token`).
+    auth_issuer: str = "reelflow-dev"
+    auth_audience: str = "reelflow-playback"
+    auth_algorithms: str = Field(
+        default="", description="comma-separated allow-list; default RS256,ES256 (+HS256 embedded)"
+    )
+    auth_public_key_path: Path | None = None
+    auth_jwks_path: Path | None = None
+
+    # Playback sessions
+    playback_ttl_s: int = Field(default=4 * 3600, ge=60, description="token and link lifetime")
+    lease_ttl_s: int = Field(default=60, ge=1, description="a stream's lease without heartbeat")
+    license_rate_per_minute: int = Field(default=60, ge=1)
+
+    # License proxy upstreams (a DRM vendor's service); unset: that system answers 503.
+    license_widevine_url: str | None = None
+    license_playready_url: str | None = None
+    license_fairplay_url: str | None = None
+    license_upstream_secret: SecretStr | None = None
+    license_timeout_s: float = 10.0
+    fairplay_certificate_path: Path | None = None
+
+    # Studio ingest
+    ingest_source_schemes: str = Field(
+        default="https,http", description="URL schemes a studio may give as a source"
+    )
 
     # Secrets: generated into the state dir in embedded mode, required in production.
     signing_secret: SecretStr | None = None

@@ -137,6 +137,10 @@ class Package(SQLModel, table=True):
     representations: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # Artwork copied to origin with the package: {"poster": [keys...], "backdrop": [...]}.
+    artwork: dict[str, list[str]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     published_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
@@ -200,3 +204,76 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class Studio(SQLModel, table=True):
+    """A content partner: an API key (stored as its SHA-256) and a webhook signing secret
+    (sealed under the master key, since verifying an HMAC needs the secret itself)."""
+
+    __tablename__ = "studios"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    api_key_sha256: str = Field(max_length=64, unique=True, index=True)
+    sealed_webhook_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_version: int = 1
+    disabled: bool = False
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class IngestRequestRow(SQLModel, table=True):
+    """A studio ingest answered once per (studio, Idempotency-Key): retries get the same answer."""
+
+    __tablename__ = "ingest_requests"
+    __table_args__ = (
+        UniqueConstraint("studio_id", "idempotency_key", name="uq_ingest_studio_idempotency"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    studio_id: str = Field(max_length=64, index=True)
+    idempotency_key: str = Field(max_length=200)
+    body_sha256: str = Field(max_length=64)
+    title_id: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class ViewingProgress(SQLModel, table=True):
+    """Resume position per account and title ("continue watching")."""
+
+    __tablename__ = "viewing_progress"
+
+    account: str = Field(primary_key=True, max_length=256)
+    title_id: str = Field(primary_key=True, max_length=64)
+    position_s: float = 0.0
+    duration_s: float | None = None
+    updated_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
+    )
+
+
+class QoEBeacon(SQLModel, table=True):
+    """One player quality-of-experience report, written by the rq job behind POST /v1/qoe."""
+
+    __tablename__ = "qoe_beacons"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title_id: str = Field(max_length=64, index=True)
+    session_id: str = Field(max_length=64)
+    account: str = Field(max_length=256)
+    startup_ms: float | None = None
+    rebuffer_count: int = 0
+    rebuffer_ms: float = 0.0
+    played_ms: float = 0.0
+    bitrate_switches: int = 0
+    errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
+    )

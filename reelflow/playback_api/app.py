@@ -2,27 +2,96 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 
 from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings, get_settings
+from reelflow.playback_api.body_limit import BodyLimitMiddleware
+from reelflow.playback_api.context import ApiContext
+from reelflow.playback_api.observability import Metrics, ObservabilityMiddleware
+from reelflow.playback_api.problems import (
+    Problem,
+    install_problem_handlers,
+    problem_response,
+)
 from reelflow.playback_api.readiness import readiness
+from reelflow.storage import store_from_settings
+
+OPENAPI_TAGS = [
+    {"name": "catalog", "description": "What a viewer may watch, search and resume."},
+    {"name": "playback", "description": "Playback sessions, heartbeats and manifests."},
+    {"name": "licenses", "description": "ClearKey licenses and the multi-DRM license proxy."},
+    {"name": "studio", "description": "Signed ingest webhooks and title status for studios."},
+    {"name": "qoe", "description": "Player quality-of-experience beacons and aggregates."},
+    {"name": "media", "description": "The embedded origin: segments under signed prefixes."},
+    {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
+    {"name": "dev", "description": "Embedded/dev mode only."},
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Refuses to start on a catalog schema that is behind (SchemaBehind names the command).
     engine = engine_from_settings(settings)
+    store = store_from_settings(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Built inside the server's event loop: the asyncio Redis client belongs to it.
+        ctx = ApiContext.build(settings, engine, store)
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            await ctx.close()
+
     app = FastAPI(
         title="reelflow playback API",
         version="0.1.0",
-        description="Catalog, playback sessions, manifests, licenses and studio ingest.",
+        description=(
+            "Catalog, playback sessions, tokenized manifests, DRM licenses, studio ingest, "
+            "progress and QoE. Every error is an RFC 9457 application/problem+json body "
+            "whose `type` is a stable URI."
+        ),
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+
+    async def counted_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        request.state.problem = exc.slug
+        metrics.refusals.labels(exc.slug).inc()
+        response = problem_response(exc)
+        return response
+
+    app.add_exception_handler(Problem, counted_problem)
+
+    from reelflow.playback_api.routes import (
+        catalog,
+        dev,
+        license_proxy,
+        licenses,
+        manifests,
+        media,
+        playback,
+        qoe,
+        studio,
+    )
+
+    for module in (catalog, playback, manifests, licenses, license_proxy, studio, qoe, dev):
+        app.include_router(module.router, prefix="/v1")
+    app.include_router(media.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -33,4 +102,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         report: dict[str, Any] = await readiness(settings, engine)
         return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        ctx: ApiContext = request.app.state.ctx
+        try:
+            metrics.active_leases.set(await ctx.sessions.count_active_leases())
+        except Exception:  # Redis down: the other metrics still matter most
+            metrics.active_leases.set(float("nan"))
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    from reelflow.playback_api.web import mount_web
+
+    mount_web(app, settings)
+
+    # Outermost first: observability sees every response, including 413s and CORS answers.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Range", "X-Request-Id"],
+        expose_headers=["Content-Length", "Content-Range", "X-Request-Id", "Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, router_app=app.router)
     return app

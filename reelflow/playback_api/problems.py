@@ -7,6 +7,7 @@ own validation errors and routing 404/405 into the same ``application/problem+js
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -49,15 +50,26 @@ PROBLEM_TYPES: dict[str, ProblemType] = _registry(
     ProblemType("invalid_token", "Invalid or missing access token", 401),
     ProblemType("token_expired", "Access token has expired", 401),
     ProblemType("forbidden", "Forbidden", 403),
+    ProblemType("invalid_api_key", "Invalid or missing studio API key", 401),
     ProblemType("link_expired", "Signed link has expired", 410),
     ProblemType("bad_signature", "Request signature is invalid", 401),
     ProblemType("replayed_request", "Request was already received or is too old", 409),
+    ProblemType("idempotency_conflict", "Idempotency-Key reused with another body", 422),
+    # Playback sessions and licenses.
+    ProblemType("session_expired", "Playback session has ended", 410),
+    ProblemType("key_withheld", "No requested key may be issued to this session", 403),
+    ProblemType("unsupported_drm", "No DRM system in common with this title", 406),
+    ProblemType("license_unavailable", "License service is not available", 503),
+    ProblemType("upstream_error", "License service answered with an error", 502),
     # Generic HTTP-level problems.
     ProblemType("not_found", "Not found", 404),
     ProblemType("method_not_allowed", "Method not allowed", 405),
     ProblemType("rate_limited", "Too many requests", 429),
     ProblemType("payload_too_large", "Payload too large", 413),
+    ProblemType("range_not_satisfiable", "Range not satisfiable", 416),
     ProblemType("validation_error", "Request validation failed", 422),
+    ProblemType("service_unavailable", "A service the API depends on is unavailable", 503),
+    ProblemType("internal_error", "Internal server error", 500),
 )
 
 # Routing errors raised by Starlette itself, mapped onto registered slugs.
@@ -165,8 +177,17 @@ async def http_problem_handler(request: Request, exc: Exception) -> JSONResponse
     return ProblemResponse(body, status_code=exc.status_code, headers=headers)
 
 
+async def unexpected_problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    # The exception itself is logged by the server; the body says nothing about internals.
+    logging.getLogger("reelflow.api").error(
+        "unhandled %s", type(exc).__name__, exc_info=exc, extra={"fields": {"route": "?"}}
+    )
+    return problem_response(Problem("internal_error", "the server failed to answer"))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register every handler so no error leaves the app as anything but problem+json."""
+    app.add_exception_handler(Exception, unexpected_problem_handler)
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(RequestValidationError, validation_problem_handler)
     app.add_exception_handler(StarletteHTTPException, http_problem_handler)

@@ -1,0 +1,198 @@
+"""What the API needs from the catalog, read once and cached for a few seconds.
+
+The hot paths (playback start, manifests, licenses) would otherwise hit the database on
+every request. Entries live ``ttl_s`` (default 2 s), so a takedown, a window change or a
+key revocation reaches every API process within that time; docs/api.md says so.
+Database reads run in a worker thread so the event loop never blocks on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from reelflow.catalog.models import Availability, ContentKeyRow, Package, Title, TitleState
+from reelflow.packaging.keys import open_key
+from reelflow.playback_api.entitlements import TitleAvailability
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TTLCache(Generic[K, V]):
+    """A small async-aware TTL cache: a hit costs a dict lookup, a miss one thread hop."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._data: dict[K, tuple[float, V]] = {}
+
+    async def get(self, key: K, load: Callable[[], V]) -> V:
+        now = time.monotonic()
+        hit = self._data.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await asyncio.to_thread(load)
+        if len(self._data) >= self.max_entries:
+            self._data.clear()  # crude but bounded; a full cache is refilled within ttl_s
+        self._data[key] = (now + self.ttl_s, value)
+        return value
+
+    def invalidate(self, key: K | None = None) -> None:
+        if key is None:
+            self._data.clear()
+        else:
+            self._data.pop(key, None)
+
+
+@dataclass(frozen=True)
+class LivePackage:
+    version: int
+    origin_prefix: str  # origin/<title>/v<version>
+    mpd: str  # relative to origin_prefix
+    hls_master: str
+    encrypted: bool
+    drm_systems: tuple[str, ...]
+    kids: dict[str, str]  # track class -> KID hex
+    representations: tuple[dict[str, Any], ...]
+    artwork: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def version_dir(self) -> str:
+        """The ``<version>`` part of signed media paths (``v1``)."""
+        return self.origin_prefix.rsplit("/", 1)[-1]
+
+    def languages(self, kind: str) -> list[str]:
+        return sorted(
+            {
+                r["language"]
+                for r in self.representations
+                if r.get("kind") == kind and r.get("language")
+            }
+        )
+
+    @property
+    def max_height(self) -> int:
+        return max((r.get("height") or 0 for r in self.representations), default=0)
+
+
+@dataclass(frozen=True)
+class TitleView:
+    id: str
+    name: str
+    synopsis: str
+    genres: tuple[str, ...]
+    rating: str | None
+    state: str
+    duration_s: float | None
+    availability: TitleAvailability
+    package: LivePackage | None  # the newest published, not removed, package
+
+    @property
+    def published(self) -> bool:
+        return self.state == TitleState.PUBLISHED and self.package is not None
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    kid: str
+    track_class: str
+    key: bytes
+    revoked: bool
+
+
+def _live_package(s: Session, title_id: str) -> LivePackage | None:
+    row = s.exec(
+        select(Package)
+        .where(
+            Package.title_id == title_id,
+            col(Package.published_at).is_not(None),
+            col(Package.removed_at).is_(None),
+        )
+        .order_by(col(Package.version).desc())
+    ).first()
+    if row is None or not row.mpd_key or not row.hls_key:
+        return None
+    prefix = row.origin_prefix
+    return LivePackage(
+        version=row.version,
+        origin_prefix=prefix,
+        mpd=row.mpd_key.removeprefix(prefix + "/"),
+        hls_master=row.hls_key.removeprefix(prefix + "/"),
+        encrypted=row.encrypted,
+        drm_systems=tuple(row.drm_systems),
+        kids=dict(row.kids),
+        representations=tuple(row.representations),
+        artwork=dict(row.artwork or {}),
+    )
+
+
+def title_view(s: Session, title: Title, availability: Availability | None) -> TitleView:
+    avail = TitleAvailability(
+        state=title.state,
+        window_start=availability.window_start if availability else None,
+        window_end=availability.window_end if availability else None,
+        regions=list(availability.regions) if availability else [],
+        plans=list(availability.plans) if availability else [],
+    )
+    return TitleView(
+        id=title.id,
+        name=title.name,
+        synopsis=title.synopsis,
+        genres=tuple(title.genres),
+        rating=title.rating,
+        state=title.state,
+        duration_s=title.duration_s,
+        availability=avail,
+        package=_live_package(s, title.id) if title.state == TitleState.PUBLISHED else None,
+    )
+
+
+def load_title_view(engine: Engine, title_id: str) -> TitleView | None:
+    with Session(engine) as s:
+        title = s.get(Title, title_id)
+        if title is None:
+            return None
+        return title_view(s, title, s.get(Availability, title_id))
+
+
+class CatalogView:
+    """Cached reads for the hot paths. Keys are unsealed only inside this process."""
+
+    def __init__(self, engine: Engine, master_keys: dict[int, bytes], ttl_s: float = 2.0) -> None:
+        self.engine = engine
+        self._master_keys = master_keys
+        self._titles: TTLCache[str, TitleView | None] = TTLCache(ttl_s)
+        self._keys: TTLCache[tuple[str, int], dict[str, KeyEntry]] = TTLCache(ttl_s)
+
+    async def title(self, title_id: str) -> TitleView | None:
+        return await self._titles.get(title_id, lambda: load_title_view(self.engine, title_id))
+
+    async def keys(self, title_id: str, version: int) -> dict[str, KeyEntry]:
+        """Content keys of one package by KID hex (clear bytes, for license answers)."""
+        return await self._keys.get((title_id, version), lambda: self._load_keys(title_id, version))
+
+    def _load_keys(self, title_id: str, version: int) -> dict[str, KeyEntry]:
+        with Session(self.engine) as s:
+            rows = s.exec(
+                select(ContentKeyRow).where(
+                    ContentKeyRow.title_id == title_id, ContentKeyRow.version == version
+                )
+            ).all()
+        out: dict[str, KeyEntry] = {}
+        for row in rows:
+            key = open_key(
+                row.sealed_key, master_keys=self._master_keys, kid=bytes.fromhex(row.kid)
+            )
+            out[row.kid] = KeyEntry(row.kid, row.track_class, key, row.revoked)
+        return out
+
+    def invalidate(self) -> None:
+        self._titles.invalidate()
+        self._keys.invalidate()

@@ -1,0 +1,113 @@
+"""Process-wide state of the API (built once at start-up) and the FastAPI dependencies on it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.asyncio import Redis
+from sqlalchemy.engine import Engine
+
+from reelflow.config import Settings
+from reelflow.playback_api.auth import TokenVerifier, Viewer
+from reelflow.playback_api.catalog_view import CatalogView, TTLCache
+from reelflow.playback_api.file_cache import SmallFileCache
+from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.sessions import SessionStore
+from reelflow.playback_api.signing import media_link_secret
+from reelflow.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    engine: Engine
+    store: ObjectStore
+    signing_secret: bytes
+    link_secret: str
+    verifier: TokenVerifier
+    catalog: CatalogView
+    redis: Redis
+    sessions: SessionStore
+    public_base: str  # e.g. http://127.0.0.1:8000
+    media_base: str  # base of signed /media/ URLs: the edge, or the API itself
+    # Filtered manifests per (kind, title, version, name, max height, drm): package content
+    # under a version never changes, so only entitlement-dependent variants multiply.
+    manifests: TTLCache[tuple[str, ...], str] = field(
+        default_factory=lambda: TTLCache(ttl_s=300, max_entries=4096), repr=False
+    )
+    small_files: SmallFileCache = field(default_factory=SmallFileCache, repr=False)
+    _temporal: Client | None = field(default=None, repr=False)
+    _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine, store: ObjectStore) -> ApiContext:
+        from reelflow.playback_api.auth_config import verifier_from_settings
+
+        secrets = settings.secrets()
+        public = settings.resolved_public_base_url
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        return cls(
+            settings=settings,
+            engine=engine,
+            store=store,
+            signing_secret=secrets.signing_secret,
+            link_secret=media_link_secret(secrets.signing_secret),
+            verifier=verifier_from_settings(settings, secrets.signing_secret),
+            catalog=CatalogView(engine, secrets.master_keys),
+            redis=redis,
+            sessions=SessionStore(redis, lease_ttl_s=settings.lease_ttl_s),
+            public_base=public,
+            media_base=(settings.media_base_url or public).rstrip("/"),
+        )
+
+    async def temporal(self) -> Client:
+        """The Temporal client, connected on first use (the API starts without Temporal)."""
+        from reelflow.temporal_client import TemporalUnavailable, connect
+
+        async with self._temporal_lock:
+            if self._temporal is None:
+                try:
+                    self._temporal = await asyncio.wait_for(connect(self.settings), timeout=5)
+                except (TemporalUnavailable, TimeoutError) as exc:
+                    raise Problem(
+                        "service_unavailable", "the workflow service is not reachable"
+                    ) from exc
+            return self._temporal
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def get_ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+_bearer = HTTPBearer(
+    auto_error=False, description="Viewer JWT from the identity provider (RS256/ES256)"
+)
+
+
+async def current_viewer(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> Viewer:
+    """The authenticated viewer, or a 401 invalid_token / token_expired problem."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem("invalid_token", "a bearer token is required")
+    viewer = get_ctx(request).verifier.verify(credentials.credentials)
+    request.state.account = viewer.sub
+    return viewer
+
+
+async def current_admin(viewer: Viewer = Depends(current_viewer)) -> Viewer:
+    if not viewer.admin:
+        raise Problem("forbidden", "this endpoint needs an admin token")
+    return viewer

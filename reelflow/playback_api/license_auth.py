@@ -1,0 +1,57 @@
+"""The checks every license answer goes through, for ClearKey and the DRM license proxy alike.
+
+A license request carries the playback token it was given with the session. It is honoured
+only while that session is alive (lease renewed by heartbeats), the title still published
+with the same package, and within the per-session rate limit; keys are then limited to the
+session's entitlement (track classes) and never revoked ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from reelflow.playback_api.catalog_view import KeyEntry, LivePackage, TitleView
+from reelflow.playback_api.context import ApiContext
+from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.sessions import PlaybackSession
+from reelflow.playback_api.signing import verify_playback_token
+
+
+@dataclass(frozen=True)
+class LicenseGrant:
+    session: PlaybackSession
+    title: TitleView
+    package: LivePackage
+    keys: dict[str, KeyEntry]  # KID hex -> key, only the ones this session may receive
+
+    def entitled(self, kid_hex: str) -> KeyEntry | None:
+        return self.keys.get(kid_hex.lower())
+
+
+async def authorize_license(ctx: ApiContext, token: str | None, drm: str) -> LicenseGrant:
+    """Session, title and rate checks; raises the Problem naming the first that fails."""
+    if not token:
+        raise Problem("invalid_token", "a playback token is required (?token=...)")
+    claim = verify_playback_token(ctx.signing_secret, token, time.time())
+    session = await ctx.sessions.require(claim.session_id)
+    if session.title_id != claim.title_id or session.version_dir != claim.version:
+        raise Problem("forbidden", "playback token is for another session or title")
+    if drm not in session.drm:
+        raise Problem("unsupported_drm", f"this session did not ask for {drm}")
+    await ctx.sessions.hit_rate_limit(
+        f"lic:{session.session_id}", ctx.settings.license_rate_per_minute
+    )
+    title = await ctx.catalog.title(session.title_id)
+    if title is None or not title.published or title.package is None:
+        raise Problem("not_published", "this title is no longer available")
+    package = title.package
+    if package.version != session.version:
+        raise Problem("session_expired", "the title was republished; start playback again")
+    all_keys = await ctx.catalog.keys(session.title_id, session.version)
+    allowed = {
+        kid: entry
+        for kid, entry in all_keys.items()
+        if not entry.revoked and entry.track_class.lower() in session.key_classes
+    }
+    return LicenseGrant(session, title, package, allowed)

@@ -1,0 +1,56 @@
+"""Embedded/dev mode only: dev viewer tokens for the web player's account picker."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from reelflow.playback_api.auth import mint_dev_token
+from reelflow.playback_api.auth_config import dev_token_secret
+from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api.problems import Problem
+
+router = APIRouter(tags=["dev"])
+_SUB_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+
+
+class DevTokenRequest(BaseModel):
+    sub: str = Field(default="dev-viewer", min_length=1, max_length=64, pattern=_SUB_RE.pattern)
+    plan: Literal["basic", "standard", "premium"] = "premium"
+    country: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
+    ttl_s: int = Field(default=3600, ge=60, le=86400)
+
+
+class DevToken(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    sub: str
+    plan: str
+    country: str
+
+
+@router.post("/dev/token", response_model=DevToken)
+async def dev_token(body: DevTokenRequest, ctx: ApiContext = Depends(get_ctx)) -> DevToken:
+    """A viewer token for a dev account (only when REELFLOW_ENV=embedded; 404 otherwise)."""
+    if ctx.settings.env != "embedded":
+        raise Problem("not_found", "dev tokens exist only in embedded mode")
+    token = mint_dev_token(
+        dev_token_secret(ctx.signing_secret),
+        sub=body.sub,
+        plan=body.plan,
+        country=body.country,
+        issuer=ctx.settings.auth_issuer,
+        audience=ctx.settings.auth_audience,
+        ttl_s=body.ttl_s,
+    )
+    return DevToken(
+        access_token=token,
+        expires_in=body.ttl_s,
+        sub=body.sub,
+        plan=body.plan,
+        country=body.country.upper(),
+    )

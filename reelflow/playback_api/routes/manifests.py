@@ -1,0 +1,207 @@
+"""Tokenized manifests: the packaged DASH/HLS, filtered to the session's entitlement.
+
+- DASH: video above the plan's height is removed (with its key signalling) and a BaseURL
+  points the relative segment URIs at the signed media prefix of the package.
+- HLS: the master loses variants above the height and points at media playlists served
+  here (they need per-client key lines); media playlists keep only the client's
+  ``EXT-X-KEY`` system and get absolute segment URIs under the signed prefix.
+
+Filtering is cached per entitlement variant with placeholders; a request only swaps in its
+own token and signed prefix (plain string replacement, no XML parse on the hot path).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import cast
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from reelflow.playback_api.catalog_view import LivePackage
+from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api.manifest_filter import (
+    DrmSystem,
+    ManifestError,
+    NoPlayableVideo,
+    filter_hls_master,
+    filter_mpd,
+    rebase_hls_uris,
+    rewrite_hls_keys,
+)
+from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.sessions import PlaybackSession
+from reelflow.playback_api.signing import sign_prefix, verify_playback_token
+from reelflow.storage import ObjectNotFound
+
+router = APIRouter(tags=["playback"])
+
+SESSION_ID = Path(pattern=r"^s[0-9a-f]{32}$")
+PLAYLIST = Path(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.m3u8$")
+TOKEN = Query(max_length=1024, description="the playback token from POST .../playback")
+DRM = Query(default=None, pattern="^(clearkey|widevine|playready|fairplay)$")
+
+_BASE = "__REELFLOW_MEDIA_BASE__/"
+_REBASE_ROOT = "http://reelflow.invalid/__media__/"
+_QUERY = "__REELFLOW_QUERY__"
+_TOKEN = "__REELFLOW_TOKEN__"
+_NO_STORE = {"Cache-Control": "private, no-store"}
+_URI_ATTR = re.compile(r'URI="([^"]*)"')
+
+
+async def _session(ctx: ApiContext, session_id: str, token: str) -> PlaybackSession:
+    claim = verify_playback_token(ctx.signing_secret, token, time.time(), session_id=session_id)
+    session = await ctx.sessions.require(session_id)
+    if session.title_id != claim.title_id or session.version_dir != claim.version:
+        raise Problem("forbidden", "playback token is for another session or title")
+    return session
+
+
+async def _package(ctx: ApiContext, session: PlaybackSession) -> LivePackage:
+    view = await ctx.catalog.title(session.title_id)
+    if view is None or not view.published or view.package is None:
+        raise Problem("not_published", "this title is no longer available")
+    if view.package.version != session.version:
+        raise Problem("session_expired", "the title was republished; start playback again")
+    return view.package
+
+
+async def _cached(ctx: ApiContext, key: tuple[str, ...], build: Callable[[], str]) -> str:
+    def guarded() -> str:
+        try:
+            return build()
+        except ObjectNotFound:
+            raise Problem("not_found", "no such manifest in this package")
+        except NoPlayableVideo:
+            raise Problem("plan_insufficient", "no rendition of this title fits your plan")
+        except ManifestError as exc:
+            raise Problem("not_found", f"manifest cannot be served: {exc}")
+
+    return await ctx.manifests.get(key, guarded)
+
+
+def _prefix(ctx: ApiContext, session: PlaybackSession) -> str:
+    return ctx.media_base + sign_prefix(
+        ctx.link_secret, session.title_id, session.version_dir, session.expires_at
+    )
+
+
+@router.get("/playback/{session_id}/manifest.mpd", response_class=Response)
+async def dash_manifest(
+    session_id: str = SESSION_ID, token: str = TOKEN, ctx: ApiContext = Depends(get_ctx)
+) -> Response:
+    """The session's DASH MPD: entitled renditions only, segments under the signed prefix."""
+    session = await _session(ctx, session_id, token)
+    package = await _package(ctx, session)
+    key = ("mpd", session.title_id, str(package.version), package.mpd, str(session.max_height))
+
+    def build() -> str:
+        raw = ctx.store.get_bytes(f"{package.origin_prefix}/{package.mpd}").decode()
+        return filter_mpd(raw, max_height=session.max_height, base_url=_BASE)
+
+    text = await _cached(ctx, key, build)
+    body = text.replace(_BASE, escape(_prefix(ctx, session)))
+    return Response(body, media_type="application/dash+xml", headers=_NO_STORE)
+
+
+def _hls_drm(package: LivePackage, session: PlaybackSession, drm: str | None) -> str:
+    if not package.encrypted:
+        return "clear"
+    if drm is None:
+        raise Problem("unsupported_drm", "an encrypted HLS stream needs ?drm=<key system>")
+    if drm not in session.drm:
+        raise Problem("unsupported_drm", f"this session did not ask for {drm}")
+    return drm
+
+
+def _point_at_api(master: str) -> str:
+    """Media playlist URIs in the master become ``hls/<name>?<query>`` (served below)."""
+    out: list[str] = []
+    for line in master.splitlines():
+        if line and not line.startswith("#"):
+            out.append(f"hls/{line.strip()}?{_QUERY}")
+        elif line.startswith(("#EXT-X-MEDIA:", "#EXT-X-I-FRAME-STREAM-INF:")):
+            out.append(_URI_ATTR.sub(lambda m: f'URI="hls/{m.group(1)}?{_QUERY}"', line))
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@router.get("/playback/{session_id}/master.m3u8", response_class=Response)
+async def hls_master(
+    session_id: str = SESSION_ID,
+    token: str = TOKEN,
+    drm: str | None = DRM,
+    ctx: ApiContext = Depends(get_ctx),
+) -> Response:
+    """The session's HLS master playlist: entitled variants, media playlists served here."""
+    session = await _session(ctx, session_id, token)
+    package = await _package(ctx, session)
+    system = _hls_drm(package, session, drm)
+    key = ("m3u8", session.title_id, str(package.version), package.hls_master,
+           str(session.max_height))  # fmt: skip
+
+    def build() -> str:
+        raw = ctx.store.get_bytes(f"{package.origin_prefix}/{package.hls_master}").decode()
+        return _point_at_api(filter_hls_master(raw, max_height=session.max_height))
+
+    text = await _cached(ctx, key, build)
+    query = f"token={quote(token)}" + (f"&drm={system}" if system != "clear" else "")
+    return Response(
+        text.replace(_QUERY, query), media_type="application/vnd.apple.mpegurl", headers=_NO_STORE
+    )
+
+
+def _playlist_height(package: LivePackage, playlist: str) -> int | None:
+    stem = playlist.removesuffix(".m3u8").removesuffix("_iframe")
+    for rep in package.representations:
+        if (
+            rep.get("kind") == "video"
+            and str(rep.get("playlist", "")).removesuffix(".m3u8") == stem
+        ):
+            height = rep.get("height")
+            return int(height) if height else None
+    return None
+
+
+@router.get("/playback/{session_id}/hls/{playlist}", response_class=Response)
+async def hls_media_playlist(
+    playlist: str = PLAYLIST,
+    session_id: str = SESSION_ID,
+    token: str = TOKEN,
+    drm: str | None = DRM,
+    ctx: ApiContext = Depends(get_ctx),
+) -> Response:
+    """One media playlist: the client's key system only, segments under the signed prefix."""
+    session = await _session(ctx, session_id, token)
+    package = await _package(ctx, session)
+    system = _hls_drm(package, session, drm)
+    height = _playlist_height(package, playlist)
+    if height is not None and height > session.max_height:
+        raise Problem("forbidden", f"{height}p is above what this session may play")
+    key = ("hls", session.title_id, str(package.version), playlist, system)
+    public = ctx.public_base
+
+    def key_uri(kid: str) -> str:
+        if system == "fairplay":
+            return f"skd://{kid}"
+        return f"{public}/v1/license/hls-key/{kid}?token={_TOKEN}"
+
+    def build() -> str:
+        raw = ctx.store.get_bytes(f"{package.origin_prefix}/{playlist}").decode()
+        if system != "clear" and "#EXT-X-KEY:" in raw:
+            raw = rewrite_hls_keys(raw, drm=_as_drm(system), key_uri_for_kid=key_uri)
+        return rebase_hls_uris(raw, _REBASE_ROOT)
+
+    text = await _cached(ctx, key, build)
+    body = text.replace(_REBASE_ROOT, _prefix(ctx, session)).replace(_TOKEN, quote(token))
+    return Response(body, media_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
+
+
+def _as_drm(system: str) -> DrmSystem:
+    if system in ("clearkey", "widevine", "playready", "fairplay"):
+        return cast(DrmSystem, system)
+    raise Problem("unsupported_drm", f"unknown key system {system}")

@@ -1,0 +1,140 @@
+"""The embedded origin: package files under signed ``/media/<exp>/<sig>/<title>/<version>/``.
+
+The link is checked exactly as the nginx edge checks it (signing.verify_media_path on the
+raw request path, so percent-encoded traversal is refused before any decoding), then the
+object ``origin/<title>/<version>/<path>`` is streamed from the object store with single
+byte-range support, the media content types and immutable caching.
+
+Small objects (segments, playlists, sprites) from a local store are served from a bounded
+in-process cache: one dict lookup and one send, which is what lets the embedded origin keep
+up with a plain static file server (bench/playback_api.py measures both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
+
+from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.signing import MEDIA_CONTENT_TYPES, verify_media_path
+from reelflow.storage import InvalidObjectKey, ObjectNotFound, StorageError
+
+router = APIRouter(tags=["media"])
+
+ORIGIN_ROOT = "origin/"
+CACHE_CONTROL = "private, max-age=86400, immutable"
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _content_type(name: str) -> str:
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return MEDIA_CONTENT_TYPES.get(ext, "application/octet-stream")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of a single satisfiable range; None = whole object."""
+    if not header:
+        return None
+    match = _RANGE_RE.match(header.strip())
+    if match is None:
+        return None  # multi-range or another unit: RFC 9110 lets us send the whole object
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        suffix = int(last)
+        if suffix == 0:
+            raise _unsatisfiable(size)
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise _unsatisfiable(size)
+    return start, end
+
+
+def _unsatisfiable(size: int) -> Problem:
+    return Problem(
+        "range_not_satisfiable",
+        "the requested range is outside the object",
+        headers={"Content-Range": f"bytes */{size}"},
+    )
+
+
+def _headers(size: int, etag: str | None) -> dict[str, str]:
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": CACHE_CONTROL,
+        "Content-Length": str(size),
+    }
+    if etag:
+        headers["ETag"] = etag
+    return headers
+
+
+def _answer(
+    request: Request, total: int, etag: str | None
+) -> tuple[int, dict[str, str], tuple[int, int] | None]:
+    if etag and request.headers.get("if-none-match") == etag:
+        return 304, {"ETag": etag, "Cache-Control": CACHE_CONTROL}, None
+    span = _byte_range(request.headers.get("range"), total)
+    if span is None:
+        return 200, _headers(total, etag), None
+    start, end = span
+    headers = _headers(end - start + 1, etag)
+    headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+    return 206, headers, span
+
+
+@router.api_route("/media/{path:path}", methods=["GET", "HEAD"], response_class=Response)
+async def media(request: Request, path: str, ctx: ApiContext = Depends(get_ctx)) -> Response:
+    """A file of a published package, if the signed prefix is genuine and unexpired."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    claim = verify_media_path(ctx.link_secret, raw_path.decode("latin-1"), time.time())
+    key = ORIGIN_ROOT + claim.object_key
+    name = claim.object_subpath.rsplit("/", 1)[-1]
+    media_type = _content_type(name)
+    head = request.method == "HEAD"
+    try:
+        local = ctx.store.local_path(key)
+    except ObjectNotFound:
+        raise Problem("not_found", "no such file in this package")
+    except (InvalidObjectKey, StorageError):
+        raise Problem("forbidden", "this path cannot be served")
+    if local is not None:
+        cached = ctx.small_files.get(local)
+        if cached is not None:
+            status, headers, span = _answer(request, len(cached.body), cached.etag)
+            if head or status == 304:
+                return Response(status_code=status, headers=headers, media_type=media_type)
+            body = cached.body if span is None else cached.body[span[0] : span[1] + 1]
+            return Response(body, status_code=status, headers=headers, media_type=media_type)
+    return await _stream(ctx, request, key, name, media_type, head)
+
+
+async def _stream(
+    ctx: ApiContext, request: Request, key: str, name: str, media_type: str, head: bool
+) -> Response:
+    try:
+        info = await asyncio.to_thread(ctx.store.stat, key)
+    except ObjectNotFound:
+        raise Problem("not_found", "no such file in this package")
+    etag = f'"{info.etag}"' if info.etag and not info.etag.startswith('"') else info.etag
+    status, headers, span = _answer(request, info.size, etag)
+    if head or status == 304:
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    start, length = (0, None) if span is None else (span[0], span[1] - span[0] + 1)
+    chunks = await asyncio.to_thread(ctx.store.open_read, key, start, length)
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in iterate_in_threadpool(chunks):
+            yield chunk
+
+    return StreamingResponse(body(), status_code=status, headers=headers, media_type=media_type)

@@ -1,0 +1,197 @@
+"""Playback sessions: start (entitlement + stream lease), heartbeat (progress), end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelflow.playback_api.auth import Viewer
+from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
+from reelflow.playback_api.entitlements import check_playback
+from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.progress import resume_position, save_progress
+from reelflow.playback_api.sessions import PlaybackSession, new_session_id
+from reelflow.playback_api.signing import ID_RE, issue_playback_token, sign_prefix
+
+router = APIRouter(tags=["playback"])
+
+DrmName = Literal["clearkey", "widevine", "playready", "fairplay"]
+Protocol = Literal["dash", "hls"]
+# HLS carries one key system per playlist: Apple devices want FairPlay, browsers without
+# it play the identity (ClearKey) key line, then the PSSH-based systems.
+HLS_PREFERENCE: tuple[str, ...] = ("fairplay", "clearkey", "widevine", "playready")
+HEARTBEAT_INTERVAL_S = 10
+TITLE_ID = Path(max_length=128, pattern=ID_RE.pattern)
+SESSION_ID = Path(pattern=r"^s[0-9a-f]{32}$")
+
+
+class PlaybackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    drm: list[DrmName] = Field(default=["clearkey"], max_length=4)
+    protocols: list[Protocol] = Field(default=["dash", "hls"], min_length=1, max_length=2)
+
+
+class Manifests(BaseModel):
+    dash: str | None = None
+    hls: str | None = None
+
+
+class PlaybackStart(BaseModel):
+    session_id: str
+    title_id: str
+    token: str
+    expires_at: int = Field(description="unix time when the token and media links expire")
+    manifests: Manifests
+    hls_drm: str | None = Field(description="the key system the HLS playlists carry")
+    licenses: dict[str, str] = Field(description="license URL per DRM system of this session")
+    fairplay_certificate: str | None = None
+    thumbnails: str | None = Field(description="WebVTT of seek-bar sprites (signed URL)")
+    resume_position_s: float
+    max_height: int
+    heartbeat_url: str
+    heartbeat_interval_s: int
+    lease_ttl_s: int
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    position: float = Field(ge=0, le=7 * 24 * 3600, description="seconds into the title")
+    duration: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+
+
+class HeartbeatAck(BaseModel):
+    session_id: str
+    lease_ttl_s: int
+    expires_at: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post("/titles/{title_id}/playback", response_model=PlaybackStart, status_code=201)
+async def start_playback(
+    body: PlaybackRequest,
+    title_id: str = TITLE_ID,
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> PlaybackStart:
+    """Check entitlement, take a concurrent-stream lease and hand out signed URLs."""
+    view = await ctx.catalog.title(title_id)
+    if view is None:
+        raise Problem("not_found", "no such title")
+    entitlement = check_playback(view.availability, viewer, _now())
+    package = view.package
+    if package is None:
+        raise Problem("not_published", "this title is not available for playback")
+    heights = [
+        r["height"] for r in package.representations if r.get("kind") == "video" and r.get("height")
+    ]
+    if heights and min(heights) > entitlement.max_height:
+        raise Problem(
+            "plan_insufficient",
+            f"the {viewer.plan} plan streams up to {entitlement.max_height}p; "
+            f"this title starts at {min(heights)}p",
+        )
+    drm: tuple[str, ...] = ()
+    if package.encrypted:
+        drm = tuple(d for d in dict.fromkeys(body.drm) if d in package.drm_systems)
+        if not drm:
+            raise Problem(
+                "unsupported_drm",
+                f"this title is protected with {', '.join(package.drm_systems)}",
+                supported=list(package.drm_systems),
+            )
+    expires_at = int(time.time()) + ctx.settings.playback_ttl_s
+    session = PlaybackSession(
+        session_id=new_session_id(),
+        account=viewer.sub,
+        device_id=body.device_id,
+        title_id=title_id,
+        version=package.version,
+        version_dir=package.version_dir,
+        plan=viewer.plan,
+        country=viewer.country,
+        max_height=entitlement.max_height,
+        key_classes=tuple(sorted(entitlement.key_classes)),
+        drm=drm,
+        expires_at=expires_at,
+    )
+    await ctx.sessions.start(session, entitlement.max_streams)
+    resume = await asyncio.to_thread(
+        resume_position, ctx.engine, viewer.sub, title_id, view.duration_s
+    )
+    token = issue_playback_token(
+        ctx.signing_secret, session.session_id, title_id, package.version_dir, expires_at
+    )
+    q = f"token={quote(token)}"
+    base = f"{ctx.public_base}/v1/playback/{session.session_id}"
+    hls_drm = next((d for d in HLS_PREFERENCE if d in drm), None)
+    manifests = Manifests(
+        dash=f"{base}/manifest.mpd?{q}" if "dash" in body.protocols else None,
+        hls=(
+            f"{base}/master.m3u8?{q}" + (f"&drm={hls_drm}" if hls_drm else "")
+            if "hls" in body.protocols
+            else None
+        ),
+    )
+    licenses = {d: f"{ctx.public_base}/v1/license/{d}?{q}" for d in drm}
+    thumbs = package.artwork.get("thumbnails") or []
+    prefix = sign_prefix(ctx.link_secret, title_id, package.version_dir, expires_at)
+    return PlaybackStart(
+        session_id=session.session_id,
+        title_id=title_id,
+        token=token,
+        expires_at=expires_at,
+        manifests=manifests,
+        hls_drm=hls_drm,
+        licenses=licenses,
+        fairplay_certificate=(
+            f"{ctx.public_base}/v1/license/fairplay/certificate" if "fairplay" in drm else None
+        ),
+        thumbnails=f"{ctx.media_base}{prefix}{thumbs[0]}" if thumbs else None,
+        resume_position_s=resume,
+        max_height=entitlement.max_height,
+        heartbeat_url=f"{ctx.public_base}/v1/sessions/{session.session_id}/heartbeat",
+        heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
+        lease_ttl_s=ctx.settings.lease_ttl_s,
+    )
+
+
+@router.put("/sessions/{session_id}/heartbeat", response_model=HeartbeatAck)
+async def heartbeat(
+    body: Heartbeat,
+    session_id: str = SESSION_ID,
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> HeartbeatAck:
+    """Renew the stream lease and store the resume position."""
+    session = await ctx.sessions.require(session_id, viewer.sub)
+    await ctx.sessions.heartbeat(session)
+    await asyncio.to_thread(
+        save_progress, ctx.engine, viewer.sub, session.title_id, body.position, body.duration
+    )
+    return HeartbeatAck(
+        session_id=session_id, lease_ttl_s=ctx.settings.lease_ttl_s, expires_at=session.expires_at
+    )
+
+
+@router.delete("/sessions/{session_id}", status_code=204, response_class=Response)
+async def end_session(
+    session_id: str = SESSION_ID,
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> Response:
+    """End the session: its lease frees a stream at once and its licenses stop."""
+    session = await ctx.sessions.require(session_id, viewer.sub)
+    await ctx.sessions.end(session)
+    return Response(status_code=204)

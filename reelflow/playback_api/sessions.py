@@ -1,0 +1,208 @@
+"""Playback sessions and concurrent-stream leases, held in Redis.
+
+Per account, a sorted set of device leases scored by their expiry (ms). Starting a session
+drops expired leases, then takes a lease for the device unless the account already holds
+its plan's maximum; the same device starting again takes over its own lease (a reload or
+a second tab on one device is not a second stream). A heartbeat renews the lease and the
+session; a player that vanishes stops renewing and its lease expires by itself.
+
+Keys (``<p>`` is the prefix, ``rf:`` by default)::
+
+    <p>leases:<account>            ZSET device -> lease expiry (ms)
+    <p>owner:<account>:<device>    session id holding that device's lease (PX lease TTL)
+    <p>session:<session id>        session JSON (PX lease TTL, renewed by heartbeats)
+
+Each transition is one Lua script, so two players racing for the last stream cannot both
+get it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from reelflow.playback_api.problems import Problem
+
+_START = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if not redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+    return 0
+  end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])
+redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
+return 1
+"""
+
+_HEARTBEAT = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return -2 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return 1
+"""
+
+_END = """
+redis.call('DEL', KEYS[3])
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+_RATE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+@dataclass(frozen=True)
+class PlaybackSession:
+    session_id: str
+    account: str
+    device_id: str
+    title_id: str
+    version: int  # package version
+    version_dir: str  # "v1": the <version> part of media paths
+    plan: str
+    country: str
+    max_height: int
+    key_classes: tuple[str, ...]  # lowercase: audio, sd, hd, uhd
+    drm: tuple[str, ...]
+    expires_at: int  # token and media-link expiry (unix s)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> PlaybackSession:
+        data: dict[str, Any] = json.loads(raw)
+        data["key_classes"] = tuple(data["key_classes"])
+        data["drm"] = tuple(data["drm"])
+        return cls(**data)
+
+
+def new_session_id() -> str:
+    # Starts with a letter so it matches signing.ID_RE.
+    return "s" + secrets.token_hex(16)
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, *, lease_ttl_s: int, prefix: str = "rf:") -> None:
+        self.redis = redis
+        self.lease_ttl_ms = lease_ttl_s * 1000
+        self.prefix = prefix
+        self._start = redis.register_script(_START)
+        self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._end = redis.register_script(_END)
+        self._rate = redis.register_script(_RATE)
+
+    def _keys(self, account: str, device: str, session_id: str) -> list[str]:
+        p = self.prefix
+        return [
+            f"{p}leases:{account}",
+            f"{p}owner:{account}:{device}",
+            f"{p}session:{session_id}",
+        ]
+
+    async def start(self, session: PlaybackSession, max_streams: int) -> None:
+        """Take a lease for the session's device, or raise too_many_streams (409)."""
+        now = int(time.time() * 1000)
+        ok = await self._start(
+            keys=self._keys(session.account, session.device_id, session.session_id),
+            args=[
+                now,
+                now + self.lease_ttl_ms,
+                max_streams,
+                session.device_id,
+                session.session_id,
+                session.to_json(),
+                self.lease_ttl_ms,
+            ],
+        )
+        if int(ok) != 1:
+            raise Problem(
+                "too_many_streams",
+                f"your plan allows {max_streams} stream(s) at once; stop one to start another",
+                max_streams=max_streams,
+            )
+
+    async def get(self, session_id: str) -> PlaybackSession | None:
+        raw = await self.redis.get(f"{self.prefix}session:{session_id}")
+        return PlaybackSession.from_json(cast(bytes, raw)) if raw is not None else None
+
+    async def require(self, session_id: str, account: str | None = None) -> PlaybackSession:
+        """The live session, or session_expired (410); another account's is not_found."""
+        session = await self.get(session_id)
+        if session is None:
+            raise Problem("session_expired", "this playback session has ended; start again")
+        if account is not None and session.account != account:
+            raise Problem("not_found", "no such playback session")
+        return session
+
+    async def heartbeat(self, session: PlaybackSession) -> None:
+        now = int(time.time() * 1000)
+        result = int(
+            await self._heartbeat(
+                keys=self._keys(session.account, session.device_id, session.session_id),
+                args=[
+                    now,
+                    now + self.lease_ttl_ms,
+                    session.session_id,
+                    session.device_id,
+                    self.lease_ttl_ms,
+                ],
+            )
+        )
+        if result == -1:
+            raise Problem("session_expired", "this playback session has ended; start again")
+        if result == -2:
+            raise Problem(
+                "session_expired",
+                "this device started another playback session, which replaced this one",
+            )
+
+    async def end(self, session: PlaybackSession) -> None:
+        await self._end(
+            keys=self._keys(session.account, session.device_id, session.session_id),
+            args=[session.session_id, session.device_id],
+        )
+
+    async def active_streams(self, account: str) -> int:
+        now = int(time.time() * 1000)
+        return int(await self.redis.zcount(f"{self.prefix}leases:{account}", now, "+inf"))
+
+    async def count_active_leases(self, limit: int = 100_000) -> int:
+        """Every live lease across accounts (for /metrics); bounded SCAN, not KEYS."""
+        now = int(time.time() * 1000)
+        total = seen = 0
+        async for key in self.redis.scan_iter(match=f"{self.prefix}leases:*", count=500):
+            total += int(await self.redis.zcount(key, now, "+inf"))
+            seen += 1
+            if seen >= limit:
+                break
+        return total
+
+    async def hit_rate_limit(self, bucket: str, limit: int, window_s: int = 60) -> None:
+        """Fixed-window counter; raises rate_limited (429) past ``limit`` per window."""
+        window = int(time.time()) // window_s
+        n = int(await self._rate(keys=[f"{self.prefix}rl:{bucket}:{window}"], args=[window_s * 2]))
+        if n > limit:
+            retry = window_s - int(time.time()) % window_s
+            raise Problem(
+                "rate_limited",
+                f"more than {limit} requests in {window_s} s",
+                headers={"Retry-After": str(retry)},
+            )

@@ -1,0 +1,175 @@
+"""The real API app over a real catalog (SQLite, or PostgreSQL), real Redis and real packages."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from reelflow.catalog import engine_from_settings
+from reelflow.catalog.db import upgrade
+from reelflow.config import Settings, get_settings
+from reelflow.playback_api.app import create_app
+from reelflow.playback_api.auth import Plan, mint_dev_token
+from reelflow.playback_api.auth_config import dev_token_secret
+from reelflow.storage import LocalStore
+from tests.fixtures.published import MediaSet, PublishedTitle, make_media, publish_title
+from tests.services import free_port
+
+
+@pytest.fixture(scope="session")
+def media_set(tmp_path_factory: pytest.TempPathFactory) -> MediaSet:
+    return make_media(tmp_path_factory.mktemp("api-media"), ffmpeg=get_settings().binary("ffmpeg"))
+
+
+@pytest.fixture(scope="session")
+def packager_path() -> str:
+    return get_settings().binary("packager")
+
+
+@dataclass
+class ApiHarness:
+    """One app instance with its catalog, store and a TestClient (lifespan running)."""
+
+    settings: Settings
+    engine: Engine
+    store: LocalStore
+    client: TestClient
+    media: MediaSet
+    packager: str
+    published: dict[str, PublishedTitle] = field(default_factory=dict)
+
+    def publish(self, title_id: str, **kwargs: Any) -> PublishedTitle:
+        title = publish_title(
+            self.settings,
+            self.engine,
+            self.store,
+            self.media,
+            packager=self.packager,
+            title_id=title_id,
+            **kwargs,
+        )
+        self.published[title_id] = title
+        self.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+        return title
+
+    def token(
+        self,
+        *,
+        plan: Plan = "premium",
+        country: str = "US",
+        sub: str | None = None,
+        admin: bool = False,
+        ttl_s: int = 3600,
+    ) -> str:
+        return mint_dev_token(
+            dev_token_secret(self.settings.secrets().signing_secret),
+            sub=sub or f"acct-{uuid.uuid4().hex[:8]}",
+            plan=plan,
+            country=country,
+            issuer=self.settings.auth_issuer,
+            audience=self.settings.auth_audience,
+            admin=admin,
+            ttl_s=ttl_s,
+        )
+
+    def auth(self, **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(**kwargs)}"}
+
+    def start_playback(
+        self,
+        title_id: str,
+        headers: dict[str, str],
+        *,
+        device_id: str = "device-1",
+        drm: tuple[str, ...] = ("clearkey",),
+        protocols: tuple[str, ...] = ("dash", "hls"),
+    ) -> Any:
+        return self.client.post(
+            f"/v1/titles/{title_id}/playback",
+            json={"device_id": device_id, "drm": list(drm), "protocols": list(protocols)},
+            headers=headers,
+        )
+
+
+def _harness(
+    tmp_path: Path, redis_url: str, database_url: str, media: MediaSet, packager: str, **extra: Any
+) -> Iterator[ApiHarness]:
+    redis.Redis.from_url(redis_url).flushdb()
+    settings = Settings(
+        home=tmp_path / "state",
+        database_url=database_url,
+        redis_url=redis_url,
+        # Unreachable unless a test brings a Temporal server: /readyz reports it.
+        temporal_address=f"127.0.0.1:{free_port()}",
+        **extra,
+    )
+    settings.ensure_home()
+    upgrade(database_url)
+    engine = engine_from_settings(settings)
+    store = LocalStore(settings.resolved_store_root)
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield ApiHarness(settings, engine, store, client, media, packager)
+
+
+@pytest.fixture
+def api(
+    tmp_path: Path, redis_url: str, media_set: MediaSet, packager_path: str
+) -> Iterator[ApiHarness]:
+    """The app on a fresh SQLite catalog."""
+    yield from _harness(
+        tmp_path, redis_url, f"sqlite:///{tmp_path / 'catalog.db'}", media_set, packager_path
+    )
+
+
+@pytest.fixture
+def api_any_db(
+    tmp_path: Path, redis_url: str, catalog_url: str, media_set: MediaSet, packager_path: str
+) -> Iterator[ApiHarness]:
+    """The app on SQLite and on a real PostgreSQL server (parametrized via catalog_url)."""
+    yield from _harness(tmp_path, redis_url, catalog_url, media_set, packager_path)
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[int]:
+    """Run an ASGI app under a real uvicorn server on a loopback port; yields the port."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """GET with the request target sent byte for byte (no client-side normalisation)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", target, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()

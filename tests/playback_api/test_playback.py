@@ -1,0 +1,474 @@
+"""Playback sessions end to end on the real app: entitlement, leases, manifests, segments,
+ClearKey licenses, heartbeats. Real Redis, real SQLite catalog, real packaged titles."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from reelflow.catalog.db import session_scope
+from reelflow.catalog.models import ContentKeyRow
+from reelflow.playback_api.app import create_app
+from reelflow.playback_api.signing import issue_playback_token, sign_prefix
+from tests.fixtures.published import MediaSet
+from tests.playback_api.conftest import ApiHarness, _harness, raw_get, serve
+
+
+def b64(kid_hex: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(kid_hex)).rstrip(b"=").decode()
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def start(api: ApiHarness, title: str, **auth: Any) -> dict[str, Any]:
+    response = api.start_playback(title, api.auth(**auth))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def license_for(api: ApiHarness, session: dict[str, Any], kids: list[str]) -> Any:
+    return api.client.post(
+        path_of(session["licenses"]["clearkey"]),
+        json={"kids": [b64(k) for k in kids], "type": "temporary"},
+    )
+
+
+@pytest.fixture
+def short_lease(
+    tmp_path: Path, redis_url: str, media_set: MediaSet, packager_path: str
+) -> Iterator[ApiHarness]:
+    yield from _harness(
+        tmp_path,
+        redis_url,
+        f"sqlite:///{tmp_path / 'catalog.db'}",
+        media_set,
+        packager_path,
+        lease_ttl_s=1,
+        license_rate_per_minute=3,
+    )
+
+
+# ---- session start and entitlement -------------------------------------------------------
+
+
+def test_playback_start_hands_out_signed_urls_for_the_requested_drm(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    body = start(api, "tt-main", plan="premium")
+    assert re.fullmatch(r"s[0-9a-f]{32}", body["session_id"])
+    assert set(body["licenses"]) == {"clearkey"}
+    assert body["hls_drm"] == "clearkey"
+    assert body["max_height"] == 2160
+    assert body["expires_at"] > time.time() + 3000
+    assert "/media/" in body["thumbnails"] and body["thumbnails"].endswith("thumbnails.vtt")
+    vtt = api.client.get(path_of(body["thumbnails"]))
+    assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
+    sprite = vtt.text.splitlines()[3].split("#")[0]
+    tile = api.client.get(path_of(body["thumbnails"]).rsplit("/", 1)[0] + "/" + sprite)
+    assert tile.status_code == 200 and tile.headers["content-type"] == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "viewer", "slug", "status"),
+    [
+        ({"regions": ("FR", "DE")}, {"country": "US"}, "geo_blocked", 403),
+        (
+            {"window_start": datetime.now(UTC) + timedelta(days=3)},
+            {},
+            "outside_window",
+            403,
+        ),
+        ({"window_end": datetime.now(UTC) - timedelta(hours=1)}, {}, "outside_window", 403),
+        ({"state": "processing"}, {}, "not_published", 404),
+        ({"plans": ("premium",)}, {"plan": "basic"}, "plan_insufficient", 403),
+    ],
+)
+def test_each_refusal_is_its_own_problem_type(
+    api: ApiHarness, kwargs: dict[str, Any], viewer: dict[str, Any], slug: str, status: int
+) -> None:
+    api.publish("tt-refused", **kwargs)
+    response = api.start_playback("tt-refused", api.auth(**viewer))
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == f"https://reelflow.dev/problems/{slug}"
+
+
+def test_geo_bypass_by_country_query_or_header_does_not_work(api: ApiHarness) -> None:
+    api.publish("tt-fr", regions=("FR",))
+    response = api.client.post(
+        "/v1/titles/tt-fr/playback?country=FR",
+        json={"device_id": "d1", "drm": ["clearkey"]},
+        headers={**api.auth(country="US"), "X-Forwarded-For": "90.0.0.1", "CF-IPCountry": "FR"},
+    )
+    assert response.json()["type"].endswith("/geo_blocked")
+
+
+def test_unknown_title_and_hostile_ids_are_404_or_422_never_500(api: ApiHarness) -> None:
+    headers = api.auth()
+    assert api.start_playback("nope", headers).status_code == 404
+    for bad in ("..", "%2e%2e", "a" * 300, "x;drop table titles"):
+        response = api.client.post(
+            f"/v1/titles/{bad}/playback", json={"device_id": "d"}, headers=headers
+        )
+        assert response.status_code in (404, 422), (bad, response.status_code)
+
+
+def test_drm_the_title_does_not_have_is_refused(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    response = api.client.post(
+        "/v1/titles/tt-main/playback",
+        json={"device_id": "d1", "drm": ["nagra"]},
+        headers=api.auth(),
+    )
+    assert response.status_code == 422
+    clear = api.publish("tt-clear", encrypted=False)
+    body = api.start_playback(clear.title_id, api.auth()).json()
+    assert body["licenses"] == {} and body["hls_drm"] is None
+
+
+def test_a_fourth_stream_is_fine_a_fifth_is_refused_on_premium(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    headers = api.auth(plan="premium", sub="family")
+    for n in range(4):
+        assert api.start_playback("tt-main", headers, device_id=f"tv-{n}").status_code == 201
+    fifth = api.start_playback("tt-main", headers, device_id="tv-4")
+    assert fifth.status_code == 409
+    assert fifth.json()["type"].endswith("/too_many_streams")
+    assert fifth.json()["max_streams"] == 4
+    # The same device starting again (a reload) takes over its own lease.
+    assert api.start_playback("tt-main", headers, device_id="tv-2").status_code == 201
+
+
+def test_basic_plan_has_one_stream_and_ending_it_frees_the_slot(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    headers = api.auth(plan="basic", sub="solo")
+    first = api.start_playback("tt-main", headers, device_id="phone").json()
+    assert api.start_playback("tt-main", headers, device_id="laptop").status_code == 409
+    ended = api.client.delete(f"/v1/sessions/{first['session_id']}", headers=headers)
+    assert ended.status_code == 204
+    assert api.start_playback("tt-main", headers, device_id="laptop").status_code == 201
+    # The ended session's licenses stop at once.
+    assert license_for(api, first, [api.published["tt-main"].kid("SD")]).status_code == 410
+
+
+def test_a_vanished_player_loses_its_lease_by_itself(short_lease: ApiHarness) -> None:
+    api = short_lease
+    api.publish("tt-main")
+    headers = api.auth(plan="basic", sub="vanishing")
+    session = api.start_playback("tt-main", headers, device_id="phone").json()
+    assert api.start_playback("tt-main", headers, device_id="tablet").status_code == 409
+    time.sleep(1.3)
+    assert api.start_playback("tt-main", headers, device_id="tablet").status_code == 201
+    beat = api.client.put(
+        f"/v1/sessions/{session['session_id']}/heartbeat", json={"position": 3}, headers=headers
+    )
+    assert beat.status_code == 410
+
+
+def test_heartbeat_renews_the_lease_and_saves_the_resume_position(
+    short_lease: ApiHarness,
+) -> None:
+    api = short_lease
+    api.publish("tt-main")
+    headers = api.auth(plan="basic", sub="resumer")
+    session = api.start_playback("tt-main", headers, device_id="tv").json()
+    assert session["resume_position_s"] == 0
+    for position in (6.0, 7.8):
+        time.sleep(0.6)  # over 1 s in all: without the heartbeats the lease would be gone
+        beat = api.client.put(
+            f"/v1/sessions/{session['session_id']}/heartbeat",
+            json={"position": position, "duration": 8},
+            headers=headers,
+        )
+        assert beat.status_code == 200, beat.text
+    assert api.start_playback("tt-main", headers, device_id="other").status_code == 409
+    api.client.delete(f"/v1/sessions/{session['session_id']}", headers=headers)
+    again = api.start_playback("tt-main", headers, device_id="tv").json()
+    assert again["resume_position_s"] == 0  # 7.8 of 8 s is past 95 %: finished
+    api.client.put(
+        f"/v1/sessions/{again['session_id']}/heartbeat",
+        json={"position": 5.5, "duration": 8},
+        headers=headers,
+    )
+    api.client.delete(f"/v1/sessions/{again['session_id']}", headers=headers)
+    assert api.start_playback("tt-main", headers).json()["resume_position_s"] == 5.5
+
+
+def test_sessions_of_another_account_are_invisible(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    mine = start(api, "tt-main", sub="alice")
+    other = api.auth(sub="mallory")
+    sid = mine["session_id"]
+    beat = api.client.put(f"/v1/sessions/{sid}/heartbeat", json={"position": 1}, headers=other)
+    assert beat.status_code == 404
+    assert api.client.delete(f"/v1/sessions/{sid}", headers=other).status_code == 404
+
+
+# ---- manifests ---------------------------------------------------------------------------
+
+
+def test_dash_manifest_is_filtered_to_the_plan_and_based_on_the_signed_prefix(
+    api: ApiHarness,
+) -> None:
+    title = api.publish("tt-main")
+    premium = api.client.get(path_of(start(api, "tt-main", plan="premium")["manifests"]["dash"]))
+    basic_session = start(api, "tt-main", plan="basic")
+    basic = api.client.get(path_of(basic_session["manifests"]["dash"]))
+    assert premium.status_code == basic.status_code == 200
+    assert basic.headers["content-type"].startswith("application/dash+xml")
+    assert basic.headers["cache-control"] == "private, no-store"
+    assert 'height="720"' in premium.text and 'height="720"' not in basic.text
+    hd_kid = title.key("HD").kid_uuid
+    assert hd_kid in premium.text and hd_kid not in basic.text
+    base = re.search(r"<BaseURL>([^<]+)</BaseURL>", basic.text)
+    assert base is not None
+    prefix = path_of(base.group(1))
+    assert prefix.startswith("/media/") and prefix.endswith("/tt-main/v1/")
+    init = re.search(r'initialization="([^"]+)"', basic.text)
+    assert init is not None
+    segment = api.client.get(prefix + init.group(1).replace("$RepresentationID$", "0"))
+    assert segment.status_code == 200 and segment.headers["content-type"] == "video/mp4"
+
+
+def test_hls_master_drops_tall_variants_and_media_playlists_carry_one_key_system(
+    api: ApiHarness,
+) -> None:
+    title = api.publish("tt-main")
+    session = start(api, "tt-main", plan="basic")
+    master = api.client.get(path_of(session["manifests"]["hls"]))
+    assert master.status_code == 200
+    assert master.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert "RESOLUTION=640x360" in master.text and "1280x720" not in master.text
+    variant = next(line for line in master.text.splitlines() if line.startswith("hls/video_"))
+    base = path_of(session["manifests"]["hls"]).split("master.m3u8")[0]
+    media = api.client.get(base + variant)
+    assert media.status_code == 200, media.text
+    keys = [line for line in media.text.splitlines() if line.startswith("#EXT-X-KEY")]
+    assert keys and all('KEYFORMAT="identity"' in k for k in keys)
+    assert f"/v1/license/hls-key/{title.kid('SD')}?token=" in keys[0]
+    segments = [line for line in media.text.splitlines() if line.endswith(".m4s")]
+    assert segments and all("/media/" in s and "/tt-main/v1/" in s for s in segments)
+    assert api.client.get(path_of(segments[0])).status_code == 200
+    # The identity key URL gives the SD key, and only to this session.
+    key = api.client.get(path_of(keys[0].split('URI="')[1].split('"')[0]))
+    assert key.status_code == 200 and key.content == title.key("SD").key
+    hd = api.client.get(
+        path_of(session["manifests"]["hls"]).replace("master.m3u8", "hls/video_720p_700k.m3u8")
+    )
+    assert hd.status_code == 403
+
+
+def test_fairplay_sessions_get_skd_key_uris(api: ApiHarness) -> None:
+    title = api.publish("tt-main")
+    response = api.start_playback("tt-main", api.auth(), drm=("fairplay", "clearkey"))
+    session = response.json()
+    assert session["hls_drm"] == "fairplay"
+    assert session["fairplay_certificate"].endswith("/v1/license/fairplay/certificate")
+    master = api.client.get(path_of(session["manifests"]["hls"])).text
+    variant = next(line for line in master.splitlines() if line.startswith("hls/video_360p"))
+    base = path_of(session["manifests"]["hls"]).split("master.m3u8")[0]
+    media = api.client.get(base + variant).text
+    keys = [line for line in media.splitlines() if line.startswith("#EXT-X-KEY")]
+    assert keys == [k for k in keys if "com.apple.streamingkeydelivery" in k]
+    assert f'URI="skd://{title.kid("SD")}"' in keys[0]
+
+
+def test_manifest_tokens_are_bound_to_their_session_and_expire(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    api.publish("tt-other")
+    mine = start(api, "tt-main")
+    other = start(api, "tt-other")
+    url = path_of(mine["manifests"]["dash"])
+    swapped = url.split("?")[0] + "?token=" + other["token"]
+    response = api.client.get(swapped)
+    assert response.status_code == 403 and response.json()["type"].endswith("/forbidden")
+    tampered = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
+    assert api.client.get(tampered).json()["type"].endswith("/invalid_token")
+    secret = api.settings.secrets().signing_secret
+    stale = issue_playback_token(secret, mine["session_id"], "tt-main", "v1", int(time.time()) - 5)
+    expired = api.client.get(url.split("?")[0] + "?token=" + stale)
+    assert expired.status_code == 401 and expired.json()["type"].endswith("/token_expired")
+    assert api.client.get(url.split("?")[0]).status_code == 422
+
+
+def test_takedown_stops_manifests_within_the_cache_ttl(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    session = start(api, "tt-main")
+    from reelflow.catalog import queries as q
+
+    q.set_state(api.engine, "tt-main", "taken_down")
+    api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+    response = api.client.get(path_of(session["manifests"]["dash"]))
+    assert response.status_code == 404 and response.json()["type"].endswith("/not_published")
+
+
+# ---- ClearKey licenses -------------------------------------------------------------------
+
+
+def test_clearkey_license_answers_only_entitled_kids(api: ApiHarness) -> None:
+    title = api.publish("tt-main")
+    basic = start(api, "tt-main", plan="basic")
+    wanted = [title.kid("SD"), title.kid("HD"), title.kid("AUDIO")]
+    answer = license_for(api, basic, wanted)
+    assert answer.status_code == 200, answer.text
+    given = {k["kid"]: k["k"] for k in answer.json()["keys"]}
+    assert set(given) == {b64(title.kid("SD")), b64(title.kid("AUDIO"))}
+    sd = title.key("SD")
+    assert base64.urlsafe_b64decode(given[b64(sd.kid_hex)] + "==") == sd.key
+    # Asking for the HD key alone, by KID, gets nothing.
+    only_hd = license_for(api, basic, [title.kid("HD")])
+    assert only_hd.status_code == 403 and only_hd.json()["type"].endswith("/key_withheld")
+    premium = start(api, "tt-main", plan="premium")
+    assert len(license_for(api, premium, wanted).json()["keys"]) == 3
+
+
+def test_license_for_foreign_or_revoked_kids_is_withheld(api: ApiHarness) -> None:
+    mine = api.publish("tt-main")
+    foreign = api.publish("tt-other")
+    session = start(api, "tt-main", plan="premium")
+    refused = license_for(api, session, [foreign.kid("SD"), foreign.kid("HD")])
+    assert refused.status_code == 403
+    with session_scope(api.engine) as s:
+        row = s.get(ContentKeyRow, mine.kid("SD"))
+        assert row is not None
+        row.revoked = True
+        s.add(row)
+    api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+    answer = license_for(api, session, [mine.kid("SD"), mine.kid("AUDIO")])
+    assert [k["kid"] for k in answer.json()["keys"]] == [b64(mine.kid("AUDIO"))]
+
+
+def test_license_requests_that_are_malformed_are_422(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    session = start(api, "tt-main")
+    url = path_of(session["licenses"]["clearkey"])
+    for body in (b"", b"[]", b'{"kids": []}', b'{"kids": ["short"]}', b'{"kids": "x"}', b"\xff"):
+        response = api.client.post(url, content=body)
+        assert response.status_code == 422, body
+    many = {"kids": [b64("00" * 16)] * 33}
+    assert api.client.post(url, json=many).status_code == 422
+    persistent = {"kids": [b64("00" * 16)], "type": "persistent-license"}
+    assert api.client.post(url, json=persistent).status_code == 422
+
+
+def test_license_without_or_with_a_tampered_token_is_401(api: ApiHarness) -> None:
+    title = api.publish("tt-main")
+    session = start(api, "tt-main")
+    body = {"kids": [b64(title.kid("SD"))]}
+    assert api.client.post("/v1/license/clearkey", json=body).status_code == 401
+    bad = path_of(session["licenses"]["clearkey"]).replace("token=ey", "token=ez")
+    assert api.client.post(bad, json=body).status_code == 401
+
+
+def test_license_is_rate_limited_per_session(short_lease: ApiHarness) -> None:
+    api = short_lease
+    title = api.publish("tt-main")
+    session = start(api, "tt-main")
+    codes = [license_for(api, session, [title.kid("SD")]).status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+    limited = license_for(api, session, [title.kid("SD")])
+    assert int(limited.headers["retry-after"]) >= 1
+
+
+def test_clearkey_license_answers_browser_preflight(api: ApiHarness) -> None:
+    response = api.client.options(
+        "/v1/license/clearkey?token=x",
+        headers={
+            "Origin": "https://player.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] in ("*", "https://player.example")
+    assert "POST" in response.headers["access-control-allow-methods"]
+
+
+# ---- embedded origin ---------------------------------------------------------------------
+
+
+def _prefix(api: ApiHarness, title: str, exp: int | None = None, version: str = "v1") -> str:
+    ctx = api.client.app.state.ctx  # type: ignore[attr-defined]
+    return sign_prefix(ctx.link_secret, title, version, exp or int(time.time()) + 600)
+
+
+def test_origin_serves_ranges_and_types_and_refuses_bad_links(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    api.publish("tt-other")
+    prefix = _prefix(api, "tt-main")
+    full = api.client.get(prefix + "video_360p_300k/1.m4s")
+    assert full.status_code == 200
+    assert full.headers["content-type"] == "video/iso.segment"
+    assert full.headers["accept-ranges"] == "bytes"
+    assert "immutable" in full.headers["cache-control"]
+    part = api.client.get(prefix + "video_360p_300k/1.m4s", headers={"Range": "bytes=10-109"})
+    assert part.status_code == 206 and part.content == full.content[10:110]
+    size = len(full.content)
+    assert part.headers["content-range"] == f"bytes 10-109/{size}"
+    tail = api.client.get(prefix + "video_360p_300k/1.m4s", headers={"Range": "bytes=-16"})
+    assert tail.content == full.content[-16:]
+    beyond = api.client.get(prefix + "video_360p_300k/1.m4s", headers={"Range": f"bytes={size}-"})
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+    etag = full.headers["etag"]
+    same = api.client.get(prefix + "video_360p_300k/1.m4s", headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    head = api.client.head(prefix + "manifest.mpd")
+    assert head.status_code == 200 and head.headers["content-type"] == "application/dash+xml"
+    assert api.client.get(prefix + "nope.m4s").status_code == 404
+    # A link for one title opens nothing of another; tampering and expiry are refused.
+    cross = prefix.replace("/tt-main/", "/tt-other/")
+    assert api.client.get(cross + "manifest.mpd").status_code == 403
+    sig = prefix.split("/")[3]
+    tampered = prefix.replace(sig, ("A" if sig[0] != "A" else "B") + sig[1:])
+    assert api.client.get(tampered + "manifest.mpd").status_code == 403
+    expired = _prefix(api, "tt-main", exp=int(time.time()) - 1)
+    gone = api.client.get(expired + "manifest.mpd")
+    assert gone.status_code == 410 and gone.json()["type"].endswith("/link_expired")
+
+
+TRAVERSALS = [
+    "../tt-other/v1/manifest.mpd",
+    "..%2F..%2Ftt-other%2Fv1%2Fmanifest.mpd",
+    "%2e%2e/%2e%2e/tt-other/v1/manifest.mpd",
+    "video_360p_300k/..%5c..%5cmanifest.mpd",
+    "./manifest.mpd",
+    "video_360p_300k//1.m4s",
+    "manifest.mpd%00.jpg",
+    "video_360p_300k/../../../../../etc/passwd",
+]
+
+
+def test_origin_refuses_traversal_sent_raw(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    api.publish("tt-other")
+    prefix = _prefix(api, "tt-main")
+    # A real server and raw request lines: HTTP clients would normalise ".." themselves.
+    with serve(create_app(api.settings)) as port:
+        assert raw_get(port, prefix + "manifest.mpd")[0] == 200
+        for suffix in TRAVERSALS:
+            status, body = raw_get(port, prefix + suffix)
+            assert status in (403, 404), (suffix, status)
+            assert b"problems/" in body and b"MPD" not in body
+
+
+def test_oversized_bodies_are_refused_with_413(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    big = b'{"device_id": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = api.client.post(
+        "/v1/titles/tt-main/playback",
+        content=big,
+        headers={**api.auth(), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["type"].endswith("/payload_too_large")
