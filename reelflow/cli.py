@@ -1,4 +1,4 @@
-"""`reelflow` command line: doctor, api, worker, db. Later parts add titles and keys."""
+"""`reelflow` command line: doctor, api, worker, db, titles, keys, studios, dev."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from reelflow.cli_dev import dev_app
 from reelflow.cli_keys import keys_app
 from reelflow.cli_titles import titles_app
 from reelflow.config import ConfigError, get_settings
@@ -20,6 +21,7 @@ db_app = typer.Typer(no_args_is_help=True, help="catalog database")
 app.add_typer(db_app, name="db")
 app.add_typer(titles_app, name="titles")
 app.add_typer(keys_app, name="keys")
+app.add_typer(dev_app, name="dev")
 console = Console()
 err = Console(stderr=True)
 

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("reelflow.api")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+API_PREFIX = "/v1"
 
 
 class Metrics:
@@ -93,7 +94,11 @@ def route_template(app: Any, scope: Scope) -> str:
     """The matched route's path template, or "unmatched" (never the raw path)."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
-        return str(route.path)
+        template = str(route.path)
+        # Routes of routers included under a prefix report their path without it.
+        if scope["path"].startswith(API_PREFIX + "/") and not template.startswith(API_PREFIX):
+            template = API_PREFIX + template
+        return template
     for candidate in getattr(app, "routes", ()):
         match, _ = candidate.matches(scope)
         if match == Match.FULL:

@@ -269,7 +269,33 @@ def test_hls_master_drops_tall_variants_and_media_playlists_carry_one_key_system
     assert hd.status_code == 403
 
 
-def test_fairplay_sessions_get_skd_key_uris(api: ApiHarness) -> None:
+@pytest.fixture
+def with_fairplay(
+    tmp_path: Path, redis_url: str, media_set: MediaSet, packager_path: str
+) -> Iterator[ApiHarness]:
+    # Never contacted here: the URL only makes FairPlay an offered system.
+    yield from _harness(
+        tmp_path,
+        redis_url,
+        f"sqlite:///{tmp_path / 'catalog.db'}",
+        media_set,
+        packager_path,
+        license_fairplay_url="http://127.0.0.1:9/fairplay",
+        license_upstream_secret="u" * 32,
+    )
+
+
+def test_drm_without_a_configured_license_service_is_not_offered(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    only_widevine = api.start_playback("tt-main", api.auth(), drm=("widevine",))
+    assert only_widevine.status_code == 406
+    assert only_widevine.json()["supported"] == ["clearkey"]
+    both = api.start_playback("tt-main", api.auth(), drm=("widevine", "clearkey")).json()
+    assert set(both["licenses"]) == {"clearkey"}
+
+
+def test_fairplay_sessions_get_skd_key_uris(with_fairplay: ApiHarness) -> None:
+    api = with_fairplay
     title = api.publish("tt-main")
     response = api.start_playback("tt-main", api.auth(), drm=("fairplay", "clearkey"))
     session = response.json()

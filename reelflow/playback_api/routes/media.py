@@ -93,7 +93,8 @@ def _answer(
     return 206, headers, span
 
 
-@router.api_route("/media/{path:path}", methods=["GET", "HEAD"], response_class=Response)
+@router.head("/media/{path:path}", response_class=Response, operation_id="media_head")
+@router.get("/media/{path:path}", response_class=Response, operation_id="media_get")
 async def media(request: Request, path: str, ctx: ApiContext = Depends(get_ctx)) -> Response:
     """A file of a published package, if the signed prefix is genuine and unexpired."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode()

@@ -74,6 +74,21 @@ class HeartbeatAck(BaseModel):
     expires_at: int
 
 
+def _licensable(ctx: ApiContext) -> set[str]:
+    """ClearKey is issued here; the others only when their license upstream is configured."""
+    s = ctx.settings
+    systems = {"clearkey"}
+    if s.license_upstream_secret is not None:
+        for name, url in (
+            ("widevine", s.license_widevine_url),
+            ("playready", s.license_playready_url),
+            ("fairplay", s.license_fairplay_url),
+        ):
+            if url:
+                systems.add(name)
+    return systems
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -104,12 +119,13 @@ async def start_playback(
         )
     drm: tuple[str, ...] = ()
     if package.encrypted:
-        drm = tuple(d for d in dict.fromkeys(body.drm) if d in package.drm_systems)
+        usable = [d for d in package.drm_systems if d in _licensable(ctx)]
+        drm = tuple(d for d in dict.fromkeys(body.drm) if d in usable)
         if not drm:
             raise Problem(
                 "unsupported_drm",
-                f"this title is protected with {', '.join(package.drm_systems)}",
-                supported=list(package.drm_systems),
+                f"this title can be licensed with {', '.join(usable) or 'nothing here'}",
+                supported=usable,
             )
     expires_at = int(time.time()) + ctx.settings.playback_ttl_s
     session = PlaybackSession(

@@ -1,5 +1,213 @@
-"""Placeholder: this area's routes land in a following commit."""
+"""QoE beacons from players (``POST /v1/qoe``) and their per-title aggregates for admins.
 
-from fastapi import APIRouter
+A beacon is validated here and written by an rq job (reelflow.jobs.qoe), so the player's
+request costs one Redis round trip and never waits on the catalog database.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from redis import Redis
+from redis.exceptions import RedisError
+
+from reelflow.jobs.qoe import (
+    DEFAULT_MAX_TITLES,
+    MAX_TITLES,
+    Beacon,
+    TitleQoE,
+    enqueue_beacon,
+    qoe_aggregates,
+)
+from reelflow.playback_api.auth import Viewer
+from reelflow.playback_api.context import ApiContext, current_admin, current_viewer, get_ctx
+from reelflow.playback_api.problems import Problem
+
+router = APIRouter(tags=["qoe"])
+
+# Players send a beacon every few seconds at most; 120 a minute leaves room for several
+# devices on one account and for retries, and stops one token flooding the queue.
+RATE_LIMIT_PER_MIN = 120
+DEFAULT_WINDOW = timedelta(hours=24)
+SESSION_ID_PATTERN = r"^s[0-9a-f]{32}$"
+TITLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ERROR_CODE_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+ErrorCode = Annotated[str, StringConstraints(pattern=ERROR_CODE_PATTERN)]
+
+
+class BeaconIn(BaseModel):
+    """One QoE report for a playback session (totals since the previous beacon)."""
+
+    # strict: a count sent as "3" or 3.5 or true is a player bug worth surfacing, not coercing.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    session_id: str = Field(pattern=SESSION_ID_PATTERN)
+    title_id: str = Field(pattern=TITLE_ID_PATTERN)
+    startup_ms: float | None = Field(default=None, ge=0, le=600_000, allow_inf_nan=False)
+    rebuffer_count: int = Field(default=0, ge=0, le=100_000)
+    rebuffer_ms: float = Field(default=0.0, ge=0, le=86_400_000, allow_inf_nan=False)
+    played_ms: float = Field(default=0.0, ge=0, le=86_400_000, allow_inf_nan=False)
+    bitrate_switches: int = Field(default=0, ge=0, le=100_000)
+    errors: list[ErrorCode] = Field(default_factory=list, max_length=20)
+
+
+class Accepted(BaseModel):
+    accepted: bool = True
+
+
+class StartupStats(BaseModel):
+    samples: int
+    p50: float | None
+    p95: float | None
+
+
+class ErrorCodeCount(BaseModel):
+    code: str
+    count: int
+
+
+class ErrorStats(BaseModel):
+    count: int = Field(description="error codes reported, over every beacon")
+    beacons: int = Field(description="beacons that reported at least one error")
+    top: list[ErrorCodeCount]
+    sampled_beacons: int = Field(description="beacons with errors read to rank `top`")
+    sample_truncated: bool = Field(description="`top` comes from the newest beacons only")
+
+
+class TitleQoEOut(BaseModel):
+    title_id: str
+    beacons: int
+    sessions: int
+    startup_ms: StartupStats
+    rebuffer_ratio: float | None = Field(
+        description="sum(rebuffer_ms) / (sum(played_ms) + sum(rebuffer_ms)); null if both are 0"
+    )
+    rebuffer_count: int
+    rebuffer_ms: float
+    played_ms: float
+    bitrate_switches: int
+    errors: ErrorStats
+
+    @classmethod
+    def of(cls, t: TitleQoE) -> TitleQoEOut:
+        return cls(
+            title_id=t.title_id,
+            beacons=t.beacons,
+            sessions=t.sessions,
+            startup_ms=StartupStats(
+                samples=t.startup_samples, p50=t.startup_p50_ms, p95=t.startup_p95_ms
+            ),
+            rebuffer_ratio=t.rebuffer_ratio,
+            rebuffer_count=t.rebuffer_count,
+            rebuffer_ms=t.rebuffer_ms,
+            played_ms=t.played_ms,
+            bitrate_switches=t.bitrate_switches,
+            errors=ErrorStats(
+                count=t.error_count,
+                beacons=t.beacons_with_errors,
+                top=[ErrorCodeCount(code=e.code, count=e.count) for e in t.top_errors],
+                sampled_beacons=t.error_sample_rows,
+                sample_truncated=t.error_sample_truncated,
+            ),
+        )
+
+
+class QoEReportOut(BaseModel):
+    since: datetime
+    percentile_method: str = "nearest-rank"
+    truncated: bool = Field(description="more titles had beacons than `limit`")
+    titles: list[TitleQoEOut]
+
+
+@lru_cache(maxsize=8)
+def _rq_connection(redis_url: str) -> Redis:
+    # One pooled sync client per URL for the whole process: Redis.from_url per request
+    # would open a new pool (and TCP connection) for every beacon.
+    return Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+
+
+@router.post("/qoe", status_code=202, response_model=Accepted)
+async def post_beacon(
+    body: BeaconIn,
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> Accepted:
+    """Accept a player's QoE beacon; it is stored asynchronously (202).
+
+    If the playback session is still live it must be the caller's (else 403), and its title
+    replaces the one in the body; the title must exist in the catalog (else 404).
+    """
+    received_at = datetime.now(UTC)
+    await ctx.sessions.hit_rate_limit(f"qoe:{viewer.sub}", RATE_LIMIT_PER_MIN)
+    title_id = body.title_id
+    session = await ctx.sessions.get(body.session_id)
+    if session is not None:
+        if session.account != viewer.sub:
+            raise Problem("forbidden", "this playback session belongs to another account")
+        # The server knows what the session plays; a player's claim cannot skew another title.
+        title_id = session.title_id
+    if await ctx.catalog.title(title_id) is None:
+        raise Problem("not_found", f"no title {title_id!r} in the catalog")
+    beacon = Beacon(
+        title_id=title_id,
+        session_id=body.session_id,
+        account=viewer.sub,
+        received_at=received_at.isoformat(),
+        startup_ms=body.startup_ms,
+        rebuffer_count=body.rebuffer_count,
+        rebuffer_ms=body.rebuffer_ms,
+        played_ms=body.played_ms,
+        bitrate_switches=body.bitrate_switches,
+        errors=tuple(body.errors),
+    )
+    connection = _rq_connection(ctx.settings.redis_url)
+    try:
+        # rq is synchronous Redis: a thread keeps the event loop free while it enqueues.
+        await asyncio.to_thread(enqueue_beacon, ctx.settings, beacon, connection)
+    except RedisError as exc:
+        raise Problem("service_unavailable", "the beacon queue is not reachable") from exc
+    return Accepted()
+
+
+@router.get("/admin/qoe", response_model=QoEReportOut, dependencies=[Depends(current_admin)])
+async def qoe_report(
+    title_id: Annotated[
+        str | None, Query(pattern=TITLE_ID_PATTERN, description="only this title")
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description=(
+                "ISO 8601 with a UTC offset (default: 24 h ago); encode `+` as %2B or use Z"
+            )
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_TITLES, description="at most this many titles, busiest first")
+    ] = DEFAULT_MAX_TITLES,
+    ctx: ApiContext = Depends(get_ctx),
+) -> QoEReportOut:
+    """Per-title QoE aggregates over beacons received since `since` (admin token).
+
+    Startup p50/p95 use the nearest-rank method (the ceil(p*n)-th smallest startup_ms,
+    always an observed value) over beacons that reported a startup time.
+    """
+    if since is None:
+        since = datetime.now(UTC) - DEFAULT_WINDOW
+    elif since.tzinfo is None:
+        # A naive time would be read in some server's local zone; make the caller say.
+        raise Problem("validation_error", "since needs a UTC offset, e.g. 2025-01-01T00:00:00Z")
+    report = await asyncio.to_thread(
+        qoe_aggregates, ctx.engine, since=since, title_id=title_id, max_titles=limit
+    )
+    return QoEReportOut(
+        since=report.since,
+        truncated=report.truncated,
+        titles=[TitleQoEOut.of(t) for t in report.titles],
+    )

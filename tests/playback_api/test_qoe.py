@@ -1,0 +1,321 @@
+"""POST /v1/qoe and GET /v1/admin/qoe on the real app, with a real rq worker over real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from rq import Worker
+from sqlmodel import Session, col, select
+
+from reelflow.catalog.db import session_scope
+from reelflow.catalog.models import QoEBeacon, Title, as_utc
+from reelflow.config import get_settings
+from reelflow.jobs.queue import get_queue, redis_connection
+from reelflow.playback_api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
+from reelflow.playback_api.routes import qoe as qoe_routes
+from reelflow.playback_api.sessions import PlaybackSession, SessionStore, new_session_id
+from tests.playback_api.conftest import ApiHarness
+
+
+@pytest.fixture
+def drain(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Runs a burst rq worker whose jobs see the app's catalog (they read REELFLOW_* env)."""
+    monkeypatch.setenv("REELFLOW_HOME", str(api.settings.home))
+    monkeypatch.setenv("REELFLOW_DATABASE_URL", api.settings.resolved_database_url)
+    monkeypatch.setenv("REELFLOW_REDIS_URL", api.settings.redis_url)
+    monkeypatch.setenv("REELFLOW_RQ_QUEUE", api.settings.rq_queue)
+    get_settings.cache_clear()
+
+    def run() -> None:
+        conn = redis_connection(api.settings)
+        Worker([get_queue(api.settings, conn)], connection=conn).work(burst=True)
+
+    yield run
+    get_settings.cache_clear()
+
+
+def _add_title(api: ApiHarness, title_id: str) -> None:
+    # A catalog row is all the QoE endpoint checks; packaging media would only add minutes.
+    with session_scope(api.engine) as s:
+        s.add(Title(id=title_id, name=title_id.title()))
+    api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+
+
+def _live_session(api: ApiHarness, *, account: str, title_id: str) -> str:
+    """A playback session in Redis, as POST /titles/{id}/playback leaves it."""
+    session = PlaybackSession(
+        session_id=new_session_id(),
+        account=account,
+        device_id="device-1",
+        title_id=title_id,
+        version=1,
+        version_dir="v1",
+        plan="premium",
+        country="US",
+        max_height=1080,
+        key_classes=("audio", "sd", "hd"),
+        drm=("clearkey",),
+        expires_at=int(time.time()) + 3600,
+    )
+
+    async def start() -> None:
+        redis = Redis.from_url(api.settings.redis_url)
+        try:
+            store = SessionStore(redis, lease_ttl_s=api.settings.lease_ttl_s)
+            await store.start(session, max_streams=4)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(start())
+    return session.session_id
+
+
+def _body(session_id: str | None = None, title_id: str = "qoe-movie", **extra: Any) -> Any:
+    return {"session_id": session_id or new_session_id(), "title_id": title_id, **extra}
+
+
+def _rows(api: ApiHarness) -> list[QoEBeacon]:
+    with Session(api.engine) as s:
+        return list(s.exec(select(QoEBeacon).order_by(col(QoEBeacon.id))))
+
+
+def _assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
+    doc: dict[str, Any] = response.json()
+    assert doc["type"] == PROBLEM_BASE_URI + slug
+    return doc
+
+
+# ---- POST /v1/qoe ----------------------------------------------------------------------
+
+
+def test_beacon_is_queued_then_written_with_the_sessions_title(
+    api: ApiHarness, drain: Callable[[], None]
+) -> None:
+    _add_title(api, "qoe-movie")
+    _add_title(api, "decoy")
+    session_id = _live_session(api, account="acct-a", title_id="qoe-movie")
+    body = _body(
+        session_id,
+        title_id="decoy",  # the live session says what is playing, not the player
+        startup_ms=850.5,
+        rebuffer_count=2,
+        rebuffer_ms=1200,
+        played_ms=30_000,
+        bitrate_switches=4,
+        errors=["net:timeout", "drm.license_denied"],
+    )
+    before = datetime.now(UTC)
+    r = api.client.post("/v1/qoe", json=body, headers=api.auth(sub="acct-a"))
+    assert r.status_code == 202 and r.json() == {"accepted": True}
+    assert _rows(api) == []  # accepted, not yet written: the worker does that
+
+    drain()
+
+    [row] = _rows(api)
+    assert (row.title_id, row.session_id, row.account) == ("qoe-movie", session_id, "acct-a")
+    assert (row.startup_ms, row.rebuffer_count, row.rebuffer_ms) == (850.5, 2, 1200.0)
+    assert (row.played_ms, row.bitrate_switches) == (30_000.0, 4)
+    assert row.errors == ["net:timeout", "drm.license_denied"]
+    received = as_utc(row.received_at)  # SQLite hands back naive UTC
+    assert received is not None
+    assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
+
+
+def test_ended_session_uses_the_body_title_which_must_exist(
+    api: ApiHarness, drain: Callable[[], None]
+) -> None:
+    _add_title(api, "qoe-movie")
+    headers = api.auth(sub="acct-b")
+    r = api.client.post("/v1/qoe", json=_body(title_id="qoe-movie", played_ms=5), headers=headers)
+    assert r.status_code == 202
+
+    missing = api.client.post("/v1/qoe", json=_body(title_id="no-such-title"), headers=headers)
+    doc = _assert_problem(missing, 404, "not_found")
+    assert "no-such-title" in doc["detail"]
+
+    drain()
+    assert [(row.title_id, row.account) for row in _rows(api)] == [("qoe-movie", "acct-b")]
+
+
+def test_beacon_for_another_accounts_live_session_is_forbidden(api: ApiHarness) -> None:
+    _add_title(api, "qoe-movie")
+    session_id = _live_session(api, account="acct-owner", title_id="qoe-movie")
+    r = api.client.post(
+        "/v1/qoe", json=_body(session_id, played_ms=10), headers=api.auth(sub="acct-intruder")
+    )
+    _assert_problem(r, 403, "forbidden")
+    assert get_queue(api.settings, redis_connection(api.settings)).count == 0
+
+
+def test_beacon_needs_a_viewer_token(api: ApiHarness) -> None:
+    _add_title(api, "qoe-movie")
+    r = api.client.post("/v1/qoe", json=_body())
+    _assert_problem(r, 401, "invalid_token")
+
+
+INVALID_BEACONS: dict[str, tuple[dict[str, Any], str]] = {
+    "negative count": ({"rebuffer_count": -1}, "rebuffer_count"),
+    "negative duration": ({"played_ms": -0.5}, "played_ms"),
+    "startup too long": ({"startup_ms": 600_001}, "startup_ms"),
+    "count too large": ({"bitrate_switches": 100_001}, "bitrate_switches"),
+    "count as string": ({"rebuffer_count": "3"}, "rebuffer_count"),
+    "fractional count": ({"rebuffer_count": 1.5}, "rebuffer_count"),
+    "too many errors": ({"errors": [f"e{i}" for i in range(21)]}, "errors"),
+    "error code too long": ({"errors": ["x" * 65]}, "errors"),
+    "error code with spaces": ({"errors": ["bad code"]}, "errors"),
+    "empty error code": ({"errors": [""]}, "errors"),
+    "unknown field": ({"cdn": "edge-1"}, "cdn"),
+    "short session id": ({"session_id": "s1234"}, "session_id"),
+    "uppercase session id": ({"session_id": "S" + "a" * 32}, "session_id"),
+    "bad title id": ({"title_id": "../etc"}, "title_id"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_BEACONS))
+def test_invalid_beacons_are_validation_problems(api: ApiHarness, case: str) -> None:
+    _add_title(api, "qoe-movie")
+    change, field = INVALID_BEACONS[case]
+    r = api.client.post("/v1/qoe", json={**_body(), **change}, headers=api.auth())
+    doc = _assert_problem(r, 422, "validation_error")
+    assert any(field in err["loc"] for err in doc["errors"]), doc
+    assert get_queue(api.settings, redis_connection(api.settings)).count == 0
+
+
+def test_nan_is_refused(api: ApiHarness) -> None:
+    _add_title(api, "qoe-movie")
+    # json.dumps would refuse NaN; Python's json.loads on the server accepts it.
+    raw = f'{{"session_id": "{new_session_id()}", "title_id": "qoe-movie", "played_ms": NaN}}'
+    r = api.client.post(
+        "/v1/qoe",
+        content=raw,
+        headers={**api.auth(), "Content-Type": "application/json"},
+    )
+    _assert_problem(r, 422, "validation_error")
+
+
+def test_beacons_are_rate_limited_per_account(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_title(api, "qoe-movie")
+    monkeypatch.setattr(qoe_routes, "RATE_LIMIT_PER_MIN", 2)
+    for _attempt in range(3):
+        window = int(time.time()) // 60
+        headers = api.auth()  # a fresh account each attempt
+        codes = [
+            api.client.post("/v1/qoe", json=_body(), headers=headers).status_code for _ in range(3)
+        ]
+        if int(time.time()) // 60 == window:  # the fixed window did not roll over mid-test
+            break
+    assert codes == [202, 202, 429]
+    limited = api.client.post("/v1/qoe", json=_body(), headers=headers)
+    _assert_problem(limited, 429, "rate_limited")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    # Another account has its own budget.
+    assert api.client.post("/v1/qoe", json=_body(), headers=api.auth()).status_code == 202
+
+
+# ---- GET /v1/admin/qoe ---------------------------------------------------------------------
+
+
+def test_admin_report_aggregates_beacons(api: ApiHarness, drain: Callable[[], None]) -> None:
+    _add_title(api, "qoe-movie")
+    _add_title(api, "other")
+    viewer = api.auth(sub="acct-v")
+    sessions = [new_session_id() for _ in range(3)]
+    beacons = [
+        _body(sessions[0], startup_ms=100, played_ms=10_000, rebuffer_ms=500, rebuffer_count=1,
+              errors=["net:timeout"]),
+        _body(sessions[0], startup_ms=200, played_ms=20_000, bitrate_switches=2),
+        _body(sessions[1], startup_ms=300, played_ms=30_000, rebuffer_ms=1500, rebuffer_count=2,
+              errors=["net:timeout", "drm:license"]),
+        _body(sessions[1], startup_ms=400, played_ms=15_000, bitrate_switches=1),
+        _body(sessions[2], startup_ms=1000, played_ms=5_000, rebuffer_ms=1000, rebuffer_count=1),
+        _body(sessions[2], played_ms=20_000),
+        _body(title_id="other", startup_ms=50, played_ms=1_000),
+    ]  # fmt: skip
+    for body in beacons:
+        assert api.client.post("/v1/qoe", json=body, headers=viewer).status_code == 202
+    drain()
+
+    admin = api.auth(admin=True)
+    r = api.client.get("/v1/admin/qoe", headers=admin)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["percentile_method"] == "nearest-rank" and report["truncated"] is False
+    movie, other = report["titles"]  # busiest first
+    assert other["title_id"] == "other" and other["beacons"] == 1
+    assert movie == {
+        "title_id": "qoe-movie",
+        "beacons": 6,
+        "sessions": 3,
+        # Nearest rank over [100, 200, 300, 400, 1000]: p50 = 3rd, p95 = 5th.
+        "startup_ms": {"samples": 5, "p50": 300.0, "p95": 1000.0},
+        "rebuffer_ratio": pytest.approx(3000 / 103_000),
+        "rebuffer_count": 4,
+        "rebuffer_ms": 3000.0,
+        "played_ms": 100_000.0,
+        "bitrate_switches": 3,
+        "errors": {
+            "count": 3,
+            "beacons": 2,
+            "top": [{"code": "net:timeout", "count": 2}, {"code": "drm:license", "count": 1}],
+            "sampled_beacons": 2,
+            "sample_truncated": False,
+        },
+    }
+    since = datetime.fromisoformat(report["since"])
+    assert (
+        timedelta(hours=23, minutes=59) < datetime.now(UTC) - since < timedelta(hours=24, minutes=1)
+    )
+
+    only = api.client.get("/v1/admin/qoe", params={"title_id": "other"}, headers=admin).json()
+    assert [t["title_id"] for t in only["titles"]] == ["other"]
+    assert only["titles"][0]["startup_ms"] == {"samples": 1, "p50": 50.0, "p95": 50.0}
+
+    top = api.client.get("/v1/admin/qoe", params={"limit": 1}, headers=admin).json()
+    assert top["truncated"] is True and [t["title_id"] for t in top["titles"]] == ["qoe-movie"]
+
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    later = api.client.get("/v1/admin/qoe", params={"since": future}, headers=admin).json()
+    assert later["titles"] == []
+
+
+def test_admin_report_needs_an_admin_token(api: ApiHarness) -> None:
+    r = api.client.get("/v1/admin/qoe", headers=api.auth())
+    _assert_problem(r, 403, "forbidden")
+    _assert_problem(api.client.get("/v1/admin/qoe"), 401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"since": "2025-01-01T00:00:00"}, None),  # naive: no UTC offset
+        ({"since": "yesterday"}, "since"),
+        ({"limit": "0"}, "limit"),
+        ({"title_id": "../x"}, "title_id"),
+    ],
+)
+def test_admin_report_validates_its_query(
+    api: ApiHarness, params: dict[str, str], field: str | None
+) -> None:
+    r = api.client.get("/v1/admin/qoe", params=params, headers=api.auth(admin=True))
+    doc = _assert_problem(r, 422, "validation_error")
+    if field is None:
+        assert "UTC offset" in doc["detail"]
+    else:
+        assert any(field in err["loc"] for err in doc["errors"]), doc
+
+
+def test_openapi_lists_qoe_routes_under_the_qoe_tag(api: ApiHarness) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    assert paths["/v1/qoe"]["post"]["tags"] == ["qoe"]
+    assert "202" in paths["/v1/qoe"]["post"]["responses"]
+    assert paths["/v1/admin/qoe"]["get"]["tags"] == ["qoe"]
