@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog.db import make_engine, upgrade
-from reelflow.config import Settings
+from reelflow.config import Settings, get_settings
 from reelflow.temporal_client import SEARCH_ATTRIBUTES
+from tests.fixtures.published import MediaSet, make_media
 from tests.services import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, postgres_server, redis_server
 
 
@@ -89,3 +90,14 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def task_queue() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def media_set(tmp_path_factory: pytest.TempPathFactory) -> MediaSet:
+    """Renditions, sprites and artwork of one lavfi clip, for publishing test titles."""
+    return make_media(tmp_path_factory.mktemp("api-media"), ffmpeg=get_settings().binary("ffmpeg"))
+
+
+@pytest.fixture(scope="session")
+def packager_path() -> str:
+    return get_settings().binary("packager")

@@ -20,23 +20,13 @@ from sqlalchemy.engine import Engine
 
 from reelflow.catalog import engine_from_settings
 from reelflow.catalog.db import upgrade
-from reelflow.config import Settings, get_settings
+from reelflow.config import Settings
 from reelflow.playback_api.app import create_app
 from reelflow.playback_api.auth import Plan, mint_dev_token
 from reelflow.playback_api.auth_config import dev_token_secret
 from reelflow.storage import LocalStore
-from tests.fixtures.published import MediaSet, PublishedTitle, make_media, publish_title
+from tests.fixtures.published import MediaSet, PublishedTitle, publish_title
 from tests.services import free_port
-
-
-@pytest.fixture(scope="session")
-def media_set(tmp_path_factory: pytest.TempPathFactory) -> MediaSet:
-    return make_media(tmp_path_factory.mktemp("api-media"), ffmpeg=get_settings().binary("ffmpeg"))
-
-
-@pytest.fixture(scope="session")
-def packager_path() -> str:
-    return get_settings().binary("packager")
 
 
 @dataclass
