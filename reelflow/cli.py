@@ -13,6 +13,7 @@ from rich.table import Table
 
 from reelflow.cli_dev import dev_app
 from reelflow.cli_keys import keys_app
+from reelflow.cli_studios import studios_app
 from reelflow.cli_titles import titles_app
 from reelflow.config import ConfigError, get_settings
 
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(titles_app, name="titles")
 app.add_typer(keys_app, name="keys")
 app.add_typer(dev_app, name="dev")
+app.add_typer(studios_app, name="studios")
 console = Console()
 err = Console(stderr=True)
 
@@ -84,7 +86,9 @@ def api(
 
     from reelflow.catalog.db import SchemaBehind
     from reelflow.playback_api.app import create_app
+    from reelflow.playback_api.observability import configure_json_logging
 
+    configure_json_logging()
     settings = get_settings()
     try:
         application = create_app(settings)

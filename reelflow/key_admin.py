@@ -63,6 +63,10 @@ def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> Ro
                 resealed += 1
     with Session(engine) as s:
         total = len(s.exec(select(ContentKeyRow.kid)).all())
+    # Studio webhook secrets are sealed under the same master key: move them along.
+    from reelflow.studios import reseal_webhook_secrets
+
+    reseal_webhook_secrets(settings, engine)
     return RotationResult(secrets.master_key_version, resealed, total - resealed)
 
 

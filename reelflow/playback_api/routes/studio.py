@@ -1,5 +1,721 @@
-"""Placeholder: this area's routes land in a following commit."""
+"""Studio ingest: a signed webhook starts a title's lifecycle; studios follow its status.
 
-from fastapi import APIRouter
+``POST /v1/studio/ingest`` checks, in order: the API key (401 invalid_api_key), the
+``Reelflow-Signature`` over the raw body (401 bad_signature; 409 replayed_request when it
+is stale or this exact delivery was seen), the ``Idempotency-Key`` (a stored answer is
+replayed; another body under the same key is 422 idempotency_conflict), the body itself
+(422 validation_error), ownership of the title id (403 forbidden: the catalog row and the
+run's memo must name this studio). Then it starts, or joins, the title's workflow: 202.
 
-router = APIRouter()
+Only 202 answers are stored under an Idempotency-Key: a refusal is recomputed on retry
+(it is deterministic for the same body), and a studio that fixes a rejected body may send
+it again under the same key. A 503 stores nothing, so a retry can still succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import ipaddress
+import re
+import socket
+import time
+from collections.abc import Collection
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from reelflow import studios
+from reelflow.catalog.db import session_scope
+from reelflow.catalog.models import IngestRequestRow, Studio, Title, as_utc
+from reelflow.cli_titles import overall_percent
+from reelflow.playback_api import webhook_auth
+from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api.problems import Problem
+from reelflow.workflows import contracts as c
+from reelflow.workflows.title import TitleWorkflow, workflow_id
+
+router = APIRouter(prefix="/studio", tags=["studio"])
+
+TITLE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
+IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+# The fetcher (reelflow.sources) speaks only these; the setting can narrow them, not widen:
+# file:, store: and the rest would let a studio read the server's files or other masters.
+FETCHABLE_SCHEMES = frozenset({"https", "http"})
+CALLBACK_SCHEMES = frozenset({"https", "http"})
+MAX_URL_CHARS = 2048
+MEMO_STUDIO = "studio_id"
+RPC_TIMEOUT = timedelta(seconds=10)
+QUERY_TIMEOUT = timedelta(seconds=5)
+PENDING = 0  # IngestRequestRow.status_code while the first request is still in flight
+PENDING_WAIT_S = 5.0
+# A claim older than this belongs to a request that died mid-flight: it may be taken over
+# (safe: the workflow id is deterministic and USE_EXISTING joins the same run).
+STALE_CLAIM_S = 60.0
+MAX_REPORTED_ERRORS = 50
+IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
+
+# ISO 3166-1 alpha-2, all 249 officially assigned codes (pycountry is not a dependency;
+# tests cross-check against tzdata's iso3166.tab where the system has it).
+_ISO_3166_ALPHA2_CODES = """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
+    BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ
+    DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP
+    GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG
+    KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML
+    MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE
+    PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL
+    SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM
+    US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+"""
+ISO_3166_ALPHA2: frozenset[str] = frozenset(_ISO_3166_ALPHA2_CODES.split())
+_HOSTNAME_RE = re.compile(
+    r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?"
+)
+_LEGACY_IPV4_RE = re.compile(r"[0-9a-fx.]+")
+
+
+# ---- body validation ---------------------------------------------------------------------
+
+
+def _no_control_chars(value: str, *, allow_newlines: bool = False) -> str:
+    allowed = "\n\r\t" if allow_newlines else ""
+    # NUL and friends break PostgreSQL text columns and terminal output downstream.
+    if any((ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) and ch not in allowed for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _is_internal_host(host: str) -> bool:
+    """Loopback, private, link-local and similar addresses (including legacy IPv4 forms)."""
+    name = host.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
+    except ValueError:
+        # getaddrinfo still reads 2130706433, 0x7f.1 or 127.1 as addresses.
+        if not _LEGACY_IPV4_RE.fullmatch(name):
+            return False
+        try:
+            ip = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
+    return not ip.is_global
+
+
+def check_url(value: str, schemes: Collection[str]) -> str:
+    """An absolute URL a worker may fetch or call; error messages never echo the URL."""
+    if not value.isascii() or any(ch <= " " or ch in "\x7f\\" for ch in value):
+        raise ValueError(
+            "the URL must be ASCII without spaces, control characters or backslashes "
+            "(percent-encode them; punycode international host names)"
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"the URL scheme must be one of: {', '.join(sorted(schemes))}")
+    if "@" in parts.netloc:
+        raise ValueError("credentials in URLs are not accepted")
+    host = parts.hostname
+    if not host:
+        raise ValueError("the URL needs a host")
+    if port == 0:
+        raise ValueError("not a valid URL")
+    bracketed = parts.netloc.startswith("[")
+    if not bracketed and not _HOSTNAME_RE.fullmatch(host):
+        raise ValueError("the URL's host name is not valid")
+    # The ingest workers sit inside the deployment: a studio must not point them at it.
+    if _is_internal_host(host):
+        raise ValueError("loopback, private and link-local hosts are not accepted")
+    return value
+
+
+def _source_schemes(info: ValidationInfo) -> frozenset[str]:
+    ctx = info.context or {}
+    configured = ctx.get("source_schemes")
+    return frozenset(configured) if configured is not None else FETCHABLE_SCHEMES
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+Genre = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Plan = Literal["basic", "standard", "premium"]
+
+
+class SubtitleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    language: str = Field(
+        max_length=16,
+        pattern=LANGUAGE_PATTERN,
+        description="BCP 47 language tag, e.g. `en`, `pt-BR`",
+        examples=["en"],
+    )
+    source: str = Field(max_length=MAX_URL_CHARS, description="WebVTT or SRT file URL")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str, info: ValidationInfo) -> str:
+        return check_url(value, _source_schemes(info))
+
+
+class IngestOptionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    require_approval: bool = Field(
+        default=False, description="hold the title at the approval gate even when QC passes"
+    )
+
+
+class IngestBody(BaseModel):
+    """One title delivery. Unknown fields are refused, so a misspelt field never goes unseen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    title_id: str = Field(
+        pattern=TITLE_ID_PATTERN,
+        description="your stable id for the title: a-z 0-9 _ -, at most 64",
+        examples=["big-buck-bunny"],
+    )
+    version: int = Field(
+        default=1, ge=1, le=1000, description="a re-delivered master gets the next version"
+    )
+    name: Annotated[Text, Field(min_length=1, max_length=300)]
+    synopsis: Annotated[Text, Field(max_length=5000)] = ""
+    genres: list[Genre] = Field(default_factory=list, max_length=20)
+    rating: Annotated[Text, Field(min_length=1, max_length=16)] | None = None
+    source: str = Field(
+        max_length=MAX_URL_CHARS,
+        description=(
+            "URL of the master file; schemes per REELFLOW_INGEST_SOURCE_SCHEMES (https, http). "
+            "No credentials in the URL, no internal hosts."
+        ),
+        examples=["https://media.example.com/masters/big-buck-bunny.mov"],
+    )
+    subtitles: list[SubtitleIn] = Field(default_factory=list, max_length=20)
+    window_start: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with offset; default: available once published"
+    )
+    window_end: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with offset, after window_start; default: open-ended"
+    )
+    regions: list[Region] = Field(
+        default_factory=list,
+        max_length=250,
+        description="ISO 3166-1 alpha-2 codes, uppercase; empty: worldwide",
+        examples=[["US", "CA"]],
+    )
+    plans: list[Plan] = Field(
+        default_factory=list, max_length=3, description="plans that may watch; empty: every plan"
+    )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=MAX_URL_CHARS,
+        description="https/http URL that receives signed lifecycle notifications",
+    )
+    options: IngestOptionsIn = Field(default_factory=IngestOptionsIn)
+
+    @field_validator("name", "genres", "rating")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                _no_control_chars(item)
+        return value
+
+    @field_validator("synopsis")
+    @classmethod
+    def _synopsis(cls, value: str) -> str:
+        return _no_control_chars(value, allow_newlines=True)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str, info: ValidationInfo) -> str:
+        return check_url(value, _source_schemes(info))
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, CALLBACK_SCHEMES)
+
+    @field_validator("window_end")
+    @classmethod
+    def _window(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("window_start")
+        if value is not None and start is not None and value <= start:
+            raise ValueError("window_end must be after window_start")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r not in ISO_3166_ALPHA2]
+        if unknown:
+            raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {', '.join(unknown[:10])}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("genres", "plans")
+    @classmethod
+    def _dedupe(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    def to_title_input(self, studio_id: str, media_queue: str) -> c.TitleInput:
+        return c.TitleInput(
+            title_id=self.title_id,
+            source=self.source,
+            name=self.name,
+            version=self.version,
+            synopsis=self.synopsis,
+            genres=list(self.genres),
+            rating=self.rating,
+            options=c.TitleOptions(require_approval=self.options.require_approval),
+            availability=c.AvailabilitySpec(
+                window_start=self.window_start.isoformat() if self.window_start else None,
+                window_end=self.window_end.isoformat() if self.window_end else None,
+                regions=list(self.regions),
+                plans=list(self.plans),
+            ),
+            subtitles=[c.SubtitleSource(s.language, s.source) for s in self.subtitles],
+            studio_id=studio_id,
+            callback_url=self.callback_url,
+            media_queue=media_queue,
+        )
+
+
+def parse_ingest_body(raw: bytes, source_schemes: Collection[str]) -> IngestBody:
+    """Validate the signed bytes; every violation is a 422 validation_error listing them."""
+    try:
+        return IngestBody.model_validate_json(raw, context={"source_schemes": source_schemes})
+    except ValidationError as exc:
+        # Location, message and kind only: echoing the input could reflect URLs with secrets.
+        errors = [
+            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise Problem(
+            "validation_error",
+            "the ingest body did not match the schema",
+            errors=errors[:MAX_REPORTED_ERRORS],
+        ) from None
+
+
+def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The model's JSON schema with its ``$defs`` inlined: OpenAPI resolves ``#/$defs/...``
+    against the whole document, where those definitions do not exist."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = walk(copy.deepcopy(defs[ref.removeprefix("#/$defs/")]))
+                return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+def _source_schemes_setting(ctx: ApiContext) -> frozenset[str]:
+    configured = {s.strip().lower() for s in ctx.settings.ingest_source_schemes.split(",")}
+    return frozenset(configured & FETCHABLE_SCHEMES)
+
+
+# ---- responses ---------------------------------------------------------------------------
+
+
+class IngestAccepted(BaseModel):
+    title_id: str
+    version: int
+    workflow_id: str
+    status_url: str = Field(description="GET it with your X-Api-Key to follow the title")
+
+
+class StudioTitleStatus(BaseModel):
+    """The title workflow's ``status`` query, plus an overall percentage."""
+
+    title_id: str
+    version: int
+    workflow_id: str
+    workflow_status: str = Field(description="RUNNING, COMPLETED, FAILED, TERMINATED, ...")
+    percent: float = Field(description="weighted progress over the processing stages")
+    state: str
+    stage: str
+    stages: list[c.StageState]
+    qc_summary: str | None = None
+    qc_failures: list[str] = Field(default_factory=list)
+    qc_warnings: list[str] = Field(default_factory=list)
+    ladder: list[c.RungSpec] = Field(default_factory=list)
+    renditions: list[c.RenditionInfo] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    window_start: str | None = None
+    window_end: str | None = None
+
+
+# ---- authentication ----------------------------------------------------------------------
+
+_api_key_header = APIKeyHeader(
+    name="X-Api-Key",
+    auto_error=False,
+    description="Studio API key (rf_sk_...), from `reelflow studios add`",
+)
+
+
+async def current_studio(
+    request: Request,
+    api_key: str | None = Security(_api_key_header),
+    ctx: ApiContext = Depends(get_ctx),
+) -> Studio:
+    if not api_key:
+        raise Problem("invalid_api_key", "an X-Api-Key header is required")
+    studio = await asyncio.to_thread(studios.authenticate, ctx.engine, api_key)
+    if studio is None:
+        raise Problem("invalid_api_key", "unknown or disabled API key")
+    request.state.account = f"studio:{studio.id}"
+    return studio
+
+
+# ---- idempotency records (blocking; run in a thread) -------------------------------------
+
+
+def _find_request(engine: Engine, studio_id: str, key: str) -> IngestRequestRow | None:
+    with Session(engine) as s:
+        stmt = select(IngestRequestRow).where(
+            IngestRequestRow.studio_id == studio_id, IngestRequestRow.idempotency_key == key
+        )
+        return s.exec(stmt).first()
+
+
+def _claim_request(
+    engine: Engine, studio_id: str, key: str, body_hash: str, title_id: str
+) -> int | None:
+    """Insert a pending row; None when another request holds the key (unique constraint)."""
+    row = IngestRequestRow(
+        studio_id=studio_id,
+        idempotency_key=key,
+        body_sha256=body_hash,
+        title_id=title_id,
+        status_code=PENDING,
+        response={},
+    )
+    try:
+        with session_scope(engine) as s:
+            s.add(row)
+            s.flush()
+            return row.id
+    except IntegrityError:
+        return None
+
+
+def _complete_request(engine: Engine, row_id: int, status_code: int, body: dict[str, Any]) -> None:
+    with session_scope(engine) as s:
+        s.execute(
+            update(IngestRequestRow)
+            .where(col(IngestRequestRow.id) == row_id)
+            .values(status_code=status_code, response=body)
+        )
+
+
+def _release_request(engine: Engine, row_id: int) -> None:
+    """Drop a pending claim so a retry under the same key starts afresh."""
+    with session_scope(engine) as s:
+        s.execute(
+            delete(IngestRequestRow).where(
+                col(IngestRequestRow.id) == row_id, col(IngestRequestRow.status_code) == PENDING
+            )
+        )
+
+
+def _catalog_title(engine: Engine, title_id: str) -> Title | None:
+    with Session(engine) as s:
+        return s.get(Title, title_id)
+
+
+# ---- the ingest flow ---------------------------------------------------------------------
+
+
+def _answer(row: IngestRequestRow) -> JSONResponse:
+    headers = {IDEMPOTENT_REPLAYED: "true"}
+    location = row.response.get("status_url")
+    if isinstance(location, str):
+        headers["Location"] = location
+    return JSONResponse(row.response, status_code=row.status_code, headers=headers)
+
+
+def _conflict() -> Problem:
+    return Problem(
+        "idempotency_conflict",
+        "this Idempotency-Key was already used with a different body; use a new key",
+    )
+
+
+async def _claim(
+    ctx: ApiContext, studio_id: str, key: str, body_hash: str, title_id: str
+) -> int | IngestRequestRow:
+    """Own the key (its new row id) or get the finished answer another request stored."""
+    deadline = time.monotonic() + PENDING_WAIT_S
+    while True:
+        row_id = await asyncio.to_thread(
+            _claim_request, ctx.engine, studio_id, key, body_hash, title_id
+        )
+        if row_id is not None:
+            return row_id
+        row = await asyncio.to_thread(_find_request, ctx.engine, studio_id, key)
+        if row is not None:
+            if row.body_sha256 != body_hash:
+                raise _conflict()
+            if row.status_code != PENDING:
+                return row
+            created = as_utc(row.created_at)
+            assert row.id is not None and created is not None
+            if (datetime.now(UTC) - created).total_seconds() > STALE_CLAIM_S:
+                await asyncio.to_thread(_release_request, ctx.engine, row.id)
+                continue
+        # row None: the holder released it (its start failed), so claim again; the
+        # deadline also bounds the loop should the insert keep failing for another reason.
+        if time.monotonic() > deadline:
+            raise Problem(
+                "service_unavailable",
+                "an earlier request with this Idempotency-Key is still in flight; retry shortly",
+                headers={"Retry-After": "2"},
+            )
+        if row is not None:
+            await asyncio.sleep(0.1)
+
+
+async def _workflow_owner(handle: WorkflowHandle[Any, Any]) -> tuple[str | None, str]:
+    """The studio recorded in the run's memo (None: started by ops) and the run's status."""
+    desc = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+    owner = (await desc.memo()).get(MEMO_STUDIO)
+    status = desc.status.name if desc.status is not None else "UNKNOWN"
+    return (owner if isinstance(owner, str) else None), status
+
+
+async def _start_title(ctx: ApiContext, studio_id: str, body: IngestBody) -> IngestAccepted:
+    client = await ctx.temporal()
+    wf_id = workflow_id(body.title_id, body.version)
+    try:
+        try:
+            handle = await client.start_workflow(
+                TitleWorkflow.run,
+                body.to_title_input(studio_id, ctx.settings.media_queue),
+                id=wf_id,
+                task_queue=ctx.settings.control_queue,
+                # The same id joins the running workflow: a duplicate delivery starts nothing.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # Which studio started the run: ownership before the catalog row exists.
+                memo={MEMO_STUDIO: studio_id},
+                rpc_timeout=RPC_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError:
+            handle = client.get_workflow_handle(wf_id)  # closed run of this version
+        # Checked after starting, not before: two studios racing for one id both land on
+        # the same run, and only the one that started it passes.
+        owner, _ = await _workflow_owner(handle)
+    except RPCError as exc:
+        raise Problem("service_unavailable", "the workflow service did not answer") from exc
+    if owner != studio_id:
+        raise Problem("forbidden", "this title id belongs to another studio")
+    suffix = f"?version={body.version}" if body.version > 1 else ""
+    return IngestAccepted(
+        title_id=body.title_id,
+        version=body.version,
+        workflow_id=wf_id,
+        status_url=f"{ctx.public_base}/v1/studio/titles/{body.title_id}{suffix}",
+    )
+
+
+async def _ingest(
+    ctx: ApiContext, studio: Studio, raw: bytes, idempotency_key: str | None
+) -> JSONResponse:
+    body_hash = hashlib.sha256(raw).hexdigest()
+    if idempotency_key is not None:
+        earlier = await asyncio.to_thread(_find_request, ctx.engine, studio.id, idempotency_key)
+        if earlier is not None:
+            if earlier.body_sha256 != body_hash:
+                raise _conflict()
+            if earlier.status_code != PENDING:
+                return _answer(earlier)
+    body = parse_ingest_body(raw, _source_schemes_setting(ctx))
+    title = await asyncio.to_thread(_catalog_title, ctx.engine, body.title_id)
+    if title is not None and title.studio_id != studio.id:
+        raise Problem("forbidden", "this title id belongs to another studio")
+    claim: int | None = None
+    if idempotency_key is not None:
+        outcome = await _claim(ctx, studio.id, idempotency_key, body_hash, body.title_id)
+        if isinstance(outcome, IngestRequestRow):
+            return _answer(outcome)
+        claim = outcome
+    try:
+        accepted = await _start_title(ctx, studio.id, body)
+    except BaseException:
+        if claim is not None:
+            await asyncio.to_thread(_release_request, ctx.engine, claim)
+        raise
+    doc = accepted.model_dump(mode="json")
+    if claim is not None:
+        await asyncio.to_thread(_complete_request, ctx.engine, claim, 202, doc)
+    return JSONResponse(doc, status_code=202, headers={"Location": accepted.status_url})
+
+
+INGEST_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "JSON, signed as sent: `Reelflow-Signature` covers these exact bytes, so the "
+            "server parses the raw body only after checking the signature."
+        ),
+        "content": {"application/json": {"schema": _inline_defs(IngestBody.model_json_schema())}},
+    }
+}
+
+
+@router.post(
+    "/ingest",
+    status_code=202,
+    response_model=IngestAccepted,
+    openapi_extra=INGEST_OPENAPI,
+    responses={
+        202: {
+            "description": "Workflow started (or joined); follow it at `status_url`",
+            "headers": {
+                "Location": {"description": "the status URL", "schema": {"type": "string"}},
+                IDEMPOTENT_REPLAYED: {
+                    "description": "`true` when this is the stored answer to an earlier request",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        401: {"description": "invalid_api_key or bad_signature"},
+        403: {"description": "forbidden: the title id belongs to another studio"},
+        409: {"description": "replayed_request: a stale timestamp or an exact re-send"},
+        413: {"description": "payload_too_large"},
+        422: {"description": "validation_error or idempotency_conflict"},
+        503: {"description": "service_unavailable: nothing was stored; retry"},
+    },
+)
+async def ingest(
+    request: Request,
+    studio: Studio = Depends(current_studio),
+    ctx: ApiContext = Depends(get_ctx),
+    signature: str | None = Header(
+        default=None,
+        alias=webhook_auth.SIGNATURE_HEADER,
+        description=(
+            '`t=<unix seconds>,v1=<hex HMAC-SHA256(webhook secret, "<t>." + raw body)>`; '
+            "several v1= entries are accepted during a secret rotation"
+        ),
+    ),
+    idempotency_key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        description="1-200 of A-Z a-z 0-9 . _ : - ; a retry under the same key and body "
+        "gets the first answer back",
+    ),
+) -> JSONResponse:
+    """Deliver a title: start its lifecycle workflow (or join the one already running)."""
+    raw = await request.body()
+    now = time.time()
+    secrets = await asyncio.to_thread(studios.active_webhook_secrets, ctx.settings, studio, now)
+    signed_at = webhook_auth.verify_signature(secrets, signature, raw, now=now)
+    if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
+        raise Problem(
+            "validation_error",
+            "Idempotency-Key must be 1-200 characters of A-Z a-z 0-9 . _ : -",
+            errors=[
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": "must match ^[A-Za-z0-9._:-]{1,200}$",
+                    "type": "string_pattern_mismatch",
+                }
+            ],
+        )
+    seen = webhook_auth.replay_key(studio.id, signed_at, raw)
+    await webhook_auth.remember_delivery(ctx.redis, seen)
+    try:
+        return await _ingest(ctx, studio, raw, idempotency_key)
+    except Problem as problem:
+        if problem.status >= 500:
+            await webhook_auth.forget_delivery(ctx.redis, seen)
+        raise
+    except Exception:
+        # Not processed: the exact same delivery may be retried once the fault is gone.
+        await webhook_auth.forget_delivery(ctx.redis, seen)
+        raise
+
+
+@router.get("/titles/{title_id}", response_model=StudioTitleStatus)
+async def title_status(
+    title_id: str = Path(pattern=TITLE_ID_PATTERN, max_length=64),
+    version: int | None = Query(default=None, ge=1, le=1000, description="default: newest"),
+    studio: Studio = Depends(current_studio),
+    ctx: ApiContext = Depends(get_ctx),
+) -> StudioTitleStatus:
+    """Lifecycle status of one of your titles (404 for titles of other studios)."""
+    not_found = Problem("not_found", "you have no title with this id")
+    title = await asyncio.to_thread(_catalog_title, ctx.engine, title_id)
+    if title is not None and title.studio_id != studio.id:
+        raise not_found
+    wanted = version or (title.version if title is not None else 1)
+    client = await ctx.temporal()
+    handle = client.get_workflow_handle(workflow_id(title_id, wanted))
+    try:
+        owner, run_status = await _workflow_owner(handle)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise not_found from None
+        raise Problem("service_unavailable", "the workflow service did not answer") from exc
+    # A run ops started by hand (no memo) is shown when the catalog says the title is yours.
+    if owner != studio.id and not (owner is None and title is not None):
+        raise not_found
+    try:
+        status: c.TitleStatus = await handle.query(TitleWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+        raise Problem("service_unavailable", "no worker answered the status query") from exc
+    return StudioTitleStatus.model_validate(
+        {
+            **asdict(status),
+            "title_id": title_id,
+            "version": wanted,
+            "workflow_id": handle.id,
+            "workflow_status": run_status,
+            "percent": overall_percent(status),
+        }
+    )

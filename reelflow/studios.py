@@ -1,0 +1,327 @@
+"""Studio partners: API keys and webhook signing secrets for the signed ingest endpoint.
+
+An API key (``rf_sk_...``) identifies a studio; only its SHA-256 is stored, so a leaked
+catalog does not leak working keys (a key has 256 random bits, so an unsalted fast hash is
+enough: there is nothing to brute-force). The webhook secret (``whsec_...``) signs every
+ingest body; verifying an HMAC needs the secret itself, so it is stored sealed with
+AES-256-GCM under the master key. Both are shown once, when made, and never again.
+
+Sealed format (all big-endian)::
+
+    0x01 | master-key version (4 bytes) | nonce (12 bytes) | AES-256-GCM(ciphertext + tag)
+
+The plaintext is a small JSON "ring": the current secret and, for a grace period after a
+rotation, the previous one, so a studio can switch without a window of refused requests.
+The AAD binds the ring to its studio id: a sealed blob copied onto another studio's row
+does not open.
+
+The HMAC key is the secret string exactly as shown (``whsec_`` prefix included), UTF-8.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import struct
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from reelflow.catalog.db import session_scope
+from reelflow.catalog.models import Studio, as_utc
+from reelflow.config import Settings
+
+API_KEY_PREFIX = "rf_sk_"
+WEBHOOK_SECRET_PREFIX = "whsec_"
+STUDIO_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# token_urlsafe(32) gives 43 characters; anything outside this shape is refused before
+# it reaches the database.
+_API_KEY_RE = re.compile(re.escape(API_KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
+DEFAULT_GRACE_S = 24 * 3600
+
+SEAL_FORMAT = 0x01
+NONCE_BYTES = 12
+_HEADER = struct.Struct(">BI")
+_AAD_LABEL = b"reelflow/studio-webhook/v1|"
+
+
+class StudioError(ValueError):
+    """A user-facing refusal: unknown studio, duplicate id, invalid name."""
+
+
+class WebhookSecretUnsealError(RuntimeError):
+    """A sealed webhook secret did not open: wrong master key, wrong studio or tampering."""
+
+
+@dataclass(frozen=True, repr=False)
+class StudioCredentials:
+    """What `create_studio` hands back once. The repr hides both secrets (logs, tracebacks)."""
+
+    studio_id: str
+    name: str
+    api_key: str
+    webhook_secret: str
+
+    def __repr__(self) -> str:
+        return f"StudioCredentials(studio_id={self.studio_id!r}, api_key=<hidden>, secret=<hidden>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class StudioInfo:
+    id: str
+    name: str
+    disabled: bool
+    key_version: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, repr=False)
+class WebhookSecretRing:
+    """The current secret and, until `previous_until` (unix time), the one before it."""
+
+    current: str
+    previous: str | None = None
+    previous_until: int | None = None
+
+    def active(self, now: float) -> list[bytes]:
+        """HMAC keys a signature may be made with at `now`, current first."""
+        keys = [self.current.encode()]
+        if self.previous and self.previous_until is not None and now < self.previous_until:
+            keys.append(self.previous.encode())
+        return keys
+
+    def __repr__(self) -> str:
+        return f"WebhookSecretRing(previous_until={self.previous_until}, secrets=<hidden>)"
+
+    __str__ = __repr__
+
+
+# ---- secrets ---------------------------------------------------------------------------
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_webhook_secret() -> str:
+    return WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def _aad(studio_id: str) -> bytes:
+    return _AAD_LABEL + studio_id.encode()
+
+
+def seal_webhook_secrets(
+    ring: WebhookSecretRing, *, studio_id: str, master_key: bytes, key_version: int
+) -> bytes:
+    """Encrypt a studio's secret ring for storage (AES-256-GCM, random nonce)."""
+    if len(master_key) != 32:
+        raise ValueError("the master key must be 32 bytes")
+    if not 0 <= key_version <= 0xFFFFFFFF:
+        raise ValueError(f"master key version must fit in 32 bits, got {key_version}")
+    doc = {"current": ring.current, "previous": ring.previous, "until": ring.previous_until}
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(master_key).encrypt(nonce, json.dumps(doc).encode(), _aad(studio_id))
+    return _HEADER.pack(SEAL_FORMAT, key_version) + nonce + sealed
+
+
+def sealed_secret_version(sealed: bytes) -> int:
+    if len(sealed) < _HEADER.size + NONCE_BYTES + 16:
+        raise WebhookSecretUnsealError(f"sealed webhook secret is too short ({len(sealed)} bytes)")
+    fmt, version = _HEADER.unpack_from(sealed)
+    if fmt != SEAL_FORMAT:
+        raise WebhookSecretUnsealError(f"unknown sealed-secret format byte 0x{fmt:02x}")
+    return int(version)
+
+
+def open_webhook_secrets(
+    sealed: bytes, *, studio_id: str, master_keys: Mapping[int, bytes]
+) -> WebhookSecretRing:
+    """Decrypt a sealed ring with the master key of the version it names."""
+    version = sealed_secret_version(sealed)
+    master = master_keys.get(version)
+    if master is None:
+        raise WebhookSecretUnsealError(
+            f"the webhook secret of studio {studio_id!r} needs master key version {version}, "
+            f"configured: {sorted(master_keys)}"
+        )
+    nonce = sealed[_HEADER.size : _HEADER.size + NONCE_BYTES]
+    try:
+        clear = AESGCM(master).decrypt(nonce, sealed[_HEADER.size + NONCE_BYTES :], _aad(studio_id))
+    except InvalidTag:
+        raise WebhookSecretUnsealError(
+            f"cannot open the webhook secret of studio {studio_id!r} (master key version "
+            f"{version}): wrong master key, wrong studio or tampered bytes"
+        ) from None
+    doc = json.loads(clear)
+    return WebhookSecretRing(
+        current=str(doc["current"]),
+        previous=doc.get("previous"),
+        previous_until=doc.get("until"),
+    )
+
+
+# ---- administration (CLI) --------------------------------------------------------------
+
+
+def _check_studio_id(studio_id: str) -> None:
+    if not STUDIO_ID_RE.fullmatch(studio_id):
+        raise StudioError(
+            f"studio id {studio_id!r} must be 1-64 characters of a-z 0-9 _ - "
+            "(starting with a letter or digit)"
+        )
+
+
+def _seal(settings: Settings, studio_id: str, ring: WebhookSecretRing) -> tuple[bytes, int]:
+    sec = settings.secrets()
+    sealed = seal_webhook_secrets(
+        ring,
+        studio_id=studio_id,
+        master_key=sec.master_key,
+        key_version=sec.master_key_version,
+    )
+    return sealed, sec.master_key_version
+
+
+def create_studio(
+    settings: Settings, engine: Engine, studio_id: str, name: str
+) -> StudioCredentials:
+    """A new studio with a fresh API key and webhook secret (returned once, never stored)."""
+    _check_studio_id(studio_id)
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise StudioError("a studio name must be 1-200 characters")
+    api_key = new_api_key()
+    secret = new_webhook_secret()
+    sealed, version = _seal(settings, studio_id, WebhookSecretRing(current=secret))
+    try:
+        with session_scope(engine) as s:
+            s.add(
+                Studio(
+                    id=studio_id,
+                    name=name,
+                    api_key_sha256=hash_api_key(api_key),
+                    sealed_webhook_secret=sealed,
+                    key_version=version,
+                )
+            )
+    except IntegrityError:
+        raise StudioError(f"a studio with id {studio_id!r} already exists") from None
+    return StudioCredentials(studio_id, name, api_key, secret)
+
+
+def list_studios(engine: Engine) -> list[StudioInfo]:
+    with Session(engine) as s:
+        rows = list(s.exec(select(Studio).order_by(col(Studio.id))))
+    out = []
+    for row in rows:
+        created = as_utc(row.created_at)
+        assert created is not None
+        out.append(StudioInfo(row.id, row.name, row.disabled, row.key_version, created))
+    return out
+
+
+def rotate_webhook_secret(
+    settings: Settings,
+    engine: Engine,
+    studio_id: str,
+    *,
+    grace_s: int = DEFAULT_GRACE_S,
+    now: float | None = None,
+) -> str:
+    """A new webhook secret; the old one keeps verifying for `grace_s` seconds (0: not at all).
+
+    The grace period lets the studio deploy the new secret after the operator rotates it
+    (signing with both secrets, several ``v1=`` entries, works throughout).
+    """
+    if grace_s < 0:
+        raise StudioError("the grace period cannot be negative")
+    now = time.time() if now is None else now
+    secret = new_webhook_secret()
+    with session_scope(engine) as s:
+        row = s.get(Studio, studio_id)
+        if row is None:
+            raise StudioError(f"no studio with id {studio_id!r}")
+        old = open_webhook_secrets(
+            row.sealed_webhook_secret,
+            studio_id=studio_id,
+            master_keys=settings.secrets().master_keys,
+        )
+        ring = WebhookSecretRing(
+            current=secret,
+            previous=old.current if grace_s else None,
+            previous_until=int(now) + grace_s if grace_s else None,
+        )
+        row.sealed_webhook_secret, row.key_version = _seal(settings, studio_id, ring)
+        s.add(row)
+    return secret
+
+
+def disable_studio(engine: Engine, studio_id: str) -> bool:
+    """Refuse the studio's API key from now on. False when it was already disabled."""
+    with session_scope(engine) as s:
+        row = s.get(Studio, studio_id)
+        if row is None:
+            raise StudioError(f"no studio with id {studio_id!r}")
+        if row.disabled:
+            return False
+        row.disabled = True
+        s.add(row)
+        return True
+
+
+def reseal_webhook_secrets(settings: Settings, engine: Engine) -> int:
+    """Master-key rotation: reseal every ring not yet under the current master key."""
+    sec = settings.secrets()
+    count = 0
+    with session_scope(engine) as s:
+        for row in s.exec(select(Studio)):
+            if sealed_secret_version(row.sealed_webhook_secret) == sec.master_key_version:
+                continue
+            ring = open_webhook_secrets(
+                row.sealed_webhook_secret, studio_id=row.id, master_keys=sec.master_keys
+            )
+            row.sealed_webhook_secret, row.key_version = _seal(settings, row.id, ring)
+            s.add(row)
+            count += 1
+    return count
+
+
+# ---- the API's reads -------------------------------------------------------------------
+
+
+def authenticate(engine: Engine, api_key: str) -> Studio | None:
+    """The enabled studio this API key belongs to, or None."""
+    if not _API_KEY_RE.fullmatch(api_key):
+        return None  # not one of ours: no database round trip
+    with Session(engine) as s:
+        stmt = select(Studio).where(Studio.api_key_sha256 == hash_api_key(api_key))
+        row = s.exec(stmt).first()
+    if row is None or row.disabled:
+        return None
+    return row
+
+
+def active_webhook_secrets(settings: Settings, studio: Studio, now: float) -> list[bytes]:
+    ring = open_webhook_secrets(
+        studio.sealed_webhook_secret,
+        studio_id=studio.id,
+        master_keys=settings.secrets().master_keys,
+    )
+    return ring.active(now)
