@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlmodel import Session, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Availability, ContentKeyRow, Package, TitleState, utcnow
 from reelflow.packaging.keys import TrackClass, generate_content_keys, seal_key
+from reelflow.packaging.packager import THUMBS_DIR
 from reelflow.workflows import contracts as c
 
 STUDIO_EVENTS = {"ingested", "qc_failed", "published", "expired", "taken_down"}
+ARTWORK_DIR = "art"  # under the package's origin prefix, next to the manifests
 
 
 class PublishActivities:
@@ -75,6 +79,7 @@ class PublishActivities:
                 store.copy(f"{pkg.package_prefix}/{rel}", dst)
             if n % 50 == 0:
                 activity.heartbeat({"stage": "copy", "done": n, "of": len(pkg.files)})
+        artwork = self._copy_artwork(req, origin)
         newly = False
         with session_scope(self.deps.engine) as s:
             row = s.exec(
@@ -95,10 +100,42 @@ class PublishActivities:
             row.drm_systems = list(pkg.drm_systems)
             row.kids = dict(pkg.kids)
             row.representations = list(pkg.representations)
+            row.artwork = artwork
             s.add(row)
         # Retire older versions' packages only once this one is live: no gap in availability.
         self._retire_older_versions(req.title_id, req.version)
         return c.PublishResult(origin_prefix=origin, newly_published=newly)
+
+    def _copy_artwork(self, req: c.PublishRequest, origin: str) -> dict[str, list[str]]:
+        """Posters and backdrops copied to ``<origin>/art/``; the package row's artwork map.
+
+        Paths are relative to ``origin`` and keep the order given (largest first). A copy
+        already at origin is kept, so a retried activity copies only what it missed.
+        """
+        store = self.deps.store
+        artwork: dict[str, list[str]] = {}
+        placed: dict[str, str] = {}  # origin-relative path -> source key
+        for kind, keys in (("poster", req.poster_keys), ("backdrop", req.backdrop_keys)):
+            artwork[kind] = []
+            for key in keys:
+                rel = f"{ARTWORK_DIR}/{PurePosixPath(key).name}"
+                if placed.setdefault(rel, key) != key:
+                    # Two sources, one name: the second would silently serve the first image.
+                    raise ApplicationError(
+                        f"artwork {key} and {placed[rel]} share the name {rel}",
+                        type="ArtworkConflict",
+                        non_retryable=True,
+                    )
+                dst = f"{origin}/{rel}"
+                if not store.exists(dst):
+                    store.copy(key, dst)
+                artwork[kind].append(rel)
+        artwork["thumbnails"] = sorted(
+            rel
+            for rel in req.package.files
+            if rel.startswith(f"{THUMBS_DIR}/") and rel.endswith(".vtt")
+        )[:1]
+        return artwork
 
     def _retire_older_versions(self, title_id: str, version: int) -> None:
         with session_scope(self.deps.engine) as s:

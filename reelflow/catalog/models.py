@@ -137,7 +137,8 @@ class Package(SQLModel, table=True):
     representations: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
-    # Artwork copied to origin with the package: {"poster": [keys...], "backdrop": [...]}.
+    # Artwork copied to origin with the package, as paths relative to origin_prefix:
+    # {"poster": [...], "backdrop": [...] (largest first), "thumbnails": ["thumbs/x.vtt"]}.
     artwork: dict[str, list[str]] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )

@@ -1,5 +1,300 @@
-"""Placeholder: this area's routes land in a following commit."""
+"""The viewer catalog: listing, detail, artwork, search and continue watching.
 
-from fastapi import APIRouter
+A title is in a viewer's catalog when it is published with a live package and
+``entitlements.is_visible`` for the viewer's country now. Anything else answers exactly
+like a title that does not exist (404 ``not_found``, same detail), so the API never
+reveals that a geo-blocked or unreleased title is there.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from reelflow.catalog.models import as_utc, utcnow
+from reelflow.catalog.search import MAX_QUERY_CHARS
+from reelflow.playback_api import catalog_queries as cq
+from reelflow.playback_api.auth import Viewer
+from reelflow.playback_api.catalog_view import TitleView
+from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
+from reelflow.playback_api.entitlements import is_visible
+from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE, Problem
+from reelflow.playback_api.progress import effective_position, recent_progress, resume_position
+from reelflow.playback_api.signing import ID_RE, MEDIA_CONTENT_TYPES
+from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore, StorageUnavailable
+
+router = APIRouter(tags=["catalog"])
+
+ArtworkKind = Literal["poster", "backdrop"]
+ARTWORK_KINDS: tuple[ArtworkKind, ...] = ("poster", "backdrop")
+ARTWORK_CACHE_CONTROL = "public, max-age=3600"
+# Progress rows read for continue watching; finished and hidden titles are dropped after.
+_PROGRESS_SCAN = 200
+_NOT_FOUND = "no such title"
+# PostgreSQL text cannot hold NUL: refused as a 422 here rather than a database error.
+_NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]+$"
+_PROBLEM: dict[str, Any] = {PROBLEM_MEDIA_TYPE: {}}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "invalid_token or token_expired", "content": _PROBLEM}
+}
+_TITLE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_found: no such title visible to the caller", "content": _PROBLEM}
+}
+
+
+# ---- response models -----------------------------------------------------------------------
+
+
+class ArtworkLinks(BaseModel):
+    """Absolute artwork URLs (no token needed); add ``?width=`` for a smaller image."""
+
+    poster: str | None = None
+    backdrop: str | None = None
+
+
+class TitleSummary(BaseModel):
+    id: str
+    name: str
+    synopsis: str
+    genres: list[str]
+    rating: str | None
+    duration_s: float | None
+    artwork: ArtworkLinks
+    published_at: datetime
+
+
+class TitlePage(BaseModel):
+    items: list[TitleSummary]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page."
+    )
+
+
+class AvailabilityWindow(BaseModel):
+    start: datetime | None
+    end: datetime | None = Field(description="Exclusive: the title leaves the catalog then.")
+
+
+class TitleDetail(BaseModel):
+    id: str
+    name: str
+    synopsis: str
+    genres: list[str]
+    rating: str | None
+    duration_s: float | None
+    artwork: ArtworkLinks
+    audio_languages: list[str]
+    subtitle_languages: list[str]
+    availability: AvailabilityWindow
+    max_height: int = Field(description="Tallest video rendition in the package.")
+    resume_position_s: float = Field(description="Where playback resumes; 0 to start over.")
+
+
+class SearchResults(BaseModel):
+    items: list[TitleSummary]
+
+
+class ContinueWatchingItem(TitleSummary):
+    resume_position_s: float
+    last_watched_at: datetime
+
+
+class ContinueWatching(BaseModel):
+    items: list[ContinueWatchingItem]
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _artwork_links(ctx: ApiContext, title_id: str, artwork: dict[str, list[str]]) -> ArtworkLinks:
+    base = f"{ctx.public_base}/v1/titles/{quote(title_id, safe='')}/artwork"
+    links = {kind: f"{base}/{kind}" if artwork.get(kind) else None for kind in ARTWORK_KINDS}
+    return ArtworkLinks(**links)
+
+
+def _summary(ctx: ApiContext, entry: cq.CatalogEntry) -> TitleSummary:
+    return TitleSummary(
+        id=entry.id,
+        name=entry.name,
+        synopsis=entry.synopsis,
+        genres=list(entry.genres),
+        rating=entry.rating,
+        duration_s=entry.duration_s,
+        artwork=_artwork_links(ctx, entry.id, entry.artwork),
+        published_at=entry.published_at,
+    )
+
+
+async def _published_view(ctx: ApiContext, title_id: str) -> TitleView:
+    """The title if it is published with a live package; a not_found Problem otherwise."""
+    view = await ctx.catalog.title(title_id) if ID_RE.match(title_id) else None
+    if view is None or not view.published:
+        raise Problem("not_found", _NOT_FOUND)
+    return view
+
+
+def _open_image(store: ObjectStore, key: str) -> tuple[int, Generator[bytes, None, None]]:
+    size = store.stat(key).size
+    return size, store.open_read(key)
+
+
+# ---- endpoints -----------------------------------------------------------------------------
+
+
+@router.get("/titles", response_model=TitlePage, responses=_UNAUTHORIZED)
+async def list_titles(
+    limit: int = Query(20, ge=1, le=100),
+    cursor: str | None = Query(None, max_length=cq.MAX_CURSOR_CHARS),
+    genre: str | None = Query(None, min_length=1, max_length=64, pattern=_NO_CONTROL_CHARS),
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> TitlePage:
+    """Titles the caller can watch now, newest published first, in pages."""
+    after = None
+    if cursor is not None:
+        try:
+            after = cq.decode_cursor(ctx.signing_secret, cursor)
+        except cq.BadCursor:
+            raise Problem("validation_error", "the cursor is not valid; list again without it")
+    entries, next_key = await asyncio.to_thread(
+        cq.list_visible,
+        ctx.engine,
+        country=viewer.country,
+        now=utcnow(),
+        limit=limit,
+        after=after,
+        genre=genre,
+    )
+    return TitlePage(
+        items=[_summary(ctx, e) for e in entries],
+        next_cursor=cq.encode_cursor(ctx.signing_secret, next_key) if next_key else None,
+    )
+
+
+@router.get(
+    "/titles/{title_id}",
+    response_model=TitleDetail,
+    responses={**_UNAUTHORIZED, **_TITLE_NOT_FOUND},
+)
+async def title_detail(
+    title_id: str,
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> TitleDetail:
+    """One title with its languages, window and the caller's resume position."""
+    view = await _published_view(ctx, title_id)
+    package = view.package
+    if package is None or not is_visible(view.availability, viewer.country, utcnow()):
+        raise Problem("not_found", _NOT_FOUND)
+    resume = await asyncio.to_thread(
+        resume_position, ctx.engine, viewer.sub, view.id, view.duration_s
+    )
+    return TitleDetail(
+        id=view.id,
+        name=view.name,
+        synopsis=view.synopsis,
+        genres=list(view.genres),
+        rating=view.rating,
+        duration_s=view.duration_s,
+        artwork=_artwork_links(ctx, view.id, package.artwork),
+        audio_languages=package.languages("audio"),
+        subtitle_languages=package.languages("text"),
+        availability=AvailabilityWindow(
+            start=as_utc(view.availability.window_start),
+            end=as_utc(view.availability.window_end),
+        ),
+        max_height=package.max_height,
+        resume_position_s=resume,
+    )
+
+
+@router.get(
+    "/titles/{title_id}/artwork/{kind}",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "The image."},
+        404: {"description": "not_found: no such published title or image", "content": _PROBLEM},
+        503: {"description": "service_unavailable: the object store", "content": _PROBLEM},
+    },
+)
+async def title_artwork(
+    title_id: str,
+    kind: ArtworkKind,
+    width: int | None = Query(None, ge=1, le=10_000, description="Smallest image this wide."),
+    ctx: ApiContext = Depends(get_ctx),
+) -> StreamingResponse:
+    """Poster or backdrop of a published title. No token: <img> tags cannot send one."""
+    view = await _published_view(ctx, title_id)
+    assert view.package is not None  # _published_view guarantees a live package
+    paths = view.package.artwork.get(kind) or []
+    if not paths:
+        raise Problem("not_found", f"this title has no {kind}")
+    rel = cq.pick_artwork(paths, width)
+    key = f"{view.package.origin_prefix}/{rel}"
+    try:
+        size, chunks = await asyncio.to_thread(_open_image, ctx.store, key)
+    except (ObjectNotFound, InvalidObjectKey):
+        raise Problem("not_found", f"this title has no {kind}")
+    except StorageUnavailable:
+        raise Problem("service_unavailable", "the object store is not reachable")
+    ext = rel.rsplit(".", 1)[-1].lower()
+    return StreamingResponse(
+        chunks,
+        media_type=MEDIA_CONTENT_TYPES.get(ext, "image/jpeg"),
+        headers={"Cache-Control": ARTWORK_CACHE_CONTROL, "Content-Length": str(size)},
+    )
+
+
+@router.get("/search", response_model=SearchResults, responses=_UNAUTHORIZED)
+async def search(
+    q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS),
+    limit: int = Query(20, ge=1, le=50),
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> SearchResults:
+    """Full-text search over name, synopsis and genres; the last word matches as a prefix."""
+    entries = await asyncio.to_thread(
+        cq.search_visible, ctx.engine, q, country=viewer.country, now=utcnow(), limit=limit
+    )
+    return SearchResults(items=[_summary(ctx, e) for e in entries])
+
+
+@router.get("/me/continue-watching", response_model=ContinueWatching, responses=_UNAUTHORIZED)
+async def continue_watching(
+    limit: int = Query(20, ge=1, le=50),
+    viewer: Viewer = Depends(current_viewer),
+    ctx: ApiContext = Depends(get_ctx),
+) -> ContinueWatching:
+    """Titles the caller started and has not finished, most recently watched first."""
+    now = utcnow()
+    rows = await asyncio.to_thread(recent_progress, ctx.engine, viewer.sub, _PROGRESS_SCAN)
+    entries = await asyncio.to_thread(
+        cq.visible_by_ids, ctx.engine, [r.title_id for r in rows], country=viewer.country, now=now
+    )
+    items: list[ContinueWatchingItem] = []
+    for row in rows:
+        entry = entries.get(row.title_id)
+        if entry is None:
+            continue
+        position = effective_position(row.position_s, entry.duration_s or row.duration_s)
+        if position <= 0:
+            continue
+        watched_at = as_utc(row.updated_at)
+        assert watched_at is not None
+        items.append(
+            ContinueWatchingItem(
+                **_summary(ctx, entry).model_dump(),
+                resume_position_s=position,
+                last_watched_at=watched_at,
+            )
+        )
+        if len(items) == limit:
+            break
+    return ContinueWatching(items=items)

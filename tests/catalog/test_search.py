@@ -1,0 +1,140 @@
+"""Full-text search over titles on SQLite FTS5 and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from reelflow.catalog import queries as q
+from reelflow.catalog.search import (
+    MAX_QUERY_CHARS,
+    fts5_match,
+    match_subquery,
+    normalize_query,
+    search_titles,
+)
+
+HOSTILE = [
+    '"',
+    '""',
+    '"unbalanced',
+    "*",
+    "drag*",
+    "NEAR(",
+    "NEAR(dragon quest, 2)",
+    "name:dragon",
+    "-",
+    "-dragon",
+    "dragon -",
+    "dragon OR",
+    "AND OR NOT",
+    "^dragon",
+    "(dragon",
+    "dragon)",
+    "a & b | !c",
+    "x:*",
+    "'; DROP TABLE titles; --",
+    "\\",
+    "\x00dragon\x00",
+    "drag\ud800on",  # a lone surrogate cannot be encoded for either driver
+    "\u200b\u200d",
+    "🐉",
+    "ドラゴン",
+    "Ünïcödé",
+    "d" * MAX_QUERY_CHARS,
+    "dragon " * 40,
+]
+
+
+@pytest.fixture
+def titles(catalog: Engine) -> Engine:
+    q.upsert_title(
+        catalog,
+        title_id="dragon-quest",
+        name="Dragon Quest",
+        synopsis="A knight rides north.",
+        genres=["fantasy"],
+    )
+    q.upsert_title(
+        catalog,
+        title_id="lake-house",
+        name="The Lake House",
+        synopsis="A dragon sleeps beneath the lake for a thousand years.",
+        genres=["drama"],
+    )
+    q.upsert_title(
+        catalog,
+        title_id="star-harbour",
+        name="Star Harbour",
+        synopsis="Smugglers in orbit.",
+        genres=["sci-fi", "thriller"],
+    )
+    return catalog
+
+
+def ids(engine: Engine, query: str) -> list[str]:
+    return [hit.title_id for hit in search_titles(engine, query)]
+
+
+def test_name_match_outranks_synopsis_match(titles: Engine) -> None:
+    assert ids(titles, "dragon") == ["dragon-quest", "lake-house"]
+
+
+def test_last_term_matches_as_a_prefix(titles: Engine) -> None:
+    assert ids(titles, "drag") == ["dragon-quest", "lake-house"]
+    assert ids(titles, "star harb") == ["star-harbour"]
+
+
+def test_every_term_must_match(titles: Engine) -> None:
+    assert ids(titles, "dragon knight") == ["dragon-quest"]
+    assert ids(titles, "dragon smugglers") == []
+
+
+def test_genres_and_synopsis_are_searched(titles: Engine) -> None:
+    assert ids(titles, "thriller") == ["star-harbour"]
+    assert ids(titles, "smugglers") == ["star-harbour"]
+    assert ids(titles, "fantasy") == ["dragon-quest"]
+
+
+def test_stemming_matches_word_forms(titles: Engine) -> None:
+    assert ids(titles, "sleeping") == ["lake-house"]
+    assert ids(titles, "knights") == ["dragon-quest"]
+
+
+def test_index_follows_title_updates(titles: Engine) -> None:
+    q.upsert_title(titles, title_id="star-harbour", name="Moon Harbour", genres=["comedy"])
+    assert ids(titles, "star") == []
+    assert ids(titles, "moon") == ["star-harbour"]
+    assert ids(titles, "comedy") == ["star-harbour"]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_queries_never_raise(titles: Engine, query: str) -> None:
+    hits = search_titles(titles, query)
+    assert all(h.title_id in {"dragon-quest", "lake-house", "star-harbour"} for h in hits)
+
+
+def test_operators_are_plain_text(titles: Engine) -> None:
+    # Were NEAR, the column filter or the quotes live syntax, these would error or differ.
+    assert ids(titles, '"dragon"') == ["dragon-quest", "lake-house"]
+    assert ids(titles, "NEAR(dragon") == []
+    assert "dragon-quest" in ids(titles, "dragon quest")
+
+
+def test_queries_without_words_match_nothing(titles: Engine) -> None:
+    for query in ("", "   ", "*", '"', "-", "🐉", "\x00"):
+        assert ids(titles, query) == []
+        assert match_subquery(titles.dialect.name, query) is None
+
+
+def test_fts5_expression_quotes_every_term() -> None:
+    assert fts5_match("star wa") == '"star" "wa"*'
+    assert fts5_match('say "hi" NEAR(x') == '"say" """hi""" "NEAR(x"*'
+    assert fts5_match("name:foo *") == '"name:foo"*'
+    assert fts5_match("* - ()") is None
+
+
+def test_normalize_blanks_control_characters_and_caps_length() -> None:
+    assert normalize_query("a\x00b\tc\n  d") == "a b c d"
+    assert normalize_query("drag\ud800on") == "drag on"
+    assert len(normalize_query("x" * (MAX_QUERY_CHARS + 50))) == MAX_QUERY_CHARS
