@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     media_base_url: str | None = None
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = "*"  # comma-separated origins allowed to call the API from a browser
+    access_log: bool = True  # one JSON line per request on stderr
 
     # Viewer auth (JWTs from an identity provider). Embedded mode also accepts HS256 dev
     # tokens signed with a key derived from the signing secret (`reelflow dev token`).

@@ -14,7 +14,7 @@ from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings, get_settings
 from reelflow.playback_api.body_limit import BodyLimitMiddleware
 from reelflow.playback_api.context import ApiContext
-from reelflow.playback_api.observability import Metrics, ObservabilityMiddleware
+from reelflow.playback_api.observability import AccessLog, Metrics, ObservabilityMiddleware
 from reelflow.playback_api.problems import (
     Problem,
     install_problem_handlers,
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = engine_from_settings(settings)
     store = store_from_settings(settings)
     metrics = Metrics()
+    access_log = AccessLog(enabled=settings.access_log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics
+    app.state.access_log = access_log
     install_problem_handlers(app)
 
     async def counted_problem(request: Request, exc: Exception) -> Response:
@@ -94,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media.router)
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
@@ -126,5 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Content-Length", "Content-Range", "X-Request-Id", "Retry-After"],
         max_age=600,
     )
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics, router_app=app.router)
+    app.add_middleware(
+        ObservabilityMiddleware, metrics=metrics, access_log=access_log, router_app=app.router
+    )
     return app

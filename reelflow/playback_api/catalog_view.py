@@ -26,25 +26,49 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[K, V]):
-    """A small async-aware TTL cache: a hit costs a dict lookup, a miss one thread hop."""
+    """A small async TTL cache: a hit costs a dict lookup, a miss one thread hop.
+
+    Concurrent misses of one key share a single load (no thundering herd of threads when a
+    hot entry expires), and an expired entry keeps being served while its refresh runs, so
+    under load no request waits on the database for a value it already had.
+    """
 
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._data: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, asyncio.Future[V]] = {}
+        self._generation = 0  # bumped by invalidate(): loads begun before it are discarded
 
     async def get(self, key: K, load: Callable[[], V]) -> V:
-        now = time.monotonic()
         hit = self._data.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        value = await asyncio.to_thread(load)
-        if len(self._data) >= self.max_entries:
-            self._data.clear()  # crude but bounded; a full cache is refilled within ttl_s
-        self._data[key] = (now + self.ttl_s, value)
-        return value
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(key, load, self._generation))
+            # A failed background refresh must not log "exception never retrieved".
+            pending.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._loading[key] = pending
+        if hit is not None:
+            return hit[1]  # stale for at most one refresh
+        return await asyncio.shield(pending)
+
+    async def _load(self, key: K, load: Callable[[], V], generation: int) -> V:
+        try:
+            value = await asyncio.to_thread(load)
+            if generation == self._generation:
+                if len(self._data) >= self.max_entries:
+                    self._data.clear()  # crude but bounded; a full cache refills within ttl_s
+                self._data[key] = (time.monotonic() + self.ttl_s, value)
+            return value
+        finally:
+            if self._loading.get(key) is not None and generation == self._generation:
+                self._loading.pop(key, None)
 
     def invalidate(self, key: K | None = None) -> None:
+        self._generation += 1
+        self._loading.clear()
         if key is None:
             self._data.clear()
         else:

@@ -85,9 +85,15 @@ class ApiContext:
         await self.redis.aclose()
 
 
-def get_ctx(request: Request) -> ApiContext:
+def api_context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
+
+
+async def get_ctx(request: Request) -> ApiContext:
+    """FastAPI dependency. Async on purpose: a sync dependency costs a thread-pool hop per
+    request, which under load was the largest single cost of the hot paths."""
+    return api_context(request)
 
 
 _bearer = HTTPBearer(
@@ -102,7 +108,7 @@ async def current_viewer(
     """The authenticated viewer, or a 401 invalid_token / token_expired problem."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem("invalid_token", "a bearer token is required")
-    viewer = get_ctx(request).verifier.verify(credentials.credentials)
+    viewer = api_context(request).verifier.verify(credentials.credentials)
     request.state.account = viewer.sub
     return viewer
 

@@ -34,14 +34,15 @@ async def authorize_license(ctx: ApiContext, token: str | None, drm: str) -> Lic
     if not token:
         raise Problem("invalid_token", "a playback token is required (?token=...)")
     claim = verify_playback_token(ctx.signing_secret, token, time.time())
-    session = await ctx.sessions.require(claim.session_id)
+    if claim.drm and drm not in claim.drm:
+        raise Problem("unsupported_drm", f"this session did not ask for {drm}")
+    session = await ctx.sessions.require_within_rate(
+        claim.session_id, ctx.settings.license_rate_per_minute
+    )
     if session.title_id != claim.title_id or session.version_dir != claim.version:
         raise Problem("forbidden", "playback token is for another session or title")
     if drm not in session.drm:
         raise Problem("unsupported_drm", f"this session did not ask for {drm}")
-    await ctx.sessions.hit_rate_limit(
-        f"lic:{session.session_id}", ctx.settings.license_rate_per_minute
-    )
     title = await ctx.catalog.title(session.title_id)
     if title is None or not title.published or title.package is None:
         raise Problem("not_published", "this title is no longer available")

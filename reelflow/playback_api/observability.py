@@ -14,7 +14,7 @@ import re
 import secrets
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.routing import Match
@@ -106,11 +106,40 @@ def route_template(app: Any, scope: Scope) -> str:
     return "unmatched"
 
 
+class AccessLog:
+    """One JSON line per request, written straight to a stream.
+
+    Bypasses the logging module on purpose: building a LogRecord, taking handler locks and
+    formatting cost more than the rest of a cached manifest request (bench/playback_api.py).
+    Lines are whole writes of a text stream, so concurrent requests never interleave.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool = True) -> None:
+        self.stream: TextIO = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+
+    def write(self, fields: dict[str, Any]) -> None:
+        if self.enabled:
+            fields["ts"] = round(time.time(), 3)
+            self.stream.write(json.dumps(fields, separators=(",", ":")) + "\n")
+
+
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, router_app: Any = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        access_log: AccessLog,
+        router_app: Any = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
         self.router_app = router_app
+        # Label lookups take a lock and hash the label tuple: keep the children at hand.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,22 +164,31 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             route = route_template(self.router_app, scope)
             method = scope["method"]
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.latency.labels(route).observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
-                fields: dict[str, Any] = {
-                    "request_id": request_id,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                }
-                state = scope.get("state", {})
-                if "problem" in state:
-                    fields["problem"] = state["problem"]
-                if "account" in state:
-                    fields["account"] = state["account"]
-                log.info("request", extra={"fields": fields})
+            key = (route, method, status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self.metrics.requests.labels(
+                    route, method, str(status)
+                )
+            counter.inc()
+            histogram = self._histograms.get(route)
+            if histogram is None:
+                histogram = self._histograms[route] = self.metrics.latency.labels(route)
+            histogram.observe(elapsed)
+            fields: dict[str, Any] = {
+                "msg": "request",
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "ms": round(elapsed * 1000, 2),
+            }
+            state = scope.get("state", {})
+            if "problem" in state:
+                fields["problem"] = state["problem"]
+            if "account" in state:
+                fields["account"] = state["account"]
+            self.access_log.write(fields)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -39,6 +39,13 @@ def resume_position(
     return effective_position(row.position_s, duration_s or row.duration_s)
 
 
+def stored_position(engine: Engine, account: str, title_id: str) -> float:
+    """The raw saved position (0 when none), before the resume rules below."""
+    with Session(engine) as s:
+        row = s.get(ViewingProgress, (account, title_id))
+    return row.position_s if row is not None else 0.0
+
+
 def effective_position(position_s: float, duration_s: float | None) -> float:
     if position_s < MIN_RESUME_S:
         return 0.0

@@ -11,6 +11,8 @@ Keys (``<p>`` is the prefix, ``rf:`` by default)::
     <p>leases:<account>            ZSET device -> lease expiry (ms)
     <p>owner:<account>:<device>    session id holding that device's lease (PX lease TTL)
     <p>session:<session id>        session JSON (PX lease TTL, renewed by heartbeats)
+    <p>resume:<account>            HASH title -> last position (s): a cache of the catalog's
+                                   viewing_progress, so starting playback reads no database
 
 Each transition is one Lua script, so two players racing for the last stream cannot both
 get it.
@@ -32,14 +34,14 @@ _START = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if not redis.call('ZSCORE', KEYS[1], ARGV[4]) then
   if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-    return 0
+    return {0, ''}
   end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[7])
 redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
-return 1
+return {1, redis.call('HGET', KEYS[4], ARGV[8]) or ''}
 """
 
 _HEARTBEAT = """
@@ -49,6 +51,8 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('PEXPIRE', KEYS[3], ARGV[5])
+redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+redis.call('EXPIRE', KEYS[4], ARGV[8])
 return 1
 """
 
@@ -59,6 +63,15 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('ZREM', KEYS[1], ARGV[2])
 end
 return 1
+"""
+
+# License path: the live session and its rate counter in one round trip.
+_SESSION_AND_RATE = """
+local s = redis.call('GET', KEYS[1])
+if not s then return {0, 0} end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {s, n}
 """
 
 _RATE = """
@@ -94,6 +107,9 @@ class PlaybackSession:
         return cls(**data)
 
 
+RESUME_CACHE_S = 30 * 24 * 3600
+
+
 def new_session_id() -> str:
     # Starts with a letter so it matches signing.ID_RE.
     return "s" + secrets.token_hex(16)
@@ -108,6 +124,7 @@ class SessionStore:
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._end = redis.register_script(_END)
         self._rate = redis.register_script(_RATE)
+        self._session_and_rate = redis.register_script(_SESSION_AND_RATE)
 
     def _keys(self, account: str, device: str, session_id: str) -> list[str]:
         p = self.prefix
@@ -117,11 +134,16 @@ class SessionStore:
             f"{p}session:{session_id}",
         ]
 
-    async def start(self, session: PlaybackSession, max_streams: int) -> None:
-        """Take a lease for the session's device, or raise too_many_streams (409)."""
+    async def start(self, session: PlaybackSession, max_streams: int) -> float | None:
+        """Take a lease for the session's device, or raise too_many_streams (409).
+
+        Returns the cached last position of the title for the account, if Redis has one."""
         now = int(time.time() * 1000)
-        ok = await self._start(
-            keys=self._keys(session.account, session.device_id, session.session_id),
+        ok, resume = await self._start(
+            keys=[
+                *self._keys(session.account, session.device_id, session.session_id),
+                self._resume_key(session.account),
+            ],
             args=[
                 now,
                 now + self.lease_ttl_ms,
@@ -130,6 +152,7 @@ class SessionStore:
                 session.session_id,
                 session.to_json(),
                 self.lease_ttl_ms,
+                session.title_id,
             ],
         )
         if int(ok) != 1:
@@ -138,6 +161,15 @@ class SessionStore:
                 f"your plan allows {max_streams} stream(s) at once; stop one to start another",
                 max_streams=max_streams,
             )
+        return float(resume) if resume not in (b"", "") else None
+
+    def _resume_key(self, account: str) -> str:
+        return f"{self.prefix}resume:{account}"
+
+    async def cache_resume(self, account: str, title_id: str, position_s: float) -> None:
+        key = self._resume_key(account)
+        await self.redis.hset(key, title_id, repr(float(position_s)))
+        await self.redis.expire(key, RESUME_CACHE_S)
 
     async def get(self, session_id: str) -> PlaybackSession | None:
         raw = await self.redis.get(f"{self.prefix}session:{session_id}")
@@ -152,17 +184,42 @@ class SessionStore:
             raise Problem("not_found", "no such playback session")
         return session
 
-    async def heartbeat(self, session: PlaybackSession) -> None:
+    async def require_within_rate(
+        self, session_id: str, limit: int, window_s: int = 60
+    ) -> PlaybackSession:
+        """The live session (410 otherwise), counted against its per-window request limit."""
+        window = int(time.time()) // window_s
+        raw, count = await self._session_and_rate(
+            keys=[
+                f"{self.prefix}session:{session_id}",
+                f"{self.prefix}rl:lic:{session_id}:{window}",
+            ],
+            args=[window_s * 2],
+        )
+        if raw == 0:
+            raise Problem("session_expired", "this playback session has ended; start again")
+        if int(count) > limit:
+            raise _rate_limited(limit, window_s)
+        return PlaybackSession.from_json(raw)
+
+    async def heartbeat(self, session: PlaybackSession, position_s: float) -> None:
+        """Renew the lease and session, and cache the resume position (410 if gone)."""
         now = int(time.time() * 1000)
         result = int(
             await self._heartbeat(
-                keys=self._keys(session.account, session.device_id, session.session_id),
+                keys=[
+                    *self._keys(session.account, session.device_id, session.session_id),
+                    self._resume_key(session.account),
+                ],
                 args=[
                     now,
                     now + self.lease_ttl_ms,
                     session.session_id,
                     session.device_id,
                     self.lease_ttl_ms,
+                    session.title_id,
+                    repr(float(position_s)),
+                    RESUME_CACHE_S,
                 ],
             )
         )
@@ -200,9 +257,13 @@ class SessionStore:
         window = int(time.time()) // window_s
         n = int(await self._rate(keys=[f"{self.prefix}rl:{bucket}:{window}"], args=[window_s * 2]))
         if n > limit:
-            retry = window_s - int(time.time()) % window_s
-            raise Problem(
-                "rate_limited",
-                f"more than {limit} requests in {window_s} s",
-                headers={"Retry-After": str(retry)},
-            )
+            raise _rate_limited(limit, window_s)
+
+
+def _rate_limited(limit: int, window_s: int) -> Problem:
+    retry = window_s - int(time.time()) % window_s
+    return Problem(
+        "rate_limited",
+        f"more than {limit} requests in {window_s} s",
+        headers={"Retry-After": str(retry)},
+    )

@@ -83,6 +83,9 @@ class PlaybackClaim:
     title_id: str
     version: str
     expires_at: int
+    # The session's entitlement, carried (signed) so manifests need no session lookup.
+    max_height: int | None = None
+    drm: tuple[str, ...] = ()
 
 
 def _b64url(raw: bytes) -> str:
@@ -202,16 +205,26 @@ def _token_key(secret: str | bytes) -> bytes:
 
 
 def issue_playback_token(
-    secret: str | bytes, session_id: str, title_id: str, version: str, exp: int
+    secret: str | bytes,
+    session_id: str,
+    title_id: str,
+    version: str,
+    exp: int,
+    *,
+    max_height: int | None = None,
+    drm: tuple[str, ...] = (),
 ) -> str:
     """A compact URL-safe token binding a playback session to one title package until exp."""
     _check_id("title id", title_id)
     _check_id("version", version)
     if not ID_RE.match(session_id):
         raise SigningConfigError(f"session id {session_id!r} must match {ID_RE.pattern}")
-    payload = json.dumps(
-        {"s": session_id, "t": title_id, "v": version, "e": int(exp)}, separators=(",", ":")
-    ).encode()
+    fields: dict[str, Any] = {"s": session_id, "t": title_id, "v": version, "e": int(exp)}
+    if max_height is not None:
+        fields["h"] = int(max_height)
+    if drm:
+        fields["d"] = list(drm)
+    payload = json.dumps(fields, separators=(",", ":")).encode()
     body = _b64url(payload)
     mac = hmac.new(_token_key(secret), body.encode("ascii"), hashlib.sha256).digest()
     return f"{body}.{_b64url(mac)}"
@@ -243,11 +256,14 @@ def verify_playback_token(
         raise Problem("invalid_token", "playback token signature does not match")
     try:
         data: Any = json.loads(_b64url_decode(body))
+        height = data.get("h")
         claim = PlaybackClaim(
             session_id=str(data["s"]),
             title_id=str(data["t"]),
             version=str(data["v"]),
             expires_at=int(data["e"]),
+            max_height=int(height) if height is not None else None,
+            drm=tuple(str(d) for d in data.get("d", ())),
         )
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise Problem("invalid_token", "malformed playback token")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import re
-
-import pytest
 
 from reelflow.playback_api.observability import JsonFormatter
 from tests.playback_api.conftest import ApiHarness
@@ -52,28 +51,35 @@ def test_request_id_is_returned_and_a_safe_incoming_one_is_kept(api: ApiHarness)
     assert re.fullmatch(r"[0-9a-f]{16}", hostile.headers["x-request-id"])
 
 
-def test_logs_are_json_and_hold_no_tokens_keys_or_signatures(
-    api: ApiHarness, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_logs_are_json_and_hold_no_tokens_keys_or_signatures(api: ApiHarness) -> None:
     title = api.publish("tt-main")
-    with caplog.at_level(logging.INFO, logger="reelflow.api"):
-        session = api.start_playback("tt-main", api.auth(plan="premium")).json()
-        base = session["manifests"]["dash"].split("8000", 1)[1]
-        mpd = api.client.get(base).text
-        prefix = re.search(r"<BaseURL>http://[^/]+(/media/[^<]+)</BaseURL>", mpd)
-        assert prefix is not None
-        api.client.get(prefix.group(1) + "manifest.mpd")
-        kid = base64.urlsafe_b64encode(bytes.fromhex(title.kid("HD"))).rstrip(b"=").decode()
-        api.client.post(session["licenses"]["clearkey"].split("8000", 1)[1], json={"kids": [kid]})
-    records = [r for r in caplog.records if r.name == "reelflow.api"]
-    assert len(records) >= 4
-    formatter = JsonFormatter()
-    lines = [formatter.format(r) for r in records]
+    stream = io.StringIO()
+    api.client.app.state.access_log.stream = stream  # type: ignore[attr-defined]
+    session = api.start_playback("tt-main", api.auth(plan="premium")).json()
+    base = session["manifests"]["dash"].split("8000", 1)[1]
+    mpd = api.client.get(base).text
+    prefix = re.search(r"<BaseURL>http://[^/]+(/media/[^<]+)</BaseURL>", mpd)
+    assert prefix is not None
+    api.client.get(prefix.group(1) + "manifest.mpd")
+    kid = base64.urlsafe_b64encode(bytes.fromhex(title.kid("HD"))).rstrip(b"=").decode()
+    api.client.post(session["licenses"]["clearkey"].split("8000", 1)[1], json={"kids": [kid]})
+    api.client.get("/v1/titles/nope", headers={"Authorization": "Bearer forged.token.value"})
+    lines = stream.getvalue().splitlines()
     entries = [json.loads(line) for line in lines]
-    assert {"request_id", "route", "status", "ms"} <= set(entries[0])
+    assert len(entries) == 5
+    assert {"request_id", "route", "status", "ms", "ts"} <= set(entries[0])
+    assert entries[0]["account"].startswith("acct-")
     assert any(e["route"] == "/media/{path:path}" and e["status"] == 200 for e in entries)
-    everything = "\n".join(lines)
+    assert entries[-1]["problem"] == "invalid_token" and entries[-1]["status"] == 401
+    everything = stream.getvalue()
     signature = prefix.group(1).split("/")[3]
     hd_key = base64.urlsafe_b64encode(title.key("HD").key).rstrip(b"=").decode()
-    for secret in (session["token"], signature, hd_key, session["session_id"]):
+    for secret in (session["token"], signature, hd_key, session["session_id"], "forged.token"):
         assert secret not in everything
+
+
+def test_json_formatter_for_application_logs() -> None:
+    record = logging.LogRecord("reelflow.api", logging.ERROR, __file__, 1, "boom %s", ("x",), None)
+    record.fields = {"route": "/v1/x"}
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry == {**entry, "level": "error", "msg": "boom x", "route": "/v1/x"}

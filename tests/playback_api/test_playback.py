@@ -121,7 +121,9 @@ def test_unknown_title_and_hostile_ids_are_404_or_422_never_500(api: ApiHarness)
         response = api.client.post(
             f"/v1/titles/{bad}/playback", json={"device_id": "d"}, headers=headers
         )
-        assert response.status_code in (404, 422), (bad, response.status_code)
+        # ".." is resolved by the client into another route: 405 there, still a problem body.
+        assert response.status_code in (404, 405, 422), (bad, response.status_code)
+        assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_drm_the_title_does_not_have_is_refused(api: ApiHarness) -> None:

@@ -33,8 +33,7 @@ from reelflow.playback_api.manifest_filter import (
     rewrite_hls_keys,
 )
 from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.sessions import PlaybackSession
-from reelflow.playback_api.signing import sign_prefix, verify_playback_token
+from reelflow.playback_api.signing import PlaybackClaim, sign_prefix, verify_playback_token
 from reelflow.storage import ObjectNotFound
 
 router = APIRouter(tags=["playback"])
@@ -52,19 +51,22 @@ _NO_STORE = {"Cache-Control": "private, no-store"}
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
 
 
-async def _session(ctx: ApiContext, session_id: str, token: str) -> PlaybackSession:
+def _claim(ctx: ApiContext, session_id: str, token: str) -> tuple[PlaybackClaim, int]:
+    """The signed token is the whole authority here: manifests cost no session lookup.
+
+    It binds session, title, package version, entitlement height and DRM systems until its
+    expiry; an ended session can still fetch a manifest but no license (license_auth.py)."""
     claim = verify_playback_token(ctx.signing_secret, token, time.time(), session_id=session_id)
-    session = await ctx.sessions.require(session_id)
-    if session.title_id != claim.title_id or session.version_dir != claim.version:
-        raise Problem("forbidden", "playback token is for another session or title")
-    return session
+    if claim.max_height is None:
+        raise Problem("invalid_token", "this token does not carry a playback entitlement")
+    return claim, claim.max_height
 
 
-async def _package(ctx: ApiContext, session: PlaybackSession) -> LivePackage:
-    view = await ctx.catalog.title(session.title_id)
+async def _package(ctx: ApiContext, claim: PlaybackClaim) -> LivePackage:
+    view = await ctx.catalog.title(claim.title_id)
     if view is None or not view.published or view.package is None:
         raise Problem("not_published", "this title is no longer available")
-    if view.package.version != session.version:
+    if view.package.version_dir != claim.version:
         raise Problem("session_expired", "the title was republished; start playback again")
     return view.package
 
@@ -83,9 +85,9 @@ async def _cached(ctx: ApiContext, key: tuple[str, ...], build: Callable[[], str
     return await ctx.manifests.get(key, guarded)
 
 
-def _prefix(ctx: ApiContext, session: PlaybackSession) -> str:
+def _prefix(ctx: ApiContext, claim: PlaybackClaim) -> str:
     return ctx.media_base + sign_prefix(
-        ctx.link_secret, session.title_id, session.version_dir, session.expires_at
+        ctx.link_secret, claim.title_id, claim.version, claim.expires_at
     )
 
 
@@ -94,25 +96,25 @@ async def dash_manifest(
     session_id: str = SESSION_ID, token: str = TOKEN, ctx: ApiContext = Depends(get_ctx)
 ) -> Response:
     """The session's DASH MPD: entitled renditions only, segments under the signed prefix."""
-    session = await _session(ctx, session_id, token)
-    package = await _package(ctx, session)
-    key = ("mpd", session.title_id, str(package.version), package.mpd, str(session.max_height))
+    claim, max_height = _claim(ctx, session_id, token)
+    package = await _package(ctx, claim)
+    key = ("mpd", claim.title_id, str(package.version), package.mpd, str(max_height))
 
     def build() -> str:
         raw = ctx.store.get_bytes(f"{package.origin_prefix}/{package.mpd}").decode()
-        return filter_mpd(raw, max_height=session.max_height, base_url=_BASE)
+        return filter_mpd(raw, max_height=max_height, base_url=_BASE)
 
     text = await _cached(ctx, key, build)
-    body = text.replace(_BASE, escape(_prefix(ctx, session)))
+    body = text.replace(_BASE, escape(_prefix(ctx, claim)))
     return Response(body, media_type="application/dash+xml", headers=_NO_STORE)
 
 
-def _hls_drm(package: LivePackage, session: PlaybackSession, drm: str | None) -> str:
+def _hls_drm(package: LivePackage, claim: PlaybackClaim, drm: str | None) -> str:
     if not package.encrypted:
         return "clear"
     if drm is None:
         raise Problem("unsupported_drm", "an encrypted HLS stream needs ?drm=<key system>")
-    if drm not in session.drm:
+    if drm not in claim.drm:
         raise Problem("unsupported_drm", f"this session did not ask for {drm}")
     return drm
 
@@ -138,15 +140,15 @@ async def hls_master(
     ctx: ApiContext = Depends(get_ctx),
 ) -> Response:
     """The session's HLS master playlist: entitled variants, media playlists served here."""
-    session = await _session(ctx, session_id, token)
-    package = await _package(ctx, session)
-    system = _hls_drm(package, session, drm)
-    key = ("m3u8", session.title_id, str(package.version), package.hls_master,
-           str(session.max_height))  # fmt: skip
+    claim, max_height = _claim(ctx, session_id, token)
+    package = await _package(ctx, claim)
+    system = _hls_drm(package, claim, drm)
+    key = ("m3u8", claim.title_id, str(package.version), package.hls_master,
+           str(max_height))  # fmt: skip
 
     def build() -> str:
         raw = ctx.store.get_bytes(f"{package.origin_prefix}/{package.hls_master}").decode()
-        return _point_at_api(filter_hls_master(raw, max_height=session.max_height))
+        return _point_at_api(filter_hls_master(raw, max_height=max_height))
 
     text = await _cached(ctx, key, build)
     query = f"token={quote(token)}" + (f"&drm={system}" if system != "clear" else "")
@@ -176,13 +178,13 @@ async def hls_media_playlist(
     ctx: ApiContext = Depends(get_ctx),
 ) -> Response:
     """One media playlist: the client's key system only, segments under the signed prefix."""
-    session = await _session(ctx, session_id, token)
-    package = await _package(ctx, session)
-    system = _hls_drm(package, session, drm)
+    claim, max_height = _claim(ctx, session_id, token)
+    package = await _package(ctx, claim)
+    system = _hls_drm(package, claim, drm)
     height = _playlist_height(package, playlist)
-    if height is not None and height > session.max_height:
+    if height is not None and height > max_height:
         raise Problem("forbidden", f"{height}p is above what this session may play")
-    key = ("hls", session.title_id, str(package.version), playlist, system)
+    key = ("hls", claim.title_id, str(package.version), playlist, system)
     public = ctx.public_base
 
     def key_uri(kid: str) -> str:
@@ -197,7 +199,7 @@ async def hls_media_playlist(
         return rebase_hls_uris(raw, _REBASE_ROOT)
 
     text = await _cached(ctx, key, build)
-    body = text.replace(_REBASE_ROOT, _prefix(ctx, session)).replace(_TOKEN, quote(token))
+    body = text.replace(_REBASE_ROOT, _prefix(ctx, claim)).replace(_TOKEN, quote(token))
     return Response(body, media_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
 
 

@@ -15,7 +15,7 @@ from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.entitlements import check_playback
 from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.progress import resume_position, save_progress
+from reelflow.playback_api.progress import effective_position, save_progress, stored_position
 from reelflow.playback_api.sessions import PlaybackSession, new_session_id
 from reelflow.playback_api.signing import ID_RE, issue_playback_token, sign_prefix
 
@@ -142,12 +142,19 @@ async def start_playback(
         drm=drm,
         expires_at=expires_at,
     )
-    await ctx.sessions.start(session, entitlement.max_streams)
-    resume = await asyncio.to_thread(
-        resume_position, ctx.engine, viewer.sub, title_id, view.duration_s
-    )
+    cached = await ctx.sessions.start(session, entitlement.max_streams)
+    if cached is None:  # first start of this title for the account (or Redis lost it)
+        cached = await asyncio.to_thread(stored_position, ctx.engine, viewer.sub, title_id)
+        await ctx.sessions.cache_resume(viewer.sub, title_id, cached)
+    resume = effective_position(cached, view.duration_s)
     token = issue_playback_token(
-        ctx.signing_secret, session.session_id, title_id, package.version_dir, expires_at
+        ctx.signing_secret,
+        session.session_id,
+        title_id,
+        package.version_dir,
+        expires_at,
+        max_height=entitlement.max_height,
+        drm=drm,
     )
     q = f"token={quote(token)}"
     base = f"{ctx.public_base}/v1/playback/{session.session_id}"
@@ -192,7 +199,7 @@ async def heartbeat(
 ) -> HeartbeatAck:
     """Renew the stream lease and store the resume position."""
     session = await ctx.sessions.require(session_id, viewer.sub)
-    await ctx.sessions.heartbeat(session)
+    await ctx.sessions.heartbeat(session, body.position)
     await asyncio.to_thread(
         save_progress, ctx.engine, viewer.sub, session.title_id, body.position, body.duration
     )
