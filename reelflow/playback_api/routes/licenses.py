@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api import fast_params as fp
+from reelflow.playback_api.context import api_context
 from reelflow.playback_api.license_auth import authorize_license
 from reelflow.playback_api.problems import Problem
 
 router = APIRouter(tags=["licenses"])
 
-TOKEN = Query(default=None, max_length=1024, description="the session's playback token")
 MAX_KIDS = 32
 
 
@@ -67,11 +68,14 @@ def _kid_hex(kid: str) -> str:
 
 
 _REQUEST_SCHEMA: dict[str, Any] = {
+    "parameters": [fp.TOKEN_DOC],
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": ClearKeyRequest.model_json_schema()}},
-    }
+    },
 }
+_KID_RE = re.compile(r"^[0-9a-f]{32}$")
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post(
@@ -80,46 +84,42 @@ _REQUEST_SCHEMA: dict[str, Any] = {
     openapi_extra=_REQUEST_SCHEMA,
     responses={403: {"description": "no requested key may be issued to this session"}},
 )
-async def clearkey_license(
-    request: Request, token: str | None = TOKEN, ctx: ApiContext = Depends(get_ctx)
-) -> ClearKeyLicense:
+async def clearkey_license(request: Request) -> Response:
     """Answer a ClearKey license request with the keys this session is entitled to."""
+    ctx = api_context(request)
+    token = fp.token(request)
     # Parsed by hand: CDMs and players do not all send a JSON content type.
     raw = await request.body()
     try:
-        body = ClearKeyRequest.model_validate(json.loads(raw or b"null"))
+        body = ClearKeyRequest.model_validate_json(raw or b"null")
     except (ValueError, ValidationError):
         raise Problem("validation_error", 'expected {"kids": ["<base64url>"], "type": "temporary"}')
     wanted = [_kid_hex(kid) for kid in body.kids]
     grant = await authorize_license(ctx, token, "clearkey")
     keys = [
-        JsonWebKey(kid=_b64url(bytes.fromhex(entry.kid)), k=_b64url(entry.key))
+        {"kty": "oct", "kid": _b64url(bytes.fromhex(entry.kid)), "k": _b64url(entry.key)}
         for kid in dict.fromkeys(wanted)
         if (entry := grant.entitled(kid)) is not None
     ]
     if not keys:
         raise Problem("key_withheld", "none of the requested keys may be issued to this session")
     request.app.state.metrics.licenses.labels("clearkey").inc()
-    return ClearKeyLicense(keys=keys)
+    return JSONResponse({"keys": keys, "type": "temporary"}, headers=_NO_STORE)
 
 
 @router.get(
     "/license/hls-key/{kid}",
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
+    openapi_extra={"parameters": [fp.path_doc("kid", _KID_RE.pattern), fp.TOKEN_DOC]},
 )
-async def hls_identity_key(
-    request: Request,
-    kid: str = Path(pattern=r"^[0-9a-f]{32}$"),
-    token: str | None = TOKEN,
-    ctx: ApiContext = Depends(get_ctx),
-) -> Response:
+async def hls_identity_key(request: Request) -> Response:
     """The 16-byte key for an HLS ``KEYFORMAT="identity"`` key line (web ClearKey playback)."""
-    grant = await authorize_license(ctx, token, "clearkey")
+    ctx = api_context(request)
+    kid = fp.path_param(request, "kid", _KID_RE)
+    grant = await authorize_license(ctx, fp.token(request), "clearkey")
     entry = grant.entitled(kid)
     if entry is None:
         raise Problem("key_withheld", "this key may not be issued to this session")
     request.app.state.metrics.licenses.labels("clearkey").inc()
-    return Response(
-        entry.key, media_type="application/octet-stream", headers={"Cache-Control": "no-store"}
-    )
+    return Response(entry.key, media_type="application/octet-stream", headers=_NO_STORE)

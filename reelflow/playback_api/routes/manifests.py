@@ -19,10 +19,11 @@ from typing import cast
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Request, Response
 
+from reelflow.playback_api import fast_params as fp
 from reelflow.playback_api.catalog_view import LivePackage
-from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api.context import ApiContext, api_context
 from reelflow.playback_api.manifest_filter import (
     DrmSystem,
     ManifestError,
@@ -38,10 +39,11 @@ from reelflow.storage import ObjectNotFound
 
 router = APIRouter(tags=["playback"])
 
-SESSION_ID = Path(pattern=r"^s[0-9a-f]{32}$")
-PLAYLIST = Path(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.m3u8$")
-TOKEN = Query(max_length=1024, description="the playback token from POST .../playback")
-DRM = Query(default=None, pattern="^(clearkey|widevine|playready|fairplay)$")
+PLAYLIST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,190}\.m3u8$")
+DRM_SYSTEMS = ("clearkey", "widevine", "playready", "fairplay")
+_SESSION_DOC = fp.path_doc("session_id", fp.SESSION_ID_RE.pattern)
+_DRM_DOC = fp.query_doc("drm", "the key system of the HLS key lines", enum=list(DRM_SYSTEMS))
+_TOKEN_REQUIRED = {**fp.TOKEN_DOC, "required": True}
 
 _BASE = "__REELFLOW_MEDIA_BASE__/"
 _REBASE_ROOT = "http://reelflow.invalid/__media__/"
@@ -49,6 +51,11 @@ _QUERY = "__REELFLOW_QUERY__"
 _TOKEN = "__REELFLOW_TOKEN__"
 _NO_STORE = {"Cache-Control": "private, no-store"}
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
+
+
+def _common(request: Request) -> tuple[ApiContext, str, str]:
+    session_id = fp.path_param(request, "session_id", fp.SESSION_ID_RE)
+    return api_context(request), session_id, fp.required_token(request)
 
 
 def _claim(ctx: ApiContext, session_id: str, token: str) -> tuple[PlaybackClaim, int]:
@@ -91,11 +98,14 @@ def _prefix(ctx: ApiContext, claim: PlaybackClaim) -> str:
     )
 
 
-@router.get("/playback/{session_id}/manifest.mpd", response_class=Response)
-async def dash_manifest(
-    session_id: str = SESSION_ID, token: str = TOKEN, ctx: ApiContext = Depends(get_ctx)
-) -> Response:
+@router.get(
+    "/playback/{session_id}/manifest.mpd",
+    response_class=Response,
+    openapi_extra={"parameters": [_SESSION_DOC, _TOKEN_REQUIRED]},
+)
+async def dash_manifest(request: Request) -> Response:
     """The session's DASH MPD: entitled renditions only, segments under the signed prefix."""
+    ctx, session_id, token = _common(request)
     claim, max_height = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
     key = ("mpd", claim.title_id, str(package.version), package.mpd, str(max_height))
@@ -132,14 +142,15 @@ def _point_at_api(master: str) -> str:
     return "\n".join(out) + "\n"
 
 
-@router.get("/playback/{session_id}/master.m3u8", response_class=Response)
-async def hls_master(
-    session_id: str = SESSION_ID,
-    token: str = TOKEN,
-    drm: str | None = DRM,
-    ctx: ApiContext = Depends(get_ctx),
-) -> Response:
+@router.get(
+    "/playback/{session_id}/master.m3u8",
+    response_class=Response,
+    openapi_extra={"parameters": [_SESSION_DOC, _TOKEN_REQUIRED, _DRM_DOC]},
+)
+async def hls_master(request: Request) -> Response:
     """The session's HLS master playlist: entitled variants, media playlists served here."""
+    ctx, session_id, token = _common(request)
+    drm = fp.choice(request, "drm", DRM_SYSTEMS)
     claim, max_height = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
     system = _hls_drm(package, claim, drm)
@@ -169,15 +180,23 @@ def _playlist_height(package: LivePackage, playlist: str) -> int | None:
     return None
 
 
-@router.get("/playback/{session_id}/hls/{playlist}", response_class=Response)
-async def hls_media_playlist(
-    playlist: str = PLAYLIST,
-    session_id: str = SESSION_ID,
-    token: str = TOKEN,
-    drm: str | None = DRM,
-    ctx: ApiContext = Depends(get_ctx),
-) -> Response:
+@router.get(
+    "/playback/{session_id}/hls/{playlist}",
+    response_class=Response,
+    openapi_extra={
+        "parameters": [
+            _SESSION_DOC,
+            fp.path_doc("playlist", PLAYLIST_RE.pattern),
+            _TOKEN_REQUIRED,
+            _DRM_DOC,
+        ]
+    },
+)
+async def hls_media_playlist(request: Request) -> Response:
     """One media playlist: the client's key system only, segments under the signed prefix."""
+    ctx, session_id, token = _common(request)
+    playlist = fp.path_param(request, "playlist", PLAYLIST_RE)
+    drm = fp.choice(request, "drm", DRM_SYSTEMS)
     claim, max_height = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
     system = _hls_drm(package, claim, drm)

@@ -17,11 +17,11 @@ import re
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
-from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api.context import ApiContext, api_context
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.signing import MEDIA_CONTENT_TYPES, verify_media_path
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, StorageError
@@ -93,10 +93,22 @@ def _answer(
     return 206, headers, span
 
 
-@router.head("/media/{path:path}", response_class=Response, operation_id="media_head")
-@router.get("/media/{path:path}", response_class=Response, operation_id="media_get")
-async def media(request: Request, path: str, ctx: ApiContext = Depends(get_ctx)) -> Response:
+_PATH_DOC = {"parameters": [{"name": "path", "in": "path", "required": True,
+                             "schema": {"type": "string"}}]}  # fmt: skip
+
+
+@router.head(
+    "/media/{path:path}",
+    response_class=Response,
+    operation_id="media_head",
+    openapi_extra=_PATH_DOC,
+)
+@router.get(
+    "/media/{path:path}", response_class=Response, operation_id="media_get", openapi_extra=_PATH_DOC
+)
+async def media(request: Request) -> Response:
     """A file of a published package, if the signed prefix is genuine and unexpired."""
+    ctx = api_context(request)
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     claim = verify_media_path(ctx.link_secret, raw_path.decode("latin-1"), time.time())
     key = ORIGIN_ROOT + claim.object_key

@@ -1,0 +1,82 @@
+"""Hand-read parameters for the hottest endpoints, documented in OpenAPI all the same.
+
+FastAPI's dependency solving (typing introspection, per-parameter validation) cost more
+than the rest of a cached manifest or license request (bench/playback_api.py). The hot
+endpoints therefore take only the Request and read their few parameters here, with the
+same limits and the same 422 problem a declared parameter would give; ``openapi`` adds the
+parameter descriptions to the route so /docs and schemathesis still see them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+
+from reelflow.playback_api.problems import Problem
+
+SESSION_ID_RE = re.compile(r"^s[0-9a-f]{32}$")
+MAX_TOKEN = 1024
+
+
+def _invalid(loc: list[str], msg: str) -> Problem:
+    return Problem(
+        "validation_error",
+        "the request did not match the schema",
+        errors=[{"loc": loc, "msg": msg, "type": "value_error"}],
+    )
+
+
+def token(request: Request) -> str | None:
+    value = request.query_params.get("token")
+    if value is not None and len(value) > MAX_TOKEN:
+        raise _invalid(["query", "token"], f"at most {MAX_TOKEN} characters")
+    return value
+
+
+def required_token(request: Request) -> str:
+    value = token(request)
+    if value is None:
+        raise _invalid(["query", "token"], "field required")
+    return value
+
+
+def path_param(request: Request, name: str, pattern: re.Pattern[str]) -> str:
+    value = str(request.path_params.get(name, ""))
+    if not pattern.match(value):
+        raise _invalid(["path", name], f"must match {pattern.pattern}")
+    return value
+
+
+def choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query_params.get(name)
+    if value is not None and value not in allowed:
+        raise _invalid(["query", name], f"must be one of {', '.join(allowed)}")
+    return value
+
+
+def query_doc(
+    name: str, description: str, *, required: bool = False, **schema: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+def path_doc(name: str, pattern: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": pattern},
+    }
+
+
+TOKEN_DOC = query_doc(
+    "token", "the playback token from POST /v1/titles/{id}/playback", maxLength=MAX_TOKEN
+)
