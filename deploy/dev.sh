@@ -24,7 +24,7 @@ API_PORT="${REELFLOW_API_PORT:-8000}"
 export REELFLOW_TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" REELFLOW_REDIS_URL="$REDIS_URL" REELFLOW_API_PORT="$API_PORT"
 
 APT_RUNTIME=(ffmpeg redis-server nginx)
-APT_TEST=(postgresql chromium)
+APT_TEST=(postgresql chromium wrk)
 SERVICES=(temporal redis worker rq api)
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }

@@ -73,9 +73,15 @@ def run_demo(settings: Settings, *, seconds: int = 20) -> int:
                 f"{settings.resolved_store_root / pkg.origin_prefix}\n"
                 f"  DASH {pkg.mpd_key}\n  HLS  {pkg.hls_key}"
             )
+        base = settings.resolved_public_base_url
         console.print(
-            "[yellow]Not there yet:[/] the playback API's player-facing endpoints and the web "
-            "player (issues 5-6) are not built, so there is no URL to play the title yet. "
+            f"[bold green]Play it:[/] {base}/#/title/{title_id}  "
+            "(web player; pick a dev account to sign in)\n"
+            f"  API guide: docs/api.md, OpenAPI: {base}/docs\n"
+            f"  TOKEN=$(.venv/bin/reelflow dev token --plan premium --country US)\n"
+            f'  curl -s -H "Authorization: Bearer $TOKEN" -X POST '
+            f"-H 'Content-Type: application/json' -d '{{\"device_id\": \"cli\"}}' "
+            f"{base}/v1/titles/{title_id}/playback\n"
             f"Take it down with: reelflow titles takedown {title_id}"
         )
         return 0

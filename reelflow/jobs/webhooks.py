@@ -14,7 +14,9 @@ Failure handling, per attempt:
 When the last retry fails, rq's failure callback records ``notification_failed``.
 
 Receivers verify ``Reelflow-Signature: t=<unix>,v1=<hex>`` with :func:`verify_signature`:
-HMAC-SHA256 under the shared signing secret over ``f"{t}."`` followed by the raw body.
+HMAC-SHA256 over ``f"{t}."`` followed by the raw body, under the owning studio's webhook
+secret (``reelflow studios add`` prints it; the same secret signs the studio's ingest
+requests). Titles without a studio fall back to the deployment's signing secret.
 """
 
 from __future__ import annotations
@@ -243,7 +245,7 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
     with _catalog(settings) as engine:
         if _already_delivered(engine, note.delivery_id):
             return {"status": "already_delivered", "delivery_id": note.delivery_id}
-        status = _post(note, settings.secrets().signing_secret)
+        status = _post(note, _callback_secret(settings, engine, note.title_id))
         if 200 <= status < 300:
             append_event(
                 engine,
@@ -261,6 +263,20 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
         error = f"callback answered HTTP {status}; not retried"
         _record_failure(engine, note, attempts=attempt, http_status=status, error=error)
         return {"status": "failed", "http_status": status, "attempts": attempt}
+
+
+def _callback_secret(settings: Settings, engine: Engine, title_id: str) -> bytes:
+    """The owning studio's current webhook secret (the one it verifies our callbacks with);
+    titles ingested by ops without a studio fall back to the deployment's signing secret."""
+    from reelflow.catalog.models import Studio, Title
+    from reelflow.studios import active_webhook_secrets
+
+    with Session(engine) as s:
+        title = s.get(Title, title_id)
+        studio = s.get(Studio, title.studio_id) if title and title.studio_id else None
+    if studio is None:
+        return settings.secrets().signing_secret
+    return active_webhook_secrets(settings, studio, time.time())[0]
 
 
 def _post(note: Notification, secret: bytes) -> int:

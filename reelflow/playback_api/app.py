@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings, get_settings
@@ -84,6 +86,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(Problem, counted_problem)
 
+    async def redis_down(request: Request, exc: Exception) -> Response:
+        # Sessions, leases and rate limits live in Redis: without it, say so (503), not 500.
+        return await counted_problem(
+            request, Problem("service_unavailable", "session storage is not reachable")
+        )
+
+    app.add_exception_handler(RedisConnectionError, redis_down)
+    app.add_exception_handler(RedisTimeoutError, redis_down)
+
     from reelflow.playback_api.routes import (
         catalog,
         dev,
@@ -130,7 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=origins,
         allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Range", "X-Request-Id"],
+        # SOAPAction: PlayReady challenges carry it to the license proxy.
+        allow_headers=["Authorization", "Content-Type", "Range", "X-Request-Id", "SOAPAction"],
         expose_headers=["Content-Length", "Content-Range", "X-Request-Id", "Retry-After"],
         max_age=600,
     )

@@ -94,7 +94,7 @@ def route_template(app: Any, scope: Scope) -> str:
     """The matched route's path template, or "unmatched" (never the raw path)."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
-        template = str(route.path)
+        template = str(route.path) or "/{static}"  # the web player's mount at "/"
         # Routes of routers included under a prefix report their path without it.
         if scope["path"].startswith(API_PREFIX + "/") and not template.startswith(API_PREFIX):
             template = API_PREFIX + template

@@ -66,9 +66,14 @@ return 1
 """
 
 # License path: the live session and its rate counter in one round trip.
+# A session whose device lease was taken over by a newer session of the same device is dead
+# too (its owner key names the newer one); the owner key is derived from the session itself.
 _SESSION_AND_RATE = """
 local s = redis.call('GET', KEYS[1])
 if not s then return {0, 0} end
+local d = cjson.decode(s)
+local owner = redis.call('GET', ARGV[2] .. 'owner:' .. d['account'] .. ':' .. d['device_id'])
+if owner ~= d['session_id'] then return {0, 0} end
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 return {s, n}
@@ -194,7 +199,7 @@ class SessionStore:
                 f"{self.prefix}session:{session_id}",
                 f"{self.prefix}rl:lic:{session_id}:{window}",
             ],
-            args=[window_s * 2],
+            args=[window_s * 2, self.prefix],
         )
         if raw == 0:
             raise Problem("session_expired", "this playback session has ended; start again")

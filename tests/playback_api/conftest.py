@@ -95,9 +95,17 @@ class ApiHarness:
 
 
 def _harness(
-    tmp_path: Path, redis_url: str, database_url: str, media: MediaSet, packager: str, **extra: Any
+    tmp_path: Path,
+    redis_url: str,
+    database_url: str,
+    media: MediaSet,
+    packager: str,
+    *,
+    flush_redis: bool = True,
+    **extra: Any,
 ) -> Iterator[ApiHarness]:
-    redis.Redis.from_url(redis_url).flushdb()
+    if flush_redis:
+        redis.Redis.from_url(redis_url).flushdb()
     settings = Settings(
         home=tmp_path / "state",
         database_url=database_url,

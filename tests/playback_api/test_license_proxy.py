@@ -238,9 +238,12 @@ def test_short_upstream_secret_counts_as_unconfigured(
 ) -> None:
     api = open_api(**upstream.settings(license_upstream_secret="too-short"))
     api.publish("proxy-weak")
-    playback = start(api, "proxy-weak", "widevine")
-    response = post_license(api, playback["licenses"]["widevine"], "widevine")
-    problem(response, 503, "license_unavailable")
+    # Not offered at playback start, and its endpoint answers 503 to a live session's token.
+    refused = api.start_playback("proxy-weak", api.auth(), drm=("widevine",))
+    assert problem(refused, 406, "unsupported_drm")["supported"] == ["clearkey"]
+    playback = start(api, "proxy-weak", "clearkey")
+    url = playback["licenses"]["clearkey"].replace("/clearkey?", "/widevine?")
+    problem(post_license(api, url, "widevine"), 503, "license_unavailable")
     assert upstream.received == []
 
 

@@ -500,3 +500,53 @@ def test_oversized_bodies_are_refused_with_413(api: ApiHarness) -> None:
     )
     assert response.status_code == 413
     assert response.json()["type"].endswith("/payload_too_large")
+
+
+def test_a_session_replaced_on_its_device_gets_no_more_licenses(api: ApiHarness) -> None:
+    title = api.publish("tt-main")
+    headers = api.auth(plan="premium", sub="reloader")
+    first = api.start_playback("tt-main", headers, device_id="tv").json()
+    assert license_for(api, first, [title.kid("SD")]).status_code == 200
+    second = api.start_playback("tt-main", headers, device_id="tv").json()
+    assert license_for(api, first, [title.kid("SD")]).status_code == 410
+    assert license_for(api, second, [title.kid("SD")]).status_code == 200
+
+
+def test_a_device_bound_by_the_identity_provider_counts_once(api: ApiHarness) -> None:
+    from reelflow.playback_api.auth import mint_dev_token
+    from reelflow.playback_api.auth_config import dev_token_secret
+
+    api.publish("tt-main")
+    token = mint_dev_token(
+        dev_token_secret(api.settings.secrets().signing_secret),
+        sub="bound",
+        plan="basic",
+        country="US",
+        issuer=api.settings.auth_issuer,
+        audience=api.settings.auth_audience,
+        device="stb-42",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    # The body's device ids differ, but both starts are the same bound device: a takeover.
+    assert api.start_playback("tt-main", headers, device_id="a").status_code == 201
+    assert api.start_playback("tt-main", headers, device_id="b").status_code == 201
+
+
+def test_heartbeats_fit_three_times_into_a_lease(short_lease: ApiHarness) -> None:
+    short_lease.publish("tt-main")
+    body = start(short_lease, "tt-main")
+    assert body["lease_ttl_s"] == 1 and body["heartbeat_interval_s"] == 1
+
+
+def test_redis_down_is_a_503_problem_not_a_500(
+    tmp_path: Path, media_set: MediaSet, packager_path: str
+) -> None:
+    from tests.services import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    catalog = f"sqlite:///{tmp_path / 'catalog.db'}"
+    for api in _harness(tmp_path, dead, catalog, media_set, packager_path, flush_redis=False):
+        api.publish("tt-main")
+        response = api.start_playback("tt-main", api.auth())
+        assert response.status_code == 503
+        assert response.json()["type"].endswith("/service_unavailable")

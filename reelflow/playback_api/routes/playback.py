@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.entitlements import check_playback
+from reelflow.playback_api.license_proxy import MIN_SECRET_BYTES as MIN_UPSTREAM_SECRET_BYTES
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.progress import effective_position, save_progress, stored_position
 from reelflow.playback_api.sessions import PlaybackSession, new_session_id
@@ -78,7 +79,8 @@ def _licensable(ctx: ApiContext) -> set[str]:
     """ClearKey is issued here; the others only when their license upstream is configured."""
     s = ctx.settings
     systems = {"clearkey"}
-    if s.license_upstream_secret is not None:
+    secret = s.license_upstream_secret.get_secret_value() if s.license_upstream_secret else ""
+    if len(secret.encode()) >= MIN_UPSTREAM_SECRET_BYTES:
         for name, url in (
             ("widevine", s.license_widevine_url),
             ("playready", s.license_playready_url),
@@ -131,7 +133,8 @@ async def start_playback(
     session = PlaybackSession(
         session_id=new_session_id(),
         account=viewer.sub,
-        device_id=body.device_id,
+        # A device bound by the identity provider wins over what the player says.
+        device_id=viewer.device or body.device_id,
         title_id=title_id,
         version=package.version,
         version_dir=package.version_dir,
@@ -185,7 +188,8 @@ async def start_playback(
         resume_position_s=resume,
         max_height=entitlement.max_height,
         heartbeat_url=f"{ctx.public_base}/v1/sessions/{session.session_id}/heartbeat",
-        heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
+        # Three heartbeats fit in one lease, so one lost request never ends a stream.
+        heartbeat_interval_s=max(1, min(HEARTBEAT_INTERVAL_S, ctx.settings.lease_ttl_s // 3)),
         lease_ttl_s=ctx.settings.lease_ttl_s,
     )
 
