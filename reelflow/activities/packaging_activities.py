@@ -146,20 +146,7 @@ class PackagingActivities:
             files=list(result.files),
             drm_systems=list(result.drm_systems),
             kids=dict(result.kids),
-            representations=[
-                {
-                    "name": r.name,
-                    "kind": str(r.kind),
-                    "width": r.width,
-                    "height": r.height,
-                    "bandwidth": r.bandwidth,
-                    "track_class": str(r.track_class) if r.track_class else None,
-                    "language": r.language,
-                    "codecs": r.codecs,
-                    "playlist": r.playlist,
-                }
-                for r in result.representations
-            ],
+            representations=[r.as_row() for r in result.representations],
             verify_summary=f"{len(report.checks)} checks passed",
         )
         self.deps.store.put_bytes(done_key, json.dumps(asdict(info)).encode())

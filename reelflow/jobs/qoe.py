@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,10 +32,10 @@ from sqlalchemy import Integer, case, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
-from reelflow.catalog.db import make_engine, session_scope
+from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import QoEBeacon
 from reelflow.config import Settings, get_settings
-from reelflow.jobs.queue import get_queue
+from reelflow.jobs.queue import get_queue, job_catalog
 
 # A failed insert (database restarting, lock timeout) is retried by rq's scheduler.
 RETRY_INTERVALS: tuple[int, ...] = (5, 30, 120)
@@ -105,7 +104,7 @@ def record_beacon(payload: dict[str, Any]) -> int:
     runs in an rq work horse, not in the API process that enqueued it.
     """
     beacon = Beacon.from_payload(payload)
-    with _catalog(get_settings()) as engine:
+    with job_catalog(get_settings()) as engine:
         return write_beacon(engine, beacon)
 
 
@@ -132,15 +131,6 @@ def write_beacon(engine: Engine, beacon: Beacon) -> int:
         s.flush()
         assert row.id is not None
         return row.id
-
-
-@contextmanager
-def _catalog(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 # ---- aggregates ------------------------------------------------------------------------

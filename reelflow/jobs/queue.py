@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from redis import Redis
 from rq import Queue
+from sqlalchemy.engine import Engine
 
+from reelflow.catalog.db import make_engine
 from reelflow.config import Settings
 
 
@@ -15,3 +20,14 @@ def redis_connection(settings: Settings) -> Redis:
 def get_queue(settings: Settings, connection: Redis | None = None) -> Queue:
     """The configured rq queue (`settings.rq_queue` on `settings.redis_url`)."""
     return Queue(settings.rq_queue, connection=connection or redis_connection(settings))
+
+
+@contextmanager
+def job_catalog(settings: Settings) -> Iterator[Engine]:
+    """A catalog engine for one rq job: jobs run in forked work horses, so each opens (and
+    disposes of) its own connections rather than inheriting a parent's pool."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -25,8 +25,8 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -41,11 +41,10 @@ from rq.job import Job
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from reelflow.catalog.db import make_engine
 from reelflow.catalog.models import LifecycleEvent, as_utc, utcnow
 from reelflow.catalog.queries import append_event
 from reelflow.config import Settings, get_settings
-from reelflow.jobs.queue import get_queue
+from reelflow.jobs.queue import get_queue, job_catalog
 
 STUDIO_EVENTS = frozenset({"ingested", "qc_failed", "published", "expired", "taken_down"})
 EVENT_DELIVERED = "notification_delivered"
@@ -242,7 +241,7 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
     note = Notification.from_payload(payload)
     settings = get_settings()
     attempt = _current_attempt(note)
-    with _catalog(settings) as engine:
+    with job_catalog(settings) as engine:
         if _already_delivered(engine, note.delivery_id):
             return {"status": "already_delivered", "delivery_id": note.delivery_id}
         status = _post(note, _callback_secret(settings, engine, note.title_id))
@@ -310,7 +309,7 @@ def on_delivery_failure(
     note = Notification.from_payload(job.args[0])
     status = exc_value.status if isinstance(exc_value, TransientDeliveryError) else None
     error = str(exc_value) if exc_value is not None else getattr(exc_type, "__name__", "error")
-    with _catalog(get_settings()) as engine:
+    with job_catalog(get_settings()) as engine:
         _record_failure(engine, note, attempts=note.max_attempts, http_status=status, error=error)
 
 
@@ -320,15 +319,6 @@ def _current_attempt(note: Notification) -> int:
         return 1
     # rq decrements retries_left as it requeues, so attempts made = max - left.
     return note.max_attempts - job.retries_left
-
-
-@contextmanager
-def _catalog(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _already_delivered(engine: Engine, delivery_id: str) -> bool:

@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
@@ -120,6 +120,20 @@ class Representation:
     init_segment: str | None
     segments: tuple[str, ...]
     source: str
+
+    def as_row(self) -> dict[str, Any]:
+        """What the catalog keeps of it (``packages.representations``): JSON-ready."""
+        return {
+            "name": self.name,
+            "kind": str(self.kind),
+            "width": self.width,
+            "height": self.height,
+            "bandwidth": self.bandwidth,
+            "track_class": str(self.track_class) if self.track_class else None,
+            "language": self.language,
+            "codecs": self.codecs,
+            "playlist": self.playlist,
+        }
 
 
 @dataclass(frozen=True)
