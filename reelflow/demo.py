@@ -82,7 +82,8 @@ def run_demo(settings: Settings, *, seconds: int = 20) -> int:
             f'  curl -s -H "Authorization: Bearer $TOKEN" -X POST '
             f"-H 'Content-Type: application/json' -d '{{\"device_id\": \"cli\"}}' "
             f"{base}/v1/titles/{title_id}/playback\n"
-            f"Take it down with: reelflow titles takedown {title_id}"
+            f"Take it down with: reelflow titles takedown {title_id}",
+            soft_wrap=True,  # URLs and the curl line must stay copyable in a narrow terminal
         )
         return 0
     console.print(f"[red]demo title ended in state {status.state}[/]")

@@ -12,10 +12,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 VENV_BIN = Path(sys.executable).parent
 TEMPORAL_CLI = VENV_BIN / "temporal"
@@ -139,3 +141,27 @@ def postgres_server() -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def serve_app(app: Any, port: int | None = None) -> Iterator[int]:
+    """Run an ASGI app under a real uvicorn server on 127.0.0.1 (a free port unless given:
+    the API puts its own port in the URLs it hands out); yields the port."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

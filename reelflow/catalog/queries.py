@@ -91,6 +91,15 @@ def set_state(engine: Engine, title_id: str, state: str) -> None:
         s.add(title)
 
 
+def set_duration(engine: Engine, title_id: str, duration_s: float) -> None:
+    with session_scope(engine) as s:
+        title = s.get(Title, title_id)
+        if title is None:
+            raise TitleNotFound(title_id)
+        title.duration_s = duration_s
+        s.add(title)
+
+
 def append_event(
     engine: Engine,
     *,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +12,6 @@ from typing import Any
 
 import pytest
 import redis
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -26,7 +23,7 @@ from reelflow.playback_api.auth import Plan, mint_dev_token
 from reelflow.playback_api.auth_config import dev_token_secret
 from reelflow.storage import LocalStore
 from tests.fixtures.published import MediaSet, PublishedTitle, publish_title
-from tests.services import free_port
+from tests.services import free_port, serve_app
 
 
 @dataclass
@@ -144,22 +141,8 @@ def api_any_db(
 @contextmanager
 def serve(app: Any) -> Iterator[int]:
     """Run an ASGI app under a real uvicorn server on a loopback port; yields the port."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
+    with serve_app(app) as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:

@@ -90,6 +90,12 @@ async def test_clip_is_published_protected_and_taken_down(
         store = store_from_settings(settings)
         pkg = q.get_package(engine, title_id, 1)
         assert pkg is not None and pkg.encrypted
+        # The catalog knows the title's length (players show it and resume against it).
+        duration = q.get_title(engine, title_id).duration_s
+        assert duration is not None and abs(duration - 4.0) < 0.2
+        # Artwork travels with the package and is recorded for the catalog.
+        assert pkg.artwork["poster"] and pkg.artwork["thumbnails"]
+        assert all(store.exists(f"{pkg.origin_prefix}/{a}") for a in pkg.artwork["poster"])
         assert {"widevine", "playready", "clearkey", "fairplay"} <= set(pkg.drm_systems)
         assert pkg.mpd_key and store.exists(pkg.mpd_key)
         mpd = store.get_bytes(pkg.mpd_key).decode()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelflow.playback_api.auth import Viewer
@@ -62,11 +62,14 @@ class PlaybackStart(BaseModel):
     lease_ttl_s: int
 
 
+MAX_POSITION_S = 7 * 24 * 3600
+
+
 class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    position: float = Field(ge=0, le=7 * 24 * 3600, description="seconds into the title")
-    duration: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    position: float = Field(ge=0, le=MAX_POSITION_S, description="seconds into the title")
+    duration: float | None = Field(default=None, gt=0, le=MAX_POSITION_S)
 
 
 class HeartbeatAck(BaseModel):
@@ -215,10 +218,20 @@ async def heartbeat(
 @router.delete("/sessions/{session_id}", status_code=204, response_class=Response)
 async def end_session(
     session_id: str = SESSION_ID,
+    position: float | None = Query(None, ge=0, le=MAX_POSITION_S, description="final position"),
+    duration: float | None = Query(None, gt=0, le=MAX_POSITION_S),
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> Response:
-    """End the session: its lease frees a stream at once and its licenses stop."""
+    """End the session: its lease frees a stream at once and its licenses stop.
+
+    A player closing a tab sends its last position here (one keepalive request can still
+    leave a closing page; a heartbeat and a DELETE could arrive in either order)."""
     session = await ctx.sessions.require(session_id, viewer.sub)
+    if position is not None:
+        await ctx.sessions.cache_resume(viewer.sub, session.title_id, position)
+        await asyncio.to_thread(
+            save_progress, ctx.engine, viewer.sub, session.title_id, position, duration
+        )
     await ctx.sessions.end(session)
     return Response(status_code=204)

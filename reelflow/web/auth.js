@@ -1,0 +1,46 @@
+// The viewer's token lives in sessionStorage: this tab only, gone when it closes.
+// The device id is not a secret and persists, so a reload is the same device (its own
+// stream lease is taken over instead of counting as a second stream).
+
+const AUTH_KEY = 'reelflow.auth';
+const DEVICE_KEY = 'reelflow.device';
+
+export function getAuth() {
+  try {
+    return JSON.parse(sessionStorage.getItem(AUTH_KEY));
+  } catch {
+    return null;
+  }
+}
+
+export function getToken() {
+  return getAuth()?.token ?? null;
+}
+
+export function setAuth(auth) {
+  sessionStorage.setItem(AUTH_KEY, JSON.stringify(auth));
+}
+
+export function clearAuth() {
+  sessionStorage.removeItem(AUTH_KEY);
+}
+
+// Claims for display only (sub, plan, country); the API verifies the token itself.
+export function claimsOf(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '=')));
+  } catch {
+    return {};
+  }
+}
+
+export function deviceId() {
+  let id = localStorage.getItem(DEVICE_KEY);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(12));
+    id = 'web-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    localStorage.setItem(DEVICE_KEY, id);
+  }
+  return id;
+}

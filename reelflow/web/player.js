@@ -1,0 +1,259 @@
+// The player view: a playback session from the API, Shaka Player on its DASH (ClearKey
+// licenses from the API) or HLS manifest, heartbeats, QoE beacons, refusal messages.
+
+import { api, enc, ApiProblem } from './api.js';
+import { deviceId, getAuth } from './auth.js';
+import { Controls } from './controls.js';
+import { announce } from './dom.js';
+import { errorCode, playbackErrorMessage, problemMessage } from './messages.js';
+import { Qoe } from './qoe.js';
+import { loadThumbnails } from './thumbnails.js';
+
+// The viewer's click on Play (time and title), for the startup QoE figure and the heading.
+let intent = null;
+export function markPlayIntent(titleId, name) {
+  intent = { at: performance.now(), titleId, name };
+}
+
+// For tests and debugging: the live Shaka player and session (never the viewer's token).
+window.reelflow = { player: null, session: null, startupMs: null };
+
+export function renderPlayer(main, titleId, { startOver = false } = {}) {
+  const view = document.getElementById('player-template').content.firstElementChild.cloneNode(true);
+  main.replaceChildren(view);
+  const known = intent?.titleId === titleId ? intent : null;
+  intent = null;
+  const options = { startOver, intentAt: known?.at, name: known?.name };
+  const playback = new Playback(view, titleId, options);
+  playback.start();
+  return () => playback.close();
+}
+
+// DASH with ClearKey licenses from the API by default; HLS (identity key lines served by
+// the API) when DASH is missing or localStorage 'reelflow.protocol' is 'hls'.
+function pickManifest({ dash, hls }) {
+  const preferHls = localStorage.getItem('reelflow.protocol') === 'hls';
+  if (hls && (preferHls || !dash)) return [hls, 'application/x-mpegurl'];
+  return [dash, 'application/dash+xml'];
+}
+
+class Playback {
+  constructor(view, titleId, { startOver, intentAt, name }) {
+    this.view = view;
+    this.titleId = titleId;
+    this.startOver = startOver;
+    this.intentAt = intentAt ?? performance.now();
+    this.name = name;
+    this.video = view.querySelector('video');
+    this.stage = view.querySelector('.stage');
+    this.controls = new Controls(view, this.video);
+    this.player = null;
+    this.session = null;
+    this.qoe = null;
+    this.timer = null;
+    this.closed = false;
+    this.ended = false; // the server ended the session (another device took it over)
+    this.onPageHide = () => this.leave({ keepalive: true });
+    window.addEventListener('pagehide', this.onPageHide);
+    if (name) this.showName(name);
+  }
+
+  async start() {
+    this.setState('loading');
+    if (!window.shaka?.Player) {
+      this.show({ slug: 'no_player', title: 'Player missing',
+        text: 'Shaka Player is not installed on this server (run npm ci).', action: 'back' });
+      return;
+    }
+    // The player attaches (MediaSource setup) while the session request is in flight.
+    const player = (this.player = new window.shaka.Player());
+    window.reelflow.player = player;
+    player.setVideoContainer(this.stage); // subtitles render in the stage, above the controls
+    const attached = player.attach(this.video);
+    let start;
+    try {
+      start = await api(`/v1/titles/${enc(this.titleId)}/playback`, {
+        method: 'POST',
+        body: { device_id: deviceId(), drm: ['clearkey'], protocols: ['dash', 'hls'] },
+      });
+    } catch (problem) {
+      this.refuse(problem);
+      return;
+    }
+    if (this.closed) {
+      api(`/v1/sessions/${start.session_id}`, { method: 'DELETE' }).catch(() => {});
+      return;
+    }
+    this.session = start;
+    window.reelflow.session = { ...start, token: undefined };
+    this.qoe = new Qoe(start.session_id, this.titleId);
+    try {
+      await attached;
+      await this.load(start);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  async load(start) {
+    const player = this.player;
+    const clearkey = start.licenses.clearkey;
+    player.configure({ drm: { servers: clearkey ? { 'org.w3.clearkey': clearkey } : {} } });
+    player.addEventListener('error', (event) => this.fail(event.detail));
+    player.addEventListener('buffering', (event) => {
+      this.qoe.buffering(event.buffering);
+      this.stage.classList.toggle('buffering', event.buffering);
+    });
+    player.addEventListener('adaptation', () => this.qoe.switched());
+    const video = this.video;
+    video.addEventListener('playing', () => this.onPlaying(), { once: true });
+    video.addEventListener('playing', () => this.qoe.playing(true));
+    for (const type of ['pause', 'waiting', 'ended']) {
+      video.addEventListener(type, () => this.qoe.playing(false));
+    }
+    video.addEventListener('pause', () => !this.closed && this.heartbeat());
+    video.addEventListener('ended', () => this.report());
+    const [url, mime] = pickManifest(start.manifests);
+    const resume = this.startOver ? 0 : start.resume_position_s;
+    await player.load(url, resume > 0 ? resume : null, mime);
+    if (this.closed) return;
+    this.controls.attach(player);
+    this.setState('ready');
+    this.controls.syncPlay();
+    if (resume > 0) announce(`Resuming at ${Math.round(resume)} seconds`);
+    this.timer = setInterval(() => this.report(), start.heartbeat_interval_s * 1000);
+    video.play().catch(() => this.controls.syncPlay()); // autoplay refused: the big button shows
+  }
+
+  onPlaying() {
+    const startupMs = performance.now() - this.intentAt;
+    window.reelflow.startupMs = startupMs;
+    this.qoe.firstFrame(startupMs);
+    this.qoe.flush();
+    this.heartbeat();
+    if (!this.name) this.loadTitleName(); // opened by link or reload: not known yet
+    // Seek-bar previews once the first frame is up: they never compete with startup.
+    if (this.session.thumbnails) {
+      loadThumbnails(this.session.thumbnails)
+        .then((cues) => this.controls.setThumbnails(cues))
+        .catch((error) => console.warn('thumbnails', error));
+    }
+  }
+
+  showName(name) {
+    this.name = name;
+    this.view.querySelector('#player-title').textContent = name;
+    document.title = `${name} · reelflow`;
+  }
+
+  async loadTitleName() {
+    try {
+      this.showName((await api(`/v1/titles/${enc(this.titleId)}`)).name);
+    } catch {
+      // The heading stays generic; playback does not depend on it.
+    }
+  }
+
+  // ---- heartbeats and beacons -------------------------------------------------------------
+
+  position() {
+    const { currentTime, duration } = this.video;
+    const known = duration > 0 && Number.isFinite(duration);
+    return { position: currentTime, duration: known ? duration : undefined };
+  }
+
+  async heartbeat({ keepalive = false } = {}) {
+    if (!this.session || this.ended) return;
+    try {
+      await api(this.session.heartbeat_url, { method: 'PUT', body: this.position(), keepalive });
+    } catch (problem) {
+      if (problem instanceof ApiProblem && problem.slug === 'session_expired' && !this.closed) {
+        this.ended = true;
+        this.video.pause();
+        this.refuse(problem);
+      }
+    }
+  }
+
+  // End the session with its last position in the same request: its stream lease frees at
+  // once, also when the tab closes (a keepalive request outlives the page).
+  async leave({ keepalive = false } = {}) {
+    if (!this.session || this.ended) return;
+    this.ended = true;
+    this.qoe?.flush({ keepalive });
+    const { position, duration } = this.position();
+    const query = new URLSearchParams({ position: String(position) });
+    if (duration) query.set('duration', String(duration));
+    const url = `/v1/sessions/${this.session.session_id}?${query}`;
+    await api(url, { method: 'DELETE', keepalive }).catch(() => {});
+  }
+
+  report({ keepalive = false } = {}) {
+    this.qoe?.flush({ keepalive });
+    return this.heartbeat({ keepalive });
+  }
+
+  // ---- errors and refusals ----------------------------------------------------------------
+
+  refuse(problem) {
+    const auth = getAuth();
+    this.show(problemMessage(problem, { country: auth?.country }));
+  }
+
+  fail(error) {
+    if (this.closed) return;
+    if (error instanceof ApiProblem) return this.refuse(error);
+    this.qoe?.error(errorCode(error));
+    this.qoe?.flush();
+    console.error('playback error', error);
+    this.show(playbackErrorMessage(error));
+  }
+
+  show(message) {
+    this.setState('message');
+    if (!this.name) this.view.querySelector('#player-title').textContent = 'Playback';
+    const box = this.view.querySelector('.message');
+    box.dataset.problem = message.slug;
+    box.querySelector('.message-title').textContent = message.title;
+    box.querySelector('.message-text').textContent = message.text;
+    const actions = box.querySelector('.message-actions');
+    const button = document.createElement(message.action === 'back' ? 'a' : 'button');
+    if (message.action === 'back') {
+      button.href = '#/';
+      button.textContent = 'Back to the catalog';
+    } else if (message.action === 'signin') {
+      button.textContent = 'Sign in';
+      button.addEventListener('click', () => (location.hash = '#/signin'));
+    } else {
+      button.textContent = 'Try again';
+      // Re-runs the current route: a new session from scratch.
+      const rerun = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+      button.addEventListener('click', rerun);
+    }
+    button.className = 'button';
+    actions.replaceChildren(button);
+    box.hidden = false;
+    button.focus();
+  }
+
+  setState(state) {
+    this.stage.dataset.state = state;
+    if (state !== 'message') this.view.querySelector('.message').hidden = true;
+  }
+
+  // ---- leaving ----------------------------------------------------------------------------
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    window.removeEventListener('pagehide', this.onPageHide);
+    this.controls.destroy();
+    this.video.pause();
+    const session = this.session;
+    if (session && !this.ended) await this.leave();
+    await this.player?.destroy();
+    window.reelflow.player = null;
+    window.reelflow.session = null;
+  }
+}
