@@ -550,3 +550,16 @@ def test_redis_down_is_a_503_problem_not_a_500(
         response = api.start_playback("tt-main", api.auth())
         assert response.status_code == 503
         assert response.json()["type"].endswith("/service_unavailable")
+
+
+def test_ending_with_a_final_position_saves_it_and_frees_the_stream(api: ApiHarness) -> None:
+    api.publish("tt-main")
+    headers = api.auth(plan="basic", sub="closer")
+    session = api.start_playback("tt-main", headers, device_id="tab").json()
+    sid = session["session_id"]
+    bad = api.client.delete(f"/v1/sessions/{sid}?position=-3", headers=headers)
+    assert bad.status_code == 422
+    ended = api.client.delete(f"/v1/sessions/{sid}?position=6.5&duration=8", headers=headers)
+    assert ended.status_code == 204
+    again = api.start_playback("tt-main", headers, device_id="other-tab")
+    assert again.status_code == 201 and again.json()["resume_position_s"] == 6.5
