@@ -35,7 +35,7 @@ from reelflow.catalog.db import upgrade
 from reelflow.catalog.models import IngestRequestRow, Title
 from reelflow.config import Settings
 from reelflow.jobs.webhooks import sign_payload
-from reelflow.playback_api import webhook_auth
+from reelflow.playback_api import ingest_body, webhook_auth
 from reelflow.playback_api.app import create_app
 from reelflow.playback_api.problems import PROBLEM_BASE_URI, Problem
 from reelflow.playback_api.routes import studio as studio_route
@@ -646,8 +646,8 @@ def test_country_list_matches_tzdata() -> None:
         for line in table.read_text().splitlines()
         if line and not line.startswith("#")
     }
-    assert codes == studio_route.ISO_3166_ALPHA2
-    assert len(studio_route.ISO_3166_ALPHA2) == 249
+    assert codes == ingest_body.ISO_3166_ALPHA2
+    assert len(ingest_body.ISO_3166_ALPHA2) == 249
 
 
 @pytest.mark.parametrize(
@@ -674,7 +674,7 @@ def test_country_list_matches_tzdata() -> None:
 )
 def test_internal_or_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
-        studio_route.check_url(url, {"http", "https"})
+        ingest_body.check_url(url, {"http", "https"})
 
 
 def test_public_urls_pass() -> None:
@@ -685,7 +685,7 @@ def test_public_urls_pass() -> None:
         "https://[2001:4860:4860::8888]/a",
         "https://cdn.example.com./a",
     ):
-        assert studio_route.check_url(url, {"http", "https"}) == url
+        assert ingest_body.check_url(url, {"http", "https"}) == url
 
 
 def test_signature_parser_limits() -> None:

@@ -15,30 +15,18 @@ it again under the same key. A 503 stores nothing, so a retry can still succeed.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
-import ipaddress
-import re
-import socket
 import time
-from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
-    StringConstraints,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
 )
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
@@ -59,20 +47,20 @@ from reelflow.catalog.models import IngestRequestRow, Studio, Title, as_utc
 from reelflow.cli_titles import overall_percent
 from reelflow.playback_api import webhook_auth
 from reelflow.playback_api.context import ApiContext, get_ctx
+from reelflow.playback_api.ingest_body import (
+    FETCHABLE_SCHEMES,
+    IDEMPOTENCY_KEY_RE,
+    TITLE_ID_PATTERN,
+    IngestBody,
+    inline_defs,
+    parse_ingest_body,
+)
 from reelflow.playback_api.problems import Problem
 from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 
 router = APIRouter(prefix="/studio", tags=["studio"])
 
-TITLE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
-IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
-# The fetcher (reelflow.sources) speaks only these; the setting can narrow them, not widen:
-# file:, store: and the rest would let a studio read the server's files or other masters.
-FETCHABLE_SCHEMES = frozenset({"https", "http"})
-CALLBACK_SCHEMES = frozenset({"https", "http"})
-MAX_URL_CHARS = 2048
 MEMO_STUDIO = "studio_id"
 RPC_TIMEOUT = timedelta(seconds=10)
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -81,275 +69,7 @@ PENDING_WAIT_S = 5.0
 # A claim older than this belongs to a request that died mid-flight: it may be taken over
 # (safe: the workflow id is deterministic and USE_EXISTING joins the same run).
 STALE_CLAIM_S = 60.0
-MAX_REPORTED_ERRORS = 50
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
-
-# ISO 3166-1 alpha-2, all 249 officially assigned codes (pycountry is not a dependency;
-# tests cross-check against tzdata's iso3166.tab where the system has it).
-_ISO_3166_ALPHA2_CODES = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
-    BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ
-    DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP
-    GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG
-    KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML
-    MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE
-    PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL
-    SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM
-    US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
-"""
-ISO_3166_ALPHA2: frozenset[str] = frozenset(_ISO_3166_ALPHA2_CODES.split())
-_HOSTNAME_RE = re.compile(
-    r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?"
-)
-_LEGACY_IPV4_RE = re.compile(r"[0-9a-fx.]+")
-
-
-# ---- body validation ---------------------------------------------------------------------
-
-
-def _no_control_chars(value: str, *, allow_newlines: bool = False) -> str:
-    allowed = "\n\r\t" if allow_newlines else ""
-    # NUL and friends break PostgreSQL text columns and terminal output downstream.
-    if any((ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) and ch not in allowed for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
-def _is_internal_host(host: str) -> bool:
-    """Loopback, private, link-local and similar addresses (including legacy IPv4 forms)."""
-    name = host.rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
-    except ValueError:
-        # getaddrinfo still reads 2130706433, 0x7f.1 or 127.1 as addresses.
-        if not _LEGACY_IPV4_RE.fullmatch(name):
-            return False
-        try:
-            ip = ipaddress.IPv4Address(socket.inet_aton(name))
-        except OSError:
-            return False
-    return not ip.is_global
-
-
-def check_url(value: str, schemes: Collection[str]) -> str:
-    """An absolute URL a worker may fetch or call; error messages never echo the URL."""
-    if not value.isascii() or any(ch <= " " or ch in "\x7f\\" for ch in value):
-        raise ValueError(
-            "the URL must be ASCII without spaces, control characters or backslashes "
-            "(percent-encode them; punycode international host names)"
-        )
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        raise ValueError("not a valid URL") from None
-    if parts.scheme.lower() not in schemes:
-        raise ValueError(f"the URL scheme must be one of: {', '.join(sorted(schemes))}")
-    if "@" in parts.netloc:
-        raise ValueError("credentials in URLs are not accepted")
-    host = parts.hostname
-    if not host:
-        raise ValueError("the URL needs a host")
-    if port == 0:
-        raise ValueError("not a valid URL")
-    bracketed = parts.netloc.startswith("[")
-    if not bracketed and not _HOSTNAME_RE.fullmatch(host):
-        raise ValueError("the URL's host name is not valid")
-    # The ingest workers sit inside the deployment: a studio must not point them at it.
-    if _is_internal_host(host):
-        raise ValueError("loopback, private and link-local hosts are not accepted")
-    return value
-
-
-def _source_schemes(info: ValidationInfo) -> frozenset[str]:
-    ctx = info.context or {}
-    configured = ctx.get("source_schemes")
-    return frozenset(configured) if configured is not None else FETCHABLE_SCHEMES
-
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
-Genre = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Plan = Literal["basic", "standard", "premium"]
-
-
-class SubtitleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    language: str = Field(
-        max_length=16,
-        pattern=LANGUAGE_PATTERN,
-        description="BCP 47 language tag, e.g. `en`, `pt-BR`",
-        examples=["en"],
-    )
-    source: str = Field(max_length=MAX_URL_CHARS, description="WebVTT or SRT file URL")
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, value: str, info: ValidationInfo) -> str:
-        return check_url(value, _source_schemes(info))
-
-
-class IngestOptionsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    require_approval: bool = Field(
-        default=False, description="hold the title at the approval gate even when QC passes"
-    )
-
-
-class IngestBody(BaseModel):
-    """One title delivery. Unknown fields are refused, so a misspelt field never goes unseen."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    title_id: str = Field(
-        pattern=TITLE_ID_PATTERN,
-        description="your stable id for the title: a-z 0-9 _ -, at most 64",
-        examples=["big-buck-bunny"],
-    )
-    version: int = Field(
-        default=1, ge=1, le=1000, description="a re-delivered master gets the next version"
-    )
-    name: Annotated[Text, Field(min_length=1, max_length=300)]
-    synopsis: Annotated[Text, Field(max_length=5000)] = ""
-    genres: list[Genre] = Field(default_factory=list, max_length=20)
-    rating: Annotated[Text, Field(min_length=1, max_length=16)] | None = None
-    source: str = Field(
-        max_length=MAX_URL_CHARS,
-        description=(
-            "URL of the master file; schemes per REELFLOW_INGEST_SOURCE_SCHEMES (https, http). "
-            "No credentials in the URL, no internal hosts."
-        ),
-        examples=["https://media.example.com/masters/big-buck-bunny.mov"],
-    )
-    subtitles: list[SubtitleIn] = Field(default_factory=list, max_length=20)
-    window_start: AwareDatetime | None = Field(
-        default=None, description="ISO 8601 with offset; default: available once published"
-    )
-    window_end: AwareDatetime | None = Field(
-        default=None, description="ISO 8601 with offset, after window_start; default: open-ended"
-    )
-    regions: list[Region] = Field(
-        default_factory=list,
-        max_length=250,
-        description="ISO 3166-1 alpha-2 codes, uppercase; empty: worldwide",
-        examples=[["US", "CA"]],
-    )
-    plans: list[Plan] = Field(
-        default_factory=list, max_length=3, description="plans that may watch; empty: every plan"
-    )
-    callback_url: str | None = Field(
-        default=None,
-        max_length=MAX_URL_CHARS,
-        description="https/http URL that receives signed lifecycle notifications",
-    )
-    options: IngestOptionsIn = Field(default_factory=IngestOptionsIn)
-
-    @field_validator("name", "genres", "rating")
-    @classmethod
-    def _plain_text(cls, value: Any) -> Any:
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str):
-                _no_control_chars(item)
-        return value
-
-    @field_validator("synopsis")
-    @classmethod
-    def _synopsis(cls, value: str) -> str:
-        return _no_control_chars(value, allow_newlines=True)
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, value: str, info: ValidationInfo) -> str:
-        return check_url(value, _source_schemes(info))
-
-    @field_validator("callback_url")
-    @classmethod
-    def _callback(cls, value: str | None) -> str | None:
-        return None if value is None else check_url(value, CALLBACK_SCHEMES)
-
-    @field_validator("window_end")
-    @classmethod
-    def _window(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        start = info.data.get("window_start")
-        if value is not None and start is not None and value <= start:
-            raise ValueError("window_end must be after window_start")
-        return value
-
-    @field_validator("regions")
-    @classmethod
-    def _regions(cls, value: list[str]) -> list[str]:
-        unknown = [r for r in value if r not in ISO_3166_ALPHA2]
-        if unknown:
-            raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {', '.join(unknown[:10])}")
-        return list(dict.fromkeys(value))
-
-    @field_validator("genres", "plans")
-    @classmethod
-    def _dedupe(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
-
-    def to_title_input(self, studio_id: str, media_queue: str) -> c.TitleInput:
-        return c.TitleInput(
-            title_id=self.title_id,
-            source=self.source,
-            name=self.name,
-            version=self.version,
-            synopsis=self.synopsis,
-            genres=list(self.genres),
-            rating=self.rating,
-            options=c.TitleOptions(require_approval=self.options.require_approval),
-            availability=c.AvailabilitySpec(
-                window_start=self.window_start.isoformat() if self.window_start else None,
-                window_end=self.window_end.isoformat() if self.window_end else None,
-                regions=list(self.regions),
-                plans=list(self.plans),
-            ),
-            subtitles=[c.SubtitleSource(s.language, s.source) for s in self.subtitles],
-            studio_id=studio_id,
-            callback_url=self.callback_url,
-            media_queue=media_queue,
-        )
-
-
-def parse_ingest_body(raw: bytes, source_schemes: Collection[str]) -> IngestBody:
-    """Validate the signed bytes; every violation is a 422 validation_error listing them."""
-    try:
-        return IngestBody.model_validate_json(raw, context={"source_schemes": source_schemes})
-    except ValidationError as exc:
-        # Location, message and kind only: echoing the input could reflect URLs with secrets.
-        errors = [
-            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_input=False, include_context=False)
-        ]
-        raise Problem(
-            "validation_error",
-            "the ingest body did not match the schema",
-            errors=errors[:MAX_REPORTED_ERRORS],
-        ) from None
-
-
-def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
-    """The model's JSON schema with its ``$defs`` inlined: OpenAPI resolves ``#/$defs/...``
-    against the whole document, where those definitions do not exist."""
-    defs = schema.pop("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = walk(copy.deepcopy(defs[ref.removeprefix("#/$defs/")]))
-                return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    result: dict[str, Any] = walk(schema)
-    return result
 
 
 def _source_schemes_setting(ctx: ApiContext) -> frozenset[str]:
@@ -602,7 +322,7 @@ INGEST_OPENAPI: dict[str, Any] = {
             "JSON, signed as sent: `Reelflow-Signature` covers these exact bytes, so the "
             "server parses the raw body only after checking the signature."
         ),
-        "content": {"application/json": {"schema": _inline_defs(IngestBody.model_json_schema())}},
+        "content": {"application/json": {"schema": inline_defs(IngestBody.model_json_schema())}},
     }
 }
 
