@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from reelflow.sources import BadSource, SourceTooLarge, TransientSourceError, classify, fetch_to
+from reelflow.sources import (
+    BadSource,
+    SourceTooLarge,
+    TransientSourceError,
+    check_public_host,
+    classify,
+    fetch_to,
+)
 from reelflow.storage import LocalStore
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -127,3 +134,49 @@ def test_empty_and_missing_files_are_refused(tmp_path: Path, store: LocalStore) 
         fetch_to(
             str(tmp_path / "absent.mp4"), tmp_path / "i", store=store, max_bytes=10**9, timeout_s=5
         )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/master.mp4",
+        "http://localhost/master.mp4",
+        "http://[::1]/master.mp4",
+        "https://10.1.2.3/master.mp4",
+        "http://169.254.169.254/latest/meta-data",
+        "http://0.0.0.0/x",
+    ],
+)
+def test_studio_sources_never_reach_internal_addresses(url: str) -> None:
+    with pytest.raises(BadSource, match="non-public"):
+        check_public_host(url)
+
+
+def test_a_public_address_passes_the_check() -> None:
+    check_public_host("https://93.184.216.34/master.mp4")  # a literal: no DNS, no traffic
+
+
+def test_studio_sources_refuse_local_paths_and_store_keys(tmp_path: Path) -> None:
+    master = tmp_path / "m.bin"
+    master.write_bytes(b"x")
+    store = LocalStore(tmp_path / "store")
+    for source in (str(master), f"file://{master}", "store:masters/x"):
+        with pytest.raises(BadSource, match="http"):
+            fetch_to(
+                source, tmp_path / "out", store=store, max_bytes=10, timeout_s=1, public_only=True
+            )
+
+
+def test_a_studio_url_on_an_internal_host_fetches_nothing(http_base: str, tmp_path: Path) -> None:
+    # The loopback server is internal: the very first hop is refused before any request.
+    out = tmp_path / "out"
+    with pytest.raises(BadSource, match="non-public"):
+        fetch_to(
+            f"{http_base}/redirect",
+            out,
+            store=LocalStore(tmp_path / "s"),
+            max_bytes=10**9,
+            timeout_s=2,
+            public_only=True,
+        )
+    assert not out.exists() or out.stat().st_size == 0

@@ -89,6 +89,7 @@ class MediaActivities:
                     store=self.deps.store,
                     max_bytes=s.ingest_max_bytes,
                     timeout_s=s.ingest_timeout_s,
+                    public_only=req.public_only,
                 )
             except SourceTooLarge as exc:
                 raise ApplicationError(str(exc), type="SourceTooLarge", non_retryable=True)
@@ -385,6 +386,7 @@ class MediaActivities:
                         store=self.deps.store,
                         max_bytes=20 * 1024 * 1024,
                         timeout_s=s.ingest_timeout_s,
+                        public_only=req.public_only,
                     )
                     vtt = to_webvtt(decode_caption_bytes(fetched.path.read_bytes()))
                 except (BadSource, SubtitleError) as exc:

@@ -92,6 +92,8 @@ class IngestRequest:
     title_id: str
     version: int
     source: str
+    # A studio's URL: fetched from public addresses only (reelflow.sources, SSRF).
+    public_only: bool = False
 
 
 @dataclass
@@ -221,6 +223,7 @@ class SubtitlesRequest:
     title_id: str
     version: int
     subtitles: list[SubtitleSource]
+    public_only: bool = False
 
 
 @dataclass

@@ -151,7 +151,7 @@ class TitleWorkflow:
         self._begin("ingest")
         ingest: c.IngestResult = await self._media(
             c.INGEST_MASTER,
-            c.IngestRequest(inp.title_id, inp.version, inp.source),
+            c.IngestRequest(inp.title_id, inp.version, inp.source, inp.studio_id is not None),
             c.IngestResult,
             timeout=timedelta(hours=6),
         )
@@ -296,7 +296,9 @@ class TitleWorkflow:
         if inp.subtitles:
             subs: list[c.RenditionInfo] = await self._media(
                 c.PREPARE_SUBTITLES,
-                c.SubtitlesRequest(inp.title_id, inp.version, inp.subtitles),
+                c.SubtitlesRequest(
+                    inp.title_id, inp.version, inp.subtitles, inp.studio_id is not None
+                ),
                 list[c.RenditionInfo],
                 timeout=timedelta(minutes=10),
             )
