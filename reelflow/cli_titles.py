@@ -17,22 +17,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reelflow.config import Settings, get_settings
+from reelflow.title_progress import overall_percent
 from reelflow.workflows import contracts as c
 
 titles_app = typer.Typer(no_args_is_help=True, help="title lifecycles (Temporal workflows)")
 console = Console()
 err = Console(stderr=True)
 TITLE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-STAGE_WEIGHTS = {
-    "ingest": 5,
-    "qc": 10,
-    "approval": 1,
-    "analyse": 15,
-    "encode": 50,
-    "audio": 6,
-    "subtitles": 1,
-    "thumbnails": 5,
-}
 
 
 class CliError(Exception):
@@ -62,18 +53,6 @@ def _source(value: str) -> str:
     if not path.is_file():
         fail(f"no such file: {value}")
     return str(path)
-
-
-def overall_percent(status: c.TitleStatus) -> float:
-    total = sum(STAGE_WEIGHTS.values())
-    got = 0.0
-    for st in status.stages:
-        w = STAGE_WEIGHTS.get(st.name, 0)
-        if st.state in ("done", "skipped"):
-            got += w
-        elif st.state == "running":
-            got += w * st.progress / 100.0
-    return round(100.0 * got / total, 1)
 
 
 async def _client(settings: Settings) -> Any:

@@ -242,6 +242,9 @@ async def test_signed_ingest_starts_the_workflow_and_reports_status(
             assert [s["name"] for s in body["stages"]][:2] == ["ingest", "qc"]
             assert body["percent"] == 0.0
             assert body["window_start"] == "2026-01-01T00:00:00+00:00"
+            # Storage layout is not a studio's business: renditions carry no object keys.
+            assert "object_key" not in studio_route.StudioRendition.model_fields
+            assert "object_key" not in status.text
 
             # register_title ran on the worker: the catalog records the owner.
             deadline = time.monotonic() + 20

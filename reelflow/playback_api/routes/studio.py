@@ -44,7 +44,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from reelflow import studios
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import IngestRequestRow, Studio, Title, as_utc
-from reelflow.cli_titles import overall_percent
 from reelflow.playback_api import webhook_auth
 from reelflow.playback_api.context import ApiContext, get_ctx
 from reelflow.playback_api.ingest_body import (
@@ -56,6 +55,7 @@ from reelflow.playback_api.ingest_body import (
     parse_ingest_body,
 )
 from reelflow.playback_api.problems import Problem
+from reelflow.title_progress import overall_percent
 from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 
@@ -87,6 +87,19 @@ class IngestAccepted(BaseModel):
     status_url: str = Field(description="GET it with your X-Api-Key to follow the title")
 
 
+class StudioRendition(BaseModel):
+    """A rendition as a studio sees it: what was made, not where it is stored."""
+
+    name: str
+    kind: str
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bitrate_kbps: int | None = None
+    language: str | None = None
+    channels: int | None = None
+
+
 class StudioTitleStatus(BaseModel):
     """The title workflow's ``status`` query, plus an overall percentage."""
 
@@ -102,7 +115,7 @@ class StudioTitleStatus(BaseModel):
     qc_failures: list[str] = Field(default_factory=list)
     qc_warnings: list[str] = Field(default_factory=list)
     ladder: list[c.RungSpec] = Field(default_factory=list)
-    renditions: list[c.RenditionInfo] = Field(default_factory=list)
+    renditions: list[StudioRendition] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     window_start: str | None = None
     window_end: str | None = None
@@ -432,6 +445,10 @@ async def title_status(
     return StudioTitleStatus.model_validate(
         {
             **asdict(status),
+            # Internal object-store keys stay internal.
+            "renditions": [
+                {k: v for k, v in asdict(r).items() if k != "object_key"} for r in status.renditions
+            ],
             "title_id": title_id,
             "version": wanted,
             "workflow_id": handle.id,
