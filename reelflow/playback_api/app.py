@@ -18,11 +18,7 @@ from reelflow.config import Settings, get_settings
 from reelflow.playback_api.body_limit import BodyLimitMiddleware
 from reelflow.playback_api.context import ApiContext
 from reelflow.playback_api.observability import AccessLog, Metrics, ObservabilityMiddleware
-from reelflow.playback_api.problems import (
-    Problem,
-    install_problem_handlers,
-    problem_response,
-)
+from reelflow.playback_api.problems import Problem, install_problem_handlers, problem_handler
 from reelflow.playback_api.readiness import readiness
 from reelflow.storage import store_from_settings
 
@@ -77,18 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access_log = access_log
     install_problem_handlers(app)
 
-    async def counted_problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
-        request.state.problem = exc.slug
-        metrics.refusals.labels(exc.slug).inc()
-        response = problem_response(exc)
-        return response
-
-    app.add_exception_handler(Problem, counted_problem)
-
     async def redis_down(request: Request, exc: Exception) -> Response:
         # Sessions, leases and rate limits live in Redis: without it, say so (503), not 500.
-        return await counted_problem(
+        return await problem_handler(
             request, Problem("service_unavailable", "session storage is not reachable")
         )
 

@@ -58,4 +58,5 @@ class BodyLimitMiddleware:
         problem = Problem(
             "payload_too_large", f"request bodies are limited to {self.max_bytes} bytes"
         )
+        scope.setdefault("state", {})["problem"] = problem.slug  # for metrics and the log
         await problem_response(problem)(scope, receive, send)

@@ -186,6 +186,7 @@ class ObservabilityMiddleware:
             state = scope.get("state", {})
             if "problem" in state:
                 fields["problem"] = state["problem"]
+                self.metrics.refusals.labels(state["problem"]).inc()
             if "account" in state:
                 fields["account"] = state["account"]
             self.access_log.write(fields)

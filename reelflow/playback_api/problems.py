@@ -144,6 +144,7 @@ def problem_response(problem: Problem) -> ProblemResponse:
 
 async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
+    request.state.problem = exc.slug
     return problem_response(exc)
 
 
@@ -155,6 +156,7 @@ async def validation_problem_handler(request: Request, exc: Exception) -> JSONRe
         for err in exc.errors()
     ]
     problem = Problem("validation_error", "the request did not match the schema", errors=errors)
+    request.state.problem = problem.slug  # counted and logged by the observability middleware
     return problem_response(problem)
 
 
@@ -165,6 +167,7 @@ async def http_problem_handler(request: Request, exc: Exception) -> JSONResponse
     detail = exc.detail if isinstance(exc.detail, str) else None
     if slug is not None:
         problem = Problem(slug, detail, headers=headers)
+        request.state.problem = problem.slug
         return problem_response(problem)
     # RFC 9457 section 4.2.1: "about:blank" means "nothing beyond the HTTP status".
     try:
@@ -182,6 +185,7 @@ async def unexpected_problem_handler(request: Request, exc: Exception) -> JSONRe
     logging.getLogger("reelflow.api").error(
         "unhandled %s", type(exc).__name__, exc_info=exc, extra={"fields": {"route": "?"}}
     )
+    request.state.problem = "internal_error"
     return problem_response(Problem("internal_error", "the server failed to answer"))
 
 

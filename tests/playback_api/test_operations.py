@@ -39,6 +39,12 @@ def test_metrics_count_requests_refusals_licenses_and_leases(api: ApiHarness) ->
     assert metric(text, "reelflow_http_request_duration_seconds_count", route=route) == 2
     # Route templates, never raw paths: no session id or token appears in any label.
     assert session["session_id"] not in text and session["token"] not in text
+    # Schema refusals and oversized bodies count too.
+    api.client.post("/v1/titles/tt-main/playback", json={"device_id": ""}, headers=api.auth())
+    api.client.post("/v1/qoe", content=b"x" * (2 * 1024 * 1024), headers=api.auth())
+    text = api.client.get("/metrics").text
+    assert metric(text, "reelflow_refusals_total", type="validation_error") == 1
+    assert metric(text, "reelflow_refusals_total", type="payload_too_large") == 1
 
 
 def test_request_id_is_returned_and_a_safe_incoming_one_is_kept(api: ApiHarness) -> None:
