@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
@@ -563,3 +564,24 @@ def test_ending_with_a_final_position_saves_it_and_frees_the_stream(api: ApiHarn
     assert ended.status_code == 204
     again = api.start_playback("tt-main", headers, device_id="other-tab")
     assert again.status_code == 201 and again.json()["resume_position_s"] == 6.5
+
+
+def test_session_progress_and_license_on_sqlite_and_postgresql(api_any_db: ApiHarness) -> None:
+    api = api_any_db
+    title = api.publish("tt-main")
+    headers = api.auth(plan="standard", sub="both-dbs")
+    session = api.start_playback("tt-main", headers, device_id="tv").json()
+    assert license_for(api, session, [title.kid("HD")]).status_code == 200
+    beat = api.client.put(
+        f"/v1/sessions/{session['session_id']}/heartbeat",
+        json={"position": 5.25, "duration": 8},
+        headers=headers,
+    )
+    assert beat.status_code == 200
+    api.client.delete(f"/v1/sessions/{session['session_id']}", headers=headers)
+    # Redis forgets the cached position: the catalog (SQLite or PostgreSQL) still has it.
+    redis.Redis.from_url(api.settings.redis_url).flushdb()
+    again = api.start_playback("tt-main", headers, device_id="tv").json()
+    assert again["resume_position_s"] == 5.25
+    watching = api.client.get("/v1/me/continue-watching", headers=headers).json()
+    assert [t["id"] for t in watching["items"]] == ["tt-main"]
