@@ -142,43 +142,36 @@ async def _proxy(request: Request, ctx: ApiContext, token: str | None, drm: str)
     )
 
 
-@router.post(
-    "/license/widevine",
-    response_class=Response,
-    openapi_extra=_challenge_doc("application/octet-stream"),
-    responses=_PROXY_RESPONSES,
+_SYSTEMS = (
+    # (system, challenge content types, what the endpoint relays)
+    ("widevine", ("application/octet-stream",), "a Widevine license challenge"),
+    ("playready", ("text/xml", "application/octet-stream"), "a PlayReady SOAP license challenge"),
+    ("fairplay", ("application/octet-stream",), "a FairPlay SPC (the CKC comes back)"),
 )
-async def widevine_license(
-    request: Request, token: str | None = TOKEN, ctx: ApiContext = Depends(get_ctx)
-) -> Response:
-    """Relay a Widevine license challenge to the configured Widevine license service."""
-    return await _proxy(request, ctx, token, "widevine")
 
 
-@router.post(
-    "/license/playready",
-    response_class=Response,
-    openapi_extra=_challenge_doc("text/xml", "application/octet-stream"),
-    responses=_PROXY_RESPONSES,
-)
-async def playready_license(
-    request: Request, token: str | None = TOKEN, ctx: ApiContext = Depends(get_ctx)
-) -> Response:
-    """Relay a PlayReady SOAP license challenge to the configured PlayReady license service."""
-    return await _proxy(request, ctx, token, "playready")
+def _proxy_endpoint(drm: str) -> Any:
+    async def endpoint(
+        request: Request, token: str | None = TOKEN, ctx: ApiContext = Depends(get_ctx)
+    ) -> Response:
+        return await _proxy(request, ctx, token, drm)
+
+    return endpoint
 
 
-@router.post(
-    "/license/fairplay",
-    response_class=Response,
-    openapi_extra=_challenge_doc("application/octet-stream"),
-    responses=_PROXY_RESPONSES,
-)
-async def fairplay_license(
-    request: Request, token: str | None = TOKEN, ctx: ApiContext = Depends(get_ctx)
-) -> Response:
-    """Relay a FairPlay SPC to the configured FairPlay key server; the CKC comes back."""
-    return await _proxy(request, ctx, token, "fairplay")
+for _drm, _types, _what in _SYSTEMS:
+    router.add_api_route(
+        f"/license/{_drm}",
+        _proxy_endpoint(_drm),
+        methods=["POST"],
+        response_class=Response,
+        openapi_extra=_challenge_doc(*_types),
+        responses=_PROXY_RESPONSES,
+        name=f"{_drm}_license",
+        operation_id=f"{_drm}_license",
+        summary=f"{_drm.title()} license",
+        description=f"Relay {_what} to the configured {_drm} license service.",
+    )
 
 
 @router.get(
