@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import http.client
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,3 +154,27 @@ def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> tu
         return response.status, response.read()
     finally:
         conn.close()
+
+
+OpenApi = Callable[..., ApiHarness]
+
+
+@pytest.fixture
+def open_api(
+    tmp_path: Path, redis_url: str, media_set: MediaSet, packager_path: str
+) -> Iterator[OpenApi]:
+    """Opens the real app with extra settings (once per test); closed at teardown."""
+    with ExitStack() as stack:
+
+        def open_(**settings: Any) -> ApiHarness:
+            harness = contextmanager(_harness)(
+                tmp_path,
+                redis_url,
+                f"sqlite:///{tmp_path / 'catalog.db'}",
+                media_set,
+                packager_path,
+                **settings,
+            )
+            return stack.enter_context(harness)
+
+        yield open_

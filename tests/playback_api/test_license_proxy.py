@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +38,7 @@ from tests.fixtures.fake_license_upstream import (
     fake_license,
     verify_entitlement,
 )
-from tests.fixtures.published import MediaSet
-from tests.playback_api.conftest import ApiHarness, _harness
+from tests.playback_api.conftest import ApiHarness, OpenApi
 from tests.services import free_port
 
 SECRET = b"stand-in-upstream-secret-0123456789abcdef"
@@ -53,34 +51,11 @@ CHALLENGE_TYPES = {
 }
 PLAYREADY_SOAP = "http://schemas.microsoft.com/DRM/2007/03/protocols/AcquireLicense"
 
-OpenApi = Callable[..., ApiHarness]
-
 
 @pytest.fixture
 def upstream() -> Iterator[FakeLicenseUpstream]:
     with FakeLicenseUpstream(SECRET) as server:
         yield server
-
-
-@pytest.fixture
-def open_api(
-    tmp_path: Path, redis_url: str, media_set: MediaSet, packager_path: str
-) -> Iterator[OpenApi]:
-    """Opens the real app with extra settings (once per test); closed at teardown."""
-    with ExitStack() as stack:
-
-        def open_(**settings: Any) -> ApiHarness:
-            harness = contextmanager(_harness)(
-                tmp_path,
-                redis_url,
-                f"sqlite:///{tmp_path / 'catalog.db'}",
-                media_set,
-                packager_path,
-                **settings,
-            )
-            return stack.enter_context(harness)
-
-        yield open_
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from reelflow.catalog.models import ContentKeyRow
 from reelflow.playback_api.app import create_app
 from reelflow.playback_api.signing import issue_playback_token, sign_prefix
 from tests.fixtures.published import MediaSet
-from tests.playback_api.conftest import ApiHarness, _harness, raw_get, serve
+from tests.playback_api.conftest import ApiHarness, OpenApi, _harness, raw_get, serve
 
 
 def b64(kid_hex: str) -> str:
@@ -47,18 +46,8 @@ def license_for(api: ApiHarness, session: dict[str, Any], kids: list[str]) -> An
 
 
 @pytest.fixture
-def short_lease(
-    tmp_path: Path, redis_url: str, media_set: MediaSet, packager_path: str
-) -> Iterator[ApiHarness]:
-    yield from _harness(
-        tmp_path,
-        redis_url,
-        f"sqlite:///{tmp_path / 'catalog.db'}",
-        media_set,
-        packager_path,
-        lease_ttl_s=1,
-        license_rate_per_minute=3,
-    )
+def short_lease(open_api: OpenApi) -> ApiHarness:
+    return open_api(lease_ttl_s=1, license_rate_per_minute=3)
 
 
 # ---- session start and entitlement -------------------------------------------------------
@@ -273,18 +262,10 @@ def test_hls_master_drops_tall_variants_and_media_playlists_carry_one_key_system
 
 
 @pytest.fixture
-def with_fairplay(
-    tmp_path: Path, redis_url: str, media_set: MediaSet, packager_path: str
-) -> Iterator[ApiHarness]:
+def with_fairplay(open_api: OpenApi) -> ApiHarness:
     # Never contacted here: the URL only makes FairPlay an offered system.
-    yield from _harness(
-        tmp_path,
-        redis_url,
-        f"sqlite:///{tmp_path / 'catalog.db'}",
-        media_set,
-        packager_path,
-        license_fairplay_url="http://127.0.0.1:9/fairplay",
-        license_upstream_secret="u" * 32,
+    return open_api(
+        license_fairplay_url="http://127.0.0.1:9/fairplay", license_upstream_secret="u" * 32
     )
 
 
