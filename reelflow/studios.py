@@ -6,11 +6,8 @@ enough: there is nothing to brute-force). The webhook secret (``whsec_...``) sig
 ingest body; verifying an HMAC needs the secret itself, so it is stored sealed with
 AES-256-GCM under the master key. Both are shown once, when made, and never again.
 
-Sealed format (all big-endian)::
-
-    0x01 | master-key version (4 bytes) | nonce (12 bytes) | AES-256-GCM(ciphertext + tag)
-
-The plaintext is a small JSON "ring": the current secret and, for a grace period after a
+Sealed in the format of ``reelflow.sealed`` (the content keys' format). The plaintext is
+a small JSON "ring": the current secret and, for a grace period after a
 rotation, the previous one, so a studio can switch without a window of refused requests.
 The AAD binds the ring to its studio id: a sealed blob copied onto another studio's row
 does not open.
@@ -22,21 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
-import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from reelflow import sealed
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Studio, as_utc
 from reelflow.config import Settings
@@ -49,9 +43,6 @@ STUDIO_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _API_KEY_RE = re.compile(re.escape(API_KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 DEFAULT_GRACE_S = 24 * 3600
 
-SEAL_FORMAT = 0x01
-NONCE_BYTES = 12
-_HEADER = struct.Struct(">BI")
 _AAD_LABEL = b"reelflow/studio-webhook/v1|"
 
 
@@ -130,41 +121,36 @@ def _aad(studio_id: str) -> bytes:
 def seal_webhook_secrets(
     ring: WebhookSecretRing, *, studio_id: str, master_key: bytes, key_version: int
 ) -> bytes:
-    """Encrypt a studio's secret ring for storage (AES-256-GCM, random nonce)."""
-    if len(master_key) != 32:
-        raise ValueError("the master key must be 32 bytes")
-    if not 0 <= key_version <= 0xFFFFFFFF:
-        raise ValueError(f"master key version must fit in 32 bits, got {key_version}")
+    """Encrypt a studio's secret ring for storage (reelflow.sealed, AAD = studio id)."""
     doc = {"current": ring.current, "previous": ring.previous, "until": ring.previous_until}
-    nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(master_key).encrypt(nonce, json.dumps(doc).encode(), _aad(studio_id))
-    return _HEADER.pack(SEAL_FORMAT, key_version) + nonce + sealed
+    return sealed.seal(
+        json.dumps(doc).encode(),
+        master_key=master_key,
+        key_version=key_version,
+        aad=_aad(studio_id),
+    )
 
 
-def sealed_secret_version(sealed: bytes) -> int:
-    if len(sealed) < _HEADER.size + NONCE_BYTES + 16:
-        raise WebhookSecretUnsealError(f"sealed webhook secret is too short ({len(sealed)} bytes)")
-    fmt, version = _HEADER.unpack_from(sealed)
-    if fmt != SEAL_FORMAT:
-        raise WebhookSecretUnsealError(f"unknown sealed-secret format byte 0x{fmt:02x}")
-    return int(version)
+def sealed_secret_version(blob: bytes) -> int:
+    try:
+        return sealed.sealed_version(blob)
+    except sealed.MalformedSeal as exc:
+        raise WebhookSecretUnsealError(f"sealed webhook secret: {exc}") from None
 
 
 def open_webhook_secrets(
-    sealed: bytes, *, studio_id: str, master_keys: Mapping[int, bytes]
+    blob: bytes, *, studio_id: str, master_keys: Mapping[int, bytes]
 ) -> WebhookSecretRing:
     """Decrypt a sealed ring with the master key of the version it names."""
-    version = sealed_secret_version(sealed)
-    master = master_keys.get(version)
-    if master is None:
+    version = sealed_secret_version(blob)
+    try:
+        clear = sealed.unseal(blob, master_keys=master_keys, aad=lambda _v: _aad(studio_id))
+    except sealed.UnknownVersion:
         raise WebhookSecretUnsealError(
             f"the webhook secret of studio {studio_id!r} needs master key version {version}, "
             f"configured: {sorted(master_keys)}"
-        )
-    nonce = sealed[_HEADER.size : _HEADER.size + NONCE_BYTES]
-    try:
-        clear = AESGCM(master).decrypt(nonce, sealed[_HEADER.size + NONCE_BYTES :], _aad(studio_id))
-    except InvalidTag:
+        ) from None
+    except sealed.OpenFailed:
         raise WebhookSecretUnsealError(
             f"cannot open the webhook secret of studio {studio_id!r} (master key version "
             f"{version}): wrong master key, wrong studio or tampered bytes"

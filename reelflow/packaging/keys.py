@@ -4,33 +4,24 @@ One key per (title, track class) so that a plan which may not watch HD never rec
 HD key. Clear keys live only in memory: what travels through workflow payloads is a
 ``KeyRef``; what is stored is ``seal_key(...)`` output.
 
-Sealed format (all big-endian)::
-
-    0x01 | master-key version (4 bytes) | nonce (12 bytes) | AES-256-GCM(ciphertext + tag)
-
-The AAD binds the format byte, the master-key version and the KID, so a sealed key cannot
-be swapped onto another KID row or relabelled with another master-key version.
+Sealed in the format of ``reelflow.sealed``. The AAD binds the format byte, the master-key
+version and the KID, so a sealed key cannot be swapped onto another KID row or relabelled
+with another master-key version.
 """
 
 from __future__ import annotations
 
 import enum
 import os
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from reelflow import sealed
 from reelflow.packaging.errors import InvalidKeyMaterial, KeyUnsealError, UnknownMasterKeyVersion
 from reelflow.track_classes import video_class_for_height
 
 KEY_BYTES = 16
-MASTER_KEY_BYTES = 32
-NONCE_BYTES = 12
-SEAL_FORMAT = 0x01
-_HEADER = struct.Struct(">BI")
+MASTER_KEY_BYTES = sealed.MASTER_KEY_BYTES
 _AAD_LABEL = b"reelflow/content-key/v1"
 
 
@@ -114,12 +105,7 @@ def generate_content_keys(classes: Iterable[TrackClass | str]) -> dict[TrackClas
 
 
 def _aad(kid: bytes, key_version: int) -> bytes:
-    return _AAD_LABEL + _HEADER.pack(SEAL_FORMAT, key_version) + kid
-
-
-def _check_version(key_version: int) -> None:
-    if not 0 <= key_version <= 0xFFFFFFFF:
-        raise InvalidKeyMaterial(f"master key version must fit in 32 bits, got {key_version}")
+    return _AAD_LABEL + sealed.HEADER.pack(sealed.SEAL_FORMAT, key_version) + kid
 
 
 def seal_key(key: bytes, *, master_key: bytes, key_version: int, kid: bytes) -> bytes:
@@ -127,26 +113,25 @@ def seal_key(key: bytes, *, master_key: bytes, key_version: int, kid: bytes) -> 
     _check_len("key", key, KEY_BYTES)
     _check_len("kid", kid, KEY_BYTES)
     _check_len("master key", master_key, MASTER_KEY_BYTES)
-    _check_version(key_version)
-    nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(master_key).encrypt(nonce, key, _aad(kid, key_version))
-    return _HEADER.pack(SEAL_FORMAT, key_version) + nonce + sealed
+    if not 0 <= key_version <= 0xFFFFFFFF:
+        raise InvalidKeyMaterial(f"master key version must fit in 32 bits, got {key_version}")
+    return sealed.seal(
+        key, master_key=master_key, key_version=key_version, aad=_aad(kid, key_version)
+    )
 
 
-def sealed_key_version(sealed: bytes) -> int:
+def sealed_key_version(blob: bytes) -> int:
     """The master-key version a sealed key was made with (to skip rows already rotated)."""
-    if len(sealed) < _HEADER.size + NONCE_BYTES + KEY_BYTES + 16:
-        raise KeyUnsealError(f"sealed key is too short ({len(sealed)} bytes)")
-    fmt, version = _HEADER.unpack_from(sealed)
-    if fmt != SEAL_FORMAT:
-        raise KeyUnsealError(f"unknown sealed-key format byte 0x{fmt:02x}")
-    return int(version)
+    try:
+        return sealed.sealed_version(blob, min_plaintext=KEY_BYTES)
+    except sealed.MalformedSeal as exc:
+        raise KeyUnsealError(f"sealed key: {exc}") from None
 
 
-def open_key(sealed: bytes, *, master_keys: Mapping[int, bytes], kid: bytes) -> bytes:
+def open_key(blob: bytes, *, master_keys: Mapping[int, bytes], kid: bytes) -> bytes:
     """Decrypt a sealed key with the master key of the version it names."""
     _check_len("kid", kid, KEY_BYTES)
-    version = sealed_key_version(sealed)
+    version = sealed_key_version(blob)
     master = master_keys.get(version)
     if master is None:
         raise UnknownMasterKeyVersion(
@@ -154,11 +139,14 @@ def open_key(sealed: bytes, *, master_keys: Mapping[int, bytes], kid: bytes) -> 
             f"configured: {sorted(master_keys)}"
         )
     _check_len("master key", master, MASTER_KEY_BYTES)
-    nonce = sealed[_HEADER.size : _HEADER.size + NONCE_BYTES]
-    body = sealed[_HEADER.size + NONCE_BYTES :]
     try:
-        return AESGCM(master).decrypt(nonce, body, _aad(kid, version))
-    except InvalidTag:
+        return sealed.unseal(
+            blob,
+            master_keys=master_keys,
+            aad=lambda v: _aad(kid, v),
+            min_plaintext=KEY_BYTES,
+        )
+    except sealed.OpenFailed:
         raise KeyUnsealError(
             f"cannot open sealed key for kid {kid.hex()} (master key version {version}): "
             "wrong master key, wrong KID or tampered bytes"
