@@ -196,12 +196,43 @@ _TOKEN_CONTEXT = b"reelflow playback-token v1"
 MAX_PLAYBACK_TOKEN = 1024
 
 
-def _token_key(secret: str | bytes) -> bytes:
+class BadSignedValue(ValueError):
+    """A signed value that this server did not issue, or that was altered or mangled."""
+
+
+def _context_key(secret: str | bytes, context: bytes) -> bytes:
     raw = secret.encode() if isinstance(secret, str) else secret
     if len(raw) < 16:
-        raise SigningConfigError("playback token secret must be at least 16 bytes")
-    # Domain separation: the same signing secret also keys webhooks and media links.
-    return hmac.new(raw, _TOKEN_CONTEXT, hashlib.sha256).digest()
+        raise SigningConfigError("signing secret must be at least 16 bytes")
+    # Domain separation: one signing secret keys tokens, cursors, webhooks and media links.
+    return hmac.new(raw, context, hashlib.sha256).digest()
+
+
+def sign_value(secret: str | bytes, context: bytes, data: dict[str, Any]) -> str:
+    """``base64url(json) "." base64url(hmac)``: compact, URL-safe, bound to ``context``."""
+    body = _b64url(json.dumps(data, separators=(",", ":")).encode())
+    mac = hmac.new(_context_key(secret, context), body.encode("ascii"), hashlib.sha256)
+    return f"{body}.{_b64url(mac.digest())}"
+
+
+def open_signed_value(
+    secret: str | bytes, context: bytes, token: str, *, max_chars: int = 1024
+) -> Any:
+    """The JSON value ``sign_value`` signed; BadSignedValue for anything else."""
+    if not token or len(token) > max_chars or token.count(".") != 1 or not token.isascii():
+        raise BadSignedValue("malformed")
+    body, mac_text = token.split(".")
+    try:
+        given = _b64url_decode(mac_text)
+    except (binascii.Error, ValueError):
+        raise BadSignedValue("malformed")
+    expected = hmac.new(_context_key(secret, context), body.encode("ascii"), hashlib.sha256)
+    if not hmac.compare_digest(given, expected.digest()):
+        raise BadSignedValue("signature does not match")
+    try:
+        return json.loads(_b64url_decode(body))
+    except (ValueError, binascii.Error):
+        raise BadSignedValue("malformed")
 
 
 def issue_playback_token(
@@ -224,10 +255,7 @@ def issue_playback_token(
         fields["h"] = int(max_height)
     if drm:
         fields["d"] = list(drm)
-    payload = json.dumps(fields, separators=(",", ":")).encode()
-    body = _b64url(payload)
-    mac = hmac.new(_token_key(secret), body.encode("ascii"), hashlib.sha256).digest()
-    return f"{body}.{_b64url(mac)}"
+    return sign_value(secret, _TOKEN_CONTEXT, fields)
 
 
 def verify_playback_token(
@@ -244,18 +272,11 @@ def verify_playback_token(
     Pass the ids from the URL being served: a valid token for another title, version or
     session is refused with ``forbidden``.
     """
-    if not token or len(token) > MAX_PLAYBACK_TOKEN or token.count(".") != 1:
-        raise Problem("invalid_token", "malformed playback token")
-    body, mac_text = token.split(".")
     try:
-        given = _b64url_decode(mac_text)
-    except (binascii.Error, ValueError):
-        raise Problem("invalid_token", "malformed playback token")
-    expected = hmac.new(_token_key(secret), body.encode("ascii"), hashlib.sha256).digest()
-    if not hmac.compare_digest(given, expected):
-        raise Problem("invalid_token", "playback token signature does not match")
+        data: Any = open_signed_value(secret, _TOKEN_CONTEXT, token, max_chars=MAX_PLAYBACK_TOKEN)
+    except BadSignedValue as exc:
+        raise Problem("invalid_token", f"playback token: {exc}")
     try:
-        data: Any = json.loads(_b64url_decode(body))
         height = data.get("h")
         claim = PlaybackClaim(
             session_id=str(data["s"]),

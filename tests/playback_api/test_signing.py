@@ -170,6 +170,7 @@ def test_playback_token_refusals() -> None:
     assert slug("") == "invalid_token"
     assert slug("x" * 5000) == "invalid_token"
     assert slug(f"{body}.{mac[:-2]}!!") == "invalid_token"
+    assert slug(f"{body}é.{mac}") == "invalid_token"  # non-ASCII is refused, not a crash
 
 
 def test_playback_token_is_not_interchangeable_with_a_media_link() -> None:
