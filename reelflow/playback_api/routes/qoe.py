@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from redis import Redis
 from redis.exceptions import RedisError
 
 from reelflow.jobs.qoe import (
@@ -125,13 +123,6 @@ class QoEReportOut(BaseModel):
     titles: list[TitleQoEOut]
 
 
-@lru_cache(maxsize=8)
-def _rq_connection(redis_url: str) -> Redis:
-    # One pooled sync client per URL for the whole process: Redis.from_url per request
-    # would open a new pool (and TCP connection) for every beacon.
-    return Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
-
-
 @router.post("/qoe", status_code=202, response_model=Accepted)
 async def post_beacon(
     body: BeaconIn,
@@ -166,10 +157,9 @@ async def post_beacon(
         bitrate_switches=body.bitrate_switches,
         errors=tuple(body.errors),
     )
-    connection = _rq_connection(ctx.settings.redis_url)
     try:
         # rq is synchronous Redis: a thread keeps the event loop free while it enqueues.
-        await asyncio.to_thread(enqueue_beacon, ctx.settings, beacon, connection)
+        await asyncio.to_thread(enqueue_beacon, ctx.settings, beacon, ctx.rq_redis)
     except RedisError as exc:
         raise Problem("service_unavailable", "the beacon queue is not reachable") from exc
     return Accepted()
