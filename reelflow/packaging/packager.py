@@ -14,7 +14,7 @@ HLS key URIs: the packager takes a single ``--hls_key_uri`` for every stream and
 into both the ``identity`` and the FairPlay ``EXT-X-KEY`` lines. We pass a placeholder and
 then write ``skd://<kid hex>`` (``key_uri_template``) into each media playlist with the KID
 of its track class; the playback API picks the line per client at serve time
-(``drm.rewrite_hls_keys``).
+(``reelflow.playback_api.manifest_filter.rewrite_hls_keys``).
 """
 
 from __future__ import annotations
