@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order: the per-segment and per-license paths go first.
     app.include_router(media.router)
     for module in (manifests, licenses, playback, catalog, license_proxy, qoe, studio, dev):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

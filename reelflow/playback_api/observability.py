@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("reelflow.api")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-API_PREFIX = "/v1"
 
 
 class Metrics:
@@ -94,11 +93,7 @@ def route_template(app: Any, scope: Scope) -> str:
     """The matched route's path template, or "unmatched" (never the raw path)."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
-        template = str(route.path) or "/{static}"  # the web player's mount at "/"
-        # Routes of routers included under a prefix report their path without it.
-        if scope["path"].startswith(API_PREFIX + "/") and not template.startswith(API_PREFIX):
-            template = API_PREFIX + template
-        return template
+        return str(route.path) or "/{static}"  # the web player's mount at "/"
     for candidate in getattr(app, "routes", ()):
         match, _ = candidate.matches(scope)
         if match == Match.FULL:

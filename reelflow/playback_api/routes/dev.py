@@ -12,8 +12,9 @@ from reelflow.playback_api.auth import mint_dev_token
 from reelflow.playback_api.auth_config import dev_token_secret
 from reelflow.playback_api.context import ApiContext, get_ctx
 from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.routes import API_V1
 
-router = APIRouter(tags=["dev"])
+router = APIRouter(prefix=API_V1, tags=["dev"])
 _SUB_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 
 

@@ -27,6 +27,7 @@ from reelflow.playback_api.license_proxy import (
     upstream_config,
 )
 from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE, Problem
+from reelflow.playback_api.routes import API_V1
 
 log = logging.getLogger("reelflow.api.license_proxy")
 
@@ -44,7 +45,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await client.aclose()
 
 
-router = APIRouter(tags=["licenses"], lifespan=_lifespan)
+router = APIRouter(prefix=API_V1, tags=["licenses"], lifespan=_lifespan)
 
 TOKEN = Query(default=None, max_length=1024, description="the session's playback token")
 

@@ -21,8 +21,9 @@ from reelflow.playback_api import fast_params as fp
 from reelflow.playback_api.context import api_context
 from reelflow.playback_api.license_auth import authorize_license
 from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.routes import API_V1
 
-router = APIRouter(tags=["licenses"])
+router = APIRouter(prefix=API_V1, tags=["licenses"])
 
 MAX_KIDS = 32
 

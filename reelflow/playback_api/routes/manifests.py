@@ -34,10 +34,11 @@ from reelflow.playback_api.manifest_filter import (
     rewrite_hls_keys,
 )
 from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.signing import PlaybackClaim, sign_prefix, verify_playback_token
 from reelflow.storage import ObjectNotFound
 
-router = APIRouter(tags=["playback"])
+router = APIRouter(prefix=API_V1, tags=["playback"])
 
 PLAYLIST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,190}\.m3u8$")
 DRM_SYSTEMS = ("clearkey", "widevine", "playready", "fairplay")

@@ -25,8 +25,9 @@ from reelflow.jobs.qoe import (
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.context import ApiContext, current_admin, current_viewer, get_ctx
 from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.routes import API_V1
 
-router = APIRouter(tags=["qoe"])
+router = APIRouter(prefix=API_V1, tags=["qoe"])
 
 # Players send a beacon every few seconds at most; 120 a minute leaves room for several
 # devices on one account and for retries, and stops one token flooding the queue.

@@ -55,11 +55,12 @@ from reelflow.playback_api.ingest_body import (
     parse_ingest_body,
 )
 from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.routes import API_V1
 from reelflow.title_progress import overall_percent
 from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 
-router = APIRouter(prefix="/studio", tags=["studio"])
+router = APIRouter(prefix=f"{API_V1}/studio", tags=["studio"])
 
 MEMO_STUDIO = "studio_id"
 RPC_TIMEOUT = timedelta(seconds=10)
