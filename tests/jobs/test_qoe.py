@@ -5,10 +5,7 @@ Every expected aggregate below is worked out by hand from the beacons the test w
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from rq import Worker
@@ -17,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from reelflow.catalog.models import QoEBeacon, as_utc
-from reelflow.config import Settings, get_settings
+from reelflow.config import Settings
 from reelflow.jobs.qoe import (
     Beacon,
     ErrorCount,
@@ -31,17 +28,8 @@ from reelflow.jobs.queue import get_queue, redis_connection
 
 
 @pytest.fixture
-def qoe_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str, catalog_url: str
-) -> Iterator[Settings]:
-    """Env-configured settings, so `get_settings()` inside the forked work horse sees the same."""
-    monkeypatch.setenv("REELFLOW_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("REELFLOW_DATABASE_URL", catalog_url)
-    monkeypatch.setenv("REELFLOW_REDIS_URL", redis_url)
-    monkeypatch.setenv("REELFLOW_RQ_QUEUE", f"test-{uuid.uuid4().hex[:10]}")
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
+def qoe_settings(job_settings: Settings) -> Settings:
+    return job_settings
 
 
 NOW = datetime.now(UTC)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from rq import Worker
@@ -112,18 +111,11 @@ def receiver_factory() -> Iterator[ReceiverFactory]:
 
 
 @pytest.fixture
-def notify_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str, catalog_url: str
-) -> Iterator[Settings]:
-    """Env-configured settings, so `get_settings()` inside the forked job sees the same."""
-    monkeypatch.setenv("REELFLOW_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("REELFLOW_DATABASE_URL", catalog_url)
-    monkeypatch.setenv("REELFLOW_REDIS_URL", redis_url)
-    monkeypatch.setenv("REELFLOW_RQ_QUEUE", f"test-{uuid.uuid4().hex[:10]}")
+def notify_settings(monkeypatch: pytest.MonkeyPatch, job_settings: Settings) -> Settings:
+    """The job settings with a known signing secret (callbacks without a studio use it)."""
     monkeypatch.setenv("REELFLOW_SIGNING_SECRET", SECRET.decode())
     get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
+    return get_settings()
 
 
 def _title() -> str:
