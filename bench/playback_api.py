@@ -6,7 +6,8 @@ Python open-loop client at a fixed rate for latency), and both share the machine
 so absolute numbers understate a dedicated host. Printed:
 
 1. Saturation (wrk, 16 connections): requests/s and p50/p99 of POST .../playback, the DASH
-   manifest GET and the ClearKey license, beside a bare FastAPI JSON endpoint; ratios.
+   manifest GET and the ClearKey license, each alternating with a bare FastAPI JSON
+   endpoint over --rounds rounds; the median ratio.
 2. Fixed rate (200 requests/s for N s, open loop): p50/p99 of the same three operations.
 3. Segments: the embedded origin vs a plain Starlette FileResponse of the same file, and the
    nginx edge (secure_link) vs nginx serving the same files unsigned.
@@ -214,7 +215,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
     parser.add_argument("--rate", type=int, default=200, help="fixed-rate requests/s")
     parser.add_argument("--rate-seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating segment rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per pair")
     opts = parser.parse_args()
     for tool in ("wrk", "redis-server", "nginx"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -241,6 +242,8 @@ def main() -> None:
                 "REELFLOW_API_PORT": str(api_port),
                 # Sustained load from one session would trip the per-session license limit.
                 "REELFLOW_LICENSE_RATE_PER_MINUTE": "100000000",
+                # The measured session sends no heartbeats: keep its lease for the whole run.
+                "REELFLOW_LEASE_TTL_S": "3600",
                 "REELFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
             }
             settings = Settings(home=base / "state", redis_url=redis_url, api_port=api_port)
@@ -285,13 +288,16 @@ def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def pairs(opts: argparse.Namespace, base: tuple[str, str], candidate: tuple[str, str]) -> None:
+Target = tuple[str, str, Path | None]  # name, url, wrk Lua script (method, body, headers)
+
+
+def pairs(opts: argparse.Namespace, base: Target, candidate: Target) -> None:
     """Alternate baseline and candidate runs (so drift hits both) and print each round and the
     median ratio."""
     ratios = []
     for n in range(opts.rounds):
-        first = wrk(base[1], opts.seconds)
-        second = wrk(candidate[1], opts.seconds)
+        first = wrk(base[1], opts.seconds, script=base[2])
+        second = wrk(candidate[1], opts.seconds, script=candidate[2])
         print(first.row(f"{base[0]} #{n + 1}"))
         print(second.row(f"{candidate[0]} #{n + 1}", first))
         ratios.append(second.rps / first.rps)
@@ -332,24 +338,14 @@ def run(
         check.raise_for_status()
 
     print(f"\nsaturation: wrk -t1 -c16 -d{opts.seconds}s from a second process (shares 2 cores)")
-    bare = wrk(f"http://127.0.0.1:{bare_port}/bare", opts.seconds)
-    print(bare.row("bare FastAPI JSON endpoint"))
-    post = wrk(
-        f"{api}/v1/titles/tt-bench/playback",
-        opts.seconds,
-        script=wrk_script(base / "post.lua", "POST", start_body, auth),
-    )
-    print(post.row("POST /v1/titles/{id}/playback", bare))
-    mpd = wrk(manifest, opts.seconds)
-    print(mpd.row("GET manifest.mpd (filtered)", bare))
-    lic = wrk(
-        license_url,
-        opts.seconds,
-        script=wrk_script(
-            base / "lic.lua", "POST", license_body, {"Content-Type": "application/json"}
-        ),
-    )
-    print(lic.row("POST /v1/license/clearkey", bare))
+    bare: Target = ("bare FastAPI JSON endpoint", f"http://127.0.0.1:{bare_port}/bare", None)
+    json_type = {"Content-Type": "application/json"}
+    post_lua = wrk_script(base / "post.lua", "POST", start_body, auth)
+    license_lua = wrk_script(base / "lic.lua", "POST", license_body, json_type)
+    pairs(opts, bare, ("POST /v1/titles/{id}/playback", f"{api}/v1/titles/tt-bench/playback",
+                       post_lua))  # fmt: skip
+    pairs(opts, bare, ("GET manifest.mpd (filtered)", manifest, None))
+    pairs(opts, bare, ("POST /v1/license/clearkey", license_url, license_lua))
 
     print(f"\nfixed rate: {opts.rate} req/s for {opts.rate_seconds} s, open loop, round-robin")
     fixed = fixed_rate(
@@ -381,8 +377,8 @@ def run(
     prefix = sign_prefix(link_secret, "tt-bench", "v1", int(time.time()) + 3600)
     print(f"\nsegments: one {size // 1024} KiB .m4s, wrk -t1 -c16 -d{opts.seconds}s")
     plain_url = f"http://127.0.0.1:{bare_port}/file/tt-bench/v1/{segment}"
-    pairs(opts, ("Starlette FileResponse (plain)", plain_url),
-          ("embedded origin (signed)", f"{api}{prefix}{segment}"))  # fmt: skip
+    pairs(opts, ("Starlette FileResponse (plain)", plain_url, None),
+          ("embedded origin (signed)", f"{api}{prefix}{segment}", None))  # fmt: skip
 
     conf, edge_port, plain_port = nginx_configs(base, origin_root, link_secret)
     runtime = base / "nginx"
@@ -392,7 +388,9 @@ def run(
         unsigned_url = f"http://127.0.0.1:{plain_port}/plain/tt-bench/v1/{segment}"
         edge_url = f"http://127.0.0.1:{edge_port}{prefix}{segment}"
         pairs(
-            opts, ("nginx static (unsigned)", unsigned_url), ("nginx edge (secure_link)", edge_url)
+            opts,
+            ("nginx static (unsigned)", unsigned_url, None),
+            ("nginx edge (secure_link)", edge_url, None),
         )
 
 
