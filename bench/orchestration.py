@@ -191,7 +191,7 @@ async def run_workflow(client: Client, master: Path, home: Path) -> tuple[float,
 async def bench(args: argparse.Namespace, settings: Settings, root: Path) -> None:
     from temporalio.testing import WorkflowEnvironment
 
-    from reelflow.temporal_client import SEARCH_ATTRIBUTES
+    from reelflow.workflows.client import SEARCH_ATTRIBUTES
 
     master = root / "master.mp4"
     make_master(master, args.seconds, args.size, settings.binary("ffmpeg"))

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog.db import make_engine, upgrade
 from reelflow.config import Settings, get_settings
-from reelflow.temporal_client import SEARCH_ATTRIBUTES
+from reelflow.workflows.client import SEARCH_ATTRIBUTES
 from tests.fixtures.published import MediaSet, make_media
 from tests.services import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, postgres_server, redis_server
 

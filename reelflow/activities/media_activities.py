@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from reelflow.activities.deps import Deps, params_hash
 from reelflow.catalog import queries as q
 from reelflow.catalog.models import Rendition
+from reelflow.ingest.sources import BadSource, SourceTooLarge, TransientSourceError, fetch_to
 from reelflow.media.chunks import Chunk, plan_chunks
 from reelflow.media.encode import (
     EncodeAdaptations,
@@ -32,7 +33,6 @@ from reelflow.media.errors import FFmpegError, MediaError
 from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
 from reelflow.media.probe import probe
 from reelflow.media.qc import QCOptions, run_qc
-from reelflow.sources import BadSource, SourceTooLarge, TransientSourceError, fetch_to
 from reelflow.workflows import contracts as c
 
 

@@ -18,8 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps, params_hash
 from reelflow.catalog.models import ContentKeyRow
+from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.errors import PackagingError
-from reelflow.packaging.keys import ContentKey, TrackClass, open_key
+from reelflow.packaging.keys import ContentKey, open_key
 from reelflow.packaging.packager import AudioTrack, SubtitleTrack, VideoRendition, package
 from reelflow.packaging.verify import verify_package
 from reelflow.workflows import contracts as c

@@ -13,7 +13,8 @@ from temporalio.exceptions import ApplicationError
 from reelflow.activities.deps import Deps
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Availability, ContentKeyRow, Package, TitleState, utcnow
-from reelflow.packaging.keys import TrackClass, generate_content_keys, seal_key
+from reelflow.domain.track_classes import TrackClass
+from reelflow.packaging.keys import generate_content_keys, seal_key
 from reelflow.packaging.packager import THUMBS_DIR
 from reelflow.workflows import contracts as c
 

@@ -268,7 +268,7 @@ def _callback_secret(settings: Settings, engine: Engine, title_id: str) -> bytes
     """The owning studio's current webhook secret (the one it verifies our callbacks with);
     titles ingested by ops without a studio fall back to the deployment's signing secret."""
     from reelflow.catalog.models import Studio, Title
-    from reelflow.studios import active_webhook_secrets
+    from reelflow.studios.accounts import active_webhook_secrets
 
     with Session(engine) as s:
         title = s.get(Title, title_id)

@@ -4,42 +4,24 @@ One key per (title, track class) so that a plan which may not watch HD never rec
 HD key. Clear keys live only in memory: what travels through workflow payloads is a
 ``KeyRef``; what is stored is ``seal_key(...)`` output.
 
-Sealed in the format of ``reelflow.sealed``. The AAD binds the format byte, the master-key
+Sealed in the format of ``reelflow.keystore.sealed``. The AAD binds the format byte, the master-key
 version and the KID, so a sealed key cannot be swapped onto another KID row or relabelled
 with another master-key version.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from reelflow import sealed
+from reelflow.domain.track_classes import TrackClass
+from reelflow.keystore import sealed
 from reelflow.packaging.errors import InvalidKeyMaterial, KeyUnsealError, UnknownMasterKeyVersion
-from reelflow.track_classes import video_class_for_height
 
 KEY_BYTES = 16
 MASTER_KEY_BYTES = sealed.MASTER_KEY_BYTES
 _AAD_LABEL = b"reelflow/content-key/v1"
-
-
-class TrackClass(enum.StrEnum):
-    """Track classes that get their own key; values double as Shaka Packager DRM labels."""
-
-    AUDIO = "AUDIO"
-    SD = "SD"
-    HD = "HD"
-    UHD = "UHD"
-
-
-def track_class_for_height(height: int) -> TrackClass:
-    """SD up to 576 lines, HD up to 1080, UHD above (``reelflow.track_classes``)."""
-    try:
-        return TrackClass(video_class_for_height(height).upper())
-    except ValueError as exc:
-        raise InvalidKeyMaterial(str(exc)) from exc
 
 
 def _check_len(name: str, value: bytes, size: int) -> None:

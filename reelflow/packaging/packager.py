@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from reelflow.domain.track_classes import TrackClass, track_class_for_height
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
-from reelflow.packaging.keys import ContentKey, TrackClass, track_class_for_height
+from reelflow.packaging.keys import ContentKey
 
 MPD_NAME = "manifest.mpd"
 HLS_MASTER_NAME = "master.m3u8"

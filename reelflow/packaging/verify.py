@@ -25,9 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import fmp4
 from reelflow.packaging.errors import VerificationFailed
-from reelflow.packaging.keys import ContentKey, TrackClass
+from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import PackageResult, Representation
 
 DURATION_SLACK_S = 0.5

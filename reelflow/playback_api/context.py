@@ -71,7 +71,7 @@ class ApiContext:
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use (the API starts without Temporal)."""
-        from reelflow.temporal_client import TemporalUnavailable, connect
+        from reelflow.workflows.client import TemporalUnavailable, connect
 
         async with self._temporal_lock:
             if self._temporal is None:

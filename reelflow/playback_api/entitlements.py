@@ -8,26 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
+from reelflow.domain.track_classes import TrackClass
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.problems import Problem
-from reelflow.track_classes import video_class_for_height
 
-KeyClass = Literal["audio", "sd", "hd", "uhd"]
+AUDIO, SD, HD, UHD = TrackClass.AUDIO, TrackClass.SD, TrackClass.HD, TrackClass.UHD
 
 
 @dataclass(frozen=True)
 class PlanLimits:
     max_height: int
-    key_classes: frozenset[str]
+    key_classes: frozenset[TrackClass]
     max_streams: int
 
 
 PLAN_LIMITS: dict[str, PlanLimits] = {
-    "basic": PlanLimits(540, frozenset({"audio", "sd"}), 1),
-    "standard": PlanLimits(1080, frozenset({"audio", "sd", "hd"}), 2),
-    "premium": PlanLimits(2160, frozenset({"audio", "sd", "hd", "uhd"}), 4),
+    "basic": PlanLimits(540, frozenset({AUDIO, SD}), 1),
+    "standard": PlanLimits(1080, frozenset({AUDIO, SD, HD}), 2),
+    "premium": PlanLimits(2160, frozenset({AUDIO, SD, HD, UHD}), 4),
 }
 
 
@@ -44,19 +43,14 @@ class TitleAvailability:
 class Entitlement:
     plan: str
     max_height: int
-    key_classes: frozenset[str]
+    key_classes: frozenset[TrackClass]
     max_streams: int
 
-    def allows_class(self, key_class: str) -> bool:
+    def allows_class(self, key_class: TrackClass) -> bool:
         return key_class in self.key_classes
 
     def allows_height(self, height: int) -> bool:
         return height <= self.max_height
-
-
-def class_for_height(height: int) -> KeyClass:
-    """The key class a video rendition of this height is encrypted under."""
-    return video_class_for_height(height)
 
 
 def _utc(moment: datetime) -> datetime:

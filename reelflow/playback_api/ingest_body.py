@@ -33,7 +33,7 @@ from reelflow.workflows import contracts as c
 TITLE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
-# The fetcher (reelflow.sources) speaks only these; the setting can narrow them, not widen:
+# The fetcher (reelflow.ingest.sources) speaks only these; the setting can narrow them, not widen:
 # file:, store: and the rest would let a studio read the server's files or other masters.
 FETCHABLE_SCHEMES = frozenset({"https", "http"})
 CALLBACK_SCHEMES = frozenset({"https", "http"})

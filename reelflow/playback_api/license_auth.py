@@ -53,6 +53,6 @@ async def authorize_license(ctx: ApiContext, token: str | None, drm: str) -> Lic
     allowed = {
         kid: entry
         for kid, entry in all_keys.items()
-        if not entry.revoked and entry.track_class.lower() in session.key_classes
+        if not entry.revoked and entry.track_class in session.key_classes
     }
     return LicenseGrant(session, title, package, allowed)

@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from reelflow.config import Settings
+from reelflow.domain.track_classes import TrackClass
 from reelflow.playback_api.catalog_view import KeyEntry
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.sessions import PlaybackSession
@@ -92,18 +93,24 @@ class TrackPolicy:
 # HDCP 2.2 and hardware-backed decryption and decoding (Widevine L1, PlayReady SL3000).
 TRACK_POLICY: Mapping[str, TrackPolicy] = MappingProxyType(
     {
-        "audio": TrackPolicy(hdcp="none", security_level="SW_SECURE_CRYPTO"),
-        "sd": TrackPolicy(hdcp="none", security_level="SW_SECURE_CRYPTO"),
-        "hd": TrackPolicy(hdcp="HDCP_V1", security_level="SW_SECURE_DECODE"),
-        "uhd": TrackPolicy(hdcp="HDCP_V2_2", security_level="HW_SECURE_ALL"),
+        TrackClass.AUDIO: TrackPolicy(hdcp="none", security_level="SW_SECURE_CRYPTO"),
+        TrackClass.SD: TrackPolicy(hdcp="none", security_level="SW_SECURE_CRYPTO"),
+        TrackClass.HD: TrackPolicy(hdcp="HDCP_V1", security_level="SW_SECURE_DECODE"),
+        TrackClass.UHD: TrackPolicy(hdcp="HDCP_V2_2", security_level="HW_SECURE_ALL"),
     }
 )
 # A class this table does not know gets the strictest policy: failing closed.
-STRICTEST_POLICY = TRACK_POLICY["uhd"]
+STRICTEST_POLICY = TRACK_POLICY[TrackClass.UHD]
 
 
 def policy_for(track_class: str) -> TrackPolicy:
-    return TRACK_POLICY.get(track_class.lower(), STRICTEST_POLICY)
+    return TRACK_POLICY.get(track_class, STRICTEST_POLICY)
+
+
+def wire_class(track_class: str) -> str:
+    """The upstream contract (docs/drm.md) spells classes in lower case: the one place the
+    catalog's spelling is translated."""
+    return track_class.lower()
 
 
 def audience(drm: str) -> str:
@@ -174,11 +181,11 @@ def build_entitlement(
         entries.append(
             {
                 "kid": kid_hex.lower(),
-                "track_class": entry.track_class.lower(),
+                "track_class": wire_class(entry.track_class),
                 "key": wrap_content_key(wrapping_key, kid, entry.key),
             }
         )
-    classes = sorted({e["track_class"] for e in entries})
+    classes = sorted({entry.track_class for entry in keys.values()})
     claims: dict[str, Any] = {
         "iss": ENTITLEMENT_ISSUER,
         "aud": audience(drm),
@@ -196,7 +203,10 @@ def build_entitlement(
             "license_expires_at": session.expires_at,
             "persistent": False,
             "track_classes": {
-                c: {"hdcp": policy_for(c).hdcp, "security_level": policy_for(c).security_level}
+                wire_class(c): {
+                    "hdcp": policy_for(c).hdcp,
+                    "security_level": policy_for(c).security_level,
+                }
                 for c in classes
             },
         },

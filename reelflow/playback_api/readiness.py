@@ -53,7 +53,7 @@ def _check_redis(settings: Settings) -> str:
 
 
 async def _check_temporal(settings: Settings) -> str:
-    from reelflow.temporal_client import connect
+    from reelflow.workflows.client import connect
 
     try:
         client = await asyncio.wait_for(connect(settings), timeout=3)

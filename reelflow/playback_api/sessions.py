@@ -97,7 +97,7 @@ class PlaybackSession:
     plan: str
     country: str
     max_height: int
-    key_classes: tuple[str, ...]  # lowercase: audio, sd, hd, uhd
+    key_classes: tuple[str, ...]  # TrackClass values
     drm: tuple[str, ...]
     expires_at: int  # token and media-link expiry (unix s)
 

@@ -48,7 +48,7 @@ def build_worker(
 
 
 async def _run_temporal(settings: Settings, roles: list[str]) -> None:
-    from reelflow.temporal_client import connect, register_search_attributes
+    from reelflow.workflows.client import connect, register_search_attributes
 
     client = await connect(settings)
     if settings.env == "embedded":

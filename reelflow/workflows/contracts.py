@@ -92,7 +92,7 @@ class IngestRequest:
     title_id: str
     version: int
     source: str
-    # A studio's URL: fetched from public addresses only (reelflow.sources, SSRF).
+    # A studio's URL: fetched from public addresses only (reelflow.ingest.sources, SSRF).
     public_only: bool = False
 
 

@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from reelflow.track_classes import video_class_for_height
+    from reelflow.domain.track_classes import TrackClass, track_class_for_height
     from reelflow.workflows import contracts as c
     from reelflow.workflows.search_attributes import STAGE_ATTR, TITLE_ID_ATTR
 
@@ -385,10 +385,10 @@ class TitleWorkflow:
         classes: set[str] = set()
         for r in self._renditions:
             if r.kind == "audio":
-                classes.add("AUDIO")
+                classes.add(TrackClass.AUDIO)
             elif r.kind == "video":
                 # An unknown height counts as SD, the class every plan may receive.
-                classes.add(video_class_for_height(r.height or 1).upper())
+                classes.add(track_class_for_height(r.height or 1))
         return sorted(classes)
 
     async def _live(self, inp: c.TitleInput) -> tuple[str, str]:

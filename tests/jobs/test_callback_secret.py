@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from reelflow.catalog import queries as q
 from reelflow.config import Settings
 from reelflow.jobs.webhooks import _callback_secret
-from reelflow.studios import create_studio, rotate_webhook_secret
+from reelflow.studios.accounts import create_studio, rotate_webhook_secret
 
 
 def test_callbacks_use_the_studio_secret_and_follow_rotation(

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
-from reelflow.packaging.keys import ContentKey, TrackClass
+from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import PackageResult
 
 

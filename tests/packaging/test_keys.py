@@ -4,39 +4,17 @@ import os
 
 import pytest
 
+from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.errors import InvalidKeyMaterial, KeyUnsealError, UnknownMasterKeyVersion
 from reelflow.packaging.keys import (
     ContentKey,
     KeyRef,
-    TrackClass,
     generate_content_keys,
     open_key,
     reseal,
     seal_key,
     sealed_key_version,
-    track_class_for_height,
 )
-
-
-@pytest.mark.parametrize(
-    ("height", "cls"),
-    [
-        (240, "SD"),
-        (576, "SD"),
-        (577, "HD"),
-        (720, "HD"),
-        (1080, "HD"),
-        (1081, "UHD"),
-        (2160, "UHD"),
-    ],
-)
-def test_track_class_for_height(height: int, cls: str) -> None:
-    assert track_class_for_height(height) is TrackClass(cls)
-
-
-def test_track_class_rejects_nonsense_height() -> None:
-    with pytest.raises(InvalidKeyMaterial):
-        track_class_for_height(0)
 
 
 def test_generate_content_keys_random_per_class() -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import fmp4
 from reelflow.packaging.errors import VerificationFailed
-from reelflow.packaging.keys import ContentKey, TrackClass
+from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import PackageResult
 from reelflow.packaging.verify import verify_package
 

@@ -18,7 +18,7 @@ from sqlmodel import select
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Package, TitleState
 from reelflow.playback_api import catalog_queries as cq
-from reelflow.playback_api.progress import save_progress
+from reelflow.playback_api.viewing_progress import save_progress
 from tests.playback_api.conftest import ApiHarness
 
 PROBLEM = "application/problem+json"

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from reelflow.domain.track_classes import TrackClass, track_class_for_height
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.entitlements import (
     TitleAvailability,
     check_playback,
-    class_for_height,
     is_visible,
 )
 from reelflow.playback_api.problems import Problem
@@ -31,9 +31,9 @@ def refusal(availability: TitleAvailability, who: Viewer, now: datetime = NOW) -
 @pytest.mark.parametrize(
     ("plan", "height", "classes", "streams"),
     [
-        ("basic", 540, {"audio", "sd"}, 1),
-        ("standard", 1080, {"audio", "sd", "hd"}, 2),
-        ("premium", 2160, {"audio", "sd", "hd", "uhd"}, 4),
+        ("basic", 540, {"AUDIO", "SD"}, 1),
+        ("standard", 1080, {"AUDIO", "SD", "HD"}, 2),
+        ("premium", 2160, {"AUDIO", "SD", "HD", "UHD"}, 4),
     ],
 )
 def test_plan_table(plan: str, height: int, classes: set[str], streams: int) -> None:
@@ -44,9 +44,9 @@ def test_plan_table(plan: str, height: int, classes: set[str], streams: int) -> 
 
 def test_basic_plan_never_gets_hd_key_class() -> None:
     ent = check_playback(TitleAvailability(state="published"), viewer("basic"), NOW)
-    assert not ent.allows_class("hd")
-    assert not ent.allows_class("uhd")
-    assert ent.allows_class(class_for_height(540))
+    assert not ent.allows_class(TrackClass.HD)
+    assert not ent.allows_class(TrackClass.UHD)
+    assert ent.allows_class(track_class_for_height(540))
 
 
 @pytest.mark.parametrize("state", ["draft", "ingesting", "qc_failed", "expired", "taken_down"])
@@ -126,27 +126,3 @@ def test_is_visible_ignores_plan_but_not_geo_or_window() -> None:
     assert not is_visible(title, "FR", NOW)
     assert not is_visible(title, "US", NOW + timedelta(hours=2))
     assert not is_visible(TitleAvailability(state="draft"), "US", NOW)
-
-
-@pytest.mark.parametrize(
-    ("height", "cls"),
-    [
-        (144, "sd"),
-        (480, "sd"),
-        (540, "sd"),
-        (576, "sd"),
-        (577, "hd"),
-        (720, "hd"),
-        (1080, "hd"),
-        (1081, "uhd"),
-        (1440, "uhd"),
-        (2160, "uhd"),
-    ],
-)
-def test_class_for_height(height: int, cls: str) -> None:
-    assert class_for_height(height) == cls
-
-
-def test_class_for_height_rejects_nonsense() -> None:
-    with pytest.raises(ValueError):
-        class_for_height(0)

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import Session, select
 
 from reelflow.catalog.models import ContentKeyRow
-from reelflow.packaging.keys import TrackClass
+from reelflow.domain.track_classes import TrackClass
 from reelflow.playback_api.catalog_view import KeyEntry
 from reelflow.playback_api.license_proxy import (
     ENTITLEMENT_TTL_S,
@@ -408,7 +408,7 @@ def _session() -> PlaybackSession:
         plan="standard",
         country="US",
         max_height=1080,
-        key_classes=("audio", "hd", "sd"),
+        key_classes=("AUDIO", "HD", "SD"),
         drm=("widevine",),
         expires_at=int(time.time()) + 3600,
     )
@@ -433,8 +433,8 @@ def test_stand_in_accepts_a_genuine_entitlement() -> None:
     verified = verify_entitlement(token, SECRET, "widevine")
     assert {k.kid: k.key for k in verified.keys} == {kid: e.key for kid, e in KEYS.items()}
     assert verified.claims["policy"]["track_classes"] == {
-        c: {"hdcp": TRACK_POLICY[c].hdcp, "security_level": TRACK_POLICY[c].security_level}
-        for c in ("hd", "sd")
+        c.lower(): {"hdcp": TRACK_POLICY[c].hdcp, "security_level": TRACK_POLICY[c].security_level}
+        for c in ("HD", "SD")
     }
     assert verified.claims["exp"] - verified.claims["iat"] == ENTITLEMENT_TTL_S
 

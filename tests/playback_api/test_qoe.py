@@ -59,7 +59,7 @@ def _live_session(api: ApiHarness, *, account: str, title_id: str) -> str:
         plan="premium",
         country="US",
         max_height=1080,
-        key_classes=("audio", "sd", "hd"),
+        key_classes=("AUDIO", "SD", "HD"),
         drm=("clearkey",),
         expires_at=int(time.time()) + 3600,
     )

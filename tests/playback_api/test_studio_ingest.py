@@ -39,7 +39,12 @@ from reelflow.playback_api import ingest_body, webhook_auth
 from reelflow.playback_api.app import create_app
 from reelflow.playback_api.problems import PROBLEM_BASE_URI, Problem
 from reelflow.playback_api.routes import studio as studio_route
-from reelflow.studios import StudioCredentials, create_studio, disable_studio, rotate_webhook_secret
+from reelflow.studios.accounts import (
+    StudioCredentials,
+    create_studio,
+    disable_studio,
+    rotate_webhook_secret,
+)
 from reelflow.workers.main import build_worker
 from tests.services import free_port
 

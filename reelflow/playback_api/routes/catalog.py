@@ -26,9 +26,13 @@ from reelflow.playback_api.catalog_view import TitleView
 from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.entitlements import is_visible
 from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE, Problem
-from reelflow.playback_api.progress import effective_position, recent_progress, resume_position
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.signing import ID_RE, MEDIA_CONTENT_TYPES
+from reelflow.playback_api.viewing_progress import (
+    effective_position,
+    recent_progress,
+    resume_position,
+)
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore, StorageUnavailable
 
 router = APIRouter(prefix=API_V1, tags=["catalog"])

@@ -24,10 +24,14 @@ from reelflow.playback_api.context import (
 from reelflow.playback_api.entitlements import check_playback
 from reelflow.playback_api.license_proxy import MIN_SECRET_BYTES as MIN_UPSTREAM_SECRET_BYTES
 from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.progress import effective_position, save_progress, stored_position
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.sessions import PlaybackSession, new_session_id
 from reelflow.playback_api.signing import ID_RE, issue_playback_token, sign_prefix
+from reelflow.playback_api.viewing_progress import (
+    effective_position,
+    save_progress,
+    stored_position,
+)
 
 router = APIRouter(prefix=API_V1, tags=["playback"])
 

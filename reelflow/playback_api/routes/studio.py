@@ -41,7 +41,6 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from reelflow import studios
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import IngestRequestRow, Studio, Title, as_utc
 from reelflow.playback_api import webhook_auth
@@ -56,8 +55,9 @@ from reelflow.playback_api.ingest_body import (
 )
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
-from reelflow.title_progress import overall_percent
+from reelflow.studios import accounts as studios
 from reelflow.workflows import contracts as c
+from reelflow.workflows.progress import overall_percent
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 
 router = APIRouter(prefix=f"{API_V1}/studio", tags=["studio"])

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from reelflow.catalog.db import make_engine, upgrade
 from reelflow.catalog.models import Studio
-from reelflow.cli_studios import studios_app
+from reelflow.cli.studios import studios_app
 from reelflow.config import Settings, get_settings
-from reelflow.studios import (
+from reelflow.studios.accounts import (
     API_KEY_PREFIX,
     WEBHOOK_SECRET_PREFIX,
     StudioError,

@@ -17,7 +17,7 @@ from reelflow.activities.publish_activities import PublishActivities
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import make_engine, upgrade
 from reelflow.config import ConfigError, Settings, rotate_generated_master_key
-from reelflow.key_admin import KeyAdminError, export_cpix, rotate_master
+from reelflow.keystore.admin import KeyAdminError, export_cpix, rotate_master
 from reelflow.packaging.cpix import read_cpix
 from reelflow.storage import LocalStore
 from reelflow.workflows import contracts as c

@@ -6,7 +6,7 @@ enough: there is nothing to brute-force). The webhook secret (``whsec_...``) sig
 ingest body; verifying an HMAC needs the secret itself, so it is stored sealed with
 AES-256-GCM under the master key. Both are shown once, when made, and never again.
 
-Sealed in the format of ``reelflow.sealed`` (the content keys' format). The plaintext is
+Sealed in the format of ``reelflow.keystore.sealed`` (the content keys' format). The plaintext is
 a small JSON "ring": the current secret and, for a grace period after a
 rotation, the previous one, so a studio can switch without a window of refused requests.
 The AAD binds the ring to its studio id: a sealed blob copied onto another studio's row
@@ -30,10 +30,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reelflow import sealed
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Studio, as_utc
 from reelflow.config import Settings
+from reelflow.keystore import sealed
 
 API_KEY_PREFIX = "rf_sk_"
 WEBHOOK_SECRET_PREFIX = "whsec_"
@@ -121,7 +121,7 @@ def _aad(studio_id: str) -> bytes:
 def seal_webhook_secrets(
     ring: WebhookSecretRing, *, studio_id: str, master_key: bytes, key_version: int
 ) -> bytes:
-    """Encrypt a studio's secret ring for storage (reelflow.sealed, AAD = studio id)."""
+    """Encrypt a studio's secret ring for storage (reelflow.keystore.sealed, AAD = studio id)."""
     doc = {"current": ring.current, "previous": ring.previous, "until": ring.previous_until}
     return sealed.seal(
         json.dumps(doc).encode(),

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from typer.testing import CliRunner, Result
 
-from reelflow.cli_dev import dev_app
+from reelflow.cli.dev import dev_app
 from reelflow.config import Settings, get_settings
 from reelflow.playback_api.auth_config import verifier_from_settings
 from reelflow.playback_api.problems import Problem

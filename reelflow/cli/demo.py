@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from reelflow.cli_titles import CliError, follow, new_demo_id, render_status, start_title
+from reelflow.cli.titles import CliError, follow, new_demo_id, render_status, start_title
 from reelflow.config import Settings
 from reelflow.media.samples import make_test_title
 from reelflow.workflows import contracts as c

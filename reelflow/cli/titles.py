@@ -17,8 +17,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reelflow.config import Settings, get_settings
-from reelflow.title_progress import overall_percent
 from reelflow.workflows import contracts as c
+from reelflow.workflows.progress import overall_percent
 
 titles_app = typer.Typer(no_args_is_help=True, help="title lifecycles (Temporal workflows)")
 console = Console()
@@ -56,7 +56,7 @@ def _source(value: str) -> str:
 
 
 async def _client(settings: Settings) -> Any:
-    from reelflow.temporal_client import TemporalUnavailable, connect
+    from reelflow.workflows.client import TemporalUnavailable, connect
 
     try:
         return await connect(settings)

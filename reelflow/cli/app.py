@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reelflow.cli_dev import dev_app
-from reelflow.cli_keys import keys_app
-from reelflow.cli_studios import studios_app
-from reelflow.cli_titles import titles_app
+from reelflow.cli.dev import dev_app
+from reelflow.cli.keys import keys_app
+from reelflow.cli.studios import studios_app
+from reelflow.cli.titles import titles_app
 from reelflow.config import ConfigError, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="reelflow operations CLI")
@@ -43,7 +43,7 @@ def doctor(
     ] = False,
 ) -> None:
     """Check every binary, service and setting; exit non-zero if a required one is missing."""
-    from reelflow.doctor import run_doctor
+    from reelflow.cli.doctor import run_doctor
 
     checks = run_doctor(get_settings(), services=not no_services)
     table = Table(title="reelflow doctor")
@@ -126,7 +126,7 @@ def demo(
     seconds: Annotated[int, typer.Option(help="length of the generated sample")] = 20,
 ) -> None:
     """Generate a sample title with ffmpeg, ingest it and follow it through the lifecycle."""
-    from reelflow.demo import run_demo
+    from reelflow.cli.demo import run_demo
 
     _exit(run_demo(get_settings(), seconds=seconds))
 

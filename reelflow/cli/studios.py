@@ -43,7 +43,7 @@ def add(
     name: Annotated[str, typer.Option("--name", help="display name")],
 ) -> None:
     """Register a studio; prints its API key and webhook secret once."""
-    from reelflow.studios import StudioError, create_studio
+    from reelflow.studios.accounts import StudioError, create_studio
 
     engine = _engine()
     try:
@@ -60,7 +60,7 @@ def add(
 @studios_app.command("list")
 def list_cmd() -> None:
     """Studios and whether their keys are accepted (no secrets are shown)."""
-    from reelflow.studios import list_studios
+    from reelflow.studios.accounts import list_studios
 
     rows = list_studios(_engine())
     if not rows:
@@ -93,7 +93,11 @@ def rotate_secret(
     ] = 24,
 ) -> None:
     """Replace a studio's webhook secret; prints the new one once."""
-    from reelflow.studios import StudioError, WebhookSecretUnsealError, rotate_webhook_secret
+    from reelflow.studios.accounts import (
+        StudioError,
+        WebhookSecretUnsealError,
+        rotate_webhook_secret,
+    )
 
     engine = _engine()
     try:
@@ -113,7 +117,7 @@ def rotate_secret(
 @studios_app.command("disable")
 def disable(studio_id: str) -> None:
     """Refuse the studio's API key from now on (its titles stay as they are)."""
-    from reelflow.studios import StudioError, disable_studio
+    from reelflow.studios.accounts import StudioError, disable_studio
 
     try:
         changed = disable_studio(_engine(), studio_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reelflow.sources import (
+from reelflow.ingest.sources import (
     BadSource,
     SourceTooLarge,
     TransientSourceError,

@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.config import Settings
+from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.cpix import build_cpix
-from reelflow.packaging.keys import ContentKey, TrackClass, open_key, reseal
+from reelflow.packaging.keys import ContentKey, open_key, reseal
 
 
 class KeyAdminError(RuntimeError):
@@ -64,7 +65,7 @@ def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> Ro
     with Session(engine) as s:
         total = len(s.exec(select(ContentKeyRow.kid)).all())
     # Studio webhook secrets are sealed under the same master key: move them along.
-    from reelflow.studios import reseal_webhook_secrets
+    from reelflow.studios.accounts import reseal_webhook_secrets
 
     reseal_webhook_secrets(settings, engine)
     return RotationResult(secrets.master_key_version, resealed, total - resealed)

@@ -1,0 +1,1 @@
+"""Studio partners: accounts (API keys, sealed webhook secrets) and webhook signatures."""
