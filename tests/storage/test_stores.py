@@ -9,175 +9,28 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import stat as stat_mod
-import tracemalloc
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import urllib3
-from moto.server import ThreadedMotoServer
 
 from reelflow.config import Settings
 from reelflow.storage import (
-    MAX_KEY_BYTES,
     InvalidObjectKey,
     InvalidRange,
-    KeyEscapesRoot,
     LocalStore,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     S3Store,
     StorageError,
-    StorageUnavailable,
-    sha256_of,
     store_from_settings,
-    validate_key,
-    validate_prefix,
 )
-
-MiB = 1024 * 1024
-PART_SIZE = 5 * MiB  # the S3 minimum, so an 11 MiB file needs three parts
-
-
-# ---- fixtures -------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto ThreadedMotoServer: an S3-compatible server on loopback; it does not check
-    signatures. Port 0 lets the OS pick a free port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"{host}:{port}"
-    server.stop()
+from reelflow.storage.keys import MAX_KEY_BYTES
+from tests.storage.support import PART_SIZE, FailingReader, MiB, sha
 
 
-def _s3_store(endpoint: str, bucket: str | None = None) -> S3Store:
-    return S3Store(
-        endpoint=endpoint,
-        access_key="testing",
-        secret_key="testing",
-        bucket=bucket or f"t-{uuid.uuid4().hex[:20]}",
-        region="us-east-1",
-        secure=False,
-        part_size=PART_SIZE,
-    )
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    if request.param == "local":
-        return LocalStore(tmp_path / "objects")
-    # A fresh bucket per test keeps tests independent on the shared server.
-    endpoint: str = request.getfixturevalue("moto_endpoint")
-    return _s3_store(endpoint)
-
-
-@pytest.fixture(scope="session")
-def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """~11 MiB of random bytes: more than two S3 parts of 5 MiB."""
-    path = tmp_path_factory.mktemp("storage") / "big.bin"
-    with open(path, "wb") as fh:
-        for _ in range(11):
-            fh.write(os.urandom(MiB))
-        fh.write(os.urandom(12345))
-    return path
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-class FailingReader(io.RawIOBase):
-    """Yields ``good`` bytes, then raises: a network stream dying mid-upload."""
-
-    def __init__(self, good: int) -> None:
-        self.left = good
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self.left <= 0:
-            raise ConnectionResetError("source went away")
-        n = min(len(buffer), self.left)
-        buffer[:n] = b"x" * n
-        self.left -= n
-        return n
-
-
-# ---- key validation -------------------------------------------------------------------------
-BAD_KEYS = [
-    pytest.param("", "empty", id="empty"),
-    pytest.param("/abs/path", "starts with '/'", id="leading-slash"),
-    pytest.param("a/../b", "'..' segment", id="dotdot-middle"),
-    pytest.param("..", "'..' segment", id="dotdot-only"),
-    pytest.param("../etc/passwd", "'..' segment", id="dotdot-leading"),
-    pytest.param("a/./b", "'.' segment", id="dot-segment"),
-    pytest.param("a//b", "empty segment", id="double-slash"),
-    pytest.param("a/b/", "empty segment", id="trailing-slash"),
-    pytest.param("a\\b", "backslash", id="backslash"),
-    pytest.param("a\x00b", "NUL", id="nul"),
-    pytest.param("a\nb", "control character", id="newline"),
-    pytest.param("a\x7fb", "control character", id="del"),
-    pytest.param("x/" * 512 + "x", "maximum is 1024", id="too-long"),
-    pytest.param("é/" * 341 + "éé", "1027 bytes", id="too-long-utf8"),
-    pytest.param("a/" + "x" * 256, "segment of 256 bytes", id="long-segment"),
-    pytest.param("é" * 128, "segment of 256 bytes", id="long-segment-utf8"),
-    pytest.param("bad\udc80", "UTF-8", id="lone-surrogate"),
-]
-
-
-@pytest.mark.parametrize(("key", "message"), BAD_KEYS)
-def test_validate_key_rejects(key: str, message: str) -> None:
-    with pytest.raises(InvalidObjectKey, match=message.replace("(", r"\(")):
-        validate_key(key)
-
-
-def test_validate_key_rejects_non_str() -> None:
-    with pytest.raises(InvalidObjectKey, match="must be a str"):
-        validate_key(b"bytes/key")
-
-
-@pytest.mark.parametrize(
-    "key",
-    ["a", "titles/42/master.mov", ("x" * 254 + "/") * 4 + "abcd", "ünï cödé/ file.mp4", ".hidden"],
-)
-def test_validate_key_accepts(key: str) -> None:
-    assert validate_key(key) == key
-
-
-def test_validate_prefix() -> None:
-    assert validate_prefix("") == ""
-    assert validate_prefix("titles/") == "titles/"
-    assert validate_prefix("titles/4") == "titles/4"
-    with pytest.raises(InvalidObjectKey, match="invalid prefix"):
-        validate_prefix("../")
-
-
-@pytest.mark.parametrize(("key", "message"), BAD_KEYS[:6])
-def test_every_operation_validates_keys(store: ObjectStore, key: str, message: str) -> None:
-    ops = [
-        lambda: store.put_bytes(key, b"x"),
-        lambda: store.get_bytes(key),
-        lambda: store.exists(key),
-        lambda: store.stat(key),
-        lambda: store.delete(key),
-        lambda: store.copy(key, "ok"),
-        lambda: store.copy("ok", key),
-        lambda: store.url(key),
-        lambda: store.local_path(key),
-        lambda: store.open_read(key),
-    ]
-    for op in ops:
-        with pytest.raises(InvalidObjectKey):
-            op()
-
-
-# ---- the contract, over both stores ---------------------------------------------------------
 def test_put_bytes_get_bytes_stat(store: ObjectStore) -> None:
     info = store.put_bytes("titles/1/meta.json", b'{"a": 1}')
     assert isinstance(info, ObjectInfo)
@@ -238,8 +91,9 @@ def test_multipart_round_trip(store: ObjectStore, big_file: Path, tmp_path: Path
         assert info.etag is not None and info.etag.endswith("-3"), info.etag
     out = store.get_file("masters/big.bin", tmp_path / "dl" / "big.bin")
     assert out == tmp_path / "dl" / "big.bin"
-    assert _sha(out) == _sha(big_file)
-    assert sha256_of(store, "masters/big.bin") == _sha(big_file)
+    assert sha(out) == sha(big_file)
+    streamed = hashlib.sha256(b"".join(store.open_read("masters/big.bin"))).hexdigest()
+    assert streamed == sha(big_file)
     assert [p.name for p in out.parent.iterdir()] == ["big.bin"]  # no temp file left
 
 
@@ -407,111 +261,6 @@ def test_store_is_protocol_instance(store: ObjectStore) -> None:
     assert isinstance(store, ObjectStore)
 
 
-# ---- LocalStore specifics -------------------------------------------------------------------
-def test_local_files_world_readable(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path)
-    old = os.umask(0o077)  # a strict umask must not make objects unreadable to nginx
-    try:
-        store.put_bytes("a/b.m4s", b"x")
-    finally:
-        os.umask(old)
-    assert stat_mod.S_IMODE((tmp_path / "a" / "b.m4s").stat().st_mode) == 0o644
-
-
-def test_local_symlink_escape_refused(tmp_path: Path) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret").write_bytes(b"secret")
-    store = LocalStore(tmp_path / "root")
-    store.put_bytes("ok", b"fine")
-    (store.root / "link").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(KeyEscapesRoot, match="outside the store root"):
-        store.get_bytes("link/secret")
-    with pytest.raises(KeyEscapesRoot):
-        store.put_bytes("link/planted", b"x")
-    assert not (outside / "planted").exists()
-    with pytest.raises(KeyEscapesRoot):
-        store.exists("link/secret")
-    # Listing neither follows nor reports the escaping link.
-    assert [i.key for i in store.list("")] == ["ok"]
-    assert list(store.list("link/")) == []
-
-
-def test_local_symlinked_file_escape_refused(tmp_path: Path) -> None:
-    (tmp_path / "passwd").write_bytes(b"root:x")
-    store = LocalStore(tmp_path / "root")
-    store.root.mkdir()
-    (store.root / "f").symlink_to(tmp_path / "passwd")
-    with pytest.raises(KeyEscapesRoot):
-        store.local_path("f")
-
-
-def test_local_temp_name_reserved(tmp_path: Path) -> None:
-    with pytest.raises(InvalidObjectKey, match="reserved"):
-        LocalStore(tmp_path).put_bytes("a/.x.0123456789abcdef.rftmp", b"x")
-
-
-def test_local_delete_prunes_empty_folders(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "root")
-    store.put_bytes("t/1/a/b", b"x")
-    store.put_bytes("t/2", b"y")
-    store.delete("t/1/a/b")
-    assert sorted(p.name for p in (store.root / "t").iterdir()) == ["2"]
-
-
-def test_local_write_memory_is_bounded(tmp_path: Path, big_file: Path) -> None:
-    store = LocalStore(tmp_path)
-    tracemalloc.start()
-    try:
-        store.put_file("big", big_file)
-        for _ in store.open_read("big"):
-            pass
-        store.get_file("big", tmp_path / "copy.bin")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 * MiB, f"peak {peak} bytes for an {big_file.stat().st_size}-byte file"
-
-
-def test_local_healthcheck_unwritable(tmp_path: Path) -> None:
-    (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(StorageUnavailable):
-        LocalStore(tmp_path / "file" / "root").healthcheck()
-
-
-# ---- S3Store specifics ----------------------------------------------------------------------
-def test_s3_creates_missing_bucket(moto_endpoint: str) -> None:
-    bucket = f"fresh-{uuid.uuid4().hex[:12]}"
-    store = _s3_store(moto_endpoint, bucket)
-    assert not store.client.bucket_exists(bucket)
-    assert not store.exists("x")  # reads on a missing bucket: just "not found"
-    store.put_bytes("x", b"1")
-    assert store.client.bucket_exists(bucket)
-    # A second store on the same bucket finds it already there.
-    assert _s3_store(moto_endpoint, bucket).get_bytes("x") == b"1"
-
-
-def test_s3_unreachable_endpoint() -> None:
-    # No retries so the test fails fast; production keeps the SDK's retrying pool.
-    store = S3Store("127.0.0.1:1", "k", "s", "bkt", http_client=urllib3.PoolManager(retries=False))
-    with pytest.raises(StorageUnavailable, match=r"127\.0\.0\.1:1"):
-        store.healthcheck()
-
-
-def test_s3_rejects_bad_settings() -> None:
-    with pytest.raises(ValueError, match="part_size"):
-        S3Store("127.0.0.1:9000", "k", "s", "bkt", part_size=1024)
-    with pytest.raises(ValueError, match="invalid S3 bucket name 'B_'"):
-        S3Store("127.0.0.1:9000", "k", "s", "B_")
-
-
-def test_s3_endpoint_url_form() -> None:
-    store = S3Store("https://s3.example.com", "k", "s", "bkt")
-    assert store.endpoint == "s3.example.com"
-    assert store.url("a/b").startswith("https://s3.example.com/bkt/a/b?")
-
-
-# ---- factory --------------------------------------------------------------------------------
 def test_store_from_settings_local(tmp_path: Path) -> None:
     store = store_from_settings(Settings(home=tmp_path, store="local"))
     assert isinstance(store, LocalStore)
