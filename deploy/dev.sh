@@ -69,13 +69,19 @@ ensure_venv() {
     say "python: creating .venv"
     python3 -m venv "$VENV" 2>/dev/null || { ensure_apt python3-venv; rm -rf "$VENV"; python3 -m venv "$VENV"; }
   fi
-  want="$(hash_of pyproject.toml)-$extra"
+  # Exact versions and hashes from the committed lock (refresh: ./deploy/lock.sh), then
+  # reelflow itself without resolving anything again.
+  local lock="requirements/${extra:-runtime}.lock"
+  [ -f "$lock" ] || die "missing $lock: run ./deploy/lock.sh"
+  want="$(hash_of pyproject.toml "$lock")-$extra"
   stamp="$VENV/.reelflow-installed"
   if [ -f "$stamp" ] && grep -qx -- "$want" "$stamp"; then return 0; fi
-  say "python: installing reelflow${extra:+[$extra]} into .venv"
+  say "python: installing reelflow${extra:+[$extra]} into .venv from $lock"
   "$PY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
   mkdir -p "$STATE"
-  "$PY" -m pip install -q --disable-pip-version-check -e ".${extra:+[$extra]}" >"$STATE/pip.log" 2>&1 || { tail -n 30 "$STATE/pip.log" >&2; die "pip install failed (log: $STATE/pip.log)"; }
+  { "$PY" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock" &&
+    "$PY" -m pip install -q --disable-pip-version-check --no-deps -e .; } >"$STATE/pip.log" 2>&1 ||
+    { tail -n 30 "$STATE/pip.log" >&2; die "pip install failed (log: $STATE/pip.log)"; }
   echo "$want" >>"$stamp"
 }
 
