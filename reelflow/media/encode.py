@@ -16,9 +16,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from reelflow.media.chunks import Chunk
+from reelflow.media.codecs import encoder_args, gop_args
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffprobe_json
-from reelflow.media.ladder import Ladder, Rung, encoder_args, gop_args
+from reelflow.media.ladder import Ladder, Rung
 from reelflow.media.probe import MediaInfo
 
 # Tone-map PQ/HLG to SDR BT.709 (zimg for the transfer, Hable for the curve).

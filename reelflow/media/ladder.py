@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from reelflow.media.codecs import Codec, encoder_args, gop_args
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
 from reelflow.media.probe import MediaInfo
 from reelflow.media.quality import Metric, measure_quality
 
-Codec = Literal["h264", "hevc", "av1"]
 LadderMethod = Literal["per_title", "fixed"]
 
 # Apple HLS authoring specification, H.264 16:9 table (width, height, average kb/s).
@@ -386,40 +386,6 @@ def extract_sample(
     args += ["-filter_complex", graph, "-map", "[v]", "-an", "-sn", "-dn"]
     args += ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-y", str(out)]
     run_ffmpeg(args, ffmpeg=ffmpeg)
-
-
-def encoder_args(codec: Codec, preset: str) -> list[str]:
-    """Encoder name and speed preset for ``codec`` (svt-av1 takes a number)."""
-    if codec == "h264":
-        return ["-c:v", "libx264", "-preset", preset]
-    if codec == "hevc":
-        return ["-c:v", "libx265", "-preset", preset, "-tag:v", "hvc1"]
-    av1_preset = {"ultrafast": "12", "superfast": "11", "veryfast": "10", "faster": "9"}
-    return ["-c:v", "libsvtav1", "-preset", av1_preset.get(preset, "8")]
-
-
-def gop_args(codec: Codec, *, gop: int, gop_s: float) -> list[str]:
-    """Closed GOPs of ``gop`` frames forced on multiples of ``gop_s`` seconds, no scene cuts.
-
-    Shared by the analysis and the real encodes: keyframe cost is a large part of the bits
-    on easy content, so measuring without the production GOP would under-estimate it.
-    """
-    common = [
-        "-g",
-        str(gop),
-        "-keyint_min",
-        str(gop),
-        "-sc_threshold",
-        "0",
-        "-force_key_frames",
-        f"expr:gte(t,n_forced*{gop_s:g})",
-    ]
-    if codec == "h264":
-        return [*common, "-x264-params", "open-gop=0:scenecut=0"]
-    if codec == "hevc":
-        params = f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:log-level=error"
-        return [*common, "-x265-params", params]
-    return [*common, "-svtav1-params", f"keyint={gop}:irefresh-type=2:scd=0"]
 
 
 def _encode_points(
