@@ -16,9 +16,9 @@ from reelflow.catalog.models import Availability, ContentKeyRow, Package, TitleS
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.keys import generate_content_keys, seal_key
 from reelflow.packaging.packager import THUMBS_DIR
+from reelflow.studios.events import STUDIO_EVENTS
 from reelflow.workflows import contracts as c
 
-STUDIO_EVENTS = {"ingested", "qc_failed", "published", "expired", "taken_down"}
 ARTWORK_DIR = "art"  # under the package's origin prefix, next to the manifests
 
 

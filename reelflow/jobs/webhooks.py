@@ -13,16 +13,15 @@ Failure handling, per attempt:
   the job ends without raising, so rq does not retry it.
 When the last retry fails, rq's failure callback records ``notification_failed``.
 
-Receivers verify ``Reelflow-Signature: t=<unix>,v1=<hex>`` with :func:`verify_signature`:
-HMAC-SHA256 over ``f"{t}."`` followed by the raw body, under the owning studio's webhook
-secret (``reelflow studios add`` prints it; the same secret signs the studio's ingest
-requests). Titles without a studio fall back to the deployment's signing secret.
+Each POST carries ``Reelflow-Signature: t=<unix>,v1=<hex>`` (format, signer and parser in
+``reelflow.studios.signatures``) under the owning studio's webhook secret (``reelflow
+studios add`` prints it; the same secret signs the studio's ingest requests). Titles
+without a studio fall back to the deployment's signing secret.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Sequence
@@ -45,13 +44,13 @@ from reelflow.catalog.models import LifecycleEvent, as_utc, utcnow
 from reelflow.catalog.queries import append_event
 from reelflow.config import Settings, get_settings
 from reelflow.jobs.queue import get_queue, job_catalog
+from reelflow.studios.events import STUDIO_EVENTS
+from reelflow.studios.signatures import SIGNATURE_HEADER, sign_payload
 
-STUDIO_EVENTS = frozenset({"ingested", "qc_failed", "published", "expired", "taken_down"})
 EVENT_DELIVERED = "notification_delivered"
 EVENT_FAILED = "notification_failed"
 ACTOR = "webhooks"
 
-SIGNATURE_HEADER = "Reelflow-Signature"
 EVENT_HEADER = "Reelflow-Event"
 DELIVERY_HEADER = "Reelflow-Delivery"
 
@@ -120,44 +119,6 @@ class FailedNotification:
     http_status: int | None
     error: str | None
     at: datetime
-
-
-# ---- signatures ---------------------------------------------------------------------
-
-
-def sign_payload(secret: bytes, body: bytes, timestamp: int) -> str:
-    """The ``Reelflow-Signature`` header value for `body` sent at `timestamp`."""
-    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def verify_signature(
-    secret: bytes, header: str, body: bytes, now: float, tolerance_s: float = 300
-) -> bool:
-    """True when `header` signs `body` under `secret` and its timestamp is within tolerance.
-
-    Several ``v1=`` entries are accepted (any may match) so a sender can sign with an old
-    and a new secret during rotation.
-    """
-    timestamp: int | None = None
-    candidates: list[str] = []
-    for part in header.split(","):
-        key, sep, value = part.strip().partition("=")
-        if not sep:
-            return False
-        if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                return False
-        elif key == "v1":
-            candidates.append(value)
-    if timestamp is None or not candidates or abs(now - timestamp) > tolerance_s:
-        return False
-    expected = sign_payload(secret, body, timestamp).rpartition("v1=")[2]
-    # Compare every candidate so the time taken does not reveal which one matched.
-    matches = [hmac.compare_digest(expected, c) for c in candidates]
-    return any(matches)
 
 
 # ---- enqueue -------------------------------------------------------------------------

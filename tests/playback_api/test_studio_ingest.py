@@ -34,7 +34,6 @@ from reelflow.catalog import engine_from_settings
 from reelflow.catalog.db import upgrade
 from reelflow.catalog.models import IngestRequestRow, Title
 from reelflow.config import Settings
-from reelflow.jobs.webhooks import sign_payload
 from reelflow.playback_api import ingest_body, webhook_auth
 from reelflow.playback_api.app import create_app
 from reelflow.playback_api.problems import PROBLEM_BASE_URI, Problem
@@ -45,6 +44,7 @@ from reelflow.studios.accounts import (
     disable_studio,
     rotate_webhook_secret,
 )
+from reelflow.studios.signatures import SIGNATURE_HEADER, sign_payload
 from reelflow.workers.main import build_worker
 from tests.services import free_port
 
@@ -111,7 +111,7 @@ class StudioApi:
             key = (secret or creds.webhook_secret).encode()
             signature = sign_payload(key, raw, int(time.time()) if t is None else t)
         if signature:
-            headers[webhook_auth.SIGNATURE_HEADER] = signature
+            headers[SIGNATURE_HEADER] = signature
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         return self.client.post(INGEST, content=raw, headers=headers)
@@ -696,10 +696,7 @@ def test_public_urls_pass() -> None:
         assert ingest_body.check_url(url, {"http", "https"}) == url
 
 
-def test_signature_parser_limits() -> None:
-    parsed = webhook_auth.parse_signature(f"t=1,v1={'A' * 64},v9=zz")
-    assert parsed.timestamp == 1 and parsed.signatures == ("a" * 64,)
-    assert "a" * 64 not in repr(parsed)
+def test_signature_verifier_limits() -> None:
     with pytest.raises(Problem) as exc:
         webhook_auth.verify_signature([b"k"], f"t=1,v1={'0' * 64}", b"", now=1)
     assert exc.value.slug == "bad_signature"

@@ -56,6 +56,7 @@ from reelflow.playback_api.ingest_body import (
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.studios import accounts as studios
+from reelflow.studios.signatures import SIGNATURE_HEADER
 from reelflow.workflows import contracts as c
 from reelflow.workflows.progress import overall_percent
 from reelflow.workflows.title import TitleWorkflow, workflow_id
@@ -371,7 +372,7 @@ async def ingest(
     ctx: ApiContext = Depends(get_ctx),
     signature: str | None = Header(
         default=None,
-        alias=webhook_auth.SIGNATURE_HEADER,
+        alias=SIGNATURE_HEADER,
         description=(
             '`t=<unix seconds>,v1=<hex HMAC-SHA256(webhook secret, "<t>." + raw body)>`; '
             "several v1= entries are accepted during a secret rotation"
