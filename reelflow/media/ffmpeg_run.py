@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reelflow.media.errors import FFmpegError, FFmpegTimeout, ProbeError
+from reelflow.media.stderr_tail import stderr_tail
 
 STDERR_TAIL_LINES = 20
 DEFAULT_PROBE_TIMEOUT_S = 60.0
@@ -25,10 +26,6 @@ class FFmpegResult:
     stderr: str
     # Media time reached by the output (from -progress), None when progress was not followed.
     out_time_s: float | None
-
-
-def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def run_ffmpeg(
@@ -85,13 +82,14 @@ def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None) -> str:
     except subprocess.TimeoutExpired as exc:
         stderr = _decode(exc.stderr)
         raise FFmpegTimeout(
-            f"ffmpeg timed out after {timeout_s} s", stderr_tail=_tail(stderr)
+            f"ffmpeg timed out after {timeout_s} s",
+            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
         ) from exc
     stderr = _decode(proc.stderr)
     if proc.returncode != 0:
         raise FFmpegError(
             f"ffmpeg exited with code {proc.returncode}",
-            stderr_tail=_tail(stderr),
+            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
             returncode=proc.returncode,
         )
     return stderr
@@ -169,11 +167,14 @@ def _run_with_progress(
         err_file.seek(0)
         stderr = _decode(err_file.read())
     if timed_out.is_set():
-        raise FFmpegTimeout(f"ffmpeg timed out after {timeout_s} s", stderr_tail=_tail(stderr))
+        raise FFmpegTimeout(
+            f"ffmpeg timed out after {timeout_s} s",
+            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
+        )
     if returncode != 0:
         raise FFmpegError(
             f"ffmpeg exited with code {returncode}",
-            stderr_tail=_tail(stderr),
+            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
             returncode=returncode,
         )
     return FFmpegResult(stderr, out_time)
@@ -195,7 +196,7 @@ def run_ffprobe_json(
         raise ProbeError(f"ffprobe binary not found: {ffprobe}") from exc
     except subprocess.TimeoutExpired as exc:
         raise ProbeError(f"ffprobe timed out after {timeout_s} s") from exc
-    stderr = _tail(_decode(proc.stderr), 5)
+    stderr = stderr_tail(_decode(proc.stderr), lines=5)
     if proc.returncode != 0:
         raise ProbeError(stderr or f"ffprobe exited with code {proc.returncode}")
     try:

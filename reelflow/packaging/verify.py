@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reelflow.domain.track_classes import TrackClass
+from reelflow.media.stderr_tail import stderr_tail
 from reelflow.packaging import fmp4
 from reelflow.packaging.errors import VerificationFailed
 from reelflow.packaging.keys import ContentKey
@@ -33,6 +34,8 @@ from reelflow.packaging.packager import PackageResult, Representation
 
 DURATION_SLACK_S = 0.5
 _TIMEOUT_S = 120
+# Check details are one-line report entries: keep them short.
+_STDERR_TAIL_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,6 @@ def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _tail(text: str, n: int = 300) -> str:
-    return text.strip()[-n:]
-
-
 def _probe_manifest(
     report: VerifyReport, name: str, cmd: list[str], videos: Sequence[Representation]
 ) -> None:
@@ -88,7 +87,11 @@ def _probe_manifest(
         report.add(name, False, "ffprobe timed out")
         return
     if proc.returncode != 0:
-        report.add(name, False, f"ffprobe exit {proc.returncode}: {_tail(proc.stderr)}")
+        report.add(
+            name,
+            False,
+            f"ffprobe exit {proc.returncode}: {stderr_tail(proc.stderr, chars=_STDERR_TAIL_CHARS)}",
+        )
         return
     streams = json.loads(proc.stdout or "{}").get("streams", [])
     seen = {(s.get("width"), s.get("height")) for s in streams if s.get("codec_type") == "video"}
@@ -160,7 +163,9 @@ def _frame_hashes(
     cmd += ["-f", "framemd5", "-"]
     proc = _run(cmd)
     if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg exit {proc.returncode}: {_tail(proc.stderr)}")
+        raise RuntimeError(
+            f"ffmpeg exit {proc.returncode}: {stderr_tail(proc.stderr, chars=_STDERR_TAIL_CHARS)}"
+        )
     return [
         ln.rsplit(",", 1)[-1].strip()
         for ln in proc.stdout.splitlines()
