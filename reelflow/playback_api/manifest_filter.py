@@ -7,6 +7,11 @@
   their URI at the right place (FairPlay ``skd://``, ClearKey identity key URL).
 - ``rebase_hls_uris``: make relative URIs in a playlist absolute under a base (a media
   playlist served by the API needs its segments under the signed media prefix).
+- ``point_media_playlists``: send a master's media playlist URIs to ``<prefix><name>?<query>``
+  (the API serves them itself, since each client needs its own key lines).
+
+Every HLS attribute and URI rewrite of the serve path lives here, on the two regexes below,
+so the rules for what an HLS attribute or URI looks like exist once.
 
 Known limit: Shaka's CommonSystem and Widevine PSSH boxes list every KID of the package in
 every AdaptationSet (and in init segments), so a filtered manifest still names withheld KIDs.
@@ -280,6 +285,20 @@ def rewrite_hls_keys(
         out.append(line)
     if group:
         out.extend(_rewrite_key_group(group, drm, key_uri_for_kid, kid))
+    return "\n".join(out) + "\n"
+
+
+def point_media_playlists(master: str, prefix: str, query: str) -> str:
+    """The master with each media playlist URI (URI lines, EXT-X-MEDIA and
+    EXT-X-I-FRAME-STREAM-INF URI attributes) replaced by ``<prefix><uri>?<query>``."""
+    out: list[str] = []
+    for line in master.splitlines():
+        if line and not line.startswith("#"):
+            out.append(f"{prefix}{line.strip()}?{query}")
+        elif line.startswith(("#EXT-X-MEDIA:", "#EXT-X-I-FRAME-STREAM-INF:")):
+            out.append(_URI_ATTR_RE.sub(lambda m: f'URI="{prefix}{m.group(1)}?{query}"', line))
+        else:
+            out.append(line)
     return "\n".join(out) + "\n"
 
 

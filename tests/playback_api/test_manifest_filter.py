@@ -17,6 +17,7 @@ from reelflow.playback_api.manifest_filter import (
     filter_hls_master,
     filter_mpd,
     parse_attributes,
+    point_media_playlists,
     rebase_hls_uris,
     rewrite_hls_keys,
 )
@@ -332,3 +333,11 @@ def test_rebase_hls_uris(package: Package) -> None:
     master = rebase_hls_uris(package.text("master.m3u8"), "https://api.example/m/")
     assert 'URI="https://api.example/m/audio/main.m3u8"' in master
     assert "https://api.example/m/video/720/main.m3u8" in master.splitlines()
+
+
+def test_point_media_playlists(package: Package) -> None:
+    out = point_media_playlists(package.text("master.m3u8"), "hls/", "token=t")
+    assert "hls/video/360/main.m3u8?token=t" in out.splitlines()
+    assert 'URI="hls/audio/main.m3u8?token=t"' in out
+    assert 'URI="hls/video/360/iframe.m3u8?token=t"' in out
+    assert all(not line or line.startswith(("#", "hls/")) for line in out.splitlines())

@@ -30,6 +30,7 @@ from reelflow.playback_api.manifest_filter import (
     NoPlayableVideo,
     filter_hls_master,
     filter_mpd,
+    point_media_playlists,
     rebase_hls_uris,
     rewrite_hls_keys,
 )
@@ -51,7 +52,6 @@ _REBASE_ROOT = "http://reelflow.invalid/__media__/"
 _QUERY = "__REELFLOW_QUERY__"
 _TOKEN = "__REELFLOW_TOKEN__"
 _NO_STORE = {"Cache-Control": "private, no-store"}
-_URI_ATTR = re.compile(r'URI="([^"]*)"')
 
 
 def _common(request: Request) -> tuple[ApiContext, str, str]:
@@ -130,19 +130,6 @@ def _hls_drm(package: LivePackage, claim: PlaybackClaim, drm: str | None) -> str
     return drm
 
 
-def _point_at_api(master: str) -> str:
-    """Media playlist URIs in the master become ``hls/<name>?<query>`` (served below)."""
-    out: list[str] = []
-    for line in master.splitlines():
-        if line and not line.startswith("#"):
-            out.append(f"hls/{line.strip()}?{_QUERY}")
-        elif line.startswith(("#EXT-X-MEDIA:", "#EXT-X-I-FRAME-STREAM-INF:")):
-            out.append(_URI_ATTR.sub(lambda m: f'URI="hls/{m.group(1)}?{_QUERY}"', line))
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
-
-
 @router.get(
     "/playback/{session_id}/master.m3u8",
     response_class=Response,
@@ -160,7 +147,8 @@ async def hls_master(request: Request) -> Response:
 
     def build() -> str:
         raw = ctx.store.get_bytes(f"{package.origin_prefix}/{package.hls_master}").decode()
-        return _point_at_api(filter_hls_master(raw, max_height=max_height))
+        # Media playlists are served by hls_media_playlist below, relative to this URL.
+        return point_media_playlists(filter_hls_master(raw, max_height=max_height), "hls/", _QUERY)
 
     text = await _cached(ctx, key, build)
     query = f"token={quote(token)}" + (f"&drm={system}" if system != "clear" else "")
@@ -224,6 +212,6 @@ async def hls_media_playlist(request: Request) -> Response:
 
 
 def _as_drm(system: str) -> DrmSystem:
-    if system in ("clearkey", "widevine", "playready", "fairplay"):
+    if system in DRM_SYSTEMS:
         return cast(DrmSystem, system)
     raise Problem("unsupported_drm", f"unknown key system {system}")
