@@ -8,6 +8,9 @@ Security choices, each deliberate:
 - Verified claims are cached by the SHA-256 of the exact token until the token's ``exp``;
   signature verification costs ~70% of a request's budget, so repeat requests (manifest,
   segments, heartbeats) skip it. ``exp`` is still checked on every use.
+
+The FastAPI dependencies on a verifier (``current_viewer``, ``current_admin``,
+``viewer_of``) live in context.py, next to the ApiContext that holds the verifier.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -26,8 +29,6 @@ from typing import Any, Literal, cast, get_args
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reelflow.playback_api.problems import Problem
 
@@ -290,32 +291,3 @@ def mint_dev_token(
         claims["device"] = device
     key = secret.encode() if isinstance(secret, str) else secret
     return jwt.encode(claims, key, algorithm="HS256")
-
-
-_bearer = HTTPBearer(auto_error=False, description="Viewer JWT from the identity provider")
-
-ViewerDependency = Callable[..., Awaitable[Viewer]]
-
-
-def viewer_dependency(verifier: TokenVerifier) -> ViewerDependency:
-    """A FastAPI dependency yielding the authenticated Viewer (401 problem otherwise)."""
-
-    async def current_viewer(
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    ) -> Viewer:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _invalid("a bearer token is required")
-        return verifier.verify(credentials.credentials)
-
-    return current_viewer
-
-
-def require_admin(viewer_dep: ViewerDependency) -> ViewerDependency:
-    """Wraps a viewer dependency: only viewers whose token carries ``admin: true`` pass."""
-
-    async def current_admin(viewer: Viewer = Depends(viewer_dep)) -> Viewer:
-        if not viewer.admin:
-            raise Problem("forbidden", "this endpoint needs an admin token")
-        return viewer
-
-    return current_admin

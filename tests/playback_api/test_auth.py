@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -23,9 +24,8 @@ from reelflow.playback_api.auth import (
     VerifierConfig,
     Viewer,
     mint_dev_token,
-    require_admin,
-    viewer_dependency,
 )
+from reelflow.playback_api.context import current_admin, current_viewer
 from reelflow.playback_api.problems import Problem, install_problem_handlers
 
 ISS = "https://id.example.test/"
@@ -294,8 +294,8 @@ def test_mint_dev_token_round_trip_and_validation() -> None:
 def test_fastapi_dependencies(rs_verifier: TokenVerifier, rsa_key: Any) -> None:
     app = FastAPI()
     install_problem_handlers(app)
-    current_viewer = viewer_dependency(rs_verifier)
-    current_admin = require_admin(current_viewer)
+    # The dependencies read only the verifier of the app's context.
+    app.state.ctx = SimpleNamespace(verifier=rs_verifier)
 
     @app.get("/me")
     async def me(viewer: Viewer = Depends(current_viewer)) -> dict[str, str]:
