@@ -1,16 +1,17 @@
 """The studio ingest body: its model and every rule a studio's request must meet.
 
-Pure validation (no I/O; hostnames are checked as text, never resolved): source and callback
-URLs on a scheme allow-list and never at internal hosts, window order, ISO 3166 regions,
-known plans, lengths. ``parse_ingest_body`` turns any violation into a 422 problem.
+Source and callback URLs on a scheme allow-list and never at internal hosts, window order,
+ISO 3166 regions, known plans, lengths. ``parse_ingest_body`` turns any violation into a
+422 problem. The one piece of I/O: each URL's host is resolved, by the same check the
+fetcher applies (``reelflow.ingest.sources.check_public_host``), so a name that points
+inside the deployment is refused at the door. Parse in a worker thread, not on the event
+loop.
 """
 
 from __future__ import annotations
 
 import copy
-import ipaddress
 import re
-import socket
 from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -27,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from reelflow.ingest.sources import BadSource, check_public_host
 from reelflow.playback_api.problems import Problem
 from reelflow.workflows import contracts as c
 
@@ -57,7 +59,6 @@ ISO_3166_ALPHA2: frozenset[str] = frozenset(_ISO_3166_ALPHA2_CODES.split())
 _HOSTNAME_RE = re.compile(
     r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?"
 )
-_LEGACY_IPV4_RE = re.compile(r"[0-9a-fx.]+")
 
 
 # ---- body validation ---------------------------------------------------------------------
@@ -69,24 +70,6 @@ def _no_control_chars(value: str, *, allow_newlines: bool = False) -> str:
     if any((ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) and ch not in allowed for ch in value):
         raise ValueError("control characters are not allowed")
     return value
-
-
-def _is_internal_host(host: str) -> bool:
-    """Loopback, private, link-local and similar addresses (including legacy IPv4 forms)."""
-    name = host.rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
-    except ValueError:
-        # getaddrinfo still reads 2130706433, 0x7f.1 or 127.1 as addresses.
-        if not _LEGACY_IPV4_RE.fullmatch(name):
-            return False
-        try:
-            ip = ipaddress.IPv4Address(socket.inet_aton(name))
-        except OSError:
-            return False
-    return not ip.is_global
 
 
 def check_url(value: str, schemes: Collection[str]) -> str:
@@ -114,8 +97,16 @@ def check_url(value: str, schemes: Collection[str]) -> str:
     if not bracketed and not _HOSTNAME_RE.fullmatch(host):
         raise ValueError("the URL's host name is not valid")
     # The ingest workers sit inside the deployment: a studio must not point them at it.
-    if _is_internal_host(host):
-        raise ValueError("loopback, private and link-local hosts are not accepted")
+    # Resolving (not reading the name) also catches DNS names that point inside and the
+    # legacy address spellings (127.1, 2130706433) getaddrinfo still accepts.
+    try:
+        check_public_host(value)
+    except BadSource:
+        # A fixed message: BadSource names the host, and errors never echo the URL.
+        raise ValueError(
+            "the URL's host must resolve, and only to public addresses: loopback, private "
+            "and link-local hosts are not accepted"
+        ) from None
     return value
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -49,6 +50,24 @@ from reelflow.workers.main import build_worker
 from tests.services import free_port
 
 INGEST = "/v1/studio/ingest"
+# What the stubbed resolver answers for the made-up *.example.com hosts (a public address).
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+@pytest.fixture(autouse=True)
+def public_example_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest resolves every URL's host; the test machine has no DNS (and the example
+    hosts do not exist), so names under example.com resolve to one public address while
+    literals, localhost and everything else go to the real resolver."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.rstrip(".").endswith(".example.com"):
+            return real(PUBLIC_ADDRESS, port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def problem_type(response: httpx.Response) -> str:
@@ -707,3 +726,20 @@ def test_signature_verifier_limits() -> None:
     assert stale.value.slug == "replayed_request"
     assert webhook_auth.replay_key("a", 1, b"x") != webhook_auth.replay_key("b", 1, b"x")
     assert webhook_auth.replay_key("a", 1, b"x") != webhook_auth.replay_key("a", 2, b"x")
+
+
+def test_host_names_are_judged_by_what_they_resolve_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    stub = socket.getaddrinfo  # public_example_hosts' resolver
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "intranet.example.com":
+            return stub("10.1.2.3", port, *args, **kwargs)
+        return stub(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for url in ("https://intranet.example.com/a.mov", "https://nowhere.invalid/a.mov"):
+        with pytest.raises(ValueError, match="public addresses") as exc:
+            ingest_body.check_url(url, {"https"})
+        assert "intranet" not in str(exc.value) and "nowhere" not in str(exc.value)
+    url = "https://media.example.com/a.mov"
+    assert ingest_body.check_url(url, {"https"}) == url

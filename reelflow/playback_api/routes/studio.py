@@ -308,7 +308,8 @@ async def _ingest(
                 raise _conflict()
             if earlier.status_code != PENDING:
                 return _answer(earlier)
-    body = parse_ingest_body(raw, _source_schemes_setting(ctx))
+    # In a thread: validating the URLs resolves their hosts (blocking DNS).
+    body = await asyncio.to_thread(parse_ingest_body, raw, _source_schemes_setting(ctx))
     title = await asyncio.to_thread(_catalog_title, ctx.engine, body.title_id)
     if title is not None and title.studio_id != studio.id:
         raise Problem("forbidden", "this title id belongs to another studio")
