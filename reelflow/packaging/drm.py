@@ -1,10 +1,8 @@
 """DRM system identifiers, PSSH boxes, and readers for the signalling in MPDs and HLS playlists.
 
-HLS key URIs: the packager writes every ``EXT-X-KEY`` with the placeholder
-``skd://<kid hex>`` (see packager.py). ``rewrite_hls_keys`` turns a media playlist into
-the flavour one client needs at serve time: FairPlay clients keep the
-``com.apple.streamingkeydelivery`` line, web players keep the ``identity`` line with its
-URI replaced by a fetchable key URL.
+HLS key URIs: every packaged ``EXT-X-KEY`` carries ``skd://<kid hex>`` (see packager.py);
+the playback API picks the lines each client needs at serve time
+(``reelflow.playback_api.manifest_filter.rewrite_hls_keys``).
 """
 
 from __future__ import annotations
@@ -14,10 +12,9 @@ import re
 import struct
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,6 @@ SYSTEMS_BY_ID: dict[str, DrmSystem] = {s.system_id: s for s in ALL_SYSTEMS}
 
 HLS_IDENTITY_KEYFORMAT = "identity"
 PACKAGER_PROTECTION_SYSTEMS = "Widevine,PlayReady,FairPlay,CommonSystem"
-MP4PROTECTION_SCHEME = "urn:mpeg:dash:mp4protection:2011"
 # The packager writes this key URI; packager.py replaces it by skd://<kid hex> per playlist.
 HLS_KEY_URI_PLACEHOLDER = "skd://reelflow-kid"
 
@@ -211,42 +207,3 @@ def parse_hls_keys(playlist: str) -> list[HlsKey]:
 
 def hls_key_formats(playlist: str) -> set[str]:
     return {k.keyformat for k in parse_hls_keys(playlist)}
-
-
-def hls_kid_from_uri(uri: str) -> str | None:
-    """The KID hex of a ``skd://<kid hex>`` URI as packaged by reelflow."""
-    m = re.fullmatch(r"skd://([0-9a-f]{32})", uri)
-    return m.group(1) if m else None
-
-
-def rewrite_hls_keys(
-    playlist: str,
-    *,
-    client: Literal["fairplay", "web"],
-    key_uri: Callable[[str], str] | None = None,
-) -> str:
-    """One client's flavour of a packaged media playlist.
-
-    ``fairplay``: keep only the ``com.apple.streamingkeydelivery`` line (``skd://<kid>``).
-    ``web``: keep only the ``identity`` line, its URI replaced by ``key_uri(kid_hex)`` (a URL
-    that returns the 16 raw key bytes to an entitled session). Widevine/PlayReady lines are
-    dropped in both: HLS clients that use those key formats are not served by this API.
-    """
-    if client == "web" and key_uri is None:
-        raise ValueError("rewrite_hls_keys(client='web') needs key_uri")
-    wanted = FAIRPLAY.hls_keyformat if client == "fairplay" else HLS_IDENTITY_KEYFORMAT
-    out: list[str] = []
-    for line in playlist.split("\n"):
-        if not line.startswith("#EXT-X-KEY:"):
-            out.append(line)
-            continue
-        (key,) = parse_hls_keys(line)
-        if key.keyformat != wanted:
-            continue
-        if client == "web" and key_uri is not None and key.uri is not None:
-            kid = hls_kid_from_uri(key.uri)
-            if kid is None:
-                raise ValueError(f"EXT-X-KEY URI {key.uri!r} is not a reelflow skd://<kid> URI")
-            line = line.replace(f'URI="{key.uri}"', f'URI="{key_uri(kid)}"')
-        out.append(line)
-    return "\n".join(out)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.keys import ContentKey
@@ -33,29 +31,6 @@ def test_pssh_builders_match_the_packager(
             assert drm.pssh_for(cp.system, all_kids) == cp.pssh
         checked += 1
     assert checked == 9  # 3 systems x 3 encrypted adaptation sets
-
-
-def test_rewrite_for_fairplay_and_web(encrypted_pkg: PackageResult) -> None:
-    rep = next(r for r in encrypted_pkg.representations if r.name == "video_720p_900k")
-    text = encrypted_pkg.path(rep.playlist).read_text()
-    kid = encrypted_pkg.kids["HD"]
-
-    fairplay = drm.rewrite_hls_keys(text, client="fairplay")
-    assert drm.hls_key_formats(fairplay) == {"com.apple.streamingkeydelivery"}
-    assert f'URI="skd://{kid}"' in fairplay
-
-    web = drm.rewrite_hls_keys(
-        text, client="web", key_uri=lambda k: f"https://api.test/keys/{k}?t=x"
-    )
-    (line,) = drm.parse_hls_keys(web)
-    assert line.keyformat == "identity" and line.uri == f"https://api.test/keys/{kid}?t=x"
-    assert line.iv is not None
-    # everything but the key lines is untouched
-    strip = [ln for ln in text.splitlines() if not ln.startswith("#EXT-X-KEY")]
-    assert [ln for ln in web.splitlines() if not ln.startswith("#EXT-X-KEY")] == strip
-
-    with pytest.raises(ValueError, match="key_uri"):
-        drm.rewrite_hls_keys(text, client="web")
 
 
 def test_parse_hls_key_defaults_to_identity() -> None:

@@ -32,7 +32,7 @@ def test_mpd_is_static_with_all_dash_drm(
     assert root.find(f".//{MPD_NS}SegmentTemplate") is not None
     assert drm.mpd_drm_systems(encrypted_pkg.mpd_path) == {"widevine", "playready", "clearkey"}
     cps = drm.mpd_content_protection(encrypted_pkg.mpd_path)
-    schemes = {cp.value for cp in cps if cp.scheme_id_uri == drm.MP4PROTECTION_SCHEME}
+    schemes = {cp.value for cp in cps if cp.scheme_id_uri == "urn:mpeg:dash:mp4protection:2011"}
     assert schemes == {"cbcs"}
     default_kids = {cp.default_kid for cp in cps if cp.default_kid}
     assert default_kids == {k.kid.hex() for k in content_keys.values()}
@@ -58,6 +58,8 @@ def test_hls_media_playlists_signal_fairplay_per_class(
             }
             assert keys["com.apple.streamingkeydelivery"].uri == f"skd://{kid}"
             assert keys["identity"].uri == f"skd://{kid}"
+            # web players fetch the identity key: the line must carry its IV
+            assert keys["identity"].iv is not None
             assert keys[str(drm.WIDEVINE.hls_keyformat)].keyid == kid
             assert all(k.method == "SAMPLE-AES" for k in keys.values())
             assert drm.HLS_KEY_URI_PLACEHOLDER not in text
