@@ -8,13 +8,14 @@ the playback API picks the lines each client needs at serve time
 from __future__ import annotations
 
 import base64
-import re
 import struct
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import m3u8
 
 
 @dataclass(frozen=True)
@@ -171,9 +172,6 @@ def mpd_drm_systems(mpd: str | bytes | Path) -> set[str]:
 
 
 # ---- HLS ------------------------------------------------------------------------------
-_ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
-
-
 @dataclass(frozen=True)
 class HlsKey:
     method: str
@@ -181,25 +179,24 @@ class HlsKey:
     keyformat: str  # "identity" when absent, as RFC 8216 says
     keyid: str | None  # hex, from KEYID=0x...
     iv: str | None
-    line: str
 
 
 def parse_hls_keys(playlist: str) -> list[HlsKey]:
     """The EXT-X-KEY lines of a media playlist."""
     keys: list[HlsKey] = []
-    for line in playlist.splitlines():
-        if not line.startswith("#EXT-X-KEY:"):
+    # m3u8.parse, not the Playlist model: the model's Key drops KEYID. Unencrypted
+    # segments show up as None entries.
+    for attrs in m3u8.parse(playlist)["keys"]:
+        if attrs is None:
             continue
-        attrs = {k: v.strip('"') for k, v in _ATTR.findall(line[len("#EXT-X-KEY:") :])}
-        keyid = attrs.get("KEYID")
+        keyid = attrs.get("keyid")
         keys.append(
             HlsKey(
-                method=attrs.get("METHOD", ""),
-                uri=attrs.get("URI"),
-                keyformat=attrs.get("KEYFORMAT", HLS_IDENTITY_KEYFORMAT),
+                method=attrs.get("method", ""),
+                uri=attrs.get("uri"),
+                keyformat=attrs.get("keyformat", HLS_IDENTITY_KEYFORMAT),
                 keyid=keyid[2:].lower() if keyid and keyid.lower().startswith("0x") else keyid,
-                iv=attrs.get("IV"),
-                line=line,
+                iv=attrs.get("iv"),
             )
         )
     return keys

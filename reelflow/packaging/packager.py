@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import m3u8
+
 from reelflow.domain.track_classes import TrackClass, track_class_for_height
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
@@ -427,10 +429,6 @@ def _mpd_representations(mpd: Path) -> dict[str, tuple[int, str | None]]:
     return found
 
 
-def _media_uris(playlist: str) -> list[str]:
-    return [ln for ln in playlist.splitlines() if ln and not ln.startswith("#")]
-
-
 def collect_result(
     out: Path,
     streams: Sequence[PlannedStream],
@@ -448,7 +446,9 @@ def collect_result(
     reps: list[Representation] = []
     for s in streams:
         bandwidth, codecs = bandwidths.get(s.name, (0, None))
-        segments = tuple(_media_uris((out / s.playlist).read_text()))
+        segments = tuple(
+            str(seg.uri) for seg in m3u8.loads((out / s.playlist).read_text()).segments
+        )
         reps.append(
             Representation(
                 name=s.name,

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import m3u8
+
 from reelflow.domain.track_classes import TrackClass
 from reelflow.media.stderr_tail import stderr_tail
 from reelflow.packaging import fmp4
@@ -103,17 +105,13 @@ def _probe_manifest(
         report.add(name, True, f"{len(streams)} streams")
 
 
-def _extinf(playlist: str) -> list[float]:
-    return [
-        float(ln[8:].split(",", 1)[0]) for ln in playlist.splitlines() if ln.startswith("#EXTINF:")
-    ]
-
-
 def _check_segments(
     report: VerifyReport, result: PackageResult, rep: Representation, expected_kid: str | None
 ) -> None:
     limit = result.segment_duration + DURATION_SLACK_S
-    extinf = _extinf(result.path(rep.playlist).read_text())
+    extinf = [
+        float(seg.duration) for seg in m3u8.loads(result.path(rep.playlist).read_text()).segments
+    ]
     too_long = [f"#{i + 1}={d:.3f}s" for i, d in enumerate(extinf) if d > limit]
     if rep.init_segment is None:  # WebVTT: the playlist is all there is to check
         report.add(f"durations:{rep.name}", not too_long and bool(extinf), ", ".join(too_long))
