@@ -31,7 +31,6 @@ The contract with the upstream (docs/drm.md repeats it for vendors):
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import secrets
@@ -52,6 +51,7 @@ from reelflow.domain.track_classes import TrackClass
 from reelflow.playback_api.catalog_view import KeyEntry
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.sessions import PlaybackSession
+from reelflow.playback_api.signing import b64url
 
 log = logging.getLogger("reelflow.api.license_proxy")
 
@@ -150,10 +150,6 @@ def upstream_config(settings: Settings, drm: str) -> UpstreamConfig:
     return UpstreamConfig(drm, url, secret)
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def key_wrap_key(secret: bytes) -> bytes:
     """The AES-256 key wrapping content keys inside entitlements (domain-separated by HKDF)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=KEY_WRAP_INFO).derive(secret)
@@ -161,7 +157,7 @@ def key_wrap_key(secret: bytes) -> bytes:
 
 def wrap_content_key(wrapping_key: bytes, kid: bytes, key: bytes) -> str:
     nonce = os.urandom(12)
-    return _b64url(nonce + AESGCM(wrapping_key).encrypt(nonce, key, kid))
+    return b64url(nonce + AESGCM(wrapping_key).encrypt(nonce, key, kid))
 
 
 def build_entitlement(

@@ -88,11 +88,13 @@ class PlaybackClaim:
     drm: tuple[str, ...] = ()
 
 
-def _b64url(raw: bytes) -> str:
+def b64url(raw: bytes) -> str:
+    """Unpadded base64url (RFC 4648 section 5), as JWTs, JWKs and nginx secure_link use."""
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _b64url_decode(text: str) -> bytes:
+def b64url_decode(text: str) -> bytes:
+    """Inverse of ``b64url``; raises binascii.Error (a ValueError) on bad input."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -132,7 +134,7 @@ def sign_prefix(secret: str | bytes, title_id: str, version: str, expires_at: in
     _check_id("version", version)
     if expires_at <= 0:
         raise SigningConfigError("expires_at must be a positive unix time")
-    sig = _b64url(_media_sig(key, expires_at, _scope(title_id, version)))
+    sig = b64url(_media_sig(key, expires_at, _scope(title_id, version)))
     return f"{MEDIA_ROOT}{expires_at}/{sig}/{title_id}/{version}/"
 
 
@@ -178,7 +180,7 @@ def verify_media_path(secret: str | bytes, path: str, now: float) -> MediaPathCl
     _check_subpath(subpath)
     expires_at = int(exp_text)
     try:
-        given = _b64url_decode(sig_text)
+        given = b64url_decode(sig_text)
     except (binascii.Error, ValueError):
         raise _forbidden("malformed media link")
     expected = _media_sig(key, expires_at, _scope(title_id, version))
@@ -210,9 +212,9 @@ def _context_key(secret: str | bytes, context: bytes) -> bytes:
 
 def sign_value(secret: str | bytes, context: bytes, data: dict[str, Any]) -> str:
     """``base64url(json) "." base64url(hmac)``: compact, URL-safe, bound to ``context``."""
-    body = _b64url(json.dumps(data, separators=(",", ":")).encode())
+    body = b64url(json.dumps(data, separators=(",", ":")).encode())
     mac = hmac.new(_context_key(secret, context), body.encode("ascii"), hashlib.sha256)
-    return f"{body}.{_b64url(mac.digest())}"
+    return f"{body}.{b64url(mac.digest())}"
 
 
 def open_signed_value(
@@ -223,14 +225,14 @@ def open_signed_value(
         raise BadSignedValue("malformed")
     body, mac_text = token.split(".")
     try:
-        given = _b64url_decode(mac_text)
+        given = b64url_decode(mac_text)
     except (binascii.Error, ValueError):
         raise BadSignedValue("malformed")
     expected = hmac.new(_context_key(secret, context), body.encode("ascii"), hashlib.sha256)
     if not hmac.compare_digest(given, expected.digest()):
         raise BadSignedValue("signature does not match")
     try:
-        return json.loads(_b64url_decode(body))
+        return json.loads(b64url_decode(body))
     except (ValueError, binascii.Error):
         raise BadSignedValue("malformed")
 

@@ -8,7 +8,6 @@ it names that KID), never revoked, and only while the session is alive.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from reelflow.playback_api.context import api_context
 from reelflow.playback_api.license_auth import authorize_license
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
+from reelflow.playback_api.signing import b64url, b64url_decode
 
 router = APIRouter(prefix=API_V1, tags=["licenses"])
 
@@ -52,15 +52,11 @@ class ClearKeyLicense(BaseModel):
     type: Literal["temporary"] = "temporary"
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def _kid_hex(kid: str) -> str:
     if len(kid) != 22:
         raise Problem("validation_error", "each kid is 16 bytes in base64url without padding")
     try:
-        raw = base64.urlsafe_b64decode(kid + "==")
+        raw = b64url_decode(kid)
     except (binascii.Error, ValueError):
         raise Problem("validation_error", "a kid is not valid base64url")
     if len(raw) != 16:
@@ -98,7 +94,7 @@ async def clearkey_license(request: Request) -> Response:
     wanted = [_kid_hex(kid) for kid in body.kids]
     grant = await authorize_license(ctx, token, "clearkey")
     keys = [
-        {"kty": "oct", "kid": _b64url(bytes.fromhex(entry.kid)), "k": _b64url(entry.key)}
+        {"kty": "oct", "kid": b64url(bytes.fromhex(entry.kid)), "k": b64url(entry.key)}
         for kid in dict.fromkeys(wanted)
         if (entry := grant.entitled(kid)) is not None
     ]
