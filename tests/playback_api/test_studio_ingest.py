@@ -34,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 from reelflow.catalog import engine_from_settings
 from reelflow.catalog.db import upgrade
 from reelflow.catalog.models import IngestRequestRow, Title
+from reelflow.catalog.studio_ingest import PENDING
 from reelflow.config import Settings
 from reelflow.playback_api import ingest_body, webhook_auth
 from reelflow.playback_api.app import create_app
@@ -390,7 +391,7 @@ async def test_a_claim_left_by_a_dead_request_is_taken_over(
                 idempotency_key="stuck",
                 body_sha256=hashlib.sha256(raw).hexdigest(),
                 title_id=title_id,
-                status_code=studio_route.PENDING,
+                status_code=PENDING,
                 created_at=datetime.now(UTC) - timedelta(seconds=studio_route.STALE_CLAIM_S + 5),
             )
         )
@@ -435,7 +436,7 @@ def test_a_key_still_in_flight_answers_503_with_retry_after(
                 idempotency_key="busy",
                 body_sha256=hashlib.sha256(raw).hexdigest(),
                 title_id="x",
-                status_code=studio_route.PENDING,
+                status_code=PENDING,
             )
         )
         s.commit()

@@ -28,10 +28,6 @@ from pydantic import (
     BaseModel,
     Field,
 )
-from sqlalchemy import delete, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -41,8 +37,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from reelflow.catalog.db import session_scope
-from reelflow.catalog.models import IngestRequestRow, Studio, Title, as_utc
+from reelflow.catalog import studio_ingest as records
+from reelflow.catalog.models import IngestRequestRow, Studio, as_utc
 from reelflow.playback_api import webhook_auth
 from reelflow.playback_api.context import ApiContext, get_ctx
 from reelflow.playback_api.ingest_body import (
@@ -66,7 +62,6 @@ router = APIRouter(prefix=f"{API_V1}/studio", tags=["studio"])
 MEMO_STUDIO = "studio_id"
 RPC_TIMEOUT = timedelta(seconds=10)
 QUERY_TIMEOUT = timedelta(seconds=5)
-PENDING = 0  # IngestRequestRow.status_code while the first request is still in flight
 PENDING_WAIT_S = 5.0
 # A claim older than this belongs to a request that died mid-flight: it may be taken over
 # (safe: the workflow id is deterministic and USE_EXISTING joins the same run).
@@ -146,62 +141,6 @@ async def current_studio(
     return studio
 
 
-# ---- idempotency records (blocking; run in a thread) -------------------------------------
-
-
-def _find_request(engine: Engine, studio_id: str, key: str) -> IngestRequestRow | None:
-    with Session(engine) as s:
-        stmt = select(IngestRequestRow).where(
-            IngestRequestRow.studio_id == studio_id, IngestRequestRow.idempotency_key == key
-        )
-        return s.exec(stmt).first()
-
-
-def _claim_request(
-    engine: Engine, studio_id: str, key: str, body_hash: str, title_id: str
-) -> int | None:
-    """Insert a pending row; None when another request holds the key (unique constraint)."""
-    row = IngestRequestRow(
-        studio_id=studio_id,
-        idempotency_key=key,
-        body_sha256=body_hash,
-        title_id=title_id,
-        status_code=PENDING,
-        response={},
-    )
-    try:
-        with session_scope(engine) as s:
-            s.add(row)
-            s.flush()
-            return row.id
-    except IntegrityError:
-        return None
-
-
-def _complete_request(engine: Engine, row_id: int, status_code: int, body: dict[str, Any]) -> None:
-    with session_scope(engine) as s:
-        s.execute(
-            update(IngestRequestRow)
-            .where(col(IngestRequestRow.id) == row_id)
-            .values(status_code=status_code, response=body)
-        )
-
-
-def _release_request(engine: Engine, row_id: int) -> None:
-    """Drop a pending claim so a retry under the same key starts afresh."""
-    with session_scope(engine) as s:
-        s.execute(
-            delete(IngestRequestRow).where(
-                col(IngestRequestRow.id) == row_id, col(IngestRequestRow.status_code) == PENDING
-            )
-        )
-
-
-def _catalog_title(engine: Engine, title_id: str) -> Title | None:
-    with Session(engine) as s:
-        return s.get(Title, title_id)
-
-
 # ---- the ingest flow ---------------------------------------------------------------------
 
 
@@ -227,20 +166,20 @@ async def _claim(
     deadline = time.monotonic() + PENDING_WAIT_S
     while True:
         row_id = await asyncio.to_thread(
-            _claim_request, ctx.engine, studio_id, key, body_hash, title_id
+            records.claim_ingest_request, ctx.engine, studio_id, key, body_hash, title_id
         )
         if row_id is not None:
             return row_id
-        row = await asyncio.to_thread(_find_request, ctx.engine, studio_id, key)
+        row = await asyncio.to_thread(records.find_ingest_request, ctx.engine, studio_id, key)
         if row is not None:
             if row.body_sha256 != body_hash:
                 raise _conflict()
-            if row.status_code != PENDING:
+            if row.status_code != records.PENDING:
                 return row
             created = as_utc(row.created_at)
             assert row.id is not None and created is not None
             if (datetime.now(UTC) - created).total_seconds() > STALE_CLAIM_S:
-                await asyncio.to_thread(_release_request, ctx.engine, row.id)
+                await asyncio.to_thread(records.release_ingest_request, ctx.engine, row.id)
                 continue
         # row None: the holder released it (its start failed), so claim again; the
         # deadline also bounds the loop should the insert keep failing for another reason.
@@ -302,15 +241,17 @@ async def _ingest(
 ) -> JSONResponse:
     body_hash = hashlib.sha256(raw).hexdigest()
     if idempotency_key is not None:
-        earlier = await asyncio.to_thread(_find_request, ctx.engine, studio.id, idempotency_key)
+        earlier = await asyncio.to_thread(
+            records.find_ingest_request, ctx.engine, studio.id, idempotency_key
+        )
         if earlier is not None:
             if earlier.body_sha256 != body_hash:
                 raise _conflict()
-            if earlier.status_code != PENDING:
+            if earlier.status_code != records.PENDING:
                 return _answer(earlier)
     # In a thread: validating the URLs resolves their hosts (blocking DNS).
     body = await asyncio.to_thread(parse_ingest_body, raw, _source_schemes_setting(ctx))
-    title = await asyncio.to_thread(_catalog_title, ctx.engine, body.title_id)
+    title = await asyncio.to_thread(records.find_title, ctx.engine, body.title_id)
     if title is not None and title.studio_id != studio.id:
         raise Problem("forbidden", "this title id belongs to another studio")
     claim: int | None = None
@@ -323,11 +264,11 @@ async def _ingest(
         accepted = await _start_title(ctx, studio.id, body)
     except BaseException:
         if claim is not None:
-            await asyncio.to_thread(_release_request, ctx.engine, claim)
+            await asyncio.to_thread(records.release_ingest_request, ctx.engine, claim)
         raise
     doc = accepted.model_dump(mode="json")
     if claim is not None:
-        await asyncio.to_thread(_complete_request, ctx.engine, claim, 202, doc)
+        await asyncio.to_thread(records.complete_ingest_request, ctx.engine, claim, 202, doc)
     return JSONResponse(doc, status_code=202, headers={"Location": accepted.status_url})
 
 
@@ -426,7 +367,7 @@ async def title_status(
 ) -> StudioTitleStatus:
     """Lifecycle status of one of your titles (404 for titles of other studios)."""
     not_found = Problem("not_found", "you have no title with this id")
-    title = await asyncio.to_thread(_catalog_title, ctx.engine, title_id)
+    title = await asyncio.to_thread(records.find_title, ctx.engine, title_id)
     if title is not None and title.studio_id != studio.id:
         raise not_found
     wanted = version or (title.version if title is not None else 1)
