@@ -39,11 +39,3 @@ class KeyUnsealError(ContentKeyError):
 
 class CpixError(PackagingError):
     """A CPIX document cannot be built or read (bad certificate, bad MAC, bad structure)."""
-
-
-class VerificationFailed(PackagingError):
-    """Post-package verification failed; ``report`` holds every check and its outcome."""
-
-    def __init__(self, message: str, report: object) -> None:
-        self.report = report
-        super().__init__(message)
