@@ -17,7 +17,6 @@ from starlette.requests import Request
 
 from reelflow.playback_api.problems import Problem
 
-SESSION_ID_RE = re.compile(r"^s[0-9a-f]{32}$")
 MAX_TOKEN = 1024
 
 

@@ -21,6 +21,7 @@ get it.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -113,6 +114,11 @@ class PlaybackSession:
 
 
 RESUME_CACHE_S = 30 * 24 * 3600
+
+
+# The shape new_session_id makes; every route taking a session id in its path or body
+# validates against this one pattern.
+SESSION_ID_RE = re.compile(r"^s[0-9a-f]{32}$")
 
 
 def new_session_id() -> str:

@@ -36,6 +36,7 @@ from reelflow.playback_api.manifest_filter import (
 )
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
+from reelflow.playback_api.sessions import SESSION_ID_RE
 from reelflow.playback_api.signing import PlaybackClaim, sign_prefix, verify_playback_token
 from reelflow.storage import ObjectNotFound
 
@@ -43,7 +44,7 @@ router = APIRouter(prefix=API_V1, tags=["playback"])
 
 PLAYLIST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,190}\.m3u8$")
 DRM_SYSTEMS = ("clearkey", "widevine", "playready", "fairplay")
-_SESSION_DOC = fp.path_doc("session_id", fp.SESSION_ID_RE.pattern)
+_SESSION_DOC = fp.path_doc("session_id", SESSION_ID_RE.pattern)
 _DRM_DOC = fp.query_doc("drm", "the key system of the HLS key lines", enum=list(DRM_SYSTEMS))
 _TOKEN_REQUIRED = {**fp.TOKEN_DOC, "required": True}
 
@@ -55,7 +56,7 @@ _NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 def _common(request: Request) -> tuple[ApiContext, str, str]:
-    session_id = fp.path_param(request, "session_id", fp.SESSION_ID_RE)
+    session_id = fp.path_param(request, "session_id", SESSION_ID_RE)
     return api_context(request), session_id, fp.required_token(request)
 
 

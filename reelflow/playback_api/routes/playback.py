@@ -25,7 +25,7 @@ from reelflow.playback_api.entitlements import check_playback
 from reelflow.playback_api.license_proxy import MIN_SECRET_BYTES as MIN_UPSTREAM_SECRET_BYTES
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
-from reelflow.playback_api.sessions import PlaybackSession, new_session_id
+from reelflow.playback_api.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
 from reelflow.playback_api.signing import ID_RE, issue_playback_token, sign_prefix
 from reelflow.playback_api.viewing_progress import (
     effective_position,
@@ -41,8 +41,7 @@ Protocol = Literal["dash", "hls"]
 # it play the identity (ClearKey) key line, then the PSSH-based systems.
 HLS_PREFERENCE: tuple[str, ...] = ("fairplay", "clearkey", "widevine", "playready")
 HEARTBEAT_INTERVAL_S = 10
-TITLE_ID = Path(max_length=128, pattern=ID_RE.pattern)
-SESSION_ID = Path(pattern=r"^s[0-9a-f]{32}$")
+SESSION_ID = Path(pattern=SESSION_ID_RE.pattern)
 
 
 class PlaybackRequest(BaseModel):

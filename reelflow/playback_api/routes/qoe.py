@@ -26,6 +26,7 @@ from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.context import ApiContext, current_admin, current_viewer, get_ctx
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
+from reelflow.playback_api.sessions import SESSION_ID_RE
 
 router = APIRouter(prefix=API_V1, tags=["qoe"])
 
@@ -33,7 +34,6 @@ router = APIRouter(prefix=API_V1, tags=["qoe"])
 # devices on one account and for retries, and stops one token flooding the queue.
 RATE_LIMIT_PER_MIN = 120
 DEFAULT_WINDOW = timedelta(hours=24)
-SESSION_ID_PATTERN = r"^s[0-9a-f]{32}$"
 TITLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 ERROR_CODE_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
@@ -46,7 +46,7 @@ class BeaconIn(BaseModel):
     # strict: a count sent as "3" or 3.5 or true is a player bug worth surfacing, not coercing.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    session_id: str = Field(pattern=SESSION_ID_PATTERN)
+    session_id: str = Field(pattern=SESSION_ID_RE.pattern)
     title_id: str = Field(pattern=TITLE_ID_PATTERN)
     startup_ms: float | None = Field(default=None, ge=0, le=600_000, allow_inf_nan=False)
     rebuffer_count: int = Field(default=0, ge=0, le=100_000)
