@@ -146,8 +146,30 @@ class TitleWorkflow:
             c.REGISTER_TITLE, inp, result_type=type(None), summary="register title in catalog"
         )
         await self._event("ingest_started", "ingesting")
+        ingest = await self._ingest_master(inp)
+        qc = await self._quality_check(inp, ingest)
+        if not qc.passed:
+            return  # recorded as qc_failed, the rest skipped
+        if not await self._approval(inp, qc):
+            return  # rejected, or taken down while waiting
+        ladder = await self._analyse(inp, ingest, qc)
+        await self._encode(inp, ingest, qc, ladder)
+        thumbs = await self._audio_subtitles_thumbnails(inp, ingest, qc)
+        if self._takedown is not None:
+            await self._retire(inp, "taken_down", self._takedown)
+            return
+        await self._package_and_publish(inp, ingest, thumbs)
 
-        # ---- ingest
+        # ---- availability: durable timers to window start and end, re-armed by signals
+        self._begin("live")
+        final, reason = await self._live(inp)
+        await self._retire(inp, final, reason)
+
+    # The stage groups below each run their stages in order and hand on what later stages
+    # need. Their commands, in order, are the workflow's history: a change here that is not
+    # a pure move breaks replay of running titles (tests/workflows/test_title_workflow_replay).
+
+    async def _ingest_master(self, inp: c.TitleInput) -> c.IngestResult:
         self._begin("ingest")
         ingest: c.IngestResult = await self._media(
             c.INGEST_MASTER,
@@ -158,8 +180,10 @@ class TitleWorkflow:
         self._done("ingest", f"{ingest.size_bytes} bytes, sha256 {ingest.sha256[:12]}")
         await self._event("ingested", "qc", {"sha256": ingest.sha256, "size": ingest.size_bytes})
         await self._notify("ingested", {"sha256": ingest.sha256, "size": ingest.size_bytes})
+        return ingest
 
-        # ---- QC
+    async def _quality_check(self, inp: c.TitleInput, ingest: c.IngestResult) -> c.QCResult:
+        """The QC report; a failed one is recorded here and ends the title."""
         self._begin("qc")
         qc: c.QCResult = await self._media(
             c.RUN_QC,
@@ -175,37 +199,43 @@ class TitleWorkflow:
                 self._stages[name].state = "skipped"
             await self._event("qc_failed", "qc_failed", {"failures": qc.failures})
             await self._notify("qc_failed", {"failures": qc.failures})
-            return
+            return qc
         self._done("qc", qc.summary)
+        return qc
 
-        # ---- approval gate
+    async def _approval(self, inp: c.TitleInput, qc: c.QCResult) -> bool:
+        """Whether processing goes on: waits for ops when QC warned or the input asks."""
         self._begin("approval")
-        if qc.warnings or inp.options.require_approval:
-            self._stages["approval"].state = "waiting"
-            await self._event("awaiting_approval", "awaiting_approval", {"warnings": qc.warnings})
-            await workflow.wait_condition(
-                lambda: self._decision is not None or self._takedown is not None
-            )
-            if self._takedown is not None:
-                self._skip_rest("approval")
-                await self._event("taken_down", "taken_down", {"reason": self._takedown})
-                await self._notify("taken_down", {"reason": self._takedown})
-                return
-            assert self._decision is not None
-            verdict, who = self._decision
-            if verdict == "reject":
-                self._stages["approval"].state = "failed"
-                self._stages["approval"].detail = who
-                self._skip_rest("approval")
-                await self._event("rejected", "rejected", {"reason": who})
-                return
-            await self._event("approved", "processing", {"actor": who})
-            self._done("approval", f"approved by {who}")
-        else:
+        if not (qc.warnings or inp.options.require_approval):
             self._done("approval", "passed by itself: no QC warnings")
             await self._event("processing", "processing")
+            return True
+        self._stages["approval"].state = "waiting"
+        await self._event("awaiting_approval", "awaiting_approval", {"warnings": qc.warnings})
+        await workflow.wait_condition(
+            lambda: self._decision is not None or self._takedown is not None
+        )
+        if self._takedown is not None:
+            self._skip_rest("approval")
+            await self._event("taken_down", "taken_down", {"reason": self._takedown})
+            await self._notify("taken_down", {"reason": self._takedown})
+            return False
+        assert self._decision is not None
+        verdict, who = self._decision
+        if verdict == "reject":
+            self._stages["approval"].state = "failed"
+            self._stages["approval"].detail = who
+            self._skip_rest("approval")
+            await self._event("rejected", "rejected", {"reason": who})
+            return False
+        await self._event("approved", "processing", {"actor": who})
+        self._done("approval", f"approved by {who}")
+        return True
 
-        # ---- analyse (per-title ladder and chunk plan)
+    async def _analyse(
+        self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult
+    ) -> c.LadderResult:
+        """The per-title ladder and the chunk plan of the encode."""
         self._begin("analyse")
         ladder: c.LadderResult = await self._media(
             c.ANALYSE_LADDER,
@@ -225,8 +255,12 @@ class TitleWorkflow:
         )
         self._ladder = ladder
         self._done("analyse", f"{len(ladder.rungs)} rungs ({ladder.method}, {ladder.metric})")
+        return ladder
 
-        # ---- encode: one activity per chunk, every rung from one decode, then join
+    async def _encode(
+        self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult, ladder: c.LadderResult
+    ) -> None:
+        """One activity per chunk, every rung from one decode, then a join per rung."""
         self._begin("encode")
         total = len(ladder.chunks)
 
@@ -270,7 +304,10 @@ class TitleWorkflow:
         self._renditions.extend(videos)
         self._done("encode", f"{total} chunk(s) x {len(ladder.rungs)} rungs")
 
-        # ---- audio
+    async def _audio_subtitles_thumbnails(
+        self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult
+    ) -> c.ThumbnailsResult:
+        """The other renditions and the images; the packager takes all of them."""
         self._begin("audio")
         if qc.has_audio:
             audio: list[c.RenditionInfo] = await self._media(
@@ -291,7 +328,6 @@ class TitleWorkflow:
             self._stages["audio"].state = "skipped"
             self._stages["audio"].detail = "source has no audio"
 
-        # ---- subtitles
         self._begin("subtitles")
         if inp.subtitles:
             subs: list[c.RenditionInfo] = await self._media(
@@ -308,7 +344,7 @@ class TitleWorkflow:
             self._stages["subtitles"].state = "skipped"
             self._stages["subtitles"].detail = "no subtitles delivered"
 
-        # ---- thumbnails, sprites, artwork
+        # Thumbnails, sprites, artwork.
         self._begin("thumbnails")
         thumbs: c.ThumbnailsResult = await self._media(
             c.MAKE_THUMBNAILS,
@@ -324,26 +360,14 @@ class TitleWorkflow:
             "packaging",
             {"renditions": [r.name for r in self._renditions], "thumbnails": thumbs.vtt_key},
         )
-        if self._takedown is not None:
-            await self._retire(inp, "taken_down", self._takedown)
-            return
+        return thumbs
 
-        # ---- content keys: one per track class, sealed in the catalog; only KIDs travel
-        self._begin("keys")
-        kids: dict[str, str] = {}
-        if inp.options.drm:
-            keys: c.KeysResult = await self._control(
-                c.GENERATE_KEYS,
-                c.KeysRequest(inp.title_id, inp.version, self._key_classes()),
-                result_type=c.KeysResult,
-            )
-            kids = keys.kids
-            self._done("keys", ", ".join(sorted(kids)))
-        else:
-            self._stages["keys"].state = "skipped"
-            self._stages["keys"].detail = "published clear (no DRM) by option"
+    async def _package_and_publish(
+        self, inp: c.TitleInput, ingest: c.IngestResult, thumbs: c.ThumbnailsResult
+    ) -> None:
+        """Content keys, package + verify (media queue), publish to origin, retire older."""
+        kids = await self._content_keys(inp)
 
-        # ---- package + verify (media queue)
         self._begin("package")
         pkg: c.PackageInfo = await self._media(
             c.PACKAGE_TITLE,
@@ -361,7 +385,6 @@ class TitleWorkflow:
         )
         self._done("package", f"{', '.join(pkg.drm_systems) or 'clear'}; {pkg.verify_summary}")
 
-        # ---- publish
         self._begin("publish")
         await self._control(
             c.PUBLISH_TITLE,
@@ -376,10 +399,20 @@ class TitleWorkflow:
         await self._notify("published", {"drm": pkg.drm_systems})
         await self._supersede_older(inp)
 
-        # ---- availability: durable timers to window start and end, re-armed by signals
-        self._begin("live")
-        final, reason = await self._live(inp)
-        await self._retire(inp, final, reason)
+    async def _content_keys(self, inp: c.TitleInput) -> dict[str, str]:
+        """KID per track class ({} = publish clear); the keys stay sealed in the catalog."""
+        self._begin("keys")
+        if not inp.options.drm:
+            self._stages["keys"].state = "skipped"
+            self._stages["keys"].detail = "published clear (no DRM) by option"
+            return {}
+        keys: c.KeysResult = await self._control(
+            c.GENERATE_KEYS,
+            c.KeysRequest(inp.title_id, inp.version, self._key_classes()),
+            result_type=c.KeysResult,
+        )
+        self._done("keys", ", ".join(sorted(keys.kids)))
+        return keys.kids
 
     def _key_classes(self) -> list[str]:
         classes: set[str] = set()
