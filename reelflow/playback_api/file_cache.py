@@ -11,6 +11,16 @@ SMALL_OBJECT = 4 * 1024 * 1024
 CACHE_BYTES = 256 * 1024 * 1024
 
 
+def http_etag(validator: str) -> str:
+    """The ETag header value (RFC 9110: a quoted opaque string) for a stored object's validator.
+
+    Object stores hand out bare validators (S3Store strips S3's quotes, LocalStore writes
+    ``<mtime ns hex>-<size hex>``); this is the one place that makes a header of them, for
+    streamed objects and for this cache alike.
+    """
+    return validator if validator.startswith('"') else f'"{validator}"'
+
+
 @dataclass(frozen=True)
 class CachedFile:
     body: bytes
@@ -38,7 +48,9 @@ class SmallFileCache:
             self._items.move_to_end(key)
             return hit[2]
         body = path.read_bytes()
-        entry = CachedFile(body, f'"{st.st_size:x}-{st.st_mtime_ns:x}"')
+        # LocalStore's validator (storage/local.py), so a local object has one ETag whether
+        # it is served from here or streamed through ObjectStore.stat.
+        entry = CachedFile(body, http_etag(f"{st.st_mtime_ns:x}-{st.st_size:x}"))
         if hit is not None:
             self.used -= len(hit[2].body)
         self._items[key] = (st.st_size, st.st_mtime_ns, entry)

@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from reelflow.playback_api.context import ApiContext, api_context
+from reelflow.playback_api.file_cache import http_etag
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.signing import MEDIA_CONTENT_TYPES, verify_media_path
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, StorageError
@@ -139,7 +140,7 @@ async def _stream(
         info = await asyncio.to_thread(ctx.store.stat, key)
     except ObjectNotFound:
         raise Problem("not_found", "no such file in this package")
-    etag = f'"{info.etag}"' if info.etag and not info.etag.startswith('"') else info.etag
+    etag = http_etag(info.etag) if info.etag else None
     status, headers, span = _answer(request, info.size, etag)
     if head or status == 304:
         return Response(status_code=status, headers=headers, media_type=media_type)
