@@ -20,7 +20,6 @@ from reelflow.media.codecs import encoder_args, gop_args
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffprobe_json
 from reelflow.media.ladder import Ladder, Rung
-from reelflow.media.probe import MediaInfo
 
 # Tone-map PQ/HLG to SDR BT.709 (zimg for the transfer, Hable for the curve).
 TONEMAP_CHAIN = (
@@ -44,18 +43,6 @@ class EncodeAdaptations:
     # not turn the picture a second time. Rungs must be sized from the display size.
     rotation: int = 0
     tonemap: bool = False
-
-
-def adaptations_for(info: MediaInfo, *, interlaced: bool | None = None) -> EncodeAdaptations:
-    """Adaptations from probe facts; ``interlaced`` overrides the field-order flag (idet)."""
-    v = info.video
-    if v is None:
-        return EncodeAdaptations()
-    return EncodeAdaptations(
-        deinterlace=v.flagged_interlaced if interlaced is None else interlaced,
-        rotation=v.rotation,
-        tonemap=info.is_hdr,
-    )
 
 
 def fps_fraction(fps: float) -> Fraction:

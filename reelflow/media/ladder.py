@@ -250,19 +250,6 @@ def _cross(o: Measurement, a: Measurement, b: Measurement) -> float:
     return (ax - ox) * (b.quality - o.quality) - (a.quality - o.quality) * (bx - ox)
 
 
-def quality_at(hull: Sequence[Measurement], kbps: float) -> float:
-    """Quality on the hull at ``kbps`` (interpolated in log bitrate, clamped at the ends)."""
-    if not hull:
-        raise LadderError("empty hull")
-    if kbps <= hull[0].bitrate_kbps:
-        return hull[0].quality
-    for a, b in itertools.pairwise(hull):
-        if kbps <= b.bitrate_kbps:
-            t = math.log(kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
-            return a.quality + t * (b.quality - a.quality)
-    return hull[-1].quality
-
-
 def bitrate_for_quality(hull: Sequence[Measurement], quality: float) -> float | None:
     """Lowest bitrate on the hull reaching ``quality``; None if the hull never does."""
     if not hull or hull[-1].quality < quality:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from reelflow.media.errors import SubtitleError
@@ -47,10 +46,6 @@ def decode_caption_bytes(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
-
-
-def read_caption_file(path: str | Path) -> str:
-    return decode_caption_bytes(Path(path).read_bytes())
 
 
 def detect_format(text: str) -> Format:

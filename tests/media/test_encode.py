@@ -11,7 +11,6 @@ from reelflow.media.chunks import Chunk, plan_chunks
 from reelflow.media.encode import (
     EncodeAdaptations,
     EncodeError,
-    adaptations_for,
     chunk_frames,
     encode_chunk,
     join_chunks,
@@ -20,6 +19,7 @@ from reelflow.media.encode import (
 from reelflow.media.errors import FFmpegError
 from reelflow.media.ladder import Rung
 from reelflow.media.probe import probe
+from reelflow.media.qc import run_qc
 from reelflow.media.quality import measure_quality
 from tests.media._clips_b import FFMPEG, FFPROBE, Clips, clips_b
 
@@ -170,10 +170,18 @@ def test_other_codecs(
     assert check.ok, check.problems
 
 
+def _qc_adaptations(src: Path) -> EncodeAdaptations:
+    """The encoder fixes QC asks for, mapped as the encode activity maps them."""
+    qc = run_qc(src, ffmpeg=FFMPEG, ffprobe=FFPROBE)
+    assert qc.passed, qc.summary()
+    return EncodeAdaptations(
+        deinterlace=qc.adaptations.deinterlace, rotation=qc.adaptations.rotate_degrees
+    )
+
+
 def test_rotation_is_applied_like_a_player_would(clips_b: Clips, tmp_path: Path) -> None:
     src = clips_b.rotated()
-    info = probe(src, ffprobe=FFPROBE)
-    adapt = adaptations_for(info)
+    adapt = _qc_adaptations(src)
     assert adapt.rotation == 270
     rung = Rung("portrait", 180, 320, 1500, 2250, 4500)
     out = encode_chunk(
@@ -194,7 +202,7 @@ def test_rotation_is_applied_like_a_player_would(clips_b: Clips, tmp_path: Path)
 
 def test_deinterlace_keeps_frame_count(clips_b: Clips, tmp_path: Path) -> None:
     src = clips_b["interlaced"]
-    adapt = adaptations_for(probe(src, ffprobe=FFPROBE))
+    adapt = _qc_adaptations(src)
     assert adapt.deinterlace
     rung = Rung("180p", 320, 180, 500, 750, 1500)
     out = encode_chunk(

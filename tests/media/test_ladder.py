@@ -16,7 +16,6 @@ from reelflow.media.ladder import (
     apple_fixed_ladder,
     bitrate_for_quality,
     convex_hull,
-    quality_at,
     sample_windows,
     select_rungs,
 )
@@ -126,9 +125,10 @@ def test_convex_hull_drops_dominated_and_concave_points() -> None:
 
 def test_hull_interpolation_is_consistent() -> None:
     hull = convex_hull([_m(240, 100, 50), _m(360, 400, 80), _m(720, 1600, 95)])
-    assert quality_at(hull, 200) == pytest.approx(65.0)
-    assert quality_at(hull, 50) == 50 and quality_at(hull, 5000) == 95
     assert bitrate_for_quality(hull, 65.0) == pytest.approx(200.0)
+    # clamped at the ends: what the cheapest point reaches costs its bitrate
+    assert bitrate_for_quality(hull, 40.0) == 100
+    assert bitrate_for_quality(hull, 95.0) == pytest.approx(1600.0)
     assert bitrate_for_quality(hull, 96.0) is None
 
 
@@ -164,7 +164,8 @@ def test_select_rungs_top_stops_at_saturation() -> None:
     opts = LadderOptions(max_kbps=20000)
     rungs = select_rungs(hull, metric="vmaf", options=opts, src_width=1280, src_height=720)
     top = rungs[-1].bitrate_kbps
-    assert quality_at(hull, top) == pytest.approx(95.0, abs=0.5)
+    saturation = bitrate_for_quality(hull, opts.saturation["vmaf"])
+    assert saturation is not None and top == pytest.approx(saturation, abs=0.5)
     assert top < hull[-1].bitrate_kbps
 
 
@@ -261,8 +262,10 @@ def test_per_title_ladders_follow_complexity(clips_b: Clips) -> None:
     # The easy title needs fewer bits for its top rung and for the whole ladder.
     assert low.top.bitrate_kbps < high.top.bitrate_kbps
     assert low.total_kbps < high.total_kbps
-    # ...and at any bitrate it looks better.
-    assert quality_at(low.hull, 500) > quality_at(high.hull, 500)
+    # ...and any quality a ladder spans costs it fewer bits.
+    for quality in (60.0, 80.0, 90.0):
+        easy, hard = bitrate_for_quality(low.hull, quality), bitrate_for_quality(high.hull, quality)
+        assert easy is not None and (hard is None or easy < hard), quality
     assert Ladder.from_dict(low.to_dict()) == low
 
 
