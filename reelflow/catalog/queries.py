@@ -81,16 +81,6 @@ def list_titles(engine: Engine, *, state: str | None = None, limit: int = 200) -
         return list(s.exec(stmt))
 
 
-def set_state(engine: Engine, title_id: str, state: str) -> None:
-    with session_scope(engine) as s:
-        title = s.get(Title, title_id)
-        if title is None:
-            raise TitleNotFound(title_id)
-        title.state = state
-        title.updated_at = utcnow()
-        s.add(title)
-
-
 def set_duration(engine: Engine, title_id: str, duration_s: float) -> None:
     with session_scope(engine) as s:
         title = s.get(Title, title_id)
@@ -203,16 +193,6 @@ def record_qc(
         )
 
 
-def latest_qc(engine: Engine, title_id: str) -> QCReportRow | None:
-    with Session(engine) as s:
-        stmt = (
-            select(QCReportRow)
-            .where(QCReportRow.title_id == title_id)
-            .order_by(col(QCReportRow.id).desc())
-        )
-        return s.exec(stmt).first()
-
-
 def record_ladder(
     engine: Engine, *, title_id: str, version: int, method: str, metric: str, ladder: dict[str, Any]
 ) -> None:
@@ -222,13 +202,6 @@ def record_ladder(
         ).first() or LadderRow(title_id=title_id, version=version, method=method, metric=metric)
         row.method, row.metric, row.ladder = method, metric, ladder
         s.add(row)
-
-
-def get_ladder(engine: Engine, title_id: str, version: int) -> LadderRow | None:
-    with Session(engine) as s:
-        return s.exec(
-            select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
-        ).first()
 
 
 def upsert_rendition(engine: Engine, rendition: Rendition) -> None:
@@ -255,16 +228,6 @@ def upsert_rendition(engine: Engine, rendition: Rendition) -> None:
         ):
             setattr(row, field, getattr(rendition, field))
         s.add(row)
-
-
-def renditions_for(engine: Engine, title_id: str, version: int) -> list[Rendition]:
-    with Session(engine) as s:
-        stmt = (
-            select(Rendition)
-            .where(Rendition.title_id == title_id, Rendition.version == version)
-            .order_by(col(Rendition.kind), col(Rendition.height), col(Rendition.name))
-        )
-        return list(s.exec(stmt))
 
 
 def set_availability(

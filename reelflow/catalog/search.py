@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, column, func, literal_column, select, table
-from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from reelflow.catalog.models import Title
@@ -45,12 +43,6 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cs"})
 
 _ENGLISH: ColumnElement[Any] = literal_column("'english'::regconfig")
 _titles_fts = table("titles_fts", column("rowid"))
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    title_id: str
-    score: float  # higher is more relevant; comparable only within one query
 
 
 def normalize_query(q: str) -> str:
@@ -123,17 +115,3 @@ def match_subquery(dialect: str, q: str) -> Subquery | None:
         ).where(vector.op("@@")(tsq))
         return stmt.subquery("matches")
     raise NotImplementedError(f"full-text search is not implemented for {dialect}")
-
-
-def search_titles(engine: Engine, q: str, *, limit: int = 20) -> list[SearchHit]:
-    """Titles matching ``q`` in any state, most relevant first (ties by id)."""
-    matches = match_subquery(engine.dialect.name, q)
-    if matches is None:
-        return []
-    stmt = (
-        select(matches.c.title_id, matches.c.score)
-        .order_by(matches.c.score.desc(), matches.c.title_id)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [SearchHit(str(r.title_id), float(r.score)) for r in conn.execute(stmt)]

@@ -248,10 +248,6 @@ class SessionStore:
             args=[session.session_id, session.device_id],
         )
 
-    async def active_streams(self, account: str) -> int:
-        now = int(time.time() * 1000)
-        return int(await self.redis.zcount(f"{self.prefix}leases:{account}", now, "+inf"))
-
     async def count_active_leases(self, limit: int = 100_000) -> int:
         """Every live lease across accounts (for /metrics); bounded SCAN, not KEYS."""
         now = int(time.time() * 1000)

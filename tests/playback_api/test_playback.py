@@ -317,7 +317,10 @@ def test_takedown_stops_manifests_within_the_cache_ttl(api: ApiHarness) -> None:
     session = start(api, "tt-main")
     from reelflow.catalog import queries as q
 
-    q.set_state(api.engine, "tt-main", "taken_down")
+    # What the title workflow's takedown records (workflows/title.py).
+    q.append_event(
+        api.engine, title_id="tt-main", event="taken_down", actor="test", state="taken_down"
+    )
     api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
     response = api.client.get(path_of(session["manifests"]["dash"]))
     assert response.status_code == 404 and response.json()["type"].endswith("/not_published")
