@@ -75,10 +75,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _uuid(kid: bytes) -> str:
-    return str(uuid.UUID(bytes=kid))
-
-
 def _rsa_encrypted(parent: ET.Element, public_key: rsa.RSAPublicKey, secret: bytes) -> None:
     _sub(parent, ENC_NS, "EncryptionMethod", Algorithm=ALG_RSA_OAEP)
     cipher_data = _sub(parent, ENC_NS, "CipherData")
@@ -140,7 +136,7 @@ def build_cpix(
 
     key_list = _sub(root, CPIX_NS, "ContentKeyList")
     for ck in ordered:
-        el = _sub(key_list, CPIX_NS, "ContentKey", kid=_uuid(ck.kid), commonEncryptionScheme="cbcs")
+        el = _sub(key_list, CPIX_NS, "ContentKey", kid=ck.kid_uuid, commonEncryptionScheme="cbcs")
         sec = _sub(_sub(el, CPIX_NS, "Data"), PSKC_NS, "Secret")
         enc_value = _sub(sec, PSKC_NS, "EncryptedValue")
         _sub(enc_value, ENC_NS, "EncryptionMethod", Algorithm=ALG_AES256_CBC)
@@ -151,7 +147,7 @@ def build_cpix(
     systems = _sub(root, CPIX_NS, "DRMSystemList")
     for ck in ordered:
         for system in drm.ALL_SYSTEMS:
-            el = _sub(systems, CPIX_NS, "DRMSystem", kid=_uuid(ck.kid), systemId=system.system_id)
+            el = _sub(systems, CPIX_NS, "DRMSystem", kid=ck.kid_uuid, systemId=system.system_id)
             pssh = drm.pssh_for(system, [ck.kid])
             if pssh is not None:
                 _sub(el, CPIX_NS, "PSSH", _b64(pssh))
@@ -166,7 +162,7 @@ def build_cpix(
             rules,
             CPIX_NS,
             "ContentKeyUsageRule",
-            kid=_uuid(ck.kid),
+            kid=ck.kid_uuid,
             intendedTrackType=ck.track_class.value,
         )
         if ck.track_class is TrackClass.AUDIO:
