@@ -17,6 +17,7 @@ from typing import Any, Literal
 from reelflow.media.errors import FFmpegError, ProbeError
 from reelflow.media.ffmpeg_run import FFmpegResult, run_ffmpeg_detailed
 from reelflow.media.probe import MediaInfo, probe
+from reelflow.media.stderr_tail import stderr_tail
 
 Status = Literal["pass", "warn", "fail"]
 
@@ -276,9 +277,9 @@ def _decode_pass(
             follow_progress=True,
         )
     except FFmpegError as exc:
-        tail = exc.stderr_tail.strip().splitlines()
+        last_line = stderr_tail(exc.stderr_tail, lines=1)
         what = "decode failed" if check == "decode" else "audio decode failed"
-        return QCCheck(check, "fail", f"{what}: {tail[-1] if tail else exc}", None)
+        return QCCheck(check, "fail", f"{what}: {last_line or exc}", None)
 
 
 def _video_pass(
