@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from temporalio import activity
-
 from reelflow.activities.deps import Deps
 from reelflow.catalog import queries as q
+from reelflow.workflows import activity_defs as defs
 from reelflow.workflows import contracts as c
+from reelflow.workflows.activity_defs import implements
 
 
 class CatalogActivities:
@@ -19,7 +19,7 @@ class CatalogActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [self.register_title, self.record_event]
 
-    @activity.defn(name=c.REGISTER_TITLE)
+    @implements(defs.register_title)
     def register_title(self, inp: c.TitleInput) -> None:
         q.upsert_title(
             self.deps.engine,
@@ -41,7 +41,7 @@ class CatalogActivities:
             plans=inp.availability.plans,
         )
 
-    @activity.defn(name=c.RECORD_EVENT)
+    @implements(defs.record_event)
     def record_event(self, req: c.EventRequest) -> bool:
         return q.append_event(
             self.deps.engine,

@@ -33,7 +33,9 @@ from reelflow.media.errors import FFmpegError, MediaError
 from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
 from reelflow.media.probe import probe
 from reelflow.media.qc import QCOptions, run_qc
+from reelflow.workflows import activity_defs as defs
 from reelflow.workflows import contracts as c
+from reelflow.workflows.activity_defs import implements
 
 
 def _heartbeat(stage: str) -> Callable[[float], None]:
@@ -77,7 +79,7 @@ class MediaActivities:
         ]
 
     # ------------------------------------------------------------------ ingest
-    @activity.defn(name=c.INGEST_MASTER)
+    @implements(defs.ingest_master)
     def ingest_master(self, req: c.IngestRequest) -> c.IngestResult:
         s = self.deps.settings
         with self.deps.scratch("ingest") as work:
@@ -112,7 +114,7 @@ class MediaActivities:
         return c.IngestResult(key, fetched.sha256, fetched.size_bytes, reused)
 
     # ------------------------------------------------------------------ QC
-    @activity.defn(name=c.RUN_QC)
+    @implements(defs.run_qc)
     def run_qc(self, req: c.QCRequest) -> c.QCResult:
         s = self.deps.settings
         master = self.deps.local_copy(req.master_key)
@@ -171,7 +173,7 @@ class MediaActivities:
         )
 
     # ------------------------------------------------------------------ ladder
-    @activity.defn(name=c.ANALYSE_LADDER)
+    @implements(defs.analyse_ladder)
     def analyse_ladder(self, req: c.AnalyseRequest) -> c.LadderResult:
         s = self.deps.settings
         params = {"method": req.method, "codec": req.codec, "max_kbps": req.max_kbps}
@@ -233,7 +235,7 @@ class MediaActivities:
         return f"renditions/{title_id}/{sha256[:16]}-{h}"
 
     # ------------------------------------------------------------------ encode
-    @activity.defn(name=c.ENCODE_CHUNK)
+    @implements(defs.encode_chunk)
     def encode_chunk(self, req: c.EncodeChunkRequest) -> c.EncodeChunkResult:
         ladder = self._ladder(req.ladder_key)
         prefix = self._rendition_prefix(
@@ -267,7 +269,7 @@ class MediaActivities:
                 self.deps.store.put_file(keys[name], path)
         return c.EncodeChunkResult(req.chunk.index, keys, reused=False)
 
-    @activity.defn(name=c.JOIN_RENDITIONS)
+    @implements(defs.join_renditions)
     def join_renditions(self, req: c.JoinRequest) -> list[c.RenditionInfo]:
         ladder = self._ladder(req.ladder_key)
         first = req.chunk_results[0].parts[ladder.rungs[0].name]
@@ -319,7 +321,7 @@ class MediaActivities:
         )
 
     # ------------------------------------------------------------------ audio
-    @activity.defn(name=c.ENCODE_AUDIO)
+    @implements(defs.encode_audio)
     def encode_audio(self, req: c.AudioRequest) -> list[c.RenditionInfo]:
         from reelflow.media.audio import encode_audio
 
@@ -370,7 +372,7 @@ class MediaActivities:
         return tracks
 
     # ------------------------------------------------------------------ subtitles
-    @activity.defn(name=c.PREPARE_SUBTITLES)
+    @implements(defs.prepare_subtitles)
     def prepare_subtitles(self, req: c.SubtitlesRequest) -> list[c.RenditionInfo]:
         from reelflow.media.errors import SubtitleError
         from reelflow.media.subtitles import decode_caption_bytes, to_webvtt
@@ -403,7 +405,7 @@ class MediaActivities:
         return out
 
     # ------------------------------------------------------------------ thumbnails
-    @activity.defn(name=c.MAKE_THUMBNAILS)
+    @implements(defs.make_thumbnails)
     def make_thumbnails(self, req: c.ThumbnailsRequest) -> c.ThumbnailsResult:
         from reelflow.media.thumbnails import make_artwork, make_thumbnails
 

@@ -23,7 +23,9 @@ from reelflow.packaging.errors import PackagingError
 from reelflow.packaging.keys import ContentKey, open_key
 from reelflow.packaging.packager import AudioTrack, SubtitleTrack, VideoRendition, package
 from reelflow.packaging.verify import verify_package
+from reelflow.workflows import activity_defs as defs
 from reelflow.workflows import contracts as c
+from reelflow.workflows.activity_defs import implements
 
 
 def load_keys(deps: Deps, title_id: str, kids: dict[str, str]) -> dict[TrackClass, ContentKey]:
@@ -59,7 +61,7 @@ class PackagingActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [self.package_title]
 
-    @activity.defn(name=c.PACKAGE_TITLE)
+    @implements(defs.package_title)
     def package_title(self, req: c.PackageRequest) -> c.PackageInfo:
         s = self.deps.settings
         segment_duration = req.segment_duration or s.segment_duration

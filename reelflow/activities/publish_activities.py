@@ -17,7 +17,9 @@ from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.keys import generate_content_keys, seal_key
 from reelflow.packaging.packager import THUMBS_DIR
 from reelflow.studios.events import STUDIO_EVENTS
+from reelflow.workflows import activity_defs as defs
 from reelflow.workflows import contracts as c
+from reelflow.workflows.activity_defs import implements
 
 ARTWORK_DIR = "art"  # under the package's origin prefix, next to the manifests
 
@@ -35,7 +37,7 @@ class PublishActivities:
             self.notify_studio,
         ]
 
-    @activity.defn(name=c.GENERATE_KEYS)
+    @implements(defs.generate_keys)
     def generate_keys(self, req: c.KeysRequest) -> c.KeysResult:
         """One random key per track class, sealed at rest; existing keys are reused."""
         secrets = self.deps.settings.secrets()
@@ -68,7 +70,7 @@ class PublishActivities:
                 kids[str(cls)] = key.kid_hex
         return c.KeysResult({cls: kids[cls] for cls in req.classes})
 
-    @activity.defn(name=c.PUBLISH_TITLE)
+    @implements(defs.publish_title)
     def publish_title(self, req: c.PublishRequest) -> c.PublishResult:
         """Copy the package to origin, write the package row, mark the title published."""
         store = self.deps.store
@@ -166,7 +168,7 @@ class PublishActivities:
             key.revoked = True
             s.add(key)
 
-    @activity.defn(name=c.UPDATE_AVAILABILITY)
+    @implements(defs.update_availability)
     def update_availability(self, req: c.AvailabilityUpdate) -> None:
         with session_scope(self.deps.engine) as s:
             row = s.get(Availability, req.title_id) or Availability(title_id=req.title_id)
@@ -174,7 +176,7 @@ class PublishActivities:
             row.window_end = c.parse_instant(req.window_end)
             s.add(row)
 
-    @activity.defn(name=c.EXPIRE_TITLE)
+    @implements(defs.expire_title)
     def expire_title(self, req: c.ExpireRequest) -> None:
         """Unpublish: origin copy removed, keys revoked, title expired/taken down."""
         if req.final_state not in (TitleState.EXPIRED, TitleState.TAKEN_DOWN):
@@ -193,7 +195,7 @@ class PublishActivities:
             ):
                 self.deps.store.delete_prefix(f"{prefix}/{req.title_id}/")
 
-    @activity.defn(name=c.NOTIFY_STUDIO)
+    @implements(defs.notify_studio)
     def notify_studio(self, req: c.NotifyRequest) -> str | None:
         """Enqueue the signed studio callback (rq); idempotent per title, version and event."""
         if req.event not in STUDIO_EVENTS:

@@ -1,4 +1,4 @@
-"""Input/output dataclasses of the title lifecycle's activities, and their names.
+"""Input/output dataclasses of the title lifecycle's activities, and their wire names.
 
 The workflow sees activities only through these: small values and object keys, never
 media bytes (the server rejects payloads over ~2 MB) and never clear content keys.
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-# Activity type names (the workflow calls them by name, so it imports no activity code).
+# Activity type names, as they travel and sit in histories: renaming one breaks replay of
+# every running title. The typed definitions in ``activity_defs`` are registered under them.
 RECORD_EVENT = "record_event"
 REGISTER_TITLE = "register_title"
 INGEST_MASTER = "ingest_master"
