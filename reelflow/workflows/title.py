@@ -1,14 +1,16 @@
 """TitleWorkflow: one durable workflow per title version, id ``title-<title_id>``.
 
 Deterministic orchestration only: every effect (files, catalog, clock-dependent work) is an
-activity called by name with a dataclass from ``contracts``.
+activity, called through its typed definition in ``activity_defs`` with a dataclass from
+``contracts``; the implementations are never imported here.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -16,6 +18,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from reelflow.domain.track_classes import TrackClass, track_class_for_height
+    from reelflow.workflows import activity_defs as defs
     from reelflow.workflows import contracts as c
     from reelflow.workflows.search_attributes import STAGE_ATTR, TITLE_ID_ATTR
 
@@ -52,6 +55,9 @@ MEDIA_RETRY = RetryPolicy(
 CONTROL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
+
+A = TypeVar("A")  # an activity's request
+R = TypeVar("R")  # an activity's result
 
 
 def workflow_id(title_id: str, version: int = 1) -> str:
@@ -142,9 +148,7 @@ class TitleWorkflow:
         return self.status()
 
     async def _lifecycle(self, inp: c.TitleInput) -> None:
-        await self._control(
-            c.REGISTER_TITLE, inp, result_type=type(None), summary="register title in catalog"
-        )
+        await self._control(defs.register_title, inp, summary="register title in catalog")
         await self._event("ingest_started", "ingesting")
         ingest = await self._ingest_master(inp)
         qc = await self._quality_check(inp, ingest)
@@ -171,10 +175,9 @@ class TitleWorkflow:
 
     async def _ingest_master(self, inp: c.TitleInput) -> c.IngestResult:
         self._begin("ingest")
-        ingest: c.IngestResult = await self._media(
-            c.INGEST_MASTER,
+        ingest = await self._media(
+            defs.ingest_master,
             c.IngestRequest(inp.title_id, inp.version, inp.source, inp.studio_id is not None),
-            c.IngestResult,
             timeout=timedelta(hours=6),
         )
         self._done("ingest", f"{ingest.size_bytes} bytes, sha256 {ingest.sha256[:12]}")
@@ -185,10 +188,9 @@ class TitleWorkflow:
     async def _quality_check(self, inp: c.TitleInput, ingest: c.IngestResult) -> c.QCResult:
         """The QC report; a failed one is recorded here and ends the title."""
         self._begin("qc")
-        qc: c.QCResult = await self._media(
-            c.RUN_QC,
+        qc = await self._media(
+            defs.run_qc,
             c.QCRequest(inp.title_id, inp.version, ingest.master_key, ingest.sha256),
-            c.QCResult,
             timeout=timedelta(hours=4),
         )
         self._qc = qc
@@ -237,8 +239,8 @@ class TitleWorkflow:
     ) -> c.LadderResult:
         """The per-title ladder and the chunk plan of the encode."""
         self._begin("analyse")
-        ladder: c.LadderResult = await self._media(
-            c.ANALYSE_LADDER,
+        ladder = await self._media(
+            defs.analyse_ladder,
             c.AnalyseRequest(
                 inp.title_id,
                 inp.version,
@@ -250,7 +252,6 @@ class TitleWorkflow:
                 duration_s=qc.duration_s,
                 exclude=qc.black_intervals,
             ),
-            c.LadderResult,
             timeout=timedelta(hours=4),
         )
         self._ladder = ladder
@@ -265,8 +266,8 @@ class TitleWorkflow:
         total = len(ladder.chunks)
 
         async def encode(chunk: c.ChunkSpec) -> c.EncodeChunkResult:
-            result: c.EncodeChunkResult = await self._media(
-                c.ENCODE_CHUNK,
+            result = await self._media(
+                defs.encode_chunk,
                 c.EncodeChunkRequest(
                     inp.title_id,
                     inp.version,
@@ -277,7 +278,6 @@ class TitleWorkflow:
                     qc.fps,
                     {**qc.adaptations, "tone_map": inp.options.tone_map},
                 ),
-                c.EncodeChunkResult,
                 timeout=timedelta(hours=4),
                 summary=f"chunk {chunk.index + 1}/{total}",
             )
@@ -287,8 +287,8 @@ class TitleWorkflow:
             return result
 
         chunk_results = await asyncio.gather(*(encode(ch) for ch in ladder.chunks))
-        videos: list[c.RenditionInfo] = await self._media(
-            c.JOIN_RENDITIONS,
+        videos = await self._media(
+            defs.join_renditions,
             c.JoinRequest(
                 inp.title_id,
                 inp.version,
@@ -298,7 +298,6 @@ class TitleWorkflow:
                 qc.duration_s,
                 qc.fps,
             ),
-            list[c.RenditionInfo],
             timeout=timedelta(hours=2),
         )
         self._renditions.extend(videos)
@@ -310,8 +309,8 @@ class TitleWorkflow:
         """The other renditions and the images; the packager takes all of them."""
         self._begin("audio")
         if qc.has_audio:
-            audio: list[c.RenditionInfo] = await self._media(
-                c.ENCODE_AUDIO,
+            audio = await self._media(
+                defs.encode_audio,
                 c.AudioRequest(
                     inp.title_id,
                     inp.version,
@@ -319,7 +318,6 @@ class TitleWorkflow:
                     ingest.sha256,
                     normalize=bool(qc.adaptations.get("normalize_loudness")),
                 ),
-                list[c.RenditionInfo],
                 timeout=timedelta(hours=2),
             )
             self._renditions.extend(audio)
@@ -330,12 +328,11 @@ class TitleWorkflow:
 
         self._begin("subtitles")
         if inp.subtitles:
-            subs: list[c.RenditionInfo] = await self._media(
-                c.PREPARE_SUBTITLES,
+            subs = await self._media(
+                defs.prepare_subtitles,
                 c.SubtitlesRequest(
                     inp.title_id, inp.version, inp.subtitles, inp.studio_id is not None
                 ),
-                list[c.RenditionInfo],
                 timeout=timedelta(minutes=10),
             )
             self._renditions.extend(subs)
@@ -346,12 +343,11 @@ class TitleWorkflow:
 
         # Thumbnails, sprites, artwork.
         self._begin("thumbnails")
-        thumbs: c.ThumbnailsResult = await self._media(
-            c.MAKE_THUMBNAILS,
+        thumbs = await self._media(
+            defs.make_thumbnails,
             c.ThumbnailsRequest(
                 inp.title_id, inp.version, ingest.master_key, ingest.sha256, qc.duration_s
             ),
-            c.ThumbnailsResult,
             timeout=timedelta(hours=1),
         )
         self._done("thumbnails", f"{len(thumbs.sprite_keys)} sprite sheet(s)")
@@ -369,8 +365,8 @@ class TitleWorkflow:
         kids = await self._content_keys(inp)
 
         self._begin("package")
-        pkg: c.PackageInfo = await self._media(
-            c.PACKAGE_TITLE,
+        pkg = await self._media(
+            defs.package_title,
             c.PackageRequest(
                 inp.title_id,
                 inp.version,
@@ -380,18 +376,16 @@ class TitleWorkflow:
                 kids,
                 original_language=inp.options.original_language,
             ),
-            c.PackageInfo,
             timeout=timedelta(hours=2),
         )
         self._done("package", f"{', '.join(pkg.drm_systems) or 'clear'}; {pkg.verify_summary}")
 
         self._begin("publish")
         await self._control(
-            c.PUBLISH_TITLE,
+            defs.publish_title,
             c.PublishRequest(
                 inp.title_id, inp.version, pkg, thumbs.poster_keys, thumbs.backdrop_keys
             ),
-            result_type=c.PublishResult,
             timeout=timedelta(minutes=30),
         )
         self._done("publish", pkg.package_prefix)
@@ -406,10 +400,9 @@ class TitleWorkflow:
             self._stages["keys"].state = "skipped"
             self._stages["keys"].detail = "published clear (no DRM) by option"
             return {}
-        keys: c.KeysResult = await self._control(
-            c.GENERATE_KEYS,
+        keys = await self._control(
+            defs.generate_keys,
             c.KeysRequest(inp.title_id, inp.version, self._key_classes()),
-            result_type=c.KeysResult,
         )
         self._done("keys", ", ".join(sorted(keys.kids)))
         return keys.kids
@@ -436,9 +429,8 @@ class TitleWorkflow:
                 seen_rev = self._window_rev
                 opened = False
                 await self._control(
-                    c.UPDATE_AVAILABILITY,
+                    defs.update_availability,
                     c.AvailabilityUpdate(inp.title_id, self._window[0], self._window[1]),
-                    result_type=type(None),
                 )
                 await self._event(
                     "window_changed",
@@ -497,11 +489,10 @@ class TitleWorkflow:
             await self._event("superseded", None, {"reason": reason})
             return
         await self._control(
-            c.EXPIRE_TITLE,
+            defs.expire_title,
             c.ExpireRequest(
                 inp.title_id, inp.version, final, reason, purge=inp.options.purge_on_expire
             ),
-            result_type=type(None),
             timeout=timedelta(minutes=30),
         )
         self._done("live", reason)
@@ -512,9 +503,8 @@ class TitleWorkflow:
         inp = self._input
         assert inp is not None
         await self._control(
-            c.NOTIFY_STUDIO,
+            defs.notify_studio,
             c.NotifyRequest(inp.title_id, inp.version, event, detail),
-            result_type=str | None,
         )
 
     # ---------------------------------------------------------------- helpers
@@ -544,7 +534,7 @@ class TitleWorkflow:
         if state is not None:
             self._state = state
         await self._control(
-            c.RECORD_EVENT,
+            defs.record_event,
             c.EventRequest(
                 title_id=inp.title_id,
                 version=inp.version,
@@ -558,23 +548,22 @@ class TitleWorkflow:
                     f"{':' + dedupe_suffix if dedupe_suffix else ''}"
                 ),
             ),
-            result_type=bool,
             summary=event,
         )
 
+    # Activities are called through their typed definitions (activity_defs): the result's
+    # type comes from the definition, and mypy checks the argument against it.
     async def _control(
         self,
-        name: str,
-        arg: Any,
+        activity: Callable[[A], R],
+        arg: A,
         *,
-        result_type: Any,
         summary: str | None = None,
         timeout: timedelta = timedelta(seconds=60),
-    ) -> Any:
+    ) -> R:
         return await workflow.execute_activity(
-            name,
+            activity,
             arg,
-            result_type=result_type,
             start_to_close_timeout=timeout,
             retry_policy=CONTROL_RETRY,
             summary=summary,
@@ -582,17 +571,15 @@ class TitleWorkflow:
 
     async def _media(
         self,
-        name: str,
-        arg: Any,
-        result_type: Any,
+        activity: Callable[[A], R],
+        arg: A,
         *,
         timeout: timedelta,
         summary: str | None = None,
-    ) -> Any:
+    ) -> R:
         return await workflow.execute_activity(
-            name,
+            activity,
             arg,
-            result_type=result_type,
             task_queue=self._input.media_queue if self._input else None,
             start_to_close_timeout=timeout,
             heartbeat_timeout=timedelta(
