@@ -1,4 +1,9 @@
-"""Catalog reads and writes used by activities, the API and the CLI.
+"""The title lifecycle's catalog reads and writes, by the activities, the CLI and jobs.
+
+Writers: the workflow activities (titles, assets, QC, ladders, renditions, availability,
+lifecycle events) and jobs/webhooks.py (delivery events). Readers: the CLI (``reelflow
+titles``, ``reelflow demo``). The playback API does not read through here: its hot paths
+use playback_api/title_cache.py and its viewer listing playback_api/viewer_catalog.py.
 
 Writes are idempotent where an activity retry could repeat them: upserts by natural key,
 lifecycle events deduplicated by an explicit key.

@@ -14,11 +14,11 @@ from sqlalchemy.engine import Engine
 
 from reelflow.config import Settings
 from reelflow.playback_api.auth import TokenVerifier, Viewer
-from reelflow.playback_api.catalog_view import CatalogView, TTLCache
 from reelflow.playback_api.file_cache import SmallFileCache
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.sessions import SessionStore
 from reelflow.playback_api.signing import media_link_secret
+from reelflow.playback_api.title_cache import TitleCache, TTLCache
 from reelflow.storage import ObjectStore
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class ApiContext:
     signing_secret: bytes
     link_secret: str
     verifier: TokenVerifier
-    catalog: CatalogView
+    titles: TitleCache  # titles and keys, cached for ttl_s (title_cache.py)
     redis: Redis
     sessions: SessionStore
     public_base: str  # e.g. http://127.0.0.1:8000
@@ -62,7 +62,7 @@ class ApiContext:
             signing_secret=secrets.signing_secret,
             link_secret=media_link_secret(secrets.signing_secret),
             verifier=verifier_from_settings(settings, secrets.signing_secret),
-            catalog=CatalogView(engine, secrets.master_keys),
+            titles=TitleCache(engine, secrets.master_keys),
             redis=redis,
             sessions=SessionStore(redis, lease_ttl_s=settings.lease_ttl_s),
             public_base=public,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from reelflow.playback_api.catalog_view import KeyEntry, LivePackage, TitleView
 from reelflow.playback_api.context import ApiContext
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.sessions import PlaybackSession
 from reelflow.playback_api.signing import verify_playback_token
+from reelflow.playback_api.title_cache import KeyEntry, LivePackage, TitleView
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,13 @@ async def authorize_license(ctx: ApiContext, token: str | None, drm: str) -> Lic
         raise Problem("forbidden", "playback token is for another session or title")
     if drm not in session.drm:
         raise Problem("unsupported_drm", f"this session did not ask for {drm}")
-    title = await ctx.catalog.title(session.title_id)
+    title = await ctx.titles.title(session.title_id)
     if title is None or not title.published or title.package is None:
         raise Problem("not_published", "this title is no longer available")
     package = title.package
     if package.version != session.version:
         raise Problem("session_expired", "the title was republished; start playback again")
-    all_keys = await ctx.catalog.keys(session.title_id, session.version)
+    all_keys = await ctx.titles.keys(session.title_id, session.version)
     allowed = {
         kid: entry
         for kid, entry in all_keys.items()

@@ -48,10 +48,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from reelflow.config import Settings
 from reelflow.domain.track_classes import TrackClass
-from reelflow.playback_api.catalog_view import KeyEntry
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.sessions import PlaybackSession
 from reelflow.playback_api.signing import b64url
+from reelflow.playback_api.title_cache import KeyEntry
 
 log = logging.getLogger("reelflow.api.license_proxy")
 

@@ -49,7 +49,7 @@ class ApiHarness:
             **kwargs,
         )
         self.published[title_id] = title
-        self.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+        self.client.app.state.ctx.titles.invalidate()  # type: ignore[attr-defined]
         return title
 
     def token(

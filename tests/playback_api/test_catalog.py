@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Package, TitleState
-from reelflow.playback_api import catalog_queries as cq
+from reelflow.playback_api import viewer_catalog as vc
 from reelflow.playback_api.viewing_progress import save_progress
 from tests.playback_api.conftest import ApiHarness
 
@@ -153,8 +153,8 @@ def test_tampered_cursors_are_refused_cleanly(api: ApiHarness) -> None:
 
     body, mac = cursor.split(".")
     flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
-    forged_secret = cq.encode_cursor(
-        b"not the server's secret", cq.PageKey(datetime(2030, 1, 1, tzinfo=UTC), "c-9")
+    forged_secret = vc.encode_cursor(
+        b"not the server's secret", vc.PageKey(datetime(2030, 1, 1, tzinfo=UTC), "c-9")
     )
     for bad in (
         f"{flipped}.{mac}",
@@ -492,18 +492,18 @@ def test_viewer_endpoints_need_a_bearer_token(api: ApiHarness, path: str) -> Non
 
 def test_pick_artwork() -> None:
     paths = ["art/poster_600x900.jpg", "art/poster_300x450.jpg"]
-    assert cq.pick_artwork(paths, None) == "art/poster_600x900.jpg"
-    assert cq.pick_artwork(paths, 200) == "art/poster_300x450.jpg"
-    assert cq.pick_artwork(paths, 450) == "art/poster_600x900.jpg"
-    assert cq.pick_artwork(paths, 9000) == "art/poster_600x900.jpg"
+    assert vc.pick_artwork(paths, None) == "art/poster_600x900.jpg"
+    assert vc.pick_artwork(paths, 200) == "art/poster_300x450.jpg"
+    assert vc.pick_artwork(paths, 450) == "art/poster_600x900.jpg"
+    assert vc.pick_artwork(paths, 9000) == "art/poster_600x900.jpg"
     # Names without a size are only ever the "largest" fallback.
-    assert cq.pick_artwork(["art/key.jpg", "art/small_100x50.jpg"], 80) == "art/small_100x50.jpg"
-    assert cq.pick_artwork(["art/key.jpg", "art/small_100x50.jpg"], 200) == "art/key.jpg"
+    assert vc.pick_artwork(["art/key.jpg", "art/small_100x50.jpg"], 80) == "art/small_100x50.jpg"
+    assert vc.pick_artwork(["art/key.jpg", "art/small_100x50.jpg"], 200) == "art/key.jpg"
 
 
 def test_cursor_round_trip() -> None:
-    key = cq.PageKey(datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC), "title-1")
-    token = cq.encode_cursor(b"s" * 32, key)
-    assert cq.decode_cursor(b"s" * 32, token) == key
-    with pytest.raises(cq.BadCursor):
-        cq.decode_cursor(b"t" * 32, token)
+    key = vc.PageKey(datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC), "title-1")
+    token = vc.encode_cursor(b"s" * 32, key)
+    assert vc.decode_cursor(b"s" * 32, token) == key
+    with pytest.raises(vc.BadCursor):
+        vc.decode_cursor(b"t" * 32, token)

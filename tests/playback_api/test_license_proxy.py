@@ -19,7 +19,6 @@ from sqlmodel import Session, select
 
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.domain.track_classes import TrackClass
-from reelflow.playback_api.catalog_view import KeyEntry
 from reelflow.playback_api.license_proxy import (
     ENTITLEMENT_TTL_S,
     MAX_CHALLENGE_BYTES,
@@ -30,6 +29,7 @@ from reelflow.playback_api.license_proxy import (
 )
 from reelflow.playback_api.sessions import PlaybackSession
 from reelflow.playback_api.signing import issue_playback_token
+from reelflow.playback_api.title_cache import KeyEntry
 from tests.fixtures.fake_license_upstream import (
     ERROR_BODY,
     LICENSE_TYPES,
@@ -323,7 +323,7 @@ def test_revoked_keys_are_withheld(api: ApiHarness, upstream: FakeLicenseUpstrea
                 row.revoked = True
                 s.add(row)
         s.commit()
-    api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+    api.client.app.state.ctx.titles.invalidate()  # type: ignore[attr-defined]
     problem(post_license(api, playback["licenses"]["widevine"], "widevine"), 403, "key_withheld")
     assert upstream.received == []
 

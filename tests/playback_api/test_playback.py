@@ -321,7 +321,7 @@ def test_takedown_stops_manifests_within_the_cache_ttl(api: ApiHarness) -> None:
     q.append_event(
         api.engine, title_id="tt-main", event="taken_down", actor="test", state="taken_down"
     )
-    api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+    api.client.app.state.ctx.titles.invalidate()  # type: ignore[attr-defined]
     response = api.client.get(path_of(session["manifests"]["dash"]))
     assert response.status_code == 404 and response.json()["type"].endswith("/not_published")
 
@@ -357,7 +357,7 @@ def test_license_for_foreign_or_revoked_kids_is_withheld(api: ApiHarness) -> Non
         assert row is not None
         row.revoked = True
         s.add(row)
-    api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+    api.client.app.state.ctx.titles.invalidate()  # type: ignore[attr-defined]
     answer = license_for(api, session, [mine.kid("SD"), mine.kid("AUDIO")])
     assert [k["kid"] for k in answer.json()["keys"]] == [b64(mine.kid("AUDIO"))]
 

@@ -44,7 +44,7 @@ def _add_title(api: ApiHarness, title_id: str) -> None:
     # A catalog row is all the QoE endpoint checks; packaging media would only add minutes.
     with session_scope(api.engine) as s:
         s.add(Title(id=title_id, name=title_id.title()))
-    api.client.app.state.ctx.catalog.invalidate()  # type: ignore[attr-defined]
+    api.client.app.state.ctx.titles.invalidate()  # type: ignore[attr-defined]
 
 
 def _live_session(api: ApiHarness, *, account: str, title_id: str) -> str:

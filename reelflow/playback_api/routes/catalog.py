@@ -20,14 +20,14 @@ from pydantic import BaseModel, Field
 
 from reelflow.catalog.models import as_utc, utcnow
 from reelflow.catalog.search import MAX_QUERY_CHARS
-from reelflow.playback_api import catalog_queries as cq
+from reelflow.playback_api import viewer_catalog as vc
 from reelflow.playback_api.auth import Viewer
-from reelflow.playback_api.catalog_view import TitleView
 from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.entitlements import is_visible
 from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE, Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.signing import ID_RE, MEDIA_CONTENT_TYPES
+from reelflow.playback_api.title_cache import TitleView
 from reelflow.playback_api.viewing_progress import (
     effective_position,
     recent_progress,
@@ -124,7 +124,7 @@ def _artwork_links(ctx: ApiContext, title_id: str, artwork: dict[str, list[str]]
     return ArtworkLinks(**links)
 
 
-def _summary(ctx: ApiContext, entry: cq.CatalogEntry) -> TitleSummary:
+def _summary(ctx: ApiContext, entry: vc.CatalogEntry) -> TitleSummary:
     return TitleSummary(
         id=entry.id,
         name=entry.name,
@@ -139,7 +139,7 @@ def _summary(ctx: ApiContext, entry: cq.CatalogEntry) -> TitleSummary:
 
 async def _published_view(ctx: ApiContext, title_id: str) -> TitleView:
     """The title if it is published with a live package; a not_found Problem otherwise."""
-    view = await ctx.catalog.title(title_id) if ID_RE.match(title_id) else None
+    view = await ctx.titles.title(title_id) if ID_RE.match(title_id) else None
     if view is None or not view.published:
         raise Problem("not_found", _NOT_FOUND)
     return view
@@ -156,7 +156,7 @@ def _open_image(store: ObjectStore, key: str) -> tuple[int, Generator[bytes, Non
 @router.get("/titles", response_model=TitlePage, responses=_UNAUTHORIZED)
 async def list_titles(
     limit: int = Query(20, ge=1, le=100),
-    cursor: str | None = Query(None, max_length=cq.MAX_CURSOR_CHARS),
+    cursor: str | None = Query(None, max_length=vc.MAX_CURSOR_CHARS),
     genre: str | None = Query(None, min_length=1, max_length=64, pattern=_NO_CONTROL_CHARS),
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
@@ -165,11 +165,11 @@ async def list_titles(
     after = None
     if cursor is not None:
         try:
-            after = cq.decode_cursor(ctx.signing_secret, cursor)
-        except cq.BadCursor:
+            after = vc.decode_cursor(ctx.signing_secret, cursor)
+        except vc.BadCursor:
             raise Problem("validation_error", "the cursor is not valid; list again without it")
     entries, next_key = await asyncio.to_thread(
-        cq.list_visible,
+        vc.list_visible,
         ctx.engine,
         country=viewer.country,
         now=utcnow(),
@@ -179,7 +179,7 @@ async def list_titles(
     )
     return TitlePage(
         items=[_summary(ctx, e) for e in entries],
-        next_cursor=cq.encode_cursor(ctx.signing_secret, next_key) if next_key else None,
+        next_cursor=vc.encode_cursor(ctx.signing_secret, next_key) if next_key else None,
     )
 
 
@@ -241,7 +241,7 @@ async def title_artwork(
     paths = view.package.artwork.get(kind) or []
     if not paths:
         raise Problem("not_found", f"this title has no {kind}")
-    rel = cq.pick_artwork(paths, width)
+    rel = vc.pick_artwork(paths, width)
     key = f"{view.package.origin_prefix}/{rel}"
     try:
         size, chunks = await asyncio.to_thread(_open_image, ctx.store, key)
@@ -266,7 +266,7 @@ async def search(
 ) -> SearchResults:
     """Full-text search over name, synopsis and genres; the last word matches as a prefix."""
     entries = await asyncio.to_thread(
-        cq.search_visible, ctx.engine, q, country=viewer.country, now=utcnow(), limit=limit
+        vc.search_visible, ctx.engine, q, country=viewer.country, now=utcnow(), limit=limit
     )
     return SearchResults(items=[_summary(ctx, e) for e in entries])
 
@@ -281,7 +281,7 @@ async def continue_watching(
     now = utcnow()
     rows = await asyncio.to_thread(recent_progress, ctx.engine, viewer.sub, _PROGRESS_SCAN)
     entries = await asyncio.to_thread(
-        cq.visible_by_ids, ctx.engine, [r.title_id for r in rows], country=viewer.country, now=now
+        vc.visible_by_ids, ctx.engine, [r.title_id for r in rows], country=viewer.country, now=now
     )
     items: list[ContinueWatchingItem] = []
     for row in rows:

@@ -22,7 +22,6 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, Request, Response
 
 from reelflow.playback_api import fast_params as fp
-from reelflow.playback_api.catalog_view import LivePackage
 from reelflow.playback_api.context import ApiContext, api_context
 from reelflow.playback_api.manifest_filter import (
     DrmSystem,
@@ -38,6 +37,7 @@ from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.sessions import SESSION_ID_RE
 from reelflow.playback_api.signing import PlaybackClaim, sign_prefix, verify_playback_token
+from reelflow.playback_api.title_cache import LivePackage
 from reelflow.storage import ObjectNotFound
 
 router = APIRouter(prefix=API_V1, tags=["playback"])
@@ -72,7 +72,7 @@ def _claim(ctx: ApiContext, session_id: str, token: str) -> tuple[PlaybackClaim,
 
 
 async def _package(ctx: ApiContext, claim: PlaybackClaim) -> LivePackage:
-    view = await ctx.catalog.title(claim.title_id)
+    view = await ctx.titles.title(claim.title_id)
     if view is None or not view.published or view.package is None:
         raise Problem("not_published", "this title is no longer available")
     if view.package.version_dir != claim.version:

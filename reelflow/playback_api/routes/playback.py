@@ -127,7 +127,7 @@ async def start_playback(request: Request) -> Response:
     title_id = fp.path_param(request, "title_id", ID_RE)
     body = await fp.json_body(request, PlaybackRequest)
     ctx = api_context(request)
-    view = await ctx.catalog.title(title_id)
+    view = await ctx.titles.title(title_id)
     if view is None:
         raise Problem("not_found", "no such title")
     entitlement = check_playback(view.availability, viewer, _now())

@@ -144,7 +144,7 @@ async def post_beacon(
             raise Problem("forbidden", "this playback session belongs to another account")
         # The server knows what the session plays; a player's claim cannot skew another title.
         title_id = session.title_id
-    if await ctx.catalog.title(title_id) is None:
+    if await ctx.titles.title(title_id) is None:
         raise Problem("not_found", f"no title {title_id!r} in the catalog")
     beacon = Beacon(
         title_id=title_id,

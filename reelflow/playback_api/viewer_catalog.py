@@ -1,4 +1,9 @@
-"""Catalog reads behind the viewer catalog: visible titles, keyset pages, search, by id.
+"""The viewer catalog's SQL: listing, search and by-id reads of titles a viewer may watch.
+
+Called only by routes/catalog.py (``GET /v1/titles``, ``/v1/search``,
+``/v1/me/continue-watching``, and ``pick_artwork`` for the artwork endpoint). One title
+for playback comes from title_cache.py instead; the lifecycle's own reads and writes are
+reelflow/catalog/queries.py.
 
 Visibility is decided twice on purpose. SQL narrows the rows (published state, a live
 package, window, region, genre) so a page costs one indexed query in the common case;
@@ -120,7 +125,7 @@ def _json_array_has(dialect: str, array: Any, value: ColumnElement[Any]) -> Colu
 def _visible_select(
     dialect: str, *, country: str, now: datetime, genre: str | None
 ) -> Select[*tuple[Any, ...]]:
-    # The live package is the newest published, not removed version: the one CatalogView
+    # The live package is the newest published, not removed version: the one TitleCache
     # serves playback from (a version being replaced stays live until the new one is).
     newest = (
         select(col(Package.title_id).label("title_id"), func.max(Package.version).label("version"))
@@ -299,7 +304,7 @@ def visible_by_ids(
 # ---- artwork -------------------------------------------------------------------------------
 
 
-def image_width(path: str) -> int | None:
+def _image_width(path: str) -> int | None:
     """The width encoded in an artwork file name (``poster_600x900.jpg``), if any."""
     match = _SIZE_IN_NAME.search(path)
     return int(match.group(1)) if match else None
@@ -315,5 +320,5 @@ def pick_artwork(paths: Sequence[str], width: int | None) -> str:
         raise ValueError("no artwork to pick from")
     if width is None:
         return paths[0]
-    sized = [(w, p) for p in paths if (w := image_width(p)) is not None and w >= width]
+    sized = [(w, p) for p in paths if (w := _image_width(p)) is not None and w >= width]
     return min(sized)[1] if sized else paths[0]

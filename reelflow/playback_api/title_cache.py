@@ -1,9 +1,16 @@
-"""What the API needs from the catalog, read once and cached for a few seconds.
+"""The playback API's in-process cache of one title at a time: its view and content keys.
 
-The hot paths (playback start, manifests, licenses) would otherwise hit the database on
-every request. Entries live ``ttl_s`` (default 2 s), so a takedown, a window change or a
-key revocation reaches every API process within that time; docs/api.md says so.
-Database reads run in a worker thread so the event loop never blocks on them.
+Holds ``TitleView`` (title, availability window and live package) and the unsealed
+``KeyEntry`` content keys of a package, read from the catalog and kept ``ttl_s`` (2 s by
+default). Called by the hot paths through ``ApiContext.titles``: playback start
+(routes/playback.py), manifests (routes/manifests.py), licenses (license_auth.py), QoE
+beacons and title detail/artwork (routes/catalog.py). Lists of titles are not cached here;
+those are viewer_catalog.py's SQL.
+
+Without it those paths would hit the database on every request. Because entries live only
+``ttl_s``, a takedown, a window change or a key revocation reaches every API process within
+that time; docs/api.md says so. Database reads run in a worker thread so the event loop
+never blocks on them. ``TTLCache`` is also the filtered-manifest cache of ApiContext.
 """
 
 from __future__ import annotations
@@ -157,7 +164,7 @@ def _live_package(s: Session, title_id: str) -> LivePackage | None:
     )
 
 
-def title_view(s: Session, title: Title, availability: Availability | None) -> TitleView:
+def _title_view(s: Session, title: Title, availability: Availability | None) -> TitleView:
     avail = TitleAvailability(
         state=title.state,
         window_start=availability.window_start if availability else None,
@@ -183,11 +190,12 @@ def load_title_view(engine: Engine, title_id: str) -> TitleView | None:
         title = s.get(Title, title_id)
         if title is None:
             return None
-        return title_view(s, title, s.get(Availability, title_id))
+        return _title_view(s, title, s.get(Availability, title_id))
 
 
-class CatalogView:
-    """Cached reads for the hot paths. Keys are unsealed only inside this process."""
+class TitleCache:
+    """Cached title views and content keys for the hot paths; keys are unsealed only
+    inside this process."""
 
     def __init__(self, engine: Engine, master_keys: dict[int, bytes], ttl_s: float = 2.0) -> None:
         self.engine = engine
