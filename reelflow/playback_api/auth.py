@@ -209,10 +209,6 @@ class TokenVerifier:
                 self._cache.popitem(last=False)
         return viewer
 
-    def clear_cache(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
     def _verify_uncached(self, token: str, now: float) -> Viewer:
         try:
             header = jwt.get_unverified_header(token)

@@ -46,12 +46,6 @@ class Entitlement:
     key_classes: frozenset[TrackClass]
     max_streams: int
 
-    def allows_class(self, key_class: TrackClass) -> bool:
-        return key_class in self.key_classes
-
-    def allows_height(self, height: int) -> bool:
-        return height <= self.max_height
-
 
 def _utc(moment: datetime) -> datetime:
     # SQLite hands datetimes back naive; the catalog stores UTC, so naive means UTC.
