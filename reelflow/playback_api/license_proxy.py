@@ -55,7 +55,6 @@ from reelflow.playback_api.title_cache import KeyEntry
 
 log = logging.getLogger("reelflow.api.license_proxy")
 
-PROXIED_SYSTEMS: tuple[str, ...] = ("widevine", "playready", "fairplay")
 ENTITLEMENT_HEADER = "Reelflow-Entitlement"
 ENTITLEMENT_ISSUER = "reelflow"
 ENTITLEMENT_ALGORITHM = "HS256"
