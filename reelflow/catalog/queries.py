@@ -23,7 +23,6 @@ from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import (
     Asset,
     Availability,
-    ContentKeyRow,
     LadderRow,
     LifecycleEvent,
     Package,
@@ -139,16 +138,6 @@ def append_event(
     return True
 
 
-def events_for(engine: Engine, title_id: str) -> list[LifecycleEvent]:
-    with Session(engine) as s:
-        stmt = (
-            select(LifecycleEvent)
-            .where(LifecycleEvent.title_id == title_id)
-            .order_by(col(LifecycleEvent.id))
-        )
-        return list(s.exec(stmt))
-
-
 def record_asset(
     engine: Engine,
     *,
@@ -251,21 +240,8 @@ def set_availability(
         s.add(row)
 
 
-def get_availability(engine: Engine, title_id: str) -> Availability | None:
-    with Session(engine) as s:
-        return s.get(Availability, title_id)
-
-
 def get_package(engine: Engine, title_id: str, version: int) -> Package | None:
     with Session(engine) as s:
         return s.exec(
             select(Package).where(Package.title_id == title_id, Package.version == version)
         ).first()
-
-
-def content_keys_for(engine: Engine, title_id: str, version: int) -> list[ContentKeyRow]:
-    with Session(engine) as s:
-        stmt = select(ContentKeyRow).where(
-            ContentKeyRow.title_id == title_id, ContentKeyRow.version == version
-        )
-        return list(s.exec(stmt))

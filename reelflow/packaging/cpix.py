@@ -23,7 +23,6 @@ import base64
 import hashlib
 import hmac
 import os
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
@@ -55,7 +54,7 @@ _VIDEO_FILTERS: dict[TrackClass, dict[str, str]] = {
     TrackClass.HD: {"minPixels": str(_PIXELS_SD + 1), "maxPixels": str(_PIXELS_HD)},
     TrackClass.UHD: {"minPixels": str(_PIXELS_HD + 1)},
 }
-_OAEP = OAEP(mgf=MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+RSA_OAEP = OAEP(mgf=MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
 
 
 def _c(tag: str) -> str:
@@ -78,7 +77,7 @@ def _b64(data: bytes) -> str:
 def _rsa_encrypted(parent: ET.Element, public_key: rsa.RSAPublicKey, secret: bytes) -> None:
     _sub(parent, ENC_NS, "EncryptionMethod", Algorithm=ALG_RSA_OAEP)
     cipher_data = _sub(parent, ENC_NS, "CipherData")
-    _sub(cipher_data, ENC_NS, "CipherValue", _b64(public_key.encrypt(secret, _OAEP)))
+    _sub(cipher_data, ENC_NS, "CipherValue", _b64(public_key.encrypt(secret, RSA_OAEP)))
 
 
 def _aes_cbc_encrypt(document_key: bytes, clear: bytes) -> bytes:
@@ -87,18 +86,6 @@ def _aes_cbc_encrypt(document_key: bytes, clear: bytes) -> bytes:
     padded = padder.update(clear) + padder.finalize()
     enc = Cipher(algorithms.AES(document_key), modes.CBC(iv)).encryptor()
     return iv + enc.update(padded) + enc.finalize()
-
-
-def _aes_cbc_decrypt(document_key: bytes, blob: bytes) -> bytes:
-    if len(blob) < 32 or len(blob) % 16:
-        raise CpixError("encrypted content key has a bad length")
-    dec = Cipher(algorithms.AES(document_key), modes.CBC(blob[:16])).decryptor()
-    padded = dec.update(blob[16:]) + dec.finalize()
-    unpadder = padding.PKCS7(128).unpadder()
-    try:
-        return unpadder.update(padded) + unpadder.finalize()
-    except ValueError:
-        raise CpixError("content key does not decrypt (bad padding)") from None
 
 
 def _hls_fairplay_line(kid: bytes) -> str:
@@ -171,47 +158,3 @@ def build_cpix(
             _sub(rule, CPIX_NS, "VideoFilter", **_VIDEO_FILTERS[ck.track_class])
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return body
-
-
-def _cipher_value(el: ET.Element | None, what: str) -> bytes:
-    value = None if el is None else el.find(f".//{{{ENC_NS}}}CipherValue")
-    if value is None or not value.text:
-        raise CpixError(f"CPIX document has no CipherValue for {what}")
-    return base64.b64decode(value.text)
-
-
-def read_cpix(
-    document: bytes, recipient_private_key_pem: bytes, password: bytes | None = None
-) -> dict[str, bytes]:
-    """KID hex -> clear content key, checking every ValueMAC (the recipient's side)."""
-    private_key = serialization.load_pem_private_key(recipient_private_key_pem, password=password)
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise CpixError("recipient private key must be RSA")
-    try:
-        root = ET.fromstring(document)
-    except ET.ParseError as exc:
-        raise CpixError(f"CPIX document is not XML: {exc}") from None
-    delivery = root.find(f"{_c('DeliveryDataList')}/{_c('DeliveryData')}")
-    if delivery is None:
-        raise CpixError("CPIX document has no DeliveryData (keys are not encrypted?)")
-    try:
-        document_key = private_key.decrypt(
-            _cipher_value(delivery.find(_c("DocumentKey")), "DocumentKey"), _OAEP
-        )
-        mac_key = private_key.decrypt(
-            _cipher_value(delivery.find(_c("MACMethod")), "MACMethod"), _OAEP
-        )
-    except ValueError:
-        raise CpixError("document key does not decrypt with this private key") from None
-    out: dict[str, bytes] = {}
-    for el in root.iterfind(f"{_c('ContentKeyList')}/{_c('ContentKey')}"):
-        kid = uuid.UUID(el.get("kid", "")).hex
-        blob = _cipher_value(el, f"ContentKey {kid}")
-        mac_el = el.find(f".//{{{PSKC_NS}}}ValueMAC")
-        if mac_el is None or not mac_el.text:
-            raise CpixError(f"ContentKey {kid} has no ValueMAC")
-        expected = hmac.new(mac_key, blob, hashlib.sha512).digest()
-        if not hmac.compare_digest(expected, base64.b64decode(mac_el.text)):
-            raise CpixError(f"ContentKey {kid}: ValueMAC does not match (tampered document)")
-        out[kid] = _aes_cbc_decrypt(document_key, blob)
-    return out

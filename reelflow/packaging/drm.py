@@ -24,14 +24,6 @@ class DrmSystem:
     system_id: str  # UUID, lower case
     hls_keyformat: str | None
 
-    @property
-    def urn(self) -> str:
-        return f"urn:uuid:{self.system_id}"
-
-    @property
-    def system_id_bytes(self) -> bytes:
-        return uuid.UUID(self.system_id).bytes
-
 
 WIDEVINE = DrmSystem(
     "widevine",

@@ -67,17 +67,6 @@ class VerifierConfig:
     leeway_s: float = 30.0
     cache_size: int = 10_000
 
-    @classmethod
-    def embedded(cls, secret: str | bytes, *, issuer: str, audience: str) -> VerifierConfig:
-        """HS256-only configuration for the one-machine stack and dev tokens."""
-        return cls(
-            issuer=issuer,
-            audience=audience,
-            algorithms=("HS256",),
-            hs256_secret=secret,
-            env="embedded",
-        )
-
 
 @dataclass
 class _KeyRing:

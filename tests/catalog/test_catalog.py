@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import SchemaBehind, check_schema, head_revision, make_engine, upgrade
 from reelflow.catalog.models import ContentKeyRow, LadderRow, Rendition, TitleState, as_utc
+from tests.fixtures import catalog_reads as reads
 
 
 def test_schema_is_at_head_after_upgrade(catalog: Engine) -> None:
@@ -59,7 +60,7 @@ def test_lifecycle_events_are_append_only_and_deduplicated(catalog: Engine) -> N
         catalog, title_id="t2", event="ingested", actor="worker", state="qc", dedupe_key="t2:1:i"
     )
     q.append_event(catalog, title_id="t2", event="note", actor="ops:alice", detail={"x": 1})
-    events = q.events_for(catalog, "t2")
+    events = reads.events_for(catalog, "t2")
     assert [e.event for e in events] == ["ingested", "note"]
     assert events[1].detail == {"x": 1}
     assert q.get_title(catalog, "t2").state == "qc"
@@ -125,7 +126,7 @@ def test_availability_times_come_back_as_utc(catalog: Engine) -> None:
         regions=["US", "CA"],
         plans=["premium"],
     )
-    row = q.get_availability(catalog, "t4")
+    row = reads.get_availability(catalog, "t4")
     assert row is not None
     assert as_utc(row.window_start) == start
     assert row.regions == ["US", "CA"] and row.plans == ["premium"]

@@ -21,7 +21,6 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from sqlalchemy.engine import Engine
 
-from reelflow.catalog.queries import events_for
 from reelflow.config import Settings, get_settings
 from reelflow.jobs.queue import get_queue, redis_connection
 from reelflow.jobs.webhooks import (
@@ -35,6 +34,7 @@ from reelflow.jobs.webhooks import (
     notification_job_id,
 )
 from reelflow.studios.signatures import SIGNATURE_HEADER, parse_signature
+from tests.fixtures.catalog_reads import events_for
 from tests.services import free_port
 
 SECRET = b"studio-shared-secret"

@@ -18,9 +18,10 @@ from reelflow.catalog import queries as q
 from reelflow.catalog.db import make_engine, upgrade
 from reelflow.config import ConfigError, Settings, rotate_generated_master_key
 from reelflow.keystore.admin import KeyAdminError, export_cpix, rotate_master
-from reelflow.packaging.cpix import read_cpix
 from reelflow.storage import LocalStore
 from reelflow.workflows import contracts as c
+from tests.fixtures import catalog_reads as reads
+from tests.fixtures.cpix_reader import read_cpix
 from tests.packaging.test_cpix import _cert, _pem
 
 
@@ -45,7 +46,7 @@ def test_generate_keys_is_idempotent(sealed_title: tuple[Deps, dict[str, str]]) 
     deps, kids = sealed_title
     again = PublishActivities(deps).generate_keys(c.KeysRequest("film", 1, ["AUDIO", "SD", "HD"]))
     assert again.kids == kids
-    assert len(q.content_keys_for(deps.engine, "film", 1)) == 3
+    assert len(reads.content_keys_for(deps.engine, "film", 1)) == 3
 
 
 def test_rotation_reseals_every_key_and_keeps_them_readable(
@@ -57,7 +58,7 @@ def test_rotation_reseals_every_key_and_keeps_them_readable(
     rotated = Settings(home=tmp_path)
     result = rotate_master(rotated, deps.engine)
     assert (result.version, result.resealed, result.already_current) == (2, 3, 0)
-    assert {r.key_version for r in q.content_keys_for(deps.engine, "film", 1)} == {2}
+    assert {r.key_version for r in reads.content_keys_for(deps.engine, "film", 1)} == {2}
     # Once every key is resealed the retired master key can go.
     secrets_file = tmp_path / "secrets.json"
     data = json.loads(secrets_file.read_text())

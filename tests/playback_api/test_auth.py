@@ -43,6 +43,13 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def _hs256_config(secret: str) -> VerifierConfig:
+    """HS256-only, as embedded mode configures it for dev tokens."""
+    return VerifierConfig(
+        issuer=ISS, audience=AUD, algorithms=("HS256",), hs256_secret=secret, env="embedded"
+    )
+
+
 def public_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -170,7 +177,7 @@ def test_hs256_refused_in_production_config() -> None:
             VerifierConfig(issuer=ISS, audience=AUD, algorithms=("HS256",), hs256_secret=DEV_SECRET)
         )
     with pytest.raises(AuthConfigError, match="at least"):
-        TokenVerifier(VerifierConfig.embedded("short", issuer=ISS, audience=AUD))
+        TokenVerifier(_hs256_config("short"))
     with pytest.raises(AuthConfigError, match="no matching public key"):
         TokenVerifier(VerifierConfig(issuer=ISS, audience=AUD, algorithms=("RS256",)))
 
@@ -278,7 +285,7 @@ def test_cache_is_bounded(rsa_key: Any) -> None:
 
 
 def test_mint_dev_token_round_trip_and_validation() -> None:
-    verifier = TokenVerifier(VerifierConfig.embedded(DEV_SECRET, issuer=ISS, audience=AUD))
+    verifier = TokenVerifier(_hs256_config(DEV_SECRET))
     token = mint_dev_token(
         DEV_SECRET, sub="me", plan="standard", country="de", admin=True, issuer=ISS, audience=AUD
     )

@@ -28,7 +28,6 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog import engine_from_settings
-from reelflow.catalog import queries as q
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
 from reelflow.playback_api.app import create_app
@@ -37,6 +36,7 @@ from reelflow.playback_api.auth_config import dev_token_secret
 from reelflow.storage import store_from_settings
 from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
+from tests.fixtures import catalog_reads as reads
 from tests.fixtures.published import MediaSet, publish_title
 from tests.services import free_port
 from tests.web.harness import chromium, serve_on
@@ -79,7 +79,7 @@ class WebStack:
 
     def kids(self, title_id: str) -> dict[str, str]:
         """Track class (AUDIO, SD, HD) -> KID hex of the title's first version."""
-        return {k.track_class.upper(): k.kid for k in q.content_keys_for(self.engine, title_id, 1)}
+        return {k.track_class: k.kid for k in reads.content_keys_for(self.engine, title_id, 1)}
 
 
 # ---- the stack ----------------------------------------------------------------------------

@@ -25,12 +25,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog import engine_from_settings
-from reelflow.catalog import queries as q
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
 from reelflow.workers.main import build_worker
 from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
+from tests.fixtures import catalog_reads as reads
 from tests.workflows.conftest import make_clip
 
 pytestmark = pytest.mark.slow
@@ -203,6 +203,6 @@ async def test_sigkilled_media_worker_costs_one_chunk_not_the_title(
     assert len(files) == len(joined) + len(chunk_dirs) * len(rungs), files
     assert not [f for f in files if f.name.startswith(".")], files
 
-    events = [e.event for e in q.events_for(engine_from_settings(settings), title_id)]
+    events = [e.event for e in reads.events_for(engine_from_settings(settings), title_id)]
     assert events.count("renditions_ready") == 1, events
     assert len(events) == len(set(events)), events

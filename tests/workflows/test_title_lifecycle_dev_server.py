@@ -18,6 +18,7 @@ from reelflow.config import Settings
 from reelflow.storage import store_from_settings
 from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
+from tests.fixtures import catalog_reads as reads
 from tests.workflows.conftest import make_clip, running_workers
 
 pytestmark = pytest.mark.slow
@@ -116,12 +117,12 @@ async def test_clip_is_published_protected_and_taken_down(
     assert status.state == "taken_down", status
     assert status.errors == []
     assert not list(store.list(pkg.origin_prefix + "/"))
-    keys = q.content_keys_for(engine, title_id, 1)
+    keys = reads.content_keys_for(engine, title_id, 1)
     assert keys and all(k.revoked for k in keys)
     videos = [r for r in status.renditions if r.kind == "video"]
     assert videos and max(v.height or 0 for v in videos) <= 270
     assert {r.kind for r in status.renditions} == {"video", "audio", "subtitle"}
-    events = [e.event for e in q.events_for(engine, title_id)]
+    events = [e.event for e in reads.events_for(engine, title_id)]
     assert events[0] == "ingest_started" and "ingested" in events and "published" in events
     assert events[-1] == "taken_down"
     assert len(events) == len(set(events)), "each transition recorded once"
@@ -226,23 +227,25 @@ async def test_short_window_opens_and_expires_by_itself(
         status = await _wait_state(handle, {"published", "failed"}, timeout_s=120)
         assert status.state == "published", status
         engine = engine_from_settings(settings)
-        avail = q.get_availability(engine, title_id)
+        avail = reads.get_availability(engine, title_id)
         assert avail is not None and avail.regions == ["US"]
         status = await handle.result()
     assert status.state == "expired", status
-    events = [e.event for e in q.events_for(engine, title_id)]
+    events = [e.event for e in reads.events_for(engine, title_id)]
     published, opened, expired = (
         events.index(x) for x in ("published", "window_opened", "expired")
     )
     assert published < opened < expired
     from reelflow.catalog.models import as_utc
 
-    expired_at = as_utc(next(e.at for e in q.events_for(engine, title_id) if e.event == "expired"))
+    expired_at = as_utc(
+        next(e.at for e in reads.events_for(engine, title_id) if e.event == "expired")
+    )
     assert expired_at is not None and expired_at >= end
     pkg = q.get_package(engine, title_id, 1)
     assert pkg is not None and pkg.removed_at is not None
     assert not pkg.encrypted and pkg.drm_systems == [] and pkg.kids == {}
-    assert q.content_keys_for(engine, title_id, 1) == []
+    assert reads.content_keys_for(engine, title_id, 1) == []
     assert not list(store_from_settings(settings).list(pkg.origin_prefix + "/"))
 
 
@@ -280,7 +283,7 @@ async def test_new_version_replaces_the_old_without_a_gap(
         assert v2.mpd_key and store.exists(v2.mpd_key)
         assert q.get_title(engine, title_id).state == "published"
         assert q.get_title(engine, title_id).version == 2
-        assert all(k.revoked for k in q.content_keys_for(engine, title_id, 1))
-        assert not any(k.revoked for k in q.content_keys_for(engine, title_id, 2))
+        assert all(k.revoked for k in reads.content_keys_for(engine, title_id, 1))
+        assert not any(k.revoked for k in reads.content_keys_for(engine, title_id, 2))
         await handles[1].signal(TitleWorkflow.takedown, "test done")
         assert (await handles[1].result()).state == "taken_down"
