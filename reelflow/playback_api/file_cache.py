@@ -7,6 +7,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from reelflow.storage.local import file_validator
+
 SMALL_OBJECT = 4 * 1024 * 1024
 CACHE_BYTES = 256 * 1024 * 1024
 
@@ -48,9 +50,9 @@ class SmallFileCache:
             self._items.move_to_end(key)
             return hit[2]
         body = path.read_bytes()
-        # LocalStore's validator (storage/local.py), so a local object has one ETag whether
+        # LocalStore's validator, so a local object has one ETag whether
         # it is served from here or streamed through ObjectStore.stat.
-        entry = CachedFile(body, http_etag(f"{st.st_mtime_ns:x}-{st.st_size:x}"))
+        entry = CachedFile(body, http_etag(file_validator(st)))
         if hit is not None:
             self.used -= len(hit[2].body)
         self._items[key] = (st.st_size, st.st_mtime_ns, entry)

@@ -35,6 +35,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def file_validator(st: os.stat_result) -> str:
+    """An nginx-style validator of a stored file: changes whenever the file is replaced."""
+    return f"{st.st_mtime_ns:x}-{st.st_size:x}"
+
+
 class LocalStore:
     """Objects as files under ``root``. Writes are atomic (temp file, fsync, rename) and
     files are 0644 so an nginx worker running as another user can serve them."""
@@ -68,8 +73,7 @@ class LocalStore:
         return path
 
     def _info(self, key: str, st: os.stat_result) -> ObjectInfo:
-        # An nginx-style validator: changes whenever the file is replaced.
-        etag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+        etag = file_validator(st)
         modified = datetime.fromtimestamp(st.st_mtime, tz=UTC)
         return ObjectInfo(key=key, size=st.st_size, etag=etag, modified=modified)
 
