@@ -6,10 +6,11 @@ import asyncio
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +20,11 @@ from rich.table import Table
 from reelflow.config import Settings, get_settings
 from reelflow.workflows import contracts as c
 from reelflow.workflows.progress import overall_percent
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowHandle
+
+    from reelflow.workflows.title import TitleWorkflow
 
 titles_app = typer.Typer(no_args_is_help=True, help="title lifecycles (Temporal workflows)")
 console = Console()
@@ -323,11 +329,19 @@ def list_titles(state: Annotated[str | None, typer.Option()] = None) -> None:
     console.print(table)
 
 
-def _signal(title_id: str, name: str, *args: Any) -> None:
+SignalSender = Callable[["WorkflowHandle[Any, Any]", "type[TitleWorkflow]"], Awaitable[None]]
+
+
+def _signal(title_id: str, name: str, send: SignalSender) -> None:
+    """Send a signal through the workflow's typed method, so a renamed or re-typed signal
+    fails mypy here instead of reaching a running title as an unknown name."""
+
     async def go() -> None:
+        from reelflow.workflows.title import TitleWorkflow
+
         handle = await _handle(get_settings(), title_id)
-        await handle.signal(name, args=list(args))
-        console.print(f"sent {name} to title-{title_id}")
+        await send(handle, TitleWorkflow)
+        console.print(f"sent {name} to {handle.id}")
 
     _run(go())
 
@@ -335,19 +349,19 @@ def _signal(title_id: str, name: str, *args: Any) -> None:
 @titles_app.command("approve")
 def approve(title_id: str, actor: Annotated[str, typer.Option()] = "ops") -> None:
     """Pass the approval gate after QC warnings."""
-    _signal(title_id, "approve", actor)
+    _signal(title_id, "approve", lambda h, wf: h.signal(wf.approve, actor))
 
 
 @titles_app.command("reject")
 def reject(title_id: str, reason: Annotated[str, typer.Option()]) -> None:
     """Stop the title at the approval gate."""
-    _signal(title_id, "reject", reason)
+    _signal(title_id, "reject", lambda h, wf: h.signal(wf.reject, reason))
 
 
 @titles_app.command("takedown")
 def takedown(title_id: str, reason: Annotated[str, typer.Option()] = "taken down by ops") -> None:
     """Take the title down now."""
-    _signal(title_id, "takedown", reason)
+    _signal(title_id, "takedown", lambda h, wf: h.signal(wf.takedown, reason))
 
 
 @titles_app.command("window")
@@ -362,7 +376,7 @@ def window(
     except CliError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2)
-    _signal(title_id, "update_window", s, e)
+    _signal(title_id, "update_window", lambda h, wf: h.signal(wf.update_window, args=[s, e]))
 
 
 def new_demo_id() -> str:
