@@ -4,6 +4,11 @@ Logs carry the route *template* (``/v1/playback/{session_id}/manifest.mpd``), ne
 raw path or query: tokens ride in query strings and signatures in media paths, and
 neither may reach a log. The same template is the metrics label, so cardinality stays
 bounded however many titles and sessions there are.
+
+Every label value comes from a closed set, never from the request as sent: the route is a
+template or "unmatched", the method one of ``LABELLED_METHODS`` or "other", the status an
+HTTP status code, the problem type a slug of the registry (problems.PROBLEM_TYPES) or
+"other". Anyone can send ``FOO /random/path``; neither grows ``/metrics`` nor memory.
 """
 
 from __future__ import annotations
@@ -20,8 +25,21 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reelflow.playback_api.problems import PROBLEM_TYPES
+
 log = logging.getLogger("reelflow.api")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    """The request method as a label and log field: a known method, else "other"."""
+    return method if method in LABELLED_METHODS else OTHER
+
+
+def problem_label(slug: object) -> str:
+    return slug if isinstance(slug, str) and slug in PROBLEM_TYPES else OTHER
 
 
 class Metrics:
@@ -97,7 +115,7 @@ def route_template(app: Any, scope: Scope) -> str:
     for candidate in getattr(app, "routes", ()):
         match, _ = candidate.matches(scope)
         if match == Match.FULL:
-            return str(getattr(candidate, "path", "unmatched"))
+            return str(getattr(candidate, "path", "unmatched")) or "/{static}"
     return "unmatched"
 
 
@@ -158,7 +176,7 @@ class ObservabilityMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(self.router_app, scope)
-            method = scope["method"]
+            method = method_label(scope["method"])
             key = (route, method, status)
             counter = self._counters.get(key)
             if counter is None:
@@ -180,8 +198,8 @@ class ObservabilityMiddleware:
             }
             state = scope.get("state", {})
             if "problem" in state:
-                fields["problem"] = state["problem"]
-                self.metrics.refusals.labels(state["problem"]).inc()
+                fields["problem"] = problem_label(state["problem"])
+                self.metrics.refusals.labels(fields["problem"]).inc()
             if "account" in state:
                 fields["account"] = state["account"]
             self.access_log.write(fields)
