@@ -8,25 +8,29 @@ beacons and title detail/artwork (routes/catalog.py). Lists of titles are not ca
 those are viewer_catalog.py's SQL.
 
 Without it those paths would hit the database on every request. Because entries live only
-``ttl_s``, a takedown, a window change or a key revocation reaches every API process within
-that time; docs/api.md says so. Database reads run in a worker thread so the event loop
-never blocks on them. ``TTLCache`` is also the filtered-manifest cache of ApiContext.
+``ttl_s`` (plus at most ``stale_s`` while one refresh runs), a takedown, a window change or a
+key revocation reaches every API process within that time; docs/api.md says so. Database
+reads run in a worker thread so the event loop never blocks on them. ``TTLCache`` is also
+the filtered-manifest cache of ApiContext.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from reelflow.catalog.models import Availability, ContentKeyRow, Package, Title, TitleState
 from reelflow.packaging.keys import open_key
 from reelflow.playback_api.entitlements import TitleAvailability
+from reelflow.playback_api.problems import Problem
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -36,20 +40,39 @@ class TTLCache(Generic[K, V]):
     """A small async TTL cache: a hit costs a dict lookup, a miss one thread hop.
 
     Concurrent misses of one key share a single load (no thundering herd of threads when a
-    hot entry expires), and an expired entry keeps being served while its refresh runs, so
-    under load no request waits on the database for a value it already had.
+    hot entry expires). An expired entry is served while its refresh runs, but only for
+    ``stale_s`` past its TTL: after that (the first request after idle) the caller waits for
+    the load, so no answer rests on data older than ``ttl_s + stale_s``. A refresh that
+    fails drops the entry, so the next caller waits for a new load and sees its error
+    instead of old data (fail closed: a revoked key is never served from a broken reload).
+    Entries are evicted least recently used past ``max_entries``; ``keep`` says which loaded
+    values are cached at all (a title cache keeps no negative lookups).
     """
 
-    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        max_entries: int = 10_000,
+        *,
+        stale_s: float | None = None,
+        keep: Callable[[V], bool] | None = None,
+    ) -> None:
         self.ttl_s = ttl_s
+        self.stale_s = min(ttl_s, 0.5) if stale_s is None else stale_s
         self.max_entries = max_entries
-        self._data: dict[K, tuple[float, V]] = {}
+        self._keep = keep
+        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._loading: dict[K, asyncio.Future[V]] = {}
         self._generation = 0  # bumped by invalidate(): loads begun before it are discarded
 
+    def __len__(self) -> int:
+        return len(self._data)
+
     async def get(self, key: K, load: Callable[[], V]) -> V:
         hit = self._data.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            self._data.move_to_end(key)
             return hit[1]
         pending = self._loading.get(key)
         if pending is None:
@@ -57,21 +80,29 @@ class TTLCache(Generic[K, V]):
             # A failed background refresh must not log "exception never retrieved".
             pending.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._loading[key] = pending
-        if hit is not None:
-            return hit[1]  # stale for at most one refresh
+        if hit is not None and hit[0] + self.stale_s > now:
+            return hit[1]  # stale by at most stale_s, while one refresh runs
         return await asyncio.shield(pending)
 
     async def _load(self, key: K, load: Callable[[], V], generation: int) -> V:
         try:
             value = await asyncio.to_thread(load)
+        except BaseException:
             if generation == self._generation:
-                if len(self._data) >= self.max_entries:
-                    self._data.clear()  # crude but bounded; a full cache refills within ttl_s
-                self._data[key] = (time.monotonic() + self.ttl_s, value)
-            return value
+                self._data.pop(key, None)  # never fall back to what the failed reload replaced
+            raise
         finally:
             if self._loading.get(key) is not None and generation == self._generation:
                 self._loading.pop(key, None)
+        if generation == self._generation:
+            if self._keep is not None and not self._keep(value):
+                self._data.pop(key, None)
+            else:
+                self._data[key] = (time.monotonic() + self.ttl_s, value)
+                self._data.move_to_end(key)
+                while len(self._data) > self.max_entries:
+                    self._data.popitem(last=False)
+        return value
 
     def invalidate(self, key: K | None = None) -> None:
         self._generation += 1
@@ -195,20 +226,39 @@ def load_title_view(engine: Engine, title_id: str) -> TitleView | None:
 
 class TitleCache:
     """Cached title views and content keys for the hot paths; keys are unsealed only
-    inside this process."""
+    inside this process.
+
+    Unknown ids are not cached (a miss per request, one primary-key read), so random ids
+    cannot fill the cache or push live titles out of it. A catalog that cannot be read is
+    a 503 ``service_unavailable``: never the view or keys from before the failed reload.
+    """
 
     def __init__(self, engine: Engine, master_keys: dict[int, bytes], ttl_s: float = 2.0) -> None:
         self.engine = engine
         self._master_keys = master_keys
-        self._titles: TTLCache[str, TitleView | None] = TTLCache(ttl_s)
+        self._titles: TTLCache[str, TitleView | None] = TTLCache(
+            ttl_s, keep=lambda view: view is not None
+        )
         self._keys: TTLCache[tuple[str, int], dict[str, KeyEntry]] = TTLCache(ttl_s)
 
+    @property
+    def cached_titles(self) -> int:
+        return len(self._titles)
+
     async def title(self, title_id: str) -> TitleView | None:
-        return await self._titles.get(title_id, lambda: load_title_view(self.engine, title_id))
+        try:
+            return await self._titles.get(title_id, lambda: load_title_view(self.engine, title_id))
+        except SQLAlchemyError as exc:
+            raise _catalog_down() from exc
 
     async def keys(self, title_id: str, version: int) -> dict[str, KeyEntry]:
         """Content keys of one package by KID hex (clear bytes, for license answers)."""
-        return await self._keys.get((title_id, version), lambda: self._load_keys(title_id, version))
+        try:
+            return await self._keys.get(
+                (title_id, version), lambda: self._load_keys(title_id, version)
+            )
+        except SQLAlchemyError as exc:
+            raise _catalog_down() from exc
 
     def _load_keys(self, title_id: str, version: int) -> dict[str, KeyEntry]:
         with Session(self.engine) as s:
@@ -228,3 +278,7 @@ class TitleCache:
     def invalidate(self) -> None:
         self._titles.invalidate()
         self._keys.invalidate()
+
+
+def _catalog_down() -> Problem:
+    return Problem("service_unavailable", "the catalog is not reachable; try again shortly")
