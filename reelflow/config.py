@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     retired_master_keys: SecretStr | None = None
 
     # Binaries: settings, then PATH, then the npm package (packager).
+    # Test-only: studio callbacks may reach 127/8 and ::1 (no other non-public address),
+    # so tests can deliver to a receiver on this machine. Refused in production.
+    allow_loopback_callbacks: bool = False
+
+    @field_validator("allow_loopback_callbacks")
+    @classmethod
+    def _no_loopback_callbacks_in_production(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("env") == "production":
+            raise ValueError("REELFLOW_ALLOW_LOOPBACK_CALLBACKS is test-only: not in production")
+        return value
     ffmpeg_path: str | None = None
     ffprobe_path: str | None = None
     packager_path: str | None = None

@@ -3,27 +3,35 @@
 The bytes are streamed into a local file while hashing, with a size cap and timeouts, so a
 multi-GB master never sits in memory and a hostile URL cannot fill the disk.
 
-Sources named by a studio (``public_only``) are fetched only from public addresses: the
-host is resolved and every address it resolves to must be globally routable, before the
-first request and before each redirect (followed by hand), so a URL cannot reach the
-service's own network (SSRF) by naming it, by a DNS name that points inside, or by a
-redirect. Local paths and store keys are refused for them outright. Known limit: the
-check and the connection resolve the name separately, so a DNS answer that changes in
-between (rebinding) is not caught; a fetch proxy with its own egress rules closes that.
+Sources named by a studio (``public_only``) are fetched only from public addresses, by the
+one rule in ``reelflow.ingest.public_address``: before the first request and before each
+redirect (followed by hand, at most MAX_REDIRECTS), the hop's host is resolved once, every
+address must be public, and the connection goes to those addresses only (pinned: the name
+is not resolved again, so DNS rebinding between check and connect finds no second lookup;
+Host, SNI and the certificate check keep the name). Local paths and store keys are
+refused for them outright. Sources ops give (the CLI) may be internal and are fetched as
+named.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from reelflow.ingest.public_address import (
+    NonPublicAddress,
+    Resolver,
+    UnresolvableHost,
+    pinned_client,
+    resolve_public,
+    url_host_port,
+)
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore
 
 CHUNK = 1024 * 1024
@@ -75,6 +83,7 @@ def fetch_to(
     max_bytes: int,
     timeout_s: float,
     public_only: bool = False,
+    resolver: Resolver | None = None,
 ) -> Fetched:
     kind = classify(source)
     if public_only and kind != "http":
@@ -107,27 +116,43 @@ def fetch_to(
                 raise BadSource(f"source object {key!r}: {exc}") from exc
         else:
             _fetch_http(
-                source, write, timeout_s=timeout_s, max_bytes=max_bytes, public_only=public_only
+                source,
+                write,
+                timeout_s=timeout_s,
+                max_bytes=max_bytes,
+                public_only=public_only,
+                resolver=resolver,
             )
     if size == 0:
         raise BadSource("source is empty (0 bytes)")
     return Fetched(dest, digest.hexdigest(), size)
 
 
-def check_public_host(url: str) -> None:
-    """BadSource unless every address the URL's host resolves to is globally routable."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadSource(f"not an http(s) URL: {url[:80]!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+@contextmanager
+def _refusals_as_bad_source(url: str) -> Iterator[None]:
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise BadSource(f"source host {parts.hostname!r} does not resolve: {exc}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global or address.is_multicast:
-            raise BadSource(f"source host {parts.hostname!r} resolves to a non-public address")
+        yield
+    except (NonPublicAddress, UnresolvableHost) as exc:
+        raise BadSource(f"source {exc}") from exc
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise BadSource(f"not an http(s) URL: {url[:80]!r}") from exc
+
+
+def check_public_host(url: str, *, resolver: Resolver | None = None) -> None:
+    """BadSource unless the URL is http(s) and its host is, or resolves only to, public
+    addresses (the rule in ``reelflow.ingest.public_address``)."""
+    with _refusals_as_bad_source(url):
+        host, port = url_host_port(url)
+        resolve_public(host, port, resolver=resolver)
+
+
+def _client(
+    url: str, timeout: httpx.Timeout, *, public_only: bool, resolver: Resolver | None
+) -> httpx.Client:
+    if not public_only:
+        return httpx.Client(timeout=timeout, follow_redirects=False)
+    with _refusals_as_bad_source(url):
+        return pinned_client(url, timeout=timeout, resolver=resolver)
 
 
 def _fetch_http(
@@ -137,22 +162,25 @@ def _fetch_http(
     timeout_s: float,
     max_bytes: int,
     public_only: bool = False,
+    resolver: Resolver | None = None,
 ) -> None:
     timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            for _hop in range(MAX_REDIRECTS + 1):
-                if public_only:
-                    check_public_host(url)
-                with client.stream("GET", url) as resp:
-                    if resp.is_redirect:
-                        url = urljoin(url, resp.headers.get("location", ""))
-                        if urlsplit(url).scheme not in ("http", "https"):
-                            raise BadSource("redirected to a non-http scheme")
-                        continue
-                    _read_body(url, resp, sink, max_bytes)
-                    return
-            raise BadSource(f"more than {MAX_REDIRECTS} redirects")
+        for _hop in range(MAX_REDIRECTS + 1):
+            # One client per hop: for a studio's URL it is pinned to this hop's checked
+            # addresses, so a redirect to an internal host never gets a connection.
+            with (
+                _client(url, timeout, public_only=public_only, resolver=resolver) as client,
+                client.stream("GET", url) as resp,
+            ):
+                if resp.is_redirect:
+                    url = urljoin(url, resp.headers.get("location", ""))
+                    if urlsplit(url).scheme not in ("http", "https"):
+                        raise BadSource("redirected to a non-http scheme")
+                    continue
+                _read_body(url, resp, sink, max_bytes)
+                return
+        raise BadSource(f"more than {MAX_REDIRECTS} redirects")
     except httpx.TransportError as exc:
         raise TransientSourceError(f"{url}: {type(exc).__name__}: {exc}") from exc
 

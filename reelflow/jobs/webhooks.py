@@ -13,10 +13,18 @@ Failure handling, per attempt:
   the job ends without raising, so rq does not retry it.
 When the last retry fails, rq's failure callback records ``notification_failed``.
 
-Each POST carries ``Reelflow-Signature: t=<unix>,v1=<hex>`` (format, signer and parser in
-``reelflow.studios.signatures``) under the owning studio's webhook secret (``reelflow
-studios add`` prints it; the same secret signs the studio's ingest requests). Titles
-without a studio fall back to the deployment's signing secret.
+Each POST carries ``Reelflow-Callback-Signature: t=<unix>,v1=<hex>`` (format, key
+derivation, signer and parser in ``reelflow.studios.signatures``) under a key derived for
+this direction from the owning studio's webhook secret, so a captured callback cannot be
+replayed as an ingest request. Titles without a studio (ingested by ops) get no
+callbacks: the root signing secret never signs anything a third party receives, so such
+a notification is recorded as failed, not sent.
+
+Every attempt is held to the public-address rule (``reelflow.ingest.public_address``): the
+host is resolved once, every address must be public, and the connection is pinned to
+those addresses (no second lookup for DNS rebinding to answer). A non-public host is a
+permanent failure; a name that does not resolve is retried. Redirects are never
+followed: a 3xx is a failed delivery.
 """
 
 from __future__ import annotations
@@ -43,9 +51,19 @@ from sqlmodel import Session, col, select
 from reelflow.catalog.models import LifecycleEvent, as_utc, utcnow
 from reelflow.catalog.queries import append_event
 from reelflow.config import Settings, get_settings
+from reelflow.ingest.public_address import (
+    NonPublicAddress,
+    Resolver,
+    UnresolvableHost,
+    pinned_client,
+)
 from reelflow.jobs.queue import get_queue, job_catalog
 from reelflow.studios.events import STUDIO_EVENTS
-from reelflow.studios.signatures import SIGNATURE_HEADER, sign_payload
+from reelflow.studios.signatures import (
+    CALLBACK_SIGNATURE_HEADER,
+    callback_signing_key,
+    sign_payload,
+)
 
 EVENT_DELIVERED = "notification_delivered"
 EVENT_FAILED = "notification_failed"
@@ -66,6 +84,11 @@ _TRANSIENT_STATUSES = frozenset({408, 429})
 
 class InvalidCallbackURL(ValueError):
     """A callback URL that is not an absolute http(s) URL."""
+
+
+class RefusedCallback(RuntimeError):
+    """The callback is not sent and retrying will not change that (non-public host,
+    studio-less title)."""
 
 
 class TransientDeliveryError(RuntimeError):
@@ -205,7 +228,12 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
     with job_catalog(settings) as engine:
         if _already_delivered(engine, note.delivery_id):
             return {"status": "already_delivered", "delivery_id": note.delivery_id}
-        status = _post(note, _callback_secret(settings, engine, note.title_id))
+        try:
+            key = _callback_key(settings, engine, note.title_id)
+            status = _post(note, key, allow_loopback=settings.allow_loopback_callbacks)
+        except RefusedCallback as exc:
+            _record_failure(engine, note, attempts=attempt, http_status=None, error=str(exc))
+            return {"status": "refused", "attempts": attempt}
         if 200 <= status < 300:
             append_event(
                 engine,
@@ -219,15 +247,17 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
             return {"status": "delivered", "http_status": status, "attempts": attempt}
         if status >= 500 or status in _TRANSIENT_STATUSES:
             raise TransientDeliveryError(f"callback answered HTTP {status}", status=status)
-        # A 4xx (or a redirect) will not change on retry: the studio must fix its endpoint.
-        error = f"callback answered HTTP {status}; not retried"
+        # A 4xx or a redirect will not change on retry: the studio must fix its endpoint.
+        # Redirects are not followed: the target would escape the address check.
+        redirect = " (redirects are not followed)" if 300 <= status < 400 else ""
+        error = f"callback answered HTTP {status}{redirect}; not retried"
         _record_failure(engine, note, attempts=attempt, http_status=status, error=error)
         return {"status": "failed", "http_status": status, "attempts": attempt}
 
 
-def _callback_secret(settings: Settings, engine: Engine, title_id: str) -> bytes:
-    """The owning studio's current webhook secret (the one it verifies our callbacks with);
-    titles ingested by ops without a studio fall back to the deployment's signing secret."""
+def _callback_key(settings: Settings, engine: Engine, title_id: str) -> bytes:
+    """The outbound key of the owning studio's current webhook secret; RefusedCallback
+    for a title no studio owns (nobody outside may hold a key derived from ours)."""
     from reelflow.catalog.models import Studio, Title
     from reelflow.studios.accounts import active_webhook_secrets
 
@@ -235,20 +265,40 @@ def _callback_secret(settings: Settings, engine: Engine, title_id: str) -> bytes
         title = s.get(Title, title_id)
         studio = s.get(Studio, title.studio_id) if title and title.studio_id else None
     if studio is None:
-        return settings.secrets().signing_secret
-    return active_webhook_secrets(settings, studio, time.time())[0]
+        raise RefusedCallback("the title has no owning studio: callbacks are not sent")
+    return callback_signing_key(active_webhook_secrets(settings, studio, time.time())[0])
 
 
-def _post(note: Notification, secret: bytes) -> int:
+def _post(
+    note: Notification,
+    key: bytes,
+    *,
+    resolver: Resolver | None = None,
+    allow_loopback: bool = False,
+) -> int:
     body = note.body()
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign_payload(secret, body, int(time.time())),
+        CALLBACK_SIGNATURE_HEADER: sign_payload(key, body, int(time.time())),
         EVENT_HEADER: note.event,
         DELIVERY_HEADER: note.delivery_id,
     }
     try:
-        with httpx.Client(timeout=note.timeout_s, follow_redirects=False) as client:
+        # Checked on every attempt and pinned: DNS may have changed since ingest.
+        client = pinned_client(
+            note.callback_url,
+            timeout=note.timeout_s,
+            resolver=resolver,
+            allow_loopback=allow_loopback,
+        )
+    except NonPublicAddress as exc:
+        raise RefusedCallback(f"callback {exc}; not sent") from exc
+    except UnresolvableHost as exc:
+        raise TransientDeliveryError(f"callback {exc}") from exc
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise RefusedCallback("the callback URL is not an absolute http(s) URL") from exc
+    try:
+        with client:
             response = client.post(note.callback_url, content=body, headers=headers)
     except httpx.TimeoutException as exc:
         raise TransientDeliveryError(f"timed out after {note.timeout_s} s: {exc}") from exc

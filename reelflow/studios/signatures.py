@@ -1,9 +1,16 @@
-"""The ``Reelflow-Signature: t=<unix>,v1=<hex>`` header, both directions.
+"""Studio request signatures: ``t=<unix>,v1=<hex>`` headers, one per direction.
 
-``v1`` is the hex HMAC-SHA256, under the studio's webhook secret, of ``f"{t}."`` followed
-by the exact body bytes. It signs the notifications reelflow sends studios
-(``reelflow.jobs.webhooks``) and the ingest requests studios send reelflow
-(``reelflow.playback_api.webhook_auth``, which adds the clock tolerance and replay checks).
+``v1`` is the hex HMAC-SHA256 of ``f"{t}."`` followed by the exact body bytes.
+
+- Inbound, ``Reelflow-Signature``: a studio signs its ingest requests under its webhook
+  secret (checked by ``reelflow.playback_api.webhook_auth``, which adds the clock
+  tolerance and replay checks).
+- Outbound, ``Reelflow-Callback-Signature``: reelflow signs the notifications it sends a
+  studio (``reelflow.jobs.webhooks``) under a key derived from that same secret for this
+  direction only, ``callback_signing_key`` = HKDF-SHA256(ikm=secret, salt=none,
+  info=CALLBACK_KEY_INFO, 32 bytes). Another header and another key: a captured callback
+  can never pass as a signed ingest request, or the other way round.
+
 Several ``v1=`` entries may be given (any may match) so a sender can sign with its old and
 new secret while a rotation rolls out; other schemes (``v0=``, a future ``v2=``) are
 ignored so the format can grow without breaking receivers.
@@ -17,16 +24,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 __all__ = [
+    "CALLBACK_KEY_INFO",
+    "CALLBACK_SIGNATURE_HEADER",
     "SIGNATURE_HEADER",
     "MalformedSignature",
     "ParsedSignature",
+    "callback_signing_key",
     "parse_signature",
     "sign_payload",
     "signature_mac",
 ]
 
 SIGNATURE_HEADER = "Reelflow-Signature"
+CALLBACK_SIGNATURE_HEADER = "Reelflow-Callback-Signature"
+# HKDF label of the outbound key; part of the studio-facing contract (docs/api.md).
+CALLBACK_KEY_INFO = b"reelflow studio callback signature v1"
 # Bounds on what a receiver will look at, so a hostile header costs little to refuse.
 MAX_HEADER_CHARS = 1024
 MAX_SIGNATURES = 8
@@ -46,6 +62,14 @@ def signature_mac(secret: bytes, body: bytes, timestamp: int) -> str:
 def sign_payload(secret: bytes, body: bytes, timestamp: int) -> str:
     """The ``Reelflow-Signature`` header value for `body` sent at `timestamp`."""
     return f"t={timestamp},v1={signature_mac(secret, body, timestamp)}"
+
+
+def callback_signing_key(webhook_secret: bytes) -> bytes:
+    """The key ``Reelflow-Callback-Signature`` is made with: derived from the studio's
+    webhook secret for the outbound direction, so it never signs what the secret signs."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=CALLBACK_KEY_INFO).derive(
+        webhook_secret
+    )
 
 
 @dataclass(frozen=True, repr=False)

@@ -21,6 +21,7 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from sqlalchemy.engine import Engine
 
+from reelflow.catalog.queries import upsert_title
 from reelflow.config import Settings, get_settings
 from reelflow.jobs.queue import get_queue, redis_connection
 from reelflow.jobs.webhooks import (
@@ -33,12 +34,15 @@ from reelflow.jobs.webhooks import (
     failed_notifications,
     notification_job_id,
 )
-from reelflow.studios.signatures import SIGNATURE_HEADER, parse_signature
+from reelflow.studios.accounts import StudioCredentials, create_studio
+from reelflow.studios.signatures import (
+    CALLBACK_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
+    callback_signing_key,
+    parse_signature,
+)
 from tests.fixtures.catalog_reads import events_for
 from tests.services import free_port
-
-SECRET = b"studio-shared-secret"
-
 
 # ---- a real HTTP receiver ------------------------------------------------------------
 
@@ -110,15 +114,37 @@ def receiver_factory() -> Iterator[ReceiverFactory]:
 
 @pytest.fixture
 def notify_settings(monkeypatch: pytest.MonkeyPatch, job_settings: Settings) -> Settings:
-    """The job settings with a known signing secret (callbacks without a studio use it)."""
-    monkeypatch.setenv("REELFLOW_SIGNING_SECRET", SECRET.decode())
+    """The job settings with loopback callbacks allowed (the receivers here listen on
+    127.0.0.1; nothing else non-public is let through, see test_security_ssrf.py)."""
+    monkeypatch.setenv("REELFLOW_ALLOW_LOOPBACK_CALLBACKS", "1")
     get_settings.cache_clear()
     return get_settings()
 
 
-def _title() -> str:
-    # rq job ids are global in Redis, so every test run needs its own titles.
-    return f"t-{uuid.uuid4().hex[:12]}"
+@dataclass
+class Owner:
+    """A studio owning the titles a test notifies about (studio-less titles get none)."""
+
+    settings: Settings
+    engine: Engine
+    credentials: StudioCredentials
+
+    @property
+    def callback_key(self) -> bytes:
+        return callback_signing_key(self.credentials.webhook_secret.encode())
+
+    def new_title(self) -> str:
+        # rq job ids are global in Redis, so every test run needs its own titles.
+        title_id = f"t-{uuid.uuid4().hex[:12]}"
+        upsert_title(self.engine, title_id=title_id, name="T", studio_id=self.credentials.studio_id)
+        return title_id
+
+
+@pytest.fixture
+def owner(notify_settings: Settings, catalog: Engine) -> Owner:
+    studio_id = f"studio-{uuid.uuid4().hex[:8]}"
+    creds = create_studio(notify_settings, catalog, studio_id, "Studio")
+    return Owner(notify_settings, catalog, creds)
 
 
 def _drain(settings: Settings, job_id: str, *, with_scheduler: bool = False) -> Job:
@@ -167,10 +193,10 @@ def test_skips_without_callback_or_for_internal_events(settings: Settings) -> No
 
 
 def test_delivers_signed_notification(
-    notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+    owner: Owner, notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
 ) -> None:
     receiver = receiver_factory([])
-    title = _title()
+    title = owner.new_title()
     job_id = enqueue_notification(
         notify_settings,
         title_id=title,
@@ -192,12 +218,15 @@ def test_delivers_signed_notification(
     doc = json.loads(req.body)
     assert doc["event"] == "published" and doc["title_id"] == title and doc["version"] == 2
     assert doc["detail"] == {"regions": ["GB"]} and doc["occurred_at"]
-    # What a studio does on receipt: verify against the shared secret; tampering fails.
-    signature = parse_signature(req.headers[SIGNATURE_HEADER])
-    assert signature.matches([SECRET], req.body)
+    # What a studio does on receipt: verify under the outbound key derived from its
+    # webhook secret; tampering fails, and the secret itself does not verify it.
+    assert SIGNATURE_HEADER not in req.headers
+    signature = parse_signature(req.headers[CALLBACK_SIGNATURE_HEADER])
+    assert signature.matches([owner.callback_key], req.body)
     assert abs(signature.timestamp - time.time()) <= 300
     tampered = req.body.replace(b'"GB"', b'"US"')
-    assert not signature.matches([SECRET], tampered)
+    assert not signature.matches([owner.callback_key], tampered)
+    assert not signature.matches([owner.credentials.webhook_secret.encode()], req.body)
 
     [delivered] = _events(catalog, title, EVENT_DELIVERED)
     assert delivered["attempts"] == 1 and delivered["http_status"] == 200
@@ -205,10 +234,10 @@ def test_delivers_signed_notification(
 
 
 def test_retries_transient_errors_then_delivers(
-    notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+    owner: Owner, notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
 ) -> None:
     receiver = receiver_factory([500, 429])
-    title = _title()
+    title = owner.new_title()
     job_id = enqueue_notification(
         notify_settings,
         title_id=title,
@@ -230,10 +259,10 @@ def test_retries_transient_errors_then_delivers(
 
 
 def test_gives_up_after_retry_bound(
-    notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+    owner: Owner, notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
 ) -> None:
     receiver = receiver_factory([], default=503)
-    title = _title()
+    title = owner.new_title()
     job_id = enqueue_notification(
         notify_settings,
         title_id=title,
@@ -255,10 +284,10 @@ def test_gives_up_after_retry_bound(
 
 
 def test_client_error_is_permanent(
-    notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+    owner: Owner, notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
 ) -> None:
     receiver = receiver_factory([], default=400)
-    title = _title()
+    title = owner.new_title()
     job_id = enqueue_notification(
         notify_settings,
         title_id=title,
@@ -279,9 +308,9 @@ def test_client_error_is_permanent(
 
 
 def test_connection_refused_is_retried_then_failed(
-    notify_settings: Settings, catalog: Engine
+    owner: Owner, notify_settings: Settings, catalog: Engine
 ) -> None:
-    title = _title()
+    title = owner.new_title()
     job_id = enqueue_notification(
         notify_settings,
         title_id=title,
@@ -301,10 +330,10 @@ def test_connection_refused_is_retried_then_failed(
 
 
 def test_duplicate_enqueue_sends_once(
-    notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+    owner: Owner, notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
 ) -> None:
     receiver = receiver_factory([])
-    title = _title()
+    title = owner.new_title()
 
     def enqueue() -> str | None:
         return enqueue_notification(
@@ -335,10 +364,10 @@ def test_duplicate_enqueue_sends_once(
 
 
 def test_backoff_interval_goes_through_rq_scheduler(
-    notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+    owner: Owner, notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
 ) -> None:
     receiver = receiver_factory([500])
-    title = _title()
+    title = owner.new_title()
     job_id = enqueue_notification(
         notify_settings,
         title_id=title,
