@@ -128,7 +128,8 @@ class PackagingActivities:
                 report = verify_package(
                     result,
                     ffprobe=self.deps.ffprobe,
-                    ffmpeg_decrypt=s.vmaf_ffmpeg(),
+                    ffmpeg_decode=s.vmaf_ffmpeg(),
+                    packager=s.binary("packager"),
                     keys=keys,
                 )
             except PackagingError as exc:

@@ -2,6 +2,10 @@
 
 Errors become named exceptions carrying the tail of stderr. ``run_ffmpeg`` can follow
 ``-progress pipe:1`` and report the fraction done, which activities turn into heartbeats.
+
+Exception texts name the tool and the step (``step=``), never the argument list, and never
+chain ``subprocess.TimeoutExpired`` (whose text is the whole command line): an exception's
+cause travels into Temporal failures and workflow history.
 """
 
 from __future__ import annotations
@@ -35,16 +39,23 @@ def run_ffmpeg(
     duration_s: float | None = None,
     on_progress: Callable[[float], None] | None = None,
     timeout_s: float | None = None,
+    step: str | None = None,
 ) -> str:
     """Run ``ffmpeg <args>`` and return its stderr text.
 
     ``args`` exclude the binary; ``-hide_banner -nostdin`` are added. With ``on_progress``
     the output must not be ``pipe:1`` (stdout carries ``-progress``); the callback gets
     out_time / duration_s clamped to [0, 1], and 1.0 once ffmpeg reports the end.
-    Raises FFmpegError on a non-zero exit and FFmpegTimeout after ``timeout_s``.
+    Raises FFmpegError on a non-zero exit and FFmpegTimeout after ``timeout_s``; their
+    texts say ``ffmpeg (<step>)``.
     """
     return run_ffmpeg_detailed(
-        args, ffmpeg=ffmpeg, duration_s=duration_s, on_progress=on_progress, timeout_s=timeout_s
+        args,
+        ffmpeg=ffmpeg,
+        duration_s=duration_s,
+        on_progress=on_progress,
+        timeout_s=timeout_s,
+        step=step,
     ).stderr
 
 
@@ -56,18 +67,20 @@ def run_ffmpeg_detailed(
     on_progress: Callable[[float], None] | None = None,
     timeout_s: float | None = None,
     follow_progress: bool = False,
+    step: str | None = None,
 ) -> FFmpegResult:
     """Like ``run_ffmpeg`` but also returns the media time reached (``follow_progress``)."""
+    tool = f"ffmpeg ({step})" if step else "ffmpeg"
     if on_progress is None and not follow_progress:
-        return FFmpegResult(_run_plain(ffmpeg, args, timeout_s), None)
-    return _run_with_progress(ffmpeg, args, duration_s, on_progress, timeout_s)
+        return FFmpegResult(_run_plain(ffmpeg, args, timeout_s, tool), None)
+    return _run_with_progress(ffmpeg, args, duration_s, on_progress, timeout_s, tool)
 
 
 def _base_cmd(ffmpeg: str) -> list[str]:
     return [ffmpeg, "-hide_banner", "-nostdin"]
 
 
-def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None) -> str:
+def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None, tool: str) -> str:
     cmd = [*_base_cmd(ffmpeg), *args]
     try:
         proc = subprocess.run(
@@ -77,18 +90,18 @@ def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None) -> str:
             timeout=timeout_s,
             check=False,
         )
-    except FileNotFoundError as exc:
-        raise FFmpegError(f"ffmpeg binary not found: {ffmpeg}") from exc
+    except FileNotFoundError:
+        raise FFmpegError(f"{tool}: binary not found: {ffmpeg}") from None
     except subprocess.TimeoutExpired as exc:
         stderr = _decode(exc.stderr)
         raise FFmpegTimeout(
-            f"ffmpeg timed out after {timeout_s} s",
+            f"{tool} timed out after {timeout_s} s",
             stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
-        ) from exc
+        ) from None
     stderr = _decode(proc.stderr)
     if proc.returncode != 0:
         raise FFmpegError(
-            f"ffmpeg exited with code {proc.returncode}",
+            f"{tool} exited with code {proc.returncode}",
             stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
             returncode=proc.returncode,
         )
@@ -119,6 +132,7 @@ def _run_with_progress(
     duration_s: float | None,
     on_progress: Callable[[float], None] | None,
     timeout_s: float | None,
+    tool: str,
 ) -> FFmpegResult:
     cmd = [*_base_cmd(ffmpeg), "-progress", "pipe:1", "-nostats", *args]
     # stderr goes to a temp file so a chatty ffmpeg can never block on a full pipe
@@ -128,8 +142,8 @@ def _run_with_progress(
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file
             )
-        except FileNotFoundError as exc:
-            raise FFmpegError(f"ffmpeg binary not found: {ffmpeg}") from exc
+        except FileNotFoundError:
+            raise FFmpegError(f"{tool}: binary not found: {ffmpeg}") from None
         timed_out = threading.Event()
 
         def _kill() -> None:
@@ -168,12 +182,12 @@ def _run_with_progress(
         stderr = _decode(err_file.read())
     if timed_out.is_set():
         raise FFmpegTimeout(
-            f"ffmpeg timed out after {timeout_s} s",
+            f"{tool} timed out after {timeout_s} s",
             stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
         )
     if returncode != 0:
         raise FFmpegError(
-            f"ffmpeg exited with code {returncode}",
+            f"{tool} exited with code {returncode}",
             stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
             returncode=returncode,
         )
@@ -181,24 +195,29 @@ def _run_with_progress(
 
 
 def run_ffprobe_json(
-    args: list[str], *, ffprobe: str, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S
+    args: list[str],
+    *,
+    ffprobe: str,
+    timeout_s: float = DEFAULT_PROBE_TIMEOUT_S,
+    step: str | None = None,
 ) -> dict[str, Any]:
     """Run ``ffprobe -v error -print_format json <args>`` and return the parsed JSON.
 
     Raises ProbeError when ffprobe fails or prints something that is not a JSON object.
     """
+    tool = f"ffprobe ({step})" if step else "ffprobe"
     cmd = [ffprobe, "-hide_banner", "-v", "error", "-print_format", "json", *args]
     try:
         proc = subprocess.run(
             cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False
         )
-    except FileNotFoundError as exc:
-        raise ProbeError(f"ffprobe binary not found: {ffprobe}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ProbeError(f"ffprobe timed out after {timeout_s} s") from exc
+    except FileNotFoundError:
+        raise ProbeError(f"{tool}: binary not found: {ffprobe}") from None
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"{tool} timed out after {timeout_s} s") from None
     stderr = stderr_tail(_decode(proc.stderr), lines=5)
     if proc.returncode != 0:
-        raise ProbeError(stderr or f"ffprobe exited with code {proc.returncode}")
+        raise ProbeError(stderr or f"{tool} exited with code {proc.returncode}")
     try:
         data = json.loads(_decode(proc.stdout) or "{}")
     except json.JSONDecodeError as exc:

@@ -316,21 +316,36 @@ def packager_args(
     return args
 
 
-def write_key_flagfile(keys: Mapping[TrackClass, ContentKey], directory: Path) -> Path:
-    """A 0600 flag file holding the raw keys, so they never appear on a command line."""
+def write_key_flagfile(
+    keys: Mapping[TrackClass, ContentKey],
+    directory: Path,
+    *,
+    purpose: Literal["encryption", "decryption"] = "encryption",
+) -> Path:
+    """A 0600 flag file holding the raw keys, so they never appear on a command line.
+
+    ``decryption`` is verification's use: the packager decrypts a sample segment.
+    """
     spec = ",".join(
         f"label={tc.value}:key_id={k.kid.hex()}:key={k.key.hex()}"
         for tc, k in sorted(keys.items(), key=lambda item: item[0].value)
     )
     fd, name = tempfile.mkstemp(prefix="keys.", suffix=".flags", dir=directory)
     with os.fdopen(fd, "w") as fh:
-        fh.write(f"--enable_raw_key_encryption\n--keys={spec}\n")
+        fh.write(f"--enable_raw_key_{purpose}\n--keys={spec}\n")
     return Path(name)
 
 
 # glog line: E1124 09:32:03.848467    6890 packager_main.cc:629] message
 _GLOG = re.compile(r"^([IWEF])\d{4} [\d:.]+\s+(\d+) [^\]]+\] (.*)$")
 _DEMUX_RUN = re.compile(r"Demuxer::Run\(\) on file '(.*)'")
+# The packager echoes a flag it cannot parse ("Failed to parse --keys label=..:key=<hex>"):
+# raw keys must not reach an exception, so anything after --keys and every key= is redacted.
+_KEY_TEXT = re.compile(r"(--keys[= ]|\bkey=)\S+")
+
+
+def _redact_keys(text: str) -> str:
+    return _KEY_TEXT.sub(r"\1<redacted>", text)
 
 
 def _error_for(stderr: str, streams: Sequence[PlannedStream], returncode: int) -> PackagerError:
@@ -348,6 +363,7 @@ def _error_for(stderr: str, streams: Sequence[PlannedStream], returncode: int) -
         elif level in "EF":
             errors.append((thread, msg))
     message = "; ".join(msg for _, msg in errors) or stderr.strip()[-500:] or f"exit {returncode}"
+    message = _redact_keys(message)
     culprit: PlannedStream | None = None
     for thread, msg in errors:
         for s in streams:
@@ -367,7 +383,9 @@ def run_packager(
     cwd: Path,
     streams: Sequence[PlannedStream],
     timeout: float | None = None,
+    step: str = "package",
 ) -> None:
+    """Errors name the tool, the step and the stream, never the argument list."""
     try:
         proc = subprocess.run(
             [packager, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
@@ -375,7 +393,8 @@ def run_packager(
     except FileNotFoundError:
         raise PackagerError("(all streams)", f"packager binary not found: {packager}") from None
     except subprocess.TimeoutExpired:
-        raise PackagerError("(all streams)", f"packager timed out after {timeout} s") from None
+        # `from None`: TimeoutExpired's text is the whole command line.
+        raise PackagerError("(all streams)", f"{step} timed out after {timeout:g} s") from None
     if proc.returncode != 0:
         raise _error_for(proc.stderr, streams, proc.returncode)
 

@@ -11,9 +11,16 @@ Checks (each named in the report so a failure says exactly what is wrong):
 - ``encryption:<stream>``: the init segment is cbcs under the KID of its track class (or
   clear, for a clear package).
 - ``decrypt:<CLASS>`` (encrypted) / ``frames:<stream>`` (clear): the first segment of one
-  stream per class, decrypted with its key by an ffmpeg that handles cbcs (the static
-  ffmpeg 9; Debian's 5.1 fails on init + 3 or more segments), decodes to frames identical to
-  the clear rendition's first frames.
+  stream per class, decrypted with its key, decodes to frames identical to the clear
+  rendition's first frames.
+
+Content keys never reach a command line, an exception or a report detail: Shaka Packager
+decrypts the sample segment (``--enable_raw_key_decryption``, keys in a 0600 flag file in a
+private temp folder removed afterwards; ``/proc/<pid>/cmdline`` is world-readable and the
+static ffmpeg 9 has no key-file option), and ffmpeg only decodes the clear result: the static
+ffmpeg 9, which treats the AAC priming edit list of an fMP4 and of the clear MP4 alike
+(Debian's 5.1 does not, so its audio frames would be off by one). Tool
+failures and timeouts are reported by tool and step, never by argument list.
 """
 
 from __future__ import annotations
@@ -30,11 +37,17 @@ import m3u8
 from reelflow.domain.track_classes import TrackClass
 from reelflow.media.stderr_tail import stderr_tail
 from reelflow.packaging import fmp4
+from reelflow.packaging.errors import PackagerError
 from reelflow.packaging.keys import ContentKey
-from reelflow.packaging.packager import PackageResult, Representation
+from reelflow.packaging.packager import (
+    PackageResult,
+    Representation,
+    run_packager,
+    write_key_flagfile,
+)
 
 DURATION_SLACK_S = 0.5
-_TIMEOUT_S = 120
+DEFAULT_TIMEOUT_S = 120.0
 # Check details are one-line report entries: keep them short.
 _STDERR_TAIL_CHARS = 300
 
@@ -68,26 +81,39 @@ class VerifyReport:
         self.checks.append(Check(name, passed, detail))
 
 
-def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(cmd), capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
-    )
+class ToolFailed(RuntimeError):
+    """A verification tool failed or timed out; the message names the tool and the step."""
+
+
+def _run(cmd: Sequence[str], *, step: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    tool = Path(cmd[0]).name
+    try:
+        proc = subprocess.run(
+            list(cmd), capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except FileNotFoundError:
+        raise ToolFailed(f"{tool} ({step}): binary not found") from None
+    except subprocess.TimeoutExpired:
+        # `from None`: TimeoutExpired's text is the whole command line.
+        raise ToolFailed(f"{tool} ({step}) timed out after {timeout_s:g} s") from None
+    if proc.returncode != 0:
+        tail = stderr_tail(proc.stderr, chars=_STDERR_TAIL_CHARS)
+        raise ToolFailed(f"{tool} ({step}) exit {proc.returncode}: {tail}")
+    return proc
 
 
 def _probe_manifest(
-    report: VerifyReport, name: str, cmd: list[str], videos: Sequence[Representation]
+    report: VerifyReport,
+    name: str,
+    cmd: list[str],
+    videos: Sequence[Representation],
+    *,
+    timeout_s: float,
 ) -> None:
     try:
-        proc = _run(cmd)
-    except subprocess.TimeoutExpired:
-        report.add(name, False, "ffprobe timed out")
-        return
-    if proc.returncode != 0:
-        report.add(
-            name,
-            False,
-            f"ffprobe exit {proc.returncode}: {stderr_tail(proc.stderr, chars=_STDERR_TAIL_CHARS)}",
-        )
+        proc = _run(cmd, step=name, timeout_s=timeout_s)
+    except ToolFailed as exc:
+        report.add(name, False, str(exc))
         return
     streams = json.loads(proc.stdout or "{}").get("streams", [])
     seen = {(s.get("width"), s.get("height")) for s in streams if s.get("codec_type") == "video"}
@@ -144,25 +170,38 @@ def _check_segments(
 
 
 def _frame_hashes(
-    ffmpeg: str, source: Path, kind: str, *, key: bytes | None, frames: int | None
+    ffmpeg: str, source: Path, kind: str, *, frames: int | None, step: str, timeout_s: float
 ) -> list[str]:
-    cmd = [ffmpeg, "-nostdin", "-v", "error"]
-    if key is not None:
-        cmd += ["-decryption_key", key.hex()]
-    cmd += ["-i", str(source), "-map", "0:v:0" if kind == "video" else "0:a:0"]
+    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(source)]
+    cmd += ["-map", "0:v:0" if kind == "video" else "0:a:0"]
     if frames is not None:
         cmd += ["-frames:v" if kind == "video" else "-frames:a", str(frames)]
     cmd += ["-f", "framemd5", "-"]
-    proc = _run(cmd)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"ffmpeg exit {proc.returncode}: {stderr_tail(proc.stderr, chars=_STDERR_TAIL_CHARS)}"
-        )
+    proc = _run(cmd, step=step, timeout_s=timeout_s)
     return [
         ln.rsplit(",", 1)[-1].strip()
         for ln in proc.stdout.splitlines()
         if ln and not ln.startswith("#")
     ]
+
+
+def _decrypt_segment(
+    packager: str, joined: Path, rep: Representation, key: ContentKey, *, timeout_s: float
+) -> Path:
+    """Shaka Packager decrypts ``joined`` (init + one segment) into a clear MP4 beside it."""
+    assert rep.track_class is not None
+    work = joined.parent
+    clear = work / "clear.mp4"
+    flagfile = write_key_flagfile({rep.track_class: key}, work, purpose="decryption")
+    stream = f"in={joined},stream={rep.kind},output={clear},drm_label={rep.track_class.value}"
+    try:
+        run_packager(
+            packager, [stream, f"--flagfile={flagfile}"], cwd=work, streams=(),
+            timeout=timeout_s, step=f"decrypt {rep.name}",
+        )  # fmt: skip
+    except PackagerError as exc:
+        raise ToolFailed(f"packager: {exc.packager_message}") from None
+    return clear
 
 
 def _check_frames(
@@ -172,22 +211,38 @@ def _check_frames(
     rep: Representation,
     *,
     ffmpeg: str,
+    packager: str,
     key: ContentKey | None,
     clear: Path,
+    timeout_s: float,
 ) -> None:
     if rep.init_segment is None or not rep.segments:
         report.add(name, False, f"{rep.name} has no segments")
         return
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as joined:
-        joined.write(result.path(rep.init_segment).read_bytes())
-        joined.write(result.path(rep.segments[0]).read_bytes())
-        joined.flush()
+    # Private (0700) folder: it holds the key flag file while the packager runs.
+    with tempfile.TemporaryDirectory(prefix="reelflow-verify-") as private:
+        joined = Path(private) / "segment.mp4"
+        joined.write_bytes(
+            result.path(rep.init_segment).read_bytes() + result.path(rep.segments[0]).read_bytes()
+        )
         try:
-            got = _frame_hashes(
-                ffmpeg, Path(joined.name), rep.kind, key=key.key if key else None, frames=None
+            source = (
+                _decrypt_segment(packager, joined, rep, key, timeout_s=timeout_s)
+                if key is not None
+                else joined
             )
-            want = _frame_hashes(ffmpeg, clear, rep.kind, key=None, frames=len(got)) if got else []
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            got = _frame_hashes(
+                ffmpeg, source, rep.kind, frames=None, step=f"decode {name}", timeout_s=timeout_s
+            )
+            want = (
+                _frame_hashes(
+                    ffmpeg, clear, rep.kind, frames=len(got), step=f"decode {clear.name}",
+                    timeout_s=timeout_s,
+                )
+                if got
+                else []
+            )  # fmt: skip
+        except ToolFailed as exc:
             report.add(name, False, f"{rep.segments[0]}: {exc}")
             return
     # AAC is MDCT-coded with overlap: the last frame decoded from a lone segment lacks the
@@ -212,9 +267,11 @@ def verify_package(
     result: PackageResult,
     *,
     ffprobe: str,
-    ffmpeg_decrypt: str | None,
+    ffmpeg_decode: str | None,
+    packager: str,
     keys: Mapping[TrackClass, ContentKey] | None,
     clear_renditions: Mapping[str, Path] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> VerifyReport:
     """Run every check; never raises for a bad package: the report says what failed.
 
@@ -229,6 +286,7 @@ def verify_package(
         [ffprobe, "-v", "error", "-show_entries", "stream=codec_type,width,height", "-of", "json",
          str(result.hls_master_path.resolve())],
         videos,
+        timeout_s=timeout_s,
     )  # fmt: skip
     _probe_manifest(
         report,
@@ -236,6 +294,7 @@ def verify_package(
         [ffprobe, "-v", "error", "-allowed_extensions", "ALL", "-show_entries",
          "stream=codec_type,width,height", "-of", "json", str(result.mpd_path.resolve())],
         videos,
+        timeout_s=timeout_s,
     )  # fmt: skip
     for rep in result.representations:
         kid = result.kids.get(rep.track_class.value) if rep.track_class else None
@@ -265,9 +324,12 @@ def verify_package(
                     f"package uses {result.kids.get(label)}",
                 )
                 continue
-        if ffmpeg_decrypt is None:
-            report.add(name, False, "no ffmpeg able to decrypt cbcs (imageio-ffmpeg missing)")
+        if ffmpeg_decode is None:
+            report.add(name, False, "no static ffmpeg 9 to decode with (imageio-ffmpeg missing)")
             continue
         clear = Path(clear_for.get(rep.name, rep.source))
-        _check_frames(report, name, result, rep, ffmpeg=ffmpeg_decrypt, key=key, clear=clear)
+        _check_frames(
+            report, name, result, rep, ffmpeg=ffmpeg_decode, packager=packager, key=key,
+            clear=clear, timeout_s=timeout_s,
+        )  # fmt: skip
     return report

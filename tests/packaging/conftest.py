@@ -62,7 +62,7 @@ def ffprobe_bin() -> str:
 @pytest.fixture(scope="session")
 def ffmpeg9() -> str:
     exe = get_settings().vmaf_ffmpeg()
-    assert exe, "imageio-ffmpeg's static ffmpeg is needed to decrypt cbcs"
+    assert exe, "imageio-ffmpeg's static ffmpeg 9 decodes the verification segments"
     return exe
 
 

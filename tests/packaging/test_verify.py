@@ -19,9 +19,14 @@ def test_encrypted_package_passes(
     content_keys: dict[TrackClass, ContentKey],
     ffprobe_bin: str,
     ffmpeg9: str,
+    packager_bin: str,
 ) -> None:
     report = verify_package(
-        encrypted_pkg, ffprobe=ffprobe_bin, ffmpeg_decrypt=ffmpeg9, keys=content_keys
+        encrypted_pkg,
+        ffprobe=ffprobe_bin,
+        ffmpeg_decode=ffmpeg9,
+        packager=packager_bin,
+        keys=content_keys,
     )
     assert report.passed, report.failures
     names = {c.name for c in report.checks}
@@ -30,27 +35,36 @@ def test_encrypted_package_passes(
     assert "identical" in report.check("decrypt:HD").detail
 
 
-def test_clear_package_passes(clear_pkg: PackageResult, ffprobe_bin: str, ffmpeg9: str) -> None:
-    report = verify_package(clear_pkg, ffprobe=ffprobe_bin, ffmpeg_decrypt=ffmpeg9, keys=None)
+def test_clear_package_passes(
+    clear_pkg: PackageResult, ffprobe_bin: str, ffmpeg9: str, packager_bin: str
+) -> None:
+    report = verify_package(
+        clear_pkg, ffprobe=ffprobe_bin, ffmpeg_decode=ffmpeg9, packager=packager_bin, keys=None
+    )
     assert report.passed, report.failures
     assert report.check("frames:video_720p_900k").passed
     assert report.check("encryption:audio_en_2ch").passed
 
 
+@pytest.mark.parametrize("wrong_class", [TrackClass.HD, TrackClass.SD, TrackClass.AUDIO])
 def test_wrong_key_fails_decrypt_check(
+    wrong_class: TrackClass,
     encrypted_pkg: PackageResult,
     content_keys: dict[TrackClass, ContentKey],
     ffprobe_bin: str,
     ffmpeg9: str,
+    packager_bin: str,
 ) -> None:
-    hd = content_keys[TrackClass.HD]
+    right = content_keys[wrong_class]
     wrong: dict[TrackClass, ContentKey] = {
         **content_keys,
-        TrackClass.HD: ContentKey(hd.kid, bytes(16), TrackClass.HD),
+        wrong_class: ContentKey(right.kid, bytes(16), wrong_class),
     }
-    report = verify_package(encrypted_pkg, ffprobe=ffprobe_bin, ffmpeg_decrypt=ffmpeg9, keys=wrong)
+    report = verify_package(
+        encrypted_pkg, ffprobe=ffprobe_bin, ffmpeg_decode=ffmpeg9, packager=packager_bin, keys=wrong
+    )
     assert not report.passed
-    assert [c.name for c in report.failures] == ["decrypt:HD"]
+    assert [c.name for c in report.failures] == [f"decrypt:{wrong_class.value}"]
     # The details end up in the activity's error message: they must not leak the key.
     assert all(bytes(16).hex() not in c.detail for c in report.checks)
 
@@ -60,11 +74,14 @@ def test_missing_key_fails(
     content_keys: dict[TrackClass, ContentKey],
     ffprobe_bin: str,
     ffmpeg9: str,
+    packager_bin: str,
 ) -> None:
     keys: dict[TrackClass, ContentKey] = {
         tc: k for tc, k in content_keys.items() if tc is not TrackClass.AUDIO
     }
-    report = verify_package(encrypted_pkg, ffprobe=ffprobe_bin, ffmpeg_decrypt=ffmpeg9, keys=keys)
+    report = verify_package(
+        encrypted_pkg, ffprobe=ffprobe_bin, ffmpeg_decode=ffmpeg9, packager=packager_bin, keys=keys
+    )
     assert [c.name for c in report.failures] == ["decrypt:AUDIO"]
 
 
@@ -74,7 +91,7 @@ def _copy(pkg: PackageResult, dest: Path) -> PackageResult:
 
 
 def test_segment_not_starting_on_keyframe_fails(
-    clear_pkg: PackageResult, ffprobe_bin: str, ffmpeg9: str, tmp_path: Path
+    clear_pkg: PackageResult, ffprobe_bin: str, ffmpeg9: str, packager_bin: str, tmp_path: Path
 ) -> None:
     pkg = _copy(clear_pkg, tmp_path / "pkg")
     seg = pkg.path("video_360p_400k/2.m4s")
@@ -85,16 +102,20 @@ def test_segment_not_starting_on_keyframe_fails(
     first_flags_at = trun.payload + 8 + 4 + 4
     struct.pack_into(">I", data, first_flags_at, fmp4.NON_SYNC_SAMPLE)
     seg.write_bytes(bytes(data))
-    report = verify_package(pkg, ffprobe=ffprobe_bin, ffmpeg_decrypt=ffmpeg9, keys=None)
+    report = verify_package(
+        pkg, ffprobe=ffprobe_bin, ffmpeg_decode=ffmpeg9, packager=packager_bin, keys=None
+    )
     assert [c.name for c in report.failures] == ["keyframes:video_360p_400k"]
     assert "video_360p_400k/2.m4s" in report.check("keyframes:video_360p_400k").detail
 
 
 def test_long_segment_fails_duration_check(
-    clear_pkg: PackageResult, ffprobe_bin: str, ffmpeg9: str, tmp_path: Path
+    clear_pkg: PackageResult, ffprobe_bin: str, ffmpeg9: str, packager_bin: str, tmp_path: Path
 ) -> None:
     pkg = replace(_copy(clear_pkg, tmp_path / "pkg"), segment_duration=4)
-    report = verify_package(pkg, ffprobe=ffprobe_bin, ffmpeg_decrypt=ffmpeg9, keys=None)
+    report = verify_package(
+        pkg, ffprobe=ffprobe_bin, ffmpeg_decode=ffmpeg9, packager=packager_bin, keys=None
+    )
     failed = {c.name for c in report.failures}
     assert "durations:video_360p_400k" in failed and "durations:audio_en_2ch" in failed
     assert "6.000s" in report.check("durations:video_360p_400k").detail
