@@ -84,7 +84,9 @@ def fetch_to(
     timeout_s: float,
     public_only: bool = False,
     resolver: Resolver | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Fetched:
+    """``progress`` gets the byte count of each block written (activity heartbeats)."""
     kind = classify(source)
     if public_only and kind != "http":
         raise BadSource("a studio's source must be an http(s) URL")
@@ -99,6 +101,8 @@ def fetch_to(
                 raise SourceTooLarge(f"source exceeds the ingest cap of {max_bytes} bytes")
             digest.update(block)
             out.write(block)
+            if progress is not None:
+                progress(len(block))
 
         if kind == "file":
             path = Path(urlsplit(source).path if source.startswith("file:") else source)
