@@ -171,8 +171,19 @@ def encode_chunk(
     return finals
 
 
-def join_chunks(parts: Sequence[Path], out: Path, *, ffmpeg: str) -> Path:
-    """Concatenate chunk files of one rung with stream copy (concat demuxer)."""
+def join_chunks(
+    parts: Sequence[Path],
+    out: Path,
+    *,
+    ffmpeg: str,
+    duration_s: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> Path:
+    """Concatenate chunk files of one rung with stream copy (concat demuxer).
+
+    With ``duration_s`` and ``on_progress``, reports the fraction of the title joined
+    (a 2-hour rung is minutes of copying that no chunk encode's progress covers).
+    """
     if not parts:
         raise EncodeError("no chunk parts to join")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +213,8 @@ def join_chunks(parts: Sequence[Path], out: Path, *, ffmpeg: str) -> Path:
                 str(tmp),
             ],
             ffmpeg=ffmpeg,
+            duration_s=duration_s,
+            on_progress=on_progress,
         )
         os.replace(tmp, out)
     finally:
