@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     license_timeout_s: float = 10.0
     fairplay_certificate_path: Path | None = None
 
+    # Key policy: the track classes (AUDIO,SD,HD,UHD) each DRM system may unlock; unset:
+    # the mode's default (production: ClearKey AUDIO,SD, the others all; embedded: all).
+    # Parsed and checked by playback_api/key_policy.py at API start-up.
+    key_policy_clearkey: str | None = None
+    key_policy_widevine: str | None = None
+    key_policy_playready: str | None = None
+    key_policy_fairplay: str | None = None
+
     # Studio ingest
     ingest_source_schemes: str = Field(
         default="https,http", description="URL schemes a studio may give as a source"

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from reelflow.config import Settings
 from reelflow.playback_api.auth import TokenVerifier, Viewer
 from reelflow.playback_api.file_cache import SmallFileCache
+from reelflow.playback_api.key_policy import KeyPolicy, key_policy_from_settings, log_key_policy
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.sessions import SessionStore
 from reelflow.playback_api.signing import media_link_secret
@@ -38,6 +39,7 @@ class ApiContext:
     sessions: SessionStore
     public_base: str  # e.g. http://127.0.0.1:8000
     media_base: str  # base of signed /media/ URLs: the edge, or the API itself
+    key_policy: KeyPolicy  # the track classes each DRM system may unlock (key_policy.py)
     # Filtered manifests per (kind, title, version, name, max height, drm): package content
     # under a version never changes, so only entitlement-dependent variants multiply.
     manifests: TTLCache[tuple[str, ...], str] = field(
@@ -54,6 +56,8 @@ class ApiContext:
 
         secrets = settings.secrets()
         public = settings.resolved_public_base_url
+        key_policy = key_policy_from_settings(settings)  # ConfigError: refuse to start
+        log_key_policy(key_policy)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return cls(
             settings=settings,
@@ -67,6 +71,7 @@ class ApiContext:
             sessions=SessionStore(redis, lease_ttl_s=settings.lease_ttl_s),
             public_base=public,
             media_base=(settings.media_base_url or public).rstrip("/"),
+            key_policy=key_policy,
         )
 
     async def temporal(self) -> Client:

@@ -3,7 +3,9 @@
 A license request carries the playback token it was given with the session. It is honoured
 only while that session is alive (lease renewed by heartbeats), the title still published
 with the same package, and within the per-session rate limit; keys are then limited to the
-session's entitlement (track classes) and never revoked ones.
+session's entitlement (track classes), to the classes the *requesting* DRM system may unlock
+under the key policy (key_policy.py: in production ClearKey never gets an HD or UHD key,
+even in a session whose plan and other DRM systems allow them) and to keys not revoked.
 """
 
 from __future__ import annotations
@@ -50,9 +52,12 @@ async def authorize_license(ctx: ApiContext, token: str | None, drm: str) -> Lic
     if package.version != session.version:
         raise Problem("session_expired", "the title was republished; start playback again")
     all_keys = await ctx.titles.keys(session.title_id, session.version)
+    # The policy as configured now, not as it was at playback start: a tightened policy
+    # reaches running sessions at their next license request.
+    classes = ctx.key_policy.unlockable(drm).intersection(session.key_classes)
     allowed = {
         kid: entry
         for kid, entry in all_keys.items()
-        if not entry.revoked and entry.track_class in session.key_classes
+        if not entry.revoked and entry.track_class in classes
     }
     return LicenseGrant(session, title, package, allowed)

@@ -59,6 +59,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _registry(
     ProblemType("session_expired", "Playback session has ended", 410),
     ProblemType("key_withheld", "No requested key may be issued to this session", 403),
     ProblemType("unsupported_drm", "No DRM system in common with this title", 406),
+    ProblemType("drm_policy", "The requested DRM may not unlock this title", 403),
     ProblemType("license_unavailable", "License service is not available", 503),
     ProblemType("upstream_error", "License service answered with an error", 502),
     # Generic HTTP-level problems.

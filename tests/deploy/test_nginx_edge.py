@@ -16,6 +16,7 @@ from types import ModuleType
 
 import pytest
 
+from reelflow.playback_api.routes.media import PACKAGE_MANIFEST
 from reelflow.playback_api.signing import MEDIA_CONTENT_TYPES, media_link_secret, sign_prefix
 from tests.services import free_port, wait_for_port
 
@@ -25,14 +26,17 @@ SECRET = media_link_secret(b"edge-test-signing-secret-0123456789")
 SEGMENT = bytes(range(256)) * 40  # 10 KiB with known content for Range checks
 
 FILES = {
+    "tt-001/v1/x.m4s": b'<?xml version="1.0"?><MPD/>',
+    "tt-001/v1/master.m3u8": b"#EXTM3U\n#EXT-X-STREAM-INF:RESOLUTION=1280x720\n",
     "tt-001/v1/x.mpd": b'<?xml version="1.0"?><MPD/>',
-    "tt-001/v1/master.m3u8": b"#EXTM3U\n",
+    "tt-001/v1/dash/alt.mpd": b"<MPD/>",
+    "tt-001/v1/video_360p.m3u8": b"#EXTM3U\n#EXTINF:6,\nvideo/360/1.m4s\n",
     "tt-001/v1/video/360/1.m4s": SEGMENT,
     "tt-001/v1/video/360/init.mp4": b"\x00\x00\x00\x18ftypiso6",
     "tt-001/v1/subs/en.vtt": b"WEBVTT\n",
     "tt-001/v1/thumbs/sprite.jpg": b"\xff\xd8\xff\xe0",
-    "tt-002/v1/x.mpd": b"<MPD>other title</MPD>",
-    "tt-001/v2/x.mpd": b"<MPD>other version</MPD>",
+    "tt-002/v1/x.m4s": b"<MPD>other title</MPD>",
+    "tt-001/v2/x.m4s": b"<MPD>other version</MPD>",
 }
 
 
@@ -116,8 +120,8 @@ def prefix(title: str = "tt-001", version: str = "v1", ttl: int = 300) -> str:
 @pytest.mark.parametrize(
     ("name", "ext"),
     [
-        ("x.mpd", "mpd"),
-        ("master.m3u8", "m3u8"),
+        ("x.m4s", "m4s"),
+        ("video_360p.m3u8", "m3u8"),
         ("video/360/1.m4s", "m4s"),
         ("video/360/init.mp4", "mp4"),
         ("subs/en.vtt", "vtt"),
@@ -132,6 +136,23 @@ def test_valid_link_serves_file_with_content_type(edge: Edge, name: str, ext: st
     assert response.getheader("Access-Control-Allow-Origin") == "*"
 
 
+@pytest.mark.parametrize("name", ["x.mpd", "dash/alt.mpd", "master.m3u8", "MASTER.M3U8"])
+def test_package_manifests_are_refused_even_under_a_valid_link(edge: Edge, name: str) -> None:
+    # The package's MPD and HLS master list every height; players get manifests from the
+    # API's tokenized routes, filtered to their session (issue 13: clear titles' heights).
+    response = edge.get(prefix() + name)
+    assert response.status == 403
+    assert b"/problems/forbidden" in response.body  # type: ignore[attr-defined]
+    assert b"MPD" not in response.body and b"STREAM-INF" not in response.body  # type: ignore[attr-defined]
+
+
+def test_manifest_rule_matches_the_embedded_origin() -> None:
+    template = (DEPLOY / "edge.conf.template").read_text()
+    rule = re.search(r'if \(\$media_rest ~\* "([^"]+)"\)', template)
+    assert rule is not None
+    assert rule.group(1) == PACKAGE_MANIFEST
+
+
 def test_range_request_is_206(edge: Edge) -> None:
     response = edge.get(prefix() + "video/360/1.m4s", {"Range": "bytes=100-355"})
     assert response.status == 206
@@ -143,37 +164,37 @@ def test_tampered_signature_is_403(edge: Edge) -> None:
     good = prefix()
     parts = good.split("/")
     parts[3] = ("A" if parts[3][0] != "A" else "B") + parts[3][1:]
-    response = edge.get("/".join(parts) + "x.mpd")
+    response = edge.get("/".join(parts) + "x.m4s")
     assert response.status == 403
     assert response.getheader("Content-Type") == "application/problem+json"
     assert b"/problems/forbidden" in response.body  # type: ignore[attr-defined]
     # Extending the expiry invalidates the signature too.
     parts = good.split("/")
     parts[2] = str(int(parts[2]) + 86400)
-    assert edge.get("/".join(parts) + "x.mpd").status == 403
+    assert edge.get("/".join(parts) + "x.m4s").status == 403
 
 
 def test_expired_link_is_410(edge: Edge) -> None:
-    response = edge.get(prefix(ttl=-60) + "x.mpd")
+    response = edge.get(prefix(ttl=-60) + "x.m4s")
     assert response.status == 410
     assert b"/problems/link_expired" in response.body  # type: ignore[attr-defined]
 
 
 def test_token_for_one_title_refused_on_another(edge: Edge) -> None:
     signed = prefix("tt-001", "v1")
-    assert edge.get(signed.replace("/tt-001/", "/tt-002/") + "x.mpd").status == 403
-    assert edge.get(signed.replace("/v1/", "/v2/") + "x.mpd").status == 403
+    assert edge.get(signed.replace("/tt-001/", "/tt-002/") + "x.m4s").status == 403
+    assert edge.get(signed.replace("/v1/", "/v2/") + "x.m4s").status == 403
     # The legitimate links for those packages do work, so the 403s above are the token.
-    assert edge.get(prefix("tt-002") + "x.mpd").status == 200
-    assert edge.get(prefix("tt-001", "v2") + "x.mpd").status == 200
+    assert edge.get(prefix("tt-002") + "x.m4s").status == 200
+    assert edge.get(prefix("tt-001", "v2") + "x.m4s").status == 200
 
 
 @pytest.mark.parametrize(
     "rest",
     [
-        "../../tt-002/v1/x.mpd",
-        "..%2f..%2ftt-002%2fv1%2fx.mpd",
-        "%2e%2e/%2e%2e/tt-002/v1/x.mpd",
+        "../../tt-002/v1/x.m4s",
+        "..%2f..%2ftt-002%2fv1%2fx.m4s",
+        "%2e%2e/%2e%2e/tt-002/v1/x.m4s",
         "../../../secret.txt",
         "../../../../../../../../etc/passwd",
     ],
@@ -188,27 +209,27 @@ def test_traversal_out_of_the_signed_prefix_is_refused(edge: Edge, rest: str) ->
 
 
 def test_malformed_media_paths_and_other_paths(edge: Edge) -> None:
-    assert edge.get("/media/123/short/tt-001/v1/x.mpd").status == 403
+    assert edge.get("/media/123/short/tt-001/v1/x.m4s").status == 403
     assert edge.get("/media/").status == 403
     assert edge.get(prefix()).status == 403  # no object named
     missing = edge.get(prefix() + "nope.m4s")
     assert missing.status == 404
     assert missing.getheader("Content-Type") == "application/problem+json"
-    assert edge.get("/tt-001/v1/x.mpd").status == 404
+    assert edge.get("/tt-001/v1/x.m4s").status == 404
     assert edge.get("/healthz").status == 200
 
 
 def test_access_log_never_holds_the_signature(edge: Edge) -> None:
     signed = prefix()
-    assert edge.get(signed + "x.mpd").status == 200
+    assert edge.get(signed + "x.m4s").status == 200
     sig = signed.split("/")[3]
     log_path = edge.runtime / "access.log"
     # The log line is written just after the response; wait for it (bounded), not a timing test.
     deadline = time.monotonic() + 10
-    while "tt-001/v1/x.mpd 200" not in log_path.read_text() and time.monotonic() < deadline:
+    while "tt-001/v1/x.m4s 200" not in log_path.read_text() and time.monotonic() < deadline:
         time.sleep(0.02)
     log = log_path.read_text()
-    assert "tt-001/v1/x.mpd 200" in log
+    assert "tt-001/v1/x.m4s 200" in log
     assert sig not in log
     assert sig not in (edge.runtime / "error.log").read_text()
 

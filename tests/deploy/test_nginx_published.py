@@ -92,14 +92,24 @@ def test_edge_serves_a_published_package_under_links_from_the_api(
     part = edge.get(prefix + "video_360p_300k/1.m4s", {"Range": "bytes=0-99"})
     assert part.status == 206 and part.body == local.read_bytes()[:100]  # type: ignore[attr-defined]
 
+    # The package's own manifests list every height: the edge refuses them even under this
+    # session's valid link (players get manifests only from the API), media playlists not.
+    for manifest in ("manifest.mpd", "master.m3u8"):
+        refused = edge.get(prefix + manifest)
+        assert refused.status == 403, manifest
+        assert b"Representation" not in refused.body  # type: ignore[attr-defined]
+        assert b"STREAM-INF" not in refused.body  # type: ignore[attr-defined]
+    assert edge.get(prefix + "video_360p_300k.m3u8").status == 200
+
+    init_path = "video_360p_300k/init.mp4"
     parts = prefix.split("/")
     parts[3] = ("A" if parts[3][0] != "A" else "B") + parts[3][1:]
-    assert edge.get("/".join(parts) + "manifest.mpd").status == 403
+    assert edge.get("/".join(parts) + init_path).status == 403
     link_secret = api.client.app.state.ctx.link_secret  # type: ignore[attr-defined]
     expired = sign_prefix(link_secret, "tt-edge", "v1", int(time.time()) - 30)
-    assert edge.get(expired + "manifest.mpd").status == 410
+    assert edge.get(expired + init_path).status == 410
     # This session's link opens nothing of the neighbouring title, which exists on the edge.
     neighbour = prefix.replace("/tt-edge/", "/tt-neighbour/")
-    assert edge.get(neighbour + "manifest.mpd").status == 403
+    assert edge.get(neighbour + init_path).status == 403
     fresh = sign_prefix(link_secret, "tt-neighbour", "v1", int(time.time()) + 60)
-    assert edge.get(fresh + "manifest.mpd").status == 200
+    assert edge.get(fresh + init_path).status == 200

@@ -66,7 +66,7 @@ def test_logs_are_json_and_hold_no_tokens_keys_or_signatures(api: ApiHarness) ->
     mpd = api.client.get(base).text
     prefix = re.search(r"<BaseURL>http://[^/]+(/media/[^<]+)</BaseURL>", mpd)
     assert prefix is not None
-    api.client.get(prefix.group(1) + "manifest.mpd")
+    api.client.get(prefix.group(1) + "video_360p_300k/init.mp4")
     kid = base64.urlsafe_b64encode(bytes.fromhex(title.kid("HD"))).rstrip(b"=").decode()
     api.client.post(session["licenses"]["clearkey"].split("8000", 1)[1], json={"kids": [kid]})
     api.client.get("/v1/titles/nope", headers={"Authorization": "Bearer forged.token.value"})

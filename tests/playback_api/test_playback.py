@@ -436,17 +436,18 @@ def test_origin_serves_ranges_and_types_and_refuses_bad_links(api: ApiHarness) -
     etag = full.headers["etag"]
     same = api.client.get(prefix + "video_360p_300k/1.m4s", headers={"If-None-Match": etag})
     assert same.status_code == 304
-    head = api.client.head(prefix + "manifest.mpd")
-    assert head.status_code == 200 and head.headers["content-type"] == "application/dash+xml"
+    head = api.client.head(prefix + "video_360p_300k.m3u8")
+    assert head.status_code == 200
+    assert head.headers["content-type"] == "application/vnd.apple.mpegurl"
     assert api.client.get(prefix + "nope.m4s").status_code == 404
     # A link for one title opens nothing of another; tampering and expiry are refused.
     cross = prefix.replace("/tt-main/", "/tt-other/")
-    assert api.client.get(cross + "manifest.mpd").status_code == 403
+    assert api.client.get(cross + "video_360p_300k/init.mp4").status_code == 403
     sig = prefix.split("/")[3]
     tampered = prefix.replace(sig, ("A" if sig[0] != "A" else "B") + sig[1:])
-    assert api.client.get(tampered + "manifest.mpd").status_code == 403
+    assert api.client.get(tampered + "video_360p_300k/init.mp4").status_code == 403
     expired = _prefix(api, "tt-main", exp=int(time.time()) - 1)
-    gone = api.client.get(expired + "manifest.mpd")
+    gone = api.client.get(expired + "video_360p_300k/init.mp4")
     assert gone.status_code == 410 and gone.json()["type"].endswith("/link_expired")
 
 
@@ -468,7 +469,7 @@ def test_origin_refuses_traversal_sent_raw(api: ApiHarness) -> None:
     prefix = _prefix(api, "tt-main")
     # A real server and raw request lines: HTTP clients would normalise ".." themselves.
     with serve(create_app(api.settings)) as port:
-        assert raw_get(port, prefix + "manifest.mpd")[0] == 200
+        assert raw_get(port, prefix + "video_360p_300k/init.mp4")[0] == 200
         for suffix in TRAVERSALS:
             status, body = raw_get(port, prefix + suffix)
             assert status in (403, 404), (suffix, status)

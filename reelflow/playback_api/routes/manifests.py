@@ -4,7 +4,10 @@
   points the relative segment URIs at the signed media prefix of the package.
 - HLS: the master loses variants above the height and points at media playlists served
   here (they need per-client key lines); media playlists keep only the client's
-  ``EXT-X-KEY`` system and get absolute segment URIs under the signed prefix.
+  ``EXT-X-KEY`` system and get absolute segment URIs under the signed prefix. HLS names its
+  key system (``?drm=``), so its height is also limited to what that system may unlock
+  (key_policy.py): a ClearKey HLS client of a multi-DRM session sees no HD variant. Only the
+  package's media playlists are served here, never its master (which lists every height).
 
 Filtering is cached per entitlement variant with placeholders; a request only swaps in its
 own token and signed prefix (plain string replacement, no XML parse on the hot path).
@@ -15,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -143,6 +146,7 @@ async def hls_master(request: Request) -> Response:
     claim, max_height = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
     system = _hls_drm(package, claim, drm)
+    max_height = _system_height(ctx, system, max_height)
     key = ("m3u8", claim.title_id, str(package.version), package.hls_master,
            str(max_height))  # fmt: skip
 
@@ -158,16 +162,22 @@ async def hls_master(request: Request) -> Response:
     )
 
 
-def _playlist_height(package: LivePackage, playlist: str) -> int | None:
-    stem = playlist.removesuffix(".m3u8").removesuffix("_iframe")
+def _system_height(ctx: ApiContext, system: str, max_height: int) -> int:
+    """The session's height, limited to what the HLS key system may unlock."""
+    return max_height if system == "clear" else ctx.key_policy.max_height(system, max_height)
+
+
+def _media_playlist(package: LivePackage, playlist: str) -> dict[str, Any]:
+    """The representation whose media (or I-frame) playlist this is; not_found for anything
+    else, above all the package's master, which would list every height unfiltered."""
     for rep in package.representations:
-        if (
-            rep.get("kind") == "video"
-            and str(rep.get("playlist", "")).removesuffix(".m3u8") == stem
-        ):
-            height = rep.get("height")
-            return int(height) if height else None
-    return None
+        name = str(rep.get("playlist", ""))
+        iframe = (
+            rep.get("kind") == "video" and playlist == name.removesuffix(".m3u8") + "_iframe.m3u8"
+        )
+        if name and (playlist == name or iframe):
+            return rep
+    raise Problem("not_found", "no such media playlist in this package")
 
 
 @router.get(
@@ -190,9 +200,12 @@ async def hls_media_playlist(request: Request) -> Response:
     claim, max_height = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
     system = _hls_drm(package, claim, drm)
-    height = _playlist_height(package, playlist)
-    if height is not None and height > max_height:
-        raise Problem("forbidden", f"{height}p is above what this session may play")
+    rep = _media_playlist(package, playlist)
+    if rep.get("kind") == "video":
+        # A video playlist of unknown height is refused too: failing closed.
+        height = int(rep.get("height") or 0)
+        if not height or height > _system_height(ctx, system, max_height):
+            raise Problem("forbidden", f"{height}p is above what this session may play")
     key = ("hls", claim.title_id, str(package.version), playlist, system)
     public = ctx.public_base
 

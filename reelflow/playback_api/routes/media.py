@@ -3,7 +3,10 @@
 The link is checked exactly as the nginx edge checks it (signing.verify_media_path on the
 raw request path, so percent-encoded traversal is refused before any decoding), then the
 object ``origin/<title>/<version>/<path>`` is streamed from the object store with single
-byte-range support, the media content types and immutable caching.
+byte-range support, the media content types and immutable caching. The package's own
+top-level manifests (its MPD and HLS master) are never served: they list every rendition,
+so a player could skip the height filter of its session (for a clear title, watch any
+height). Players get manifests only from the tokenized manifest routes (manifests.py).
 
 Small objects (segments, playlists, sprites) from a local store are served from a bounded
 in-process cache: one dict lookup and one send, which is what lets the embedded origin keep
@@ -32,6 +35,11 @@ router = APIRouter(tags=["media"])
 ORIGIN_ROOT = "origin/"
 CACHE_CONTROL = "private, max-age=86400, immutable"
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Any MPD, and the HLS master Shaka Packager writes (packaging.packager.HLS_MASTER_NAME), by
+# their path under the package. The nginx edge denies the same pattern (edge.conf.template;
+# tests/deploy/test_nginx_edge.py keeps the two equal).
+PACKAGE_MANIFEST = r"^(?:.*/)?[^/]+\.mpd$|^master\.m3u8$"
+PACKAGE_MANIFEST_RE = re.compile(PACKAGE_MANIFEST, re.IGNORECASE)
 
 
 def _content_type(name: str) -> str:
@@ -112,6 +120,8 @@ async def media(request: Request) -> Response:
     ctx = api_context(request)
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     claim = verify_media_path(ctx.link_secret, raw_path.decode("latin-1"), time.time())
+    if PACKAGE_MANIFEST_RE.match(claim.object_subpath):
+        raise Problem("forbidden", "manifests come from the session's manifest URLs")
     key = ORIGIN_ROOT + claim.object_key
     name = claim.object_subpath.rsplit("/", 1)[-1]
     media_type = _content_type(name)

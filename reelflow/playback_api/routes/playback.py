@@ -22,6 +22,7 @@ from reelflow.playback_api.context import (
     viewer_of,
 )
 from reelflow.playback_api.entitlements import check_playback
+from reelflow.playback_api.key_policy import select_drm
 from reelflow.playback_api.license_proxy import MIN_SECRET_BYTES as MIN_UPSTREAM_SECRET_BYTES
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
@@ -144,15 +145,21 @@ async def start_playback(request: Request) -> Response:
             f"this title starts at {min(heights)}p",
         )
     drm: tuple[str, ...] = ()
+    # A clear title has no keys to hold back: the plan's height and classes are the session's.
+    key_classes, max_height = entitlement.key_classes, entitlement.max_height
     if package.encrypted:
         usable = [d for d in package.drm_systems if d in _licensable(ctx)]
-        drm = tuple(d for d in dict.fromkeys(body.drm) if d in usable)
-        if not drm:
+        asked = [d for d in dict.fromkeys(body.drm) if d in usable]
+        if not asked:
             raise Problem(
                 "unsupported_drm",
                 f"this title can be licensed with {', '.join(usable) or 'nothing here'}",
                 supported=usable,
             )
+        # The key policy narrows the plan to what these DRM systems may unlock; the token's
+        # height (and so every manifest of the session) follows.
+        chosen = select_drm(ctx.key_policy, entitlement, asked, usable, min(heights, default=None))
+        drm, key_classes, max_height = chosen.drm, chosen.key_classes, chosen.max_height
     expires_at = int(time.time()) + ctx.settings.playback_ttl_s
     session = PlaybackSession(
         session_id=new_session_id(),
@@ -164,8 +171,8 @@ async def start_playback(request: Request) -> Response:
         version_dir=package.version_dir,
         plan=viewer.plan,
         country=viewer.country,
-        max_height=entitlement.max_height,
-        key_classes=tuple(sorted(entitlement.key_classes)),
+        max_height=max_height,
+        key_classes=tuple(sorted(key_classes)),
         drm=drm,
         expires_at=expires_at,
     )
@@ -180,7 +187,7 @@ async def start_playback(request: Request) -> Response:
         title_id,
         package.version_dir,
         expires_at,
-        max_height=entitlement.max_height,
+        max_height=max_height,
         drm=drm,
     )
     q = f"token={quote(token)}"
@@ -210,7 +217,7 @@ async def start_playback(request: Request) -> Response:
         ),
         thumbnails=f"{ctx.media_base}{prefix}{thumbs[0]}" if thumbs else None,
         resume_position_s=resume,
-        max_height=entitlement.max_height,
+        max_height=max_height,
         heartbeat_url=f"{ctx.public_base}/v1/sessions/{session.session_id}/heartbeat",
         # Three heartbeats fit in one lease, so one lost request never ends a stream.
         heartbeat_interval_s=max(1, min(HEARTBEAT_INTERVAL_S, ctx.settings.lease_ttl_s // 3)),
