@@ -7,10 +7,17 @@ import { markPlayIntent } from './player.js';
 
 const ROW_SIZE = 20;
 
+// Artwork URLs come signed (a query string of their own): the width joins that query.
+function sized(url, width) {
+  const u = new URL(url, window.location.href);
+  u.searchParams.set('width', String(width));
+  return u.href;
+}
+
 function poster(item, width = 300) {
   const url = item.artwork?.poster;
   return url
-    ? h('img', { src: `${url}?width=${width}`, alt: '', loading: 'lazy', width: 150, height: 225 })
+    ? h('img', { src: sized(url, width), alt: '', loading: 'lazy', width: 150, height: 225 })
     : h('span', { class: 'poster-fallback', 'aria-hidden': 'true' }, item.name);
 }
 
@@ -93,7 +100,7 @@ export async function renderTitle(main, id) {
   const resume = t.resume_position_s;
   const meta = [formatDuration(t.duration_s), t.rating, t.genres.join(', '),
     t.max_height ? `up to ${t.max_height}p` : null].filter(Boolean).join(' · ');
-  const backdrop = t.artwork.backdrop ? `url("${t.artwork.backdrop}?width=1280")` : 'none';
+  const backdrop = t.artwork.backdrop ? `url("${sized(t.artwork.backdrop, 1280)}")` : 'none';
   main.replaceChildren(
     h('article', { class: 'title-page', style: `--backdrop: ${backdrop}` },
       h('div', { class: 'title-body' },

@@ -7,6 +7,7 @@ search and detail also run on a real PostgreSQL server (``api_any_db``).
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from sqlmodel import select
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Package, TitleState
 from reelflow.playback_api import viewer_catalog as vc
+from reelflow.playback_api.signing import sign_value
 from reelflow.playback_api.viewing_progress import save_progress
 from tests.playback_api.conftest import ApiHarness
 
@@ -36,6 +38,17 @@ def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
     assert body["type"] == TYPES + slug
     assert body["status"] == status
     return body
+
+
+def artwork_path(api: ApiHarness, title_id: str, kind: str = "poster", country: str = "US") -> str:
+    """A signed artwork link as a catalog answer would give it (also for titles it would not
+    list: hidden and unknown titles must answer like each other)."""
+    link = sign_value(
+        api.settings.secrets().signing_secret,
+        b"reelflow artwork-link v1",
+        {"t": title_id, "c": country, "e": int(time.time()) + 3600},
+    )
+    return f"/v1/titles/{title_id}/artwork/{kind}?v={link}"
 
 
 def set_published_at(api: ApiHarness, title_id: str, at: datetime) -> None:
@@ -84,7 +97,7 @@ def test_listing_shows_only_what_the_caller_may_watch_now(api_any_db: ApiHarness
     published = datetime.fromisoformat(item["published_at"])
     assert abs(published - now) < timedelta(minutes=5)
     for kind in ("poster", "backdrop"):
-        assert item["artwork"][kind].endswith(f"/v1/titles/open/artwork/{kind}")
+        assert f"/v1/titles/open/artwork/{kind}?v=" in item["artwork"][kind]
         relative(api, item["artwork"][kind])
 
 
@@ -225,7 +238,7 @@ def test_search_ranks_name_matches_first_and_hides_invisible_titles(
     assert ids(response.json()) == ["dragon-quest", "lake-house"]
     item = response.json()["items"][0]
     assert item["name"] == "Dragon Quest"
-    assert item["artwork"]["poster"].endswith("/v1/titles/dragon-quest/artwork/poster")
+    assert "/v1/titles/dragon-quest/artwork/poster?v=" in item["artwork"]["poster"]
 
     gb = api.client.get("/v1/search", params={"q": "dragon"}, headers=api.auth(country="GB"))
     assert set(ids(gb.json())) == {"dragon-quest", "lake-house", "dragon-gb"}
@@ -330,7 +343,7 @@ def test_detail_has_languages_window_and_resume_position(api_any_db: ApiHarness)
     assert datetime.fromisoformat(body["availability"]["start"]) == start
     assert datetime.fromisoformat(body["availability"]["end"]) == end
     assert body["resume_position_s"] == 0.0
-    assert body["artwork"]["poster"].endswith("/v1/titles/film/artwork/poster")
+    assert "/v1/titles/film/artwork/poster?v=" in body["artwork"]["poster"]
 
     save_progress(api.engine, "viewer-1", "film", 6.25, 8.0)
     resumed = api.client.get("/v1/titles/film", headers=headers).json()
@@ -377,7 +390,7 @@ def test_artwork_is_served_without_a_token(api: ApiHarness) -> None:
     poster = api.client.get(poster_url)  # no Authorization header: <img> tags send none
     assert poster.status_code == 200
     assert poster.headers["content-type"] == "image/jpeg"
-    assert poster.headers["cache-control"] == "public, max-age=3600"
+    assert poster.headers["cache-control"] == "private, max-age=600"
     assert int(poster.headers["content-length"]) == len(poster.content)
     assert image_size(poster.content) == (600, 900)  # the largest by default
 
@@ -393,7 +406,7 @@ def test_artwork_width_picks_the_smallest_wide_enough(
     api: ApiHarness, width: int, expected: tuple[int, int]
 ) -> None:
     api.publish("sized")
-    response = api.client.get("/v1/titles/sized/artwork/poster", params={"width": width})
+    response = api.client.get(artwork_path(api, "sized") + f"&width={width}")
     assert response.status_code == 200
     assert image_size(response.content) == expected
 
@@ -402,19 +415,20 @@ def test_artwork_of_unpublished_or_unknown_titles_is_not_found(api: ApiHarness) 
     api.publish("draft-art", state=TitleState.PROCESSING)
     api.publish("pulled-art", state=TitleState.TAKEN_DOWN)
     for path in (
-        "/v1/titles/draft-art/artwork/poster",
-        "/v1/titles/pulled-art/artwork/backdrop",
-        "/v1/titles/nobody/artwork/poster",
-        "/v1/titles/..%2F..%2Fsecrets/artwork/poster",
+        artwork_path(api, "draft-art"),
+        artwork_path(api, "pulled-art", "backdrop"),
+        artwork_path(api, "nobody"),
+        artwork_path(api, "..%2F..%2Fsecrets"),
     ):
         assert_problem(api.client.get(path), 404, "not_found")
 
 
 def test_artwork_kind_and_width_are_validated(api: ApiHarness) -> None:
     api.publish("valid-art")
-    assert_problem(api.client.get("/v1/titles/valid-art/artwork/sprite"), 422, "validation_error")
+    sprite = artwork_path(api, "valid-art", "sprite")
+    assert_problem(api.client.get(sprite), 422, "validation_error")
     for width in (0, -5, 10_001):
-        response = api.client.get("/v1/titles/valid-art/artwork/poster", params={"width": width})
+        response = api.client.get(artwork_path(api, "valid-art") + f"&width={width}")
         assert_problem(response, 422, "validation_error")
 
 
@@ -422,7 +436,7 @@ def test_artwork_missing_from_the_store_is_not_found(api: ApiHarness) -> None:
     published = api.publish("lost-art")
     for info in list(api.store.list(f"{published.origin_prefix}/art/")):
         api.store.delete(info.key)
-    response = api.client.get("/v1/titles/lost-art/artwork/poster")
+    response = api.client.get(artwork_path(api, "lost-art"))
     assert_problem(response, 404, "not_found")
 
 

@@ -1,4 +1,5 @@
-"""Attacks on the 2 s title cache: stale revocations, a failing reload, and cache filling.
+"""Attacks on the 2 s title cache (stale revocations, a failing reload, cache filling) and
+on the artwork endpoint (embargoed and geo-blocked titles, unsigned links).
 
 Real SQLite catalog, real Redis, real packaged titles; nothing invalidates the cache by
 hand, so every change reaches the API only through the TTL, as it does in production.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,8 +24,10 @@ from sqlalchemy import text
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
+from reelflow.playback_api.signing import sign_value
 from reelflow.playback_api.title_cache import TTLCache
 from tests.playback_api.conftest import ApiHarness
+from tests.playback_api.test_catalog import artwork_path
 from tests.playback_api.test_playback import license_for, start
 
 PROBLEMS = "https://reelflow.dev/problems/"
@@ -109,11 +114,73 @@ def test_unknown_ids_do_not_fill_the_title_cache(api: ApiHarness) -> None:
     assert api.client.get("/v1/titles/tt-main", headers=headers).status_code == 200
     titles = api.client.app.state.ctx.titles  # type: ignore[attr-defined]
     assert titles.cached_titles == 1
-    for _ in range(10_000):
-        response = api.client.get(f"/v1/titles/x{uuid.uuid4().hex}", headers=headers)
+    for n in range(10_000):  # half through the artwork links, half through title detail
+        unknown = f"x{uuid.uuid4().hex}"
+        if n % 2:
+            response = api.client.get(artwork_path(api, unknown))
+        else:
+            response = api.client.get(f"/v1/titles/{unknown}", headers=headers)
         assert response.status_code == 404
     assert titles.cached_titles == 1  # only the real title, still cached
     assert api.client.get("/v1/titles/tt-main", headers=headers).status_code == 200
+
+
+# ---- artwork: the listing's visibility rule, no existence oracle ---------------------------
+
+
+def test_embargoed_and_geo_blocked_artwork_answers_like_an_unknown_title(
+    api: ApiHarness,
+) -> None:
+    now = datetime.now(UTC)
+    api.publish("tt-soon", window_start=now + timedelta(days=7))
+    api.publish("tt-fr", regions=("FR",))
+    api.publish("tt-gone", window_start=now - timedelta(days=9), window_end=now - timedelta(days=1))
+    api.publish("tt-open")
+    unknown = api.client.get(artwork_path(api, "tt-nothing"))
+    _problem(unknown, 404, "not_found")
+    hidden = {
+        "embargoed": artwork_path(api, "tt-soon"),
+        "geo-blocked": artwork_path(api, "tt-fr", country="US"),
+        "window ended": artwork_path(api, "tt-gone", "backdrop"),
+    }
+    for case, path in hidden.items():
+        response = api.client.get(path)
+        assert (response.status_code, response.json()) == (404, unknown.json()), case
+    assert api.client.get(artwork_path(api, "tt-open")).status_code == 200
+    # The French viewer's own catalog gives a link that works; it works for nobody's US link.
+    listing = api.client.get("/v1/titles", headers=api.auth(country="FR")).json()
+    fr_link = next(i["artwork"]["poster"] for i in listing["items"] if i["id"] == "tt-fr")
+    assert api.client.get(fr_link.removeprefix("http://127.0.0.1:8000")).status_code == 200
+    us = api.client.get("/v1/titles", headers=api.auth(country="US")).json()
+    assert "tt-fr" not in [i["id"] for i in us["items"]]
+
+
+def test_unsigned_altered_and_expired_artwork_links_are_refused_for_any_title(
+    api: ApiHarness,
+) -> None:
+    api.publish("tt-open")
+    good = artwork_path(api, "tt-open")
+    link = good.split("?v=", 1)[1]
+    body, mac = link.split(".")
+    refusals = {
+        "unsigned, known title": "/v1/titles/tt-open/artwork/poster",
+        "unsigned, unknown title": "/v1/titles/tt-nothing/artwork/poster",
+        "link of another title": f"/v1/titles/tt-nothing/artwork/poster?v={link}",
+        "altered signature": f"/v1/titles/tt-open/artwork/poster?v={body}.{mac[::-1]}",
+        "not a link": "/v1/titles/tt-open/artwork/poster?v=garbage",
+    }
+    answers = set()
+    for case, path in refusals.items():
+        response = api.client.get(path)
+        assert response.status_code == 403, (case, response.text)
+        answers.add(json.dumps(response.json(), sort_keys=True) if "unsigned" in case else "")
+    assert len(answers - {""}) == 1  # known and unknown titles: the same refusal
+    expired = sign_value(
+        api.settings.secrets().signing_secret,
+        b"reelflow artwork-link v1",
+        {"t": "tt-open", "c": "US", "e": int(time.time()) - 1},
+    )
+    _problem(api.client.get(f"/v1/titles/tt-open/artwork/poster?v={expired}"), 410, "link_expired")
 
 
 # ---- TTLCache itself -----------------------------------------------------------------------

@@ -4,11 +4,19 @@ A title is in a viewer's catalog when it is published with a live package and
 ``entitlements.is_visible`` for the viewer's country now. Anything else answers exactly
 like a title that does not exist (404 ``not_found``, same detail), so the API never
 reveals that a geo-blocked or unreleased title is there.
+
+Artwork is fetched by ``<img>`` tags and CSS, which send no token, so its links are
+signed instead: the catalog answers carry ``.../artwork/<kind>?v=<signed>``, where the
+signed value names the title, the viewer's country (from their verified token) and an
+expiry. The artwork endpoint applies the same visibility rule to that country at request
+time; an unsigned or altered link is refused whatever the title, so it says nothing about
+which titles exist.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any, Literal
@@ -26,7 +34,13 @@ from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.entitlements import is_visible
 from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE, Problem
 from reelflow.playback_api.routes import API_V1
-from reelflow.playback_api.signing import ID_RE, MEDIA_CONTENT_TYPES
+from reelflow.playback_api.signing import (
+    ID_RE,
+    MEDIA_CONTENT_TYPES,
+    BadSignedValue,
+    open_signed_value,
+    sign_value,
+)
 from reelflow.playback_api.title_cache import TitleView
 from reelflow.playback_api.viewing_progress import (
     effective_position,
@@ -39,7 +53,13 @@ router = APIRouter(prefix=API_V1, tags=["catalog"])
 
 ArtworkKind = Literal["poster", "backdrop"]
 ARTWORK_KINDS: tuple[ArtworkKind, ...] = ("poster", "backdrop")
-ARTWORK_CACHE_CONTROL = "public, max-age=3600"
+# Private and short: a shared cache must not keep serving a title after its takedown.
+ARTWORK_CACHE_CONTROL = "private, max-age=600"
+_ARTWORK_LINK_CONTEXT = b"reelflow artwork-link v1"
+# Links expire on the hour after next (1-2 h from now), so a page's URLs stay the same for an
+# hour and the browser's image cache keeps hitting.
+_ARTWORK_LINK_BUCKET_S = 3600
+MAX_ARTWORK_LINK_CHARS = 512
 # Progress rows read for continue watching; finished and hidden titles are dropped after.
 _PROGRESS_SCAN = 200
 _NOT_FOUND = "no such title"
@@ -58,7 +78,8 @@ _TITLE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 class ArtworkLinks(BaseModel):
-    """Absolute artwork URLs (no token needed); add ``?width=`` for a smaller image."""
+    """Absolute, signed artwork URLs (no token needed; valid 1-2 h); add ``width=`` to the
+    query for a smaller image."""
 
     poster: str | None = None
     backdrop: str | None = None
@@ -118,13 +139,43 @@ class ContinueWatching(BaseModel):
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _artwork_links(ctx: ApiContext, title_id: str, artwork: dict[str, list[str]]) -> ArtworkLinks:
+def _artwork_links(
+    ctx: ApiContext, title_id: str, artwork: dict[str, list[str]], country: str
+) -> ArtworkLinks:
+    expires = (int(time.time()) // _ARTWORK_LINK_BUCKET_S + 2) * _ARTWORK_LINK_BUCKET_S
+    link = sign_value(
+        ctx.signing_secret, _ARTWORK_LINK_CONTEXT, {"t": title_id, "c": country, "e": expires}
+    )
     base = f"{ctx.public_base}/v1/titles/{quote(title_id, safe='')}/artwork"
-    links = {kind: f"{base}/{kind}" if artwork.get(kind) else None for kind in ARTWORK_KINDS}
+    links = {
+        kind: f"{base}/{kind}?v={link}" if artwork.get(kind) else None for kind in ARTWORK_KINDS
+    }
     return ArtworkLinks(**links)
 
 
-def _summary(ctx: ApiContext, entry: vc.CatalogEntry) -> TitleSummary:
+def _artwork_country(ctx: ApiContext, title_id: str, link: str | None) -> str:
+    """The viewer country an artwork link was signed for; refuses unsigned or stale links.
+
+    The refusal does not depend on the title, so it reveals nothing about which exist."""
+    if link is None:
+        raise Problem("forbidden", "artwork links come signed from the catalog answers")
+    try:
+        value = open_signed_value(
+            ctx.signing_secret, _ARTWORK_LINK_CONTEXT, link, max_chars=MAX_ARTWORK_LINK_CHARS
+        )
+    except BadSignedValue:
+        raise Problem("forbidden", "this artwork link is not one the catalog signed")
+    if not isinstance(value, dict) or value.get("t") != title_id:
+        raise Problem("forbidden", "this artwork link is not one the catalog signed")
+    expires, country = value.get("e"), value.get("c")
+    if not isinstance(expires, int) or not isinstance(country, str):
+        raise Problem("forbidden", "this artwork link is not one the catalog signed")
+    if expires <= time.time():
+        raise Problem("link_expired", "this artwork link has expired; list the catalog again")
+    return country
+
+
+def _summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> TitleSummary:
     return TitleSummary(
         id=entry.id,
         name=entry.name,
@@ -132,7 +183,7 @@ def _summary(ctx: ApiContext, entry: vc.CatalogEntry) -> TitleSummary:
         genres=list(entry.genres),
         rating=entry.rating,
         duration_s=entry.duration_s,
-        artwork=_artwork_links(ctx, entry.id, entry.artwork),
+        artwork=_artwork_links(ctx, entry.id, entry.artwork, viewer.country),
         published_at=entry.published_at,
     )
 
@@ -178,7 +229,7 @@ async def list_titles(
         genre=genre,
     )
     return TitlePage(
-        items=[_summary(ctx, e) for e in entries],
+        items=[_summary(ctx, e, viewer) for e in entries],
         next_cursor=vc.encode_cursor(ctx.signing_secret, next_key) if next_key else None,
     )
 
@@ -208,7 +259,7 @@ async def title_detail(
         genres=list(view.genres),
         rating=view.rating,
         duration_s=view.duration_s,
-        artwork=_artwork_links(ctx, view.id, package.artwork),
+        artwork=_artwork_links(ctx, view.id, package.artwork, viewer.country),
         audio_languages=package.languages("audio"),
         subtitle_languages=package.languages("text"),
         availability=AvailabilityWindow(
@@ -225,7 +276,12 @@ async def title_detail(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"image/jpeg": {}}, "description": "The image."},
-        404: {"description": "not_found: no such published title or image", "content": _PROBLEM},
+        403: {"description": "forbidden: the link is not signed", "content": _PROBLEM},
+        404: {
+            "description": "not_found: no such title visible in the link's country, or image",
+            "content": _PROBLEM,
+        },
+        410: {"description": "link_expired: list the catalog again", "content": _PROBLEM},
         503: {"description": "service_unavailable: the object store", "content": _PROBLEM},
     },
 )
@@ -233,11 +289,19 @@ async def title_artwork(
     title_id: str,
     kind: ArtworkKind,
     width: int | None = Query(None, ge=1, le=10_000, description="Smallest image this wide."),
+    v: str | None = Query(
+        None, max_length=MAX_ARTWORK_LINK_CHARS, description="The link's signature, as given."
+    ),
     ctx: ApiContext = Depends(get_ctx),
 ) -> StreamingResponse:
-    """Poster or backdrop of a published title. No token: <img> tags cannot send one."""
+    """Poster or backdrop of a title visible in the link's country now.
+
+    No token (<img> tags cannot send one): the link itself is signed by the catalog answer
+    that gave it, for the viewer's country."""
+    country = _artwork_country(ctx, title_id, v)
     view = await _published_view(ctx, title_id)
-    assert view.package is not None  # _published_view guarantees a live package
+    if view.package is None or not is_visible(view.availability, country, utcnow()):
+        raise Problem("not_found", _NOT_FOUND)
     paths = view.package.artwork.get(kind) or []
     if not paths:
         raise Problem("not_found", f"this title has no {kind}")
@@ -268,7 +332,7 @@ async def search(
     entries = await asyncio.to_thread(
         vc.search_visible, ctx.engine, q, country=viewer.country, now=utcnow(), limit=limit
     )
-    return SearchResults(items=[_summary(ctx, e) for e in entries])
+    return SearchResults(items=[_summary(ctx, e, viewer) for e in entries])
 
 
 @router.get("/me/continue-watching", response_model=ContinueWatching, responses=_UNAUTHORIZED)
@@ -295,7 +359,7 @@ async def continue_watching(
         assert watched_at is not None
         items.append(
             ContinueWatchingItem(
-                **_summary(ctx, entry).model_dump(),
+                **_summary(ctx, entry, viewer).model_dump(),
                 resume_position_s=position,
                 last_watched_at=watched_at,
             )
