@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # Playback API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Embedded mode (dev tokens, HS256) refuses a non-loopback api_host unless this is set:
+    # REELFLOW_EMBEDDED_ALLOW_PUBLIC_BIND=1 (e.g. the demo inside a container), warned at start.
+    embedded_allow_public_bind: bool = False
     public_base_url: str | None = None
     # Base of signed media URLs handed to players: the nginx edge / CDN in production;
     # default: the API itself (embedded origin).

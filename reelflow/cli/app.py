@@ -90,6 +90,10 @@ def api(
 
     configure_json_logging()
     settings = get_settings()
+    # The bind checks (embedded mode only on loopback) must see the address really bound.
+    overrides = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
     try:
         application = create_app(settings)
     except (SchemaBehind, ConfigError) as exc:
@@ -97,8 +101,8 @@ def api(
         raise typer.Exit(2)
     uvicorn.run(
         application,
-        host=host or settings.api_host,
-        port=port or settings.api_port,
+        host=settings.api_host,
+        port=settings.api_port,
         log_level="info",
         access_log=False,
     )

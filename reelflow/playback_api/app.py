@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,12 +16,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings, get_settings
+from reelflow.playback_api.auth_config import check_embedded_bind, dev_auth_enabled
 from reelflow.playback_api.body_limit import BodyLimitMiddleware
 from reelflow.playback_api.context import ApiContext
 from reelflow.playback_api.observability import AccessLog, Metrics, ObservabilityMiddleware
 from reelflow.playback_api.problems import Problem, install_problem_handlers, problem_handler
 from reelflow.playback_api.readiness import readiness
 from reelflow.storage import store_from_settings
+
+log = logging.getLogger("reelflow.api")
 
 OPENAPI_TAGS = [
     {"name": "catalog", "description": "What a viewer may watch, search and resume."},
@@ -30,12 +34,16 @@ OPENAPI_TAGS = [
     {"name": "qoe", "description": "Player quality-of-experience beacons and aggregates."},
     {"name": "media", "description": "The embedded origin: segments under signed prefixes."},
     {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
-    {"name": "dev", "description": "Embedded/dev mode only."},
+    {"name": "dev", "description": "Embedded mode bound to loopback only."},
 ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Embedded mode on a public bind: ConfigError, or the override's warning.
+    public_bind_warning = check_embedded_bind(settings)
+    if public_bind_warning:
+        log.warning(public_bind_warning)
     # Refuses to start on a catalog schema that is behind (SchemaBehind names the command).
     engine = engine_from_settings(settings)
     store = store_from_settings(settings)
@@ -96,8 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Routes are matched in order: the per-segment and per-license paths go first.
     app.include_router(media.router)
-    for module in (manifests, licenses, playback, catalog, license_proxy, qoe, studio, dev):
+    for module in (manifests, licenses, playback, catalog, license_proxy, qoe, studio):
         app.include_router(module.router)
+    # Always routed (else the web mount's catch-all answers 405), documented only when on.
+    app.include_router(dev.router, include_in_schema=dev_auth_enabled(settings))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

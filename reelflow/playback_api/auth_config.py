@@ -1,9 +1,15 @@
-"""Viewer-token verification configured from Settings (auth.py stays settings-free)."""
+"""Viewer-token verification configured from Settings (auth.py stays settings-free).
+
+Embedded mode's dev auth (``POST /v1/dev/token`` and HS256 tokens) is safe only while no one
+else can reach the API: it is on only while ``api_host`` is loopback, and embedded mode on
+another bind refuses to start (``check_embedded_bind``) unless explicitly overridden.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from typing import cast
 
 from reelflow.config import ConfigError, Settings
@@ -17,16 +23,58 @@ def dev_token_secret(signing_secret: bytes) -> str:
     return hmac.new(signing_secret, _DEV_TOKEN_CONTEXT, hashlib.sha256).hexdigest()
 
 
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 or ``localhost``; anything else (0.0.0.0, "", a name) may be public."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def dev_auth_enabled(settings: Settings) -> bool:
+    """Dev tokens and HS256: embedded mode on loopback (or on the explicit public override)."""
+    return settings.env == "embedded" and (
+        is_loopback_host(settings.api_host) or settings.embedded_allow_public_bind
+    )
+
+
+def check_embedded_bind(settings: Settings) -> str | None:
+    """Refuse embedded mode on a public bind; with the override, the warning to log."""
+    if settings.env != "embedded" or is_loopback_host(settings.api_host):
+        return None
+    if not settings.embedded_allow_public_bind:
+        raise ConfigError(
+            f"refusing to start embedded mode on the non-loopback address "
+            f"{settings.api_host!r}: embedded mode hands out dev viewer tokens for any account "
+            "and plan to anyone who can reach it. Set REELFLOW_ENV=production (with your "
+            "identity provider's key), bind REELFLOW_API_HOST=127.0.0.1, or, knowing this, "
+            "set REELFLOW_EMBEDDED_ALLOW_PUBLIC_BIND=1"
+        )
+    return (
+        f"embedded mode on the non-loopback address {settings.api_host!r} "
+        "(REELFLOW_EMBEDDED_ALLOW_PUBLIC_BIND=1): POST /v1/dev/token issues viewer tokens "
+        "for any account and plan to anyone who can reach this API; use REELFLOW_ENV=production "
+        "for anything but a private demo"
+    )
+
+
 def _algorithms(settings: Settings) -> tuple[Algorithm, ...]:
     if settings.auth_algorithms.strip():
         names = [a.strip().upper() for a in settings.auth_algorithms.split(",") if a.strip()]
     else:
-        names = ["HS256"] if settings.env == "embedded" else []
+        names = ["HS256"] if dev_auth_enabled(settings) else []
         if settings.auth_public_key_path or settings.auth_jwks_path:
             names += ["RS256", "ES256"]
     unknown = [n for n in names if n not in ("RS256", "ES256", "HS256")]
     if unknown:
         raise ConfigError(f"REELFLOW_AUTH_ALGORITHMS: unsupported {unknown} (RS256, ES256, HS256)")
+    if "HS256" in names and not dev_auth_enabled(settings):
+        raise ConfigError(
+            "REELFLOW_AUTH_ALGORITHMS: HS256 (dev tokens) is accepted only in embedded mode "
+            "bound to loopback; production verifies RS256/ES256 from the identity provider"
+        )
     if not names:
         raise ConfigError(
             "production needs REELFLOW_AUTH_PUBLIC_KEY_PATH or REELFLOW_AUTH_JWKS_PATH "

@@ -1,4 +1,8 @@
-"""Embedded/dev mode only: dev viewer tokens for the web player's account picker."""
+"""Dev viewer tokens for the web player's account picker.
+
+Served only when ``auth_config.dev_auth_enabled``: embedded mode bound to loopback (or the
+explicit public-bind override); everywhere else the path answers 404 and is not documented.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from reelflow.playback_api.auth import mint_dev_token
-from reelflow.playback_api.auth_config import dev_token_secret
+from reelflow.playback_api.auth_config import dev_auth_enabled, dev_token_secret
 from reelflow.playback_api.context import ApiContext, get_ctx
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
@@ -36,9 +40,9 @@ class DevToken(BaseModel):
 
 @router.post("/dev/token", response_model=DevToken)
 async def dev_token(body: DevTokenRequest, ctx: ApiContext = Depends(get_ctx)) -> DevToken:
-    """A viewer token for a dev account (only when REELFLOW_ENV=embedded; 404 otherwise)."""
-    if ctx.settings.env != "embedded":
-        raise Problem("not_found", "dev tokens exist only in embedded mode")
+    """A viewer token for any dev account and plan (embedded mode on loopback only)."""
+    if not dev_auth_enabled(ctx.settings):
+        raise Problem("not_found", "dev tokens exist only in embedded mode bound to loopback")
     token = mint_dev_token(
         dev_token_secret(ctx.signing_secret),
         sub=body.sub,
