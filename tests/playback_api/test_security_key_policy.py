@@ -469,5 +469,5 @@ def test_each_version_of_a_title_gets_its_own_keys(api: ApiHarness) -> None:
 
 
 def test_attack_cases_counted() -> None:
-    # Keeps the report honest: the number of attack tests (parametrized ones count twice).
+    # One entry per attack test function; the last two run twice (clear and encrypted title).
     assert len(ATTACKS) == 8
