@@ -97,7 +97,11 @@ class Settings(BaseSettings):
     auth_jwks_path: Path | None = None
 
     # Playback sessions
-    playback_ttl_s: int = Field(default=4 * 3600, ge=60, description="token and link lifetime")
+    # Tokens and media links live minutes and are renewed by heartbeats while the lease is
+    # held, so an ended or replaced session stops playing within one lifetime.
+    media_link_ttl_s: int = Field(
+        default=300, ge=10, le=3600, description="token and media-link lifetime (renewed)"
+    )
     lease_ttl_s: int = Field(default=60, ge=1, description="a stream's lease without heartbeat")
     license_rate_per_minute: int = Field(default=60, ge=1)
 

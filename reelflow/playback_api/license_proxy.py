@@ -23,7 +23,10 @@ The contract with the upstream (docs/drm.md repeats it for vendors):
   KEY_WRAP_INFO, length=32)`` and with the 16 KID bytes as associated data. So keys never
   travel in the clear inside a token that is only signed, and a wrapped key cannot be
   moved onto another KID.
-* ``policy``: ``license_expires_at`` (unix s, the session's expiry), ``persistent`` false,
+* ``policy``: ``license_expires_at`` (unix s: the session's current token and media-link
+  expiry, minutes ahead and moved on only by heartbeats that hold the lease, so a license
+  outlives the lease by at most one link lifetime and the player renews it by a new
+  request, which needs a live lease), ``persistent`` false,
   ``track_classes``: TRACK_POLICY for each class in ``keys``.
 * A 2xx answer is relayed (body and Content-Type); anything else is a 502 to the player.
 """
@@ -195,6 +198,7 @@ def build_entitlement(
         "device_id": session.device_id,
         "keys": entries,
         "policy": {
+            # The live session's link expiry (renewed by heartbeats), never hours ahead.
             "license_expires_at": session.expires_at,
             "persistent": False,
             "track_classes": {

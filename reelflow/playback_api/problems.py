@@ -46,6 +46,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _registry(
     ProblemType("geo_blocked", "Title is not available in your country", 403),
     ProblemType("plan_insufficient", "Your plan does not include this title", 403),
     ProblemType("too_many_streams", "Too many concurrent streams", 409),
+    ProblemType("device_in_use", "This device is playing another session", 409),
     # Authentication and authorisation.
     ProblemType("invalid_token", "Invalid or missing access token", 401),
     ProblemType("token_expired", "Access token has expired", 401),

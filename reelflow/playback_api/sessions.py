@@ -2,14 +2,26 @@
 
 Per account, a sorted set of device leases scored by their expiry (ms). Starting a session
 drops expired leases, then takes a lease for the device unless the account already holds
-its plan's maximum; the same device starting again takes over its own lease (a reload or
-a second tab on one device is not a second stream). A heartbeat renews the lease and the
-session; a player that vanishes stops renewing and its lease expires by itself.
+its plan's maximum. A start on a device that holds a live lease takes that lease over (a
+reload or a second tab on one device is not a second stream) only when the device is
+bound by the identity provider (the token's ``device`` claim) or the start names the
+session it replaces: a client-chosen device id alone proves nothing, so without either
+the start is refused (``device_in_use``) instead of silently ending another player.
+
+The lease is the gate for playback: tokens and media links live minutes
+(``Settings.media_link_ttl_s``) and are renewed only by a heartbeat that still holds the
+lease, which also records the new link expiry in the session (the license proxy bounds
+license durations by it). A player that vanishes stops renewing and its lease expires by
+itself; an ended or replaced session gets no renewal, so its links die within one lifetime.
 
 Keys (``<p>`` is the prefix, ``rf:`` by default)::
 
     <p>leases:<account>            ZSET device -> lease expiry (ms)
-    <p>owner:<account>:<device>    session id holding that device's lease (PX lease TTL)
+    <p>owner:<n>:<account>:<device>
+                                   session id holding that device's lease (PX lease TTL);
+                                   <n> is the account's length in UTF-8 bytes, so an
+                                   account or device holding ':' cannot name another
+                                   pair's key ("a:b" + "c" and "a" + "b:c" differ)
     <p>session:<session id>        session JSON (PX lease TTL, renewed by heartbeats)
     <p>resume:<account>            HASH title -> last position (s): a cache of the catalog's
                                    viewing_progress, so starting playback reads no database
@@ -24,7 +36,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -33,10 +45,13 @@ from reelflow.playback_api.problems import Problem
 
 _START = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if not redis.call('ZSCORE', KEYS[1], ARGV[4]) then
-  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-    return {0, ''}
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and ARGV[10] ~= '1' and holder ~= ARGV[9] then
+    return {-1, ''}
   end
+elseif redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return {0, ''}
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
@@ -45,13 +60,15 @@ redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
 return {1, redis.call('HGET', KEYS[4], ARGV[8]) or ''}
 """
 
+# The renewed session (its new link expiry) replaces the stored one in the same step that
+# checks the lease is still this session's.
 _HEARTBEAT = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return -2 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
+redis.call('SET', KEYS[3], ARGV[9], 'PX', ARGV[5])
 redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
 redis.call('EXPIRE', KEYS[4], ARGV[8])
 return 1
@@ -68,12 +85,14 @@ return 1
 
 # License path: the live session and its rate counter in one round trip.
 # A session whose device lease was taken over by a newer session of the same device is dead
-# too (its owner key names the newer one); the owner key is derived from the session itself.
+# too (its owner key names the newer one); the owner key is derived from the session itself,
+# spelled as owner_key spells it (#a is the byte length, as len(account.encode()) is).
 _SESSION_AND_RATE = """
 local s = redis.call('GET', KEYS[1])
 if not s then return {0, 0} end
 local d = cjson.decode(s)
-local owner = redis.call('GET', ARGV[2] .. 'owner:' .. d['account'] .. ':' .. d['device_id'])
+local a = d['account']
+local owner = redis.call('GET', ARGV[2] .. 'owner:' .. #a .. ':' .. a .. ':' .. d['device_id'])
 if owner ~= d['session_id'] then return {0, 0} end
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
@@ -100,7 +119,8 @@ class PlaybackSession:
     max_height: int
     key_classes: tuple[str, ...]  # TrackClass values
     drm: tuple[str, ...]
-    expires_at: int  # token and media-link expiry (unix s)
+    # Token and media-link expiry (unix s): minutes ahead, moved on by every heartbeat.
+    expires_at: int
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -126,6 +146,11 @@ def new_session_id() -> str:
     return "s" + secrets.token_hex(16)
 
 
+def owner_key(prefix: str, account: str, device: str) -> str:
+    """The key naming the session that holds a device's lease (see the module docstring)."""
+    return f"{prefix}owner:{len(account.encode())}:{account}:{device}"
+
+
 class SessionStore:
     def __init__(self, redis: Redis, *, lease_ttl_s: int, prefix: str = "rf:") -> None:
         self.redis = redis
@@ -141,14 +166,23 @@ class SessionStore:
         p = self.prefix
         return [
             f"{p}leases:{account}",
-            f"{p}owner:{account}:{device}",
+            owner_key(p, account, device),
             f"{p}session:{session_id}",
         ]
 
-    async def start(self, session: PlaybackSession, max_streams: int) -> float | None:
+    async def start(
+        self,
+        session: PlaybackSession,
+        max_streams: int,
+        *,
+        device_bound: bool = False,
+        replaces: str | None = None,
+    ) -> float | None:
         """Take a lease for the session's device, or raise too_many_streams (409).
 
-        Returns the cached last position of the title for the account, if Redis has one."""
+        A device holding a live lease is taken over only if ``device_bound`` (the identity
+        provider named it) or ``replaces`` is the session holding it; else device_in_use
+        (409). Returns the cached last position of the title for the account, if any."""
         now = int(time.time() * 1000)
         ok, resume = await self._start(
             keys=[
@@ -164,8 +198,16 @@ class SessionStore:
                 session.to_json(),
                 self.lease_ttl_ms,
                 session.title_id,
+                replaces or "",
+                "1" if device_bound else "0",
             ],
         )
+        if int(ok) == -1:
+            raise Problem(
+                "device_in_use",
+                f"device {session.device_id!r} is playing another session; to replace it, "
+                "send that session's id as takeover_session_id, or stop it first",
+            )
         if int(ok) != 1:
             raise Problem(
                 "too_many_streams",
@@ -213,8 +255,12 @@ class SessionStore:
             raise _rate_limited(limit, window_s)
         return PlaybackSession.from_json(raw)
 
-    async def heartbeat(self, session: PlaybackSession, position_s: float) -> None:
-        """Renew the lease and session, and cache the resume position (410 if gone)."""
+    async def heartbeat(
+        self, session: PlaybackSession, position_s: float, expires_at: int
+    ) -> PlaybackSession:
+        """Renew the lease, move the session's link expiry to ``expires_at`` and cache the
+        resume position; 410 if the session ended, lapsed or lost its device's lease."""
+        renewed = replace(session, expires_at=expires_at)
         now = int(time.time() * 1000)
         result = int(
             await self._heartbeat(
@@ -231,6 +277,7 @@ class SessionStore:
                     session.title_id,
                     repr(float(position_s)),
                     RESUME_CACHE_S,
+                    renewed.to_json(),
                 ],
             )
         )
@@ -241,6 +288,7 @@ class SessionStore:
                 "session_expired",
                 "this device started another playback session, which replaced this one",
             )
+        return renewed
 
     async def end(self, session: PlaybackSession) -> None:
         await self._end(

@@ -45,6 +45,15 @@ def license_for(api: ApiHarness, session: dict[str, Any], kids: list[str]) -> An
     )
 
 
+def takeover(api: ApiHarness, headers: dict[str, str], device: str, replaces: str) -> Any:
+    """A start on a device that names the session it replaces there (a reload)."""
+    return api.client.post(
+        "/v1/titles/tt-main/playback",
+        json={"device_id": device, "drm": ["clearkey"], "takeover_session_id": replaces},
+        headers=headers,
+    )
+
+
 @pytest.fixture
 def short_lease(open_api: OpenApi) -> ApiHarness:
     return open_api(lease_ttl_s=1, license_rate_per_minute=3)
@@ -60,7 +69,11 @@ def test_playback_start_hands_out_signed_urls_for_the_requested_drm(api: ApiHarn
     assert set(body["licenses"]) == {"clearkey"}
     assert body["hls_drm"] == "clearkey"
     assert body["max_height"] == 2160
-    assert body["expires_at"] > time.time() + 3000
+    # Links live minutes (media_link_ttl_s, 300 s by default); heartbeats renew them.
+    assert time.time() + 290 < body["expires_at"] <= time.time() + 301
+    assert f"/media/{body['expires_at']}/" in body["media_prefix"]
+    assert body["media_prefix"].endswith("/tt-main/v1/")
+    assert body["thumbnails"].startswith(body["media_prefix"])
     assert "/media/" in body["thumbnails"] and body["thumbnails"].endswith("thumbnails.vtt")
     vtt = api.client.get(path_of(body["thumbnails"]))
     assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
@@ -132,14 +145,21 @@ def test_drm_the_title_does_not_have_is_refused(api: ApiHarness) -> None:
 def test_a_fourth_stream_is_fine_a_fifth_is_refused_on_premium(api: ApiHarness) -> None:
     api.publish("tt-main")
     headers = api.auth(plan="premium", sub="family")
+    sessions = []
     for n in range(4):
-        assert api.start_playback("tt-main", headers, device_id=f"tv-{n}").status_code == 201
+        response = api.start_playback("tt-main", headers, device_id=f"tv-{n}")
+        assert response.status_code == 201
+        sessions.append(response.json()["session_id"])
     fifth = api.start_playback("tt-main", headers, device_id="tv-4")
     assert fifth.status_code == 409
     assert fifth.json()["type"].endswith("/too_many_streams")
     assert fifth.json()["max_streams"] == 4
-    # The same device starting again (a reload) takes over its own lease.
-    assert api.start_playback("tt-main", headers, device_id="tv-2").status_code == 201
+    # The same device starting again (a reload) takes over its own lease only by naming
+    # the session it replaces: a device id alone is something any client can claim.
+    again = api.start_playback("tt-main", headers, device_id="tv-2")
+    assert again.status_code == 409 and again.json()["type"].endswith("/device_in_use")
+    reload = takeover(api, headers, "tv-2", sessions[2])
+    assert reload.status_code == 201, reload.text
 
 
 def test_basic_plan_has_one_stream_and_ending_it_frees_the_slot(api: ApiHarness) -> None:
@@ -493,7 +513,7 @@ def test_a_session_replaced_on_its_device_gets_no_more_licenses(api: ApiHarness)
     headers = api.auth(plan="premium", sub="reloader")
     first = api.start_playback("tt-main", headers, device_id="tv").json()
     assert license_for(api, first, [title.kid("SD")]).status_code == 200
-    second = api.start_playback("tt-main", headers, device_id="tv").json()
+    second = takeover(api, headers, "tv", first["session_id"]).json()
     assert license_for(api, first, [title.kid("SD")]).status_code == 410
     assert license_for(api, second, [title.kid("SD")]).status_code == 200
 

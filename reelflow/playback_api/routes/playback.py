@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from reelflow.config import Settings
 from reelflow.playback_api import fast_params as fp
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.context import (
@@ -51,6 +53,12 @@ class PlaybackRequest(BaseModel):
     device_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     drm: list[DrmName] = Field(default=["clearkey"], max_length=4)
     protocols: list[Protocol] = Field(default=["dash", "hls"], min_length=1, max_length=2)
+    takeover_session_id: str | None = Field(
+        default=None,
+        pattern=SESSION_ID_RE.pattern,
+        description="the session this start replaces on the same device (a reload, a second "
+        "tab); needed to take over a live lease unless the viewer token binds the device",
+    )
 
 
 class Manifests(BaseModel):
@@ -62,7 +70,10 @@ class PlaybackStart(BaseModel):
     session_id: str
     title_id: str
     token: str
-    expires_at: int = Field(description="unix time when the token and media links expire")
+    expires_at: int = Field(
+        description="unix time when the token and media links expire; heartbeats renew them"
+    )
+    media_prefix: str = Field(description="the signed media prefix of the package (ends in /)")
     manifests: Manifests
     hls_drm: str | None = Field(description="the key system the HLS playlists carry")
     licenses: dict[str, str] = Field(description="license URL per DRM system of this session")
@@ -86,9 +97,51 @@ class Heartbeat(BaseModel):
 
 
 class HeartbeatAck(BaseModel):
+    """A renewal: the token and media prefix to use from now on, until ``expires_at``."""
+
     session_id: str
     lease_ttl_s: int
-    expires_at: int
+    expires_at: int = Field(description="unix time when the new token and media prefix expire")
+    token: str
+    media_prefix: str
+    licenses: dict[str, str] = Field(description="license URL per DRM system, new token")
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """What a start and every heartbeat hand out for one session until its link expiry."""
+
+    token: str
+    query: str  # "token=..." for manifest and license URLs
+    media_prefix: str  # absolute URL of the signed package prefix
+    licenses: dict[str, str]
+
+
+def _sign(ctx: ApiContext, session: PlaybackSession) -> _Signed:
+    token = issue_playback_token(
+        ctx.signing_secret,
+        session.session_id,
+        session.title_id,
+        session.version_dir,
+        session.expires_at,
+        max_height=session.max_height,
+        drm=session.drm,
+    )
+    q = f"token={quote(token)}"
+    prefix = sign_prefix(ctx.link_secret, session.title_id, session.version_dir, session.expires_at)
+    licenses = {d: f"{ctx.public_base}/v1/license/{d}?{q}" for d in session.drm}
+    return _Signed(token, q, f"{ctx.media_base}{prefix}", licenses)
+
+
+def _link_expiry(ctx: ApiContext) -> int:
+    return int(time.time()) + ctx.settings.media_link_ttl_s
+
+
+def _heartbeat_interval(settings: Settings) -> int:
+    # Three heartbeats fit in one lease and in one link lifetime, so one lost request
+    # never ends a stream nor lets its links lapse.
+    ttl = min(settings.lease_ttl_s, settings.media_link_ttl_s)
+    return max(1, min(HEARTBEAT_INTERVAL_S, ttl // 3))
 
 
 def _licensable(ctx: ApiContext) -> set[str]:
@@ -160,7 +213,6 @@ async def start_playback(request: Request) -> Response:
         # height (and so every manifest of the session) follows.
         chosen = select_drm(ctx.key_policy, entitlement, asked, usable, min(heights, default=None))
         drm, key_classes, max_height = chosen.drm, chosen.key_classes, chosen.max_height
-    expires_at = int(time.time()) + ctx.settings.playback_ttl_s
     session = PlaybackSession(
         session_id=new_session_id(),
         account=viewer.sub,
@@ -174,23 +226,20 @@ async def start_playback(request: Request) -> Response:
         max_height=max_height,
         key_classes=tuple(sorted(key_classes)),
         drm=drm,
-        expires_at=expires_at,
+        expires_at=_link_expiry(ctx),
     )
-    cached = await ctx.sessions.start(session, entitlement.max_streams)
+    cached = await ctx.sessions.start(
+        session,
+        entitlement.max_streams,
+        device_bound=viewer.device is not None,
+        replaces=body.takeover_session_id,
+    )
     if cached is None:  # first start of this title for the account (or Redis lost it)
         cached = await asyncio.to_thread(stored_position, ctx.engine, viewer.sub, title_id)
         await ctx.sessions.cache_resume(viewer.sub, title_id, cached)
     resume = effective_position(cached, view.duration_s)
-    token = issue_playback_token(
-        ctx.signing_secret,
-        session.session_id,
-        title_id,
-        package.version_dir,
-        expires_at,
-        max_height=max_height,
-        drm=drm,
-    )
-    q = f"token={quote(token)}"
+    signed = _sign(ctx, session)
+    q = signed.query
     base = f"{ctx.public_base}/v1/playback/{session.session_id}"
     hls_drm = next((d for d in HLS_PREFERENCE if d in drm), None)
     manifests = Manifests(
@@ -201,26 +250,24 @@ async def start_playback(request: Request) -> Response:
             else None
         ),
     )
-    licenses = {d: f"{ctx.public_base}/v1/license/{d}?{q}" for d in drm}
     thumbs = package.artwork.get("thumbnails") or []
-    prefix = sign_prefix(ctx.link_secret, title_id, package.version_dir, expires_at)
     start = PlaybackStart(
         session_id=session.session_id,
         title_id=title_id,
-        token=token,
-        expires_at=expires_at,
+        token=signed.token,
+        expires_at=session.expires_at,
+        media_prefix=signed.media_prefix,
         manifests=manifests,
         hls_drm=hls_drm,
-        licenses=licenses,
+        licenses=signed.licenses,
         fairplay_certificate=(
             f"{ctx.public_base}/v1/license/fairplay/certificate" if "fairplay" in drm else None
         ),
-        thumbnails=f"{ctx.media_base}{prefix}{thumbs[0]}" if thumbs else None,
+        thumbnails=f"{signed.media_prefix}{thumbs[0]}" if thumbs else None,
         resume_position_s=resume,
         max_height=max_height,
         heartbeat_url=f"{ctx.public_base}/v1/sessions/{session.session_id}/heartbeat",
-        # Three heartbeats fit in one lease, so one lost request never ends a stream.
-        heartbeat_interval_s=max(1, min(HEARTBEAT_INTERVAL_S, ctx.settings.lease_ttl_s // 3)),
+        heartbeat_interval_s=_heartbeat_interval(ctx.settings),
         lease_ttl_s=ctx.settings.lease_ttl_s,
     )
     return JSONResponse(start.model_dump(), status_code=201)
@@ -233,14 +280,23 @@ async def heartbeat(
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> HeartbeatAck:
-    """Renew the stream lease and store the resume position."""
+    """Renew the stream lease, hand out a fresh token and media prefix, store the position.
+
+    Only a session that still holds its device's lease is renewed: an ended, lapsed or
+    replaced one gets 410 here, so its links stop within ``media_link_ttl_s``."""
     session = await ctx.sessions.require(session_id, viewer.sub)
-    await ctx.sessions.heartbeat(session, body.position)
+    renewed = await ctx.sessions.heartbeat(session, body.position, _link_expiry(ctx))
     await asyncio.to_thread(
         save_progress, ctx.engine, viewer.sub, session.title_id, body.position, body.duration
     )
+    signed = _sign(ctx, renewed)
     return HeartbeatAck(
-        session_id=session_id, lease_ttl_s=ctx.settings.lease_ttl_s, expires_at=session.expires_at
+        session_id=session_id,
+        lease_ttl_s=ctx.settings.lease_ttl_s,
+        expires_at=renewed.expires_at,
+        token=signed.token,
+        media_prefix=signed.media_prefix,
+        licenses=signed.licenses,
     )
 
 
