@@ -52,7 +52,7 @@ def _live_session(api: ApiHarness, *, account: str, title_id: str) -> str:
     session = PlaybackSession(
         session_id=new_session_id(),
         account=account,
-        device_id="device-1",
+        device_id=f"device-{new_session_id()[1:9]}",  # one device per session
         title_id=title_id,
         version=1,
         version_dir="v1",
@@ -100,11 +100,9 @@ def test_beacon_is_queued_then_written_with_the_sessions_title(
     api: ApiHarness, drain: Callable[[], None]
 ) -> None:
     _add_title(api, "qoe-movie")
-    _add_title(api, "decoy")
     session_id = _live_session(api, account="acct-a", title_id="qoe-movie")
     body = _body(
         session_id,
-        title_id="decoy",  # the live session says what is playing, not the player
         startup_ms=850.5,
         rebuffer_count=2,
         rebuffer_ms=1200,
@@ -129,29 +127,27 @@ def test_beacon_is_queued_then_written_with_the_sessions_title(
     assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
 
 
-def test_ended_session_uses_the_body_title_which_must_exist(
+def test_an_ended_sessions_final_beacon_is_accepted_within_the_grace(
     api: ApiHarness, drain: Callable[[], None]
 ) -> None:
     _add_title(api, "qoe-movie")
     headers = api.auth(sub="acct-b")
-    r = api.client.post("/v1/qoe", json=_body(title_id="qoe-movie", played_ms=5), headers=headers)
-    assert r.status_code == 202
-
-    missing = api.client.post("/v1/qoe", json=_body(title_id="no-such-title"), headers=headers)
-    doc = _assert_problem(missing, 404, "not_found")
-    assert "no-such-title" in doc["detail"]
-
+    session_id = _live_session(api, account="acct-b", title_id="qoe-movie")
+    assert api.client.post("/v1/qoe", json=_body(session_id), headers=headers).status_code == 202
+    assert api.client.delete(f"/v1/sessions/{session_id}", headers=headers).status_code == 204
+    final = api.client.post("/v1/qoe", json=_body(session_id, played_ms=5), headers=headers)
+    assert final.status_code == 202, final.text
     drain()
-    assert [(row.title_id, row.account) for row in _rows(api)] == [("qoe-movie", "acct-b")]
+    assert [(row.title_id, row.account) for row in _rows(api)] == [("qoe-movie", "acct-b")] * 2
 
 
-def test_beacon_for_another_accounts_live_session_is_forbidden(api: ApiHarness) -> None:
+def test_beacon_for_another_accounts_live_session_is_refused(api: ApiHarness) -> None:
     _add_title(api, "qoe-movie")
     session_id = _live_session(api, account="acct-owner", title_id="qoe-movie")
     r = api.client.post(
         "/v1/qoe", json=_body(session_id, played_ms=10), headers=api.auth(sub="acct-intruder")
     )
-    _assert_problem(r, 403, "forbidden")
+    _assert_problem(r, 404, "not_found")
     assert get_queue(api.settings, redis_connection(api.settings)).count == 0
 
 
@@ -206,20 +202,26 @@ def test_beacons_are_rate_limited_per_account(
 ) -> None:
     _add_title(api, "qoe-movie")
     monkeypatch.setattr(qoe_routes, "RATE_LIMIT_PER_MIN", 2)
-    for _attempt in range(3):
+    for attempt in range(3):
         window = int(time.time()) // 60
-        headers = api.auth()  # a fresh account each attempt
+        account = f"acct-rl-{attempt}"  # a fresh account each attempt
+        headers = api.auth(sub=account)
+        body = _body(_live_session(api, account=account, title_id="qoe-movie"))
         codes = [
-            api.client.post("/v1/qoe", json=_body(), headers=headers).status_code for _ in range(3)
+            api.client.post("/v1/qoe", json=body, headers=headers).status_code for _ in range(3)
         ]
         if int(time.time()) // 60 == window:  # the fixed window did not roll over mid-test
             break
     assert codes == [202, 202, 429]
-    limited = api.client.post("/v1/qoe", json=_body(), headers=headers)
+    limited = api.client.post("/v1/qoe", json=body, headers=headers)
     _assert_problem(limited, 429, "rate_limited")
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     # Another account has its own budget.
-    assert api.client.post("/v1/qoe", json=_body(), headers=api.auth()).status_code == 202
+    other = _body(_live_session(api, account="acct-rl-other", title_id="qoe-movie"))
+    assert (
+        api.client.post("/v1/qoe", json=other, headers=api.auth(sub="acct-rl-other")).status_code
+        == 202
+    )
 
 
 # ---- GET /v1/admin/qoe ---------------------------------------------------------------------
@@ -229,7 +231,8 @@ def test_admin_report_aggregates_beacons(api: ApiHarness, drain: Callable[[], No
     _add_title(api, "qoe-movie")
     _add_title(api, "other")
     viewer = api.auth(sub="acct-v")
-    sessions = [new_session_id() for _ in range(3)]
+    sessions = [_live_session(api, account="acct-v", title_id="qoe-movie") for _ in range(3)]
+    other = _live_session(api, account="acct-v", title_id="other")
     beacons = [
         _body(sessions[0], startup_ms=100, played_ms=10_000, rebuffer_ms=500, rebuffer_count=1,
               errors=["net:timeout"]),
@@ -239,7 +242,7 @@ def test_admin_report_aggregates_beacons(api: ApiHarness, drain: Callable[[], No
         _body(sessions[1], startup_ms=400, played_ms=15_000, bitrate_switches=1),
         _body(sessions[2], startup_ms=1000, played_ms=5_000, rebuffer_ms=1000, rebuffer_count=1),
         _body(sessions[2], played_ms=20_000),
-        _body(title_id="other", startup_ms=50, played_ms=1_000),
+        _body(other, title_id="other", startup_ms=50, played_ms=1_000),
     ]  # fmt: skip
     for body in beacons:
         assert api.client.post("/v1/qoe", json=body, headers=viewer).status_code == 202

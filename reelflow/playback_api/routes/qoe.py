@@ -1,12 +1,20 @@
 """QoE beacons from players (``POST /v1/qoe``) and their per-title aggregates for admins.
 
 A beacon is validated here and written by an rq job (reelflow.jobs.qoe), so the player's
-request costs one Redis round trip and never waits on the catalog database.
+request costs a few Redis round trips and never waits on the catalog database.
+
+A beacon is accepted only for a playback session of the caller's account playing the title
+it names: the live session in Redis, or, for a session that ended (DELETE, or its lease
+lapsed), the mark its last beacon while live left for ``lease_ttl_s + BEACON_GRACE_S``, so a
+closing tab's final beacon still counts. Every refusal is the same answer (404, one
+detail): a made-up title, a random session id and another account's session are not told
+apart, so the endpoint says nothing about which titles or sessions exist.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -36,6 +44,10 @@ RATE_LIMIT_PER_MIN = 120
 DEFAULT_WINDOW = timedelta(hours=24)
 TITLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 ERROR_CODE_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+# A session's final beacon may arrive after its DELETE (a closing tab sends both at once).
+BEACON_GRACE_S = 60
+_REFUSED = "no playback session of this account plays this title"
 
 ErrorCode = Annotated[str, StringConstraints(pattern=ERROR_CODE_PATTERN)]
 
@@ -124,7 +136,15 @@ class QoEReportOut(BaseModel):
     titles: list[TitleQoEOut]
 
 
-@router.post("/qoe", status_code=202, response_model=Accepted)
+@router.post(
+    "/qoe",
+    status_code=202,
+    response_model=Accepted,
+    responses={
+        404: {"description": "not_found: no session of this account plays this title"},
+        429: {"description": "rate_limited: more than 120 beacons a minute per account"},
+    },
+)
 async def post_beacon(
     body: BeaconIn,
     viewer: Viewer = Depends(current_viewer),
@@ -132,20 +152,13 @@ async def post_beacon(
 ) -> Accepted:
     """Accept a player's QoE beacon; it is stored asynchronously (202).
 
-    If the playback session is still live it must be the caller's (else 403), and its title
-    replaces the one in the body; the title must exist in the catalog (else 404).
-    """
+    The session must be the caller's and play the title in the body (live, or ended within
+    a short grace); every refusal is the same 404."""
     received_at = datetime.now(UTC)
     await ctx.sessions.hit_rate_limit(f"qoe:{viewer.sub}", RATE_LIMIT_PER_MIN)
-    title_id = body.title_id
-    session = await ctx.sessions.get(body.session_id)
-    if session is not None:
-        if session.account != viewer.sub:
-            raise Problem("forbidden", "this playback session belongs to another account")
-        # The server knows what the session plays; a player's claim cannot skew another title.
-        title_id = session.title_id
-    if await ctx.titles.title(title_id) is None:
-        raise Problem("not_found", f"no title {title_id!r} in the catalog")
+    title_id = await _session_title(ctx, body.session_id, viewer.sub)
+    if title_id != body.title_id:
+        raise Problem("not_found", _REFUSED)
     beacon = Beacon(
         title_id=title_id,
         session_id=body.session_id,
@@ -164,6 +177,26 @@ async def post_beacon(
     except RedisError as exc:
         raise Problem("service_unavailable", "the beacon queue is not reachable") from exc
     return Accepted()
+
+
+async def _session_title(ctx: ApiContext, session_id: str, account: str) -> str | None:
+    """The title the account's session plays (live, or ended within the grace), else None."""
+    mark = f"{ctx.sessions.prefix}qoe-session:{session_id}"
+    session = await ctx.sessions.get(session_id)
+    if session is not None:
+        if session.account != account:
+            return None
+        await ctx.redis.set(
+            mark,
+            json.dumps([session.account, session.title_id]),
+            ex=ctx.settings.lease_ttl_s + BEACON_GRACE_S,
+        )
+        return session.title_id
+    raw = await ctx.redis.get(mark)
+    if raw is None:
+        return None
+    owner, title_id = json.loads(raw)
+    return str(title_id) if owner == account else None
 
 
 @router.get("/admin/qoe", response_model=QoEReportOut, dependencies=[Depends(current_admin)])
