@@ -20,6 +20,7 @@ from reelflow.media.codecs import encoder_args, gop_args
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffprobe_json
 from reelflow.media.ladder import Ladder, Rung
+from reelflow.media.probe import MASTER_INPUT_OPTIONS
 
 # Tone-map PQ/HLG to SDR BT.709 (zimg for the transfer, Hable for the curve).
 TONEMAP_CHAIN = (
@@ -142,7 +143,7 @@ def encode_chunk(
     ]
     for i, rung in enumerate(rungs):
         graph.append(f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1{labels[i]}")
-    args = ["-ss", f"{seek:.6f}", "-t", f"{read_s:.6f}", "-i", str(src)]
+    args = [*MASTER_INPUT_OPTIONS, "-ss", f"{seek:.6f}", "-t", f"{read_s:.6f}", "-i", str(src)]
     args += ["-filter_complex", ";".join(graph)]
     finals: dict[str, Path] = {}
     temps: list[tuple[Path, Path]] = []

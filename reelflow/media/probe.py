@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,6 +11,34 @@ from typing import Any
 
 from reelflow.media.errors import ProbeError
 from reelflow.media.ffmpeg_run import run_ffprobe_json
+
+# What ffmpeg/ffprobe may open when reading a master: local files only, through the demuxers
+# of real media containers and single still images (so QC can still name a still a still).
+# Playlists and listings (hls, dash, concat, ...) are refused: they make ffmpeg open other
+# local files or URLs, so an extensionless .m3u8 "master" could pull in anything readable.
+# format_whitelist matches any of a demuxer's comma-separated names (mov is "mov,mp4,...").
+MASTER_FORMATS = (
+    "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "mxf", "mpegts", "avi",
+    "mpeg", "wav", "w64", "flac", "mp3", "aac", "yuv4mpegpipe",
+    "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif",
+)  # fmt: skip
+MASTER_INPUT_OPTIONS = (
+    "-protocol_whitelist", "file", "-format_whitelist", ",".join(MASTER_FORMATS),
+)  # fmt: skip
+_NOT_ON_WHITELIST = re.compile(r"\[(\w+) @ 0x[0-9a-f]+\] Format not on whitelist")
+
+
+class MasterFormatRefused(ProbeError):
+    """The master's container is one ffmpeg would follow to other files (HLS, concat, ...)."""
+
+    def __init__(self, path: Path, demuxer: str) -> None:
+        self.demuxer = demuxer
+        super().__init__(
+            f"{path}: container format {demuxer!r} is not accepted for a master (playlists and "
+            "listings such as HLS, DASH or concat are refused; accepted: "
+            f"{', '.join(MASTER_FORMATS)})"
+        )
+
 
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 INTERLACED_FIELD_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
@@ -113,8 +142,15 @@ def probe(path: str | Path, *, ffprobe: str) -> MediaInfo:
     if size == 0:
         raise ProbeError(f"{p}: file is empty (0 bytes)")
     try:
-        data = run_ffprobe_json(["-show_format", "-show_streams", str(p)], ffprobe=ffprobe)
+        data = run_ffprobe_json(
+            [*MASTER_INPUT_OPTIONS, "-show_format", "-show_streams", str(p)],
+            ffprobe=ffprobe,
+            step="probe master",
+        )
     except ProbeError as exc:
+        refused = _NOT_ON_WHITELIST.search(str(exc))
+        if refused:
+            raise MasterFormatRefused(p, refused.group(1)) from None
         raise ProbeError(f"{p}: not readable as media: {exc}") from exc
     return parse_probe(data, size_bytes=size)
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from reelflow.media.errors import FFmpegError, ProbeError
 from reelflow.media.ffmpeg_run import FFmpegResult, run_ffmpeg_detailed
-from reelflow.media.probe import MediaInfo, probe
+from reelflow.media.probe import MASTER_INPUT_OPTIONS, MediaInfo, probe
 from reelflow.media.stderr_tail import stderr_tail
 
 Status = Literal["pass", "warn", "fail"]
@@ -292,7 +292,8 @@ def _video_pass(
     chain = f"idet,blackdetect=d={opts.black_min_s}:pix_th={opts.black_pixel_threshold},vfrdet"
     assert info.video is not None
     # By index: cover art can be an earlier "video" stream than the programme.
-    args = ["-loglevel", "level+info", "-i", str(path), "-map", f"0:{info.video.index}"]
+    args = ["-loglevel", "level+info", *MASTER_INPUT_OPTIONS, "-i", str(path)]
+    args += ["-map", f"0:{info.video.index}"]
     args += ["-vf", chain, "-an", "-sn", "-dn", "-f", "null", "-"]
     result = _decode_pass(args, info, opts, ffmpeg, on_progress, check="decode")
     if isinstance(result, QCCheck):
@@ -405,7 +406,8 @@ def _audio_pass(
         "ebur128=framelog=verbose,"
         f"silencedetect=n={opts.silence_threshold_db}dB:d={opts.silence_max_s}"
     )
-    args = ["-loglevel", "level+info", "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn"]
+    args = ["-loglevel", "level+info", *MASTER_INPUT_OPTIONS, "-i", str(path)]
+    args += ["-map", "0:a:0", "-vn", "-sn", "-dn"]
     args += ["-af", chain, "-f", "null", "-"]
     result = _decode_pass(args, info, opts, ffmpeg, on_progress, check="audio_decode")
     if isinstance(result, QCCheck):

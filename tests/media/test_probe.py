@@ -7,7 +7,14 @@ import pytest
 
 from reelflow.media.errors import FFmpegError, FFmpegTimeout, ProbeError
 from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffprobe_json
-from reelflow.media.probe import MediaInfo, VideoStream, probe
+from reelflow.media.probe import (
+    MASTER_INPUT_OPTIONS,
+    MasterFormatRefused,
+    MediaInfo,
+    VideoStream,
+    probe,
+)
+from reelflow.media.qc import run_qc
 from tests.media.conftest import ClipMaker
 
 
@@ -106,3 +113,76 @@ def test_run_ffmpeg_timeout(ffmpeg: str) -> None:
         run_ffmpeg(args, ffmpeg=ffmpeg, timeout_s=0.5)
     with pytest.raises(FFmpegTimeout):
         run_ffmpeg(args, ffmpeg=ffmpeg, timeout_s=0.5, duration_s=60, on_progress=lambda f: None)
+
+
+def _listings(target: Path) -> dict[str, str]:
+    """Text "masters" that make ffmpeg open ``target`` (or a URL) if it follows them."""
+    return {
+        "hls_file_url": (
+            f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4.0,\nfile://{target}\n#EXT-X-ENDLIST\n"
+        ),
+        "hls_relative": (
+            f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4.0,\n../{target.parent.name}/"
+            f"{target.name}\n#EXT-X-ENDLIST\n"
+        ),
+        "hls_network": (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4.0,\n"
+            "http://127.0.0.1:9/secret.ts\n#EXT-X-ENDLIST\n"
+        ),
+        "ffconcat": f"ffconcat version 1.0\nfile '{target}'\n",
+        "dash": (
+            '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+            'mediaPresentationDuration="PT4S" '
+            'profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">'
+            f'<Period><AdaptationSet><Representation id="1" bandwidth="1"><BaseURL>{target}'
+            "</BaseURL></Representation></AdaptationSet></Period></MPD>\n"
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("label", "demuxer"),
+    [
+        ("hls_file_url", "hls"),
+        ("hls_relative", "hls"),
+        ("hls_network", "hls"),
+        ("ffconcat", "concat"),
+        ("dash", "dash"),
+    ],
+)
+def test_extensionless_listing_master_is_refused(
+    label: str, demuxer: str, clip: ClipMaker, ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    local = clip("clean")  # another local file the listing points at
+    master = tmp_path / "master"  # no extension: ffmpeg goes by content
+    master.write_text(_listings(local)[label])
+    if label == "hls_file_url":
+        # Without the allow-lists the attack works: ffprobe reads the other local file.
+        opened = run_ffprobe_json(["-show_format", str(master)], ffprobe=ffprobe)
+        assert opened["format"]["format_name"] == "hls"
+    with pytest.raises(MasterFormatRefused) as err:
+        probe(master, ffprobe=ffprobe)
+    assert err.value.demuxer == demuxer and f"'{demuxer}' is not accepted" in str(err.value)
+    report = run_qc(master, ffmpeg=ffmpeg, ffprobe=ffprobe)
+    check = report.check("probe")
+    assert (
+        check is not None
+        and check.status == "fail"
+        and "not accepted for a master" in (check.reason)
+    )
+    # The decode passes use the same options: ffmpeg itself refuses the listing too.
+    with pytest.raises(FFmpegError) as ff:
+        run_ffmpeg([*MASTER_INPUT_OPTIONS, "-i", str(master), "-f", "null", "-"], ffmpeg=ffmpeg)
+    assert "not on whitelist" in ff.value.stderr_tail
+
+
+def test_real_masters_pass_the_allow_lists(
+    clip: ClipMaker, ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    mkv = tmp_path / "master.mkv"
+    run_ffmpeg(["-i", str(clip("clean")), "-c", "copy", "-y", str(mkv)], ffmpeg=ffmpeg)
+    ts = tmp_path / "master"  # extensionless MPEG-TS: allowed, it opens nothing else
+    run_ffmpeg(["-i", str(clip("clean")), "-c", "copy", "-f", "mpegts", "-y", str(ts)],
+               ffmpeg=ffmpeg)  # fmt: skip
+    for path, name in ((clip("clean"), "mov,mp4"), (mkv, "matroska"), (ts, "mpegts")):
+        assert probe(path, ffprobe=ffprobe).format_name.startswith(name)
