@@ -11,8 +11,8 @@ Checks (each named in the report so a failure says exactly what is wrong):
 - ``encryption:<stream>``: the init segment is cbcs under the KID of its track class (or
   clear, for a clear package).
 - ``decrypt:<CLASS>`` (encrypted) / ``frames:<stream>`` (clear): the first segment of one
-  stream per class, decrypted with its key, decodes to frames identical to the clear
-  rendition's first frames.
+  stream per class (and, for video, the last one too), decrypted with its key, decodes to
+  frames identical to the clear rendition's frames at the same place.
 
 Content keys never reach a command line, an exception or a report detail: Shaka Packager
 decrypts the sample segment (``--enable_raw_key_decryption``, keys in a 0600 flag file in a
@@ -48,6 +48,7 @@ from reelflow.packaging.packager import (
 
 DURATION_SLACK_S = 0.5
 DEFAULT_TIMEOUT_S = 120.0
+SEEK_EARLY_S = 0.004
 # Check details are one-line report entries: keep them short.
 _STDERR_TAIL_CHARS = 300
 
@@ -170,10 +171,21 @@ def _check_segments(
 
 
 def _frame_hashes(
-    ffmpeg: str, source: Path, kind: str, *, frames: int | None, step: str, timeout_s: float
+    ffmpeg: str,
+    source: Path,
+    kind: str,
+    *,
+    frames: int | None,
+    step: str,
+    timeout_s: float,
+    seek_s: float = 0.0,
 ) -> list[str]:
-    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(source)]
-    cmd += ["-map", "0:v:0" if kind == "video" else "0:a:0"]
+    cmd = [ffmpeg, "-nostdin", "-v", "error"]
+    if seek_s > 0:
+        # Accurate input seek: decoding starts at the keyframe before and drops every frame
+        # before seek_s; a few ms early keeps the segment's first frame despite rounding.
+        cmd += ["-ss", f"{max(0.0, seek_s - SEEK_EARLY_S):.6f}"]
+    cmd += ["-i", str(source), "-map", "0:v:0" if kind == "video" else "0:a:0"]
     if frames is not None:
         cmd += ["-frames:v" if kind == "video" else "-frames:a", str(frames)]
     cmd += ["-f", "framemd5", "-"]
@@ -186,22 +198,83 @@ def _frame_hashes(
 
 
 def _decrypt_segment(
-    packager: str, joined: Path, rep: Representation, key: ContentKey, *, timeout_s: float
+    packager: str,
+    joined: Path,
+    kind: str,
+    track_class: TrackClass,
+    key: ContentKey,
+    *,
+    timeout_s: float,
 ) -> Path:
     """Shaka Packager decrypts ``joined`` (init + one segment) into a clear MP4 beside it."""
-    assert rep.track_class is not None
     work = joined.parent
     clear = work / "clear.mp4"
-    flagfile = write_key_flagfile({rep.track_class: key}, work, purpose="decryption")
-    stream = f"in={joined},stream={rep.kind},output={clear},drm_label={rep.track_class.value}"
+    flagfile = write_key_flagfile({track_class: key}, work, purpose="decryption")
+    stream = f"in={joined},stream={kind},output={clear},drm_label={track_class.value}"
     try:
         run_packager(
             packager, [stream, f"--flagfile={flagfile}"], cwd=work, streams=(),
-            timeout=timeout_s, step=f"decrypt {rep.name}",
+            timeout=timeout_s, step=f"decrypt {kind} {joined.name}",
         )  # fmt: skip
     except PackagerError as exc:
         raise ToolFailed(f"packager: {exc.packager_message}") from None
     return clear
+
+
+def segment_frames(
+    init: Path,
+    segment: Path,
+    clear: Path,
+    *,
+    start_s: float,
+    kind: str,
+    track_class: TrackClass | None,
+    key: ContentKey | None,
+    ffmpeg: str,
+    packager: str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> tuple[list[str], list[str]]:
+    """Frame hashes of one packaged segment (decrypted with ``key`` when given) and of as
+    many frames of the ``clear`` rendition from ``start_s`` (the segment's presentation
+    start). Raises ToolFailed, whose text never holds the key."""
+    # Private (0700) folder: it holds the key flag file while the packager runs.
+    with tempfile.TemporaryDirectory(prefix="reelflow-verify-") as private:
+        joined = Path(private) / "segment.mp4"
+        joined.write_bytes(init.read_bytes() + segment.read_bytes())
+        source = joined
+        if key is not None:
+            assert track_class is not None
+            source = _decrypt_segment(packager, joined, kind, track_class, key, timeout_s=timeout_s)
+        got = _frame_hashes(
+            ffmpeg, source, kind, frames=None, step=f"decode {segment.name}", timeout_s=timeout_s
+        )
+    want = (
+        _frame_hashes(
+            ffmpeg, clear, kind, frames=len(got), step=f"decode {clear.name}",
+            timeout_s=timeout_s, seek_s=start_s,
+        )
+        if got
+        else []
+    )  # fmt: skip
+    return got, want
+
+
+def _compare(got: list[str], want: list[str], kind: str, segment: str, clear: str) -> Check:
+    # AAC is MDCT-coded with overlap: the last frame decoded from a lone segment lacks the
+    # next frame's contribution, so for audio only the frames before it must be identical.
+    if kind != "video" and len(got) > 1 and got[:-1] == want[:-1]:
+        return Check(
+            "",
+            True,
+            f"{segment}: {len(got) - 1}/{len(got)} frames identical to {clear} "
+            "(last audio frame overlaps the next segment)",
+        )
+    if not got:
+        return Check("", False, f"{segment} decoded to no frames")
+    if got != want:
+        same = sum(a == b for a, b in zip(got, want, strict=False))
+        return Check("", False, f"{segment}: {same}/{len(got)} frames match {clear}")
+    return Check("", True, f"{segment}: {len(got)} frames identical to {clear}")
 
 
 def _check_frames(
@@ -216,51 +289,42 @@ def _check_frames(
     clear: Path,
     timeout_s: float,
 ) -> None:
+    """The first segment, and for video the last one too: a package whose tail is broken
+    (a long title's late chunk, a truncated upload) must not pass on its head alone."""
     if rep.init_segment is None or not rep.segments:
         report.add(name, False, f"{rep.name} has no segments")
         return
-    # Private (0700) folder: it holds the key flag file while the packager runs.
-    with tempfile.TemporaryDirectory(prefix="reelflow-verify-") as private:
-        joined = Path(private) / "segment.mp4"
-        joined.write_bytes(
-            result.path(rep.init_segment).read_bytes() + result.path(rep.segments[0]).read_bytes()
-        )
+    picks = [0]
+    if rep.kind == "video" and len(rep.segments) > 1:
+        picks.append(len(rep.segments) - 1)
+    extinf = [
+        float(seg.duration) for seg in m3u8.loads(result.path(rep.playlist).read_text()).segments
+    ]
+    details: list[str] = []
+    for index in picks:
+        segment = rep.segments[index]
         try:
-            source = (
-                _decrypt_segment(packager, joined, rep, key, timeout_s=timeout_s)
-                if key is not None
-                else joined
+            got, want = segment_frames(
+                result.path(rep.init_segment),
+                result.path(segment),
+                clear,
+                start_s=sum(extinf[:index]),
+                kind=rep.kind,
+                track_class=rep.track_class,
+                key=key,
+                ffmpeg=ffmpeg,
+                packager=packager,
+                timeout_s=timeout_s,
             )
-            got = _frame_hashes(
-                ffmpeg, source, rep.kind, frames=None, step=f"decode {name}", timeout_s=timeout_s
-            )
-            want = (
-                _frame_hashes(
-                    ffmpeg, clear, rep.kind, frames=len(got), step=f"decode {clear.name}",
-                    timeout_s=timeout_s,
-                )
-                if got
-                else []
-            )  # fmt: skip
         except ToolFailed as exc:
-            report.add(name, False, f"{rep.segments[0]}: {exc}")
+            report.add(name, False, f"{segment}: {exc}")
             return
-    # AAC is MDCT-coded with overlap: the last frame decoded from a lone segment lacks the
-    # next frame's contribution, so for audio only the frames before it must be identical.
-    if rep.kind != "video" and len(got) > 1 and got[:-1] == want[:-1]:
-        report.add(
-            name,
-            True,
-            f"{rep.segments[0]}: {len(got) - 1}/{len(got)} frames identical to {clear.name} "
-            "(last audio frame overlaps the next segment)",
-        )
-    elif not got:
-        report.add(name, False, f"{rep.segments[0]} decoded to no frames")
-    elif got != want:
-        same = sum(a == b for a, b in zip(got, want, strict=False))
-        report.add(name, False, f"{rep.segments[0]}: {same}/{len(got)} frames match {clear.name}")
-    else:
-        report.add(name, True, f"{rep.segments[0]}: {len(got)} frames identical to {clear.name}")
+        check = _compare(got, want, rep.kind, segment, clear.name)
+        if not check.passed:
+            report.add(name, False, check.detail)
+            return
+        details.append(check.detail)
+    report.add(name, True, "; ".join(details))
 
 
 def verify_package(
