@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.exceptions import ApplicationError
+
 from reelflow.activities.deps import Deps
 from reelflow.catalog import queries as q
 from reelflow.workflows import activity_defs as defs
@@ -21,17 +23,21 @@ class CatalogActivities:
 
     @implements(defs.register_title)
     def register_title(self, inp: c.TitleInput) -> None:
-        q.upsert_title(
-            self.deps.engine,
-            title_id=inp.title_id,
-            name=inp.name,
-            synopsis=inp.synopsis,
-            genres=inp.genres,
-            rating=inp.rating,
-            version=inp.version,
-            studio_id=inp.studio_id,
-            callback_url=inp.callback_url,
-        )
+        try:
+            q.upsert_title(
+                self.deps.engine,
+                title_id=inp.title_id,
+                name=inp.name,
+                synopsis=inp.synopsis,
+                genres=inp.genres,
+                rating=inp.rating,
+                version=inp.version,
+                studio_id=inp.studio_id,
+                callback_url=inp.callback_url,
+            )
+        except q.TitleOwnedElsewhere as exc:
+            # No retry makes another studio's title ours: the run ends here.
+            raise ApplicationError(str(exc), type="TitleOwnedElsewhere", non_retryable=True)
         q.set_availability(
             self.deps.engine,
             title_id=inp.title_id,

@@ -39,6 +39,14 @@ class TitleNotFound(LookupError):
         self.title_id = title_id
 
 
+class TitleOwnedElsewhere(PermissionError):
+    """A registration names a studio other than the title's owner."""
+
+    def __init__(self, title_id: str) -> None:
+        super().__init__(f"title {title_id!r} belongs to another studio")
+        self.title_id = title_id
+
+
 def upsert_title(
     engine: Engine,
     *,
@@ -51,16 +59,21 @@ def upsert_title(
     studio_id: str | None = None,
     callback_url: str | None = None,
 ) -> Title:
+    """Register a run's title. The owner is set only on a new row: ownership is claimed
+    at ingest (``studio_ingest.claim_title``) and moved only by ``transfer_title``, so a
+    run naming another studio raises TitleOwnedElsewhere and writes nothing (its callback
+    URL must not replace the owner's either). A run without a studio (ops) keeps both."""
     with session_scope(engine) as s:
-        title = s.get(Title, title_id)
+        title = s.get(Title, title_id, with_for_update=True)
         if title is None:
-            title = Title(id=title_id, name=name)
+            title = Title(id=title_id, name=name, studio_id=studio_id)
+        elif studio_id is not None and title.studio_id != studio_id:
+            raise TitleOwnedElsewhere(title_id)
         title.name = name
         title.synopsis = synopsis
         title.genres = list(genres)
         title.rating = rating
         title.version = max(title.version, version)
-        title.studio_id = studio_id or title.studio_id
         title.callback_url = callback_url or title.callback_url
         title.updated_at = utcnow()
         s.add(title)

@@ -407,3 +407,23 @@ def notifications(title_id: Annotated[str | None, typer.Argument()] = None) -> N
             str(n.at),
         )
     console.print(table)
+
+
+@titles_app.command("transfer")
+def transfer(
+    title_id: str,
+    to: Annotated[str, typer.Option("--to", help="the studio id that will own the title")],
+    actor: Annotated[str, typer.Option()] = "ops",
+) -> None:
+    """Give a title to another studio (the only way ownership changes; clears the
+    callback URL, so the previous owner stops being notified)."""
+    from reelflow.catalog import engine_from_settings
+    from reelflow.catalog.queries import TitleNotFound
+    from reelflow.catalog.studio_ingest import UnknownStudio, transfer_title
+
+    try:
+        previous = transfer_title(engine_from_settings(get_settings()), title_id, to, actor=actor)
+    except (TitleNotFound, UnknownStudio) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    console.print(f"{title_id}: owner {previous or '(ops)'} -> {to}; callback URL cleared")

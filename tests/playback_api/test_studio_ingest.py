@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import socket
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -48,6 +49,7 @@ from reelflow.studios.accounts import (
 )
 from reelflow.studios.signatures import SIGNATURE_HEADER, sign_payload
 from reelflow.workers.main import build_worker
+from reelflow.workflows.title import workflow_id
 from tests.services import free_port
 
 INGEST = "/v1/studio/ingest"
@@ -271,13 +273,14 @@ async def test_signed_ingest_starts_the_workflow_and_reports_status(
             assert "object_key" not in studio_route.StudioRendition.model_fields
             assert "object_key" not in status.text
 
-            # register_title ran on the worker: the catalog records the owner.
+            # The ingest claimed the id (the row names the owner at once); register_title
+            # ran on the worker when the run's callback URL is recorded.
             deadline = time.monotonic() + 20
             title = None
             while time.monotonic() < deadline:
                 with Session(temporal_api.engine) as s:
                     title = s.get(Title, title_id)
-                if title is not None:
+                if title is not None and title.callback_url is not None:
                     break
                 await asyncio.sleep(0.1)
             assert title is not None and title.studio_id == creds.studio_id
@@ -307,11 +310,11 @@ async def test_duplicate_delivery_without_a_key_joins_the_same_run(
         assert again.run_id == run
         v2 = await call(temporal_api.post, creds, ingest_doc(title_id, version=2))
         assert v2.status_code == 202
-        assert v2.json()["workflow_id"] == f"title-{title_id}-v2"
+        assert v2.json()["workflow_id"] == workflow_id(title_id, 2)
         assert v2.json()["status_url"].endswith(f"/v1/studio/titles/{title_id}?version=2")
     finally:
         await terminate(temporal_env.client, f"title-{title_id}")
-        await terminate(temporal_env.client, f"title-{title_id}-v2")
+        await terminate(temporal_env.client, workflow_id(title_id, 2))
 
 
 async def test_titles_of_another_studio_are_forbidden_and_invisible(
@@ -349,6 +352,59 @@ async def test_titles_of_another_studio_are_forbidden_and_invisible(
     assert missing.value.status == RPCStatusCode.NOT_FOUND
     peek_catalog = await call(temporal_api.status, globex, owned)
     assert peek_catalog.status_code == 404
+
+
+async def test_another_studio_cannot_take_a_title_over_by_a_new_version(
+    temporal_api: StudioApi, temporal_env: WorkflowEnvironment
+) -> None:
+    # The takeover this closes: acme's run has not registered the title yet (no worker),
+    # globex delivers version 2 under its own workflow id, and its registration would
+    # have rewritten the owner.
+    acme, globex = temporal_api.studio(), temporal_api.studio()
+    title_id = new_title_id()
+    try:
+        mine = await call(temporal_api.post, acme, ingest_doc(title_id))
+        assert mine.status_code == 202
+        for version in (1, 2, 7):
+            theirs = await call(temporal_api.post, globex, ingest_doc(title_id, version=version))
+            assert theirs.status_code == 403 and problem_type(theirs) == "forbidden"
+        with Session(temporal_api.engine) as s:
+            row = s.get(Title, title_id)
+        assert row is not None and row.studio_id == acme.studio_id
+        with pytest.raises(RPCError) as missing:
+            await temporal_env.client.get_workflow_handle(workflow_id(title_id, 2)).describe()
+        assert missing.value.status == RPCStatusCode.NOT_FOUND
+    finally:
+        await terminate(temporal_env.client, f"title-{title_id}")
+
+
+async def test_concurrent_first_ingests_by_two_studios_leave_one_owner(
+    temporal_api: StudioApi, temporal_env: WorkflowEnvironment
+) -> None:
+    studios = [temporal_api.studio() for _ in range(4)]
+    title_id = new_title_id()
+    start = threading.Barrier(len(studios))
+
+    def deliver(creds: StudioCredentials) -> httpx.Response:
+        start.wait()
+        return temporal_api.post(creds, ingest_doc(title_id))
+
+    def burst() -> list[httpx.Response]:
+        with ThreadPoolExecutor(max_workers=len(studios)) as pool:
+            return list(pool.map(deliver, studios))
+
+    try:
+        responses = await asyncio.to_thread(burst)
+        codes = [r.status_code for r in responses]
+        assert sorted(codes) == [202, 403, 403, 403], [r.text for r in responses]
+        winner = studios[codes.index(202)].studio_id
+        with Session(temporal_api.engine) as s:
+            row = s.get(Title, title_id)
+        assert row is not None and row.studio_id == winner
+        desc = await temporal_env.client.get_workflow_handle(f"title-{title_id}").describe()
+        assert (await desc.memo())["studio_id"] == winner
+    finally:
+        await terminate(temporal_env.client, f"title-{title_id}")
 
 
 async def test_concurrent_retries_under_one_key_store_one_answer(

@@ -4,8 +4,10 @@
 ``Reelflow-Signature`` over the raw body (401 bad_signature; 409 replayed_request when it
 is stale or this exact delivery was seen), the ``Idempotency-Key`` (a stored answer is
 replayed; another body under the same key is 422 idempotency_conflict), the body itself
-(422 validation_error), ownership of the title id (403 forbidden: the catalog row and the
-run's memo must name this studio). Then it starts, or joins, the title's workflow: 202.
+(422 validation_error), ownership of the title id (403 forbidden: the first accepted
+ingest of an id claims it in the catalog, atomically, and only ``reelflow titles
+transfer`` moves it; the run's memo must name this studio too). Then it starts, or joins,
+the title's workflow: 202.
 
 Only 202 answers are stored under an Idempotency-Key: a refusal is recomputed on retry
 (it is deterministic for the same body), and a studio that fixes a rejected body may send
@@ -251,8 +253,12 @@ async def _ingest(
                 return _answer(earlier)
     # In a thread: validating the URLs resolves their hosts (blocking DNS).
     body = await asyncio.to_thread(parse_ingest_body, raw, _source_schemes_setting(ctx))
-    title = await asyncio.to_thread(records.find_title, ctx.engine, body.title_id)
-    if title is not None and title.studio_id != studio.id:
+    # The first accepted ingest of an id claims it for good (one conditional insert, so
+    # of two racing studios exactly one wins); ops-ingested titles belong to no studio.
+    owner = await asyncio.to_thread(
+        records.claim_title, ctx.engine, body.title_id, studio.id, body.name, body.version
+    )
+    if owner != studio.id:
         raise Problem("forbidden", "this title id belongs to another studio")
     claim: int | None = None
     if idempotency_key is not None:
