@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     )
     auth_public_key_path: Path | None = None
     auth_jwks_path: Path | None = None
+    # The IdP's JWKS by URL (https, or http on loopback): kept auth_jwks_cache_s; a token
+    # naming an unknown kid refetches it at most once per auth_jwks_refetch_s.
+    auth_jwks_url: str | None = None
+    auth_jwks_cache_s: int = Field(default=300, ge=10)
+    auth_jwks_refetch_s: int = Field(default=60, ge=1)
+    # Longest viewer-token lifetime accepted (exp - now); revocation records live this long.
+    auth_max_token_lifetime_s: int = Field(default=7 * 24 * 3600, ge=60)
 
     # Playback sessions
     # Tokens and media links live minutes and are renewed by heartbeats while the lease is

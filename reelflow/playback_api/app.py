@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RedisTimeoutError, redis_down)
 
     from reelflow.playback_api.routes import (
+        admin,
         catalog,
         dev,
         license_proxy,
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Routes are matched in order: the per-segment and per-license paths go first.
     app.include_router(media.router)
-    for module in (manifests, licenses, playback, catalog, license_proxy, qoe, studio):
+    for module in (manifests, licenses, playback, catalog, license_proxy, qoe, studio, admin):
         app.include_router(module.router)
     # Always routed (else the web mount's catch-all answers 405), documented only when on.
     app.include_router(dev.router, include_in_schema=dev_auth_enabled(settings))

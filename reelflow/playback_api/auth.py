@@ -4,10 +4,17 @@ Security choices, each deliberate:
 - The algorithm allow-list is explicit and every key is bound to one algorithm family, so an
   HS256 token can never be checked against an RSA/EC public key (the classic "key confusion").
 - HS256 is accepted only in embedded mode, for ``reelflow dev token``.
-- Keys (PEM or JWKS) are parsed once into key objects at construction.
+- Keys (PEM or JWKS file) are parsed once into key objects at construction. A JWKS URL
+  (the IdP's ``jwks_uri``, fetched with PyJWT's ``PyJWKClient``) is fetched on first use and
+  kept ``jwks_cache_s``; a token naming a ``kid`` the cached set lacks (a rotation) triggers
+  a refetch at most once per ``jwks_refetch_s``, so tokens with random kids cannot hammer
+  the IdP. A fetch runs on the calling thread with a 5 s timeout (rare: once per interval).
 - Verified claims are cached by the SHA-256 of the exact token until the token's ``exp``;
   signature verification costs ~70% of a request's budget, so repeat requests (manifest,
-  segments, heartbeats) skip it. ``exp`` is still checked on every use.
+  segments, heartbeats) skip it. ``exp`` is still checked on every use, and a cached token
+  whose key left the JWKS is verified again (and refused). Revocation (revocation.py) is
+  checked after this cache, on every request, so it takes effect at once.
+- A token may not outlive ``max_lifetime_s`` (exp - now): revocation records live that long.
 
 The FastAPI dependencies on a verifier (``current_viewer``, ``current_admin``,
 ``viewer_of``) live in context.py, next to the ApiContext that holds the verifier.
@@ -17,7 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -39,6 +49,9 @@ _ASYMMETRIC = frozenset({"RS256", "ES256"})
 _COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 MAX_TOKEN_CHARS = 8192
 MIN_HS256_SECRET_BYTES = 32
+MAX_JTI_CHARS = 256
+JWKS_FETCH_TIMEOUT_S = 5.0
+log = logging.getLogger("reelflow.api")
 
 
 class AuthConfigError(ValueError):
@@ -53,6 +66,8 @@ class Viewer:
     device: str | None
     admin: bool
     exp: int
+    jti: str | None = None  # the token id, for revoking one token
+    iat: int | None = None  # issue time, for revoking every token of an account before it
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,10 @@ class VerifierConfig:
     algorithms: tuple[Algorithm, ...]
     public_key_pem: str | bytes | None = None
     jwks_path: Path | None = None
+    jwks_url: str | None = None
+    jwks_cache_s: float = 300.0
+    jwks_refetch_s: float = 60.0
+    max_lifetime_s: float | None = None
     hs256_secret: str | bytes | None = None
     env: Literal["embedded", "production"] = "production"
     leeway_s: float = 30.0
@@ -96,6 +115,69 @@ def _alg_for_key(key: Any) -> str:
     raise AuthConfigError(f"unsupported public key type {type(key).__name__} (RSA or EC P-256)")
 
 
+def _jwk_alg(jwk: jwt.PyJWK) -> str:
+    """The one algorithm family a JWK may verify; its declared alg must agree."""
+    alg = _alg_for_key(jwk.key)
+    if jwk.algorithm_name != alg:
+        raise AuthConfigError(
+            f"JWKS key {jwk.key_id!r} declares alg {jwk.algorithm_name}, not {alg}"
+        )
+    return alg
+
+
+class RemoteJwks:
+    """The identity provider's JWKS by URL, cached, refetched for unknown kids at most once
+    per ``refetch_s``. A failed fetch keeps the set already held; with none, 503."""
+
+    def __init__(
+        self, url: str, *, cache_s: float, refetch_s: float, clock: Callable[[], float]
+    ) -> None:
+        # PyJWKClient fetches and parses; the caching and rate limit are ours, so an
+        # unknown kid cannot make it refetch on every token.
+        self._client = jwt.PyJWKClient(
+            url, cache_keys=False, cache_jwk_set=False, timeout=JWKS_FETCH_TIMEOUT_S
+        )
+        self._cache_s = cache_s
+        self._refetch_s = refetch_s
+        self._clock = clock
+        self._ring: _KeyRing | None = None
+        self._fetched_at = -math.inf  # last fetch attempt, successful or not
+        self._lock = threading.Lock()
+
+    def ring(self, kid: str | None) -> _KeyRing:
+        """The current key set; refetched when old, or for a kid it lacks (rate-limited)."""
+        with self._lock:
+            since = self._clock() - self._fetched_at
+            unknown = kid is not None and not any(k == kid for _, k in self._current().by_kid)
+            if since >= self._cache_s or (unknown and since >= self._refetch_s):
+                self._fetch()
+            return self._current()
+
+    def holds(self, kid: str) -> bool:
+        return any(k == kid for _, k in self.ring(None).by_kid)
+
+    def _current(self) -> _KeyRing:
+        return self._ring if self._ring is not None else _KeyRing()
+
+    def _fetch(self) -> None:
+        self._fetched_at = self._clock()
+        try:
+            jwks = self._client.get_jwk_set(refresh=True)
+            ring = _KeyRing()
+            for jwk in jwks.keys:
+                if jwk.public_key_use not in (None, "sig"):
+                    continue
+                ring.add(_jwk_alg(jwk), jwk.key, jwk.key_id)
+        except (jwt.PyJWTError, AuthConfigError) as exc:
+            log.warning("JWKS fetch failed: %s", type(exc).__name__)
+            if self._ring is None:
+                raise Problem(
+                    "service_unavailable", "the identity provider's keys cannot be fetched"
+                ) from exc
+            return
+        self._ring = ring
+
+
 def _load_keys(config: VerifierConfig) -> _KeyRing:
     unknown = set(config.algorithms) - {"RS256", "ES256", "HS256"}
     if unknown or not config.algorithms:
@@ -126,13 +208,8 @@ def _load_keys(config: VerifierConfig) -> _KeyRing:
         except (OSError, jwt.PyJWTError, json.JSONDecodeError) as exc:
             raise AuthConfigError(f"cannot load JWKS {config.jwks_path}: {exc}") from exc
         for jwk in jwks.keys:
-            alg = _alg_for_key(jwk.key)
-            if jwk.algorithm_name != alg:
-                raise AuthConfigError(
-                    f"JWKS key {jwk.key_id!r} declares alg {jwk.algorithm_name}, not {alg}"
-                )
-            ring.add(alg, jwk.key, jwk.key_id)
-    if wanted and not any(ring.by_alg.get(a) for a in wanted):
+            ring.add(_jwk_alg(jwk), jwk.key, jwk.key_id)
+    if wanted and config.jwks_url is None and not any(ring.by_alg.get(a) for a in wanted):
         raise AuthConfigError(f"{sorted(wanted)} configured but no matching public key given")
     return ring
 
@@ -154,6 +231,12 @@ def _viewer_from_claims(claims: dict[str, Any]) -> Viewer:
     device = claims.get("device")
     if device is not None and (not isinstance(device, str) or len(device) > 128):
         raise _invalid("device claim must be a string of at most 128 characters")
+    jti = claims.get("jti")
+    if jti is not None and (not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_CHARS):
+        raise _invalid(f"jti claim must be a string of at most {MAX_JTI_CHARS} characters")
+    iat = claims.get("iat")
+    if iat is not None and (not isinstance(iat, int | float) or isinstance(iat, bool)):
+        raise _invalid("iat claim must be a number")
     exp = claims["exp"]
     return Viewer(
         sub=sub,
@@ -162,6 +245,8 @@ def _viewer_from_claims(claims: dict[str, Any]) -> Viewer:
         device=device,
         admin=claims.get("admin") is True,
         exp=int(exp),
+        jti=jti,
+        iat=int(iat) if iat is not None else None,
     )
 
 
@@ -171,9 +256,20 @@ class TokenVerifier:
     def __init__(self, config: VerifierConfig, *, clock: Callable[[], float] = time.time) -> None:
         self._config = config
         self._keys = _load_keys(config)
+        self._remote = (
+            RemoteJwks(
+                config.jwks_url,
+                cache_s=config.jwks_cache_s,
+                refetch_s=config.jwks_refetch_s,
+                clock=clock,
+            )
+            if config.jwks_url
+            else None
+        )
         self._allowed = frozenset(config.algorithms)
         self._clock = clock
-        self._cache: OrderedDict[bytes, Viewer] = OrderedDict()
+        # Viewer and, for a key from the JWKS URL, its kid (the key may rotate out).
+        self._cache: OrderedDict[bytes, tuple[Viewer, str | None]] = OrderedDict()
         self._lock = threading.Lock()
         self.cache_hits = 0
 
@@ -185,20 +281,33 @@ class TokenVerifier:
         with self._lock:
             cached = self._cache.get(digest)
             if cached is not None:
-                if cached.exp + self._config.leeway_s <= now:
+                viewer, remote_kid = cached
+                if viewer.exp + self._config.leeway_s <= now:
                     del self._cache[digest]
                     raise Problem("token_expired", "the access token has expired")
                 self._cache.move_to_end(digest)
-                self.cache_hits += 1
-                return cached
-        viewer = self._verify_uncached(token, now)
+        if cached is not None and (
+            remote_kid is None or self._remote is None or self._remote.holds(remote_kid)
+        ):
+            self.cache_hits += 1
+            return viewer
+        viewer, remote_kid = self._verify_uncached(token, now)
         with self._lock:
-            self._cache[digest] = viewer
+            self._cache[digest] = (viewer, remote_kid)
             while len(self._cache) > self._config.cache_size:
                 self._cache.popitem(last=False)
         return viewer
 
-    def _verify_uncached(self, token: str, now: float) -> Viewer:
+    def _candidates(self, alg: str, kid: str | None) -> tuple[list[Any], bool]:
+        """Keys that may verify the token, and whether they came from the JWKS URL."""
+        if self._remote is not None and kid is not None and (alg, kid) not in self._keys.by_kid:
+            return self._remote.ring(kid).candidates(alg, kid), True
+        keys = self._keys.candidates(alg, kid)
+        if not keys and self._remote is not None:
+            return self._remote.ring(None).by_alg.get(alg, []), True
+        return keys, False
+
+    def _verify_uncached(self, token: str, now: float) -> tuple[Viewer, str | None]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -207,7 +316,8 @@ class TokenVerifier:
         if not isinstance(alg, str) or alg not in self._allowed:
             raise _invalid("token algorithm is not allowed")
         kid = header.get("kid")
-        keys = self._keys.candidates(alg, kid if isinstance(kid, str) else None)
+        kid = kid if isinstance(kid, str) else None
+        keys, remote = self._candidates(alg, kid)
         if not keys:
             raise _invalid("no key for this token")
         last_error: jwt.PyJWTError | None = None
@@ -237,7 +347,11 @@ class TokenVerifier:
                 raise _invalid(f"token lacks the {exc.claim} claim")
             except jwt.PyJWTError:
                 raise _invalid("token is invalid")
-            return _viewer_from_claims(claims)
+            viewer = _viewer_from_claims(claims)
+            limit = self._config.max_lifetime_s
+            if limit is not None and viewer.exp - now > limit + self._config.leeway_s:
+                raise _invalid(f"token lifetime is longer than the {int(limit)} s this API accepts")
+            return viewer, (kid or "") if remote else None
         raise _invalid("token signature is invalid") from last_error
 
 
@@ -269,6 +383,7 @@ def mint_dev_token(
         "iat": issued,
         "nbf": issued,
         "exp": issued + ttl_s,
+        "jti": secrets.token_hex(16),  # revocable one by one (revocation.py)
     }
     if admin:
         claims["admin"] = True

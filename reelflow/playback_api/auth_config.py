@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ipaddress
 from typing import cast
+from urllib.parse import urlsplit
 
 from reelflow.config import ConfigError, Settings
 from reelflow.playback_api.auth import Algorithm, TokenVerifier, VerifierConfig
@@ -65,7 +66,7 @@ def _algorithms(settings: Settings) -> tuple[Algorithm, ...]:
         names = [a.strip().upper() for a in settings.auth_algorithms.split(",") if a.strip()]
     else:
         names = ["HS256"] if dev_auth_enabled(settings) else []
-        if settings.auth_public_key_path or settings.auth_jwks_path:
+        if settings.auth_public_key_path or settings.auth_jwks_path or settings.auth_jwks_url:
             names += ["RS256", "ES256"]
     unknown = [n for n in names if n not in ("RS256", "ES256", "HS256")]
     if unknown:
@@ -77,14 +78,31 @@ def _algorithms(settings: Settings) -> tuple[Algorithm, ...]:
         )
     if not names:
         raise ConfigError(
-            "production needs REELFLOW_AUTH_PUBLIC_KEY_PATH or REELFLOW_AUTH_JWKS_PATH "
-            "(the identity provider's RS256/ES256 public key)"
+            "production needs REELFLOW_AUTH_JWKS_URL, REELFLOW_AUTH_JWKS_PATH or "
+            "REELFLOW_AUTH_PUBLIC_KEY_PATH (the identity provider's RS256/ES256 public key)"
         )
     return tuple(cast(Algorithm, n) for n in names)
 
 
+def _jwks_url(settings: Settings) -> str | None:
+    """The JWKS URL if set: https, or http to a loopback host (a local IdP or a test)."""
+    url = settings.auth_jwks_url
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+        return url
+    raise ConfigError(
+        "REELFLOW_AUTH_JWKS_URL must be an https:// URL (http:// only on a loopback host): "
+        "keys fetched in the clear could be swapped on the way"
+    )
+
+
 def verifier_config(settings: Settings, signing_secret: bytes) -> VerifierConfig:
     algorithms = _algorithms(settings)
+    asymmetric = any(a != "HS256" for a in algorithms)
     pem: bytes | None = None
     if settings.auth_public_key_path is not None:
         try:
@@ -99,6 +117,10 @@ def verifier_config(settings: Settings, signing_secret: bytes) -> VerifierConfig
         algorithms=algorithms,
         public_key_pem=pem if any(a != "HS256" for a in algorithms) else None,
         jwks_path=settings.auth_jwks_path if any(a != "HS256" for a in algorithms) else None,
+        jwks_url=_jwks_url(settings) if asymmetric else None,
+        jwks_cache_s=settings.auth_jwks_cache_s,
+        jwks_refetch_s=settings.auth_jwks_refetch_s,
+        max_lifetime_s=settings.auth_max_token_lifetime_s,
         hs256_secret=dev_token_secret(signing_secret) if "HS256" in algorithms else None,
         env=settings.env,
     )

@@ -17,6 +17,7 @@ from reelflow.playback_api.auth import TokenVerifier, Viewer
 from reelflow.playback_api.file_cache import SmallFileCache
 from reelflow.playback_api.key_policy import KeyPolicy, key_policy_from_settings, log_key_policy
 from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.revocation import Revocations
 from reelflow.playback_api.sessions import SessionStore
 from reelflow.playback_api.signing import media_link_secret
 from reelflow.playback_api.title_cache import TitleCache, TTLCache
@@ -40,6 +41,7 @@ class ApiContext:
     public_base: str  # e.g. http://127.0.0.1:8000
     media_base: str  # base of signed /media/ URLs: the edge, or the API itself
     key_policy: KeyPolicy  # the track classes each DRM system may unlock (key_policy.py)
+    revocations: Revocations  # revoked token ids and accounts, in Redis (revocation.py)
     # Filtered manifests per (kind, title, version, name, max height, drm): package content
     # under a version never changes, so only entitlement-dependent variants multiply.
     manifests: TTLCache[tuple[str, ...], str] = field(
@@ -72,6 +74,7 @@ class ApiContext:
             public_base=public,
             media_base=(settings.media_base_url or public).rstrip("/"),
             key_policy=key_policy,
+            revocations=Revocations(redis, ttl_s=settings.auth_max_token_lifetime_s),
         )
 
     async def temporal(self) -> Client:
@@ -119,13 +122,15 @@ _bearer = HTTPBearer(
 )
 
 
-def viewer_of(request: Request) -> Viewer:
+async def viewer_of(request: Request) -> Viewer:
     """The authenticated viewer from the Authorization header, or a 401 problem (for the hot
     routes that read their inputs by hand; others use ``current_viewer``)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem("invalid_token", "a bearer token is required")
-    viewer = api_context(request).verifier.verify(token.strip())
+    ctx = api_context(request)
+    viewer = ctx.verifier.verify(token.strip())
+    await ctx.revocations.check(viewer)  # after the claims cache: revocation is immediate
     request.state.account = viewer.sub
     return viewer
 
@@ -137,7 +142,9 @@ async def current_viewer(
     """The authenticated viewer, or a 401 invalid_token / token_expired problem."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem("invalid_token", "a bearer token is required")
-    viewer = api_context(request).verifier.verify(credentials.credentials)
+    ctx = api_context(request)
+    viewer = ctx.verifier.verify(credentials.credentials)
+    await ctx.revocations.check(viewer)
     request.state.account = viewer.sub
     return viewer
 

@@ -241,10 +241,6 @@ class TitleCache:
         )
         self._keys: TTLCache[tuple[str, int], dict[str, KeyEntry]] = TTLCache(ttl_s)
 
-    @property
-    def cached_titles(self) -> int:
-        return len(self._titles)
-
     async def title(self, title_id: str) -> TitleView | None:
         try:
             return await self._titles.get(title_id, lambda: load_title_view(self.engine, title_id))

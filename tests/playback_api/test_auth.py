@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from redis.asyncio import Redis
 
 from reelflow.playback_api.auth import (
     AuthConfigError,
@@ -27,6 +28,7 @@ from reelflow.playback_api.auth import (
 )
 from reelflow.playback_api.context import current_admin, current_viewer
 from reelflow.playback_api.problems import Problem, install_problem_handlers
+from reelflow.playback_api.revocation import Revocations
 
 ISS = "https://id.example.test/"
 AUD = "reelflow-playback"
@@ -298,11 +300,12 @@ def test_mint_dev_token_round_trip_and_validation() -> None:
     assert problem_slug(verifier, other) == "invalid_token"
 
 
-def test_fastapi_dependencies(rs_verifier: TokenVerifier, rsa_key: Any) -> None:
+def test_fastapi_dependencies(rs_verifier: TokenVerifier, rsa_key: Any, redis_url: str) -> None:
     app = FastAPI()
     install_problem_handlers(app)
-    # The dependencies read only the verifier of the app's context.
-    app.state.ctx = SimpleNamespace(verifier=rs_verifier)
+    # The dependencies read only the verifier and the revocations (real Redis) of the context.
+    revocations = Revocations(Redis.from_url(redis_url), ttl_s=3600, prefix=f"t{time.time_ns()}:")
+    app.state.ctx = SimpleNamespace(verifier=rs_verifier, revocations=revocations)
 
     @app.get("/me")
     async def me(viewer: Viewer = Depends(current_viewer)) -> dict[str, str]:
@@ -312,22 +315,23 @@ def test_fastapi_dependencies(rs_verifier: TokenVerifier, rsa_key: Any) -> None:
     async def admin(viewer: Viewer = Depends(current_admin)) -> dict[str, str]:
         return {"sub": viewer.sub}
 
-    client = TestClient(app)
-    user = rs_token(rsa_key)
-    boss = rs_token(rsa_key, sub="boss", admin=True)
-    assert client.get("/me", headers={"Authorization": f"Bearer {user}"}).json() == {
-        "sub": "acct-1",
-        "country": "US",
-    }
-    missing = client.get("/me")
-    assert missing.status_code == 401
-    assert missing.json()["type"].endswith("/invalid_token")
-    assert "Bearer" in missing.headers["www-authenticate"]
-    basic_auth = client.get("/me", headers={"Authorization": "Basic dXNlcjpwdw=="})
-    assert basic_auth.status_code == 401
-    refused = client.get("/admin", headers={"Authorization": f"Bearer {user}"})
-    assert refused.status_code == 403
-    assert refused.json()["type"].endswith("/forbidden")
-    assert client.get("/admin", headers={"Authorization": f"Bearer {boss}"}).status_code == 200
-    schema = client.get("/openapi.json").json()
-    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    # One event loop for every request: the asyncio Redis client belongs to it.
+    with TestClient(app) as client:
+        user = rs_token(rsa_key)
+        boss = rs_token(rsa_key, sub="boss", admin=True)
+        assert client.get("/me", headers={"Authorization": f"Bearer {user}"}).json() == {
+            "sub": "acct-1",
+            "country": "US",
+        }
+        missing = client.get("/me")
+        assert missing.status_code == 401
+        assert missing.json()["type"].endswith("/invalid_token")
+        assert "Bearer" in missing.headers["www-authenticate"]
+        basic_auth = client.get("/me", headers={"Authorization": "Basic dXNlcjpwdw=="})
+        assert basic_auth.status_code == 401
+        refused = client.get("/admin", headers={"Authorization": f"Bearer {user}"})
+        assert refused.status_code == 403
+        assert refused.json()["type"].endswith("/forbidden")
+        assert client.get("/admin", headers={"Authorization": f"Bearer {boss}"}).status_code == 200
+        schema = client.get("/openapi.json").json()
+        assert "HTTPBearer" in schema["components"]["securitySchemes"]

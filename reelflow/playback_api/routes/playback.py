@@ -177,7 +177,7 @@ def _now() -> datetime:
 async def start_playback(request: Request) -> Response:
     """Check entitlement, take a concurrent-stream lease and hand out signed URLs."""
     # Inputs read by hand (fast_params.py explains why); same checks, same 401/422 problems.
-    viewer = viewer_of(request)
+    viewer = await viewer_of(request)
     title_id = fp.path_param(request, "title_id", ID_RE)
     body = await fp.json_body(request, PlaybackRequest)
     ctx = api_context(request)
