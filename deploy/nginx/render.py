@@ -14,6 +14,7 @@ never the main signing secret.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -65,6 +66,26 @@ def render(
     return text
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as a 0600 file from its first byte (it holds the secret).
+
+    A file written first and chmod-ed after is readable by anyone for that window, and an
+    existing wider file keeps its mode under O_CREAT: so a fresh 0600 temp file (O_EXCL, in
+    the same folder) is renamed over the target.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--listen", required=True)
@@ -82,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"render.py: {exc}", file=sys.stderr)
         return 2
     if args.output:
-        out = Path(args.output)
-        out.write_text(text)
-        out.chmod(0o600)  # it holds the secret
+        write_private(Path(args.output), text)
     else:
         sys.stdout.write(text)
     return 0
