@@ -214,6 +214,16 @@ class MediaActivities:
             ladder=ladder.to_dict(),
         )
         chunks = plan_chunks(req.duration_s, segment_s=float(s.segment_duration))
+        specs = [c.ChunkSpec(ch.index, ch.start_s, ch.duration_s) for ch in chunks]
+        plan_key = ""
+        if req.plan_by_key:  # the plan grows with the duration: it stays out of history
+            plan_key = key.removesuffix(".json") + (
+                f"-chunks-{params_hash({'duration': req.duration_s, 'seg': s.segment_duration})}"
+                ".json"
+            )
+            self.deps.store.put_bytes(
+                plan_key, json.dumps([ch.to_dict() for ch in chunks]).encode()
+            )
         return c.LadderResult(
             ladder_key=key,
             method=ladder.method,
@@ -221,11 +231,24 @@ class MediaActivities:
             rungs=[
                 c.RungSpec(r.name, r.width, r.height, r.bitrate_kbps, r.codec) for r in ladder.rungs
             ],
-            chunks=[c.ChunkSpec(ch.index, ch.start_s, ch.duration_s) for ch in chunks],
+            chunks=[] if plan_key else specs,
+            chunk_plan_key=plan_key,
+            chunk_count=len(specs),
         )
 
     def _ladder(self, key: str) -> Ladder:
         return Ladder.from_dict(json.loads(self.deps.store.get_bytes(key)))
+
+    def _chunk(self, req: c.EncodeChunkRequest) -> Chunk:
+        """The request's chunk, given inline or as an index into the stored plan."""
+        if req.chunk is not None:
+            return Chunk(req.chunk.index, req.chunk.start_s, req.chunk.duration_s)
+        plan = json.loads(self.deps.store.get_bytes(req.chunk_plan_key))
+        return Chunk.from_dict(plan[req.chunk_index])
+
+    @staticmethod
+    def _part_key(prefix: str, index: int, rung: str) -> str:
+        return f"{prefix}/chunks/{index:05d}/{rung}.mp4"
 
     @staticmethod
     def _rendition_prefix(
@@ -241,9 +264,10 @@ class MediaActivities:
         prefix = self._rendition_prefix(
             req.title_id, req.sha256, req.ladder_key, req.fps, req.adaptations
         )
-        keys = {r.name: f"{prefix}/chunks/{req.chunk.index:05d}/{r.name}.mp4" for r in ladder.rungs}
+        chunk = self._chunk(req)
+        keys = {r.name: self._part_key(prefix, chunk.index, r.name) for r in ladder.rungs}
         if all(self.deps.store.exists(k) for k in keys.values()):
-            return c.EncodeChunkResult(req.chunk.index, keys, reused=True)
+            return c.EncodeChunkResult(chunk.index, keys, reused=True, parts_prefix=prefix)
         master = self.deps.local_copy(req.master_key)
         adapt = EncodeAdaptations(
             deinterlace=bool(req.adaptations.get("deinterlace")),
@@ -251,7 +275,6 @@ class MediaActivities:
             # HDR masters are tone-mapped to SDR only when the title asked for it.
             tonemap=bool(req.adaptations.get("hdr")) and bool(req.adaptations.get("tone_map")),
         )
-        chunk = Chunk(req.chunk.index, req.chunk.start_s, req.chunk.duration_s)
         with self.deps.scratch(f"chunk{chunk.index}") as work:
             with bad_input_is_final():
                 outputs = encode_chunk(
@@ -267,13 +290,23 @@ class MediaActivities:
                 )
             for name, path in outputs.items():
                 self.deps.store.put_file(keys[name], path)
-        return c.EncodeChunkResult(req.chunk.index, keys, reused=False)
+        return c.EncodeChunkResult(chunk.index, keys, reused=False, parts_prefix=prefix)
 
     @implements(defs.join_renditions)
     def join_renditions(self, req: c.JoinRequest) -> list[c.RenditionInfo]:
         ladder = self._ladder(req.ladder_key)
-        first = req.chunk_results[0].parts[ladder.rungs[0].name]
-        prefix = first.rsplit("/chunks/", 1)[0]
+        if req.chunk_results:  # every chunk's keys, from a run before parts_prefix
+            first = req.chunk_results[0].parts[ladder.rungs[0].name]
+            prefix = first.rsplit("/chunks/", 1)[0]
+            parts_of = {
+                rung.name: [r.parts[rung.name] for r in req.chunk_results] for rung in ladder.rungs
+            }
+        else:
+            prefix = req.parts_prefix
+            parts_of = {
+                rung.name: [self._part_key(prefix, i, rung.name) for i in range(req.chunk_count)]
+                for rung in ladder.rungs
+            }
         gop_s = float(self.deps.settings.gop_seconds)
         expected_frames = chunk_frames(Chunk(0, 0.0, req.duration_s), req.fps)
         out: list[c.RenditionInfo] = []
@@ -281,7 +314,7 @@ class MediaActivities:
             key = f"{prefix}/{rung.name}.mp4"
             if not self.deps.store.exists(key):
                 with self.deps.scratch(f"join-{rung.name}") as work:
-                    parts = [self.deps.local_copy(r.parts[rung.name]) for r in req.chunk_results]
+                    parts = [self.deps.local_copy(key) for key in parts_of[rung.name]]
                     joined = join_chunks(parts, work / f"{rung.name}.mp4", ffmpeg=self.deps.ffmpeg)
                     check = verify_rendition(
                         joined,

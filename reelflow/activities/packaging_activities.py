@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,13 @@ def load_keys(deps: Deps, title_id: str, kids: dict[str, str]) -> dict[TrackClas
     return out
 
 
+def _as_requested(info: c.PackageInfo, req: c.PackageRequest, done_key: str) -> c.PackageInfo:
+    """The file list inline, or (``files_by_key``) only the key of package.json holding it:
+    one entry per segment, which workflow history must not carry for a feature film."""
+    full = replace(info, files_key=done_key, file_count=len(info.files))
+    return replace(full, files=[]) if req.files_by_key else full
+
+
 def _language(tagged: str | None, fallback: str) -> str:
     return tagged if tagged and tagged not in ("und", "unk", "mis", "zxx") else fallback
 
@@ -74,7 +81,8 @@ class PackagingActivities:
         prefix = f"packages/{req.title_id}/v{req.version}/{params_hash(params)}"
         done_key = f"{prefix}/package.json"
         if self.deps.store.exists(done_key):
-            return c.PackageInfo(**json.loads(self.deps.store.get_bytes(done_key)))
+            cached = c.PackageInfo(**json.loads(self.deps.store.get_bytes(done_key)))
+            return _as_requested(cached, req, done_key)
         keys = load_keys(self.deps, req.title_id, req.kids) if req.kids else None
         videos = [
             VideoRendition(
@@ -154,7 +162,7 @@ class PackagingActivities:
             verify_summary=f"{len(report.checks)} checks passed",
         )
         self.deps.store.put_bytes(done_key, json.dumps(asdict(info)).encode())
-        return info
+        return _as_requested(info, req, done_key)
 
     def _local_with_suffix(self, key: str, suffix: str) -> Path:
         # The packager infers formats from file names, and store keys keep their suffixes.

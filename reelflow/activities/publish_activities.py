@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
@@ -76,13 +77,14 @@ class PublishActivities:
         store = self.deps.store
         origin = f"origin/{req.title_id}/v{req.version}"
         pkg = req.package
-        for n, rel in enumerate(pkg.files):
+        files = self._package_files(pkg)
+        for n, rel in enumerate(files):
             dst = f"{origin}/{rel}"
             if not store.exists(dst):
                 store.copy(f"{pkg.package_prefix}/{rel}", dst)
             if n % 50 == 0:
-                activity.heartbeat({"stage": "copy", "done": n, "of": len(pkg.files)})
-        artwork = self._copy_artwork(req, origin)
+                activity.heartbeat({"stage": "copy", "done": n, "of": len(files)})
+        artwork = self._copy_artwork(req, origin, files)
         newly = False
         with session_scope(self.deps.engine) as s:
             row = s.exec(
@@ -109,7 +111,22 @@ class PublishActivities:
         self._retire_older_versions(req.title_id, req.version)
         return c.PublishResult(origin_prefix=origin, newly_published=newly)
 
-    def _copy_artwork(self, req: c.PublishRequest, origin: str) -> dict[str, list[str]]:
+    def _package_files(self, pkg: c.PackageInfo) -> list[str]:
+        """The package's files: inline from an older run, else from the store by key."""
+        if pkg.files or not pkg.files_key:
+            return list(pkg.files)
+        files = json.loads(self.deps.store.get_bytes(pkg.files_key))["files"]
+        if len(files) != pkg.file_count:
+            raise ApplicationError(
+                f"{pkg.files_key} lists {len(files)} files, the package had {pkg.file_count}",
+                type="PackageInvalid",
+                non_retryable=True,
+            )
+        return [str(rel) for rel in files]
+
+    def _copy_artwork(
+        self, req: c.PublishRequest, origin: str, files: list[str]
+    ) -> dict[str, list[str]]:
         """Posters and backdrops copied to ``<origin>/art/``; the package row's artwork map.
 
         Paths are relative to ``origin`` and keep the order given (largest first). A copy
@@ -134,9 +151,7 @@ class PublishActivities:
                     store.copy(key, dst)
                 artwork[kind].append(rel)
         artwork["thumbnails"] = sorted(
-            rel
-            for rel in req.package.files
-            if rel.startswith(f"{THUMBS_DIR}/") and rel.endswith(".vtt")
+            rel for rel in files if rel.startswith(f"{THUMBS_DIR}/") and rel.endswith(".vtt")
         )[:1]
         return artwork
 

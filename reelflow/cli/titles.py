@@ -73,16 +73,17 @@ async def _client(settings: Settings) -> Any:
 async def _handle(settings: Settings, title_id: str, version: int | None = None) -> Any:
     from temporalio.service import RPCError
 
+    from reelflow.workflows.client import find_title_run
     from reelflow.workflows.title import workflow_id
 
     client = await _client(settings)
-    handle = client.get_workflow_handle(
-        workflow_id(title_id, version or _current_version(settings, title_id))
-    )
+    wanted = version or _current_version(settings, title_id)
     try:
-        await handle.describe()
-    except RPCError:
-        fail(f"unknown title {title_id!r}: no workflow title-{title_id}")
+        handle = await find_title_run(client, title_id, wanted)
+    except RPCError as exc:
+        fail(f"cannot look up {title_id!r}: {exc}")
+    if handle is None:
+        fail(f"unknown title {title_id!r}: no workflow {workflow_id(title_id, wanted)}")
     return handle
 
 
@@ -110,10 +111,14 @@ async def start_title(settings: Settings, inp: c.TitleInput) -> str:
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
+    from reelflow.workflows.client import find_title_run
     from reelflow.workflows.title import TitleWorkflow, workflow_id
 
     client = await _client(settings)
     inp.media_queue = settings.media_queue
+    running = await find_title_run(client, inp.title_id, inp.version)
+    if running is not None:  # this version's run, possibly under its legacy id
+        return str(running.id)
     try:
         handle = await client.start_workflow(
             TitleWorkflow.run,
@@ -311,6 +316,22 @@ def status(
         print(json.dumps(asdict(st), indent=2))
     else:
         render_status(st)
+
+
+@titles_app.command("history")
+def history(title_id: str, version: Annotated[int | None, typer.Option()] = None) -> None:
+    """Size of the title's workflow history: events, bytes, largest event."""
+    from reelflow.workflows.client import history_size
+
+    async def go() -> None:
+        handle = await _handle(get_settings(), title_id, version)
+        size = await history_size(handle)
+        print(
+            f"{handle.id}: {size.events} events, {size.bytes} bytes, "
+            f"largest event {size.largest_event_bytes} bytes"
+        )
+
+    _run(go())
 
 
 @titles_app.command("list")

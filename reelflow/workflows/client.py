@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from reelflow.config import Settings, get_settings
-from reelflow.workflows.search_attributes import SEARCH_ATTRIBUTES, STAGE_ATTR, TITLE_ID_ATTR
+from reelflow.workflows.search_attributes import (
+    SEARCH_ATTRIBUTES,
+    STAGE_ATTR,
+    STATE_ATTR,
+    TITLE_ID_ATTR,
+)
+from reelflow.workflows.title import legacy_workflow_id, workflow_id
 
 __all__ = [
     "SEARCH_ATTRIBUTES",
     "STAGE_ATTR",
+    "STATE_ATTR",
     "TITLE_ID_ATTR",
+    "HistorySize",
     "connect",
+    "find_title_run",
+    "history_size",
     "register_search_attributes",
 ]
 
@@ -54,3 +68,42 @@ async def register_search_attributes(client: Client) -> list[str]:
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+async def find_title_run(
+    client: Client, title_id: str, version: int, *, rpc_timeout: Any = None
+) -> WorkflowHandle[Any, Any] | None:
+    """The workflow of a title version: under ``workflow_id``, else under the legacy id a
+    version >= 2 had before ``@v`` (only if that run is this title's: the legacy id of
+    ``foo`` v2 is also the id of title ``foo-v2``). None when neither exists."""
+    handle = client.get_workflow_handle(workflow_id(title_id, version))
+    legacy = legacy_workflow_id(title_id, version)
+    for candidate in (handle, client.get_workflow_handle(legacy) if legacy else None):
+        if candidate is None:
+            continue
+        try:
+            desc = await candidate.describe(rpc_timeout=rpc_timeout)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        owner = desc.typed_search_attributes.get(TITLE_ID_ATTR)
+        # A run that has not run its first task yet has no attributes: only under its id.
+        if owner == title_id or (owner is None and candidate is handle):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class HistorySize:
+    """How big a run's history is: what the server stores and every replay reads."""
+
+    events: int
+    bytes: int  # serialized size of all events
+    largest_event_bytes: int  # the server refuses a payload over ~2 MB
+
+
+async def history_size(handle: WorkflowHandle[Any, Any]) -> HistorySize:
+    history = await handle.fetch_history()
+    sizes = [event.ByteSize() for event in history.events]
+    return HistorySize(len(sizes), sum(sizes), max(sizes, default=0))

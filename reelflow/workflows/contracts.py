@@ -1,7 +1,9 @@
 """Input/output dataclasses of the title lifecycle's activities, and their wire names.
 
 The workflow sees activities only through these: small values and object keys, never
-media bytes (the server rejects payloads over ~2 MB) and never clear content keys.
+media bytes (the server rejects payloads over ~2 MB) and never clear content keys. Nothing
+here may grow with a title's duration (segments, chunks): lists of that kind stay in the
+object store and travel by key (tests/workflows/test_history_size.py holds the line).
 """
 
 from __future__ import annotations
@@ -156,6 +158,9 @@ class AnalyseRequest:
     max_kbps: int
     duration_s: float
     exclude: list[list[float]] = field(default_factory=list)
+    # Set by workflows on the compact path: the chunk plan stays in the object store (it
+    # grows with the title's duration) and the result carries only its key and length.
+    plan_by_key: bool = False
 
 
 @dataclass
@@ -164,7 +169,9 @@ class LadderResult:
     method: str
     metric: str | None
     rungs: list[RungSpec]
-    chunks: list[ChunkSpec]
+    chunks: list[ChunkSpec]  # inline plan (requests without plan_by_key); else empty
+    chunk_plan_key: str = ""  # the plan as JSON, chunk i at index i
+    chunk_count: int = 0
 
 
 @dataclass
@@ -174,9 +181,11 @@ class EncodeChunkRequest:
     master_key: str
     sha256: str
     ladder_key: str
-    chunk: ChunkSpec
+    chunk: ChunkSpec | None  # None: chunk ``chunk_index`` of the plan at ``chunk_plan_key``
     fps: float
     adaptations: dict[str, Any]
+    chunk_index: int = 0
+    chunk_plan_key: str = ""
 
 
 @dataclass
@@ -184,6 +193,9 @@ class EncodeChunkResult:
     index: int
     parts: dict[str, str]  # rung name -> object key
     reused: bool
+    # Where every chunk of this encode lands: the join finds part i of a rung from it, so
+    # the workflow need not hand back every chunk's keys (empty from older workers).
+    parts_prefix: str = ""
 
 
 @dataclass
@@ -192,9 +204,11 @@ class JoinRequest:
     version: int
     sha256: str
     ladder_key: str
-    chunk_results: list[EncodeChunkResult]
+    chunk_results: list[EncodeChunkResult]  # empty on the compact path: see parts_prefix
     duration_s: float
     fps: float
+    parts_prefix: str = ""
+    chunk_count: int = 0
 
 
 @dataclass
@@ -301,6 +315,9 @@ class PackageRequest:
     kids: dict[str, str]  # empty = publish clear
     segment_duration: int | None = None  # None: the worker's REELFLOW_SEGMENT_DURATION
     original_language: str = "en"
+    # Set by workflows on the compact path: the file list (one entry per segment) stays in
+    # the object store and PackageInfo carries its key instead.
+    files_by_key: bool = False
 
 
 @dataclass
@@ -308,11 +325,14 @@ class PackageInfo:
     package_prefix: str  # packages/<title>/<version>/<hash>
     mpd: str  # relative to the prefix
     hls_master: str
-    files: list[str]
+    files: list[str]  # relative to the prefix; empty when files_key names them
     drm_systems: list[str]
     kids: dict[str, str]
     representations: list[dict[str, Any]]
     verify_summary: str
+    # A JSON object in the store whose "files" member is the full list (package.json).
+    files_key: str = ""
+    file_count: int = 0
 
 
 @dataclass

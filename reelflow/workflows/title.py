@@ -1,4 +1,4 @@
-"""TitleWorkflow: one durable workflow per title version, id ``title-<title_id>``.
+"""TitleWorkflow: one durable workflow per title version (ids: ``workflow_id``).
 
 Deterministic orchestration only: every effect (files, catalog, clock-dependent work) is an
 activity, called through its typed definition in ``activity_defs`` with a dataclass from
@@ -14,13 +14,13 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from reelflow.domain.track_classes import TrackClass, track_class_for_height
     from reelflow.workflows import activity_defs as defs
     from reelflow.workflows import contracts as c
-    from reelflow.workflows.search_attributes import STAGE_ATTR, TITLE_ID_ATTR
+    from reelflow.workflows.search_attributes import STAGE_ATTR, STATE_ATTR, TITLE_ID_ATTR
 
 STAGES = (
     "ingest",
@@ -55,14 +55,48 @@ MEDIA_RETRY = RetryPolicy(
 CONTROL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
+# Studio notifications (an rq enqueue) run beside the lifecycle, never in its way: a Redis
+# outage costs at most this budget of retries, then a notification_failed event.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+NOTIFY_BUDGET = timedelta(minutes=30)
+
+# The workflow changes of issue 11, one patch for the whole run (workflow.patched memoizes
+# it: a run that started before them keeps the old commands to its end). Under it: history
+# that does not grow with the title (file lists, the chunk plan and the chunk parts travel
+# by key), the ReelflowState search attribute, a lifecycle failure fails the run, studio
+# notifications off the critical path, the collision-free ids of older versions.
+# docs/operations.md "Changing TitleWorkflow safely" says when it may be deprecated.
+COMPACT_LIFECYCLE = "compact-lifecycle-11"
 
 A = TypeVar("A")  # an activity's request
 R = TypeVar("R")  # an activity's result
 
 
+# Title ids never contain "@" (playback_api.signing.ID_RE, studio ingest), so the id of a
+# version >= 2 cannot be the id of another title's first version.
+VERSION_SEPARATOR = "@v"
+
+
 def workflow_id(title_id: str, version: int = 1) -> str:
-    """``title-<id>`` for the first version; a re-delivered version gets its own workflow."""
-    return f"title-{title_id}" if version <= 1 else f"title-{title_id}-v{version}"
+    """``title-<id>`` for the first version, ``title-<id>@v<N>`` for a re-delivered one.
+
+    The one rule for building a title's workflow id (starters, lookups, supersede).
+    """
+    if "@" in title_id:
+        raise ValueError(f"title id {title_id!r} contains '@'")
+    return f"title-{title_id}" if version <= 1 else f"title-{title_id}{VERSION_SEPARATOR}{version}"
+
+
+def legacy_workflow_id(title_id: str, version: int) -> str | None:
+    """The id versions >= 2 were started under before ``@v`` (``title-<id>-v<N>``).
+
+    It can also be the first version of a title named ``<id>-v<N>``: whoever follows it
+    checks the run's ReelflowTitleId (``client.find_title_run``, the supersede signal).
+    None for the first version, whose id never changed.
+    """
+    return None if version <= 1 else f"title-{title_id}-v{version}"
 
 
 @workflow.defn(name="TitleWorkflow")
@@ -82,6 +116,8 @@ class TitleWorkflow:
         self._chunks_done = 0
         self._window: tuple[str | None, str | None] = (None, None)
         self._window_rev = 0
+        self._compact = False  # COMPACT_LIFECYCLE, decided at the start of the run
+        self._notifications: list[asyncio.Task[None]] = []
 
     # ---------------------------------------------------------------- queries & signals
     @workflow.query
@@ -118,8 +154,14 @@ class TitleWorkflow:
         self._takedown = reason or "taken down by ops"
 
     @workflow.signal
-    def supersede(self, version: int) -> None:
-        """A newer version of the title is live: this one retires without a gap."""
+    def supersede(self, version: int, title_id: str = "") -> None:
+        """A newer version of the title is live: this one retires without a gap.
+
+        ``title_id`` names the title the sender belongs to: a legacy id (``-v<N>``) can be
+        another title's, and that title's run ignores the signal.
+        """
+        if title_id and self._input is not None and title_id != self._input.title_id:
+            return
         self._superseded_by = version
 
     @workflow.signal
@@ -135,7 +177,11 @@ class TitleWorkflow:
             # A signal delivered with the first workflow task runs before this method; an
             # update_window sent right after start must not be overwritten by the input.
             self._window = (inp.availability.window_start, inp.availability.window_end)
-        workflow.upsert_search_attributes([TITLE_ID_ATTR.value_set(inp.title_id)])
+        self._compact = workflow.patched(COMPACT_LIFECYCLE)
+        attrs = [TITLE_ID_ATTR.value_set(inp.title_id)]
+        if self._compact:
+            attrs.append(STATE_ATTR.value_set(self._state))
+        workflow.upsert_search_attributes(attrs)
         try:
             await self._lifecycle(inp)
         except ActivityError as exc:
@@ -145,6 +191,14 @@ class TitleWorkflow:
             self._stages[self._stage].state = "failed"
             self._stages[self._stage].detail = reason[:500]
             await self._event("failed", "failed", {"stage": self._stage, "reason": reason[:2000]})
+            if self._compact:
+                await self._notifications_sent()
+                # A failed lifecycle is a failed run: ops see it as Failed in the UI (a QC
+                # failure is an outcome, the run completes). The status query still answers.
+                raise ApplicationError(
+                    f"{self._stage} failed: {reason[:2000]}", type="TitleFailed", non_retryable=True
+                ) from None
+        await self._notifications_sent()
         return self.status()
 
     async def _lifecycle(self, inp: c.TitleInput) -> None:
@@ -251,6 +305,7 @@ class TitleWorkflow:
                 max_kbps=inp.options.max_kbps,
                 duration_s=qc.duration_s,
                 exclude=qc.black_intervals,
+                plan_by_key=self._compact,
             ),
             timeout=timedelta(hours=4),
         )
@@ -263,9 +318,12 @@ class TitleWorkflow:
     ) -> None:
         """One activity per chunk, every rung from one decode, then a join per rung."""
         self._begin("encode")
-        total = len(ladder.chunks)
+        # A plan kept by key (compact path) arrives as its length only.
+        by_key = not ladder.chunks and bool(ladder.chunk_plan_key)
+        total = ladder.chunk_count if by_key else len(ladder.chunks)
+        plan: list[c.ChunkSpec | None] = [None] * total if by_key else list(ladder.chunks)
 
-        async def encode(chunk: c.ChunkSpec) -> c.EncodeChunkResult:
+        async def encode(index: int, chunk: c.ChunkSpec | None) -> c.EncodeChunkResult:
             result = await self._media(
                 defs.encode_chunk,
                 c.EncodeChunkRequest(
@@ -277,29 +335,46 @@ class TitleWorkflow:
                     chunk,
                     qc.fps,
                     {**qc.adaptations, "tone_map": inp.options.tone_map},
+                    chunk_index=index,
+                    chunk_plan_key=ladder.chunk_plan_key if by_key else "",
                 ),
                 timeout=timedelta(hours=4),
-                summary=f"chunk {chunk.index + 1}/{total}",
+                summary=f"chunk {index + 1}/{total}",
             )
             self._chunks_done += 1
             # Joining takes the last slice of the stage's progress.
             self._stages["encode"].progress = round(90.0 * self._chunks_done / total, 1)
             return result
 
-        chunk_results = await asyncio.gather(*(encode(ch) for ch in ladder.chunks))
-        videos = await self._media(
-            defs.join_renditions,
-            c.JoinRequest(
+        chunk_results = sorted(
+            await asyncio.gather(*(encode(ch.index if ch else i, ch) for i, ch in enumerate(plan))),
+            key=lambda r: r.index,
+        )
+        prefixes = {r.parts_prefix for r in chunk_results}
+        if self._compact and len(prefixes) == 1 and "" not in prefixes:
+            # The join finds every part under the one prefix: no list that grows per chunk.
+            join = c.JoinRequest(
                 inp.title_id,
                 inp.version,
                 ingest.sha256,
                 ladder.ladder_key,
-                sorted(chunk_results, key=lambda r: r.index),
+                [],
                 qc.duration_s,
                 qc.fps,
-            ),
-            timeout=timedelta(hours=2),
-        )
+                parts_prefix=prefixes.pop(),
+                chunk_count=total,
+            )
+        else:  # a run from before COMPACT_LIFECYCLE, or chunks from an older worker
+            join = c.JoinRequest(
+                inp.title_id,
+                inp.version,
+                ingest.sha256,
+                ladder.ladder_key,
+                chunk_results,
+                qc.duration_s,
+                qc.fps,
+            )
+        videos = await self._media(defs.join_renditions, join, timeout=timedelta(hours=2))
         self._renditions.extend(videos)
         self._done("encode", f"{total} chunk(s) x {len(ladder.rungs)} rungs")
 
@@ -375,6 +450,7 @@ class TitleWorkflow:
                 thumbs.vtt_key,
                 kids,
                 original_language=inp.options.original_language,
+                files_by_key=self._compact,
             ),
             timeout=timedelta(hours=2),
         )
@@ -473,17 +549,33 @@ class TitleWorkflow:
         # Publish already moved origin to this version and revoked the older keys; the older
         # workflows only need to stop waiting on their windows.
         for older in range(1, inp.version):
-            handle = workflow.get_external_workflow_handle(workflow_id(inp.title_id, older))
-            try:
-                await handle.signal(TitleWorkflow.supersede, inp.version)
-            except Exception:  # that version's workflow already ended (or never ran)
-                workflow.logger.info("version %s of %s not running", older, inp.title_id)
+            if not self._compact:  # the ids and the signal this run's history holds
+                await self._signal_supersede(
+                    legacy_workflow_id(inp.title_id, older) or workflow_id(inp.title_id),
+                    [inp.version],
+                )
+                continue
+            ids = [workflow_id(inp.title_id, older), legacy_workflow_id(inp.title_id, older)]
+            for wf_id in ids:
+                # A version started before the "@v" ids still runs under its legacy id; the
+                # title id in the signal keeps another title's run with that id out of it.
+                if wf_id and await self._signal_supersede(wf_id, [inp.version, inp.title_id]):
+                    break
+
+    async def _signal_supersede(self, wf_id: str, args: list[Any]) -> bool:
+        handle = workflow.get_external_workflow_handle(wf_id)
+        try:
+            await handle.signal("supersede", args=args)
+        except Exception:  # that workflow already ended (or never ran)
+            workflow.logger.info("%s not running", wf_id)
+            return False
+        return True
 
     async def _retire(self, inp: c.TitleInput, final: str, reason: str) -> None:
         if self._stage != "live":
             self._begin("live")
         if final == "superseded":
-            self._state = "superseded"
+            self._set_state("superseded")
             self._done("live", reason)
             # The title row now belongs to the newer version: record without moving its state.
             await self._event("superseded", None, {"reason": reason})
@@ -502,12 +594,46 @@ class TitleWorkflow:
     async def _notify(self, event: str, detail: dict[str, Any]) -> None:
         inp = self._input
         assert inp is not None
-        await self._control(
-            defs.notify_studio,
-            c.NotifyRequest(inp.title_id, inp.version, event, detail),
-        )
+        req = c.NotifyRequest(inp.title_id, inp.version, event, detail)
+        if not self._compact:  # awaited in line, retried without end (a run from before)
+            await self._control(defs.notify_studio, req)
+            return
+        self._notifications.append(asyncio.create_task(self._send_notification(req)))
+
+    async def _send_notification(self, req: c.NotifyRequest) -> None:
+        """One studio notification beside the lifecycle; a failure becomes an event."""
+        try:
+            await workflow.execute_activity(
+                defs.notify_studio,
+                req,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=NOTIFY_BUDGET,
+                retry_policy=NOTIFY_RETRY,
+                summary=f"notify {req.event}",
+            )
+        except ActivityError as exc:
+            reason = str(exc.cause) if exc.cause is not None else str(exc)
+            workflow.logger.warning("notification %s not sent: %s", req.event, reason)
+            await self._event(
+                "notification_failed",
+                None,
+                {"event": req.event, "reason": reason[:500]},
+                dedupe_suffix=req.event,
+            )
+
+    async def _notifications_sent(self) -> None:
+        """Wait for notifications still in flight (each bounded by NOTIFY_BUDGET): a run
+        that ends drops its pending activities, and the last one is usually the studio's
+        news that the title expired or was taken down."""
+        if self._notifications:
+            await asyncio.gather(*self._notifications)
 
     # ---------------------------------------------------------------- helpers
+    def _set_state(self, state: str) -> None:
+        if self._compact and state != self._state:
+            workflow.upsert_search_attributes([STATE_ATTR.value_set(state)])
+        self._state = state
+
     def _begin(self, stage: str) -> None:
         self._stage = stage
         self._stages[stage].state = "running"
@@ -532,7 +658,7 @@ class TitleWorkflow:
         inp = self._input
         assert inp is not None
         if state is not None:
-            self._state = state
+            self._set_state(state)
         await self._control(
             defs.record_event,
             c.EventRequest(

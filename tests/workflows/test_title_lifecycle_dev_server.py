@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog import engine_from_settings
@@ -196,7 +196,10 @@ async def test_missing_source_fails_without_retrying(
             settings,
             c.TitleInput(title_id=title_id, source=str(tmp_path / "nope.mp4"), name="Missing"),
         )
-        status: c.TitleStatus = await handle.result()
+        # The run itself fails (Failed in the UI, ReelflowState="failed"); its status stays.
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        status: c.TitleStatus = await handle.query(TitleWorkflow.status)
     assert status.state == "failed"
     assert any("no such file" in e for e in status.errors), status.errors
 

@@ -23,14 +23,15 @@ import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from reelflow.workflows import contracts as c
-from reelflow.workflows.search_attributes import SEARCH_ATTRIBUTES
+from reelflow.workflows.client import HistorySize, find_title_run, history_size
+from reelflow.workflows.search_attributes import SEARCH_ATTRIBUTES, STATE_ATTR
 from reelflow.workflows.title import STAGES, TitleWorkflow, workflow_id
 
 # Where a title that got through part 1 ends with the window above (part 2 stand-ins).
@@ -69,6 +70,10 @@ class StandIns:
     qc_passed: bool = True
     qc_warnings: list[str] = field(default_factory=list)
     chunks: int = 1
+    # Segments per rendition: the package's file list has one entry per segment and track.
+    segments: int = 10
+    # "ok" | "fail": the notify activity always fails (Redis down), retryable
+    notify_mode: str = "ok"
     # "ok" | "transient_once" (first attempt of chunk 1 fails, retryable) | "bad_media"
     encode_mode: str = "ok"
     # Set to hold every encode_chunk call until the test releases its chunk index.
@@ -78,6 +83,9 @@ class StandIns:
     encode_attempts: list[tuple[int, int]] = field(default_factory=list)  # (chunk, attempt)
     releases: dict[int, asyncio.Event] = field(default_factory=dict)
     windows: list[tuple[str | None, str | None]] = field(default_factory=list)
+    # What travelled through history, for the assertions on the compact path.
+    join_requests: list[c.JoinRequest] = field(default_factory=list)
+    published: list[c.PackageInfo] = field(default_factory=list)
 
     def release(self, index: int) -> None:
         self.releases.setdefault(index, asyncio.Event()).set()
@@ -119,18 +127,23 @@ class StandIns:
         @activity.defn(name=c.ANALYSE_LADDER)
         async def analyse_ladder(req: c.AnalyseRequest) -> c.LadderResult:
             self.calls[c.ANALYSE_LADDER] += 1
+            plan = [c.ChunkSpec(i, 6.0 * i, 6.0) for i in range(self.chunks)]
             return c.LadderResult(
                 ladder_key=f"ladders/{req.title_id}/l.json",
                 method=req.method,
                 metric=None,
                 rungs=list(RUNGS),
-                chunks=[c.ChunkSpec(i, 6.0 * i, 6.0) for i in range(self.chunks)],
+                # As the real activity: a plan asked for by key stays in the store.
+                chunks=[] if req.plan_by_key else plan,
+                chunk_plan_key=f"ladders/{req.title_id}/l-chunks.json" if req.plan_by_key else "",
+                chunk_count=len(plan),
             )
 
         @activity.defn(name=c.ENCODE_CHUNK)
         async def encode_chunk(req: c.EncodeChunkRequest) -> c.EncodeChunkResult:
             self.calls[c.ENCODE_CHUNK] += 1
-            index, attempt = req.chunk.index, activity.info().attempt
+            index = req.chunk.index if req.chunk else req.chunk_index
+            attempt = activity.info().attempt
             self.encode_attempts.append((index, attempt))
             if self.encode_mode == "bad_media":
                 raise ApplicationError(
@@ -140,13 +153,16 @@ class StandIns:
                 raise ApplicationError("ffmpeg was killed", type="FFmpegError")
             if self.hold_encode:
                 await self.releases.setdefault(index, asyncio.Event()).wait()
-            parts = {r.name: f"renditions/{req.title_id}/chunks/{index}/{r.name}" for r in RUNGS}
-            return c.EncodeChunkResult(index, parts, False)
+            prefix = f"renditions/{req.title_id}/abc"
+            parts = {r.name: f"{prefix}/chunks/{index:05d}/{r.name}.mp4" for r in RUNGS}
+            return c.EncodeChunkResult(index, parts, False, parts_prefix=prefix)
 
         @activity.defn(name=c.JOIN_RENDITIONS)
         async def join_renditions(req: c.JoinRequest) -> list[c.RenditionInfo]:
             self.calls[c.JOIN_RENDITIONS] += 1
-            assert [r.index for r in req.chunk_results] == list(range(self.chunks))
+            self.join_requests.append(req)
+            indexes = [r.index for r in req.chunk_results] or list(range(req.chunk_count))
+            assert indexes == list(range(self.chunks))
             return [
                 c.RenditionInfo(r.name, "video", f"renditions/{req.title_id}/{r.name}.mp4")
                 for r in RUNGS
@@ -192,11 +208,27 @@ class StandIns:
         @activity.defn(name=c.PACKAGE_TITLE)
         async def package_title(req: c.PackageRequest) -> c.PackageInfo:
             self.calls[c.PACKAGE_TITLE] += 1
-            return c.PackageInfo("packages/x", "m.mpd", "m.m3u8", [], [], req.kids, [], "ok")
+            # One file per segment of each track, named as Shaka names them.
+            files = ["manifest.mpd", "master.m3u8"] + [
+                f"{r.name}/seg_{n:05d}.m4s" for r in req.renditions for n in range(self.segments)
+            ]
+            return c.PackageInfo(
+                "packages/x",
+                "m.mpd",
+                "m.m3u8",
+                [] if req.files_by_key else files,
+                [],
+                req.kids,
+                [],
+                "ok",
+                files_key="packages/x/package.json",
+                file_count=len(files),
+            )
 
         @activity.defn(name=c.PUBLISH_TITLE)
         async def publish_title(req: c.PublishRequest) -> c.PublishResult:
             self.calls[c.PUBLISH_TITLE] += 1
+            self.published.append(req.package)
             return c.PublishResult("origin/x", True)
 
         @activity.defn(name=c.UPDATE_AVAILABILITY)
@@ -211,6 +243,8 @@ class StandIns:
         @activity.defn(name=c.NOTIFY_STUDIO)
         async def notify_studio(req: c.NotifyRequest) -> str | None:
             self.calls[c.NOTIFY_STUDIO] += 1
+            if self.notify_mode == "fail":
+                raise ApplicationError("Error 111 connecting to 127.0.0.1:6379. Refused.")
             return None
 
         return [
@@ -233,10 +267,11 @@ async def started(
     *,
     require_approval: bool = False,
     availability: c.AvailabilitySpec | None = None,
+    title_id: str | None = None,
 ) -> AsyncIterator[WorkflowHandle[Any, c.TitleStatus]]:
     """A worker with the stand-ins on a unique queue (control and media alike), and a run."""
     queue = f"orch-{uuid.uuid4().hex[:10]}"
-    title_id = f"t-{uuid.uuid4().hex[:8]}"
+    title_id = title_id or f"t-{uuid.uuid4().hex[:8]}"
     inp = c.TitleInput(
         title_id=title_id,
         source="/masters/film.mov",
@@ -433,7 +468,16 @@ async def test_bad_media_is_not_retried_and_ends_failed(
 ) -> None:
     fakes = StandIns(chunks=1, encode_mode="bad_media")
     async with started(ts_env, fakes) as handle:
-        st = await handle.result()
+        # A broken lifecycle is a failed run, visible as such in the Temporal UI.
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        assert isinstance(failed.value.cause, ApplicationError)
+        assert failed.value.cause.type == "TitleFailed"
+        assert "encode failed" in str(failed.value.cause)
+        desc = await handle.describe()
+        st = await status_of(handle)
+    assert desc.status is not None and desc.status.name == "FAILED"
+    assert desc.typed_search_attributes.get(STATE_ATTR) == "failed"
     assert st.state == "failed", st
     assert any("moov atom not found" in e for e in st.errors), st.errors
     assert stage(st, "encode").state == "failed"
@@ -549,3 +593,173 @@ async def test_takedown_while_live_expires_at_once(ts_env: WorkflowEnvironment) 
     assert st.state == "taken_down"
     assert fakes.event_names()[-1] == "taken_down"
     assert fakes.calls[c.EXPIRE_TITLE] == 1
+
+
+# ---------------------------------------------------------------------------- issue 11
+
+
+async def test_notify_outage_does_not_delay_expiry(ts_env: WorkflowEnvironment) -> None:
+    """Redis down all along: every notification fails, publish and expiry keep their time."""
+    now = await ts_env.get_current_time()
+    end = now + timedelta(days=1)
+    fakes = StandIns(notify_mode="fail")
+    spec = c.AvailabilitySpec(None, end.isoformat())
+    async with started(ts_env, fakes, availability=spec) as handle:
+        st = await handle.result()
+    assert st.state == "expired", st
+    expired = next(e for e in fakes.events if e.event == "expired")
+    # The expiry timer fired at the window's end, not after the notifications gave up.
+    assert abs(datetime.fromisoformat(expired.detail["at"]) - end) < timedelta(minutes=1)
+    failed = [e.detail["event"] for e in fakes.events if e.event == "notification_failed"]
+    assert sorted(failed) == ["expired", "ingested", "published"], fakes.event_names()
+    assert fakes.calls[c.NOTIFY_STUDIO] > 3, "each notification was retried before giving up"
+    assert all(e.state is None for e in fakes.events if e.event == "notification_failed")
+
+
+async def test_outcomes_are_searchable_by_reelflow_state(ts_env: WorkflowEnvironment) -> None:
+    """A QC failure completes the run (a business outcome) with ReelflowState=qc_failed."""
+    async with started(ts_env, StandIns(qc_passed=False)) as handle:
+        assert (await handle.result()).state == "qc_failed"
+        desc = await handle.describe()
+    assert desc.status is not None and desc.status.name == "COMPLETED"
+    assert desc.typed_search_attributes.get(STATE_ATTR) == "qc_failed"
+
+    spec = c.AvailabilitySpec(None, None)  # stays live until taken down
+    async with started(ts_env, StandIns(), availability=spec) as handle:
+        await wait_for(handle, lambda st: st.state == "published")
+        live = await handle.describe()
+        await handle.signal(TitleWorkflow.takedown, "rights dispute")
+        await handle.result()
+        gone = await handle.describe()
+    assert live.typed_search_attributes.get(STATE_ATTR) == "published"
+    assert gone.typed_search_attributes.get(STATE_ATTR) == "taken_down"
+
+
+async def test_no_list_in_history_grows_with_segments_or_chunks(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(chunks=4, segments=500)
+    async with started(ts_env, fakes) as handle:
+        assert (await handle.result()).state == FINISHED
+    [join] = fakes.join_requests
+    assert join.chunk_results == [] and join.chunk_count == 4
+    assert join.parts_prefix.startswith("renditions/")
+    [package] = fakes.published
+    assert package.files == [] and package.file_count == 2 + 3 * 500
+    assert package.files_key == "packages/x/package.json"
+    assert all(ch == (i, 1) for i, ch in enumerate(sorted(fakes.encode_attempts)))
+
+
+async def _live(
+    env: WorkflowEnvironment, fakes: StandIns, title_id: str, version: int, wf_id: str, queue: str
+) -> WorkflowHandle[Any, c.TitleStatus]:
+    inp = c.TitleInput(
+        title_id=title_id,
+        source="/masters/film.mov",
+        name="film",
+        version=version,
+        options=c.TitleOptions(ladder="fixed"),
+        availability=c.AvailabilitySpec(None, None),  # open-ended: live until told
+        media_queue=queue,
+    )
+    handle = await env.client.start_workflow(TitleWorkflow.run, inp, id=wf_id, task_queue=queue)
+    await wait_for(handle, lambda st: st.state == "published")
+    return handle
+
+
+async def test_supersede_reaches_legacy_ids_of_the_same_title_only(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    """v3 retires v1 (title-X) and v2 started before the "@v" ids (title-X-v2); title
+    "Y-v2" (whose id is Y's legacy v2 id) is not touched by Y's v3."""
+    fakes = StandIns()
+    queue = f"orch-{uuid.uuid4().hex[:10]}"
+    x, y = f"x{uuid.uuid4().hex[:6]}", f"y{uuid.uuid4().hex[:6]}"
+    # No timer is due: skipping time would only run the idle runs into the test server's
+    # own execution deadline.
+    with ts_env.auto_time_skipping_disabled():
+        async with Worker(
+            ts_env.client,
+            task_queue=queue,
+            workflows=[TitleWorkflow],
+            activities=fakes.activities(),
+        ):
+            await _supersede_scenario(ts_env, fakes, queue, x, y)
+
+
+async def _supersede_scenario(
+    ts_env: WorkflowEnvironment, fakes: StandIns, queue: str, x: str, y: str
+) -> None:
+    x1 = await _live(ts_env, fakes, x, 1, workflow_id(x), queue)
+    x2 = await _live(ts_env, fakes, x, 2, f"title-{x}-v2", queue)  # a pre-"@v" start
+    other = await _live(ts_env, fakes, f"{y}-v2", 1, workflow_id(f"{y}-v2"), queue)
+    assert other.id == f"title-{y}-v2", "the collision the legacy ids had"
+    x3 = await _live(ts_env, fakes, x, 3, workflow_id(x, 3), queue)
+    y3 = await _live(ts_env, fakes, y, 3, workflow_id(y, 3), queue)
+    assert x3.id == f"title-{x}@v3"
+    assert (await x1.result()).state == "superseded"
+    assert (await x2.result()).state == "superseded"
+    assert (await status_of(other)).state == "published", "another title's run"
+    for handle in (x3, y3, other):
+        st = await status_of(handle)
+        assert st.state == "published", (handle.id, st.state, st.errors)
+        await handle.signal(TitleWorkflow.takedown, "test over")
+        assert (await handle.result()).state == "taken_down"
+
+
+async def _measured(env: WorkflowEnvironment, chunks: int, segments: int) -> HistorySize:
+    async with started(env, StandIns(chunks=chunks, segments=segments)) as handle:
+        assert (await handle.result()).state == FINISHED
+        return await history_size(handle)
+
+
+async def test_history_size_does_not_grow_with_segment_count(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    """4x the segments: the same history; 4x the chunks: more events (one activity per
+    chunk), a fixed cost each, and no event larger than before."""
+    small = await _measured(ts_env, chunks=2, segments=300)
+    more_segments = await _measured(ts_env, chunks=2, segments=1200)
+    more_chunks = await _measured(ts_env, chunks=8, segments=1200)
+    print(f"history: small {small}; 4x segments {more_segments}; 4x chunks {more_chunks}")
+    # Runs differ a little by how completions batch into workflow tasks (a few events of
+    # ~60 bytes); 900 more file names, carried twice, would add ~40 kB.
+    assert abs(more_segments.events - small.events) <= 12, (small, more_segments)
+    assert abs(more_segments.bytes - small.bytes) < 2000, (small, more_segments)
+    assert abs(more_segments.largest_event_bytes - small.largest_event_bytes) < 64
+    assert more_chunks.largest_event_bytes < small.largest_event_bytes + 64
+    per_chunk = (more_chunks.bytes - more_segments.bytes) / 6
+    assert per_chunk < 3000, per_chunk
+
+
+async def test_lookups_find_legacy_ids_of_the_same_title_only(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns()
+    queue = f"orch-{uuid.uuid4().hex[:10]}"
+    x = f"x{uuid.uuid4().hex[:6]}"
+    with ts_env.auto_time_skipping_disabled():  # as above: no timer is due
+        async with Worker(
+            ts_env.client,
+            task_queue=queue,
+            workflows=[TitleWorkflow],
+            activities=fakes.activities(),
+        ):
+            await _lookup_scenario(ts_env, fakes, queue, x)
+
+
+async def _lookup_scenario(
+    ts_env: WorkflowEnvironment, fakes: StandIns, queue: str, x: str
+) -> None:
+    legacy = await _live(ts_env, fakes, x, 2, f"title-{x}-v2", queue)  # a pre-"@v" start
+    found = await find_title_run(ts_env.client, x, 2)
+    assert found is not None and found.id == legacy.id
+    # Title "<x>-v2" has no run; the run at its id is <x> v2 and is not taken for it.
+    assert await find_title_run(ts_env.client, f"{x}-v2", 1) is None
+    assert await find_title_run(ts_env.client, x, 3) is None
+    x3 = await _live(ts_env, fakes, x, 3, workflow_id(x, 3), queue)
+    found3 = await find_title_run(ts_env.client, x, 3)
+    assert found3 is not None and found3.id == f"title-{x}@v3"
+    assert (await legacy.result()).state == "superseded"
+    await x3.signal(TitleWorkflow.takedown, "test over")
+    await x3.result()

@@ -56,6 +56,7 @@ from reelflow.playback_api.routes import API_V1
 from reelflow.studios import accounts as studios
 from reelflow.studios.signatures import SIGNATURE_HEADER
 from reelflow.workflows import contracts as c
+from reelflow.workflows.client import find_title_run
 from reelflow.workflows.progress import overall_percent
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 
@@ -207,21 +208,31 @@ async def _start_title(ctx: ApiContext, studio_id: str, body: IngestBody) -> Ing
     client = await ctx.temporal()
     wf_id = workflow_id(body.title_id, body.version)
     try:
-        try:
-            handle = await client.start_workflow(
-                TitleWorkflow.run,
-                body.to_title_input(studio_id, ctx.settings.media_queue),
-                id=wf_id,
-                task_queue=ctx.settings.control_queue,
-                # The same id joins the running workflow: a duplicate delivery starts nothing.
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                # Which studio started the run: ownership before the catalog row exists.
-                memo={MEMO_STUDIO: studio_id},
-                rpc_timeout=RPC_TIMEOUT,
-            )
-        except WorkflowAlreadyStartedError:
-            handle = client.get_workflow_handle(wf_id)  # closed run of this version
+        # A version started before the "@v" ids runs under its legacy id: join that run.
+        found = (
+            await find_title_run(client, body.title_id, body.version, rpc_timeout=RPC_TIMEOUT)
+            if body.version > 1
+            else None
+        )
+        if found is not None:
+            handle, wf_id = found, found.id
+        else:
+            try:
+                handle = await client.start_workflow(
+                    TitleWorkflow.run,
+                    body.to_title_input(studio_id, ctx.settings.media_queue),
+                    id=wf_id,
+                    task_queue=ctx.settings.control_queue,
+                    # The same id joins the running workflow: a duplicate delivery starts
+                    # nothing.
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    # Which studio started the run: ownership before the catalog row exists.
+                    memo={MEMO_STUDIO: studio_id},
+                    rpc_timeout=RPC_TIMEOUT,
+                )
+            except WorkflowAlreadyStartedError:
+                handle = client.get_workflow_handle(wf_id)  # closed run of this version
         # Checked after starting, not before: two studios racing for one id both land on
         # the same run, and only the one that started it passes.
         owner, _ = await _workflow_owner(handle)
@@ -378,8 +389,11 @@ async def title_status(
         raise not_found
     wanted = version or (title.version if title is not None else 1)
     client = await ctx.temporal()
-    handle = client.get_workflow_handle(workflow_id(title_id, wanted))
     try:
+        # Under its id, or the legacy id of a version started before the "@v" ids.
+        handle = await find_title_run(client, title_id, wanted, rpc_timeout=RPC_TIMEOUT)
+        if handle is None:
+            raise not_found
         owner, run_status = await _workflow_owner(handle)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
