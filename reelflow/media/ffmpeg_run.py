@@ -6,6 +6,9 @@ Errors become named exceptions carrying the tail of stderr. ``run_ffmpeg`` can f
 Exception texts name the tool and the step (``step=``), never the argument list, and never
 chain ``subprocess.TimeoutExpired`` (whose text is the whole command line): an exception's
 cause travels into Temporal failures and workflow history.
+
+Inside an activity (``watchdog.stall_limits``) every run is watched: one that writes no
+progress for ``stall_s`` is killed and raises ``FFmpegStalled`` (retryable).
 """
 
 from __future__ import annotations
@@ -16,13 +19,32 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reelflow.media.errors import FFmpegError, FFmpegTimeout, ProbeError
 from reelflow.media.stderr_tail import stderr_tail
+from reelflow.media.watchdog import (
+    StallLimits,
+    StallWatchdog,
+    SubprocessStalled,
+    current_stall_limits,
+)
 
 STDERR_TAIL_LINES = 20
 DEFAULT_PROBE_TIMEOUT_S = 60.0
+
+
+class FFmpegStalled(FFmpegTimeout, SubprocessStalled):
+    """ffmpeg wrote no progress for the stall limit and was killed (a hang, not bad input)."""
+
+
+def _stalled(tool: str, dog: StallWatchdog, stderr: str) -> FFmpegStalled:
+    stall_s = dog.limits.stall_s if dog.limits else 0.0
+    return FFmpegStalled(
+        f"{tool} made no progress for {stall_s:g} s and was killed",
+        stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,9 @@ def _base_cmd(ffmpeg: str) -> list[str]:
 
 
 def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None, tool: str) -> str:
+    limits = current_stall_limits()
+    if limits is not None:
+        return _run_plain_watched(ffmpeg, args, timeout_s, tool, limits)
     cmd = [*_base_cmd(ffmpeg), *args]
     try:
         proc = subprocess.run(
@@ -104,6 +129,48 @@ def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None, tool: str)
             f"{tool} exited with code {proc.returncode}",
             stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
             returncode=proc.returncode,
+        )
+    return stderr
+
+
+def _run_plain_watched(
+    ffmpeg: str, args: list[str], timeout_s: float | None, tool: str, limits: StallLimits
+) -> str:
+    """A plain run whose liveness is its ``-progress`` file: ffmpeg appends a block about
+    every 0.5 s whatever the log level, and stdout stays free for the caller's output."""
+    with tempfile.TemporaryDirectory(prefix="reelflow-ff-") as private:
+        progress = Path(private) / "progress"
+        progress.touch()
+        cmd = [*_base_cmd(ffmpeg), "-progress", str(progress), *args]
+        with tempfile.TemporaryFile() as err_file:
+            try:
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_file
+                )
+            except FileNotFoundError:
+                raise FFmpegError(f"{tool}: binary not found: {ffmpeg}") from None
+            timed_out = False
+            with StallWatchdog(proc, limits, probe=lambda: progress.stat().st_size) as dog:
+                try:
+                    returncode = proc.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    proc.kill()
+                    returncode = proc.wait()
+            err_file.seek(0)
+            stderr = _decode(err_file.read())
+    if dog.stalled:
+        raise _stalled(tool, dog, stderr)
+    if timed_out:
+        raise FFmpegTimeout(
+            f"{tool} timed out after {timeout_s} s",
+            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
+        )
+    if returncode != 0:
+        raise FFmpegError(
+            f"{tool} exited with code {returncode}",
+            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
+            returncode=returncode,
         )
     return stderr
 
@@ -156,22 +223,26 @@ def _run_with_progress(
             timer.start()
         out_time: float | None = None
         last_reported = -1.0
+        # Every -progress line is a sign of life (a block comes about every 0.5 s).
+        dog = StallWatchdog(proc, current_stall_limits())
         try:
             assert proc.stdout is not None
-            for raw in proc.stdout:
-                key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
-                seconds = _parse_out_time(key, value)
-                if seconds is not None:
-                    out_time = seconds
-                    if on_progress is not None and duration_s:
-                        fraction = min(max(seconds / duration_s, 0.0), 1.0)
-                        # Progress blocks come every ~0.5 s; only report real movement.
-                        if fraction - last_reported >= 0.001:
-                            last_reported = fraction
-                            on_progress(fraction)
-                elif key == "progress" and value == "end" and on_progress is not None:
-                    on_progress(1.0)
-            returncode = proc.wait()
+            with dog:
+                for raw in proc.stdout:
+                    dog.alive()
+                    key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
+                    seconds = _parse_out_time(key, value)
+                    if seconds is not None:
+                        out_time = seconds
+                        if on_progress is not None and duration_s:
+                            fraction = min(max(seconds / duration_s, 0.0), 1.0)
+                            # Progress blocks come every ~0.5 s; only report real movement.
+                            if fraction - last_reported >= 0.001:
+                                last_reported = fraction
+                                on_progress(fraction)
+                    elif key == "progress" and value == "end" and on_progress is not None:
+                        on_progress(1.0)
+                returncode = proc.wait()
         finally:
             if timer is not None:
                 timer.cancel()
@@ -180,6 +251,8 @@ def _run_with_progress(
                 proc.wait()
         err_file.seek(0)
         stderr = _decode(err_file.read())
+    if dog.stalled:
+        raise _stalled(tool, dog, stderr)
     if timed_out.is_set():
         raise FFmpegTimeout(
             f"{tool} timed out after {timeout_s} s",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reelflow.media.errors import FFmpegError, ProbeError
-from reelflow.media.ffmpeg_run import FFmpegResult, run_ffmpeg_detailed
+from reelflow.media.ffmpeg_run import FFmpegResult, FFmpegStalled, run_ffmpeg_detailed
 from reelflow.media.probe import MASTER_INPUT_OPTIONS, MediaInfo, probe
 from reelflow.media.stderr_tail import stderr_tail
 
@@ -276,6 +276,8 @@ def _decode_pass(
             timeout_s=opts.decode_timeout_s,
             follow_progress=True,
         )
+    except FFmpegStalled:
+        raise  # a hung ffmpeg says nothing about the media: the activity retries
     except FFmpegError as exc:
         last_line = stderr_tail(exc.stderr_tail, lines=1)
         what = "decode failed" if check == "decode" else "audio decode failed"

@@ -19,6 +19,7 @@ of its track class; the playback API picks the line per client at serve time
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ from typing import Any, Literal
 import m3u8
 
 from reelflow.domain.track_classes import TrackClass, track_class_for_height
+from reelflow.media.watchdog import StallWatchdog, SubprocessStalled, current_stall_limits
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
 from reelflow.packaging.keys import ContentKey
@@ -385,18 +387,64 @@ def run_packager(
     timeout: float | None = None,
     step: str = "package",
 ) -> None:
-    """Errors name the tool, the step and the stream, never the argument list."""
-    try:
-        proc = subprocess.run(
-            [packager, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    """Errors name the tool, the step and the stream, never the argument list.
+
+    Inside an activity (``stall_limits``) a run whose log and output under ``cwd`` stop
+    growing for the stall limit is killed and raises ``PackagerStalled`` (retryable).
+    """
+    with tempfile.TemporaryFile() as err_file:
+        try:
+            proc = subprocess.Popen(
+                [packager, *args],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err_file,
+            )
+        except FileNotFoundError:
+            raise PackagerError("(all streams)", f"packager binary not found: {packager}") from None
+
+        def written() -> tuple[int, int]:
+            # The packager logs little, but writes segments as it goes.
+            return os.fstat(err_file.fileno()).st_size, _tree_bytes(cwd)
+
+        with StallWatchdog(proc, current_stall_limits(), probe=written) as dog:
+            try:
+                returncode = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                # `from None`: TimeoutExpired's text is the whole command line.
+                raise PackagerError(
+                    "(all streams)", f"{step} timed out after {timeout:g} s"
+                ) from None
+        err_file.seek(0)
+        stderr = err_file.read().decode("utf-8", errors="replace")
+    if dog.stalled:
+        stall_s = dog.limits.stall_s if dog.limits else 0.0
+        raise PackagerStalled(
+            "(all streams)", f"{step} made no progress for {stall_s:g} s and was killed"
         )
-    except FileNotFoundError:
-        raise PackagerError("(all streams)", f"packager binary not found: {packager}") from None
-    except subprocess.TimeoutExpired:
-        # `from None`: TimeoutExpired's text is the whole command line.
-        raise PackagerError("(all streams)", f"{step} timed out after {timeout:g} s") from None
-    if proc.returncode != 0:
-        raise _error_for(proc.stderr, streams, proc.returncode)
+    if returncode != 0:
+        raise _error_for(stderr, streams, returncode)
+
+
+class PackagerStalled(PackagerError, SubprocessStalled):
+    """The packager wrote nothing for the stall limit and was killed (a hang, not bad input)."""
+
+
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(FileNotFoundError):  # renamed while we looked
+                        total += entry.stat(follow_symlinks=False).st_size
+    return total
 
 
 def _set_key_uris(
