@@ -3,16 +3,20 @@ stores share (atomic temp files next to their final name, range and expiry check
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 READ_CHUNK = 1024 * 1024
+# Called with the byte count of each block moved, from the thread doing the copy (S3's
+# parallel part uploads call it from the caller's thread as parts complete).
+Progress = Callable[[int], None]
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 # LocalStore's in-flight temp files; keys whose last segment looks like one are refused
 # there, so a listing can skip temp files without hiding a real object.
@@ -50,6 +54,27 @@ def check_range(start: int, length: int | None) -> None:
         raise InvalidRange(f"range length must be >= 0 or None, got {length}")
 
 
+@dataclass
+class UploadResume:
+    """A long upload's state that can outlive the attempt making it.
+
+    The caller keeps ``state`` somewhere that survives a crash (an activity's heartbeat
+    details), gets told of every change through ``on_change``, and passes the last state
+    back on retry. Only S3Store uses it (a multipart upload's id and part size: the parts
+    themselves are listed from the server and reused only when their ETag matches the
+    local bytes); LocalStore writes to local disk and starts over.
+    """
+
+    state: dict[str, Any] = field(default_factory=dict)
+    on_change: Callable[[dict[str, Any]], None] | None = None
+    reused_parts: int = 0  # parts a resumed upload did not send again
+
+    def update(self, state: dict[str, Any]) -> None:
+        self.state = state
+        if self.on_change is not None:
+            self.on_change(state)
+
+
 # ---- the protocol -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -63,17 +88,33 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     """What every store offers. All keys go through ``validate_key``."""
 
-    def put_file(self, key: str, path: Path | str) -> ObjectInfo:
-        """Upload a local file by streaming (multipart on S3 above the part size)."""
+    def put_file(
+        self,
+        key: str,
+        path: Path | str,
+        progress: Progress | None = None,
+        resume: UploadResume | None = None,
+    ) -> ObjectInfo:
+        """Upload a local file by streaming (multipart on S3 above the part size).
+
+        ``resume``: continue the multipart upload a killed attempt left (S3); with it, a
+        failed upload is left for the retry instead of being aborted.
+        """
         ...
 
-    def put_stream(self, key: str, stream: BinaryIO, length: int | None = None) -> ObjectInfo:
+    def put_stream(
+        self,
+        key: str,
+        stream: BinaryIO,
+        length: int | None = None,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
         """Upload from a readable binary stream; if reading fails, no object is left."""
         ...
 
     def put_bytes(self, key: str, data: bytes) -> ObjectInfo: ...
 
-    def get_file(self, key: str, path: Path | str) -> Path:
+    def get_file(self, key: str, path: Path | str, progress: Progress | None = None) -> Path:
         """Download to ``path`` atomically (temp file in the same folder, then rename)."""
         ...
 
@@ -133,19 +174,39 @@ def atomic_temp(directory: Path, name: str) -> tuple[Path, int]:
     return tmp, fd
 
 
-def download_to(chunks: Generator[bytes, None, None], dest: Path) -> Path:
+def download_to(
+    chunks: Generator[bytes, None, None], dest: Path, progress: Progress | None = None
+) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp, fd = atomic_temp(dest.parent, dest.name)
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
         os.replace(tmp, dest)
     except BaseException:
         chunks.close()
         tmp.unlink(missing_ok=True)
         raise
     return dest
+
+
+class CountingReader(io.RawIOBase):
+    """A readable stream that reports every block read from ``stream`` to ``progress``."""
+
+    def __init__(self, stream: BinaryIO, progress: Progress) -> None:
+        self._stream, self._progress = stream, progress
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if data:
+            self._progress(len(data))
+        return data
 
 
 def check_expiry(expires_s: int) -> None:

@@ -17,8 +17,10 @@ from reelflow.storage.base import (
     KeyConflict,
     ObjectInfo,
     ObjectNotFound,
+    Progress,
     StorageError,
     StorageUnavailable,
+    UploadResume,
     atomic_temp,
     check_expiry,
     check_range,
@@ -85,7 +87,13 @@ class LocalStore:
                 f"cannot store {key!r}: a parent of it is already an object in {self.root}"
             )
 
-    def _write(self, key: str, stream: BinaryIO, length: int | None = None) -> ObjectInfo:
+    def _write(
+        self,
+        key: str,
+        stream: BinaryIO,
+        length: int | None = None,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
         path = self._path(key)
         self._make_parent(key, path)
         tmp, fd = atomic_temp(path.parent, path.name)
@@ -101,6 +109,8 @@ class LocalStore:
                         break
                     out.write(chunk)
                     written += len(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
                 if length is not None and written != length:
                     raise StorageError(
                         f"stream for {key!r} ended after {written} bytes; expected {length}"
@@ -119,12 +129,26 @@ class LocalStore:
         return self._info(key, path.stat())
 
     # -- writes
-    def put_file(self, key: str, path: Path | str) -> ObjectInfo:
+    def put_file(
+        self,
+        key: str,
+        path: Path | str,
+        progress: Progress | None = None,
+        resume: UploadResume | None = None,
+    ) -> ObjectInfo:
+        # ``resume`` is ignored: a local write is a disk copy, and a temp file is never
+        # half-kept (the protocol's promise of atomic writes).
         with open(path, "rb") as src:
-            return self._write(key, src)
+            return self._write(key, src, progress=progress)
 
-    def put_stream(self, key: str, stream: BinaryIO, length: int | None = None) -> ObjectInfo:
-        return self._write(key, stream, length)
+    def put_stream(
+        self,
+        key: str,
+        stream: BinaryIO,
+        length: int | None = None,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        return self._write(key, stream, length, progress)
 
     def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
         return self._write(key, io.BytesIO(data), len(data))
@@ -136,8 +160,8 @@ class LocalStore:
             return self._write(dst_key, stream)
 
     # -- reads
-    def get_file(self, key: str, path: Path | str) -> Path:
-        return download_to(self.open_read(key), Path(path))
+    def get_file(self, key: str, path: Path | str, progress: Progress | None = None) -> Path:
+        return download_to(self.open_read(key), Path(path), progress)
 
     def open_read(
         self, key: str, start: int = 0, length: int | None = None
