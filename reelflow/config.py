@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     ingest_timeout_s: float = 30.0
     loudness_target_lufs: float = -23.0
     loudness_tolerance_lu: float = 2.0
+    # An ffmpeg or packager that shows no progress this long is killed (SIGTERM, then
+    # SIGKILL after the grace) and its activity retried; generous, since a slow input
+    # read is not a hang (docs/operations.md, "Long titles").
+    subprocess_stall_s: float = Field(default=300.0, gt=0)
+    subprocess_kill_grace_s: float = Field(default=10.0, ge=0)
 
     # ---- derived values -------------------------------------------------------------
     @property

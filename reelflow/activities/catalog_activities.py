@@ -8,6 +8,7 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
+from reelflow.activities.heartbeat import auto_heartbeat
 from reelflow.catalog import queries as q
 from reelflow.workflows import activity_defs as defs
 from reelflow.workflows import contracts as c
@@ -22,6 +23,7 @@ class CatalogActivities:
         return [self.register_title, self.record_event]
 
     @implements(defs.register_title)
+    @auto_heartbeat
     def register_title(self, inp: c.TitleInput) -> None:
         try:
             q.upsert_title(
@@ -48,6 +50,7 @@ class CatalogActivities:
         )
 
     @implements(defs.record_event)
+    @auto_heartbeat
     def record_event(self, req: c.EventRequest) -> bool:
         return q.append_event(
             self.deps.engine,

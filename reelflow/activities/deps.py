@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from reelflow.activities.heartbeat import current_progress
 from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings
 from reelflow.storage import ObjectStore, store_from_settings
@@ -61,7 +62,10 @@ class Deps:
         cache = self.work_root / "cache" / hashlib.sha256(key.encode()).hexdigest()
         if not cache.exists():
             cache.parent.mkdir(parents=True, exist_ok=True)
-            self.store.get_file(key, cache)  # atomic: temp file then rename
+            counter = current_progress().bytes(
+                f"download {key.rsplit('/', 1)[-1]}", self.store.stat(key).size
+            )
+            self.store.get_file(key, cache, progress=counter)  # atomic: temp file then rename
         return cache
 
 

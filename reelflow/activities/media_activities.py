@@ -14,10 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps, params_hash
+from reelflow.activities.heartbeat import auto_heartbeat, current_progress, upload
 from reelflow.catalog import queries as q
 from reelflow.catalog.models import Rendition
 from reelflow.ingest.sources import BadSource, SourceTooLarge, TransientSourceError, fetch_to
@@ -39,10 +39,7 @@ from reelflow.workflows.activity_defs import implements
 
 
 def _heartbeat(stage: str) -> Callable[[float], None]:
-    def beat(fraction: float) -> None:
-        activity.heartbeat({"stage": stage, "progress": round(100 * fraction, 1)})
-
-    return beat
+    return current_progress().fraction(stage)
 
 
 def _bad_media(exc: Exception) -> ApplicationError:
@@ -80,14 +77,15 @@ class MediaActivities:
 
     # ------------------------------------------------------------------ ingest
     @implements(defs.ingest_master)
+    @auto_heartbeat
     def ingest_master(self, req: c.IngestRequest) -> c.IngestResult:
         s = self.deps.settings
         with self.deps.scratch("ingest") as work:
-            activity.heartbeat({"stage": "fetch"})
             try:
                 fetched = fetch_to(
                     req.source,
                     work / "master",
+                    progress=current_progress().bytes("fetch master"),
                     store=self.deps.store,
                     max_bytes=s.ingest_max_bytes,
                     timeout_s=s.ingest_timeout_s,
@@ -102,7 +100,7 @@ class MediaActivities:
             key = f"masters/{req.title_id}/{fetched.sha256}"
             reused = self.deps.store.exists(key)
             if not reused:
-                self.deps.store.put_file(key, fetched.path)
+                upload(self.deps.store, key, fetched.path, step="store master")
         q.record_asset(
             self.deps.engine,
             title_id=req.title_id,
@@ -115,6 +113,7 @@ class MediaActivities:
 
     # ------------------------------------------------------------------ QC
     @implements(defs.run_qc)
+    @auto_heartbeat
     def run_qc(self, req: c.QCRequest) -> c.QCResult:
         s = self.deps.settings
         master = self.deps.local_copy(req.master_key)
@@ -174,6 +173,7 @@ class MediaActivities:
 
     # ------------------------------------------------------------------ ladder
     @implements(defs.analyse_ladder)
+    @auto_heartbeat
     def analyse_ladder(self, req: c.AnalyseRequest) -> c.LadderResult:
         s = self.deps.settings
         params = {"method": req.method, "codec": req.codec, "max_kbps": req.max_kbps}
@@ -259,6 +259,7 @@ class MediaActivities:
 
     # ------------------------------------------------------------------ encode
     @implements(defs.encode_chunk)
+    @auto_heartbeat
     def encode_chunk(self, req: c.EncodeChunkRequest) -> c.EncodeChunkResult:
         ladder = self._ladder(req.ladder_key)
         prefix = self._rendition_prefix(
@@ -289,10 +290,11 @@ class MediaActivities:
                     on_progress=_heartbeat(f"encode chunk {chunk.index}"),
                 )
             for name, path in outputs.items():
-                self.deps.store.put_file(keys[name], path)
+                upload(self.deps.store, keys[name], path)
         return c.EncodeChunkResult(chunk.index, keys, reused=False, parts_prefix=prefix)
 
     @implements(defs.join_renditions)
+    @auto_heartbeat
     def join_renditions(self, req: c.JoinRequest) -> list[c.RenditionInfo]:
         ladder = self._ladder(req.ladder_key)
         if req.chunk_results:  # every chunk's keys, from a run before parts_prefix
@@ -310,12 +312,19 @@ class MediaActivities:
         gop_s = float(self.deps.settings.gop_seconds)
         expected_frames = chunk_frames(Chunk(0, 0.0, req.duration_s), req.fps)
         out: list[c.RenditionInfo] = []
-        for n, rung in enumerate(ladder.rungs):
+        for rung in ladder.rungs:
             key = f"{prefix}/{rung.name}.mp4"
             if not self.deps.store.exists(key):
                 with self.deps.scratch(f"join-{rung.name}") as work:
                     parts = [self.deps.local_copy(key) for key in parts_of[rung.name]]
-                    joined = join_chunks(parts, work / f"{rung.name}.mp4", ffmpeg=self.deps.ffmpeg)
+                    joined = join_chunks(
+                        parts,
+                        work / f"{rung.name}.mp4",
+                        ffmpeg=self.deps.ffmpeg,
+                        duration_s=req.duration_s,
+                        on_progress=_heartbeat(f"join {rung.name}"),
+                    )
+                    current_progress().update(f"verify {rung.name}")
                     check = verify_rendition(
                         joined,
                         ffprobe=self.deps.ffprobe,
@@ -330,10 +339,7 @@ class MediaActivities:
                             + "; ".join(check.problems),
                             type="RenditionInvalid",
                         )
-                    self.deps.store.put_file(key, joined)
-            activity.heartbeat(
-                {"stage": "join", "progress": round(100 * (n + 1) / len(ladder.rungs))}
-            )
+                    upload(self.deps.store, key, joined)
             info = c.RenditionInfo(
                 name=rung.name,
                 kind="video",
@@ -355,6 +361,7 @@ class MediaActivities:
 
     # ------------------------------------------------------------------ audio
     @implements(defs.encode_audio)
+    @auto_heartbeat
     def encode_audio(self, req: c.AudioRequest) -> list[c.RenditionInfo]:
         from reelflow.media.audio import encode_audio
 
@@ -373,7 +380,7 @@ class MediaActivities:
             info = probe(master, ffprobe=self.deps.ffprobe)
             tracks = []
             with self.deps.scratch("audio") as work:
-                activity.heartbeat({"stage": "audio"})
+                current_progress().update("audio encode")
                 with bad_input_is_final():
                     encoded = encode_audio(
                         master,
@@ -385,7 +392,7 @@ class MediaActivities:
                     )
                 for t in encoded:
                     key = f"{prefix}/{Path(t.path).name}"
-                    self.deps.store.put_file(key, t.path)
+                    upload(self.deps.store, key, Path(t.path))
                     tracks.append(
                         c.RenditionInfo(
                             name=Path(t.path).stem,
@@ -406,6 +413,7 @@ class MediaActivities:
 
     # ------------------------------------------------------------------ subtitles
     @implements(defs.prepare_subtitles)
+    @auto_heartbeat
     def prepare_subtitles(self, req: c.SubtitlesRequest) -> list[c.RenditionInfo]:
         from reelflow.media.errors import SubtitleError
         from reelflow.media.subtitles import decode_caption_bytes, to_webvtt
@@ -439,6 +447,7 @@ class MediaActivities:
 
     # ------------------------------------------------------------------ thumbnails
     @implements(defs.make_thumbnails)
+    @auto_heartbeat
     def make_thumbnails(self, req: c.ThumbnailsRequest) -> c.ThumbnailsResult:
         from reelflow.media.thumbnails import make_artwork, make_thumbnails
 
@@ -456,13 +465,14 @@ class MediaActivities:
                     duration_s=req.duration_s,
                     on_progress=_heartbeat("thumbnails"),
                 )
+                current_progress().update("artwork")
                 art = make_artwork(
                     master, work / "art", ffmpeg=self.deps.ffmpeg, duration_s=req.duration_s
                 )
 
             def put(path: Path, sub: str) -> str:
                 key = f"{prefix}/{sub}/{path.name}"
-                self.deps.store.put_file(key, path)
+                upload(self.deps.store, key, path)
                 return key
 
             result = c.ThumbnailsResult(

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps, params_hash
+from reelflow.activities.heartbeat import auto_heartbeat, current_progress
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.domain.track_classes import TrackClass
+from reelflow.media.watchdog import SubprocessStalled
 from reelflow.packaging.errors import PackagingError
 from reelflow.packaging.keys import ContentKey, open_key
 from reelflow.packaging.packager import AudioTrack, SubtitleTrack, VideoRendition, package
@@ -69,6 +70,7 @@ class PackagingActivities:
         return [self.package_title]
 
     @implements(defs.package_title)
+    @auto_heartbeat
     def package_title(self, req: c.PackageRequest) -> c.PackageInfo:
         s = self.deps.settings
         segment_duration = req.segment_duration or s.segment_duration
@@ -120,7 +122,8 @@ class PackagingActivities:
         with self.deps.scratch("package") as work:
             out = work / "out"
             out.mkdir()
-            activity.heartbeat({"stage": "package"})
+            progress = current_progress()
+            progress.update("package")
             try:
                 result = package(
                     videos,
@@ -132,7 +135,7 @@ class PackagingActivities:
                     keys=keys,
                     thumbnails_vtt=thumbs,
                 )
-                activity.heartbeat({"stage": "verify"})
+                progress.update("verify")
                 report = verify_package(
                     result,
                     ffprobe=self.deps.ffprobe,
@@ -140,6 +143,8 @@ class PackagingActivities:
                     packager=s.binary("packager"),
                     keys=keys,
                 )
+            except SubprocessStalled:
+                raise  # a hung packager is worth a retry, unlike a failed one
             except PackagingError as exc:
                 raise ApplicationError(str(exc), type="PackageInvalid", non_retryable=True)
             if not report.passed:
@@ -149,8 +154,11 @@ class PackagingActivities:
                     type="PackageInvalid",
                     non_retryable=True,
                 )
-            for rel in result.files:
+            # Thousands of segments for a feature: the count done rides the heartbeat.
+            progress.update("upload package", total=len(result.files), unit="files")
+            for n, rel in enumerate(result.files):
                 self.deps.store.put_file(f"{prefix}/{rel}", out / rel)
+                progress.update(done=n + 1)
         info = c.PackageInfo(
             package_prefix=prefix,
             mpd=result.mpd,

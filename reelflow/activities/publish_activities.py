@@ -8,10 +8,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from sqlmodel import Session, select
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
+from reelflow.activities.heartbeat import auto_heartbeat, current_progress
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Availability, ContentKeyRow, Package, TitleState, utcnow
 from reelflow.domain.track_classes import TrackClass
@@ -39,6 +39,7 @@ class PublishActivities:
         ]
 
     @implements(defs.generate_keys)
+    @auto_heartbeat
     def generate_keys(self, req: c.KeysRequest) -> c.KeysResult:
         """One random key per track class, sealed at rest; existing keys are reused."""
         secrets = self.deps.settings.secrets()
@@ -72,18 +73,19 @@ class PublishActivities:
         return c.KeysResult({cls: kids[cls] for cls in req.classes})
 
     @implements(defs.publish_title)
+    @auto_heartbeat
     def publish_title(self, req: c.PublishRequest) -> c.PublishResult:
         """Copy the package to origin, write the package row, mark the title published."""
         store = self.deps.store
         origin = f"origin/{req.title_id}/v{req.version}"
         pkg = req.package
         files = self._package_files(pkg)
+        progress = current_progress()
         for n, rel in enumerate(files):
             dst = f"{origin}/{rel}"
             if not store.exists(dst):
                 store.copy(f"{pkg.package_prefix}/{rel}", dst)
-            if n % 50 == 0:
-                activity.heartbeat({"stage": "copy", "done": n, "of": len(files)})
+            progress.update("copy to origin", done=n + 1, total=len(files), unit="files")
         artwork = self._copy_artwork(req, origin, files)
         newly = False
         with session_scope(self.deps.engine) as s:
@@ -184,6 +186,7 @@ class PublishActivities:
             s.add(key)
 
     @implements(defs.update_availability)
+    @auto_heartbeat
     def update_availability(self, req: c.AvailabilityUpdate) -> None:
         with session_scope(self.deps.engine) as s:
             row = s.get(Availability, req.title_id) or Availability(title_id=req.title_id)
@@ -192,6 +195,7 @@ class PublishActivities:
             s.add(row)
 
     @implements(defs.expire_title)
+    @auto_heartbeat
     def expire_title(self, req: c.ExpireRequest) -> None:
         """Unpublish: origin copy removed, keys revoked, title expired/taken down."""
         if req.final_state not in (TitleState.EXPIRED, TitleState.TAKEN_DOWN):
@@ -211,6 +215,7 @@ class PublishActivities:
                 self.deps.store.delete_prefix(f"{prefix}/{req.title_id}/")
 
     @implements(defs.notify_studio)
+    @auto_heartbeat
     def notify_studio(self, req: c.NotifyRequest) -> str | None:
         """Enqueue the signed studio callback (rq); idempotent per title, version and event."""
         if req.event not in STUDIO_EVENTS:
