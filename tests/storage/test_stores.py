@@ -1,7 +1,7 @@
 """Contract tests for reelflow.storage, run over LocalStore and S3Store alike.
 
-S3Store talks real HTTP to moto ThreadedMotoServer: an S3-compatible server on loopback;
-it does not check signatures (so presigned URLs prove the URL shape, not the signature).
+S3Store talks real HTTP to a real S3 server on loopback (SeaweedFS ``weed mini``), which
+checks every signature, presigned URLs included.
 """
 
 from __future__ import annotations
@@ -267,10 +267,10 @@ def test_store_from_settings_local(tmp_path: Path) -> None:
     assert store.root == (tmp_path / "objects").resolve()
 
 
-def test_store_from_settings_s3(moto_endpoint: str) -> None:
+def test_store_from_settings_s3(seaweed_endpoint: str) -> None:
     settings = Settings(
         store="s3",
-        s3_endpoint=moto_endpoint,
+        s3_endpoint=seaweed_endpoint,
         s3_access_key="testing",
         s3_secret_key="testing",
         s3_bucket=f"settings-{uuid.uuid4().hex[:12]}",
