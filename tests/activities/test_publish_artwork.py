@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,21 @@ def test_two_sources_with_one_file_name_are_refused(deps: Deps) -> None:
     with pytest.raises(ApplicationError, match="share the name") as info:
         publish(deps, req)
     assert info.value.non_retryable
+
+
+def test_a_file_list_by_key_is_read_from_the_store(deps: Deps) -> None:
+    """The compact path: the workflow carries package.json's key, not one name per segment."""
+    deps.store.put_bytes(f"{PKG}/package.json", json.dumps({"files": FILES}).encode())
+    req = request(files=[])
+    req.package.files_key, req.package.file_count = f"{PKG}/package.json", len(FILES)
+    origin = publish(deps, req).origin_prefix
+    assert all(deps.store.exists(f"{origin}/{rel}") for rel in FILES)
+    assert package_row(deps).artwork["thumbnails"] == ["thumbs/thumbnails.vtt"]
+
+
+def test_a_file_list_that_does_not_match_its_count_is_refused(deps: Deps) -> None:
+    deps.store.put_bytes(f"{PKG}/package.json", json.dumps({"files": FILES[:2]}).encode())
+    req = request(files=[])
+    req.package.files_key, req.package.file_count = f"{PKG}/package.json", len(FILES)
+    with pytest.raises(ApplicationError, match="lists 2 files, the package had 5"):
+        publish(deps, req)
