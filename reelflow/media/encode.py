@@ -8,20 +8,29 @@ rungs switch cleanly and the chunks join with stream copy.
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
-from collections.abc import Callable, Sequence
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from reelflow.media.chunks import Chunk
 from reelflow.media.codecs import encoder_args, gop_args
-from reelflow.media.errors import MediaError
-from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffprobe_json
+from reelflow.media.errors import MediaError, ProbeError
+from reelflow.media.ffmpeg_run import run_ffmpeg
 from reelflow.media.ladder import Ladder, Rung
 from reelflow.media.probe import MASTER_INPUT_OPTIONS
+from reelflow.media.stderr_tail import stderr_tail
 
+# Listing a rendition's packets reads the whole file: a minute, plus 3 s per content
+# minute (a 3-hour feature gets 10 more minutes).
+PACKET_LIST_TIMEOUT_S = 60.0
+PACKET_LIST_S_PER_S = 0.05
 # Tone-map PQ/HLG to SDR BT.709 (zimg for the transfer, Hable for the curve).
 TONEMAP_CHAIN = (
     "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
@@ -246,49 +255,51 @@ def verify_rendition(
     gop_s: float,
     fps: float,
 ) -> RenditionCheck:
-    """Check frame count and duration (within one frame) and a keyframe on every GOP."""
-    data = run_ffprobe_json(
-        [
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time,duration_time,flags",
-            str(path),
-        ],
-        ffprobe=ffprobe,
-    )
-    packets = data.get("packets") or []
+    """Check frame count and duration (within one frame) and a keyframe on every GOP.
+
+    The packet list is read as ffprobe prints it, one line at a time, keeping only
+    counters and the keyframe times (one per GOP): a feature's rendition has hundreds of
+    thousands of packets, which as one JSON document cost more memory than the rest of
+    the worker.
+    """
     frame_s = 1.0 / float(fps_fraction(fps))
-    pts: list[float] = []
-    ends: list[float] = []
+    frames = 0
+    first_pts = math.inf
+    last_end = -math.inf
     keys: list[float] = []
-    for p in packets:
+    for pts_time, duration_time, flags in _video_packets(
+        path, ffprobe=ffprobe, timeout_s=_packet_timeout_s(expected_duration_s)
+    ):
         try:
-            t = float(p["pts_time"])
-        except (KeyError, TypeError, ValueError):
+            t = float(pts_time)
+        except ValueError:
             continue
-        pts.append(t)
-        ends.append(t + _float_or(p.get("duration_time"), frame_s))
-        if "K" in str(p.get("flags", "")):
+        if not math.isfinite(t):
+            continue
+        frames += 1
+        first_pts = min(first_pts, t)
+        last_end = max(last_end, t + _float_or(duration_time, frame_s))
+        if "K" in flags:
             keys.append(t)
     problems: list[str] = []
-    frames = len(pts)
-    duration = (max(ends) - min(pts)) if pts else 0.0
+    duration = (last_end - first_pts) if frames else 0.0
     if abs(frames - expected_frames) > 1:
         problems.append(f"frame count {frames}, expected {expected_frames} (+-1)")
     if abs(duration - expected_duration_s) > frame_s + 1e-3:
         problems.append(
             f"duration {duration:.3f} s, expected {expected_duration_s:.3f} s (+-1 frame)"
         )
-    origin = min(pts) if pts else 0.0
+    origin = first_pts if frames else 0.0
     rel_keys = sorted(k - origin for k in keys)
     n_gops = math.ceil(duration / gop_s - 1e-6) if duration > 0 else 0
-    missing = [
-        k * gop_s
-        for k in range(n_gops)
-        # Forced keyframes land on the first frame at or after each GOP time.
-        if not any(-frame_s / 2 <= t - k * gop_s < frame_s for t in rel_keys)
-    ]
+    # Forced keyframes land on the first frame at or after each GOP time: look for a key in
+    # [gop - frame/2, gop + frame) by bisection (a scan per GOP is quadratic in the length).
+    missing = []
+    for k in range(n_gops):
+        at = k * gop_s
+        i = bisect.bisect_left(rel_keys, at - frame_s / 2)
+        if i == len(rel_keys) or rel_keys[i] - at >= frame_s:
+            missing.append(at)
     if missing:
         shown = ", ".join(f"{t:g}" for t in missing[:5])
         problems.append(f"no keyframe at GOP start(s) {shown} s")
@@ -299,6 +310,57 @@ def verify_rendition(
         keyframe_times=tuple(round(k, 6) for k in rel_keys),
         problems=tuple(problems),
     )
+
+
+def _packet_timeout_s(duration_s: float) -> float:
+    # Listing packets reads the whole file: allow for a feature, not only a clip.
+    return PACKET_LIST_TIMEOUT_S + max(0.0, duration_s) * PACKET_LIST_S_PER_S
+
+
+def _video_packets(path: Path, *, ffprobe: str, timeout_s: float) -> Iterator[tuple[str, str, str]]:
+    """(pts_time, duration_time, flags) of each packet of the first video stream, streamed
+    from ``ffprobe -show_entries packet=...``; raises ProbeError like run_ffprobe_json."""
+    cmd = [ffprobe, "-hide_banner", "-v", "error", "-select_streams", "v:0"]
+    cmd += ["-show_entries", "packet=pts_time,duration_time,flags", "-of", "compact=p=0"]
+    cmd += [str(path)]
+    timed_out = threading.Event()
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
+            )
+        except FileNotFoundError:
+            raise ProbeError(f"ffprobe (packets): binary not found: {ffprobe}") from None
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.daemon = True
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode("ascii", "replace").strip()
+                fields = dict(kv.partition("=")[::2] for kv in line.split("|"))
+                yield (
+                    fields.get("pts_time", ""),
+                    fields.get("duration_time", ""),
+                    fields.get("flags", ""),
+                )
+            code = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if timed_out.is_set():
+            raise ProbeError(f"ffprobe (packets) timed out after {timeout_s:g} s")
+        if code != 0:
+            err.seek(0)
+            tail = stderr_tail(err.read().decode("utf-8", "replace"), lines=5)
+            raise ProbeError(tail or f"ffprobe (packets) exited with code {code}")
 
 
 def _float_or(value: object, default: float) -> float:
