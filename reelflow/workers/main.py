@@ -14,9 +14,11 @@ import logging
 import signal
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from reelflow.config import Settings
+from reelflow.activities.input_cache import InputPinInterceptor
+from reelflow.config import ConfigError, Settings
 
 log = logging.getLogger("reelflow.worker")
 KNOWN_QUEUES = ("control", "media", "rq")
@@ -44,13 +46,28 @@ def build_worker(
         or concurrent.futures.ThreadPoolExecutor(max_workers=8 if role == "control" else 2),
         # Media activities each run a multi-threaded ffmpeg; two at once fill two cores.
         max_concurrent_activities=8 if role == "control" else 2,
+        # Releases each activity's pinned cached inputs when it ends (activities.input_cache).
+        interceptors=[InputPinInterceptor()],
+        identity=settings.worker_identity,  # None: the SDK default, <pid>@<hostname>
     )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime serving the SDK's metrics (task slots, poll and activity latency,
+    failures) for Prometheus on REELFLOW_WORKER_METRICS_BIND, or None when unset."""
+    bind = settings.worker_metrics_bind
+    if not bind:
+        return None
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"REELFLOW_WORKER_METRICS_BIND must be host:port, got {bind!r}")
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
 
 
 async def _run_temporal(settings: Settings, roles: list[str]) -> None:
     from reelflow.workflows.client import connect, register_search_attributes
 
-    client = await connect(settings)
+    client = await connect(settings, runtime=metrics_runtime(settings))
     if settings.env == "embedded":
         # The dev server starts without our custom search attributes; production clusters
         # get them from their operators (docs/operations.md).
