@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     temporal_ui_url: str = "http://127.0.0.1:8233"
     control_queue: str = "reelflow-control"
     media_queue: str = "reelflow-media"
+    # A worker's name in workflow history (who ran each activity); default <pid>@<hostname>,
+    # which repeats across hosts that share a hostname (containers, network namespaces).
+    worker_identity: str | None = None
 
     # Redis / rq
     redis_url: str = "redis://127.0.0.1:6379/0"
