@@ -1,9 +1,12 @@
 // The viewer's token lives in sessionStorage: this tab only, gone when it closes.
-// The device id is not a secret and persists, so a reload is the same device (its own
-// stream lease is taken over instead of counting as a second stream).
+// The device id is not a secret and persists, so a reload is the same device. The API
+// lets a start take over a device's live stream lease only when it names the session it
+// replaces, so the device also remembers its last session id (a reload or a second tab
+// replaces that session instead of counting as a second stream, or being refused).
 
 const AUTH_KEY = 'reelflow.auth';
 const DEVICE_KEY = 'reelflow.device';
+const LAST_SESSION_KEY = 'reelflow.lastSession';
 
 export function getAuth() {
   try {
@@ -43,4 +46,12 @@ export function deviceId() {
     localStorage.setItem(DEVICE_KEY, id);
   }
   return id;
+}
+
+export function lastSessionId() {
+  return localStorage.getItem(LAST_SESSION_KEY);
+}
+
+export function rememberSession(sessionId) {
+  localStorage.setItem(LAST_SESSION_KEY, sessionId);
 }

@@ -24,6 +24,12 @@ const MESSAGES = {
     },
     action: 'retry',
   },
+  device_in_use: {
+    title: 'Already playing on this device',
+    text: () =>
+      'Another player on this device holds the stream. Close it, or wait a minute, then try again.',
+    action: 'retry',
+  },
   outside_window: {
     title: 'Not available right now',
     text: () => "This title is outside its availability window. Check back when it's released.",

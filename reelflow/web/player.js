@@ -1,10 +1,12 @@
 // The player view: a playback session from the API, Shaka Player on its DASH (ClearKey
-// licenses from the API) or HLS manifest, heartbeats, QoE beacons, refusal messages.
+// licenses from the API) or HLS manifest, heartbeats (which renew the session's short-lived
+// token and media links: links.js), QoE beacons, refusal messages.
 
 import { api, enc, ApiProblem } from './api.js';
-import { deviceId, getAuth } from './auth.js';
+import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
 import { Controls } from './controls.js';
 import { announce } from './dom.js';
+import { parseLinks, renewUri } from './links.js';
 import { errorCode, playbackErrorMessage, problemMessage } from './messages.js';
 import { Qoe } from './qoe.js';
 import { loadThumbnails } from './thumbnails.js';
@@ -16,7 +18,8 @@ export function markPlayIntent(titleId, name) {
 }
 
 // For tests and debugging: the live Shaka player and session (never the viewer's token).
-window.reelflow = { player: null, session: null, startupMs: null };
+// `renewals` counts heartbeat answers whose links the player switched to.
+window.reelflow = { player: null, session: null, startupMs: null, renewals: 0 };
 
 export function renderPlayer(main, titleId, { startOver = false } = {}) {
   const view = document.getElementById('player-template').content.firstElementChild.cloneNode(true);
@@ -53,6 +56,7 @@ class Playback {
     this.timer = null;
     this.closed = false;
     this.ended = false; // the server ended the session (another device took it over)
+    this.links = null; // the newest token and signed media prefix (links.js)
     this.onPageHide = () => this.leave({ keepalive: true });
     window.addEventListener('pagehide', this.onPageHide);
     if (name) this.showName(name);
@@ -69,13 +73,17 @@ class Playback {
     const player = (this.player = new window.shaka.Player());
     window.reelflow.player = player;
     player.setVideoContainer(this.stage); // subtitles render in the stage, above the controls
+    // Manifests, segments, keys and licenses all go out with the newest renewed links.
+    player.getNetworkingEngine().registerRequestFilter((type, request) => {
+      request.uris = request.uris.map((uri) => renewUri(uri, this.links));
+    });
     const attached = player.attach(this.video);
     let start;
     try {
-      start = await api(`/v1/titles/${enc(this.titleId)}/playback`, {
-        method: 'POST',
-        body: { device_id: deviceId(), drm: ['clearkey'], protocols: ['dash', 'hls'] },
-      });
+      const body = { device_id: deviceId(), drm: ['clearkey'], protocols: ['dash', 'hls'] };
+      const previous = lastSessionId(); // a reload or second tab replaces it on this device
+      if (previous) body.takeover_session_id = previous;
+      start = await api(`/v1/titles/${enc(this.titleId)}/playback`, { method: 'POST', body });
     } catch (problem) {
       this.refuse(problem);
       return;
@@ -84,7 +92,9 @@ class Playback {
       api(`/v1/sessions/${start.session_id}`, { method: 'DELETE' }).catch(() => {});
       return;
     }
+    rememberSession(start.session_id);
     this.session = start;
+    this.links = parseLinks(start);
     window.reelflow.session = { ...start, token: undefined };
     this.qoe = new Qoe(start.session_id, this.titleId);
     try {
@@ -165,7 +175,14 @@ class Playback {
   async heartbeat({ keepalive = false } = {}) {
     if (!this.session || this.ended) return;
     try {
-      await api(this.session.heartbeat_url, { method: 'PUT', body: this.position(), keepalive });
+      const ack = await api(this.session.heartbeat_url, {
+        method: 'PUT', body: this.position(), keepalive,
+      });
+      // Links outlive a renewal's round trip, so switching only for later requests is safe.
+      if (ack && !this.ended) {
+        this.links = parseLinks(ack);
+        window.reelflow.renewals += 1;
+      }
     } catch (problem) {
       if (problem instanceof ApiProblem && problem.slug === 'session_expired' && !this.closed) {
         this.ended = true;

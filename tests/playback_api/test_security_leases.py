@@ -1,4 +1,4 @@
-"""The stream lease is the gate for playback (issue 13): attacks on a 1-stream plan.
+"""The stream lease is the gate for playback (issue 13): 26 attacks on a 1-stream plan.
 
 The real app (real SQLite catalog, real Redis, really packaged titles) with a short token
 and media-link lifetime, its media links served both by the embedded origin and by a real
@@ -223,8 +223,8 @@ def test_an_ended_session_stops_playing_while_the_new_device_keeps_renewing(
     b_last = beat.json()
     assert b_last["expires_at"] > b["expires_at"]
 
-    # Attacks 5-8: A's media links fail at the embedded origin and at the nginx edge, its
-    # manifests with its newest token too.
+    # Attacks 5-10: A's media links fail at the embedded origin and at the nginx edge, its
+    # manifest and license requests with its newest (now expired) token too.
     for prefix in (a["media_prefix"], a_last["media_prefix"]):
         assert stack.origin(prefix) == 410
         assert stack.at_edge(prefix) == 410
@@ -249,17 +249,17 @@ def test_takeover_needs_the_replaced_session_id_when_the_device_is_not_bound(
 ) -> None:
     headers = viewer(stack, "acct-tv")
     a = stack.started(headers, "tv")
-    # Attack 9: a start that only names A's device does not take its lease over.
+    # Attack 11: a start that only names A's device does not take its lease over.
     problem(stack.start(headers, "tv"), 409, "device_in_use")
-    # Attack 10: nor with a made-up session id.
+    # Attack 12: nor with a made-up session id.
     problem(stack.start(headers, "tv", takeover=new_session_id()), 409, "device_in_use")
-    # Attack 11: nor with the session id another account holds on a device of that name.
+    # Attack 13: nor with the session id another account holds on a device of that name.
     other_headers = viewer(stack, "acct-elsewhere")
     other = stack.started(other_headers, "tv")
     problem(stack.start(headers, "tv", takeover=other["session_id"]), 409, "device_in_use")
-    # Attack 12: naming A's session from another device does not add a second stream.
+    # Attack 14: naming A's session from another device does not add a second stream.
     problem(stack.start(headers, "laptop", takeover=a["session_id"]), 409, "too_many_streams")
-    # Attack 13: a malformed takeover id is a validation error, not a takeover.
+    # Attack 15: a malformed takeover id is a validation error, not a takeover.
     assert stack.start(headers, "tv", takeover="s" + "0" * 31 + "'").status_code == 422
     # A was never disturbed by any of that.
     assert stack.heartbeat(headers, a["session_id"]).status_code == 200
@@ -267,13 +267,13 @@ def test_takeover_needs_the_replaced_session_id_when_the_device_is_not_bound(
 
     # The device itself (a reload: it knows its session) takes its lease over.
     reload = stack.started(headers, "tv", takeover=a["session_id"])
-    # Attacks 14-17: the replaced session gets no renewal and no license of any kind.
+    # Attacks 16-19: the replaced session gets no renewal and no license of any kind.
     problem(stack.heartbeat(headers, a["session_id"]), 410, "session_expired")
     assert stack.clearkey(a["token"]) == 410
     assert stack.hls_key(a["token"]) == 410
     problem(stack.widevine(a["token"]), 410, "session_expired")
     assert stack.clearkey(reload["token"]) == 200
-    # Attack 18: the replaced session's id no longer takes the lease back.
+    # Attack 20: the replaced session's id no longer takes the lease back.
     problem(stack.start(headers, "tv", takeover=a["session_id"]), 409, "device_in_use")
     assert stack.heartbeat(headers, reload["session_id"]).status_code == 200
     assert stack.heartbeat(other_headers, other["session_id"]).status_code == 200
@@ -286,11 +286,12 @@ def test_a_device_bound_by_the_identity_provider_takes_over_without_the_session_
     # The body's device ids differ, but the token binds both starts to stb-42.
     first = stack.started(headers, "a")
     second = stack.started(headers, "b")
+    # Attacks 21-23: the replaced bound session gets no renewal and no license.
     problem(stack.heartbeat(headers, first["session_id"]), 410, "session_expired")
     assert stack.clearkey(first["token"]) == 410
     problem(stack.widevine(first["token"]), 410, "session_expired")
     assert stack.clearkey(second["token"]) == 200
-    # Attack 19: the bound token cannot open a second stream under another body device id.
+    # Attack 24: the same account without the device claim opens no second stream beside it.
     unbound = viewer(stack, "acct-stb")
     problem(stack.start(unbound, "c"), 409, "too_many_streams")
 
@@ -309,7 +310,7 @@ def test_owner_keys_of_accounts_and_devices_holding_colons_never_collide(
     for sub, device in (first, second):
         headers = viewer(stack, sub)
         starts.append((headers, stack.started(headers, device)))
-    # Attack 20/21: the second account's start did not replace the first one's lease.
+    # Attacks 25-26: the second account's start did not replace the first one's lease.
     for headers, session in starts:
         assert stack.heartbeat(headers, session["session_id"]).status_code == 200
         assert stack.clearkey(session["token"]) == 200

@@ -1,0 +1,38 @@
+// Renewed playback links. Tokens and signed media prefixes live minutes; every heartbeat
+// answer (and the session start) carries the newest ones, and every later request of the
+// player goes out with them: the networking-engine request filter in player.js passes each
+// URI through renewUri.
+//
+// A signed prefix is /media/<exp>/<sig>/<title>/<version>/ and one signature covers the
+// whole package, so renewing a segment URL only swaps <exp>/<sig> in front of this
+// package's <title>/<version>/. API URLs (manifests, playlists, HLS keys, licenses) carry
+// the playback token as ?token=, which is swapped for the newest one.
+
+const PREFIX_RE = /\/media\/(\d+)\/([A-Za-z0-9_-]+)\/([^/]+\/[^/]+\/)$/;
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// The links of a playback start or a heartbeat answer ({token, media_prefix, expires_at}).
+export function parseLinks({ token, media_prefix: mediaPrefix, expires_at: expiresAt }) {
+  const match = PREFIX_RE.exec(new URL(mediaPrefix, location.href).pathname);
+  if (!match || !token) throw new Error('playback answer without a signed media prefix');
+  const [, exp, sig, scope] = match;
+  return {
+    token,
+    expiresAt,
+    signed: `/media/${exp}/${sig}/${scope}`,
+    // This package's media paths under any earlier <exp>/<sig>.
+    media: new RegExp(`/media/\\d+/[A-Za-z0-9_-]+/${escapeRegExp(scope)}`),
+  };
+}
+
+export function renewUri(uri, links) {
+  if (!links) return uri;
+  let renewed = uri.replace(links.media, links.signed);
+  if (renewed.includes('/v1/')) {
+    renewed = renewed.replace(/([?&]token=)[^&#]*/, `$1${encodeURIComponent(links.token)}`);
+  }
+  return renewed;
+}
