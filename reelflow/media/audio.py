@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
-from reelflow.media.probe import AudioStream, MediaInfo
+from reelflow.media.probe import MASTER_INPUT_OPTIONS, AudioStream, MediaInfo
 
 STEREO_KBPS = 128
 SURROUND_KBPS = 384
@@ -77,7 +77,7 @@ def encode_audio(
     if not -70.0 <= target_lufs <= -5.0:
         raise AudioError(f"target loudness {target_lufs} LUFS is outside -70..-5")
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = ["-i", str(src)]
+    args = [*MASTER_INPUT_OPTIONS, "-i", str(src)]
     tracks: list[AudioTrack] = []
     temps: list[tuple[Path, Path]] = []
     for stream in select_streams(info):

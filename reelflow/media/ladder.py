@@ -22,7 +22,7 @@ from typing import Any, Literal
 from reelflow.media.codecs import Codec, encoder_args, gop_args
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
-from reelflow.media.probe import MediaInfo
+from reelflow.media.probe import MASTER_INPUT_OPTIONS, MediaInfo
 from reelflow.media.quality import Metric, measure_quality
 
 LadderMethod = Literal["per_title", "fixed"]
@@ -367,7 +367,15 @@ def extract_sample(
     """Concatenate the windows into one lossless clip, decoded once per window."""
     args: list[str] = []
     for start, length in windows:
-        args += ["-ss", f"{start:.3f}", "-t", f"{length:.3f}", "-i", str(src)]
+        args += [
+            *MASTER_INPUT_OPTIONS,
+            "-ss",
+            f"{start:.3f}",
+            "-t",
+            f"{length:.3f}",
+            "-i",
+            str(src),
+        ]
     inputs = "".join(f"[{i}:v:0]" for i in range(len(windows)))
     graph = f"{inputs}concat=n={len(windows)}:v=1:a=0,format=yuv420p[v]"
     args += ["-filter_complex", graph, "-map", "[v]", "-an", "-sn", "-dn"]

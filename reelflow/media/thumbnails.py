@@ -19,6 +19,7 @@ from PIL import Image
 
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
+from reelflow.media.probe import MASTER_INPUT_OPTIONS
 from reelflow.media.subtitles import format_timestamp
 
 DEFAULT_INTERVAL_S = 2.0
@@ -92,7 +93,18 @@ def make_thumbnails(
             f"fps={_fps_expr(interval)},"
             f"scale=w={tile_width}:h='max(2,trunc({tile_width}/dar/2)*2)',setsar=1"
         )
-        args = ["-i", str(video), "-map", "0:V:0", "-an", "-sn", "-dn", "-vf", vf]
+        args = [
+            *MASTER_INPUT_OPTIONS,
+            "-i",
+            str(video),
+            "-map",
+            "0:V:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-vf",
+            vf,
+        ]
         args += ["-fps_mode", "passthrough", "-q:v", "3", str(frames_dir / "%05d.jpg")]
         run_ffmpeg(args, ffmpeg=ffmpeg, duration_s=duration_s, on_progress=on_progress)
         frames = sorted(frames_dir.glob("*.jpg"))
@@ -215,7 +227,18 @@ def _sample_candidates(
     args = ["-loglevel", "info"]
     if duration_s > KEYFRAME_ONLY_ABOVE_S:
         args += ["-skip_frame", "nokey"]
-    args += ["-i", str(video), "-map", "0:V:0", "-an", "-sn", "-dn", "-vf", vf]
+    args += [
+        *MASTER_INPUT_OPTIONS,
+        "-i",
+        str(video),
+        "-map",
+        "0:V:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        vf,
+    ]
     args += ["-fps_mode", "passthrough", "-q:v", "2", str(cand_dir / "%04d.jpg")]
     stderr = run_ffmpeg(args, ffmpeg=ffmpeg, duration_s=duration_s)
     return _parse_candidates(stderr)
