@@ -8,3 +8,6 @@ traceback  # reelflow/jobs/webhooks.py on_delivery_failure
 
 # io.RawIOBase's protocol: BufferedReader and the minio SDK call readable() on the stream.
 _.readable  # reelflow/storage/s3.py _ExactLength
+
+# temporalio's Interceptor protocol: the worker calls intercept_activity for each activity.
+_.intercept_activity  # reelflow/activities/input_cache.py InputPinInterceptor

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in the state dir"
     )
+    # Connection pool per process (PostgreSQL; SQLite ignores them). Unset = the role's
+    # default from catalog.db.POOL_DEFAULTS (api, worker, rq).
+    db_pool_size: int | None = Field(default=None, ge=1, le=200)
+    db_max_overflow: int | None = Field(default=None, ge=0, le=200)
 
     # Object store
     store: Literal["local", "s3"] = "local"
@@ -60,11 +64,22 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_secure: bool = False
     s3_part_size: int = 16 * 1024 * 1024
+    # Media workers' local copies of S3 inputs: least recently used evicted past this size,
+    # never a file an activity is using.
+    media_cache_bytes: int = Field(default=20 * 1024**3, gt=0)
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # TLS / mTLS to the Temporal frontend (a TLS cluster or Temporal Cloud): PEM files.
+    # A client cert needs its key; a CA alone verifies the server; an API key turns TLS on.
+    temporal_tls_cert_path: Path | None = None
+    temporal_tls_key_path: Path | None = None
+    temporal_tls_ca_path: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    # Workers' Prometheus endpoint for Temporal SDK metrics (host:port); unset = none.
+    worker_metrics_bind: str | None = None
     control_queue: str = "reelflow-control"
     media_queue: str = "reelflow-media"
     # A worker's name in workflow history (who ran each activity); default <pid>@<hostname>,

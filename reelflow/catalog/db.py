@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from alembic import command
 from alembic.config import Config
@@ -22,7 +22,35 @@ class SchemaBehind(RuntimeError):
     """The database is not at the newest migration; the message names the fix."""
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+Role = Literal["api", "worker", "rq"]
+
+
+class PoolSize(NamedTuple):
+    size: int  # connections kept open
+    overflow: int  # extra connections opened under load, closed when returned
+
+
+# Sized to what each process runs at once, so N API replicas + workers stay well under
+# PostgreSQL's max_connections (100): the API serves sync catalog reads from a thread pool;
+# a worker runs at most 8 activities (control) or 2 (media); an rq work horse runs one job.
+POOL_DEFAULTS: dict[Role, PoolSize] = {
+    "api": PoolSize(10, 10),
+    "worker": PoolSize(8, 2),
+    "rq": PoolSize(2, 0),
+}
+
+
+def pool_size(role: Role, size: int | None = None, overflow: int | None = None) -> PoolSize:
+    """The role's default pool, with REELFLOW_DB_POOL_SIZE / _MAX_OVERFLOW where set."""
+    default = POOL_DEFAULTS[role]
+    return PoolSize(
+        default.size if size is None else size, default.overflow if overflow is None else overflow
+    )
+
+
+def make_engine(url: str, *, echo: bool = False, pool: PoolSize = POOL_DEFAULTS["api"]) -> Engine:
+    """An engine for the catalog; ``pool`` sizes PostgreSQL's connection pool (SQLite has
+    one file and keeps SQLAlchemy's default)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -32,7 +60,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=pool.size, max_overflow=pool.overflow
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -9,7 +9,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy.engine import Engine
 
-from reelflow.catalog.db import make_engine
+from reelflow.catalog.db import make_engine, pool_size
 from reelflow.config import Settings
 
 
@@ -26,7 +26,8 @@ def get_queue(settings: Settings, connection: Redis | None = None) -> Queue:
 def job_catalog(settings: Settings) -> Iterator[Engine]:
     """A catalog engine for one rq job: jobs run in forked work horses, so each opens (and
     disposes of) its own connections rather than inheriting a parent's pool."""
-    engine = make_engine(settings.resolved_database_url)
+    pool = pool_size("rq", settings.db_pool_size, settings.db_max_overflow)
+    engine = make_engine(settings.resolved_database_url, pool=pool)
     try:
         yield engine
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -11,9 +12,10 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
-from reelflow.config import Settings, get_settings
+from reelflow.config import ConfigError, Settings, get_settings
 from reelflow.workflows.search_attributes import (
     SEARCH_ATTRIBUTES,
     STAGE_ATTR,
@@ -39,11 +41,58 @@ class TemporalUnavailable(RuntimeError):
     """The Temporal frontend could not be reached; the message says where we looked."""
 
 
-async def connect(settings: Settings | None = None) -> Client:
+def _read_pem(path: Path, variable: str, marker: str) -> bytes:
+    """A PEM file's bytes; errors name the variable and path, never the contents."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+    if marker.encode() not in data:
+        raise ConfigError(f"{variable}: {path} is not a PEM file with {marker}")
+    return data
+
+
+def temporal_tls(settings: Settings) -> TLSConfig | bool:
+    """The TLS setup for the Temporal frontend: False (plain gRPC, the dev server), True
+    (TLS with the system's roots: an API key alone) or a TLSConfig with a private CA and/or
+    a client certificate (mTLS)."""
+    cert, key, ca = (
+        settings.temporal_tls_cert_path,
+        settings.temporal_tls_key_path,
+        settings.temporal_tls_ca_path,
+    )
+    if (cert is None) != (key is None):
+        have, need = ("CERT", "KEY") if key is None else ("KEY", "CERT")
+        raise ConfigError(
+            f"REELFLOW_TEMPORAL_TLS_{have}_PATH is set without REELFLOW_TEMPORAL_TLS_{need}_PATH"
+        )
+    if cert is None and ca is None:
+        return settings.temporal_api_key is not None
+    return TLSConfig(
+        server_root_ca_cert=_read_pem(ca, "REELFLOW_TEMPORAL_TLS_CA_PATH", "CERTIFICATE-----")
+        if ca
+        else None,
+        client_cert=_read_pem(cert, "REELFLOW_TEMPORAL_TLS_CERT_PATH", "CERTIFICATE-----")
+        if cert
+        else None,
+        client_private_key=_read_pem(key, "REELFLOW_TEMPORAL_TLS_KEY_PATH", "PRIVATE KEY-----")
+        if key
+        else None,
+    )
+
+
+async def connect(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Client:
+    """A client for the configured frontend; ``runtime`` carries workers' SDK metrics."""
     settings = settings or get_settings()
+    tls = temporal_tls(settings)
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            tls=tls,
+            api_key=api_key,
+            runtime=runtime,
         )
     except Exception as exc:  # the SDK raises a bare RuntimeError on connection failures
         raise TemporalUnavailable(
