@@ -590,3 +590,28 @@ def test_session_progress_and_license_on_sqlite_and_postgresql(api_any_db: ApiHa
     assert again["resume_position_s"] == 5.25
     watching = api.client.get("/v1/me/continue-watching", headers=headers).json()
     assert [t["id"] for t in watching["items"]] == ["tt-main"]
+
+
+def test_takedown_ends_sessions_at_their_next_heartbeat(api: ApiHarness) -> None:
+    """A taken-down title renews no media links: the heartbeat ends the session instead."""
+    api.publish("tt-main")
+    headers = api.auth()
+    started = api.start_playback("tt-main", headers)
+    assert started.status_code == 201, started.text
+    session = started.json()
+    from reelflow.catalog import queries as q
+
+    q.append_event(
+        api.engine, title_id="tt-main", event="taken_down", actor="test", state="taken_down"
+    )
+    api.client.app.state.ctx.titles.invalidate()  # type: ignore[attr-defined]
+    beat = api.client.put(
+        f"/v1/sessions/{session['session_id']}/heartbeat", json={"position": 42.0}, headers=headers
+    )
+    assert beat.status_code == 404 and beat.json()["type"].endswith("/not_published")
+    assert "token" not in beat.json()
+    again = api.client.put(
+        f"/v1/sessions/{session['session_id']}/heartbeat", json={"position": 43.0}, headers=headers
+    )
+    assert again.status_code == 410  # the session ended with the refusal
+    assert license_for(api, session, [api.published["tt-main"].kid("SD")]).status_code == 410

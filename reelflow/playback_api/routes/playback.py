@@ -273,6 +273,25 @@ async def start_playback(request: Request) -> Response:
     return JSONResponse(start.model_dump(), status_code=201)
 
 
+async def _still_playable(
+    ctx: ApiContext, session: PlaybackSession, viewer: Viewer, body: Heartbeat
+) -> None:
+    """A title taken down, out of its window or out of the viewer's region renews no links:
+    the session ends here (position kept) and the player is told why, so a takedown stops
+    playback within one link lifetime instead of at the end of the lease."""
+    view = await ctx.titles.title(session.title_id)
+    try:
+        if view is None:
+            raise Problem("not_published", "this title is not available for playback")
+        check_playback(view.availability, viewer, _now())
+    except Problem:
+        await asyncio.to_thread(
+            save_progress, ctx.engine, viewer.sub, session.title_id, body.position, body.duration
+        )
+        await ctx.sessions.end(session)
+        raise
+
+
 @router.put("/sessions/{session_id}/heartbeat", response_model=HeartbeatAck)
 async def heartbeat(
     body: Heartbeat,
@@ -285,6 +304,7 @@ async def heartbeat(
     Only a session that still holds its device's lease is renewed: an ended, lapsed or
     replaced one gets 410 here, so its links stop within ``media_link_ttl_s``."""
     session = await ctx.sessions.require(session_id, viewer.sub)
+    await _still_playable(ctx, session, viewer, body)
     renewed = await ctx.sessions.heartbeat(session, body.position, _link_expiry(ctx))
     await asyncio.to_thread(
         save_progress, ctx.engine, viewer.sub, session.title_id, body.position, body.duration
