@@ -264,6 +264,12 @@ def main() -> None:
             token = mint_dev_token(dev_token_secret(secrets.signing_secret), sub="bench",
                                    plan="premium", country="US", issuer=settings.auth_issuer,
                                    audience=settings.auth_audience, ttl_s=3600)  # fmt: skip
+            # The POST load restarts on one device over and over: a device bound by the
+            # identity provider (the token's device claim) may take over its own lease.
+            tv_token = mint_dev_token(dev_token_secret(secrets.signing_secret), sub="bench",
+                                      plan="premium", country="US", device="bench-tv",
+                                      issuer=settings.auth_issuer, audience=settings.auth_audience,
+                                      ttl_s=3600)  # fmt: skip
             origin_root = settings.resolved_store_root / "origin"
             env_bare = {**env, "BENCH_FILE_ROOT": str(origin_root)}
             uv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log",
@@ -282,7 +288,7 @@ def main() -> None:
                     base / "bare.log",
                 ),  # fmt: skip
             ):
-                run(opts, base, api_port, bare_port, token, title, origin_root,
+                run(opts, base, api_port, bare_port, (token, tv_token), title, origin_root,
                     media_link_secret(secrets.signing_secret), sign_prefix)  # fmt: skip
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -309,7 +315,7 @@ def run(
     base: Path,
     api_port: int,
     bare_port: int,
-    token: str,
+    tokens: tuple[str, str],
     title: Any,
     origin_root: Path,
     link_secret: str,
@@ -318,9 +324,12 @@ def run(
     import httpx
 
     api = f"http://127.0.0.1:{api_port}"
+    token, tv_token = tokens
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    tv_auth = {"Authorization": f"Bearer {tv_token}", "Content-Type": "application/json"}
     # The manifest and license load uses its own session on its own device: the POST load
-    # keeps taking over the "bench-tv" lease, which ends that device's earlier sessions.
+    # keeps taking over the "bench-tv" lease (its token binds that device), which ends that
+    # device's earlier sessions.
     player_body = json.dumps({"device_id": "bench-player", "drm": ["clearkey"]})
     start_body = json.dumps({"device_id": "bench-tv", "drm": ["clearkey"]})
     session = httpx.post(f"{api}/v1/titles/tt-bench/playback", content=player_body, headers=auth)
@@ -340,7 +349,7 @@ def run(
     print(f"\nsaturation: wrk -t1 -c16 -d{opts.seconds}s from a second process (shares 2 cores)")
     bare: Target = ("bare FastAPI JSON endpoint", f"http://127.0.0.1:{bare_port}/bare", None)
     json_type = {"Content-Type": "application/json"}
-    post_lua = wrk_script(base / "post.lua", "POST", start_body, auth)
+    post_lua = wrk_script(base / "post.lua", "POST", start_body, tv_auth)
     license_lua = wrk_script(base / "lic.lua", "POST", license_body, json_type)
     pairs(opts, bare, ("POST /v1/titles/{id}/playback", f"{api}/v1/titles/tt-bench/playback",
                        post_lua))  # fmt: skip
@@ -356,7 +365,7 @@ def run(
                 "name": "playback",
                 "method": "POST",
                 "url": f"{api}/v1/titles/tt-bench/playback",
-                "headers": auth,
+                "headers": tv_auth,
                 "body": start_body,
             },
             {"name": "manifest", "method": "GET", "url": manifest, "headers": {}, "body": ""},
