@@ -40,9 +40,12 @@ class CatalogActivities:
         except q.TitleOwnedElsewhere as exc:
             # No retry makes another studio's title ours: the run ends here.
             raise ApplicationError(str(exc), type="TitleOwnedElsewhere", non_retryable=True)
+        # This version's window; the title's only while no other version is live, so a
+        # re-delivery does not move the live version's until it publishes.
         q.set_availability(
             self.deps.engine,
             title_id=inp.title_id,
+            version=inp.version,
             window_start=c.parse_instant(inp.availability.window_start),
             window_end=c.parse_instant(inp.availability.window_end),
             regions=inp.availability.regions,

@@ -12,8 +12,9 @@ from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress
+from reelflow.catalog import queries as q
 from reelflow.catalog.db import session_scope
-from reelflow.catalog.models import Availability, ContentKeyRow, Package, TitleState, utcnow
+from reelflow.catalog.models import Asset, ContentKeyRow, Package, Rendition, TitleState, utcnow
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.keys import generate_content_keys, seal_key
 from reelflow.packaging.packager import THUMBS_DIR
@@ -109,6 +110,9 @@ class PublishActivities:
             row.representations = list(pkg.representations)
             row.artwork = artwork
             s.add(row)
+            # Players move to this version with its own window (the one kept for it while
+            # the older version stayed live), in the transaction that makes it live.
+            q.make_version_live(s, req.title_id, req.version)
         # Retire older versions' packages only once this one is live: no gap in availability.
         self._retire_older_versions(req.title_id, req.version)
         return c.PublishResult(origin_prefix=origin, newly_published=newly)
@@ -188,11 +192,13 @@ class PublishActivities:
     @implements(defs.update_availability)
     @auto_heartbeat
     def update_availability(self, req: c.AvailabilityUpdate) -> None:
-        with session_scope(self.deps.engine) as s:
-            row = s.get(Availability, req.title_id) or Availability(title_id=req.title_id)
-            row.window_start = c.parse_instant(req.window_start)
-            row.window_end = c.parse_instant(req.window_end)
-            s.add(row)
+        q.set_window(
+            self.deps.engine,
+            title_id=req.title_id,
+            window_start=c.parse_instant(req.window_start),
+            window_end=c.parse_instant(req.window_end),
+            version=req.version or None,
+        )
 
     @implements(defs.expire_title)
     @auto_heartbeat
@@ -203,16 +209,37 @@ class PublishActivities:
         with session_scope(self.deps.engine) as s:
             self._unpublish(s, req.title_id, req.version)
         if req.purge:
-            for prefix in (
-                "masters",
-                "renditions",
-                "packages",
-                "images",
-                "subtitles",
-                "qc",
-                "ladders",
-            ):
-                self.deps.store.delete_prefix(f"{prefix}/{req.title_id}/")
+            for prefix in self._version_prefixes(req.title_id, req.version):
+                self.deps.store.delete_prefix(prefix)
+
+    def _version_prefixes(self, title_id: str, version: int) -> list[str]:
+        """What purging one version deletes: its package, and its master, QC report,
+        ladder, renditions, images and subtitles, which are keyed by content hash
+        (media_activities), not by version. A hash another version of the title also has
+        (the same master or subtitle file delivered again) is kept: its files are shared."""
+        with Session(self.deps.engine) as s:
+            assets = s.exec(select(Asset).where(Asset.title_id == title_id)).all()
+            subtitles = s.exec(
+                select(Rendition).where(
+                    Rendition.title_id == title_id, Rendition.kind == "subtitle"
+                )
+            ).all()
+        others = {a.sha256[:16] for a in assets if a.version != version}
+        prefixes = [f"packages/{title_id}/v{version}/"]
+        for sha in sorted({a.sha256 for a in assets if a.version == version}):
+            if sha[:16] in others:
+                continue
+            prefixes.append(f"masters/{title_id}/{sha}")
+            prefixes.extend(
+                f"{kind}/{title_id}/{sha[:16]}-" for kind in ("qc", "ladders", "renditions")
+            )
+            prefixes.append(f"images/{title_id}/{sha[:16]}/")
+        # subtitles/<title>/<sha16 of the file>/<language>.vtt
+        folders: dict[bool, set[str]] = {True: set(), False: set()}
+        for r in subtitles:
+            folders[r.version == version].add(f"{PurePosixPath(r.object_key).parent}/")
+        prefixes.extend(sorted(folders[True] - folders[False]))
+        return prefixes
 
     @implements(defs.notify_studio)
     @auto_heartbeat

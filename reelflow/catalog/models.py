@@ -31,6 +31,7 @@ class TitleState:
     EXPIRED = "expired"
     TAKEN_DOWN = "taken_down"
     FAILED = "failed"
+    SUPERSEDED = "superseded"  # a version's, when a newer one went live (title_versions)
 
 
 class Title(SQLModel, table=True):
@@ -179,6 +180,34 @@ class Availability(SQLModel, table=True):
     )
     regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     plans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class TitleVersion(SQLModel, table=True):
+    """One delivered version's own lifecycle state and availability window.
+
+    ``titles.state`` and ``availability`` are what players see: the live version's (the
+    newest with a published, not removed package) or, while no version is live, those of
+    the runs in progress. A re-delivery processed beside a live version writes only its row
+    here, so the live one stays listed and playable; its publish copies this row's
+    availability to the title's (``queries.make_version_live``).
+    """
+
+    __tablename__ = "title_versions"
+
+    title_id: str = Field(foreign_key="titles.id", primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    state: str = Field(default=TitleState.INGESTING, max_length=32)
+    window_start: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    window_end: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    plans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class LifecycleEvent(SQLModel, table=True):

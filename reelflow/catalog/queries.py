@@ -7,6 +7,11 @@ use playback_api/title_cache.py and its viewer listing playback_api/viewer_catal
 
 Writes are idempotent where an activity retry could repeat them: upserts by natural key,
 lifecycle events deduplicated by an explicit key.
+
+State per version: every version's state and window are kept in ``title_versions``; the
+title's own ``state`` and ``availability`` (what players see) follow a version only while
+no other version is live (``shows_version``), so a re-delivery in progress, failed or
+rejected leaves the live one untouched until its own publish (``make_version_live``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -29,6 +35,8 @@ from reelflow.catalog.models import (
     QCReportRow,
     Rendition,
     Title,
+    TitleState,
+    TitleVersion,
     utcnow,
 )
 
@@ -98,11 +106,17 @@ def list_titles(engine: Engine, *, state: str | None = None, limit: int = 200) -
         return list(s.exec(stmt))
 
 
-def set_duration(engine: Engine, title_id: str, duration_s: float) -> None:
+def set_duration(
+    engine: Engine, title_id: str, duration_s: float, *, version: int | None = None
+) -> None:
+    """The title's duration, from ``version``'s master unless another version is live (its
+    publish sets it then, ``make_version_live``)."""
     with session_scope(engine) as s:
         title = s.get(Title, title_id)
         if title is None:
             raise TitleNotFound(title_id)
+        if version is not None and not shows_version(s, title_id, version):
+            return
         title.duration_s = duration_s
         s.add(title)
 
@@ -119,7 +133,8 @@ def append_event(
     dedupe_key: str | None = None,
     at: datetime | None = None,
 ) -> bool:
-    """Append a lifecycle event (and move the title's state if given).
+    """Append a lifecycle event (and move the version's state if given; the title's too
+    while no other version is live, ``shows_version``).
 
     Returns False when an event with the same dedupe key was already recorded, which is
     what a retried activity sees: the audit trail holds each transition once.
@@ -139,11 +154,15 @@ def append_event(
                 )
             )
             if state is not None:
-                title = s.get(Title, title_id)
+                title = s.get(Title, title_id, with_for_update=True)
                 if title is not None:
-                    title.state = state
-                    title.updated_at = utcnow()
-                    s.add(title)
+                    row = _version_row(s, title_id, version)
+                    row.state, row.updated_at = state, utcnow()
+                    s.add(row)
+                    if shows_version(s, title_id, version):
+                        title.state = state
+                        title.updated_at = utcnow()
+                        s.add(title)
     except IntegrityError:
         if dedupe_key is None:
             raise
@@ -237,6 +256,32 @@ def upsert_rendition(engine: Engine, rendition: Rendition) -> None:
         s.add(row)
 
 
+def live_version(s: Session, title_id: str) -> int | None:
+    """The version players get: the newest with a published package not yet removed (the
+    API's title cache and viewer listing pick the same one)."""
+    newest: int | None = s.exec(
+        select(func.max(Package.version)).where(
+            Package.title_id == title_id,
+            col(Package.published_at).is_not(None),
+            col(Package.removed_at).is_(None),
+        )
+    ).one()
+    return newest
+
+
+def shows_version(s: Session, title_id: str, version: int) -> bool:
+    """Whether ``version``'s state and window are the title's: it is the live version, or
+    no version is live. A re-delivery processed beside a live version is not."""
+    live = live_version(s, title_id)
+    return live is None or live == version
+
+
+def _version_row(s: Session, title_id: str, version: int) -> TitleVersion:
+    return s.get(TitleVersion, (title_id, version)) or TitleVersion(
+        title_id=title_id, version=version
+    )
+
+
 def set_availability(
     engine: Engine,
     *,
@@ -245,12 +290,74 @@ def set_availability(
     window_end: datetime | None,
     regions: Sequence[str] = (),
     plans: Sequence[str] = (),
+    version: int | None = None,
 ) -> None:
+    """A version's window, regions and plans; the title's too while ``shows_version``
+    (``version=None``: the title's only, as a run from before per-version state wrote)."""
     with session_scope(engine) as s:
+        if version is not None:
+            s.get(Title, title_id, with_for_update=True)  # serialises with make_version_live
+            own = _version_row(s, title_id, version)
+            own.window_start, own.window_end = window_start, window_end
+            own.regions, own.plans = list(regions), list(plans)
+            own.updated_at = utcnow()
+            s.add(own)
+            if not shows_version(s, title_id, version):
+                return
         row = s.get(Availability, title_id) or Availability(title_id=title_id)
         row.window_start, row.window_end = window_start, window_end
         row.regions, row.plans = list(regions), list(plans)
         s.add(row)
+
+
+def set_window(
+    engine: Engine,
+    *,
+    title_id: str,
+    window_start: datetime | None,
+    window_end: datetime | None,
+    version: int | None = None,
+) -> None:
+    """A changed window (``update_window``): regions and plans stay as delivered."""
+    with session_scope(engine) as s:
+        if version is not None:
+            s.get(Title, title_id, with_for_update=True)
+            own = _version_row(s, title_id, version)
+            own.window_start, own.window_end, own.updated_at = window_start, window_end, utcnow()
+            s.add(own)
+            if not shows_version(s, title_id, version):
+                return
+        row = s.get(Availability, title_id) or Availability(title_id=title_id)
+        row.window_start, row.window_end = window_start, window_end
+        s.add(row)
+
+
+def make_version_live(s: Session, title_id: str, version: int) -> None:
+    """At publish, in the transaction that writes the package row: the title's availability
+    and duration become this version's, and the versions it replaces are ``superseded``. A version
+    without a row (a run from before per-version state) leaves the title's as it is."""
+    asset = s.exec(
+        select(Asset).where(Asset.title_id == title_id, Asset.version == version)
+    ).first()
+    title = s.get(Title, title_id)
+    if title is not None and asset is not None and asset.probe and asset.probe.get("duration_s"):
+        title.duration_s = float(asset.probe["duration_s"])
+        s.add(title)
+    own = s.get(TitleVersion, (title_id, version))
+    if own is not None:
+        row = s.get(Availability, title_id) or Availability(title_id=title_id)
+        row.window_start, row.window_end = own.window_start, own.window_end
+        row.regions, row.plans = list(own.regions), list(own.plans)
+        s.add(row)
+    for older in s.exec(
+        select(TitleVersion).where(
+            TitleVersion.title_id == title_id,
+            col(TitleVersion.version) < version,
+            TitleVersion.state == TitleState.PUBLISHED,
+        )
+    ):
+        older.state, older.updated_at = TitleState.SUPERSEDED, utcnow()
+        s.add(older)
 
 
 def get_package(engine: Engine, title_id: str, version: int) -> Package | None:

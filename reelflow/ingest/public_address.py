@@ -19,8 +19,11 @@ that carry an IPv4 address inside (NAT64, 6to4) are judged by that IPv4 address.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import os
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -227,16 +230,29 @@ class _PinnedBackend(httpcore.SyncBackend):
         raise last
 
 
+@functools.lru_cache(maxsize=4)
+def _ssl_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    """What httpx would build: SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's bundle.
+    Cached because loading a bundle costs ~0.3 s; a context is safe to share by threads."""
+    if cafile:
+        return ssl.create_default_context(cafile=cafile)
+    if capath:
+        return ssl.create_default_context(capath=capath)
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _PinnedTransport(httpx.HTTPTransport):
     def __init__(self, pins: Mapping[str, Sequence[IPAddress]]) -> None:
-        # No proxy: a proxy would resolve the name itself. trust_env here only lets
-        # SSL_CERT_FILE/SSL_CERT_DIR choose the CA bundle.
-        super().__init__(trust_env=True)
+        context = _ssl_context(
+            os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
+        )
+        # No proxy: a proxy would resolve the name itself.
+        super().__init__(verify=context, trust_env=False)
         # httpx 0.28 has no network-backend argument, so the pool it built is replaced by
         # the same pool over the pinning backend (tests/ingest/test_security_ssrf.py
         # proves the pin, SNI and certificate checks hold on the installed versions).
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=True),
+            ssl_context=context,
             max_connections=4,
             max_keepalive_connections=0,
             http1=True,

@@ -355,6 +355,9 @@ class AvailabilityUpdate:
     title_id: str
     window_start: str | None
     window_end: str | None
+    # The version whose window changed: the title's window follows it only while it is
+    # the live one (0 from a run before per-version state: the title's window, as then).
+    version: int = 0
 
 
 @dataclass

@@ -506,7 +506,9 @@ class TitleWorkflow:
                 opened = False
                 await self._control(
                     defs.update_availability,
-                    c.AvailabilityUpdate(inp.title_id, self._window[0], self._window[1]),
+                    c.AvailabilityUpdate(
+                        inp.title_id, self._window[0], self._window[1], version=inp.version
+                    ),
                 )
                 await self._event(
                     "window_changed",

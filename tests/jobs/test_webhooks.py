@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from rq import Worker
@@ -389,3 +390,98 @@ def test_backoff_interval_goes_through_rq_scheduler(
     assert len(receiver.requests) == 2
     [delivered] = _events(catalog, title, EVENT_DELIVERED)
     assert delivered["attempts"] == 2
+
+
+# ---- refusals (the address rule itself: tests/ingest/test_security_ssrf.py) ------------
+
+
+def test_a_redirect_is_a_failed_delivery_not_followed(
+    owner: Owner, notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+) -> None:
+    receiver = receiver_factory([], default=302)
+    title = owner.new_title()
+    job_id = enqueue_notification(
+        notify_settings,
+        title_id=title,
+        version=1,
+        event="published",
+        callback_url=receiver.url,
+        detail={},
+        retry_intervals=[0, 0],
+    )
+    assert job_id is not None
+    _drain(notify_settings, job_id)
+    assert len(receiver.requests) == 1  # no retry, and the Location was not asked for
+    [failed] = failed_notifications(catalog, title)
+    assert (failed.attempts, failed.http_status) == (1, 302)
+    assert failed.error is not None and "redirects are not followed" in failed.error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+    ],
+)
+def test_a_non_public_callback_is_refused_once_even_with_loopback_allowed(
+    owner: Owner, notify_settings: Settings, catalog: Engine, url: str
+) -> None:
+    assert notify_settings.allow_loopback_callbacks
+    title = owner.new_title()
+    job_id = enqueue_notification(
+        notify_settings,
+        title_id=title,
+        version=1,
+        event="published",
+        callback_url=url,
+        detail={},
+        retry_intervals=[0, 0],
+    )
+    assert job_id is not None
+    job = _drain(notify_settings, job_id)
+    assert job.return_value() == {"status": "refused", "attempts": 1}
+    [failed] = failed_notifications(catalog, title)
+    assert failed.attempts == 1 and failed.http_status is None
+    assert failed.error is not None and "non-public" in failed.error
+
+
+def test_a_title_without_a_studio_gets_no_callback(
+    notify_settings: Settings, catalog: Engine, receiver_factory: ReceiverFactory
+) -> None:
+    receiver = receiver_factory([])
+    title = f"t-{uuid.uuid4().hex[:12]}"
+    upsert_title(catalog, title_id=title, name="Ops title")
+    job_id = enqueue_notification(
+        notify_settings,
+        title_id=title,
+        version=1,
+        event="published",
+        callback_url=receiver.url,
+        detail={},
+        retry_intervals=[0],
+    )
+    assert job_id is not None
+    _drain(notify_settings, job_id)
+    assert receiver.requests == []
+    [failed] = failed_notifications(catalog, title)
+    assert failed.error is not None and "no owning studio" in failed.error
+
+
+def test_loopback_callbacks_are_refused_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, receiver_factory: ReceiverFactory
+) -> None:
+    from reelflow.jobs.webhooks import Notification, RefusedCallback, _post
+
+    monkeypatch.delenv("REELFLOW_ALLOW_LOOPBACK_CALLBACKS", raising=False)
+    settings = Settings(home=tmp_path / "state")
+    assert settings.allow_loopback_callbacks is False  # the default
+    receiver = receiver_factory([])
+    note = Notification("d", "t", 1, "published", receiver.url, "2026-01-01T00:00:00+00:00")
+    with pytest.raises(RefusedCallback, match="loopback"):
+        _post(note, b"k" * 32, allow_loopback=settings.allow_loopback_callbacks)
+    assert receiver.requests == []
+    with pytest.raises(ValueError, match="test-only"):
+        Settings(env="production", allow_loopback_callbacks=True)

@@ -47,7 +47,12 @@ from reelflow.studios.accounts import (
     disable_studio,
     rotate_webhook_secret,
 )
-from reelflow.studios.signatures import SIGNATURE_HEADER, sign_payload
+from reelflow.studios.signatures import (
+    CALLBACK_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
+    callback_signing_key,
+    sign_payload,
+)
 from reelflow.workers.main import build_worker
 from reelflow.workflows.title import workflow_id
 from tests.services import free_port
@@ -597,6 +602,25 @@ def test_valid_signatures_pass_in_every_accepted_form(offline_api: StudioApi) ->
     rotate_webhook_secret(offline_api.settings, offline_api.engine, creds.studio_id, grace_s=0)
     gone = offline_api.post(creds, bad(), secret=new)
     assert gone.status_code == 401 and problem_type(gone) == "bad_signature"
+
+
+def test_a_captured_callback_signature_does_not_sign_an_ingest(offline_api: StudioApi) -> None:
+    # What a studio's callback endpoint received (or an eavesdropper captured): a body and
+    # a Reelflow-Callback-Signature under the studio's outbound key. Sent as an ingest, in
+    # either header, it is refused before anything is parsed.
+    creds = offline_api.studio()
+    raw = json.dumps(ingest_doc(new_title_id())).encode()
+    outbound = callback_signing_key(creds.webhook_secret.encode())
+    captured = sign_payload(outbound, raw, int(time.time()))
+    refused = offline_api.post(creds, raw, signature=captured)
+    assert refused.status_code == 401 and problem_type(refused) == "bad_signature"
+    headers = {
+        "Content-Type": "application/json",
+        "X-Api-Key": creds.api_key,
+        CALLBACK_SIGNATURE_HEADER: captured,
+    }
+    only_callback = offline_api.client.post(INGEST, content=raw, headers=headers)
+    assert only_callback.status_code == 401 and problem_type(only_callback) == "bad_signature"
 
 
 def test_byte_identical_resend_is_a_replay(offline_api: StudioApi) -> None:

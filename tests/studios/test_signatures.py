@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 
 from reelflow.studios.signatures import (
+    CALLBACK_SIGNATURE_HEADER,
     MAX_HEADER_CHARS,
     MAX_SIGNATURES,
+    SIGNATURE_HEADER,
     MalformedSignature,
+    callback_signing_key,
     parse_signature,
     sign_payload,
     signature_mac,
@@ -64,3 +70,22 @@ def test_malformed_headers_are_refused(header: str | None) -> None:
     with pytest.raises(MalformedSignature):
         parse_signature(header)
     assert issubclass(MalformedSignature, ValueError)
+
+
+def _documented_callback_key(secret: str) -> bytes:
+    """The recipe docs/api.md gives studios (stdlib HKDF-SHA256), copied verbatim."""
+    prk = hmac.new(b"\0" * 32, secret.encode(), hashlib.sha256).digest()
+    return hmac.new(prk, b"reelflow studio callback signature v1\x01", hashlib.sha256).digest()
+
+
+def test_callbacks_use_a_derived_key_studios_can_compute() -> None:
+    secret = "whsec_example"
+    key = callback_signing_key(secret.encode())
+    assert key == _documented_callback_key(secret) and len(key) == 32
+    assert key != secret.encode() and CALLBACK_SIGNATURE_HEADER != SIGNATURE_HEADER
+    # What reelflow sends out does not verify as an inbound signature, and vice versa.
+    outbound = parse_signature(sign_payload(key, BODY, T))
+    assert outbound.matches([key], BODY)
+    assert not outbound.matches([secret.encode()], BODY)
+    inbound = parse_signature(sign_payload(secret.encode(), BODY, T))
+    assert not inbound.matches([key], BODY)
