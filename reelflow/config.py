@@ -150,6 +150,16 @@ class Settings(BaseSettings):
     ingest_source_schemes: str = Field(
         default="https,http", description="URL schemes a studio may give as a source"
     )
+    # Test-only: studio callbacks may reach 127/8 and ::1 (no other non-public address),
+    # so tests can deliver to a receiver on this machine. Refused in production.
+    allow_loopback_callbacks: bool = False
+
+    @field_validator("allow_loopback_callbacks")
+    @classmethod
+    def _no_loopback_callbacks_in_production(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("env") == "production":
+            raise ValueError("REELFLOW_ALLOW_LOOPBACK_CALLBACKS is test-only: not in production")
+        return value
 
     # Secrets: generated into the state dir in embedded mode, required in production.
     signing_secret: SecretStr | None = None
@@ -162,16 +172,6 @@ class Settings(BaseSettings):
     retired_master_keys: SecretStr | None = None
 
     # Binaries: settings, then PATH, then the npm package (packager).
-    # Test-only: studio callbacks may reach 127/8 and ::1 (no other non-public address),
-    # so tests can deliver to a receiver on this machine. Refused in production.
-    allow_loopback_callbacks: bool = False
-
-    @field_validator("allow_loopback_callbacks")
-    @classmethod
-    def _no_loopback_callbacks_in_production(cls, value: bool, info: ValidationInfo) -> bool:
-        if value and info.data.get("env") == "production":
-            raise ValueError("REELFLOW_ALLOW_LOOPBACK_CALLBACKS is test-only: not in production")
-        return value
     ffmpeg_path: str | None = None
     ffprobe_path: str | None = None
     packager_path: str | None = None
