@@ -381,8 +381,30 @@ def reject(title_id: str, reason: Annotated[str, typer.Option()]) -> None:
 
 @titles_app.command("takedown")
 def takedown(title_id: str, reason: Annotated[str, typer.Option()] = "taken down by ops") -> None:
-    """Take the title down now."""
-    _signal(title_id, "takedown", lambda h, wf: h.signal(wf.takedown, reason))
+    """Take the title down now: every running version (a live one and any re-delivery)."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from reelflow.workflows.client import find_title_run
+    from reelflow.workflows.title import TitleWorkflow
+
+    async def go() -> None:
+        settings = get_settings()
+        client = await _client(settings)
+        sent = 0
+        # A re-delivery leaves the live version's run waiting on its window: both must stop.
+        for version in range(_current_version(settings, title_id), 0, -1):
+            handle = await find_title_run(client, title_id, version)
+            if handle is None:
+                continue
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                continue
+            await handle.signal(TitleWorkflow.takedown, reason)
+            console.print(f"sent takedown to {handle.id}")
+            sent += 1
+        if not sent:
+            fail(f"no running workflow for title {title_id!r}")
+
+    _run(go())
 
 
 @titles_app.command("window")

@@ -49,8 +49,15 @@ class SignalRecorder:
         return self.got
 
 
-async def _cli(home: Path, address: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"REELFLOW_HOME": str(home), "REELFLOW_TEMPORAL_ADDRESS": address, "PATH": "/usr/bin"}
+async def _cli(
+    home: Path, address: str, *args: str, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        "REELFLOW_HOME": str(home),
+        "REELFLOW_TEMPORAL_ADDRESS": address,
+        "PATH": "/usr/bin",
+        **extra_env,
+    }
     return await asyncio.to_thread(
         subprocess.run,
         [REELFLOW, "titles", *args],
@@ -95,3 +102,48 @@ async def test_cli_signal_to_unknown_title_fails(
     r = await _cli(tmp_path, address, "approve", f"nope-{uuid.uuid4().hex[:8]}")
     assert r.returncode != 0
     assert "unknown title" in (r.stdout + r.stderr)
+
+
+@workflow.defn(name="TakedownRecorder")
+class TakedownRecorder:
+    """A version's run waiting on its window: ends when it is taken down."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.reason is not None)
+        return self.reason or ""
+
+    @workflow.signal
+    def takedown(self, reason: str) -> None:
+        self.reason = reason
+
+
+async def test_takedown_stops_the_live_version_and_its_redelivery(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """v1 is live and v2 (a re-delivery) is still running: takedown must stop both, since
+    players keep watching v1 until v2 publishes."""
+    from reelflow.catalog.db import make_engine, upgrade
+    from reelflow.catalog.queries import upsert_title
+
+    title = f"td-{uuid.uuid4().hex[:8]}"
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    address = temporal_env.client.service_client.config.target_host
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    upgrade(url)
+    upsert_title(make_engine(url), title_id=title, name="Two versions", version=2)
+    async with Worker(temporal_env.client, task_queue=queue, workflows=[TakedownRecorder]):
+        v1 = await temporal_env.client.start_workflow(
+            TakedownRecorder.run, id=f"title-{title}", task_queue=queue
+        )
+        v2 = await temporal_env.client.start_workflow(
+            TakedownRecorder.run, id=f"title-{title}@v2", task_queue=queue
+        )
+        env = {"REELFLOW_DATABASE_URL": url}
+        r = await _cli(tmp_path, address, "takedown", title, "--reason", "legal", **env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert await v1.result() == "legal" and await v2.result() == "legal"
+    assert f"title-{title}@v2" in r.stdout and f"title-{title}\n" in r.stdout + "\n"
