@@ -6,7 +6,6 @@ import os
 import sys
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -136,17 +135,13 @@ def demo(
 
 
 def main() -> None:
+    # Standalone mode: Typer shows usage errors (with its own bundled click, whose exception
+    # types are not click's) and ends every run with SystemExit, whose code we pass on.
     try:
-        # Outside standalone mode click returns an Exit's code instead of raising it.
-        rc = app(standalone_mode=False)
-    except typer.Exit as exc:
-        _exit(exc.exit_code)
-    except typer.Abort:
-        _exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        _exit(exc.exit_code)
-    _exit(rc if isinstance(rc, int) else 0)
+        app()
+    except SystemExit as exc:
+        _exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
+    _exit(0)
 
 
 if __name__ == "__main__":

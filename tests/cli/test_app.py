@@ -96,3 +96,10 @@ def test_failed_notifications_are_listed(tmp_path: Path) -> None:
     r = run("titles", "notifications", "film", home=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "published" in r.stdout and "503" in r.stdout and "6" in r.stdout
+
+
+def test_usage_errors_are_messages_with_exit_2_not_tracebacks(tmp_path: Path) -> None:
+    for args, message in ((("nosuch",), "No such command"), (("titles", "approve"), "Missing")):
+        r = run(*args, home=tmp_path)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert message in r.stderr and "Traceback" not in r.stderr + r.stdout
