@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     license_widevine_url: str | None = None
     license_playready_url: str | None = None
     license_fairplay_url: str | None = None
+    # Each vendor's own HS256 secret for its entitlements, so one vendor cannot mint
+    # entitlements another vendor accepts; the shared secret is only a fallback, refused in
+    # production when two configured vendors would share it (license_proxy.py).
+    license_widevine_secret: SecretStr | None = None
+    license_playready_secret: SecretStr | None = None
+    license_fairplay_secret: SecretStr | None = None
     license_upstream_secret: SecretStr | None = None
     license_timeout_s: float = 10.0
     fairplay_certificate_path: Path | None = None

@@ -16,6 +16,7 @@ from reelflow.config import Settings
 from reelflow.playback_api.auth import TokenVerifier, Viewer
 from reelflow.playback_api.file_cache import SmallFileCache
 from reelflow.playback_api.key_policy import KeyPolicy, key_policy_from_settings, log_key_policy
+from reelflow.playback_api.license_proxy import check_upstream_secrets
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.revocation import Revocations
 from reelflow.playback_api.sessions import SessionStore
@@ -59,6 +60,7 @@ class ApiContext:
         secrets = settings.secrets()
         public = settings.resolved_public_base_url
         key_policy = key_policy_from_settings(settings)  # ConfigError: refuse to start
+        check_upstream_secrets(settings)  # ConfigError: two vendors on one secret
         log_key_policy(key_policy)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return cls(

@@ -48,8 +48,9 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import SecretStr
 
-from reelflow.config import Settings
+from reelflow.config import ConfigError, Settings
 from reelflow.domain.track_classes import TrackClass
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.sessions import PlaybackSession
@@ -126,21 +127,54 @@ class UpstreamConfig:
     secret: bytes = field(repr=False)  # never in a log line or a traceback
 
 
-def upstream_config(settings: Settings, drm: str) -> UpstreamConfig:
-    """The upstream for ``drm``, or license_unavailable (503) when it is not usable."""
+def _upstream_url(settings: Settings, drm: str) -> str:
     urls = {
         "widevine": settings.license_widevine_url,
         "playready": settings.license_playready_url,
         "fairplay": settings.license_fairplay_url,
     }
-    url = (urls.get(drm) or "").strip()
+    return (urls.get(drm) or "").strip()
+
+
+def upstream_secret(settings: Settings, drm: str) -> bytes:
+    """The vendor's own secret (REELFLOW_LICENSE_<SYSTEM>_SECRET), else the shared one."""
+    own: SecretStr | None = getattr(settings, f"license_{drm}_secret", None)
+    chosen = own or settings.license_upstream_secret
+    return chosen.get_secret_value().encode() if chosen else b""
+
+
+def usable_upstreams(settings: Settings) -> set[str]:
+    """The proxied systems with both a URL and a secret long enough to sign with."""
+    return {
+        drm
+        for drm in ("widevine", "playready", "fairplay")
+        if _upstream_url(settings, drm) and len(upstream_secret(settings, drm)) >= MIN_SECRET_BYTES
+    }
+
+
+def check_upstream_secrets(settings: Settings) -> None:
+    """Refuse to start production with two vendors on one secret: either could then mint
+    entitlements (content keys included) that the other accepts."""
+    if settings.env != "production":
+        return
+    by_secret: dict[bytes, list[str]] = {}
+    for drm in sorted(usable_upstreams(settings)):
+        by_secret.setdefault(upstream_secret(settings, drm), []).append(drm)
+    shared = [names for names in by_secret.values() if len(names) > 1]
+    if shared:
+        names = ", ".join(f"REELFLOW_LICENSE_{d.upper()}_SECRET" for d in shared[0])
+        raise ConfigError(
+            f"license upstreams {' and '.join(shared[0])} share one secret: set {names} "
+            "to a different secret for each vendor"
+        )
+
+
+def upstream_config(settings: Settings, drm: str) -> UpstreamConfig:
+    """The upstream for ``drm``, or license_unavailable (503) when it is not usable."""
+    url = _upstream_url(settings, drm)
     if not url:
         raise Problem("license_unavailable", f"no {drm} license service is configured")
-    secret = (
-        settings.license_upstream_secret.get_secret_value().encode()
-        if settings.license_upstream_secret
-        else b""
-    )
+    secret = upstream_secret(settings, drm)
     if len(secret) < MIN_SECRET_BYTES:
         # An operator error, not the player's: say so in the log, keep the answer generic.
         log.error(

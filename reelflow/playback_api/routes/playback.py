@@ -25,7 +25,7 @@ from reelflow.playback_api.context import (
 )
 from reelflow.playback_api.entitlements import check_playback
 from reelflow.playback_api.key_policy import select_drm
-from reelflow.playback_api.license_proxy import MIN_SECRET_BYTES as MIN_UPSTREAM_SECRET_BYTES
+from reelflow.playback_api.license_proxy import usable_upstreams
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
@@ -145,19 +145,8 @@ def _heartbeat_interval(settings: Settings) -> int:
 
 
 def _licensable(ctx: ApiContext) -> set[str]:
-    """ClearKey is issued here; the others only when their license upstream is configured."""
-    s = ctx.settings
-    systems = {"clearkey"}
-    secret = s.license_upstream_secret.get_secret_value() if s.license_upstream_secret else ""
-    if len(secret.encode()) >= MIN_UPSTREAM_SECRET_BYTES:
-        for name, url in (
-            ("widevine", s.license_widevine_url),
-            ("playready", s.license_playready_url),
-            ("fairplay", s.license_fairplay_url),
-        ):
-            if url:
-                systems.add(name)
-    return systems
+    """ClearKey is issued here; the others only when their license upstream is usable."""
+    return {"clearkey", *usable_upstreams(ctx.settings)}
 
 
 def _now() -> datetime:
