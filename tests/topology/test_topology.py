@@ -1,0 +1,175 @@
+"""The lifecycle and playback across hosts, and what survives a host, store, database or
+Temporal going away (issue 12). One topology (tests/topology/harness.py) serves the module.
+
+Every process runs in its own network namespace on a private bridge with production
+settings; the test process is the studio/ops machine and the player, on the bridge's own
+address. Which host encoded each chunk is read from the workflow history (the worker
+identity of each encode_chunk task: REELFLOW_WORKER_IDENTITY=media-1 / media-2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.topology import lifecycle as lc
+from tests.topology.harness import (
+    BUCKET,
+    Topology,
+    edge_cache_statuses,
+    http,
+    topology,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def topo() -> Iterator[Topology]:
+    with topology() as t:
+        yield t
+
+
+@pytest.fixture(scope="module")
+def workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="reelflow-topology-masters-") as d:
+        yield Path(d)
+
+
+def _api_statuses(topo: Topology) -> list[int]:
+    """HTTP status of every request both replicas logged (their JSON access logs)."""
+    out = []
+    for name in ("api-1", "api-2"):
+        for line in topo.services[name].log.read_text(errors="replace").splitlines():
+            if line.startswith('{"msg":"request"'):
+                out.append(json.loads(line)["status"])
+    return out
+
+
+def _published(topo: Topology, title_id: str) -> None:
+    assert lc.wait_state(topo, title_id, {"published", "failed", "qc_failed"}, 300) == "published"
+
+
+def test_title_spreads_over_media_hosts_and_plays_across_replicas_and_edge(
+    topo: Topology, workdir: Path
+) -> None:
+    # A studio registered in the PostgreSQL catalog is known on api-1: its signature
+    # verifies there (a wrong one is 401), and the private master URL is refused (a
+    # studio's source must be public, and nothing on this bridge is).
+    out = topo.cli("control", "studios", "add", "acme", "--name", "Acme")
+    api_key = re.search(r"rf_sk_\S+", out)
+    secret = re.search(r"whsec_\S+", out)
+    assert api_key and secret, out
+    body = json.dumps(
+        {"title_id": "from-studio", "name": "S", "source": f"http://{topo.addr('s3')}:80/m.mov"}
+    ).encode()
+    t = int(time.time())
+    mac = hmac.new(secret.group(0).encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"X-Api-Key": api_key.group(0), "Idempotency-Key": "k1"}
+    bad = http("POST", f"{topo.api_url(1)}/v1/studio/ingest", raw=body,
+               headers={**headers, "Reelflow-Signature": f"t={t},v1={'0' * 64}"})  # fmt: skip
+    assert bad[0] == 401 and b"bad_signature" in bad[2]
+    refused = http("POST", f"{topo.api_url(1)}/v1/studio/ingest", raw=body,
+                   headers={**headers, "Reelflow-Signature": f"t={t},v1={mac}"})  # fmt: skip
+    assert refused[0] == 422 and b"source" in refused[2], refused
+
+    lc.ingest(topo, "tt-spread", workdir)
+    _published(topo, "tt-spread")
+    runs = lc.chunk_runs(topo, "tt-spread")
+    print("chunk distribution:", [(r.chunk, r.identity, round(r.seconds, 1)) for r in runs])
+    assert sorted(r.chunk for r in runs) == [0, 1, 2]  # 150 s = 60 + 60 + 30
+    assert {r.identity for r in runs} == {"media-1", "media-2"}
+
+    # Start on api-1; manifest, heartbeat and license on api-2 (sessions live in Redis).
+    code, session = lc.start_playback(topo, 1, "tt-spread", topo.viewer_token("viewer-1"), "d1")
+    assert code == 201, session
+    assert session["media_prefix"].startswith(topo.edge_url + "/media/")
+    mpd_code, _, mpd = http("GET", lc.on_replica(topo, session["manifests"]["dash"], 2))
+    assert mpd_code == 200
+    beat = http("PUT", lc.on_replica(topo, session["heartbeat_url"], 2),
+                {"position": 12.0, "duration": lc.TITLE_S},
+                {"Authorization": f"Bearer {topo.viewer_token('viewer-1')}"})  # fmt: skip
+    assert beat[0] == 200, beat
+    renewed = json.loads(beat[2])
+    kids = lc.default_kids(mpd.decode())
+    lic = http("POST", lc.on_replica(topo, renewed["licenses"]["clearkey"], 2),
+               {"kids": kids, "type": "temporary"})  # fmt: skip
+    assert lic[0] == 200, lic
+    assert {k["kid"] for k in json.loads(lic[2])["keys"]} == set(kids)
+
+    # Segments through the edge: a first viewer fills the cache, a second one hits it.
+    urls = lc.segment_urls(mpd.decode())
+    assert len(urls) > 20
+    before = len(edge_cache_statuses(topo))
+    for url in urls:
+        assert http("GET", url)[0] == 200, url
+    code2, second = lc.start_playback(topo, 2, "tt-spread", topo.viewer_token("viewer-2"), "d2")
+    assert code2 == 201
+    mpd2 = http("GET", second["manifests"]["dash"])[2].decode()  # via the edge, uncached
+    urls2 = lc.segment_urls(mpd2)
+    assert urls2 != urls  # another viewer's signed prefix ...
+    fetched = [http("GET", u) for u in urls2]
+    assert all(f[0] == 200 for f in fetched)
+    statuses = edge_cache_statuses(topo)[before:]
+    hits = statuses.count("HIT")
+    print(f"edge cache: {hits}/{len(statuses)} hits ({hits / len(statuses):.0%}), "
+          f"first viewer {statuses[: len(urls)].count('MISS')} misses")  # fmt: skip
+    assert statuses[: len(urls)].count("MISS") == len(urls)
+    assert statuses[len(urls) :] == ["HIT"] * len(urls2)  # ... served from the same entries
+    obj = lc.store(topo).get_object(BUCKET, "origin/tt-spread/v1/" + urls2[1].split("/v1/", 1)[1])
+    assert fetched[1][2] == obj.read()
+    api_log = (topo.edge_runtime / "api_access.log").read_text()
+    assert (
+        "upstream=" + topo.addr("api-1") in api_log or "upstream=" + topo.addr("api-2") in api_log
+    )
+
+
+def _rendition_layout(topo: Topology, title_id: str) -> dict[str, list[str]]:
+    """Encode prefix -> its keys, for the title's video renditions."""
+    out: dict[str, list[str]] = {}
+    for key in lc.bucket_keys(topo, f"renditions/{title_id}/"):
+        prefix, rest = key.split("/")[2], "/".join(key.split("/")[3:])
+        out.setdefault(prefix, []).append(rest)
+    return out
+
+
+def test_media_host_dies_mid_encode_title_completes_on_the_other(
+    topo: Topology, workdir: Path
+) -> None:
+    title = "tt-hostdies"
+    lc.ingest(topo, title, workdir, seconds=300.0)  # 5 chunks
+    wait_until(lambda: "media-1" in lc.pending_chunk_workers(topo, title), 180,
+                 "media-1 encoding a chunk", every_s=0.3)  # fmt: skip
+    killed_at = time.time()
+    assert topo.hosts.kill_all("media-1") > 0
+    topo.services["media-1"].stop()  # reap
+    try:
+        _published(topo, title)
+    finally:
+        topo.services["media-1"].start()  # the host comes back for the next tests
+    runs = lc.chunk_runs(topo, title)
+    print("chunk distribution after the kill:",
+          [(r.chunk, r.identity, r.attempt, round(r.seconds, 1)) for r in runs])  # fmt: skip
+    assert sorted(r.chunk for r in runs) == [0, 1, 2, 3, 4]  # each completed exactly once
+    assert any(r.identity == "media-2" and r.attempt > 1 for r in runs), "no retry on media-2"
+    assert killed_at > 0
+    layout = _rendition_layout(topo, title)
+    video = {p: keys for p, keys in layout.items() if any(k.startswith("chunks/") for k in keys)}
+    assert len(video) == 1, layout  # one encode of the title, not one per attempt
+    (keys,) = video.values()
+    rungs = sorted(k for k in keys if "/" not in k and k.endswith(".mp4"))
+    assert rungs, keys
+    for rung in rungs:
+        parts = sorted(k for k in keys if k.startswith("chunks/") and k.endswith("/" + rung))
+        assert parts == [f"chunks/{i:05d}/{rung}" for i in range(5)], parts
+    packages = {k.split("/")[3] for k in lc.bucket_keys(topo, f"packages/{title}/v1/")}
+    assert len(packages) == 1, packages
