@@ -4,7 +4,9 @@ The per-title analysis encodes a few short sample windows of the title at severa
 resolutions and quality settings, measures (bitrate, quality) for each, keeps the upper
 convex hull of those points (the best quality reachable at each bitrate, whichever
 resolution gives it) and places rungs along that hull. An easy title saturates early and
-gets a cheap top rung; a hard one keeps spending up to the configured maximum.
+gets a cheap top rung; a hard one spends up to what the Apple table spends at its size,
+never more. Per-title changes the bitrates, never the coverage: every ladder has a rung for
+each plan's ceiling, weak devices and poor networks (reelflow.domain.plans).
 
 The hull and rung selection are pure functions over points, testable without ffmpeg.
 """
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from reelflow.domain.plans import MIN_RUNGS, coverage_ceilings, coverage_problems, is_tiny
 from reelflow.media.codecs import Codec, encoder_args, gop_args
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
@@ -123,6 +126,10 @@ class LadderOptions:
     min_kbps: int = 100
     min_step: float = 1.5
     max_rungs: int = 6
+    # The cheapest rung spends at most this, whatever it looks like: poor networks.
+    bottom_max_kbps: int = 250
+    # One just-noticeable difference per metric: rungs closer than this are merged.
+    jnd: dict[str, float] = field(default_factory=lambda: {"vmaf": 6.0, "psnr": 2.0})
     # Quality where more bits stop being visible (top rung cap) and the floor for the
     # bottom rung, per metric.
     saturation: dict[str, float] = field(default_factory=lambda: {"vmaf": 95.0, "psnr": 45.0})
@@ -278,6 +285,51 @@ def crf_for_bitrate(measurements: Sequence[Measurement], height: int, kbps: floa
     return float(pts[-1].crf)
 
 
+def apple_cap_kbps(width: int, height: int) -> float:
+    """What the Apple table spends at most on a ``width`` x ``height`` rung.
+
+    The rung is placed in the 16:9 box it fills (a 1920x804 scope rung is a 1080 box, as in
+    ``apple_fixed_ladder``); between table heights the rate is interpolated log-log, above
+    1080 extrapolated on the 720->1080 slope, below the smallest box it is the table's
+    lowest rate (what the fixed ladder gives a tiny source).
+    """
+    box = max(height, width * 9 / 16)
+    tops: dict[int, int] = {}
+    for _, h, kbps in APPLE_H264_TABLE:
+        tops[h] = max(tops.get(h, 0), kbps)
+    pts = sorted(tops.items())
+    if box <= pts[0][0]:
+        return float(pts[0][1])
+    for (h0, k0), (h1, k1) in itertools.pairwise(pts):
+        if box <= h1:
+            t = math.log(box / h0) / math.log(h1 / h0)
+            return k0 * (k1 / k0) ** t
+    (h0, k0), (h1, k1) = pts[-2], pts[-1]
+    return k1 * (box / h1) ** (math.log(k1 / k0) / math.log(h1 / h0))
+
+
+def quality_at(points: Sequence[Measurement], kbps: float) -> float | None:
+    """Quality the points' hull gives at ``kbps`` (log-bitrate interpolation, clamped to the
+    measured range); None without points."""
+    hull = convex_hull(points)
+    if not hull:
+        return None
+    if kbps <= hull[0].bitrate_kbps:
+        return hull[0].quality
+    for a, b in itertools.pairwise(hull):
+        if kbps <= b.bitrate_kbps:
+            t = math.log(kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
+            return a.quality + t * (b.quality - a.quality)
+    return hull[-1].quality
+
+
+@dataclass
+class _Candidate:
+    height: int
+    kbps: float
+    quality: float
+
+
 def select_rungs(
     hull: Sequence[Measurement],
     *,
@@ -287,25 +339,82 @@ def select_rungs(
     src_height: int,
     measurements: Sequence[Measurement] = (),
 ) -> tuple[Rung, ...]:
-    """Place rungs along the hull.
+    """Place rungs along the hull, then make sure every viewer has one.
 
-    Top: where quality saturates, else the best measured point; never above max_kbps.
-    Bottom: where quality reaches the minimum, else min_kbps; never below min_kbps.
-    Between them, at most ``max_rungs`` bitrates in equal ratios of at least ``min_step``.
-    Each rung takes the resolution of the hull point nearest in log bitrate, never
-    decreasing as bitrate grows and never above the source.
+    Bitrates (the per-title part):
+    - Top: where quality saturates, else the best measured point, and never above what the
+      fixed ladder spends on its top rung for this source (``apple_cap_kbps``) nor
+      ``max_kbps``. Content that never saturates (noise) stops at that cap. Where the fixed
+      ladder's top rung reaches VMAF 93, the hull (the best of capped-CRF encodes at every
+      measured size, which beat ABR at equal bits) reaches at least that at the same
+      bitrate, so a top rung at min(saturation 95, cap) reaches it too.
+    - Bottom: where the hull crosses the quality floor, kept between ``min_kbps`` and
+      ``bottom_max_kbps`` (a poor network needs a cheap rung whatever it looks like).
+    - Between: equal bitrate ratios of at least ``min_step``, at most ``max_rungs``; each
+      rung takes the resolution of the nearest hull point (never decreasing, never above
+      the source), or a taller one (measured or a usual ladder height, CRF interpolated
+      between the measured sizes around it) if the Apple table spends less than the rung
+      at that size: no rung spends more than the fixed ladder would on its size.
+    - Rungs less than one JND (``jnd``: 6 VMAF) or ``min_step`` from a kept neighbour are
+      dropped: two rungs a viewer cannot tell apart only cost storage and switches.
+
+    Coverage (``reelflow.domain.plans``, the same heights entitlements use), added below
+    the lowest rung: one rung at or below each plan's ceiling and the weak-device height,
+    and at least ``MIN_RUNGS`` unless the source is tiny. An added rung sits at the tallest
+    measured size under its ceiling, at the bitrate where that size reaches the quality of
+    the rung above (or saturates), at most the rung above / ``min_step`` and the Apple cap.
     """
     if not hull:
         raise LadderError("no measurements to build a ladder from")
-    sat = bitrate_for_quality(hull, options.saturation[metric])
-    top = min(float(options.max_kbps), sat if sat is not None else hull[-1].bitrate_kbps)
-    top = max(top, float(options.min_kbps))
-    # Bottom: where the hull crosses the quality floor; when it does not (every point is
-    # above it, or all below), min_kbps: a low rung is needed for poor networks anyway.
+    points = list(measurements or hull)
+    measured_heights = sorted({m.height for m in points if m.height <= src_height})
+
+    def size(height: int) -> tuple[int, int]:
+        w, h = fit_dimensions(src_width, src_height, height)
+        return min(w, _even(src_width)), h
+
+    def cap(height: int) -> float:
+        return min(float(options.max_kbps), apple_cap_kbps(*size(height)))
+
+    def between(height: int, at: Callable[[int], float | None]) -> float | None:
+        """``at(height)``, or for an unmeasured size interpolated (log height) between the
+        measured sizes around it, or the nearest one."""
+        value = at(height)
+        if value is not None:
+            return value
+        lower = [h for h in measured_heights if h < height]
+        upper = [h for h in measured_heights if h > height]
+        lo = at(max(lower)) if lower else None
+        hi = at(min(upper)) if upper else None
+        if lo is None or hi is None:
+            return lo if hi is None else hi
+        t = math.log(height / max(lower)) / math.log(min(upper) / max(lower))
+        return lo + t * (hi - lo)
+
+    def quality(height: int, kbps: float) -> float:
+        # The hull is the best any size gets at a bitrate: a bound for every size's curve
+        # (whose clamped ends would otherwise over-state it below its measured range).
+        best = quality_at(hull, kbps) or 0.0
+        own = between(height, lambda h: quality_at([m for m in points if m.height == h], kbps))
+        return best if own is None else min(own, best)
+
+    def crf(height: int, kbps: float) -> float | None:
+        value = between(height, lambda h: crf_for_bitrate(points, h, kbps))
+        return None if value is None else round(value, 1)
+
+    # Sizes a rung may move up to: measured ones and the usual ladder heights.
+    lift_heights = sorted(
+        {*measured_heights, *(h for h in STANDARD_HEIGHTS if h < src_height), src_height}
+    )
+
+    sat_q = options.saturation[metric]
+    sat = bitrate_for_quality(hull, sat_q)
+    top = sat if sat is not None else hull[-1].bitrate_kbps
+    top = min(max(top, float(options.min_kbps)), cap(src_height))
     floor_q = options.min_quality[metric]
     crossing = bitrate_for_quality(hull, floor_q) if hull[0].quality < floor_q else None
     bottom = crossing if crossing is not None else float(options.min_kbps)
-    bottom = min(max(bottom, float(options.min_kbps)), top)
+    bottom = min(max(bottom, float(options.min_kbps)), float(options.bottom_max_kbps), top)
 
     ratio = top / bottom
     if ratio < options.min_step or options.max_rungs == 1:
@@ -315,16 +424,71 @@ def select_rungs(
         step = ratio ** (1.0 / (n - 1))
         targets = [bottom * step**i for i in range(n)]
 
-    specs: list[tuple[int, int, int]] = []
-    crfs: list[float | None] = []
+    cands: list[_Candidate] = []
     best_height = 0
     for kbps in targets:
         nearest = min(hull, key=lambda m: abs(math.log(m.bitrate_kbps / kbps)))
         height = max(best_height, min(nearest.height, src_height))
+        # A rung keeps its bits and moves up to a size the Apple table spends them on.
+        taller = [h for h in lift_heights if h >= height and cap(h) >= kbps - 0.5]
+        height = min(taller) if taller else src_height
+        kbps = min(kbps, cap(height))
         best_height = height
-        w, h = fit_dimensions(src_width, src_height, height)
-        specs.append((min(w, _even(src_width)), h, round(kbps)))
-        crfs.append(crf_for_bitrate(measurements or hull, height, kbps))
+        cands.append(_Candidate(height, kbps, quality(height, kbps)))
+
+    jnd = options.jnd[metric]
+    kept = [cands[-1]]
+    for cand in reversed(cands[:-1]):
+        last = kept[-1]
+        if last.kbps / cand.kbps >= options.min_step - 1e-9 and last.quality - cand.quality >= jnd:
+            kept.append(cand)
+    if kept[-1] is not cands[0] and kept[-1].kbps > options.bottom_max_kbps:
+        # The cheap rung stays; it replaces the lowest kept one above it, if any.
+        if len(kept) > 1:
+            kept[-1] = cands[0]
+        else:
+            kept.append(cands[0])
+    kept.reverse()
+
+    def add_below(height: int) -> None:
+        under = kept[0]
+        kbps = under.kbps / options.min_step
+        own = convex_hull([m for m in points if m.height == height])
+        same = bitrate_for_quality(own, min(under.quality, sat_q)) if own else None
+        if same is not None:
+            kbps = min(kbps, same)
+        kbps = max(1.0, min(kbps, cap(height)))
+        kept.insert(0, _Candidate(height, kbps, quality(height, kbps)))
+
+    def tallest(heights: Sequence[int], limit: int) -> int | None:
+        fits = [h for h in heights if h <= limit]
+        return max(fits) if fits else None
+
+    # Measured sizes first (their own curves price the rung), then the usual heights.
+    for ceiling in coverage_ceilings(src_height):
+        if kept[0].height > ceiling:
+            add_below(
+                tallest(measured_heights, ceiling)
+                or tallest(lift_heights, ceiling)
+                or _even(ceiling)
+            )
+    while not is_tiny(src_height) and len(kept) < MIN_RUNGS:
+        limit = kept[0].height - 1
+        add_below(
+            tallest(measured_heights, limit) or tallest(lift_heights, limit) or kept[0].height
+        )
+
+    specs: list[tuple[int, int, int]] = []
+    crfs: list[float | None] = []
+    for cand in kept:
+        w, h = size(cand.height)
+        specs.append((w, h, round(cand.kbps)))
+        crfs.append(crf(cand.height, cand.kbps))
+    # The placement above meets the rule by construction; checking it here means a bug in
+    # it fails the analysis instead of publishing a title some plan cannot play.
+    problems = coverage_problems([h for _, h, _ in specs], src_height)
+    if problems:
+        raise LadderError(f"ladder misses coverage: {'; '.join(problems)}")
     return _named_rungs(specs, options.codec, crfs)
 
 

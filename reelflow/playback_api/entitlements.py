@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from reelflow.domain.plans import PLAN_MAX_HEIGHT
 from reelflow.domain.track_classes import TrackClass
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.problems import Problem
@@ -24,9 +25,9 @@ class PlanLimits:
 
 
 PLAN_LIMITS: dict[str, PlanLimits] = {
-    "basic": PlanLimits(540, frozenset({AUDIO, SD}), 1),
-    "standard": PlanLimits(1080, frozenset({AUDIO, SD, HD}), 2),
-    "premium": PlanLimits(2160, frozenset({AUDIO, SD, HD, UHD}), 4),
+    "basic": PlanLimits(PLAN_MAX_HEIGHT["basic"], frozenset({AUDIO, SD}), 1),
+    "standard": PlanLimits(PLAN_MAX_HEIGHT["standard"], frozenset({AUDIO, SD, HD}), 2),
+    "premium": PlanLimits(PLAN_MAX_HEIGHT["premium"], frozenset({AUDIO, SD, HD, UHD}), 4),
 }
 
 
