@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelflow.config import Settings, find_binary
+from reelflow.config import ConfigError, Settings, find_binary
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,7 @@ def binary_checks(settings: Settings) -> list[Check]:
             continue
         flag = "--version" if name == "packager" else "-version"
         checks.append(Check(name, True, True, f"{_version([path, flag])} at {path}"))
-    vmaf = settings.vmaf_ffmpeg()
-    if vmaf and Path(vmaf).exists():
-        checks.append(Check("ffmpeg with libvmaf", True, False, f"{_version([vmaf, '-version'])}"))
-    else:
-        checks.append(
-            Check("ffmpeg with libvmaf", False, False, "pip install imageio-ffmpeg (PSNR is used)")
-        )
+    checks.append(quality_metric_check(settings))
     temporal_cli = Path(sys.executable).parent / "temporal"
     temporal_path = str(temporal_cli) if temporal_cli.exists() else shutil.which("temporal")
     checks.append(
@@ -72,6 +66,28 @@ def binary_checks(settings: Settings) -> list[Check]:
             else Check(name, False, False, fix)
         )
     return checks
+
+
+def quality_metric_check(settings: Settings) -> Check:
+    """Which metric the ladder analysis will measure with: VMAF, or the PSNR fallback.
+
+    Not required (PSNR ladders work), unless REELFLOW_VMAF_FFMPEG_PATH names an ffmpeg
+    without libvmaf: that configuration is broken and the analysis refuses it.
+    """
+    name = "quality metric"
+    try:
+        vmaf = settings.vmaf_ffmpeg()
+    except ConfigError as exc:
+        return Check(name, False, True, str(exc))
+    if vmaf is None:
+        fix = "PSNR fallback: no ffmpeg with libvmaf; pip install imageio-ffmpeg"
+        return Check(name, False, False, f"{fix} or set REELFLOW_VMAF_FFMPEG_PATH")
+    return Check(
+        name,
+        True,
+        False,
+        f"VMAF available (libvmaf in ffmpeg {_version([vmaf, '-version'])} at {vmaf})",
+    )
 
 
 def service_checks(settings: Settings) -> list[Check]:
@@ -110,8 +126,6 @@ def _catalog_check(settings: Settings) -> Check:
 
 
 def settings_checks(settings: Settings) -> list[Check]:
-    from reelflow.config import ConfigError
-
     try:
         settings.secrets()
         return [Check("secrets", True, True, f"{settings.env} mode")]

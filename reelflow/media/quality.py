@@ -5,8 +5,10 @@ the two scales are not comparable.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,6 +23,25 @@ PSNR_CAP_DB = 100.0
 
 _VMAF_RE = re.compile(r"VMAF score[:=]\s*([0-9.]+)")
 _PSNR_RE = re.compile(r"PSNR .*?average:([0-9.]+|inf)")
+
+
+@functools.cache
+def ffmpeg_has_libvmaf(ffmpeg: str) -> bool:
+    """Whether ``ffmpeg`` lists the libvmaf filter (cached per path: a worker asks once).
+
+    A binary that is missing, will not run or hangs has no libvmaf either.
+    """
+    try:
+        out = subprocess.run(
+            [ffmpeg, "-hide_banner", "-filters"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and re.search(r"^\s*\S+\s+libvmaf\s", out.stdout, re.M) is not None
 
 
 class QualityError(MediaError):
