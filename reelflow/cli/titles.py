@@ -186,6 +186,7 @@ def render_status(status: c.TitleStatus) -> None:
         console.print(
             "ladder: " + ", ".join(f"{r.width}x{r.height}@{r.bitrate_kbps}k" for r in status.ladder)
         )
+        console.print(f"quality metric: {status.ladder_metric or 'none (fixed ladder)'}")
     for e in status.errors:
         console.print(f"[red]error:[/] {e}")
 

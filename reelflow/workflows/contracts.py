@@ -282,6 +282,9 @@ class TitleStatus:
     errors: list[str] = field(default_factory=list)
     window_start: str | None = None
     window_end: str | None = None
+    # Metric the ladder was measured with ("vmaf", "psnr"; None: fixed ladder or not yet).
+    # PSNR means the workers had no ffmpeg with libvmaf; defaulted, so old histories replay.
+    ladder_metric: str | None = None
 
 
 # ---- part 2: keys, packaging, publish, availability, expiry ------------------------------

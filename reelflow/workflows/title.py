@@ -137,6 +137,7 @@ class TitleWorkflow:
             errors=list(self._errors),
             window_start=self._window[0],
             window_end=self._window[1],
+            ladder_metric=self._ladder.metric if self._ladder else None,
         )
 
     @workflow.signal
