@@ -182,3 +182,22 @@ def default_kids(mpd: str) -> list[str]:
 
     kids = sorted(set(re.findall(r'cenc:default_KID="([0-9a-f-]{36})"', mpd)))
     return [base64.urlsafe_b64encode(uuid.UUID(k).bytes).decode().rstrip("=") for k in kids]
+
+
+def max_attempts(topo: Topology, title_id: str) -> dict[str, int]:
+    """Activity type -> highest attempt started: > 1 where the lifecycle retried."""
+
+    async def go() -> dict[str, int]:
+        handle = (await _client(topo)).get_workflow_handle(workflow_id(title_id, 1))
+        names: dict[int, str] = {}
+        out: dict[str, int] = {}
+        async for ev in handle.fetch_history_events():
+            if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                names[ev.event_id] = ev.activity_task_scheduled_event_attributes.activity_type.name
+            elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                a = ev.activity_task_started_event_attributes
+                name = names[a.scheduled_event_id]
+                out[name] = max(out.get(name, 0), a.attempt)
+        return out
+
+    return asyncio.run(go())

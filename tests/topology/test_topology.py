@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,88 @@ def test_media_host_dies_mid_encode_title_completes_on_the_other(
         assert parts == [f"chunks/{i:05d}/{rung}" for i in range(5)], parts
     packages = {k.split("/")[3] for k in lc.bucket_keys(topo, f"packages/{title}/v1/")}
     assert len(packages) == 1, packages
+
+
+def _wait_stage(topo: Topology, title_id: str, stages: set[str], timeout_s: float = 120) -> None:
+    wait_until(lambda: lc.status(topo, title_id).stage in stages, timeout_s,
+               f"{title_id} in {stages}", every_s=0.3)  # fmt: skip
+
+
+def _probe_starts(
+    topo: Topology, title_id: str, seconds: float, tag: str
+) -> list[tuple[int, dict]]:
+    """Playback starts on api-1 every 0.5 s for ``seconds`` (a new viewer each: no lease
+    limits in the way); every answer, bounded in count and time."""
+    answers = []
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline and i < 200:
+        i += 1
+        answers.append(lc.start_playback(topo, 1, title_id, topo.viewer_token(f"{tag}-{i}"), "d"))
+        time.sleep(0.5)
+    return answers
+
+
+def test_database_restart_during_processing_and_playback(topo: Topology, workdir: Path) -> None:
+    lc.ingest(topo, "tt-db", workdir)
+    _wait_stage(topo, "tt-db", {"encode", "audio", "subtitles", "thumbnails"})
+    topo.postgres_ctl("stop")
+    try:
+        during = _probe_starts(topo, "tt-spread", 10, "db-down")
+    finally:
+        topo.postgres_ctl("start")
+    after = wait_until(
+        lambda: (a := lc.start_playback(topo, 1, "tt-spread", topo.viewer_token("db-up"), "d"))[0]
+        == 201 and a, 60, "playback start after the database is back")  # fmt: skip
+    assert after[0] == 201
+    _published(topo, "tt-db")
+    print("activity attempts across the database outage:", lc.max_attempts(topo, "tt-db"))
+    codes = [code for code, _ in during]
+    print("playback start while the database was down:", codes)
+    assert set(codes) <= {201, 503}, codes  # the 2 s title cache may still answer
+    assert 503 in codes
+    for code, problem in during:
+        if code == 503:
+            assert problem["status"] == 503 and problem["type"].startswith("https://"), problem
+    assert 500 not in _api_statuses(topo)
+
+
+def test_temporal_restart_mid_title(topo: Topology, workdir: Path) -> None:
+    lc.ingest(topo, "tt-temporal", workdir)
+    _wait_stage(topo, "tt-temporal", {"encode", "audio"})
+    topo.temporal_restart(down_s=5)
+    _published(topo, "tt-temporal")
+    assert sorted(r.chunk for r in lc.chunk_runs(topo, "tt-temporal")) == [0, 1, 2]
+
+
+def test_store_blip_during_publish_shows_players_nothing_half_published(
+    topo: Topology, workdir: Path
+) -> None:
+    title = "tt-s3"
+    lc.ingest(topo, title, workdir)
+    _wait_stage(topo, title, {"keys", "package", "publish"}, 180)
+    blip = threading.Thread(target=topo.s3_restart, args=(15.0,))
+    blip.start()
+    try:
+        during = _probe_starts(topo, title, 20, "s3-blip")
+    finally:
+        blip.join(timeout=60)
+    _published(topo, title)
+    attempts = lc.max_attempts(topo, title)
+    print("activity attempts across the store outage:", attempts)
+    assert max(attempts.values()) > 1, attempts  # something met the outage and retried
+    answers = {code for code, _ in during}
+    print("playback start during the store outage:", [code for code, _ in during])
+    assert answers <= {201, 404, 503}, answers
+    for code, body in during:
+        if code == 404:
+            assert body["type"].endswith("/not_published"), body
+    # Every session handed out at any point names a complete package: all its segments.
+    sessions = [s for code, s in during if code == 201]
+    sessions.append(lc.start_playback(topo, 1, title, topo.viewer_token("s3-after"), "d")[1])
+    for session in sessions[-3:]:
+        mpd = http("GET", session["manifests"]["dash"])
+        assert mpd[0] == 200
+        for url in lc.segment_urls(mpd[2].decode()):
+            assert http("GET", url)[0] == 200, url
+    assert 500 not in _api_statuses(topo)
