@@ -303,6 +303,11 @@ class QoEBeacon(SQLModel, table=True):
     played_ms: float = 0.0
     bitrate_switches: int = 0
     errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Breakdown dimensions (migration 0004), from the session and the User-Agent.
+    plan: str | None = Field(default=None, max_length=16)
+    country: str | None = Field(default=None, max_length=2)
+    drm: str | None = Field(default=None, max_length=16)
+    device_class: str | None = Field(default=None, max_length=16)
     received_at: datetime = Field(
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, index=True),

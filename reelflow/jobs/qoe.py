@@ -66,6 +66,10 @@ class Beacon:
     played_ms: float = 0.0
     bitrate_switches: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
+    plan: str | None = None
+    country: str | None = None
+    drm: str | None = None
+    device_class: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         payload = asdict(self)
@@ -122,6 +126,10 @@ def write_beacon(engine: Engine, beacon: Beacon) -> int:
         played_ms=beacon.played_ms,
         bitrate_switches=beacon.bitrate_switches,
         errors=list(beacon.errors),
+        plan=beacon.plan,
+        country=beacon.country,
+        drm=beacon.drm,
+        device_class=beacon.device_class,
         # SQLite keeps the wall time without its offset, so every stored time must be UTC
         # for the window comparison in qoe_aggregates to hold.
         received_at=received.astimezone(UTC),

@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from reelflow.playback_api.routes import (
         admin,
+        admin_qoe,
         catalog,
         dev,
         license_proxy,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media.router)
     for module in (manifests, licenses, playback, catalog, license_proxy, qoe, studio, admin):
         app.include_router(module.router)
+    app.include_router(admin_qoe.router)
     # Always routed (else the web mount's catch-all answers 405), documented only when on.
     app.include_router(dev.router, include_in_schema=dev_auth_enabled(settings))
 

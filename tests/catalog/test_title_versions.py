@@ -199,7 +199,7 @@ def test_migration_gives_existing_titles_a_version_row(catalog_url: str) -> None
         conn.execute(text("UPDATE titles SET state = 'published' WHERE id = 'old'"))
     q.set_availability(engine, title_id="old", window_start=T0, window_end=None, regions=["US"])
     engine.dispose()
-    upgrade(catalog_url)
+    upgrade(catalog_url, "0003")  # the revision under test (0004 adds QoE columns)
     engine = make_engine(catalog_url)
     with Session(engine) as s:
         rows = {(r.title_id, r.version): r for r in s.exec(select(TitleVersion))}

@@ -27,6 +27,7 @@ class DevTokenRequest(BaseModel):
     plan: Literal["basic", "standard", "premium"] = "premium"
     country: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
     ttl_s: int = Field(default=3600, ge=60, le=86400)
+    admin: bool = Field(default=False, description="an admin token (the admin console)")
 
 
 class DevToken(BaseModel):
@@ -51,6 +52,7 @@ async def dev_token(body: DevTokenRequest, ctx: ApiContext = Depends(get_ctx)) -
         issuer=ctx.settings.auth_issuer,
         audience=ctx.settings.auth_audience,
         ttl_s=body.ttl_s,
+        admin=body.admin,
     )
     return DevToken(
         access_token=token,

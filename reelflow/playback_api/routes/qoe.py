@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from redis.exceptions import RedisError
 
@@ -32,6 +33,7 @@ from reelflow.jobs.qoe import (
 )
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.context import ApiContext, current_admin, current_viewer, get_ctx
+from reelflow.playback_api.observability import device_class
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.sessions import SESSION_ID_RE
@@ -147,6 +149,7 @@ class QoEReportOut(BaseModel):
 )
 async def post_beacon(
     body: BeaconIn,
+    request: Request,
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> Accepted:
@@ -156,9 +159,11 @@ async def post_beacon(
     a short grace); every refusal is the same 404."""
     received_at = datetime.now(UTC)
     await ctx.sessions.hit_rate_limit(f"qoe:{viewer.sub}", RATE_LIMIT_PER_MIN)
-    title_id = await _session_title(ctx, body.session_id, viewer.sub)
-    if title_id != body.title_id:
+    playing = await _session_title(ctx, body.session_id, viewer.sub)
+    if playing is None or playing.title_id != body.title_id:
         raise Problem("not_found", _REFUSED)
+    title_id = body.title_id
+    device = device_class(request.headers.get("user-agent", ""))
     beacon = Beacon(
         title_id=title_id,
         session_id=body.session_id,
@@ -170,6 +175,18 @@ async def post_beacon(
         played_ms=body.played_ms,
         bitrate_switches=body.bitrate_switches,
         errors=tuple(body.errors),
+        plan=playing.plan,
+        country=playing.country,
+        drm=playing.drm,
+        device_class=device,
+    )
+    request.app.state.metrics.observe_beacon(
+        plan=playing.plan,
+        drm=playing.drm,
+        device=device,
+        startup_ms=body.startup_ms,
+        rebuffer_ms=body.rebuffer_ms,
+        played_ms=body.played_ms,
     )
     try:
         # rq is synchronous Redis: a thread keeps the event loop free while it enqueues.
@@ -179,24 +196,46 @@ async def post_beacon(
     return Accepted()
 
 
-async def _session_title(ctx: ApiContext, session_id: str, account: str) -> str | None:
-    """The title the account's session plays (live, or ended within the grace), else None."""
+@dataclass(frozen=True)
+class _Playing:
+    """What a beacon's session plays, and the dimensions QoE is broken down by."""
+
+    title_id: str
+    plan: str
+    country: str
+    drm: str  # the first key system the session may use ("clear" for none)
+
+
+async def _session_title(ctx: ApiContext, session_id: str, account: str) -> _Playing | None:
+    """What the account's session plays (live, or ended within the grace), else None."""
     mark = f"{ctx.sessions.prefix}qoe-session:{session_id}"
     session = await ctx.sessions.get(session_id)
     if session is not None:
         if session.account != account:
             return None
+        playing = _Playing(
+            session.title_id,
+            session.plan,
+            session.country,
+            session.drm[0] if session.drm else "clear",
+        )
         await ctx.redis.set(
             mark,
-            json.dumps([session.account, session.title_id]),
+            json.dumps([session.account, *astuple(playing)]),
             ex=ctx.settings.lease_ttl_s + BEACON_GRACE_S,
         )
-        return session.title_id
+        return playing
     raw = await ctx.redis.get(mark)
     if raw is None:
         return None
-    owner, title_id = json.loads(raw)
-    return str(title_id) if owner == account else None
+    owner, *fields = json.loads(raw)
+    if owner != account:
+        return None
+    # A mark left before the breakdown existed holds the title only.
+    title_id, plan, country, drm = [*fields, None, None, None][:4]
+    return _Playing(
+        str(title_id), str(plan or "unknown"), str(country or "??"), str(drm or "unknown")
+    )
 
 
 @router.get("/admin/qoe", response_model=QoEReportOut, dependencies=[Depends(current_admin)])

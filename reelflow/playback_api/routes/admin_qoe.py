@@ -1,0 +1,264 @@
+"""The admin console's data (admin token): QoE over time by dimension, the worst sessions, and
+one title's supply-chain record (lifecycle, QC, ladder, package).
+
+Every read is a catalog query; the only thing signed here is a short-lived media prefix so the
+console can show the title's sprite sheets from the same /media/ route players use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from reelflow.catalog.models import LadderRow, LifecycleEvent, Package, QCReportRow, Title, as_utc
+from reelflow.jobs.qoe_series import (
+    MAX_GROUPS,
+    MIN_BUCKET_S,
+    Dimension,
+    SessionOrder,
+    qoe_sessions,
+    qoe_timeseries,
+)
+from reelflow.media.ladder import apple_fixed_ladder
+from reelflow.playback_api.context import ApiContext, current_admin, get_ctx
+from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.routes import API_V1
+from reelflow.playback_api.routes.qoe import TITLE_ID_PATTERN
+from reelflow.playback_api.signing import sign_prefix
+
+router = APIRouter(prefix=f"{API_V1}/admin", tags=["admin"], dependencies=[Depends(current_admin)])
+DEFAULT_WINDOW = timedelta(hours=24)
+# Long enough to load a few sprite sheets, short enough to be useless once copied.
+SPRITE_LINK_TTL_S = 300
+MAX_EVENTS = 500
+
+_SINCE_DOC = "ISO 8601 with a UTC offset (default: 24 h ago); encode `+` as %2B or use Z"
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise Problem("validation_error", f"{name} needs a UTC offset, e.g. 2025-01-01T00:00Z")
+    end = until or now
+    start = since or end - DEFAULT_WINDOW
+    if end <= start:
+        raise Problem("validation_error", "until must be after since")
+    return start, end
+
+
+class SeriesPointOut(BaseModel):
+    t: datetime = Field(description="bucket start (UTC)")
+    group: str
+    beacons: int
+    sessions: int
+    startup_samples: int
+    startup_p50_ms: float | None
+    startup_p95_ms: float | None
+    rebuffer_ratio: float | None
+    failed_sessions: int
+
+
+class SeriesOut(BaseModel):
+    since: datetime
+    until: datetime
+    bucket_s: int
+    by: Dimension
+    percentile_method: str = "nearest-rank"
+    groups: list[str] = Field(description="busiest first; 'unknown' for beacons without it")
+    truncated: bool = Field(description="more groups had beacons than `groups` asked for")
+    points: list[SeriesPointOut]
+
+
+@router.get("/qoe/timeseries", response_model=SeriesOut)
+async def qoe_timeseries_report(
+    by: Annotated[Dimension, Query(description="the breakdown dimension")] = "title",
+    since: Annotated[datetime | None, Query(description=_SINCE_DOC)] = None,
+    until: Annotated[datetime | None, Query(description="end of the window (default: now)")] = (
+        None
+    ),
+    bucket_s: Annotated[int, Query(ge=MIN_BUCKET_S, le=86_400 * 7)] = 3600,
+    groups: Annotated[int, Query(ge=1, le=MAX_GROUPS, description="busiest groups kept")] = 10,
+    title_id: Annotated[str | None, Query(pattern=TITLE_ID_PATTERN)] = None,
+    ctx: ApiContext = Depends(get_ctx),
+) -> SeriesOut:
+    """Startup p50/p95, rebuffer ratio and failed sessions per time bucket, one series per
+    value of `by` (title, country, plan, drm, device)."""
+    start, end = _window(since, until)
+    try:
+        series = await asyncio.to_thread(
+            qoe_timeseries,
+            ctx.engine,
+            since=start,
+            until=end,
+            by=by,
+            bucket_s=bucket_s,
+            title_id=title_id,
+            max_groups=groups,
+        )
+    except ValueError as exc:  # too many buckets: the message says which knob to turn
+        raise Problem("validation_error", str(exc)) from exc
+    return SeriesOut(
+        since=series.since,
+        until=series.until,
+        bucket_s=series.bucket_s,
+        by=series.by,
+        groups=series.groups,
+        truncated=series.truncated,
+        points=[
+            SeriesPointOut(
+                t=p.bucket_start,
+                group=p.group,
+                beacons=p.beacons,
+                sessions=p.sessions,
+                startup_samples=p.startup_samples,
+                startup_p50_ms=p.startup_p50_ms,
+                startup_p95_ms=p.startup_p95_ms,
+                rebuffer_ratio=p.rebuffer_ratio,
+                failed_sessions=p.failed_sessions,
+            )
+            for p in series.points
+        ],
+    )
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    title_id: str
+    plan: str
+    country: str
+    drm: str
+    device_class: str
+    first_at: datetime
+    startup_ms: float | None
+    rebuffer_ms: float
+    played_ms: float
+    error_count: int
+
+
+@router.get("/qoe/sessions", response_model=list[SessionOut])
+async def qoe_session_list(
+    order: Annotated[SessionOrder, Query(description="slowest start-up, or most errors")],
+    since: Annotated[datetime | None, Query(description=_SINCE_DOC)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    ctx: ApiContext = Depends(get_ctx),
+) -> list[SessionOut]:
+    """The sessions that started slowest, or that reported playback errors."""
+    start, _ = _window(since, None)
+    rows = await asyncio.to_thread(qoe_sessions, ctx.engine, since=start, order=order, limit=limit)
+    return [SessionOut(**vars(r)) for r in rows]
+
+
+class TitleOverview(BaseModel):
+    title: dict[str, Any]
+    version: int
+    lifecycle: list[dict[str, Any]] = Field(description="state changes, oldest first")
+    qc: dict[str, Any] | None = Field(description="the stored QC report of this version")
+    ladder: dict[str, Any] | None = Field(description="rungs, measurements and hull as stored")
+    fixed_ladder: list[dict[str, Any]] = Field(
+        description="the fixed (Apple HLS authoring) ladder for this source, for comparison"
+    )
+    package: dict[str, Any] | None
+    sprites: dict[str, Any] | None = Field(
+        description="thumbnails WebVTT under a short-lived signed media prefix"
+    )
+
+
+@router.get("/titles/{title_id}/overview", response_model=TitleOverview)
+async def title_overview(
+    title_id: Annotated[str, Path(pattern=TITLE_ID_PATTERN)],
+    ctx: ApiContext = Depends(get_ctx),
+) -> TitleOverview:
+    """One title's newest version: lifecycle timeline, QC report, ladder, package."""
+    overview = await asyncio.to_thread(_overview, ctx.engine, title_id)
+    if overview is None:
+        raise Problem("not_found", "no such title")
+    package = overview.package
+    if package is not None:
+        thumbs = package.get("artwork", {}).get("thumbnails") or []
+        version_dir = str(package["origin_prefix"]).rsplit("/", 1)[-1]
+        if thumbs:
+            expires = int(time.time()) + SPRITE_LINK_TTL_S
+            prefix = sign_prefix(ctx.link_secret, title_id, version_dir, expires)
+            overview.sprites = {"prefix": f"{ctx.media_base}{prefix}", "vtt": thumbs[0]}
+    return overview
+
+
+def _overview(engine: Engine, title_id: str) -> TitleOverview | None:
+    with Session(engine) as s:
+        title = s.get(Title, title_id)
+        if title is None:
+            return None
+        version = title.version
+        events = s.exec(
+            select(LifecycleEvent)
+            .where(LifecycleEvent.title_id == title_id, LifecycleEvent.version == version)
+            .order_by(col(LifecycleEvent.at), col(LifecycleEvent.id))
+            .limit(MAX_EVENTS)
+        ).all()
+        qc = s.exec(
+            select(QCReportRow)
+            .where(QCReportRow.title_id == title_id, QCReportRow.version == version)
+            .order_by(col(QCReportRow.id).desc())
+        ).first()
+        ladder = s.exec(
+            select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
+        ).first()
+        package = s.exec(
+            select(Package)
+            .where(Package.title_id == title_id, Package.version == version)
+            .order_by(col(Package.id).desc())
+        ).first()
+        media = (qc.report.get("media") or {}) if qc else {}
+        fixed: list[dict[str, Any]] = []
+        video = _video_stream(media)
+        if video:
+            fixed = [vars(r) for r in apple_fixed_ladder(video[0], video[1]).rungs]
+        return TitleOverview(
+            title={
+                "id": title.id,
+                "name": title.name,
+                "state": title.state,
+                "duration_s": title.duration_s,
+            },
+            version=version,
+            lifecycle=[
+                {
+                    "at": as_utc(e.at),
+                    "event": e.event,
+                    "state": e.state,
+                    "actor": e.actor,
+                    "detail": e.detail,
+                }
+                for e in events
+            ],
+            qc=qc.report if qc else None,
+            ladder=ladder.ladder if ladder else None,
+            fixed_ladder=fixed,
+            package=None
+            if package is None
+            else {
+                "origin_prefix": package.origin_prefix,
+                "encrypted": package.encrypted,
+                "drm_systems": package.drm_systems,
+                "representations": package.representations,
+                "artwork": package.artwork,
+                "published_at": as_utc(package.published_at),
+            },
+            sprites=None,
+        )
+
+
+def _video_stream(media: dict[str, Any]) -> tuple[int, int] | None:
+    video = media.get("video") or {}
+    width, height = video.get("width"), video.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return None
