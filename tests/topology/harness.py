@@ -354,7 +354,11 @@ def _http_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def topology(media_hosts: Sequence[str] = ("media-1", "media-2")) -> Iterator[Topology]:
+def topology(
+    media_hosts: Sequence[str] = ("media-1", "media-2"),
+    prefix: str | None = None,
+    subnet: str | None = None,
+) -> Iterator[Topology]:
     """Start the stack; yields it running; tears everything down however the block ends."""
     if os.geteuid() != 0:
         raise RuntimeError("the topology needs root (network namespaces)")
@@ -371,7 +375,7 @@ def topology(media_hosts: Sequence[str] = ("media-1", "media-2")) -> Iterator[To
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    topo = Topology(Hosts(), base, key, secrets.token_urlsafe(32))
+    topo = Topology(Hosts(prefix, subnet), base, key, secrets.token_urlsafe(32))
     try:
         topo.hosts.up()
         _start(topo, pub, media_hosts)
@@ -494,3 +498,48 @@ def edge_cache_statuses(topo: Topology) -> list[str]:
         if m and m.group(1) != "-":
             out.append(m.group(1))
     return out
+
+
+def serve(state_file: Path, prefix: str, subnet: str | None) -> None:
+    """deploy/topology.sh up: run the stack until SIGTERM/SIGINT, then remove all of it.
+    The state file says where everything is (and holds the IdP key to mint viewer tokens
+    with, so it is written 0600)."""
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with topology(prefix=prefix, subnet=subnet) as topo:
+        roles = ["temporal", "postgres", "s3", "redis", "api-1", "api-2", "edge", "control",
+                 "media-1", "media-2"]  # fmt: skip
+        key_pem = topo.idp_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        state = {
+            "prefix": topo.hosts.prefix,
+            "subnet": topo.hosts.subnet,
+            "hosts": {role: topo.addr(role) for role in roles},
+            "api": [topo.api_url(1), topo.api_url(2)],
+            "edge": topo.edge_url,
+            "temporal": topo.temporal_address,
+            "logs": str(topo.base / "logs"),
+            "env": topo.env,
+            "idp_private_key": key_pem,
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+        }
+        fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state, fh, indent=1)
+        print("ready", flush=True)
+        while not stop.wait(1.0):
+            pass
+    state_file.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(Path(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
