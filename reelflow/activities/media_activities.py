@@ -8,6 +8,8 @@ the work: a retry after a crash never produces a second copy.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -40,6 +42,11 @@ from reelflow.workflows.activity_defs import implements
 
 def _heartbeat(stage: str) -> Callable[[float], None]:
     return current_progress().fraction(stage)
+
+
+def worker_identity() -> str:
+    """This process as Temporal names its workers by default (the history's identity)."""
+    return f"{os.getpid()}@{socket.gethostname()}"
 
 
 def _bad_media(exc: Exception) -> ApplicationError:
@@ -270,7 +277,9 @@ class MediaActivities:
         chunk = self._chunk(req)
         keys = {r.name: self._part_key(prefix, chunk.index, r.name) for r in ladder.rungs}
         if all(self.deps.store.exists(k) for k in keys.values()):
-            return c.EncodeChunkResult(chunk.index, keys, reused=True, parts_prefix=prefix)
+            return c.EncodeChunkResult(
+                chunk.index, keys, reused=True, parts_prefix=prefix, worker=worker_identity()
+            )
         master = self.deps.local_copy(req.master_key)
         adapt = EncodeAdaptations(
             deinterlace=bool(req.adaptations.get("deinterlace")),
@@ -293,7 +302,9 @@ class MediaActivities:
                 )
             for name, path in outputs.items():
                 upload(self.deps.store, keys[name], path)
-        return c.EncodeChunkResult(chunk.index, keys, reused=False, parts_prefix=prefix)
+        return c.EncodeChunkResult(
+            chunk.index, keys, reused=False, parts_prefix=prefix, worker=worker_identity()
+        )
 
     @implements(defs.join_renditions)
     @auto_heartbeat

@@ -196,6 +196,9 @@ class EncodeChunkResult:
     # Where every chunk of this encode lands: the join finds part i of a rung from it, so
     # the workflow need not hand back every chunk's keys (empty from older workers).
     parts_prefix: str = ""
+    # "<pid>@<host>" of the worker that ran (or found) it: the encode stage's detail counts
+    # chunks per worker, so an operator sees the work spread (empty from older workers).
+    worker: str = ""
 
 
 @dataclass

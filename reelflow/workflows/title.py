@@ -377,7 +377,17 @@ class TitleWorkflow:
             )
         videos = await self._media(defs.join_renditions, join, timeout=timedelta(hours=2))
         self._renditions.extend(videos)
-        self._done("encode", f"{total} chunk(s) x {len(ladder.rungs)} rungs")
+        # Chunks per worker: one entry per worker, so it stays small for any length.
+        per_worker: dict[str, int] = {}
+        for r in chunk_results:
+            if r.worker:
+                per_worker[r.worker] = per_worker.get(r.worker, 0) + 1
+        spread = ", ".join(f"{w} {n}" for w, n in sorted(per_worker.items()))
+        self._done(
+            "encode",
+            f"{total} chunk(s) x {len(ladder.rungs)} rungs"
+            + (f"; by worker: {spread}" if spread else ""),
+        )
 
     async def _audio_subtitles_thumbnails(
         self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult
