@@ -125,6 +125,8 @@ class LadderOptions:
     max_kbps: int = 8000
     min_kbps: int = 100
     min_step: float = 1.5
+    # Adjacent rungs no further apart than this (JND merging stops short of it).
+    max_step: float = 3.0
     max_rungs: int = 6
     # The cheapest rung spends at most this, whatever it looks like: poor networks.
     bottom_max_kbps: int = 250
@@ -147,6 +149,8 @@ class LadderOptions:
     def __post_init__(self) -> None:
         if self.min_step < 1.0:
             raise LadderError(f"min_step must be >= 1, got {self.min_step}")
+        if self.max_step < self.min_step:
+            raise LadderError(f"max_step must be >= min_step, got {self.max_step}")
         if not 0 < self.min_kbps <= self.max_kbps:
             raise LadderError(f"need 0 < min_kbps <= max_kbps, got {self.min_kbps}/{self.max_kbps}")
         if self.max_rungs < 1 or self.sample_count < 1 or self.sample_s <= 0:
@@ -309,13 +313,18 @@ def apple_cap_kbps(width: int, height: int) -> float:
 
 
 def quality_at(points: Sequence[Measurement], kbps: float) -> float | None:
-    """Quality the points' hull gives at ``kbps`` (log-bitrate interpolation, clamped to the
-    measured range); None without points."""
+    """Quality the points' hull gives at ``kbps`` (log-bitrate interpolation; clamped above
+    the measured range, extrapolated on the first segment below it, since a coarse analysis
+    often measures nothing as cheap as the bottom rungs); None without points."""
     hull = convex_hull(points)
     if not hull:
         return None
     if kbps <= hull[0].bitrate_kbps:
-        return hull[0].quality
+        if len(hull) < 2:
+            return hull[0].quality
+        a, b = hull[0], hull[1]
+        slope = (b.quality - a.quality) / math.log(b.bitrate_kbps / a.bitrate_kbps)
+        return max(0.0, a.quality - slope * math.log(a.bitrate_kbps / kbps))
     for a, b in itertools.pairwise(hull):
         if kbps <= b.bitrate_kbps:
             t = math.log(kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
@@ -356,7 +365,8 @@ def select_rungs(
       between the measured sizes around it) if the Apple table spends less than the rung
       at that size: no rung spends more than the fixed ladder would on its size.
     - Rungs less than one JND (``jnd``: 6 VMAF) or ``min_step`` from a kept neighbour are
-      dropped: two rungs a viewer cannot tell apart only cost storage and switches.
+      dropped: two rungs a viewer cannot tell apart only cost storage and switches; unless
+      dropping one leaves adjacent rungs more than ``max_step`` apart in bitrate.
 
     Coverage (``reelflow.domain.plans``, the same heights entitlements use), added below
     the lowest rung: one rung at or below each plan's ceiling and the weak-device height,
@@ -438,13 +448,19 @@ def select_rungs(
 
     jnd = options.jnd[metric]
     kept = [cands[-1]]
-    for cand in reversed(cands[:-1]):
-        last = kept[-1]
-        if last.kbps / cand.kbps >= options.min_step - 1e-9 and last.quality - cand.quality >= jnd:
+    for i in range(len(cands) - 2, -1, -1):
+        cand, last = cands[i], kept[-1]
+        spaced = last.kbps / cand.kbps >= options.min_step - 1e-9
+        distinct = last.quality - cand.quality >= jnd
+        # ...but never a gap a player cannot bridge: keep it if dropping it would leave
+        # more than max_step to the next candidate down.
+        gap = i > 0 and last.kbps / cands[i - 1].kbps > options.max_step
+        if spaced and (distinct or gap):
             kept.append(cand)
     if kept[-1] is not cands[0] and kept[-1].kbps > options.bottom_max_kbps:
-        # The cheap rung stays; it replaces the lowest kept one above it, if any.
-        if len(kept) > 1:
+        # The cheap rung stays; it replaces the lowest kept one above it, if that leaves
+        # no gap wider than max_step.
+        if len(kept) > 1 and kept[-2].kbps / cands[0].kbps <= options.max_step:
             kept[-1] = cands[0]
         else:
             kept.append(cands[0])
@@ -455,8 +471,8 @@ def select_rungs(
         kbps = under.kbps / options.min_step
         own = convex_hull([m for m in points if m.height == height])
         same = bitrate_for_quality(own, min(under.quality, sat_q)) if own else None
-        if same is not None:
-            kbps = min(kbps, same)
+        if same is not None:  # cheaper when the smaller size already looks as good
+            kbps = max(min(kbps, same), under.kbps / options.max_step)
         kbps = max(1.0, min(kbps, cap(height)))
         kept.insert(0, _Candidate(height, kbps, quality(height, kbps)))
 

@@ -64,6 +64,8 @@ def assert_watchable(rungs: tuple[Rung, ...], src_height: int) -> None:
     assert rungs[0].bitrate_kbps <= 250
     rates = [r.bitrate_kbps for r in rungs]
     assert rates == sorted(rates) and len(set(rates)) == len(rates)
+    # a player can step between neighbours (3x: LadderOptions.max_step, +1 kb/s rounding)
+    assert all(b <= 3.0 * a + 1 for a, b in itertools.pairwise(rates)), rates
     assert heights == sorted(heights) and max(heights) <= src_height
     assert len({r.name for r in rungs}) == len(rungs)
     for r in rungs:  # no rung spends more than the fixed ladder on its size
@@ -161,3 +163,30 @@ def test_rungs_are_a_jnd_apart_except_where_coverage_adds_one() -> None:
     # the lowest pair may be closer (the bottom <= 250 kb/s rung is kept whatever it costs)
     for (a, qa), (b, qb) in itertools.pairwise(zip(spaced[1:], qualities[1:], strict=True)):
         assert qb - qa >= 6.0 - 1e-6, (a, b, qa, qb)
+
+
+def test_coarse_analysis_of_noise_leaves_no_unbridgeable_gap() -> None:
+    """Three CRFs at 720p only measure from ~1.5 Mb/s up on noise: the rungs below must
+    not all look 'within a JND of the top' and vanish, leaving 150 kb/s next to 4.5 Mb/s."""
+    pts = [
+        Measurement(1280, 720, 20, 9000, 88.0),
+        Measurement(1280, 720, 28, 4000, 84.0),
+        Measurement(1280, 720, 36, 1500, 78.0),
+        Measurement(768, 432, 20, 4000, 80.0),
+        Measurement(768, 432, 28, 1800, 76.0),
+        Measurement(768, 432, 36, 700, 68.0),
+        Measurement(426, 240, 20, 1500, 66.0),
+        Measurement(426, 240, 28, 700, 62.0),
+        Measurement(426, 240, 36, 300, 55.0),
+    ]
+    rungs = select_rungs(
+        convex_hull(pts),
+        metric="vmaf",
+        options=LadderOptions(),
+        src_width=1280,
+        src_height=720,
+        measurements=pts,
+    )
+    assert_watchable(rungs, 720)
+    assert rungs[-1].bitrate_kbps == 4500
+    assert len(rungs) >= 4
