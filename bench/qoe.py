@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import CDPSession, Page, Request  # noqa: E402
+from startup import CLOCK, bare_dir, process  # noqa: E402  (bench/startup.py, a sibling script)
 
 import tests.fixtures.published as published  # noqa: E402
-from bench.startup import CLOCK, bare_dir, process  # noqa: E402
 from reelflow.catalog import engine_from_settings  # noqa: E402
 from reelflow.catalog.db import upgrade  # noqa: E402
 from reelflow.config import Settings  # noqa: E402
