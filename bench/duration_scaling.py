@@ -86,12 +86,25 @@ def _status_kb(pid: int, field_name: str) -> int:
     return 0
 
 
-def tree_rss_kb(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (ffmpeg, packager) now."""
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return "?"
+
+
+def tree_rss_kb(pid: int, by_command: dict[str, int] | None = None) -> int:
+    """Resident memory of ``pid`` and all its descendants (ffmpeg, packager) now; with
+    ``by_command``, also each command's largest single process so far."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
-        total += _status_kb(p, "VmRSS")
+        rss = _status_kb(p, "VmRSS")
+        total += rss
+        if by_command is not None and rss:
+            name = _comm(p)
+            by_command[name] = max(by_command.get(name, 0), rss)
         todo += _children(p)
     return total
 
@@ -102,13 +115,15 @@ class RssSampler:
     def __init__(self, pids: dict[str, int], every_s: float = 0.2) -> None:
         self.pids = pids
         self.peak_kb: dict[str, int] = dict.fromkeys(pids, 0)
+        # command -> peak RSS of one process of it (which child holds the tree's peak)
+        self.by_command: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
 
     def _run(self, every_s: float) -> None:
         while not self._stop.wait(every_s):
             for name, pid in self.pids.items():
-                self.peak_kb[name] = max(self.peak_kb[name], tree_rss_kb(pid))
+                self.peak_kb[name] = max(self.peak_kb[name], tree_rss_kb(pid, self.by_command))
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
@@ -292,6 +307,7 @@ class Row:
     objects: int
     master_gb: float
     make_s: float
+    by_command_mb: dict[str, float]
 
 
 async def one_length(
@@ -337,7 +353,8 @@ async def one_length(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     peak = {k: v / 1024 for k, v in rss.peak_kb.items()}
-    return Row(minutes, run, peak, hwm, objects, master_gb, make_s)
+    by_command = {k: v / 1024 for k, v in rss.by_command.items()}
+    return Row(minutes, run, peak, hwm, objects, master_gb, make_s, by_command)
 
 
 def print_table(rows: list[Row]) -> None:
@@ -365,6 +382,11 @@ def print_table(rows: list[Row]) -> None:
             f"{r.hwm_mb['media']:8.0f}MB {r.hwm_mb['control']:6.0f}MB {h.events:7d} "
             f"{h.bytes / 1024:8.0f} {r.objects:8d} {len(h.chunk_workers):7d}"
         )
+    print("\nlargest single process per command (MB)")
+    commands = sorted({k for r in rows for k in r.by_command_mb})
+    print(f"{'min':>5} " + " ".join(f"{k[:10]:>10}" for k in commands))
+    for r in rows:
+        print(f"{r.minutes:5g} " + " ".join(f"{r.by_command_mb.get(k, 0):10.0f}" for k in commands))
     if len(rows) < 2:
         return
     lo, hi = rows[0], rows[-1]
