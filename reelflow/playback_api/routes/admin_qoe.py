@@ -11,6 +11,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
@@ -235,7 +236,7 @@ def _overview(engine: Engine, title_id: str) -> TitleOverview | None:
                     "event": e.event,
                     "state": e.state,
                     "actor": e.actor,
-                    "detail": e.detail,
+                    "detail": public_detail(e.detail),
                 }
                 for e in events
             ],
@@ -254,6 +255,19 @@ def _overview(engine: Engine, title_id: str) -> TitleOverview | None:
             },
             sprites=None,
         )
+
+
+def public_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """An event's detail for the console: a webhook's callback URL loses its user info,
+    query and fragment, where a studio may have put a token."""
+    out = dict(detail)
+    url = out.get("callback_url")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        out["callback_url"] = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return out
 
 
 def _video_stream(media: dict[str, Any]) -> tuple[int, int] | None:
