@@ -161,9 +161,7 @@ class MediaActivities:
             )
             if info.duration_s:
                 # The catalog, the player's progress bar and "continue watching" need it.
-                q.set_duration(
-                    self.deps.engine, req.title_id, info.duration_s, version=req.version
-                )
+                q.set_duration(self.deps.engine, req.title_id, info.duration_s, version=req.version)
         adapt = report.adaptations
         fps = adapt.force_cfr_fps or (video.avg_fps or video.fps if video else 0.0)
         return c.QCResult(
