@@ -11,14 +11,28 @@ is not resolved again, so DNS rebinding between check and connect finds no secon
 Host, SNI and the certificate check keep the name). Local paths and store keys are
 refused for them outright. Sources ops give (the CLI) may be internal and are fetched as
 named.
+
+HTTP fetches given a ``resume_dir`` survive a killed attempt: the bytes go to a partial
+file named after the URL, with a JSON sidecar holding the first response's validator
+(strong ETag, else Last-Modified). The next attempt re-hashes that partial (the SHA-256
+is of the whole file) and asks for the rest with ``Range``/``If-Range``: a 206 whose
+Content-Range starts at the partial's size is appended; a 200 (ranges ignored, or the
+validator changed) starts over; a 416 counts as complete only if the size matches.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
+import os
+import re
+import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -37,6 +51,9 @@ from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore
 CHUNK = 1024 * 1024
 STORE_PREFIX = "store:"
 MAX_REDIRECTS = 5
+# A partial nobody resumed within this long is from a source given up on: removed.
+PARTIAL_MAX_AGE_S = 24 * 3600
+_CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
 
 
 class BadSource(ValueError):
@@ -85,11 +102,27 @@ def fetch_to(
     public_only: bool = False,
     resolver: Resolver | None = None,
     progress: Callable[[int], None] | None = None,
+    resume_dir: Path | None = None,
 ) -> Fetched:
-    """``progress`` gets the byte count of each block written (activity heartbeats)."""
+    """``progress`` gets the byte count of each block written (activity heartbeats).
+
+    With ``resume_dir`` (kept across attempts) an http(s) fetch resumes a killed one."""
     kind = classify(source)
     if public_only and kind != "http":
         raise BadSource("a studio's source must be an http(s) URL")
+    if kind == "http" and resume_dir is not None:
+        resumed = _fetch_resumable(
+            source,
+            dest,
+            resume_dir,
+            max_bytes=max_bytes,
+            timeout_s=timeout_s,
+            public_only=public_only,
+            resolver=resolver,
+            progress=progress,
+        )
+        if resumed is not None:
+            return resumed
     digest = hashlib.sha256()
     size = 0
     with dest.open("wb") as out:
@@ -121,9 +154,8 @@ def fetch_to(
         else:
             _fetch_http(
                 source,
-                write,
+                lambda url, resp: _read_body(url, resp, write, max_bytes),
                 timeout_s=timeout_s,
-                max_bytes=max_bytes,
                 public_only=public_only,
                 resolver=resolver,
             )
@@ -161,12 +193,12 @@ def _client(
 
 def _fetch_http(
     url: str,
-    sink: Callable[[bytes], None],
+    handle: Callable[[str, httpx.Response], None],
     *,
     timeout_s: float,
-    max_bytes: int,
     public_only: bool = False,
     resolver: Resolver | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
     try:
@@ -175,27 +207,31 @@ def _fetch_http(
             # addresses, so a redirect to an internal host never gets a connection.
             with (
                 _client(url, timeout, public_only=public_only, resolver=resolver) as client,
-                client.stream("GET", url) as resp,
+                client.stream("GET", url, headers=headers) as resp,
             ):
                 if resp.is_redirect:
                     url = urljoin(url, resp.headers.get("location", ""))
                     if urlsplit(url).scheme not in ("http", "https"):
                         raise BadSource("redirected to a non-http scheme")
                     continue
-                _read_body(url, resp, sink, max_bytes)
+                handle(url, resp)
                 return
         raise BadSource(f"more than {MAX_REDIRECTS} redirects")
     except httpx.TransportError as exc:
         raise TransientSourceError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
 
-def _read_body(
-    url: str, resp: httpx.Response, sink: Callable[[bytes], None], max_bytes: int
-) -> None:
+def _check_status(url: str, resp: httpx.Response) -> None:
     if resp.status_code >= 500:
         raise TransientSourceError(f"{url}: server answered {resp.status_code}")
     if resp.status_code >= 400:
         raise BadSource(f"{url}: server answered {resp.status_code}")
+
+
+def _read_body(
+    url: str, resp: httpx.Response, sink: Callable[[bytes], None], max_bytes: int
+) -> None:
+    _check_status(url, resp)
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise SourceTooLarge(
@@ -203,3 +239,141 @@ def _read_body(
         )
     for block in resp.iter_bytes(CHUNK):
         sink(block)
+
+
+class _Restart(Exception):
+    """The server's answer to a range request cannot continue the partial."""
+
+
+class _Hashed:
+    """The running hash and size of a fetch, with the ingest cap."""
+
+    def __init__(self, max_bytes: int, progress: Callable[[int], None] | None) -> None:
+        self.max_bytes = max_bytes
+        self.progress = progress
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def count(self, block: bytes, sink: Callable[[bytes], object] | None = None) -> None:
+        self.size += len(block)
+        if self.size > self.max_bytes:
+            raise SourceTooLarge(f"source exceeds the ingest cap of {self.max_bytes} bytes")
+        self.digest.update(block)
+        if sink is not None:
+            sink(block)  # before progress: a heartbeat that cancels still leaves the block
+        if self.progress is not None:
+            self.progress(len(block))
+
+
+def _validator(resp: httpx.Response) -> str | None:
+    # If-Range needs a strong validator: a weak ETag cannot vouch for byte equality.
+    etag = resp.headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return resp.headers.get("last-modified")
+
+
+def _prune_partials(resume_dir: Path) -> None:
+    cutoff = time.time() - PARTIAL_MAX_AGE_S
+    for old in resume_dir.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass
+
+
+def _fetch_resumable(
+    url: str,
+    dest: Path,
+    resume_dir: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    public_only: bool,
+    resolver: Resolver | None,
+    progress: Callable[[int], None] | None,
+) -> Fetched | None:
+    """None when another attempt holds this URL's partial (the caller fetches plainly)."""
+    resume_dir.mkdir(parents=True, exist_ok=True)
+    _prune_partials(resume_dir)
+    name = hashlib.sha256(url.encode()).hexdigest()[:32]
+    part, meta = resume_dir / f"{name}.part", resume_dir / f"{name}.json"
+    with part.open("a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        state = _Hashed(max_bytes, progress)
+        validator: str | None = None
+        try:
+            saved = json.loads(meta.read_text())
+            if saved.get("url") == url and isinstance(saved.get("validator"), str):
+                validator = saved["validator"]
+        except (OSError, ValueError):
+            pass
+        have = os.fstat(fh.fileno()).st_size if validator else 0
+        fh.seek(0)
+        # Re-hash what is on disk, not what the killed attempt counted: the SHA-256 is of
+        # the whole file and only flushed bytes survived.
+        while have and state.size < have and (block := fh.read(min(CHUNK, have - state.size))):
+            state.count(block)
+        have = state.size
+        fh.truncate(have)
+        fh.seek(0, os.SEEK_END)
+
+        def restart(resp: httpx.Response) -> None:
+            _check_status(url, resp)
+            fh.truncate(0)
+            fh.seek(0)
+            state.digest, state.size = hashlib.sha256(), 0
+            found = _validator(resp)
+            if found:
+                meta.write_text(json.dumps({"url": url, "validator": found}))
+            else:
+                meta.unlink(missing_ok=True)
+            _read_body(url, resp, append, max_bytes)
+
+        def append(block: bytes) -> None:
+            state.count(block, fh.write)
+
+        def resumed(hop: str, resp: httpx.Response) -> None:
+            if resp.status_code == 200:
+                restart(resp)  # ranges ignored, or If-Range failed: the full entity
+                return
+            match = _CONTENT_RANGE.fullmatch(resp.headers.get("content-range", "").strip())
+            if resp.status_code == 416:
+                if match and match.group(3) == str(have):
+                    return  # the partial already is the whole entity
+                raise _Restart
+            _check_status(hop, resp)
+            if resp.status_code != 206 or not match or match.group(1) != str(have):
+                raise _Restart
+            _read_body(hop, resp, append, max_bytes - have)
+
+        get = partial(_fetch_http, timeout_s=timeout_s, public_only=public_only, resolver=resolver)
+        try:
+            try:
+                if have:
+                    get(
+                        url,
+                        resumed,
+                        headers={"Range": f"bytes={have}-", "If-Range": str(validator)},
+                    )
+                else:
+                    get(url, lambda u, r: restart(r))
+            except _Restart:
+                get(url, lambda u, r: restart(r))
+        except BadSource:
+            # Not worth retrying, so not worth keeping.
+            part.unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
+            raise
+        fh.flush()
+        if state.size == 0:
+            part.unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
+            raise BadSource("source is empty (0 bytes)")
+        shutil.move(part, dest)
+        meta.unlink(missing_ok=True)
+        return Fetched(dest, state.digest.hexdigest(), state.size)
