@@ -97,6 +97,7 @@ class MediaActivities:
                     max_bytes=s.ingest_max_bytes,
                     timeout_s=s.ingest_timeout_s,
                     public_only=req.public_only,
+                    studio_id=req.studio_id,
                     # Outside the scratch dir, which goes with this attempt: a retry
                     # resumes the partial instead of starting over.
                     resume_dir=self.deps.work_root / "partial",

@@ -8,9 +8,10 @@ one rule in ``reelflow.ingest.public_address``: before the first request and bef
 redirect (followed by hand, at most MAX_REDIRECTS), the hop's host is resolved once, every
 address must be public, and the connection goes to those addresses only (pinned: the name
 is not resolved again, so DNS rebinding between check and connect finds no second lookup;
-Host, SNI and the certificate check keep the name). Local paths and store keys are
-refused for them outright. Sources ops give (the CLI) may be internal and are fetched as
-named.
+Host, SNI and the certificate check keep the name). Local paths are refused for them
+outright, and store keys too except under the studio's own ``uploads/<studio id>/``
+(``check_studio_store_source``: what it put there through a presigned upload). Sources
+ops give (the CLI) may be internal and are fetched as named.
 
 HTTP fetches given a ``resume_dir`` survive a killed attempt: the bytes go to a partial
 file named after the URL, with a JSON sidecar holding the first response's validator
@@ -46,11 +47,12 @@ from reelflow.ingest.public_address import (
     resolve_public,
     url_host_port,
 )
-from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore
+from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore, validate_key
 
 CHUNK = 1024 * 1024
 STORE_PREFIX = "store:"
 MAX_REDIRECTS = 5
+UPLOADS_PREFIX = "uploads"
 # A partial nobody resumed within this long is from a source given up on: removed.
 PARTIAL_MAX_AGE_S = 24 * 3600
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
@@ -92,6 +94,25 @@ def classify(source: str) -> str:
     )
 
 
+def studio_uploads_prefix(studio_id: str) -> str:
+    """Where a studio's presigned uploads land, and the only store keys it may name."""
+    return f"{UPLOADS_PREFIX}/{studio_id}/"
+
+
+def check_studio_store_source(source: str, studio_id: str) -> str:
+    """The object key of ``store:uploads/<studio_id>/...``; BadSource for any other key,
+    another studio's prefix or a key with ``..``, empty or control-character segments."""
+    key = source[len(STORE_PREFIX) :] if source.startswith(STORE_PREFIX) else ""
+    prefix = studio_uploads_prefix(studio_id)
+    try:
+        validate_key(key)
+    except InvalidObjectKey:
+        key = ""
+    if not key.startswith(prefix) or key == prefix:
+        raise BadSource(f"a studio's store: source must name an object under store:{prefix}")
+    return key
+
+
 def fetch_to(
     source: str,
     dest: Path,
@@ -103,12 +124,15 @@ def fetch_to(
     resolver: Resolver | None = None,
     progress: Callable[[int], None] | None = None,
     resume_dir: Path | None = None,
+    studio_id: str | None = None,
 ) -> Fetched:
     """``progress`` gets the byte count of each block written (activity heartbeats).
 
     With ``resume_dir`` (kept across attempts) an http(s) fetch resumes a killed one."""
     kind = classify(source)
-    if public_only and kind != "http":
+    if public_only and kind == "store" and studio_id is not None:
+        check_studio_store_source(source, studio_id)
+    elif public_only and kind != "http":
         raise BadSource("a studio's source must be an http(s) URL")
     if kind == "http" and resume_dir is not None:
         resumed = _fetch_resumable(

@@ -1,6 +1,7 @@
 """The studio ingest body: its model and every rule a studio's request must meet.
 
-Source and callback URLs on a scheme allow-list and never at internal hosts, window order,
+Source and callback URLs on a scheme allow-list and never at internal hosts (or a source in
+the studio's own uploads, ``store:uploads/<studio id>/...``), window order,
 ISO 3166 regions, known plans, lengths. ``parse_ingest_body`` turns any violation into a
 422 problem. The one piece of I/O: each URL's host is resolved, by the same check the
 fetcher applies (``reelflow.ingest.sources.check_public_host``), so a name that points
@@ -28,7 +29,12 @@ from pydantic import (
     field_validator,
 )
 
-from reelflow.ingest.sources import BadSource, check_public_host
+from reelflow.ingest.sources import (
+    STORE_PREFIX,
+    BadSource,
+    check_public_host,
+    check_studio_store_source,
+)
 from reelflow.playback_api.problems import Problem
 from reelflow.workflows import contracts as c
 
@@ -168,7 +174,8 @@ class IngestBody(BaseModel):
         max_length=MAX_URL_CHARS,
         description=(
             "URL of the master file; schemes per REELFLOW_INGEST_SOURCE_SCHEMES (https, http). "
-            "No credentials in the URL, no internal hosts."
+            "No credentials in the URL, no internal hosts. Or `store:uploads/<your studio "
+            "id>/...`, the `source` of a presigned upload (POST /v1/studio/uploads)."
         ),
         examples=["https://media.example.com/masters/big-buck-bunny.mov"],
     )
@@ -211,6 +218,15 @@ class IngestBody(BaseModel):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith(STORE_PREFIX):
+            studio_id = (info.context or {}).get("studio_id")
+            if not isinstance(studio_id, str):
+                raise ValueError("store: sources are only accepted from a studio")
+            try:
+                check_studio_store_source(value, studio_id)
+            except BadSource as exc:
+                raise ValueError(str(exc)) from None
+            return value
         return check_url(value, _source_schemes(info))
 
     @field_validator("callback_url")
@@ -262,10 +278,16 @@ class IngestBody(BaseModel):
         )
 
 
-def parse_ingest_body(raw: bytes, source_schemes: Collection[str]) -> IngestBody:
-    """Validate the signed bytes; every violation is a 422 validation_error listing them."""
+def parse_ingest_body(
+    raw: bytes, source_schemes: Collection[str], studio_id: str | None = None
+) -> IngestBody:
+    """Validate the signed bytes; every violation is a 422 validation_error listing them.
+
+    ``studio_id``: the delivering studio, whose own uploads a ``store:`` source may name."""
     try:
-        return IngestBody.model_validate_json(raw, context={"source_schemes": source_schemes})
+        return IngestBody.model_validate_json(
+            raw, context={"source_schemes": source_schemes, "studio_id": studio_id}
+        )
     except ValidationError as exc:
         # Location, message and kind only: echoing the input could reflect URLs with secrets.
         errors = [

@@ -155,6 +155,11 @@ class ObjectStore(Protocol):
         """A URL that reads the object: presigned GET on S3, file:// for LocalStore."""
         ...
 
+    def upload_url(self, key: str, expires_s: int = 3600) -> str | None:
+        """A URL a third party may PUT the object's bytes to without credentials (presigned
+        PUT on S3), or None when the store has no such thing (LocalStore)."""
+        ...
+
     def local_path(self, key: str) -> Path | None:
         """The object's file when it lives on this machine's filesystem (LocalStore), else
         None: tools like ffmpeg can then read it in place instead of a downloaded copy."""

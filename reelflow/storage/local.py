@@ -248,6 +248,11 @@ class LocalStore:
         check_expiry(expires_s)
         return self._path(key).as_uri()
 
+    def upload_url(self, key: str, expires_s: int = 3600) -> str | None:
+        check_expiry(expires_s)
+        self._path(key)  # the same key errors as every other call
+        return None  # no server of its own to take a PUT
+
     def local_path(self, key: str) -> Path | None:
         return self._existing_file(key)
 

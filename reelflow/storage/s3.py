@@ -403,6 +403,16 @@ class S3Store:
             )
         return url
 
+    def upload_url(self, key: str, expires_s: int = 3600) -> str | None:
+        validate_key(key)
+        check_expiry(expires_s)
+        self._ensure_bucket()  # a PUT to a missing bucket would fail at the uploader's end
+        with self._errors("presign upload", key):
+            url: str = self.client.presigned_put_object(
+                self.bucket, key, expires=timedelta(seconds=expires_s)
+            )
+        return url
+
     def local_path(self, key: str) -> Path | None:
         validate_key(key)
         return None

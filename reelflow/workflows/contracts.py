@@ -97,6 +97,8 @@ class IngestRequest:
     source: str
     # A studio's URL: fetched from public addresses only (reelflow.ingest.sources, SSRF).
     public_only: bool = False
+    # The delivering studio: a studio may name store: keys under its own uploads only.
+    studio_id: str | None = None
 
 
 @dataclass

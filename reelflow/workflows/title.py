@@ -232,7 +232,9 @@ class TitleWorkflow:
         self._begin("ingest")
         ingest = await self._media(
             defs.ingest_master,
-            c.IngestRequest(inp.title_id, inp.version, inp.source, inp.studio_id is not None),
+            c.IngestRequest(
+                inp.title_id, inp.version, inp.source, inp.studio_id is not None, inp.studio_id
+            ),
             timeout=timedelta(hours=6),
         )
         self._done("ingest", f"{ingest.size_bytes} bytes, sha256 {ingest.sha256[:12]}")

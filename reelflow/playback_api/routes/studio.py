@@ -9,6 +9,10 @@ ingest of an id claims it in the catalog, atomically, and only ``reelflow titles
 transfer`` moves it; the run's memo must name this studio too). Then it starts, or joins,
 the title's workflow: 202.
 
+``POST /v1/studio/uploads`` hands a studio a presigned PUT URL into the store (S3 only)
+and the ``store:uploads/<studio id>/...`` source to name in the ingest body afterwards:
+the way in for studios whose masters are not on a public web server.
+
 Only 202 answers are stored under an Idempotency-Key: a refusal is recomputed on retry
 (it is deterministic for the same body), and a studio that fixes a rejected body may send
 it again under the same key. A 503 stores nothing, so a retry can still succeed.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +33,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
 )
 from temporalio.client import (
@@ -41,6 +47,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from reelflow.catalog import studio_ingest as records
 from reelflow.catalog.models import IngestRequestRow, Studio, as_utc
+from reelflow.ingest.sources import STORE_PREFIX, studio_uploads_prefix
 from reelflow.playback_api import webhook_auth
 from reelflow.playback_api.context import ApiContext, get_ctx
 from reelflow.playback_api.ingest_body import (
@@ -53,6 +60,7 @@ from reelflow.playback_api.ingest_body import (
 )
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
+from reelflow.storage import StorageError
 from reelflow.studios import accounts as studios
 from reelflow.studios.signatures import SIGNATURE_HEADER
 from reelflow.workflows import contracts as c
@@ -70,6 +78,8 @@ PENDING_WAIT_S = 5.0
 # (safe: the workflow id is deterministic and USE_EXISTING joins the same run).
 STALE_CLAIM_S = 60.0
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
+# Long enough to start a multi-GB PUT (S3 checks the signature when the request begins).
+UPLOAD_URL_TTL_S = 3600
 
 
 def _source_schemes_setting(ctx: ApiContext) -> frozenset[str]:
@@ -263,7 +273,7 @@ async def _ingest(
             if earlier.status_code != records.PENDING:
                 return _answer(earlier)
     # In a thread: validating the URLs resolves their hosts (blocking DNS).
-    body = await asyncio.to_thread(parse_ingest_body, raw, _source_schemes_setting(ctx))
+    body = await asyncio.to_thread(parse_ingest_body, raw, _source_schemes_setting(ctx), studio.id)
     # The first accepted ingest of an id claims it for good (one conditional insert, so
     # of two racing studios exactly one wins); ops-ingested titles belong to no studio.
     owner = await asyncio.to_thread(
@@ -419,4 +429,59 @@ async def title_status(
             "workflow_status": run_status,
             "percent": overall_percent(status),
         }
+    )
+
+
+# ---- presigned uploads -------------------------------------------------------------------
+
+
+class UploadBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$",
+        description="file name for the object: A-Z a-z 0-9 . _ -, at most 200, no leading dot",
+        examples=["big-buck-bunny.mov"],
+    )
+
+
+class UploadGranted(BaseModel):
+    source: str = Field(description="name this as the ingest body's `source` once uploaded")
+    upload_url: str = Field(description="PUT the file's bytes here (no other credentials)")
+    expires_at: str = Field(description="ISO 8601: the PUT must start before this")
+
+
+@router.post(
+    "/uploads",
+    status_code=201,
+    response_model=UploadGranted,
+    responses={
+        401: {"description": "invalid_api_key"},
+        422: {"description": "validation_error: the file name"},
+        501: {"description": "uploads_unavailable: the store is not S3"},
+        503: {"description": "service_unavailable: the object store did not answer"},
+    },
+)
+async def create_upload(
+    body: UploadBody,
+    studio: Studio = Depends(current_studio),
+    ctx: ApiContext = Depends(get_ctx),
+) -> UploadGranted:
+    """A presigned PUT URL into your own uploads, and the `source` that then names it."""
+    # A fresh directory per upload: two uploads of one file name never overwrite each other.
+    key = f"{studio_uploads_prefix(studio.id)}{uuid.uuid4().hex}/{body.name}"
+    expires_at = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_TTL_S)
+    try:
+        url = await asyncio.to_thread(ctx.store.upload_url, key, UPLOAD_URL_TTL_S)
+    except StorageError as exc:
+        raise Problem("service_unavailable", "the object store did not answer") from exc
+    if url is None:
+        raise Problem(
+            "uploads_unavailable",
+            "uploads need an S3 object store; this deployment stores objects on local disk",
+        )
+    return UploadGranted(
+        source=f"{STORE_PREFIX}{key}",
+        upload_url=url,
+        expires_at=expires_at.isoformat().replace("+00:00", "Z"),
     )
