@@ -155,7 +155,15 @@ def _send(details: dict[str, Any]) -> None:
 
 @contextmanager
 def heartbeating(limits: StallLimits | None = None) -> Iterator[Progress]:
-    """Heartbeat every heartbeat_timeout / 3 (at once on entry) until the block ends."""
+    """Heartbeat every heartbeat_timeout / 3 (at once on entry) until the block ends.
+
+    Called outside a worker (an activity method run directly by ops tooling or a test)
+    there is nobody to heartbeat to: the block runs with stall limits and a detached
+    progress object only."""
+    if not activity.in_activity():
+        with stall_limits(limits):
+            yield Progress()
+        return
     timeout = activity.info().heartbeat_timeout
     interval = timeout.total_seconds() / 3 if timeout else NO_TIMEOUT_INTERVAL_S
     progress = Progress(resume=_prior_resume())

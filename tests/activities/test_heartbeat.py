@@ -26,7 +26,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from reelflow.activities.deps import Deps
-from reelflow.activities.heartbeat import auto_heartbeat, heartbeating
+from reelflow.activities.heartbeat import auto_heartbeat, current_progress, heartbeating
 from reelflow.activities.media_activities import MediaActivities
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import upgrade
@@ -117,6 +117,30 @@ def test_a_stalled_tool_becomes_a_retryable_named_failure(tmp_path: Path) -> Non
         ActivityEnvironment().run(Stalls().run)
     assert err.value.type == "SubprocessStalled" and not err.value.non_retryable
     assert "package made no progress" in str(err.value)
+
+
+def test_outside_a_worker_the_body_runs_without_heartbeats_but_with_stall_limits(
+    tmp_path: Path,
+) -> None:
+    """Ops tooling (key rotation, the keystore tests) calls activity methods directly."""
+
+    class Direct:
+        def __init__(self) -> None:
+            self.deps = Deps(Settings(home=tmp_path), None, None)  # type: ignore[arg-type]
+
+        @auto_heartbeat
+        def run(self) -> str:
+            current_progress().update("rotate keys")  # reported to nobody, and no error
+            return "ran"
+
+        @auto_heartbeat
+        def hang(self) -> None:
+            raise SubprocessStalled("ffmpeg made no progress")
+
+    assert not activity.in_activity()
+    assert Direct().run() == "ran"
+    with pytest.raises(ApplicationError, match="ffmpeg made no progress"):
+        Direct().hang()
 
 
 # ---- a real activity under a real worker --------------------------------------------------
