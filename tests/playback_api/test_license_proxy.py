@@ -211,7 +211,7 @@ def test_unconfigured_upstream_is_503_before_anything_is_contacted(
 def test_short_upstream_secret_counts_as_unconfigured(
     open_api: OpenApi, upstream: FakeLicenseUpstream
 ) -> None:
-    api = open_api(**upstream.settings(license_upstream_secret="too-short"))
+    api = open_api(**upstream.settings(**{f"license_{drm}_secret": "too-short" for drm in SYSTEMS}))
     api.publish("proxy-weak")
     # Not offered at playback start, and its endpoint answers 503 to a live session's token.
     refused = api.start_playback("proxy-weak", api.auth(), drm=("widevine",))
@@ -240,7 +240,7 @@ def test_upstream_refusing_the_entitlement_is_502(
     open_api: OpenApi, upstream: FakeLicenseUpstream
 ) -> None:
     # The API signs with another secret than the stand-in expects: it refuses (403).
-    api = open_api(**upstream.settings(license_upstream_secret="x" * 40))
+    api = open_api(**upstream.settings(license_fairplay_secret="x" * 40))
     api.publish("proxy-mismatch")
     playback = start(api, "proxy-mismatch", "fairplay")
     response = post_license(api, playback["licenses"]["fairplay"], "fairplay")
@@ -368,6 +368,7 @@ def test_nothing_secret_is_logged(
     ]
     logged = "".join(f"{r.getMessage()} {getattr(r, 'fields', '')!r}" for r in records)
     forbidden = [marker.decode(), playback["token"], SECRET.decode(), *entitlements]
+    forbidden += [upstream.secret_for(drm).decode() for drm in SYSTEMS]
     forbidden += [k.key.hex() for k in published.keys.values()]
     assert not [s for s in forbidden if s in logged]
     assert any("license upstream failed" in r.getMessage() for r in caplog.records)
