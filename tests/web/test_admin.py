@@ -7,6 +7,7 @@ conftest published through the real lifecycle.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -39,6 +40,9 @@ def _size(page: Page, selector: str) -> list[tuple[float, float]]:
 
 
 def _keep(path: Path, name: str) -> None:
+    # A test run must leave the checkout clean: the docs' pictures refresh only on request.
+    if os.environ.get("REELFLOW_UPDATE_DOC_IMAGES") != "1":
+        return
     DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS_IMAGES / name)
 
