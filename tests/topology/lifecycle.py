@@ -36,14 +36,16 @@ def bucket_keys(topo: Topology, prefix: str = "") -> list[str]:
     )
 
 
-def ingest(topo: Topology, title_id: str, workdir: Path, seconds: float = TITLE_S) -> None:
-    """A generated master, uploaded to S3 by ops and ingested from its store key on the
-    control host (a studio's source must be a public URL: none exists on the bridge)."""
+def make_master(path: Path, seconds: float = TITLE_S) -> Path:
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg is not None
-    master = make_test_title(
-        workdir / f"{title_id}.mp4", ffmpeg=ffmpeg, seconds=seconds, size="426x240", rate=24
-    )
+    return make_test_title(path, ffmpeg=ffmpeg, seconds=seconds, size="426x240", rate=24)
+
+
+def ingest(topo: Topology, title_id: str, workdir: Path, seconds: float = TITLE_S) -> None:
+    """A generated master, uploaded to S3 by ops and ingested from its store key on the
+    control host (the studio path, presigned upload + webhook, has its own test)."""
+    master = make_master(workdir / f"{title_id}.mp4", seconds)
     key = f"masters/{title_id}.mp4"
     store(topo).fput_object(BUCKET, key, str(master))
     topo.cli("control", "titles", "ingest", f"store:{key}", "--id", title_id, "--name", title_id,
