@@ -182,8 +182,11 @@ def analysis_resolutions(src_width: int, src_height: int, count: int) -> list[tu
     return [fit_dimensions(src_width, src_height, h) for h in heights]
 
 
-def _rung_name(height: int, kbps: int, duplicate: bool) -> str:
-    return f"{height}p_{kbps}k" if duplicate else f"{height}p"
+def _rung_name(height: int, kbps: int, duplicate: bool, codec: Codec) -> str:
+    """``720p`` (``720p_2500k`` when two share a height); other codecs than H.264 lead with
+    theirs (``av1_720p``), so ladders of two codecs in one title never share a name."""
+    name = f"{height}p_{kbps}k" if duplicate else f"{height}p"
+    return name if codec == "h264" else f"{codec}_{name}"
 
 
 def _named_rungs(
@@ -198,7 +201,7 @@ def _named_rungs(
         w, h, kbps = specs[i]
         rungs.append(
             Rung(
-                name=_rung_name(h, kbps, heights.count(h) > 1),
+                name=_rung_name(h, kbps, heights.count(h) > 1, codec),
                 width=w,
                 height=h,
                 bitrate_kbps=kbps,

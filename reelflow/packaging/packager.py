@@ -63,7 +63,11 @@ class VideoRendition:
 
     @property
     def stream_name(self) -> str:
-        return self.name or f"video_{self.height}p_{self.bitrate // 1000}k"
+        if self.name:
+            return self.name
+        # H.264 keeps the names of packages made before other codecs came beside it.
+        codec = "" if self.codec == "h264" else f"{self.codec}_"
+        return f"video_{codec}{self.height}p_{self.bitrate // 1000}k"
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,20 @@ class SubtitleSource:
     source: str  # local path, http(s) URL, or store:<key>
 
 
+# The video codecs a title may name (``TitleOptions.codec``, ``extra_codecs``).
+VIDEO_CODECS = ("h264", "hevc", "av1")
+
+
 @dataclass
 class TitleOptions:
     require_approval: bool = False
     ladder: str = "per_title"  # per_title | fixed
-    codec: str = "h264"  # h264 | hevc | av1
+    codec: str = "h264"  # h264 | hevc | av1: the main ladder, every player's fallback
+    # Ladders encoded beside ``codec``'s into the same package (e.g. ["av1"]): each is
+    # analysed for its own codec, packaged as its own adaptation sets / CODECS-labelled HLS
+    # variants under the same key per track class. Empty (and absent from older payloads):
+    # one ladder, as before.
+    extra_codecs: list[str] = field(default_factory=list)
     max_kbps: int = 8000
     drm: bool = True
     tone_map: bool = False

@@ -70,6 +70,11 @@ NOTIFY_BUDGET = timedelta(minutes=30)
 # docs/operations.md "Changing TitleWorkflow safely" says when it may be deprecated.
 COMPACT_LIFECYCLE = "compact-lifecycle-11"
 
+# Issue 14: a title with ``options.extra_codecs`` gets a ladder per extra codec (analysed,
+# encoded and joined after the main one) in the same package. Asked only when the option is
+# set, so runs without it (every recorded history) keep their commands unchanged.
+AV1_ALONGSIDE = "av1-alongside-14"
+
 A = TypeVar("A")  # an activity's request
 R = TypeVar("R")  # an activity's result
 
@@ -108,6 +113,7 @@ class TitleWorkflow:
         self._stages = {name: c.StageState(name=name) for name in STAGES}
         self._qc: c.QCResult | None = None
         self._ladder: c.LadderResult | None = None
+        self._extra_ladders: list[c.LadderResult] = []  # AV1_ALONGSIDE
         self._renditions: list[c.RenditionInfo] = []
         self._errors: list[str] = []
         self._decision: tuple[str, str] | None = None  # ("approve"|"reject", actor/reason)
@@ -132,7 +138,11 @@ class TitleWorkflow:
             qc_summary=self._qc.summary if self._qc else None,
             qc_failures=list(self._qc.failures) if self._qc else [],
             qc_warnings=list(self._qc.warnings) if self._qc else [],
-            ladder=list(self._ladder.rungs) if self._ladder else [],
+            ladder=(
+                [*self._ladder.rungs, *(r for x in self._extra_ladders for r in x.rungs)]
+                if self._ladder
+                else []
+            ),
             renditions=list(self._renditions),
             errors=list(self._errors),
             window_start=self._window[0],
@@ -211,8 +221,8 @@ class TitleWorkflow:
             return  # recorded as qc_failed, the rest skipped
         if not await self._approval(inp, qc):
             return  # rejected, or taken down while waiting
-        ladder = await self._analyse(inp, ingest, qc)
-        await self._encode(inp, ingest, qc, ladder)
+        ladders = await self._analyse(inp, ingest, qc)
+        await self._encode(inp, ingest, qc, ladders)
         thumbs = await self._audio_subtitles_thumbnails(inp, ingest, qc)
         if self._takedown is not None:
             await self._retire(inp, "taken_down", self._takedown)
@@ -291,12 +301,33 @@ class TitleWorkflow:
         self._done("approval", f"approved by {who}")
         return True
 
+    def _extra_codecs(self, inp: c.TitleInput) -> list[str]:
+        """The codecs whose ladders go beside the main one (AV1_ALONGSIDE)."""
+        extra = [x for x in dict.fromkeys(inp.options.extra_codecs) if x != inp.options.codec]
+        if not extra or not workflow.patched(AV1_ALONGSIDE):
+            return []
+        return extra
+
     async def _analyse(
         self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult
-    ) -> c.LadderResult:
-        """The per-title ladder and the chunk plan of the encode."""
+    ) -> list[c.LadderResult]:
+        """The per-title ladder of each codec (the main one first) and the chunk plan."""
         self._begin("analyse")
-        ladder = await self._media(
+        ladder = await self._analyse_codec(inp, ingest, qc, inp.options.codec)
+        self._ladder = ladder
+        for codec in self._extra_codecs(inp):
+            self._extra_ladders.append(await self._analyse_codec(inp, ingest, qc, codec))
+        detail = f"{len(ladder.rungs)} rungs ({ladder.method}, {ladder.metric})"
+        for extra in self._extra_ladders:
+            codec = extra.rungs[0].codec if extra.rungs else "?"
+            detail += f"; {codec}: {len(extra.rungs)} rungs"
+        self._done("analyse", detail)
+        return [ladder, *self._extra_ladders]
+
+    async def _analyse_codec(
+        self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult, codec: str
+    ) -> c.LadderResult:
+        return await self._media(
             defs.analyse_ladder,
             c.AnalyseRequest(
                 inp.title_id,
@@ -304,7 +335,7 @@ class TitleWorkflow:
                 ingest.master_key,
                 ingest.sha256,
                 method=inp.options.ladder,
-                codec=inp.options.codec,
+                codec=codec,
                 max_kbps=inp.options.max_kbps,
                 duration_s=qc.duration_s,
                 exclude=qc.black_intervals,
@@ -312,19 +343,41 @@ class TitleWorkflow:
             ),
             timeout=timedelta(hours=4),
         )
-        self._ladder = ladder
-        self._done("analyse", f"{len(ladder.rungs)} rungs ({ladder.method}, {ladder.metric})")
-        return ladder
 
-    async def _encode(
-        self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult, ladder: c.LadderResult
-    ) -> None:
-        """One activity per chunk, every rung from one decode, then a join per rung."""
-        self._begin("encode")
+    @staticmethod
+    def _chunk_total(ladder: c.LadderResult) -> int:
         # A plan kept by key (compact path) arrives as its length only.
         by_key = not ladder.chunks and bool(ladder.chunk_plan_key)
-        total = ladder.chunk_count if by_key else len(ladder.chunks)
+        return ladder.chunk_count if by_key else len(ladder.chunks)
+
+    async def _encode(
+        self,
+        inp: c.TitleInput,
+        ingest: c.IngestResult,
+        qc: c.QCResult,
+        ladders: list[c.LadderResult],
+    ) -> None:
+        """Each ladder in turn (the main one first): one activity per chunk, every rung
+        from one decode, then a join per rung."""
+        self._begin("encode")
+        all_chunks = sum(self._chunk_total(ladder) for ladder in ladders)
+        details = [await self._encode_ladder(inp, ingest, qc, x, all_chunks) for x in ladders]
+        self._done("encode", details[0] + "".join(f"; {d}" for d in details[1:]))
+
+    async def _encode_ladder(
+        self,
+        inp: c.TitleInput,
+        ingest: c.IngestResult,
+        qc: c.QCResult,
+        ladder: c.LadderResult,
+        all_chunks: int,
+    ) -> str:
+        """One ladder's chunks and joins; the stage detail of that ladder."""
+        by_key = not ladder.chunks and bool(ladder.chunk_plan_key)
+        total = self._chunk_total(ladder)
         plan: list[c.ChunkSpec | None] = [None] * total if by_key else list(ladder.chunks)
+        # The main ladder's commands stay as recorded; an extra ladder's name their codec.
+        codec = f"{ladder.rungs[0].codec}: " if ladder is not self._ladder and ladder.rungs else ""
 
         async def encode(index: int, chunk: c.ChunkSpec | None) -> c.EncodeChunkResult:
             result = await self._media(
@@ -342,11 +395,11 @@ class TitleWorkflow:
                     chunk_plan_key=ladder.chunk_plan_key if by_key else "",
                 ),
                 timeout=timedelta(hours=4),
-                summary=f"chunk {index + 1}/{total}",
+                summary=f"{codec}chunk {index + 1}/{total}",
             )
             self._chunks_done += 1
             # Joining takes the last slice of the stage's progress.
-            self._stages["encode"].progress = round(90.0 * self._chunks_done / total, 1)
+            self._stages["encode"].progress = round(90.0 * self._chunks_done / all_chunks, 1)
             return result
 
         chunk_results = sorted(
@@ -385,10 +438,8 @@ class TitleWorkflow:
             if r.worker:
                 per_worker[r.worker] = per_worker.get(r.worker, 0) + 1
         spread = ", ".join(f"{w} {n}" for w, n in sorted(per_worker.items()))
-        self._done(
-            "encode",
-            f"{total} chunk(s) x {len(ladder.rungs)} rungs"
-            + (f"; by worker: {spread}" if spread else ""),
+        return f"{codec}{total} chunk(s) x {len(ladder.rungs)} rungs" + (
+            f"; by worker: {spread}" if spread else ""
         )
 
     async def _audio_subtitles_thumbnails(

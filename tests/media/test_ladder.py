@@ -58,6 +58,14 @@ def test_apple_ladder_never_exceeds_source() -> None:
     ]
 
 
+def test_rungs_of_other_codecs_lead_with_the_codec_so_two_ladders_never_clash() -> None:
+    h264 = apple_fixed_ladder(1280, 720)
+    av1 = apple_fixed_ladder(1280, 720, codec="av1")
+    assert [r.name for r in av1.rungs] == [f"av1_{r.name}" for r in h264.rungs]
+    assert not {r.name for r in av1.rungs} & {r.name for r in h264.rungs}
+    assert {r.codec for r in av1.rungs} == {"av1"}
+
+
 def test_apple_ladder_keeps_scope_aspect_ratio() -> None:
     ladder = apple_fixed_ladder(640, 272)
     assert [(r.width, r.height) for r in ladder.rungs] == [(416, 176), (640, 272)]

@@ -11,6 +11,8 @@ tests/activities and by the end-to-end tests on the dev server
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -63,6 +65,16 @@ async def ts_env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
     return time_skipping_env
 
 
+def rungs_of(ladder_key: str) -> list[c.RungSpec]:
+    """The stand-in ladder behind a key: RUNGS, or (``l-<codec>.json``) RUNGS in that codec."""
+    codec = ladder_key.rsplit("/", 1)[-1].removeprefix("l").removesuffix(".json").lstrip("-")
+    if not codec:
+        return list(RUNGS)
+    return [
+        c.RungSpec(f"{codec}_{r.name}", r.width, r.height, r.bitrate_kbps, codec) for r in RUNGS
+    ]
+
+
 @dataclass
 class StandIns:
     """Stand-in activities with the real names; they record every call they get."""
@@ -86,6 +98,8 @@ class StandIns:
     # What travelled through history, for the assertions on the compact path.
     join_requests: list[c.JoinRequest] = field(default_factory=list)
     published: list[c.PackageInfo] = field(default_factory=list)
+    analyse_codecs: list[str] = field(default_factory=list)
+    package_requests: list[c.PackageRequest] = field(default_factory=list)
 
     def release(self, index: int) -> None:
         self.releases.setdefault(index, asyncio.Event()).set()
@@ -127,12 +141,14 @@ class StandIns:
         @activity.defn(name=c.ANALYSE_LADDER)
         async def analyse_ladder(req: c.AnalyseRequest) -> c.LadderResult:
             self.calls[c.ANALYSE_LADDER] += 1
+            self.analyse_codecs.append(req.codec)
             plan = [c.ChunkSpec(i, 6.0 * i, 6.0) for i in range(self.chunks)]
+            suffix = "" if req.codec == "h264" else f"-{req.codec}"
             return c.LadderResult(
-                ladder_key=f"ladders/{req.title_id}/l.json",
+                ladder_key=f"ladders/{req.title_id}/l{suffix}.json",
                 method=req.method,
                 metric=None,
-                rungs=list(RUNGS),
+                rungs=rungs_of(f"l{suffix}.json"),
                 # As the real activity: a plan asked for by key stays in the store.
                 chunks=[] if req.plan_by_key else plan,
                 chunk_plan_key=f"ladders/{req.title_id}/l-chunks.json" if req.plan_by_key else "",
@@ -154,7 +170,10 @@ class StandIns:
             if self.hold_encode:
                 await self.releases.setdefault(index, asyncio.Event()).wait()
             prefix = f"renditions/{req.title_id}/abc"
-            parts = {r.name: f"{prefix}/chunks/{index:05d}/{r.name}.mp4" for r in RUNGS}
+            parts = {
+                r.name: f"{prefix}/chunks/{index:05d}/{r.name}.mp4"
+                for r in rungs_of(req.ladder_key)
+            }
             return c.EncodeChunkResult(index, parts, False, parts_prefix=prefix)
 
         @activity.defn(name=c.JOIN_RENDITIONS)
@@ -164,8 +183,10 @@ class StandIns:
             indexes = [r.index for r in req.chunk_results] or list(range(req.chunk_count))
             assert indexes == list(range(self.chunks))
             return [
-                c.RenditionInfo(r.name, "video", f"renditions/{req.title_id}/{r.name}.mp4")
-                for r in RUNGS
+                c.RenditionInfo(
+                    r.name, "video", f"renditions/{req.title_id}/{r.name}.mp4", codec=r.codec
+                )
+                for r in rungs_of(req.ladder_key)
             ]
 
         @activity.defn(name=c.ENCODE_AUDIO)
@@ -208,6 +229,7 @@ class StandIns:
         @activity.defn(name=c.PACKAGE_TITLE)
         async def package_title(req: c.PackageRequest) -> c.PackageInfo:
             self.calls[c.PACKAGE_TITLE] += 1
+            self.package_requests.append(req)
             # One file per segment of each track, named as Shaka names them.
             files = ["manifest.mpd", "master.m3u8"] + [
                 f"{r.name}/seg_{n:05d}.m4s" for r in req.renditions for n in range(self.segments)
@@ -268,6 +290,7 @@ async def started(
     require_approval: bool = False,
     availability: c.AvailabilitySpec | None = None,
     title_id: str | None = None,
+    extra_codecs: list[str] | None = None,
 ) -> AsyncIterator[WorkflowHandle[Any, c.TitleStatus]]:
     """A worker with the stand-ins on a unique queue (control and media alike), and a run."""
     queue = f"orch-{uuid.uuid4().hex[:10]}"
@@ -276,7 +299,9 @@ async def started(
         title_id=title_id,
         source="/masters/film.mov",
         name="Stand-in film",
-        options=c.TitleOptions(ladder="fixed", require_approval=require_approval),
+        options=c.TitleOptions(
+            ladder="fixed", require_approval=require_approval, extra_codecs=extra_codecs or []
+        ),
         # A window that closes: after publishing, the time-skipping server jumps to its
         # end and the run finishes "expired" instead of waiting forever.
         availability=availability
@@ -449,6 +474,56 @@ async def test_encode_fans_out_one_activity_per_chunk_with_rising_progress(
     assert sorted(i for i, _ in fakes.encode_attempts) == [0, 1, 2]
     assert st.state == FINISHED
     assert [r.name for r in st.renditions if r.kind == "video"] == [r.name for r in RUNGS]
+
+
+def _patches(history_json: str) -> list[str]:
+    """The decoded detail payloads of the markers a run recorded (patches among them)."""
+    events = json.loads(history_json)["events"]
+    return [
+        base64.b64decode(payload["data"]).decode()
+        for e in events
+        if e.get("eventType") == "EVENT_TYPE_MARKER_RECORDED"
+        for detail in e["markerRecordedEventAttributes"]["details"].values()
+        for payload in detail["payloads"]
+    ]
+
+
+async def test_extra_codec_ladder_is_analysed_encoded_and_packaged_beside_the_main(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns(chunks=2)
+    async with started(ts_env, fakes, extra_codecs=["av1"]) as handle:
+        st = await handle.result()
+        patches = _patches((await handle.fetch_history()).to_json())
+    assert st.state == FINISHED
+    assert fakes.analyse_codecs == ["h264", "av1"]
+    assert fakes.calls[c.ENCODE_CHUNK] == 4 and fakes.calls[c.JOIN_RENDITIONS] == 2
+    assert [j.ladder_key.rsplit("/", 1)[-1] for j in fakes.join_requests] == [
+        "l.json",
+        "l-av1.json",
+    ]
+    videos = [r for r in st.renditions if r.kind == "video"]
+    assert [r.codec for r in videos] == ["h264", "h264", "av1", "av1"]
+    assert [r.codec for r in st.ladder] == ["h264", "h264", "av1", "av1"]
+    # One package holds both ladders (and the audio).
+    (pkg,) = fakes.package_requests
+    assert {r.name for r in pkg.renditions} >= {r.name for r in videos}
+    assert "av1: 2 chunk(s) x 2 rungs" in stage(st, "encode").detail
+    assert stage(st, "encode").progress == 100.0
+    assert any("av1-alongside-14" in p for p in patches), patches
+
+
+async def test_no_extra_codec_records_no_patch_and_one_ladder(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    fakes = StandIns()
+    async with started(ts_env, fakes) as handle:
+        st = await handle.result()
+        patches = _patches((await handle.fetch_history()).to_json())
+    assert fakes.analyse_codecs == ["h264"]
+    assert {r.codec for r in st.renditions if r.kind == "video"} == {"h264"}
+    assert any("compact-lifecycle-11" in p for p in patches), patches  # markers are read
+    assert not any("av1-alongside-14" in p for p in patches), patches
 
 
 async def test_transient_encode_failure_is_retried(
