@@ -214,6 +214,13 @@ def ingest(
     require_approval: Annotated[bool, typer.Option("--require-approval")] = False,
     ladder: Annotated[str, typer.Option(help="per_title or fixed")] = "per_title",
     codec: Annotated[str, typer.Option(help="h264, hevc or av1")] = "h264",
+    codecs: Annotated[
+        str | None,
+        typer.Option(
+            help="ladders in one package, comma-separated, the fallback first: h264,av1 adds"
+            " an AV1 ladder beside H.264 (players that decode AV1 prefer it)"
+        ),
+    ] = None,
     version: Annotated[
         int, typer.Option(min=1, help="a re-delivered master: the new version replaces the old")
     ] = 1,
@@ -238,6 +245,7 @@ def ingest(
             require_approval,
             ladder,
             codec,
+            codecs=codecs,
         )
         inp.version = version
         inp.options.drm = not clear
@@ -250,6 +258,21 @@ def ingest(
             render_status(await follow(settings, title_id, version=version))
 
     _run(go())
+
+
+def _codec_list(codecs: str, codec: str) -> tuple[str, list[str]]:
+    """``--codecs h264,av1``: the main (fallback) codec and the ladders beside it."""
+    names = [x.strip() for x in codecs.split(",") if x.strip()]
+    if not names:
+        fail("--codecs: name at least one of h264, hevc, av1 (e.g. h264,av1)")
+    for x in names:
+        if x not in c.VIDEO_CODECS:
+            fail(f"--codecs: unknown codec {x!r}: choose from h264, hevc, av1")
+        if names.count(x) > 1:
+            fail(f"--codecs: {x} is named twice")
+    if codec != "h264" and codec != names[0]:
+        fail(f"--codec {codec} and --codecs {codecs} disagree: give --codecs alone")
+    return names[0], names[1:]
 
 
 def build_input(
@@ -266,6 +289,8 @@ def build_input(
     require_approval: bool,
     ladder: str,
     codec: str,
+    *,
+    codecs: str | None = None,
 ) -> c.TitleInput:
     if not TITLE_ID_RE.match(title_id):
         fail(
@@ -275,8 +300,11 @@ def build_input(
         fail("--name must be 1-300 characters")
     if ladder not in ("per_title", "fixed"):
         fail(f"--ladder {ladder!r}: choose per_title or fixed")
-    if codec not in ("h264", "hevc", "av1"):
+    if codec not in c.VIDEO_CODECS:
         fail(f"--codec {codec!r}: choose h264, hevc or av1")
+    extra: list[str] = []
+    if codecs is not None:
+        codec, extra = _codec_list(codecs, codec)
     start, end = _iso(window_start, "--window-start"), _iso(window_end, "--window-end")
     if start and end and datetime.fromisoformat(end) <= datetime.fromisoformat(start):
         fail("--window-end must be after --window-start")
@@ -300,7 +328,9 @@ def build_input(
         name=name.strip(),
         synopsis=synopsis,
         genres=genres,
-        options=c.TitleOptions(require_approval=require_approval, ladder=ladder, codec=codec),
+        options=c.TitleOptions(
+            require_approval=require_approval, ladder=ladder, codec=codec, extra_codecs=extra
+        ),
         availability=c.AvailabilitySpec(start, end, region_list, plan_list),
         subtitles=subs,
     )

@@ -151,6 +151,20 @@ class IngestOptionsIn(BaseModel):
     require_approval: bool = Field(
         default=False, description="hold the title at the approval gate even when QC passes"
     )
+    codecs: list[Literal["h264", "hevc", "av1"]] = Field(
+        default_factory=lambda: ["h264"],
+        min_length=1,
+        max_length=3,
+        description="video ladders in the one package, the fallback first: "
+        '["h264", "av1"] adds an AV1 ladder beside H.264 (players that decode AV1 prefer it)',
+    )
+
+    @field_validator("codecs")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each codec at most once")
+        return value
 
 
 class IngestBody(BaseModel):
@@ -264,7 +278,11 @@ class IngestBody(BaseModel):
             synopsis=self.synopsis,
             genres=list(self.genres),
             rating=self.rating,
-            options=c.TitleOptions(require_approval=self.options.require_approval),
+            options=c.TitleOptions(
+                require_approval=self.options.require_approval,
+                codec=self.options.codecs[0],
+                extra_codecs=list(self.options.codecs[1:]),
+            ),
             availability=c.AvailabilitySpec(
                 window_start=self.window_start.isoformat() if self.window_start else None,
                 window_end=self.window_end.isoformat() if self.window_end else None,

@@ -54,6 +54,10 @@ def test_ingest_validates_before_contacting_anything(tmp_path: Path) -> None:
         ("--id", "ok", "--name", "n", "--regions", "USA"): "alpha-2",
         ("--id", "ok", "--name", "n", "--plans", "gold"): "unknown plan",
         ("--id", "ok", "--name", "n", "--subtitles", "english"): "LANG=FILE",
+        ("--id", "ok", "--name", "n", "--codecs", "h264,vp9"): "unknown codec 'vp9'",
+        ("--id", "ok", "--name", "n", "--codecs", "av1,av1"): "av1 is named twice",
+        ("--id", "ok", "--name", "n", "--codecs", " , "): "name at least one",
+        ("--id", "ok", "--name", "n", "--codec", "hevc", "--codecs", "h264,av1"): "disagree",
     }
     for extra, message in cases.items():
         r = run("titles", "ingest", str(clip), *extra, home=tmp_path)

@@ -694,6 +694,9 @@ HOSTILE: dict[str, tuple[bytes | dict[str, Any], str]] = {
     ),
     "unknown field": (ingest_doc("h1", studio_id="someone-else"), "studio_id"),
     "approval as string": (ingest_doc("h1", options={"require_approval": "yes"}), "options"),
+    "unknown codec": (ingest_doc("h1", options={"codecs": ["h264", "vp9"]}), "options"),
+    "codec twice": (ingest_doc("h1", options={"codecs": ["av1", "av1"]}), "options"),
+    "no codec": (ingest_doc("h1", options={"codecs": []}), "options"),
     "missing fields": ({"title_id": "h1"}, "name"),
     "not json": (b"title_id=h1&name=x", ""),
     "json array": (b'[{"title_id": "h1"}]', ""),
@@ -783,6 +786,17 @@ def test_country_list_matches_tzdata() -> None:
 def test_internal_or_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         ingest_body.check_url(url, {"http", "https"})
+
+
+def test_codecs_option_becomes_the_main_ladder_and_those_beside_it() -> None:
+    body = ingest_body.IngestBody.model_validate_json(
+        json.dumps(ingest_doc("h1", options={"codecs": ["h264", "av1"]}))
+    )
+    opts = body.to_title_input("studio-a", "q").options
+    assert (opts.codec, opts.extra_codecs) == ("h264", ["av1"])
+    plain = ingest_body.IngestBody.model_validate_json(json.dumps(ingest_doc("h1", options={})))
+    opts = plain.to_title_input("studio-a", "q").options
+    assert (opts.codec, opts.extra_codecs) == ("h264", [])
 
 
 def test_public_urls_pass() -> None:
