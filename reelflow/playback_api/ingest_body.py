@@ -145,14 +145,21 @@ class SubtitleIn(BaseModel):
         return check_url(value, _source_schemes(info))
 
 
+VideoCodec = Literal["h264", "hevc", "av1"]  # contracts.VIDEO_CODECS
+
+
+def _h264_only() -> list[VideoCodec]:
+    return ["h264"]
+
+
 class IngestOptionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     require_approval: bool = Field(
         default=False, description="hold the title at the approval gate even when QC passes"
     )
-    codecs: list[Literal["h264", "hevc", "av1"]] = Field(
-        default_factory=lambda: ["h264"],
+    codecs: list[VideoCodec] = Field(
+        default_factory=_h264_only,
         min_length=1,
         max_length=3,
         description="video ladders in the one package, the fallback first: "
