@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelflow.config import Settings
+from reelflow.playback_api import bandwidth_hint
 from reelflow.playback_api import fast_params as fp
 from reelflow.playback_api.auth import Viewer
 from reelflow.playback_api.context import (
@@ -84,6 +85,11 @@ class PlaybackStart(BaseModel):
     heartbeat_url: str
     heartbeat_interval_s: int
     lease_ttl_s: int
+    bandwidth_hint_kbps: float | None = Field(
+        default=None,
+        description="the bandwidth (kb/s) this account's player last measured on this device "
+        "(its QoE beacons), to start ABR from; null when there is none",
+    )
 
 
 MAX_POSITION_S = 7 * 24 * 3600
@@ -227,6 +233,9 @@ async def start_playback(request: Request) -> Response:
         cached = await asyncio.to_thread(stored_position, ctx.engine, viewer.sub, title_id)
         await ctx.sessions.cache_resume(viewer.sub, title_id, cached)
     resume = effective_position(cached, view.duration_s)
+    hint = await bandwidth_hint.recall(
+        ctx.redis, ctx.sessions.prefix, session.account, session.device_id
+    )
     signed = _sign(ctx, session)
     q = signed.query
     base = f"{ctx.public_base}/v1/playback/{session.session_id}"
@@ -258,6 +267,7 @@ async def start_playback(request: Request) -> Response:
         heartbeat_url=f"{ctx.public_base}/v1/sessions/{session.session_id}/heartbeat",
         heartbeat_interval_s=_heartbeat_interval(ctx.settings),
         lease_ttl_s=ctx.settings.lease_ttl_s,
+        bandwidth_hint_kbps=hint,
     )
     return JSONResponse(start.model_dump(), status_code=201)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -31,7 +31,9 @@ from reelflow.jobs.qoe import (
     enqueue_beacon,
     qoe_aggregates,
 )
+from reelflow.playback_api import bandwidth_hint
 from reelflow.playback_api.auth import Viewer
+from reelflow.playback_api.bandwidth_hint import BEACON_MAX_KBPS
 from reelflow.playback_api.context import ApiContext, current_admin, current_viewer, get_ctx
 from reelflow.playback_api.observability import device_class
 from reelflow.playback_api.problems import Problem
@@ -68,6 +70,14 @@ class BeaconIn(BaseModel):
     played_ms: float = Field(default=0.0, ge=0, le=86_400_000, allow_inf_nan=False)
     bitrate_switches: int = Field(default=0, ge=0, le=100_000)
     errors: list[ErrorCode] = Field(default_factory=list, max_length=20)
+    bandwidth_kbps: float | None = Field(
+        default=None,
+        ge=0,
+        le=BEACON_MAX_KBPS,
+        allow_inf_nan=False,
+        description="the player's bandwidth estimate (kb/s); kept per account and device "
+        "as the next playback start's bandwidth_hint_kbps",
+    )
 
 
 class Accepted(BaseModel):
@@ -188,6 +198,11 @@ async def post_beacon(
         rebuffer_ms=body.rebuffer_ms,
         played_ms=body.played_ms,
     )
+    if body.bandwidth_kbps is not None and playing.device_id is not None:
+        # Only a live session names its device; an ended one's last estimate is dropped.
+        await bandwidth_hint.remember(
+            ctx.redis, ctx.sessions.prefix, viewer.sub, playing.device_id, body.bandwidth_kbps
+        )
     try:
         # rq is synchronous Redis: a thread keeps the event loop free while it enqueues.
         await asyncio.to_thread(enqueue_beacon, ctx.settings, beacon, ctx.rq_redis)
@@ -204,6 +219,7 @@ class _Playing:
     plan: str
     country: str
     drm: str  # the first key system the session may use ("clear" for none)
+    device_id: str | None = field(default=None, compare=False)  # while the session is live
 
 
 async def _session_title(ctx: ApiContext, session_id: str, account: str) -> _Playing | None:
@@ -218,10 +234,11 @@ async def _session_title(ctx: ApiContext, session_id: str, account: str) -> _Pla
             session.plan,
             session.country,
             session.drm[0] if session.drm else "clear",
+            session.device_id,
         )
         await ctx.redis.set(
             mark,
-            json.dumps([session.account, *astuple(playing)]),
+            json.dumps([session.account, *astuple(playing)[:4]]),
             ex=ctx.settings.lease_ttl_s + BEACON_GRACE_S,
         )
         return playing
