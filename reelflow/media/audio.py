@@ -1,12 +1,17 @@
 """Audio renditions: AAC-LC stereo per language, plus 5.1 when the source has it.
 
-All tracks come out of one ffmpeg process (the source is demuxed once), each an audio-only
-MP4 the packager takes as its own stream.
+Each track is its own ffmpeg process, run side by side (up to ``max_parallel``): ffmpeg 5.1
+encodes the outputs of one process one after another in one thread, and AAC is
+single-threaded, so a feature's stereo + 5.1 took the sum of both on one core while the
+other sat idle. Demuxing the master once per track costs far less than the encode. Each
+output is an audio-only MP4 the packager takes as its own stream.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,16 +75,17 @@ def encode_audio(
     normalize: bool,
     target_lufs: float = -23.0,
     timeout_s: float | None = None,
+    max_parallel: int | None = None,
 ) -> list[AudioTrack]:
-    """Encode the audio tracks of ``src`` into ``out_dir``; raises AudioError if none."""
+    """Encode the audio tracks of ``src`` into ``out_dir``; raises AudioError if none.
+
+    ``max_parallel`` bounds the ffmpeg processes at once (default: the machine's cores)."""
     if not info.audio:
         raise AudioError(f"{src}: no audio stream to encode")
     if not -70.0 <= target_lufs <= -5.0:
         raise AudioError(f"target loudness {target_lufs} LUFS is outside -70..-5")
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = [*MASTER_INPUT_OPTIONS, "-i", str(src)]
-    tracks: list[AudioTrack] = []
-    temps: list[tuple[Path, Path]] = []
+    jobs: list[tuple[list[str], Path, AudioTrack]] = []
     for stream in select_streams(info):
         lang = _language(stream)
         variants = [(2, "stereo", STEREO_KBPS)]
@@ -89,29 +95,39 @@ def encode_audio(
             name = f"audio_{lang}_{'stereo' if channels == 2 else '51'}.mp4"
             final = out_dir / name
             tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp.mp4")
+            args = [*MASTER_INPUT_OPTIONS, "-i", str(src)]
             args += ["-map", f"0:{stream.index}", "-vn", "-sn", "-dn"]
             args += ["-af", _filters(normalize, target_lufs, layout)]
             args += ["-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{kbps}k"]
             args += ["-ac", str(channels), "-metadata:s:a:0", f"language={lang}"]
             args += ["-movflags", "+faststart", "-y", str(tmp)]
-            temps.append((tmp, final))
-            tracks.append(
-                AudioTrack(
-                    path=final,
-                    language=lang,
-                    channels=channels,
-                    codec="aac",
-                    bitrate_kbps=kbps,
-                    source_index=stream.index,
-                    normalized=normalize,
-                )
+            track = AudioTrack(
+                path=final,
+                language=lang,
+                channels=channels,
+                codec="aac",
+                bitrate_kbps=kbps,
+                source_index=stream.index,
+                normalized=normalize,
             )
-    try:
-        run_ffmpeg(args, ffmpeg=ffmpeg, timeout_s=timeout_s)
-    except BaseException:
-        for tmp, _ in temps:
+            jobs.append((args, tmp, track))
+
+    def run(args: list[str], step: str) -> str:
+        return run_ffmpeg(args, ffmpeg=ffmpeg, timeout_s=timeout_s, step=step)
+
+    workers = max(1, min(len(jobs), max_parallel or os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audio") as pool:
+        # Each thread carries the caller's context: the activity's stall limits watch it.
+        futures = [
+            pool.submit(contextvars.copy_context().run, run, args, t.path.stem)
+            for args, _, t in jobs
+        ]
+        errors = [f.exception() for f in futures]
+    failed = next((e for e in errors if e is not None), None)
+    if failed is not None:
+        for _, tmp, _ in jobs:
             tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in temps:
-        os.replace(tmp, final)
-    return tracks
+        raise failed
+    for _, tmp, track in jobs:
+        os.replace(tmp, track.path)
+    return [track for _, _, track in jobs]

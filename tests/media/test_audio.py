@@ -82,3 +82,36 @@ def test_no_audio_is_a_named_error(clips_b: Clips, tmp_path: Path) -> None:
             normalize=True,
             target_lufs=0,
         )
+
+
+def test_tracks_encode_side_by_side_one_process_each(clips_b: Clips, tmp_path: Path) -> None:
+    """Three tracks with two at a time: a second ffmpeg starts before the first ends."""
+    log = tmp_path / "runs.log"
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "start $$" >> {log}\n{FFMPEG} "$@"\nrc=$?\necho "end $$" >> {log}\n'
+        "exit $rc\n"
+    )
+    wrapper.chmod(0o755)
+    src = clips_b["multiaudio"]
+    info = probe(src, ffprobe=FFPROBE)
+    out = tmp_path / "out"
+    tracks = encode_audio(src, out, ffmpeg=str(wrapper), info=info, normalize=False, max_parallel=2)
+    events = [line.split()[0] for line in log.read_text().splitlines()]
+    assert events.count("start") == 3 and events.count("end") == 3  # one process per track
+    assert events[:2] == ["start", "start"]  # two ran at once
+    assert sorted(p.name for p in out.iterdir()) == sorted(t.path.name for t in tracks)
+
+
+def test_a_failed_track_leaves_no_output_of_any_track(clips_b: Clips, tmp_path: Path) -> None:
+    src = clips_b["multiaudio"]
+    with pytest.raises(Exception, match=r"ffmpeg \(audio_eng_(stereo|51)|ffmpeg \(audio_fra"):
+        encode_audio(
+            src,
+            tmp_path,
+            ffmpeg=FFMPEG,
+            info=probe(src, ffprobe=FFPROBE),
+            normalize=False,
+            timeout_s=0.01,
+        )
+    assert list(tmp_path.iterdir()) == []  # neither temps nor the tracks that finished
