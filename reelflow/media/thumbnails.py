@@ -93,18 +93,7 @@ def make_thumbnails(
             f"fps={_fps_expr(interval)},"
             f"scale=w={tile_width}:h='max(2,trunc({tile_width}/dar/2)*2)',setsar=1"
         )
-        args = [
-            *MASTER_INPUT_OPTIONS,
-            "-i",
-            str(video),
-            "-map",
-            "0:V:0",
-            "-an",
-            "-sn",
-            "-dn",
-            "-vf",
-            vf,
-        ]
+        args = _first_picture_stream(video, vf)
         args += ["-fps_mode", "passthrough", "-q:v", "3", str(frames_dir / "%05d.jpg")]
         run_ffmpeg(args, ffmpeg=ffmpeg, duration_s=duration_s, on_progress=on_progress)
         frames = sorted(frames_dir.glob("*.jpg"))
@@ -214,6 +203,23 @@ def make_artwork(video: Path, out_dir: Path, *, ffmpeg: str, duration_s: float) 
     return Artwork(posters, backdrops, best.time_s, score)
 
 
+def _first_picture_stream(video: Path, vf: str) -> list[str]:
+    """Input options for the master's first picture stream (no attached cover art) through
+    ``vf``: the thumbnails and the artwork read the same stream the same way."""
+    return [
+        *MASTER_INPUT_OPTIONS,
+        "-i",
+        str(video),
+        "-map",
+        "0:V:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        vf,
+    ]
+
+
 def _sample_candidates(
     video: Path, cand_dir: Path, *, ffmpeg: str, duration_s: float
 ) -> list[_Candidate]:
@@ -227,18 +233,7 @@ def _sample_candidates(
     args = ["-loglevel", "info"]
     if duration_s > KEYFRAME_ONLY_ABOVE_S:
         args += ["-skip_frame", "nokey"]
-    args += [
-        *MASTER_INPUT_OPTIONS,
-        "-i",
-        str(video),
-        "-map",
-        "0:V:0",
-        "-an",
-        "-sn",
-        "-dn",
-        "-vf",
-        vf,
-    ]
+    args += _first_picture_stream(video, vf)
     args += ["-fps_mode", "passthrough", "-q:v", "2", str(cand_dir / "%04d.jpg")]
     stderr = run_ffmpeg(args, ffmpeg=ffmpeg, duration_s=duration_s)
     return _parse_candidates(stderr)
