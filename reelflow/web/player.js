@@ -3,6 +3,7 @@
 // token and media links: links.js), QoE beacons, refusal messages.
 
 import { api, enc, ApiProblem } from './api.js';
+import { codecConfig } from './codecs.js';
 import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
 import { Controls } from './controls.js';
 import { announce } from './dom.js';
@@ -109,6 +110,7 @@ class Playback {
     const player = this.player;
     const clearkey = start.licenses.clearkey;
     player.configure({ drm: { servers: clearkey ? { 'org.w3.clearkey': clearkey } : {} } });
+    player.configure(codecConfig()); // codecs.js: AV1 where it decodes
     player.addEventListener('error', (event) => this.fail(event.detail));
     player.addEventListener('buffering', (event) => {
       this.qoe.buffering(event.buffering);
