@@ -2,6 +2,7 @@
 // licenses from the API) or HLS manifest, heartbeats (which renew the session's short-lived
 // token and media links: links.js), QoE beacons, refusal messages.
 
+import { measuredKbps, startAbrConfig } from './abr.js';
 import { api, enc, ApiProblem } from './api.js';
 import { codecConfig } from './codecs.js';
 import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
@@ -97,7 +98,7 @@ class Playback {
     this.session = start;
     this.links = parseLinks(start);
     window.reelflow.session = { ...start, token: undefined };
-    this.qoe = new Qoe(start.session_id, this.titleId);
+    this.qoe = new Qoe(start.session_id, this.titleId, () => measuredKbps(this.player));
     try {
       await attached;
       await this.load(start);
@@ -111,6 +112,7 @@ class Playback {
     const clearkey = start.licenses.clearkey;
     player.configure({ drm: { servers: clearkey ? { 'org.w3.clearkey': clearkey } : {} } });
     player.configure(codecConfig()); // codecs.js: AV1 where it decodes
+    player.configure(startAbrConfig(start.bandwidth_hint_kbps)); // abr.js
     player.addEventListener('error', (event) => this.fail(event.detail));
     player.addEventListener('buffering', (event) => {
       this.qoe.buffering(event.buffering);

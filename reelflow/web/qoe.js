@@ -6,9 +6,12 @@ import { api } from './api.js';
 const MAX_ERRORS = 20;
 
 export class Qoe {
-  constructor(sessionId, titleId) {
+  // `bandwidthKbps()`: the player's measured bandwidth or null; sent with each beacon, the
+  // API keeps it as this device's hint for the next playback start.
+  constructor(sessionId, titleId, bandwidthKbps = () => null) {
     this.sessionId = sessionId;
     this.titleId = titleId;
+    this.bandwidthKbps = bandwidthKbps;
     this.started = false; // rebuffers count only after the first frame
     this.stallSince = null;
     this.playingSince = null;
@@ -78,6 +81,8 @@ export class Qoe {
       errors: this.errors,
     };
     if (this.startupMs !== null) body.startup_ms = this.startupMs;
+    const kbps = this.bandwidthKbps();
+    if (kbps !== null) body.bandwidth_kbps = kbps;
     const empty = this.startupMs === null && !body.rebuffer_count && !body.played_ms &&
       !body.bitrate_switches && !body.errors.length;
     if (empty) return;
