@@ -63,7 +63,7 @@ def two_codec_pkg(
 
 def _video_sets(mpd: Path) -> list[tuple[str, int, str]]:
     """(codecs, height, default KID hex) of each video AdaptationSet."""
-    out = []
+    out: list[tuple[str, int, str]] = []
     for aset in ET.parse(mpd).getroot().iter(f"{MPD}AdaptationSet"):
         if aset.get("contentType") != "video":
             continue
@@ -75,7 +75,8 @@ def _video_sets(mpd: Path) -> list[tuple[str, int, str]]:
             for cp in aset.findall(f"{MPD}ContentProtection")
         } - {""}
         assert len(kids) == 1, kids
-        out.append((codecs.pop(), int(aset.get("height") or reps[0].get("height") or 0), *kids))
+        height = int(aset.get("height") or reps[0].get("height") or 0)
+        out.append((codecs.pop(), height, kids.pop()))
     return out
 
 
@@ -136,3 +137,20 @@ def test_verification_decrypts_and_decodes_the_av1_rungs(
     assert report.passed, [(f.name, f.detail) for f in report.failures]
     checked = " ".join(ch.name for ch in report.checks)
     assert "video_av1_360p_250k" in checked and "video_av1_720p_600k" in checked
+
+
+def test_a_plan_ceiling_cuts_both_codecs_to_their_sd_sets(
+    two_codec_pkg: PackageResult, content_keys: dict[TrackClass, ContentKey]
+) -> None:
+    from reelflow.playback_api.manifest_filter import filter_hls_master, filter_mpd
+
+    basic = Path(two_codec_pkg.out_dir) / "basic.mpd"
+    basic.write_text(filter_mpd(two_codec_pkg.mpd_path.read_text(), max_height=540))
+    sd = content_keys[TrackClass.SD].kid.hex()
+    assert sorted((codecs[:4], h, kid) for codecs, h, kid in _video_sets(basic)) == [
+        ("av01", 360, sd),
+        ("avc1", 360, sd),
+    ]
+    master = filter_hls_master(two_codec_pkg.hls_master_path.read_text(), max_height=540)
+    assert "RESOLUTION=1280x720" not in master
+    assert 'CODECS="av01.' in master and 'CODECS="avc1.' in master
