@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from reelflow.workflows.title import COMPACT_LIFECYCLE, TitleWorkflow
+from reelflow.workflows.title import AV1_ALONGSIDE, COMPACT_LIFECYCLE, TitleWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json.gz"))
 
@@ -41,6 +41,9 @@ def test_compact_histories_take_the_patched_path() -> None:
         ]
         marked = any(COMPACT_LIFECYCLE.encode() in data for data in patches)
         assert marked == path.name.startswith("compact__"), path.name
+        # ``*av1_alongside__*``: a title with extra_codecs (issue 14), on that patch's path.
+        two_codecs = any(AV1_ALONGSIDE.encode() in data for data in patches)
+        assert two_codecs == ("av1_alongside__" in path.name), path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.name.removesuffix(".json.gz"))
