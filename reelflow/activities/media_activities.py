@@ -216,14 +216,23 @@ class MediaActivities:
                             work_dir=work,
                         )
             self.deps.store.put_bytes(key, json.dumps(ladder.to_dict()).encode())
-        q.record_ladder(
-            self.deps.engine,
-            title_id=req.title_id,
-            version=req.version,
-            method=ladder.method,
-            metric=ladder.metric or "none",
-            ladder=ladder.to_dict(),
-        )
+        if req.alongside:
+            q.record_alongside_ladder(
+                self.deps.engine,
+                title_id=req.title_id,
+                version=req.version,
+                codec=req.codec,
+                ladder=ladder.to_dict(),
+            )
+        else:
+            q.record_ladder(
+                self.deps.engine,
+                title_id=req.title_id,
+                version=req.version,
+                method=ladder.method,
+                metric=ladder.metric or "none",
+                ladder=ladder.to_dict(),
+            )
         chunks = plan_chunks(req.duration_s, segment_s=float(s.segment_duration))
         specs = [c.ChunkSpec(ch.index, ch.start_s, ch.duration_s) for ch in chunks]
         plan_key = ""

@@ -226,7 +226,32 @@ def record_ladder(
         row = s.exec(
             select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
         ).first() or LadderRow(title_id=title_id, version=version, method=method, metric=metric)
-        row.method, row.metric, row.ladder = method, metric, ladder
+        kept = {ALONGSIDE: row.ladder[ALONGSIDE]} if ALONGSIDE in (row.ladder or {}) else {}
+        row.method, row.metric, row.ladder = method, metric, {**ladder, **kept}
+        s.add(row)
+
+
+# Where a version's ladders of extra codecs (TitleOptions.extra_codecs) sit in its ladder
+# row: {"alongside": {"av1": <ladder>}}, beside the main ladder's own fields.
+ALONGSIDE = "alongside"
+
+
+def record_alongside_ladder(
+    engine: Engine, *, title_id: str, version: int, codec: str, ladder: dict[str, Any]
+) -> None:
+    """Keep an extra codec's ladder beside the version's main one (analysed before it)."""
+    with session_scope(engine) as s:
+        row = s.exec(
+            select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
+        ).first() or LadderRow(
+            title_id=title_id,
+            version=version,
+            method=str(ladder.get("method") or "per_title"),
+            metric=str(ladder.get("metric") or "none"),
+        )
+        current = dict(row.ladder or {})
+        current[ALONGSIDE] = {**current.get(ALONGSIDE, {}), codec: ladder}
+        row.ladder = current  # a new dict: the JSON column sees the change
         s.add(row)
 
 

@@ -172,6 +172,9 @@ class AnalyseRequest:
     # Set by workflows on the compact path: the chunk plan stays in the object store (it
     # grows with the title's duration) and the result carries only its key and length.
     plan_by_key: bool = False
+    # An extra codec's ladder (``TitleOptions.extra_codecs``): the catalog keeps it beside
+    # the main ladder of the version, never in its place.
+    alongside: bool = False
 
 
 @dataclass

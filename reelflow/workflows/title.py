@@ -316,7 +316,8 @@ class TitleWorkflow:
         ladder = await self._analyse_codec(inp, ingest, qc, inp.options.codec)
         self._ladder = ladder
         for codec in self._extra_codecs(inp):
-            self._extra_ladders.append(await self._analyse_codec(inp, ingest, qc, codec))
+            extra = await self._analyse_codec(inp, ingest, qc, codec, alongside=True)
+            self._extra_ladders.append(extra)
         detail = f"{len(ladder.rungs)} rungs ({ladder.method}, {ladder.metric})"
         for extra in self._extra_ladders:
             codec = extra.rungs[0].codec if extra.rungs else "?"
@@ -325,7 +326,13 @@ class TitleWorkflow:
         return [ladder, *self._extra_ladders]
 
     async def _analyse_codec(
-        self, inp: c.TitleInput, ingest: c.IngestResult, qc: c.QCResult, codec: str
+        self,
+        inp: c.TitleInput,
+        ingest: c.IngestResult,
+        qc: c.QCResult,
+        codec: str,
+        *,
+        alongside: bool = False,
     ) -> c.LadderResult:
         return await self._media(
             defs.analyse_ladder,
@@ -340,6 +347,7 @@ class TitleWorkflow:
                 duration_s=qc.duration_s,
                 exclude=qc.black_intervals,
                 plan_by_key=self._compact,
+                alongside=alongside,
             ),
             timeout=timedelta(hours=4),
         )

@@ -96,6 +96,15 @@ def test_asset_ladder_renditions_upsert(catalog: Engine) -> None:
     with Session(catalog) as s:
         (ladder,) = s.exec(select(LadderRow).where(LadderRow.title_id == "t3")).all()
     assert ladder.method == "fixed" and ladder.ladder == {"rungs": [2]}
+    # An AV1 ladder beside it (extra_codecs) joins the row without replacing the main one,
+    # and survives the main ladder being recorded again (a retried analysis).
+    q.record_alongside_ladder(catalog, title_id="t3", version=1, codec="av1", ladder={"rungs": [3]})
+    q.record_ladder(
+        catalog, title_id="t3", version=1, method="fixed", metric="psnr", ladder={"rungs": [2]}
+    )
+    with Session(catalog) as s:
+        (ladder,) = s.exec(select(LadderRow).where(LadderRow.title_id == "t3")).all()
+    assert ladder.ladder == {"rungs": [2], "alongside": {"av1": {"rungs": [3]}}}
     for height in (360, 720, 720):
         q.upsert_rendition(
             catalog,

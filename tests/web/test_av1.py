@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
+from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
+from reelflow.catalog.models import LadderRow
 from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 from tests.web.conftest import NetLog, WebStack
@@ -99,7 +101,7 @@ def _plays_on(page: Page, errors: list[str]) -> None:
     assert not [e for e in errors if "playback error" in e], errors
 
 
-def test_the_lifecycle_made_both_ladders(av1_title: c.TitleStatus) -> None:
+def test_the_lifecycle_made_both_ladders(av1_title: c.TitleStatus, web_stack: WebStack) -> None:
     videos = [r for r in av1_title.renditions if r.kind == "video"]
     by_codec = {
         codec: sorted(r.height or 0 for r in videos if r.codec == codec)
@@ -107,6 +109,11 @@ def test_the_lifecycle_made_both_ladders(av1_title: c.TitleStatus) -> None:
     }
     assert by_codec["h264"] and by_codec["h264"] == by_codec["av1"], by_codec
     assert all(r.name.startswith("av1_") for r in videos if r.codec == "av1")
+    # The catalog keeps the main (H.264) ladder, the AV1 one beside it.
+    with Session(web_stack.engine) as s:
+        row = s.exec(select(LadderRow).where(LadderRow.title_id == AV1_TITLE)).one()
+    assert {r["codec"] for r in row.ladder["rungs"]} == {"h264"}
+    assert {r["codec"] for r in row.ladder["alongside"]["av1"]["rungs"]} == {"av1"}
 
 
 def test_av1_is_chosen_and_plays_through_clearkey(
