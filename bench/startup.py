@@ -85,14 +85,16 @@ BARE_PAGE = """<!doctype html>
 
 
 @contextmanager
-def process(args: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
-    """A server process on a loopback port (its own interpreter: no GIL shared with the
-    Playwright driver); yields its base URL."""
+def process(
+    args: list[str], port: int, env: dict[str, str], log: Path, host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """A server process on a port of ``host`` (loopback by default; its own interpreter: no
+    GIL shared with the Playwright driver); yields its base URL."""
     with log.open("wb") as fh:
         proc = subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
-            wait_for_port(port, 30)
-            yield f"http://127.0.0.1:{port}"
+            wait_for_port(port, 30, host)
+            yield f"http://{host}:{port}"
         finally:
             proc.terminate()
             proc.wait(timeout=15)

@@ -35,9 +35,14 @@ MUTED = "try { localStorage.setItem('reelflow.muted', '1'); } catch (e) {}"
 
 @contextmanager
 def chromium(
-    user_data_dir: Path | None = None, *, viewport: tuple[int, int] = (1280, 800)
+    user_data_dir: Path | None = None,
+    *,
+    viewport: tuple[int, int] = (1280, 800),
+    executable: Path = CHROMIUM,
 ) -> Iterator[BrowserContext]:
-    """A Chromium context on a fresh profile (``user_data_dir`` must be new or empty)."""
+    """A Chromium context on a fresh profile (``user_data_dir`` must be new or empty);
+    ``executable``: a wrapper around /usr/bin/chromium (bench/shaped_link.py runs it in a
+    network namespace)."""
     if not CHROMIUM.exists():
         raise RuntimeError("Chromium missing: apt-get install chromium (./deploy/dev.sh test)")
     with tempfile.TemporaryDirectory(prefix="reelflow-chromium-") as scratch:
@@ -45,7 +50,7 @@ def chromium(
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
                 str(profile),
-                executable_path=str(CHROMIUM),
+                executable_path=str(executable),
                 headless=False,  # the headless mode comes from --headless=new
                 args=list(CHROMIUM_ARGS),
                 viewport={"width": viewport[0], "height": viewport[1]},
