@@ -17,11 +17,19 @@ export function startAbrConfig(hintKbps, connection = navigator.connection) {
   }
   const bps = known.length ? Math.min(...known) : FALLBACK_BPS;
   // useNetworkInformation would replace the start estimate with the raw downlink.
-  return { abr: { defaultBandwidthEstimate: Math.round(bps * START_SHARE), useNetworkInformation: false } };
+  const estimate = Math.round(bps * START_SHARE);
+  return { abr: { defaultBandwidthEstimate: estimate, useNetworkInformation: false } };
+}
+
+// Once the first frame is up, the browser's network-change events count again: Shaka then
+// drops its estimate and re-chooses from the new downlink (a train leaving a cell).
+export function afterStartAbrConfig() {
+  return { abr: { useNetworkInformation: true } };
 }
 
 // The player's own measurement (kb/s) for QoE beacons, or null while Shaka still reports
-// its start estimate (nothing measured yet: sending it back would only echo the hint).
+// a default (its start estimate, or the browser's downlink after a network change): sending
+// that back would only echo a guess.
 export function measuredKbps(player) {
   let bps, start;
   try {
@@ -30,6 +38,8 @@ export function measuredKbps(player) {
   } catch {
     return null; // no player, or one being destroyed
   }
-  if (!Number.isFinite(bps) || bps <= 0 || Math.round(bps) === Math.round(start)) return null;
+  const downlink = (navigator.connection?.downlink ?? 0) * 1e6; // Shaka's default once started
+  const guess = [start, downlink].some((g) => Math.round(g) === Math.round(bps));
+  if (!Number.isFinite(bps) || bps <= 0 || guess) return null;
   return Math.round(bps / 1000);
 }

@@ -2,7 +2,7 @@
 // licenses from the API) or HLS manifest, heartbeats (which renew the session's short-lived
 // token and media links: links.js), QoE beacons, refusal messages.
 
-import { measuredKbps, startAbrConfig } from './abr.js';
+import { afterStartAbrConfig, measuredKbps, startAbrConfig } from './abr.js';
 import { api, enc, ApiProblem } from './api.js';
 import { codecConfig } from './codecs.js';
 import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
@@ -142,6 +142,7 @@ class Playback {
   onPlaying() {
     const startupMs = performance.now() - this.intentAt;
     window.reelflow.startupMs = startupMs;
+    this.player.configure(afterStartAbrConfig()); // abr.js
     this.qoe.firstFrame(startupMs);
     this.qoe.flush();
     this.heartbeat();
