@@ -1,23 +1,38 @@
 """QoE under shaped networks: the reelflow web player via the API beside bare Shaka.
 
-A 60 s title (two video rungs, 360p 300 kb/s and 720p 700 kb/s, ClearKey) is published
-with the real packager; each profile plays it in Debian's Chromium (launched as the web
-tests launch it, a fresh profile per run) with Chrome DevTools'
-``Network.emulateNetworkConditions``:
+A 60 s title (two video rungs, 360p 300 kb/s and 720p 700 kb/s, 6 s segments, ClearKey) is
+published with the real packager; each profile plays it in Debian's Chromium (launched as
+the web tests launch it, a fresh profile per run, HTTP cache off):
 
 - 4g: ~9 Mb/s down, 85 ms latency;
 - 3g: ~1.6 Mb/s down, 300 ms latency;
 - drop: 6 Mb/s, then 0.7 Mb/s, then 6 Mb/s again (a quarter, half and quarter of the play
   time: 10 s / 20 s / 10 s with --play-s 40), 85 ms.
 
-reelflow: the web player served by ``reelflow api`` (its own process), from the title
-page's Play; its metrics are the totals of the QoE beacons it sent (``POST /v1/qoe``:
-startup, rebuffer count and time, played time, quality switches, errors) and Shaka's
-``getStats()`` at the end. Bare: the same package files from ``python -m http.server`` with
-the keys inline, Shaka's ``getStats()`` only (startup timed from the click to the first
-``playing``, as bench/startup.py does).
+Shaping (--shaping): ``devtools`` (default) emulates throughput and latency per request with
+Chrome DevTools' ``Network.emulateNetworkConditions``; ``tbf`` puts Chromium in a network
+namespace behind a veth whose host end has a token-bucket qdisc for the throughput (real
+packets queued and dropped; bench/shaped_link.py, needs root), latency still from DevTools
+(tbf adds none and netem is not available here).
 
-    .venv/bin/python bench/qoe.py [--play-s 45] [--profiles 4g,3g,drop]
+Players, side by side in the same run and profile (--players):
+
+- bare: the same package files from ``python -m http.server``, keys inline, Shaka defaults;
+- reelflow-shaka-abr: the web player with reelflow/web/abr.js swapped for a stub, i.e. with
+  Shaka's own ABR start (the player before the start-estimate change);
+- reelflow: the web player from the title page's Play, first visit of its account+device;
+- reelflow-return: the same account+device again: its playback start carries the bandwidth
+  hint the first visit's beacons left.
+
+Metrics, from one in-page sampler the same for every player (the selected variant every
+250 ms, stalls as ``waiting`` to the next ``playing`` after the first frame) plus the
+reelflow player's QoE beacons and Shaka's ``getStats()`` for cross-checking: start-up (click
+to first frame; the beacons' ``startup_ms`` for reelflow), rebuffer count and ratio (stalled
+time / time since the first frame), time-weighted average bitrate and height of the selected
+variant, switches, and the settle time per phase (see ``settle_s``).
+
+    .venv/bin/python bench/qoe.py [--play-s 40] [--profiles 4g,3g,drop] [--players ...]
+                                  [--shaping devtools|tbf]
 
 Needs redis-server, ffmpeg, the npm Shaka Packager and Shaka Player, and /usr/bin/chromium.
 """
@@ -148,7 +163,9 @@ def play(page: Page, phases: tuple[Phase, ...], play_s: float, net: Net) -> dict
     net.shape(cdp, phases[0])
     page.evaluate(CLOCK)
     page.evaluate(SAMPLER)
-    page.click("[data-action=play] >> nth=0")
+    # The last Play button: "Start over" when the title page offers to resume (a return
+    # visit), so every run plays from 0.
+    page.click("[data-action=play] >> nth=-1")
     page.wait_for_function("window.__t.playing > 0", timeout=120_000)
     t = page.evaluate("window.__t")
     # Phase boundaries in page time: the first phase starts at the first frame.
