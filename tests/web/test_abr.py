@@ -59,8 +59,7 @@ def test_abr_starts_from_half_the_downlink_then_from_the_hint(
     assert _start_estimate(page) == pytest.approx(expected, abs=1)
     # Network-change events count again once the first frame is up.
     assert (
-        page.evaluate("window.reelflow.player.getConfiguration().abr.useNetworkInformation")
-        is True
+        page.evaluate("window.reelflow.player.getConfiguration().abr.useNetworkInformation") is True
     )
 
     # A beacon (at the first frame, each heartbeat, the end) carries what Shaka measured
