@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reelflow.config import Settings, get_settings
+from reelflow.domain.codecs import VIDEO_CODECS
 from reelflow.workflows import contracts as c
 from reelflow.workflows.progress import overall_percent
 
@@ -30,6 +31,7 @@ titles_app = typer.Typer(no_args_is_help=True, help="title lifecycles (Temporal 
 console = Console()
 err = Console(stderr=True)
 TITLE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CODEC_CHOICES = ", ".join(VIDEO_CODECS)
 
 
 class CliError(Exception):
@@ -264,10 +266,10 @@ def _codec_list(codecs: str, codec: str) -> tuple[str, list[str]]:
     """``--codecs h264,av1``: the main (fallback) codec and the ladders beside it."""
     names = [x.strip() for x in codecs.split(",") if x.strip()]
     if not names:
-        fail("--codecs: name at least one of h264, hevc, av1 (e.g. h264,av1)")
+        fail(f"--codecs: name at least one of {CODEC_CHOICES} (e.g. h264,av1)")
     for x in names:
-        if x not in c.VIDEO_CODECS:
-            fail(f"--codecs: unknown codec {x!r}: choose from h264, hevc, av1")
+        if x not in VIDEO_CODECS:
+            fail(f"--codecs: unknown codec {x!r}: choose from {CODEC_CHOICES}")
         if names.count(x) > 1:
             fail(f"--codecs: {x} is named twice")
     if codec != "h264" and codec != names[0]:
@@ -300,8 +302,8 @@ def build_input(
         fail("--name must be 1-300 characters")
     if ladder not in ("per_title", "fixed"):
         fail(f"--ladder {ladder!r}: choose per_title or fixed")
-    if codec not in c.VIDEO_CODECS:
-        fail(f"--codec {codec!r}: choose h264, hevc or av1")
+    if codec not in VIDEO_CODECS:
+        fail(f"--codec {codec!r}: choose from {CODEC_CHOICES}")
     extra: list[str] = []
     if codecs is not None:
         codec, extra = _codec_list(codecs, codec)

@@ -6,9 +6,7 @@ spend bits the same way.
 
 from __future__ import annotations
 
-from typing import Literal
-
-Codec = Literal["h264", "hevc", "av1"]
+from reelflow.domain.codecs import VideoCodec as Codec
 
 
 def encoder_args(codec: Codec, preset: str) -> list[str]:

@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
 )
 
+from reelflow.domain.codecs import VideoCodec
 from reelflow.ingest.sources import (
     STORE_PREFIX,
     BadSource,
@@ -143,9 +144,6 @@ class SubtitleIn(BaseModel):
     @classmethod
     def _source(cls, value: str, info: ValidationInfo) -> str:
         return check_url(value, _source_schemes(info))
-
-
-VideoCodec = Literal["h264", "hevc", "av1"]  # contracts.VIDEO_CODECS
 
 
 def _h264_only() -> list[VideoCodec]:

@@ -37,10 +37,6 @@ class SubtitleSource:
     source: str  # local path, http(s) URL, or store:<key>
 
 
-# The video codecs a title may name (``TitleOptions.codec``, ``extra_codecs``).
-VIDEO_CODECS = ("h264", "hevc", "av1")
-
-
 @dataclass
 class TitleOptions:
     require_approval: bool = False
