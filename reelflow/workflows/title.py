@@ -353,10 +353,13 @@ class TitleWorkflow:
         )
 
     @staticmethod
-    def _chunk_total(ladder: c.LadderResult) -> int:
+    def _plan_by_key(ladder: c.LadderResult) -> bool:
         # A plan kept by key (compact path) arrives as its length only.
-        by_key = not ladder.chunks and bool(ladder.chunk_plan_key)
-        return ladder.chunk_count if by_key else len(ladder.chunks)
+        return not ladder.chunks and bool(ladder.chunk_plan_key)
+
+    @classmethod
+    def _chunk_total(cls, ladder: c.LadderResult) -> int:
+        return ladder.chunk_count if cls._plan_by_key(ladder) else len(ladder.chunks)
 
     async def _encode(
         self,
@@ -381,7 +384,7 @@ class TitleWorkflow:
         all_chunks: int,
     ) -> str:
         """One ladder's chunks and joins; the stage detail of that ladder."""
-        by_key = not ladder.chunks and bool(ladder.chunk_plan_key)
+        by_key = self._plan_by_key(ladder)
         total = self._chunk_total(ladder)
         plan: list[c.ChunkSpec | None] = [None] * total if by_key else list(ladder.chunks)
         # The main ladder's commands stay as recorded; an extra ladder's name their codec.
