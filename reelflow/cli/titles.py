@@ -184,10 +184,14 @@ def render_status(status: c.TitleStatus) -> None:
         console.print(f"  [red]fail[/] {line}")
     for line in status.qc_warnings:
         console.print(f"  [yellow]warn[/] {line}")
-    if status.ladder:
-        console.print(
-            "ladder: " + ", ".join(f"{r.width}x{r.height}@{r.bitrate_kbps}k" for r in status.ladder)
-        )
+    # One line per codec: a package with ladders beside H.264 lists each under its name.
+    by_codec: dict[str, list[str]] = {}
+    for r in status.ladder:
+        by_codec.setdefault(r.codec, []).append(f"{r.width}x{r.height}@{r.bitrate_kbps}k")
+    for codec, rungs in by_codec.items():
+        label = "ladder" if len(by_codec) == 1 else f"ladder ({codec})"
+        console.print(f"{label}: " + ", ".join(rungs))
+    if by_codec:
         console.print(f"quality metric: {status.ladder_metric or 'none (fixed ladder)'}")
     for e in status.errors:
         console.print(f"[red]error:[/] {e}")
