@@ -103,6 +103,21 @@ def _prefix(ctx: ApiContext, claim: PlaybackClaim) -> str:
     )
 
 
+async def session_mpd(
+    ctx: ApiContext, package: LivePackage, title_id: str, max_height: int, media_prefix: str
+) -> str:
+    """A session's DASH MPD: renditions up to ``max_height``, segments under its signed
+    ``media_prefix``. The manifest route serves it; a playback start can inline it."""
+    key = ("mpd", title_id, str(package.version), package.mpd, str(max_height))
+
+    def build() -> str:
+        raw = ctx.store.get_bytes(f"{package.origin_prefix}/{package.mpd}").decode()
+        return filter_mpd(raw, max_height=max_height, base_url=_BASE)
+
+    text = await _cached(ctx, key, build)
+    return text.replace(_BASE, escape(media_prefix))
+
+
 @router.get(
     "/playback/{session_id}/manifest.mpd",
     response_class=Response,
@@ -113,14 +128,7 @@ async def dash_manifest(request: Request) -> Response:
     ctx, session_id, token = _common(request)
     claim, max_height = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
-    key = ("mpd", claim.title_id, str(package.version), package.mpd, str(max_height))
-
-    def build() -> str:
-        raw = ctx.store.get_bytes(f"{package.origin_prefix}/{package.mpd}").decode()
-        return filter_mpd(raw, max_height=max_height, base_url=_BASE)
-
-    text = await _cached(ctx, key, build)
-    body = text.replace(_BASE, escape(_prefix(ctx, claim)))
+    body = await session_mpd(ctx, package, claim.title_id, max_height, _prefix(ctx, claim))
     return Response(body, media_type="application/dash+xml", headers=_NO_STORE)
 
 

@@ -29,6 +29,7 @@ from reelflow.playback_api.key_policy import select_drm
 from reelflow.playback_api.license_proxy import usable_upstreams
 from reelflow.playback_api.problems import Problem
 from reelflow.playback_api.routes import API_V1
+from reelflow.playback_api.routes.manifests import session_mpd
 from reelflow.playback_api.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
 from reelflow.playback_api.signing import ID_RE, issue_playback_token, sign_prefix
 from reelflow.playback_api.viewing_progress import (
@@ -60,6 +61,11 @@ class PlaybackRequest(BaseModel):
         description="the session this start replaces on the same device (a reload, a second "
         "tab); needed to take over a live lease unless the viewer token binds the device",
     )
+    inline_manifest: bool = Field(
+        default=False,
+        description="answer with the session's DASH MPD too (dash_mpd), so the player "
+        "need not fetch it: one round trip less before the first frame",
+    )
 
 
 class Manifests(BaseModel):
@@ -89,6 +95,11 @@ class PlaybackStart(BaseModel):
         default=None,
         description="the bandwidth (kb/s) this account's player last measured on this device "
         "(its QoE beacons), to start ABR from; null when there is none",
+    )
+    dash_mpd: str | None = Field(
+        default=None,
+        description="the session's DASH MPD, as manifests.dash answers it, when the start "
+        "asked for it (inline_manifest) and DASH is offered; null otherwise",
     )
 
 
@@ -223,6 +234,15 @@ async def start_playback(request: Request) -> Response:
         drm=drm,
         expires_at=_link_expiry(ctx),
     )
+    signed = _sign(ctx, session)
+    # Built before the lease is taken: a package that cannot give its MPD refuses the start
+    # instead of leaving a lease behind.
+    inline = body.inline_manifest and "dash" in body.protocols and bool(package.mpd)
+    mpd = (
+        await session_mpd(ctx, package, title_id, max_height, signed.media_prefix)
+        if inline
+        else None
+    )
     cached = await ctx.sessions.start(
         session,
         entitlement.max_streams,
@@ -236,7 +256,6 @@ async def start_playback(request: Request) -> Response:
     hint = await bandwidth_hint.recall(
         ctx.redis, ctx.sessions.prefix, session.account, session.device_id
     )
-    signed = _sign(ctx, session)
     q = signed.query
     base = f"{ctx.public_base}/v1/playback/{session.session_id}"
     hls_drm = next((d for d in HLS_PREFERENCE if d in drm), None)
@@ -268,6 +287,7 @@ async def start_playback(request: Request) -> Response:
         heartbeat_interval_s=_heartbeat_interval(ctx.settings),
         lease_ttl_s=ctx.settings.lease_ttl_s,
         bandwidth_hint_kbps=hint,
+        dash_mpd=mpd,
     )
     return JSONResponse(start.model_dump(), status_code=201)
 
