@@ -236,6 +236,11 @@ export class Controls {
     this.menus = new TrackMenus(this.view, player, { signal: this.abort.signal });
   }
 
+  // The viewer picked a quality by hand (adaptation stays off).
+  manualQuality() {
+    return this.menus?.manual ?? false;
+  }
+
   destroy() {
     clearTimeout(this.idleTimer);
     this.abort.abort();

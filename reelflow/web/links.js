@@ -29,7 +29,7 @@ export function parseLinks({ token, media_prefix: mediaPrefix, expires_at: expir
 }
 
 export function renewUri(uri, links) {
-  if (!links) return uri;
+  if (!links || uri.startsWith('data:')) return uri; // an inline manifest: no link in it
   let renewed = uri.replace(links.media, links.signed);
   if (renewed.includes('/v1/')) {
     renewed = renewed.replace(/([?&]token=)[^&#]*/, `$1${encodeURIComponent(links.token)}`);

@@ -3,9 +3,14 @@
 
 import { announce, languageName } from './dom.js';
 
+const PICK_SAFE_MARGIN_S = 1;
+
 export class TrackMenus {
   constructor(view, player, { signal }) {
     this.player = player;
+    // The viewer's choice, not abr.enabled: the player holds adaptation off until the
+    // first frame (abr.js), which is no manual pick.
+    this.manual = false;
     this.quality = view.querySelector('.quality');
     this.audio = view.querySelector('.audio');
     this.subtitles = view.querySelector('.subtitles');
@@ -28,9 +33,8 @@ export class TrackMenus {
     const heights = [...new Set(variants.map((t) => t.height).filter(Boolean))];
     heights.sort((a, b) => b - a);
     const auto = `Auto${active?.height ? ` (${active.height}p)` : ''}`;
-    const abr = player.getConfiguration().abr.enabled;
     fill(this.quality, [['auto', auto], ...heights.map((h) => [String(h), `${h}p`])],
-      abr ? 'auto' : String(active?.height ?? 'auto'));
+      this.manual ? String(active?.height ?? 'auto') : 'auto');
     const audio = player.getAudioTracks();
     fill(this.audio, audio.map((t, i) => [String(i), audioLabel(t, audio)]),
       String(Math.max(audio.findIndex((t) => t.active), 0)));
@@ -46,6 +50,7 @@ export class TrackMenus {
   chooseQuality(value) {
     const { player } = this;
     if (value === 'auto') {
+      this.manual = false;
       player.configure({ abr: { enabled: true } });
       announce('Quality: automatic');
     } else {
@@ -56,8 +61,13 @@ export class TrackMenus {
         .filter((t) => t.height === height && (!language || t.language === language))
         .sort((a, b) => b.bandwidth - a.bandwidth)[0];
       if (!best) return;
+      this.manual = true;
       player.configure({ abr: { enabled: false } });
-      player.selectVariantTrack(best, /* clearBuffer */ true);
+      // Keep a second of what is buffered so the picture does not blank while the pick
+      // loads. Shaka 5.2 re-selecting the active variant with a full clear empties the
+      // video buffer and never refills it (ABR may already have moved to this rung while
+      // lower-rung segments are still buffered), so a full clear is never used here.
+      player.selectVariantTrack(best, /* clearBuffer */ true, PICK_SAFE_MARGIN_S);
       announce(`Quality: ${height}p`);
     }
     this.build();

@@ -2,7 +2,9 @@
 // licenses from the API) or HLS manifest, heartbeats (which renew the session's short-lived
 // token and media links: links.js), QoE beacons, refusal messages.
 
-import { afterStartAbrConfig, measuredKbps, startAbrConfig } from './abr.js';
+import {
+  afterStartAbrConfig, firstSegmentSeconds, latencyAwareAbrFactory, measuredKbps, startAbrConfig,
+} from './abr.js';
 import { api, enc, ApiProblem } from './api.js';
 import { codecConfig } from './codecs.js';
 import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
@@ -35,11 +37,23 @@ export function renderPlayer(main, titleId, { startOver = false } = {}) {
 }
 
 // DASH with ClearKey licenses from the API by default; HLS (identity key lines served by
-// the API) when DASH is missing or localStorage 'reelflow.protocol' is 'hls'.
-function pickManifest({ dash, hls }) {
+// the API) when DASH is missing or localStorage 'reelflow.protocol' is 'hls'. The DASH MPD
+// the start answer carried (dash_mpd) loads from a data: URI: its BaseURL is absolute, so
+// segments resolve as they would from the manifest URL.
+function pickManifest({ manifests: { dash, hls }, dash_mpd: inlineMpd }) {
   const preferHls = localStorage.getItem('reelflow.protocol') === 'hls';
   if (hls && (preferHls || !dash)) return [hls, 'application/x-mpegurl'];
+  if (inlineMpd) return [dataUri(inlineMpd, 'application/dash+xml'), 'application/dash+xml'];
   return [dash, 'application/dash+xml'];
+}
+
+function dataUri(text, mime) {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return `data:${mime};base64,${btoa(binary)}`;
 }
 
 class Playback {
@@ -82,7 +96,10 @@ class Playback {
     const attached = player.attach(this.video);
     let start;
     try {
-      const body = { device_id: deviceId(), drm: ['clearkey'], protocols: ['dash', 'hls'] };
+      // inline_manifest: the DASH MPD comes with the answer, one round trip less to wait.
+      const body = {
+        device_id: deviceId(), drm: ['clearkey'], protocols: ['dash', 'hls'], inline_manifest: true,
+      };
       const previous = lastSessionId(); // a reload or second tab replaces it on this device
       if (previous) body.takeover_session_id = previous;
       start = await api(`/v1/titles/${enc(this.titleId)}/playback`, { method: 'POST', body });
@@ -97,7 +114,7 @@ class Playback {
     rememberSession(start.session_id);
     this.session = start;
     this.links = parseLinks(start);
-    window.reelflow.session = { ...start, token: undefined };
+    window.reelflow.session = { ...start, token: undefined, dash_mpd: undefined };
     this.qoe = new Qoe(start.session_id, this.titleId, () => measuredKbps(this.player));
     try {
       await attached;
@@ -112,7 +129,9 @@ class Playback {
     const clearkey = start.licenses.clearkey;
     player.configure({ drm: { servers: clearkey ? { 'org.w3.clearkey': clearkey } : {} } });
     player.configure(codecConfig()); // codecs.js: AV1 where it decodes
-    player.configure(startAbrConfig(start.bandwidth_hint_kbps)); // abr.js
+    const segmentS = start.dash_mpd ? firstSegmentSeconds(start.dash_mpd) : null;
+    player.configure(startAbrConfig(start.bandwidth_hint_kbps, { segmentS })); // abr.js
+    player.configure('abrFactory', latencyAwareAbrFactory());
     player.addEventListener('error', (event) => this.fail(event.detail));
     player.addEventListener('buffering', (event) => {
       this.qoe.buffering(event.buffering);
@@ -127,7 +146,7 @@ class Playback {
     }
     video.addEventListener('pause', () => !this.closed && this.heartbeat());
     video.addEventListener('ended', () => this.report());
-    const [url, mime] = pickManifest(start.manifests);
+    const [url, mime] = pickManifest(start);
     const resume = this.startOver ? 0 : start.resume_position_s;
     await player.load(url, resume > 0 ? resume : null, mime);
     if (this.closed) return;
@@ -142,7 +161,7 @@ class Playback {
   onPlaying() {
     const startupMs = performance.now() - this.intentAt;
     window.reelflow.startupMs = startupMs;
-    this.player.configure(afterStartAbrConfig()); // abr.js
+    this.player.configure(afterStartAbrConfig({ manualQuality: this.controls.manualQuality() }));
     this.qoe.firstFrame(startupMs);
     this.qoe.flush();
     this.heartbeat();

@@ -183,6 +183,14 @@ class NetLog:
     def answered(self, part: str) -> list[Response]:
         return [r for r in self.responses if part in r.url]
 
+    def dash_mpd(self) -> str:
+        """The DASH MPD the player loaded: inline in the playback start's answer (the web
+        player asks for it there), else the manifest URL's answer."""
+        for r in self.answered("/playback"):
+            if r.request.method == "POST" and r.status == 201 and r.json().get("dash_mpd"):
+                return str(r.json()["dash_mpd"])
+        return next(r for r in self.responses if "/manifest.mpd" in r.url).text()
+
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:

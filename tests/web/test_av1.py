@@ -125,7 +125,7 @@ def test_av1_is_chosen_and_plays_through_clearkey(
     _plays_on(page, errors)
     assert page.evaluate("reelflow.player.getManifestType()") == "DASH"
     # The package offers both codecs; the same content keys unlock either.
-    mpd = next(r for r in netlog.responses if "/manifest.mpd" in r.url).text()
+    mpd = netlog.dash_mpd()
     codecs = set(re.findall(r'codecs="(avc1|av01)[^"]*"', mpd))
     assert codecs == {"avc1", "av01"}
     licensed = licensed_kids(netlog)

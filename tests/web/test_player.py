@@ -196,7 +196,7 @@ def test_basic_plan_never_gets_above_540p_or_the_hd_key(
     options = page.eval_on_selector_all(".quality option", "os => os.map(o => o.value)")
     assert options[0] == "auto" and max(int(o) for o in options[1:]) == 540
 
-    mpd = next(r for r in netlog.responses if "/manifest.mpd" in r.url).text()
+    mpd = netlog.dash_mpd()
     assert max(int(h) for h in re.findall(r'height="(\d+)"', mpd)) == 540
 
     # Pick 540p by hand: it plays, and still no HD key was ever handed out.
