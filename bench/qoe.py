@@ -1,8 +1,10 @@
 """QoE under shaped networks: the reelflow web player via the API beside bare Shaka.
 
-A 60 s title (two video rungs, 360p 300 kb/s and 720p 700 kb/s, 6 s segments, ClearKey) is
-published with the real packager; each profile plays it in Debian's Chromium (launched as
-the web tests launch it, a fresh profile per run, HTTP cache off):
+A 60 s title from a 1080p source with its real per-title ladder (bench/qoe_title.py: the
+production analysis and encode, the real packager, ClearKey; ``--segment-s`` sets the
+segment duration, 6 s as in production by default) is published; each profile plays it in
+Debian's Chromium (launched as the web tests launch it, a fresh profile per run, HTTP cache
+off):
 
 - 4g: ~9 Mb/s down, 85 ms latency;
 - 3g: ~1.6 Mb/s down, 300 ms latency;
@@ -20,6 +22,12 @@ Players, side by side in the same run and profile (--players):
 - bare: the same package files from ``python -m http.server``, keys inline, Shaka defaults;
 - reelflow-shaka-abr: the web player with reelflow/web/abr.js swapped for a stub, i.e. with
   Shaka's own ABR start (the player before the start-estimate change);
+- reelflow-fetch-mpd: the web player, its playback start without ``inline_manifest`` (it
+  fetches the MPD from the manifest URL, as before that change);
+- reelflow-abr-live: the web player with adaptation live from the start (abr.js without
+  holding it until the first frame, as before that change);
+- reelflow-shaka-estimator: the web player with Shaka's own SimpleAbrManager, its samples
+  timed from the request rather than the first byte (as before that change);
 - reelflow: the web player from the title page's Play, first visit of its account+device;
 - reelflow-return: the same account+device again: its playback start carries the bandwidth
   hint the first visit's beacons left.
@@ -32,7 +40,10 @@ time / time since the first frame), time-weighted average bitrate and height of 
 variant, switches, and the settle time per phase (see ``settle_s``).
 
     .venv/bin/python bench/qoe.py [--play-s 40] [--profiles 4g,3g,drop] [--players ...]
-                                  [--shaping devtools|tbf]
+                                  [--shaping devtools|tbf] [--segment-s 6] [--waterfall]
+
+``--waterfall`` prints, per run, when each request of the start went out and came back
+(ms after the click), to see what start-up waits for.
 
 Needs redis-server, ffmpeg, the npm Shaka Packager and Shaka Player, and /usr/bin/chromium.
 """
@@ -46,7 +57,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -54,11 +65,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import CDPSession, Page, Request, Response  # noqa: E402
+from playwright.sync_api import CDPSession, Page, Request, Response, Route  # noqa: E402
+from qoe_title import SECONDS as TITLE_SECONDS  # noqa: E402  (bench/, a sibling)
+from qoe_title import publish  # noqa: E402
 from shaped_link import HOST_ADDR, ShapedLink, shaped_link  # noqa: E402  (bench/, a sibling)
 from startup import CLOCK, bare_dir, process  # noqa: E402  (bench/startup.py, a sibling script)
 
-import tests.fixtures.published as published  # noqa: E402
 from reelflow.catalog import engine_from_settings  # noqa: E402
 from reelflow.catalog.db import upgrade  # noqa: E402
 from reelflow.config import Settings  # noqa: E402
@@ -69,7 +81,6 @@ from tests.services import free_port, redis_server  # noqa: E402
 from tests.web.harness import CHROMIUM, chromium  # noqa: E402
 
 TITLE = "bench-qoe"
-TITLE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -89,10 +100,16 @@ STATS = """() => {
   const p = window.__player || (window.reelflow && window.reelflow.player);
   if (!p) return null;
   const s = p.getStats();
-  return { width: s.width, height: s.height, streamBandwidth: s.streamBandwidth,
+  return { downlink: navigator.connection ? navigator.connection.downlink : null,
+           variants: p.getVariantTracks().map((t) => [t.height, t.bandwidth]),
+           width: s.width, height: s.height, streamBandwidth: s.streamBandwidth,
            estimatedBandwidth: s.estimatedBandwidth, loadLatency: s.loadLatency,
            playTime: s.playTime, bufferingTime: s.bufferingTime,
            switches: s.switchHistory.filter((x) => x.type === 'variant').length,
+           // [seconds since the first choice, kb/s, chosen by ABR]
+           history: s.switchHistory.filter((x) => x.type === 'variant').map((x) =>
+             [Math.round((x.timestamp - s.switchHistory[0].timestamp) * 10) / 10,
+              Math.round(x.bandwidth / 1000), x.fromAdaptation]),
            heights: [...new Set(s.switchHistory.filter((x) => x.type === 'variant')
              .map((x) => (p.getVariantTracks().find((t) => t.id === x.id) || {}).height))] };
 }"""
@@ -154,8 +171,53 @@ SAMPLER = f"""() => {{
 }}"""
 
 
-def play(page: Page, phases: tuple[Phase, ...], play_s: float, net: Net) -> dict[str, Any]:
+def _kind(url: str) -> str:
+    path = url.split("?")[0]
+    for kind, marks in (("playback", ("/playback",)), ("license", ("/license", "clearkey")),
+                        ("manifest", (".mpd", ".m3u8")), ("init", ("init",)),
+                        ("segment", (".m4s", ".mp4", ".ts", ".aac"))):  # fmt: skip
+        if any(m in path for m in marks):
+            return kind
+    return "other"
+
+
+def watch_requests(page: Page) -> list[tuple[str, str, float, float]]:
+    """(kind, file, start, end) of every finished request, epoch ms (Playwright's timing)."""
+    done: list[tuple[str, str, float, float]] = []
+
+    def finished(request: Request) -> None:
+        t = request.timing
+        if t["startTime"] > 0 and t["responseEnd"] >= 0:
+            name = "/".join(request.url.split("?")[0].rsplit("/", 2)[-2:])
+            done.append((_kind(request.url), name, t["startTime"],
+                         t["startTime"] + t["responseEnd"]))  # fmt: skip
+
+    page.on("requestfinished", finished)
+    return done
+
+
+def waterfall(requests: list[tuple[str, str, float, float]], click: float, first: float) -> str:
+    """The requests that started before the first frame, as ms after the click."""
+    rows = sorted((r for r in requests if click - 50 <= r[2] <= first), key=lambda r: r[2])
+    return "; ".join(f"{k} {n[-40:]} {a - click:.0f}-{b - click:.0f}" for k, n, a, b in rows)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One player's run: the profile's phases, how long, how shaped, what is printed, and
+    the --tune experiment (reelflow players only)."""
+
+    phases: tuple[Phase, ...]
+    play_s: float
+    net: Net
+    waterfall: bool = False
+    tune: dict[str, Any] | None = None
+
+
+def play(page: Page, run: Run) -> dict[str, Any]:
     """Shape the network, click Play, keep shaping through the phases; return the stats."""
+    phases, play_s, net, tune = run.phases, run.play_s, run.net, run.tune
+    requests = watch_requests(page)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     # No HTTP cache between runs of a profile: every segment crosses the shaped link.
@@ -167,6 +229,8 @@ def play(page: Page, phases: tuple[Phase, ...], play_s: float, net: Net) -> dict
     # visit), so every run plays from 0.
     page.click("[data-action=play] >> nth=-1")
     page.wait_for_function("window.__t.playing > 0", timeout=120_000)
+    if tune:  # an experiment (--tune): extra player configuration from the first frame on
+        page.evaluate("(c) => window.reelflow.player.configure(c)", tune)
     t = page.evaluate("window.__t")
     # Phase boundaries in page time: the first phase starts at the first frame.
     starts: list[float] = [t["playing"]]
@@ -178,37 +242,64 @@ def play(page: Page, phases: tuple[Phase, ...], play_s: float, net: Net) -> dict
     end = page.evaluate("performance.now()")
     stats: dict[str, Any] = page.evaluate(STATS) or {}
     stats["click_to_playing_ms"] = t["playing"] - t["click"]
+    if run.waterfall:
+        origin = page.evaluate("performance.timeOrigin")
+        print("    waterfall: " + waterfall(requests, origin + t["click"], origin + t["playing"]))
     q = page.evaluate("window.__q")
     stats["timeline"] = timeline_metrics(q, phases, starts, end)
     return stats
 
 
-# The players compared, each on a fresh browser profile. "reelflow-shaka-abr" is the web
-# player with reelflow/web/abr.js swapped for a stub (Shaka's own ABR start: its 1 Mb/s
-# default or the browser's downlink, nothing measured sent back), i.e. the player before
-# the start-estimate change; "reelflow" is the first visit of an account+device (no hint
-# yet); "reelflow-return" the next visit of the same account+device (the hint its first
+# The players compared, each on a fresh browser profile (see the module docstring): bare
+# Shaka; the web player with one change taken out each ("reelflow-shaka-abr": abr.js a stub,
+# Shaka's own ABR start, nothing measured sent back; "reelflow-fetch-mpd"; "reelflow-abr-
+# live"; "reelflow-shaka-estimator"); "reelflow", a first visit of its account+device (no
+# hint yet); "reelflow-return", the next visit of that account+device (the hint its first
 # visit's beacons left).
-PLAYERS = ("bare", "reelflow-shaka-abr", "reelflow", "reelflow-return")
+PLAYERS = (
+    "bare", "reelflow-shaka-abr", "reelflow-fetch-mpd", "reelflow-abr-live",
+    "reelflow-shaka-estimator", "reelflow", "reelflow-return",
+)  # fmt: skip
 SHAKA_ABR_STUB = """export const START_SHARE = 1;
 export function startAbrConfig() { return {}; }
 export function afterStartAbrConfig() { return {}; }
 export function measuredKbps() { return null; }
+export function firstSegmentSeconds() { return null; }
+export function latencyAwareAbrFactory() { return () => new window.shaka.abr.SimpleAbrManager(); }
 """
 
 
-def play_reelflow(
-    api_url: str,
-    viewer: str,
-    device: str,
-    who: str,
-    phases: tuple[Phase, ...],
-    play_s: float,
-    net: Net,
-) -> dict[str, Any]:
+def _abr_live(route: Route) -> None:
+    """abr.js without holding adaptation until the first frame."""
+    real = route.fetch()
+    body = real.text().replace("enabled: false", "enabled: true")
+    route.fulfill(response=real, body=body)
+
+
+def _shaka_estimator(route: Route) -> None:
+    """abr.js with Shaka's SimpleAbrManager as it comes (samples timed from the request)."""
+    real = route.fetch()
+    body = real.text().replace(
+        "return () => new LatencyAwareAbrManager();",
+        "return () => new shaka.abr.SimpleAbrManager();",
+    )
+    if body == real.text():
+        raise RuntimeError("abr.js no longer builds a LatencyAwareAbrManager: update the bench")
+    route.fulfill(response=real, body=body)
+
+
+def _no_inline_mpd(route: Route) -> None:
+    """The playback start without ``inline_manifest``: the player fetches the MPD. (The
+    interception itself costs this player a few ms on that request.)"""
+    body = json.loads(route.request.post_data or "{}")
+    body.pop("inline_manifest", None)
+    route.continue_(post_data=json.dumps(body))
+
+
+def play_reelflow(api_url: str, viewer: str, device: str, who: str, run: Run) -> dict[str, Any]:
     """The web player signed in as ``viewer`` on ``device``, from the title page's Play;
     the beacons it sent are collected as sent."""
-    with chromium(executable=net.chromium) as context:
+    with chromium(executable=run.net.chromium) as context:
         page = context.pages[0] if context.pages else context.new_page()
         if who == "reelflow-shaka-abr":
             page.route(
@@ -217,6 +308,12 @@ def play_reelflow(
                     body=SHAKA_ABR_STUB, content_type="text/javascript; charset=utf-8"
                 ),
             )
+        elif who == "reelflow-abr-live":
+            page.route("**/abr.js", _abr_live)
+        elif who == "reelflow-shaka-estimator":
+            page.route("**/abr.js", _shaka_estimator)
+        elif who == "reelflow-fetch-mpd":
+            page.route(f"**/v1/titles/{TITLE}/playback", _no_inline_mpd)
         beacons: list[dict[str, Any]] = []
         starts: list[dict[str, Any]] = []
 
@@ -236,7 +333,7 @@ def play_reelflow(
         )
         page.goto(f"{api_url}/#/title/{TITLE}")
         page.wait_for_selector("[data-action=play]")
-        stats = play(page, phases, play_s, net)
+        stats = play(page, run)
         # Leaving the player ends the session and sends the last beacon.
         page.goto(f"{api_url}/#/")
         page.wait_for_timeout(500)
@@ -245,14 +342,22 @@ def play_reelflow(
         return stats
 
 
-def run(play_s: float, profiles: list[str], players: list[str], shaping: str) -> None:
+@dataclass(frozen=True)
+class Options:
+    segment_s: int = 6
+    waterfall: bool = False
+    tune: dict[str, Any] | None = None
+
+
+def run(
+    play_s: float, profiles: list[str], players: list[str], shaping: str, opts: Options
+) -> None:
     with ExitStack() as stack:
         net = Net(stack.enter_context(shaped_link()) if shaping == "tbf" else None)
-        _run(play_s, profiles, players, net)
+        _run(play_s, profiles, players, net, opts)
 
 
-def _run(play_s: float, profiles: list[str], players: list[str], net: Net) -> None:
-    published.SECONDS = TITLE_SECONDS  # make_media reads it at call time
+def _run(play_s: float, profiles: list[str], players: list[str], net: Net, opts: Options) -> None:
     with tempfile.TemporaryDirectory(prefix="reelflow-bench-qoe-") as tmp, redis_server() as r:
         work = Path(tmp)
         port = free_port()
@@ -261,11 +366,11 @@ def _run(play_s: float, profiles: list[str], players: list[str], net: Net) -> No
         upgrade(settings.resolved_database_url)
         engine = engine_from_settings(settings)
         store = LocalStore(settings.resolved_store_root)
-        print(f"publishing a {TITLE_SECONDS} s title (real packager) ...", flush=True)
-        media = published.make_media(work / "media", ffmpeg=settings.binary("ffmpeg"))
-        title = published.publish_title(
-            settings, engine, store, media, packager=settings.binary("packager"), title_id=TITLE
+        print(f"publishing the {TITLE_SECONDS} s title ...", flush=True)
+        title, how = publish(
+            settings, engine, store, work, title_id=TITLE, segment_s=opts.segment_s
         )
+        print(f"title: {how}", flush=True)
         secret = dev_token_secret(settings.secrets().signing_secret)
         site = bare_dir(work, store, title)
         # The bare page keeps its player where STATS finds it.
@@ -298,24 +403,27 @@ def _run(play_s: float, profiles: list[str], players: list[str], net: Net) -> No
             net = net.for_servers([api_url, bare_url])
             for n, name in enumerate(profiles):
                 phases = PROFILES[name]
-                # One account and one device per profile: the return visit gets the hint
-                # its first visit's beacons left.
-                sub, device = f"bench-qoe-{n}", f"bench-device-{n}"
+                # One account per profile and one device per player: only the return visit
+                # gets a hint, the one its first visit's ("reelflow") beacons left.
+                sub = f"bench-qoe-{n}"
                 token = mint_dev_token(
                     secret, sub=sub, plan="premium", country="US",
                     issuer=settings.auth_issuer, audience=settings.auth_audience,
                 )  # fmt: skip
                 viewer = json.dumps({"token": token, "sub": sub, "plan": "premium",
                                      "country": "US"})  # fmt: skip
+                spec = Run(phases, play_s, net, opts.waterfall)
                 for who in players:
                     if who == "bare":
                         with chromium(executable=net.chromium) as context:
                             page = context.pages[0] if context.pages else context.new_page()
                             page.goto(f"{bare_url}/index.html")
                             page.wait_for_function("window.shaka !== undefined")
-                            stats = play(page, phases, play_s, net)
+                            stats = play(page, spec)
                     else:
-                        stats = play_reelflow(api_url, viewer, device, who, phases, play_s, net)
+                        device = f"bench-device-{n}-{who.removesuffix('-return')}"
+                        tuned = replace(spec, tune=opts.tune)
+                        stats = play_reelflow(api_url, viewer, device, who, tuned)
                     results.append((name, who, stats))
                     print(f"  {name:<5} {who:<18} {json.dumps(stats)}", flush=True)
         print()
@@ -486,6 +594,14 @@ def main() -> None:
         help="devtools: throughput and latency emulated by Chromium; tbf: throughput by a "
         "token-bucket qdisc on a veth into a network namespace (root), latency by DevTools",
     )
+    parser.add_argument("--segment-s", type=int, default=6, help="segment duration of the package")
+    parser.add_argument("--waterfall", action="store_true", help="print each start's requests")
+    parser.add_argument(
+        "--tune",
+        default="",
+        help="an experiment: Shaka configuration (JSON) the reelflow players apply at the "
+        'first frame, e.g. \'{"abr": {"bandwidthUpgradeTarget": 0.95}}\'',
+    )
     args = parser.parse_args()
     names = [p.strip() for p in args.profiles.split(",") if p.strip()]
     unknown = [p for p in names if p not in PROFILES]
@@ -494,7 +610,8 @@ def main() -> None:
     who = [p.strip() for p in args.players.split(",") if p.strip()]
     if not who or [p for p in who if p not in PLAYERS]:
         raise SystemExit(f"players: a comma-separated subset of {', '.join(PLAYERS)}")
-    run(args.play_s, names, who, args.shaping)
+    tune = json.loads(args.tune) if args.tune else None
+    run(args.play_s, names, who, args.shaping, Options(args.segment_s, args.waterfall, tune))
     sys.stdout.flush()
     os._exit(0)  # uvicorn/playwright threads need not linger
 
