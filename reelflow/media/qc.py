@@ -1,9 +1,10 @@
 """Quality control of a master: named pass / warn / fail checks plus encoder adaptations.
 
 Cheap checks come from ffprobe; a failing one stops QC before any decoding. Then at
-most two decode passes: one over the video (decode errors, truncation, blackdetect,
-idet, vfrdet in one filter chain) and one audio-only pass (ebur128 + silencedetect;
-ebur128 must not share a graph with video outputs or it reads 0 LUFS).
+most two decode passes: one over the video (decode errors, truncation, blackdetect and
+idet in one filter chain) and one audio-only pass (ebur128 + silencedetect; ebur128 must
+not share a graph with video outputs or it reads 0 LUFS). Frame regularity comes from the
+packet timestamps (``frame_timing``), which a demux reads without decoding.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reelflow.media.errors import FFmpegError, ProbeError
+from reelflow.media.frame_timing import measure_frame_timing
 from reelflow.media.ffmpeg_run import FFmpegResult, FFmpegStalled, run_ffmpeg_detailed
 from reelflow.media.probe import MASTER_INPUT_OPTIONS, MediaInfo, probe
 from reelflow.media.stderr_tail import stderr_tail
@@ -43,7 +45,6 @@ _IDET_MULTI = re.compile(
     r"Multi frame detection:\s*TFF:\s*(\d+)\s*BFF:\s*(\d+)\s*Progressive:\s*(\d+)"
     r"\s*Undetermined:\s*(\d+)"
 )
-_VFRDET = re.compile(r"VFR:\s*([\d.]+)\s*\((\d+)/(\d+)\)")
 _LOUDNESS = re.compile(r"I:\s*(-?[\d.]+|-?inf)\s*LUFS")
 _SILENCE_START = re.compile(r"silence_start:\s*(-?[\d.]+)")
 _SILENCE_END = re.compile(r"silence_end:\s*(-?[\d.]+)")
@@ -63,7 +64,7 @@ class QCOptions:
     max_width: int = 7680
     max_height: int = 4320
     allowed_pix_fmts: tuple[str, ...] = DEFAULT_PIX_FMTS
-    # Share of frames whose duration differs from their neighbours' before we call it VFR.
+    # Share of frame durations off the nominal (beyond time-base rounding) that makes it VFR.
     vfr_threshold: float = 0.05
     # Share of interlaced frames (idet, one dominant field order) for unflagged sources.
     interlace_threshold: float = 0.5
@@ -168,7 +169,7 @@ def run_qc(
         if on_progress is not None:
             on_progress(f * video_share)
 
-    report.checks.extend(_video_pass(Path(path), info, opts, ffmpeg, video_progress))
+    report.checks.extend(_video_pass(Path(path), info, opts, (ffmpeg, ffprobe), video_progress))
     if not report.passed:
         return report
     report.checks.extend(_metadata_warnings(info))
@@ -288,10 +289,11 @@ def _video_pass(
     path: Path,
     info: MediaInfo,
     opts: QCOptions,
-    ffmpeg: str,
+    tools: tuple[str, str],
     on_progress: Callable[[float], None],
 ) -> list[QCCheck]:
-    chain = f"idet,blackdetect=d={opts.black_min_s}:pix_th={opts.black_pixel_threshold},vfrdet"
+    ffmpeg, ffprobe = tools
+    chain = f"idet,blackdetect=d={opts.black_min_s}:pix_th={opts.black_pixel_threshold}"
     assert info.video is not None
     # By index: cover art can be an earlier "video" stream than the programme.
     args = ["-loglevel", "level+info", *MASTER_INPUT_OPTIONS, "-i", str(path)]
@@ -307,7 +309,7 @@ def _video_pass(
         return checks
     checks.append(_black_check(stderr, info, decoded_s, opts))
     checks.append(_interlace_check(stderr, info, opts))
-    checks.append(_frame_rate_check(stderr, info, opts))
+    checks.append(_frame_rate_check(path, info, opts, ffprobe))
     return checks
 
 
@@ -373,14 +375,22 @@ def _interlace_check(stderr: str, info: MediaInfo, opts: QCOptions) -> QCCheck:
     return QCCheck("interlace", "pass", "progressive", value)
 
 
-def _frame_rate_check(stderr: str, info: MediaInfo, opts: QCOptions) -> QCCheck:
-    matches = _VFRDET.findall(stderr)
-    share = float(matches[-1][0]) if matches else 0.0
+def _frame_rate_check(path: Path, info: MediaInfo, opts: QCOptions, ffprobe: str) -> QCCheck:
+    assert info.video is not None
+    try:
+        timing = measure_frame_timing(path, info.video.index, ffprobe=ffprobe)
+    except ProbeError as exc:
+        # Forcing a constant rate is the safe remedy for timestamps nobody can read.
+        fps = cfr_target(info)
+        reason = f"frame timestamps unreadable ({exc}): force {fps:g} fps"
+        return QCCheck("frame_rate", "warn", reason, None)
+    share = timing.irregular_share if timing else 0.0
+    measured = timing.describe() if timing else "too few frames to measure"
     if share > opts.vfr_threshold or info.is_vfr:
         fps = cfr_target(info)
-        reason = f"variable frame rate ({share:.0%} of frames irregular): force {fps:g} fps"
+        reason = f"variable frame rate: {measured}: force {fps:g} fps"
         return QCCheck("frame_rate", "warn", reason, share)
-    return QCCheck("frame_rate", "pass", "constant frame rate", share)
+    return QCCheck("frame_rate", "pass", f"constant frame rate: {measured}", share)
 
 
 def cfr_target(info: MediaInfo) -> float:

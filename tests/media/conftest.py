@@ -78,6 +78,41 @@ _CLIPS: dict[str, tuple[str, list[str]]] = {
             *_X264,
         ],
     ),
+    # Constant 24 fps, lossless x264 with FLAC as a studio delivers it, in three containers:
+    # Matroska stores milliseconds (frames at 0, 42, 83 ms), MP4 and MOV a fine time base.
+    **{
+        f"cfr24_{ext}": (
+            ext,
+            [
+                *("-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=3"),
+                *("-f", "lavfi", "-i", "sine=f=440:d=3,volume=-1.2dB"),
+                *("-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p"),
+                *("-c:a", "flac" if ext == "mkv" else "aac", "-shortest"),
+            ],
+        )
+        for ext in ("mkv", "mp4", "mov")
+    },
+    # About one frame in eight dropped at random (seeded), timestamps kept, in Matroska.
+    "vfr_drops_mkv": (
+        "mkv",
+        [
+            *("-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=3"),
+            *("-vf", "select='gte(random(7)\\,0.12)'"),
+            *("-fps_mode", "passthrough"),
+            *_X264,
+        ],
+    ),
+    # A 24 fps part spliced to a 30 fps part, as a careless edit delivers it.
+    "vfr_24_30_mkv": (
+        "mkv",
+        [
+            *("-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=2"),
+            *("-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=2"),
+            *("-filter_complex", "[0][1]concat=n=2:v=1:a=0[v]", "-map", "[v]"),
+            *("-fps_mode", "passthrough"),
+            *_X264,
+        ],
+    ),
     "video_only": ("mp4", ["-f", "lavfi", "-i", f"{_TESTSRC}:d=4", *_X264]),
     "tiny": (
         "mp4",

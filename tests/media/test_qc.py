@@ -149,3 +149,33 @@ def test_portrait_and_limits() -> None:
     }
     p10 = {c.name: c.status for c in _static_checks(_info(640, 360, 1, "yuv420p10le"), opts)}
     assert p10["pixel_format"] == "pass"
+
+
+@pytest.mark.parametrize("container", ["mkv", "mp4", "mov"])
+def test_constant_24fps_passes_in_every_container(
+    clip: ClipMaker, ffmpeg: str, ffprobe: str, container: str
+) -> None:
+    # Matroska's millisecond time base rounds 1/24 s to 41 or 42 ms: that is not VFR.
+    report = run_qc(clip(f"cfr24_{container}"), ffmpeg=ffmpeg, ffprobe=ffprobe)
+    check = report.check("frame_rate")
+    assert check is not None and check.status == "pass", check
+    assert check.value == 0.0
+    assert report.adaptations.force_cfr_fps is None
+    if container == "mkv":
+        assert "time base 1/1000" in check.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "least_share"),
+    [("vfr_drops_mkv", 0.05), ("vfr_24_30_mkv", 0.3), ("vfr", 0.3)],
+)
+def test_real_vfr_still_warns_with_jitter_and_time_base(
+    clip: ClipMaker, ffmpeg: str, ffprobe: str, name: str, least_share: float
+) -> None:
+    report = run_qc(clip(name), ffmpeg=ffmpeg, ffprobe=ffprobe)
+    check = report.check("frame_rate")
+    assert check is not None and check.status == "warn", check
+    assert isinstance(check.value, float) and check.value > least_share
+    assert f"{check.value:.0%} of" in check.reason
+    assert "jitter p95" in check.reason and "time base 1/" in check.reason
+    assert report.adaptations.force_cfr_fps is not None
