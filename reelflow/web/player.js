@@ -40,9 +40,12 @@ export function renderPlayer(main, titleId, { startOver = false } = {}) {
 // the API) when DASH is missing or localStorage 'reelflow.protocol' is 'hls'. The DASH MPD
 // the start answer carried (dash_mpd) loads from a data: URI: its BaseURL is absolute, so
 // segments resolve as they would from the manifest URL.
+function prefersHls() {
+  return localStorage.getItem('reelflow.protocol') === 'hls';
+}
+
 function pickManifest({ manifests: { dash, hls }, dash_mpd: inlineMpd }) {
-  const preferHls = localStorage.getItem('reelflow.protocol') === 'hls';
-  if (hls && (preferHls || !dash)) return [hls, 'application/x-mpegurl'];
+  if (hls && (prefersHls() || !dash)) return [hls, 'application/x-mpegurl'];
   if (inlineMpd) return [dataUri(inlineMpd, 'application/dash+xml'), 'application/dash+xml'];
   return [dash, 'application/dash+xml'];
 }
@@ -96,9 +99,11 @@ class Playback {
     const attached = player.attach(this.video);
     let start;
     try {
-      // inline_manifest: the DASH MPD comes with the answer, one round trip less to wait.
+      // inline_manifest: the DASH MPD comes with the answer, one round trip less to wait
+      // (not asked for when HLS will be played: the API would render an MPD for nothing).
       const body = {
-        device_id: deviceId(), drm: ['clearkey'], protocols: ['dash', 'hls'], inline_manifest: true,
+        device_id: deviceId(), drm: ['clearkey'], protocols: ['dash', 'hls'],
+        inline_manifest: !prefersHls(),
       };
       const previous = lastSessionId(); // a reload or second tab replaces it on this device
       if (previous) body.takeover_session_id = previous;

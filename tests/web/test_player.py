@@ -356,6 +356,9 @@ def test_hls_with_identity_keys_from_the_api_plays_too(
     keys = netlog.answered("/v1/license/hls-key/")
     assert keys and all(r.status == 200 for r in keys)
     assert not netlog.urls("/v1/license/clearkey")
+    # No MPD rendered for a player that plays HLS.
+    [start] = [r for r in netlog.responses if r.url.endswith("/playback") and r.status == 201]
+    assert start.json()["dash_mpd"] is None
 
 
 def test_a_pasted_token_signs_in_for_this_tab_only(
