@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # reelflow's single entry point for a one-machine stack.
 #   demo    install what is missing, start the stack, run a sample title through it
-#   test    install test dependencies, run ruff, mypy, the unused-code check and the whole pytest suite
+#   test    install test dependencies, run ruff, mypy, the import contracts, the unused-code check
+#           and the whole pytest suite
 #   up | down | status | logs [NAME] [-f]   manage the embedded stack
 #   install [test]                          only install
 # Idempotent: every step checks before it acts, so a second run is fast.
@@ -122,6 +123,8 @@ cmd_test() {
   "$VENV/bin/ruff" format --check reelflow tests bench >/dev/null || { warn "ruff format: files need formatting"; "$VENV/bin/ruff" format --check reelflow tests bench | head -20; rc=1; }
   say "mypy"
   "$VENV/bin/mypy" || rc=1
+  say "import contracts (import-linter, pyproject.toml)"
+  "$VENV/bin/lint-imports" --no-cache || rc=1
   say "unused code (vulture)"
   "$VENV/bin/python" deploy/unused_code.py || rc=1
   say "pytest"
