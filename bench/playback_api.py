@@ -224,9 +224,9 @@ def main() -> None:
     from reelflow.catalog import engine_from_settings
     from reelflow.catalog.db import upgrade
     from reelflow.config import Settings
-    from reelflow.playback_api.auth import mint_dev_token
-    from reelflow.playback_api.auth_config import dev_token_secret
-    from reelflow.playback_api.signing import media_link_secret, sign_prefix
+    from reelflow.playback_api.auth.auth import mint_dev_token
+    from reelflow.playback_api.auth.auth_config import dev_token_secret
+    from reelflow.playback_api.auth.signing import media_link_secret, sign_prefix
     from reelflow.storage import LocalStore
     from tests.fixtures.published import make_media, publish_title
 

@@ -74,8 +74,8 @@ from startup import CLOCK, bare_dir, process  # noqa: E402  (bench/startup.py, a
 from reelflow.catalog import engine_from_settings  # noqa: E402
 from reelflow.catalog.db import upgrade  # noqa: E402
 from reelflow.config import Settings  # noqa: E402
-from reelflow.playback_api.auth import mint_dev_token  # noqa: E402
-from reelflow.playback_api.auth_config import dev_token_secret  # noqa: E402
+from reelflow.playback_api.auth.auth import mint_dev_token  # noqa: E402
+from reelflow.playback_api.auth.auth_config import dev_token_secret  # noqa: E402
 from reelflow.storage import LocalStore  # noqa: E402
 from tests.services import free_port, redis_server  # noqa: E402
 from tests.web.harness import CHROMIUM, chromium  # noqa: E402

@@ -40,9 +40,9 @@ from playwright.sync_api import Page  # noqa: E402
 from reelflow.catalog import engine_from_settings  # noqa: E402
 from reelflow.catalog.db import upgrade  # noqa: E402
 from reelflow.config import Settings  # noqa: E402
-from reelflow.playback_api.auth import mint_dev_token  # noqa: E402
-from reelflow.playback_api.auth_config import dev_token_secret  # noqa: E402
-from reelflow.playback_api.web import shaka_dist_dir  # noqa: E402
+from reelflow.playback_api.auth.auth import mint_dev_token  # noqa: E402
+from reelflow.playback_api.auth.auth_config import dev_token_secret  # noqa: E402
+from reelflow.playback_api.http.web import shaka_dist_dir  # noqa: E402
 from reelflow.storage import LocalStore  # noqa: E402
 from tests.fixtures.published import PublishedTitle, make_media, publish_title  # noqa: E402
 from tests.services import free_port, redis_server, wait_for_port  # noqa: E402

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reelflow.playback_api.signing import media_link_secret, sign_prefix  # noqa: E402
+from reelflow.playback_api.auth.signing import media_link_secret, sign_prefix  # noqa: E402
 from tests.services import wait_for_port  # noqa: E402
 from tests.topology import lifecycle as lc  # noqa: E402
 from tests.topology.harness import (  # noqa: E402

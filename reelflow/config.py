@@ -146,7 +146,7 @@ class Settings(BaseSettings):
 
     # Key policy: the track classes (AUDIO,SD,HD,UHD) each DRM system may unlock; unset:
     # the mode's default (production: ClearKey AUDIO,SD, the others all; embedded: all).
-    # Parsed and checked by playback_api/key_policy.py at API start-up.
+    # Parsed and checked by playback_api/delivery/key_policy.py at API start-up.
     key_policy_clearkey: str | None = None
     key_policy_widevine: str | None = None
     key_policy_playready: str | None = None

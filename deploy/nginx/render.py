@@ -7,7 +7,7 @@ Standalone on purpose (stdlib only): an edge host needs nginx and this file, not
         --secret-file /etc/reelflow/media-link-secret --runtime-dir /var/lib/reelflow-edge \
         > /etc/nginx/conf.d/reelflow-edge.conf   # or run nginx -c on it directly
 
-The secret is the media link secret (``reelflow.playback_api.signing.media_link_secret``),
+The secret is the media link secret (``reelflow.playback_api.auth.signing.media_link_secret``),
 never the main signing secret.
 
 With ``--upstream ADDRESS:PORT`` (repeatable) instead of ``--root``, the edge sits in front
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("edge.conf.template")
-# Must match reelflow.playback_api.signing._LINK_SECRET_RE: characters that survive inside a
+# Must match reelflow.playback_api.auth.signing._LINK_SECRET_RE: characters that survive inside a
 # double-quoted nginx string with no escaping and no "$" variable expansion.
 SECRET_RE = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
 LISTEN_RE = re.compile(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$")

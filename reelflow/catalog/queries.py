@@ -3,7 +3,7 @@
 Writers: the workflow activities (titles, assets, QC, ladders, renditions, availability,
 lifecycle events) and jobs/webhooks.py (delivery events). Readers: the CLI (``reelflow
 titles``, ``reelflow demo``). The playback API does not read through here: its hot paths
-use playback_api/title_cache.py and its viewer listing playback_api/viewer_catalog.py.
+use playback_api/delivery/title_cache.py and its viewer listing playback_api/delivery/viewer_catalog.py.
 
 Writes are idempotent where an activity retry could repeat them: upserts by natural key,
 lifecycle events deduplicated by an explicit key.

@@ -3,7 +3,7 @@
 Migration 0002 builds the index: an external-content FTS5 table ``titles_fts`` on SQLite,
 a generated, weighted ``titles.search_vector`` on PostgreSQL. Both are queried through
 ``match_subquery`` so callers can join matches against their own filters (visibility); the
-one caller is the viewer search, playback_api/viewer_catalog.search_visible.
+one caller is the viewer search, playback_api/delivery/viewer_catalog.search_visible.
 
 User text never reaches either query language unescaped:
 

@@ -84,8 +84,8 @@ def api(
     import uvicorn
 
     from reelflow.catalog.db import SchemaBehind
-    from reelflow.playback_api.app import create_app
-    from reelflow.playback_api.observability import configure_json_logging
+    from reelflow.playback_api.http.app import create_app
+    from reelflow.playback_api.http.observability import configure_json_logging
 
     configure_json_logging()
     settings = get_settings()

@@ -43,8 +43,8 @@ def token_cmd(
     ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
 ) -> None:
     """Print an HS256 viewer token for the embedded stack (use as `Authorization: Bearer ...`)."""
-    from reelflow.playback_api.auth import PLANS, Plan, mint_dev_token
-    from reelflow.playback_api.auth_config import dev_token_secret, verifier_config
+    from reelflow.playback_api.auth.auth import PLANS, Plan, mint_dev_token
+    from reelflow.playback_api.auth.auth_config import dev_token_secret, verifier_config
 
     settings = get_settings()
     if settings.env != "embedded":

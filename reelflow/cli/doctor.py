@@ -91,7 +91,7 @@ def quality_metric_check(settings: Settings) -> Check:
 
 
 def service_checks(settings: Settings) -> list[Check]:
-    from reelflow.playback_api.readiness import _check_redis, _check_store, _check_temporal
+    from reelflow.playback_api.http.readiness import _check_redis, _check_store, _check_temporal
 
     checks = [
         _catalog_check(settings),

@@ -2,7 +2,7 @@
 
 HLS key URIs: every packaged ``EXT-X-KEY`` carries ``skd://<kid hex>`` (see packager.py);
 the playback API picks the lines each client needs at serve time
-(``reelflow.playback_api.manifest_filter.rewrite_hls_keys``).
+(``reelflow.playback_api.delivery.manifest_filter.rewrite_hls_keys``).
 """
 
 from __future__ import annotations

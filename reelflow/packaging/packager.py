@@ -14,7 +14,7 @@ HLS key URIs: the packager takes a single ``--hls_key_uri`` for every stream and
 into both the ``identity`` and the FairPlay ``EXT-X-KEY`` lines. We pass a placeholder and
 then write ``skd://<kid hex>`` (``key_uri_template``) into each media playlist with the KID
 of its track class; the playback API picks the line per client at serve time
-(``reelflow.playback_api.manifest_filter.rewrite_hls_keys``).
+(``reelflow.playback_api.delivery.manifest_filter.rewrite_hls_keys``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from reelflow.domain.track_classes import TrackClass, track_class_for_height
 from reelflow.media.watchdog import StallWatchdog, SubprocessStalled, current_stall_limits
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
-from reelflow.packaging.keys import ContentKey
+from reelflow.domain.content_keys import ContentKey
 
 MPD_NAME = "manifest.mpd"
 HLS_MASTER_NAME = "master.m3u8"

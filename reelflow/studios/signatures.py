@@ -3,7 +3,7 @@
 ``v1`` is the hex HMAC-SHA256 of ``f"{t}."`` followed by the exact body bytes.
 
 - Inbound, ``Reelflow-Signature``: a studio signs its ingest requests under its webhook
-  secret (checked by ``reelflow.playback_api.webhook_auth``, which adds the clock
+  secret (checked by ``reelflow.playback_api.auth.webhook_auth``, which adds the clock
   tolerance and replay checks).
 - Outbound, ``Reelflow-Callback-Signature``: reelflow signs the notifications it sends a
   studio (``reelflow.jobs.webhooks``) under a key derived from that same secret for this

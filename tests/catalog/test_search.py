@@ -20,7 +20,7 @@ from reelflow.catalog.search import (
     match_subquery,
     normalize_query,
 )
-from reelflow.playback_api.viewer_catalog import CatalogEntry, search_visible
+from reelflow.playback_api.delivery.viewer_catalog import CatalogEntry, search_visible
 
 HOSTILE = [
     '"',

@@ -12,8 +12,8 @@ from typer.testing import CliRunner, Result
 
 from reelflow.cli.dev import dev_app
 from reelflow.config import Settings, get_settings
-from reelflow.playback_api.auth_config import verifier_from_settings
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.auth.auth_config import verifier_from_settings
+from reelflow.playback_api.http.problems import Problem
 
 
 @pytest.fixture

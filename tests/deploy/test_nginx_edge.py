@@ -16,8 +16,8 @@ from types import ModuleType
 
 import pytest
 
+from reelflow.playback_api.auth.signing import MEDIA_CONTENT_TYPES, media_link_secret, sign_prefix
 from reelflow.playback_api.routes.media import PACKAGE_MANIFEST
-from reelflow.playback_api.signing import MEDIA_CONTENT_TYPES, media_link_secret, sign_prefix
 from tests.services import free_port, wait_for_port
 
 NGINX = Path("/usr/sbin/nginx")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reelflow.playback_api.signing import sign_prefix
+from reelflow.playback_api.auth.signing import sign_prefix
 from tests.deploy.test_nginx_edge import NGINX, Edge, load_render
 from tests.fixtures.published import MediaSet
 from tests.playback_api.conftest import ApiHarness, _harness

@@ -20,7 +20,7 @@ from reelflow.media.ladder import (
     quality_at,
     select_rungs,
 )
-from reelflow.playback_api.entitlements import PLAN_LIMITS
+from reelflow.playback_api.delivery.entitlements import PLAN_LIMITS
 
 # CRF steps of 6 roughly halve the bitrate: 8x .. 1/4x the curve's knee.
 _FACTORS = {14: 8.0, 20: 4.0, 26: 2.0, 32: 1.0, 38: 0.5, 44: 0.25}

@@ -15,7 +15,7 @@ import pytest
 
 from reelflow.config import get_settings
 from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.keys import ContentKey
+from reelflow.domain.content_keys import ContentKey
 from reelflow.packaging.packager import PackageResult, VideoRendition, package
 from reelflow.packaging.verify import verify_package
 from tests.packaging.conftest import Media
@@ -142,7 +142,7 @@ def test_verification_decrypts_and_decodes_the_av1_rungs(
 def test_a_plan_ceiling_cuts_both_codecs_to_their_sd_sets(
     two_codec_pkg: PackageResult, content_keys: dict[TrackClass, ContentKey]
 ) -> None:
-    from reelflow.playback_api.manifest_filter import filter_hls_master, filter_mpd
+    from reelflow.playback_api.delivery.manifest_filter import filter_hls_master, filter_mpd
 
     basic = Path(two_codec_pkg.out_dir) / "basic.mpd"
     basic.write_text(filter_mpd(two_codec_pkg.mpd_path.read_text(), max_height=540))

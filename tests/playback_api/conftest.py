@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from reelflow.catalog import engine_from_settings
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.auth import Plan, mint_dev_token
-from reelflow.playback_api.auth_config import dev_token_secret
+from reelflow.playback_api.auth.auth import Plan, mint_dev_token
+from reelflow.playback_api.auth.auth_config import dev_token_secret
+from reelflow.playback_api.http.app import create_app
 from reelflow.storage import LocalStore
 from tests.fixtures.published import MediaSet, PublishedTitle, publish_title
 from tests.services import free_port, serve_app

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from reelflow.catalog.db import SchemaBehind, upgrade
 from reelflow.config import Settings
-from reelflow.playback_api.app import create_app
+from reelflow.playback_api.http.app import create_app
 from tests.services import free_port
 
 

@@ -19,16 +19,16 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
-from reelflow.playback_api.auth import (
+from reelflow.playback_api.auth.auth import (
     AuthConfigError,
     TokenVerifier,
     VerifierConfig,
     Viewer,
     mint_dev_token,
 )
-from reelflow.playback_api.context import current_admin, current_viewer
-from reelflow.playback_api.problems import Problem, install_problem_handlers
-from reelflow.playback_api.revocation import Revocations
+from reelflow.playback_api.auth.revocation import Revocations
+from reelflow.playback_api.http.context import current_admin, current_viewer
+from reelflow.playback_api.http.problems import Problem, install_problem_handlers
 
 ISS = "https://id.example.test/"
 AUD = "reelflow-playback"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from reelflow.playback_api.bandwidth_hint import (
+from reelflow.playback_api.delivery.bandwidth_hint import (
     HINT_MAX_KBPS,
     HINT_MIN_KBPS,
     clamp_kbps,

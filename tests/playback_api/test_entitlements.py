@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from reelflow.domain.track_classes import TrackClass, track_class_for_height
-from reelflow.playback_api.auth import Viewer
-from reelflow.playback_api.entitlements import (
+from reelflow.playback_api.auth.auth import Viewer
+from reelflow.playback_api.delivery.entitlements import (
     TitleAvailability,
     check_playback,
     is_visible,
 )
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.http.problems import Problem
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reelflow.playback_api.file_cache import SmallFileCache, http_etag
+from reelflow.playback_api.delivery.file_cache import SmallFileCache, http_etag
 from reelflow.storage import LocalStore
 
 

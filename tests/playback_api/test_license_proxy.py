@@ -19,7 +19,8 @@ from sqlmodel import Session, select
 
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.domain.track_classes import TrackClass
-from reelflow.playback_api.license_proxy import (
+from reelflow.playback_api.auth.signing import issue_playback_token
+from reelflow.playback_api.delivery.license_proxy import (
     ENTITLEMENT_TTL_S,
     MAX_CHALLENGE_BYTES,
     TRACK_POLICY,
@@ -27,9 +28,8 @@ from reelflow.playback_api.license_proxy import (
     key_wrap_key,
     wrap_content_key,
 )
-from reelflow.playback_api.sessions import PlaybackSession
-from reelflow.playback_api.signing import issue_playback_token
-from reelflow.playback_api.title_cache import KeyEntry
+from reelflow.playback_api.delivery.sessions import PlaybackSession
+from reelflow.playback_api.delivery.title_cache import KeyEntry
 from tests.fixtures.fake_license_upstream import (
     ERROR_BODY,
     LICENSE_TYPES,

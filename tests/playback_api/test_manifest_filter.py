@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reelflow.config import get_settings
-from reelflow.playback_api.manifest_filter import (
+from reelflow.playback_api.delivery.manifest_filter import (
     KEYFORMATS,
     ManifestError,
     NoPlayableVideo,

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.auth import mint_dev_token
-from reelflow.playback_api.auth_config import dev_token_secret
-from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE
+from reelflow.playback_api.auth.auth import mint_dev_token
+from reelflow.playback_api.auth.auth_config import dev_token_secret
+from reelflow.playback_api.http.app import create_app
+from reelflow.playback_api.http.problems import PROBLEM_MEDIA_TYPE
 from tests.fixtures.published import MediaSet, publish_title
 from tests.playback_api.conftest import serve
 from tests.services import free_port

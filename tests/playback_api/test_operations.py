@@ -8,7 +8,7 @@ import json
 import logging
 import re
 
-from reelflow.playback_api.observability import JsonFormatter
+from reelflow.playback_api.http.observability import JsonFormatter
 from tests.playback_api.conftest import ApiHarness
 
 

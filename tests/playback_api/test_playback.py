@@ -16,8 +16,8 @@ import redis
 
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.signing import issue_playback_token, sign_prefix
+from reelflow.playback_api.auth.signing import issue_playback_token, sign_prefix
+from reelflow.playback_api.http.app import create_app
 from tests.fixtures.published import MediaSet
 from tests.playback_api.conftest import ApiHarness, OpenApi, _harness, raw_get, serve
 
@@ -519,8 +519,8 @@ def test_a_session_replaced_on_its_device_gets_no_more_licenses(api: ApiHarness)
 
 
 def test_a_device_bound_by_the_identity_provider_counts_once(api: ApiHarness) -> None:
-    from reelflow.playback_api.auth import mint_dev_token
-    from reelflow.playback_api.auth_config import dev_token_secret
+    from reelflow.playback_api.auth.auth import mint_dev_token
+    from reelflow.playback_api.auth.auth_config import dev_token_secret
 
     api.publish("tt-main")
     token = mint_dev_token(

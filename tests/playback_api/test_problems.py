@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from reelflow.playback_api.problems import (
+from reelflow.playback_api.http.problems import (
     PROBLEM_BASE_URI,
     PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPES,

@@ -17,9 +17,9 @@ from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import QoEBeacon, Title, as_utc
 from reelflow.config import get_settings
 from reelflow.jobs.queue import get_queue, redis_connection
-from reelflow.playback_api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
+from reelflow.playback_api.delivery.sessions import PlaybackSession, SessionStore, new_session_id
+from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from reelflow.playback_api.routes import qoe as qoe_routes
-from reelflow.playback_api.sessions import PlaybackSession, SessionStore, new_session_id
 from tests.playback_api.conftest import ApiHarness
 
 

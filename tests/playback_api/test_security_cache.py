@@ -24,8 +24,8 @@ from sqlalchemy import text
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
-from reelflow.playback_api.signing import sign_value
-from reelflow.playback_api.title_cache import TTLCache
+from reelflow.playback_api.auth.signing import sign_value
+from reelflow.playback_api.delivery.title_cache import TTLCache
 from tests.playback_api.conftest import ApiHarness
 from tests.playback_api.test_catalog import artwork_path
 from tests.playback_api.test_playback import license_for, start

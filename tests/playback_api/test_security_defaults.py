@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from reelflow.config import ConfigError, Settings
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.auth_config import is_loopback_host, verifier_from_settings
+from reelflow.playback_api.auth.auth_config import is_loopback_host, verifier_from_settings
+from reelflow.playback_api.http.app import create_app
 from tests.playback_api.conftest import ApiHarness, OpenApi
 from tests.services import free_port
 

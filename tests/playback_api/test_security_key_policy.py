@@ -38,11 +38,11 @@ from reelflow.catalog import queries as q
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.config import ConfigError, Settings, get_settings
 from reelflow.domain.track_classes import SD_MAX_HEIGHT
-from reelflow.packaging.keys import open_key
+from reelflow.lifecycle import contracts as c
+from reelflow.keystore.content_keys import open_key
 from reelflow.packaging.packager import HLS_MASTER_NAME, MPD_NAME, VideoRendition
-from reelflow.playback_api.key_policy import key_policy_from_settings
+from reelflow.playback_api.delivery.key_policy import key_policy_from_settings
 from reelflow.playback_api.routes.media import PACKAGE_MANIFEST_RE
-from reelflow.workflows import contracts as c
 from tests.fixtures.fake_license_upstream import FakeLicenseUpstream
 from tests.fixtures.published import GOP, SECONDS
 from tests.playback_api.conftest import ApiHarness, OpenApi
@@ -332,7 +332,7 @@ def test_control_embedded_mode_says_clearkey_unlocks_hd(
     api: ApiHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The lifespan already ran for the fixture; build the policy log again under capture.
-    from reelflow.playback_api.key_policy import log_key_policy
+    from reelflow.playback_api.delivery.key_policy import log_key_policy
 
     with caplog.at_level("INFO", logger="reelflow.api.key_policy"):
         log_key_policy(key_policy_from_settings(api.settings))

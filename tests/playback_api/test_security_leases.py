@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from reelflow.playback_api.auth import mint_dev_token
-from reelflow.playback_api.auth_config import dev_token_secret
-from reelflow.playback_api.sessions import new_session_id, owner_key
-from reelflow.playback_api.signing import verify_playback_token
+from reelflow.playback_api.auth.auth import mint_dev_token
+from reelflow.playback_api.auth.auth_config import dev_token_secret
+from reelflow.playback_api.auth.signing import verify_playback_token
+from reelflow.playback_api.delivery.sessions import new_session_id, owner_key
 from tests.deploy.test_nginx_edge import NGINX, Edge, load_render
 from tests.fixtures.fake_license_upstream import FakeLicenseUpstream
 from tests.fixtures.published import MediaSet

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from reelflow.jobs.queue import get_queue, redis_connection
+from reelflow.playback_api.delivery.sessions import new_session_id
 from reelflow.playback_api.routes import qoe as qoe_routes
-from reelflow.playback_api.sessions import new_session_id
 from tests.playback_api.conftest import ApiHarness, OpenApi
 from tests.playback_api.test_qoe import _add_title, _body, _live_session
 

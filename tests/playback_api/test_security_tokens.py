@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from reelflow.config import ConfigError, Settings
-from reelflow.playback_api.auth_config import verifier_config
+from reelflow.playback_api.auth.auth_config import verifier_config
 from tests.playback_api.conftest import ApiHarness, OpenApi
 
 PROBLEMS = "https://reelflow.dev/problems/"

@@ -17,16 +17,16 @@ from fastapi.testclient import TestClient
 
 from reelflow.catalog.db import upgrade
 from reelflow.config import ConfigError, Settings
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.license_proxy import (
+from reelflow.playback_api.delivery.license_proxy import (
     audience,
     build_entitlement,
     check_upstream_secrets,
     upstream_secret,
     usable_upstreams,
 )
-from reelflow.playback_api.sessions import PlaybackSession, new_session_id
-from reelflow.playback_api.title_cache import KeyEntry
+from reelflow.playback_api.delivery.sessions import PlaybackSession, new_session_id
+from reelflow.playback_api.delivery.title_cache import KeyEntry
+from reelflow.playback_api.http.app import create_app
 
 WIDEVINE_SECRET = "w" * 40
 PLAYREADY_SECRET = "p" * 40

@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.signing import (
+from reelflow.playback_api.auth.signing import (
     MediaPathClaim,
     SigningConfigError,
     issue_playback_token,
@@ -18,6 +17,7 @@ from reelflow.playback_api.signing import (
     verify_media_path,
     verify_playback_token,
 )
+from reelflow.playback_api.http.problems import Problem
 
 SECRET = media_link_secret(b"main-signing-secret-for-tests-000000")
 NOW = 1_800_000_000

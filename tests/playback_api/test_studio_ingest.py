@@ -37,10 +37,11 @@ from reelflow.catalog.db import upgrade
 from reelflow.catalog.models import IngestRequestRow, Title
 from reelflow.catalog.studio_ingest import PENDING
 from reelflow.config import Settings
-from reelflow.playback_api import ingest_body, webhook_auth
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.problems import PROBLEM_BASE_URI, Problem
+from reelflow.playback_api.auth import webhook_auth
+from reelflow.playback_api.http.app import create_app
+from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, Problem
 from reelflow.playback_api.routes import studio as studio_route
+from reelflow.playback_api.studio import ingest_body
 from reelflow.studios.accounts import (
     StudioCredentials,
     create_studio,

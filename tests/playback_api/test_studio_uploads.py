@@ -23,9 +23,9 @@ from fastapi.testclient import TestClient
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
 from reelflow.ingest.sources import BadSource, fetch_to
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.ingest_body import parse_ingest_body
-from reelflow.playback_api.problems import PROBLEM_BASE_URI, Problem
+from reelflow.playback_api.http.app import create_app
+from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, Problem
+from reelflow.playback_api.studio.ingest_body import parse_ingest_body
 from reelflow.storage import LocalStore, S3Store
 from reelflow.studios.accounts import StudioCredentials, create_studio
 from reelflow.studios.signatures import SIGNATURE_HEADER, sign_payload

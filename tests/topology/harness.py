@@ -466,7 +466,7 @@ def _start(topo: Topology, idp_pub: Path, media_hosts: Sequence[str]) -> None:
 
 
 def _start_edge(topo: Topology) -> None:
-    from reelflow.playback_api.signing import media_link_secret
+    from reelflow.playback_api.auth.signing import media_link_secret
 
     runtime = topo.edge_runtime
     runtime.mkdir(mode=0o755)

@@ -20,7 +20,7 @@ from rq import SimpleWorker
 
 from reelflow.config import get_settings
 from reelflow.jobs.queue import get_queue, redis_connection
-from reelflow.playback_api.auth import Plan
+from reelflow.playback_api.auth.auth import Plan
 from tests.web.conftest import MAIN_NAME, MAIN_TITLE, WebStack
 
 pytestmark = pytest.mark.slow
@@ -101,8 +101,8 @@ def seeded(web_stack: WebStack) -> Iterator[dict[str, str]]:
 
 
 def _admin(stack: WebStack) -> str:
-    from reelflow.playback_api.auth import mint_dev_token
-    from reelflow.playback_api.auth_config import dev_token_secret
+    from reelflow.playback_api.auth.auth import mint_dev_token
+    from reelflow.playback_api.auth.auth_config import dev_token_secret
 
     return mint_dev_token(
         dev_token_secret(stack.secret), sub="ops", plan="premium", country="US", admin=True,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, Response
 
-from reelflow.playback_api.app import create_app
+from reelflow.playback_api.http.app import create_app
 from tests.services import free_port
 from tests.web.conftest import MAIN_TITLE, WebStack
 from tests.web.harness import serve_on

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from reelflow.playback_api.auth import Plan
-from reelflow.playback_api.signing import verify_playback_token
+from reelflow.playback_api.auth.auth import Plan
+from reelflow.playback_api.auth.signing import verify_playback_token
 from tests.web.conftest import (
     FUTURE_TITLE,
     GEO_TITLE,

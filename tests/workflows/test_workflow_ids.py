@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from reelflow.playback_api.signing import ID_RE
+from reelflow.playback_api.auth.signing import ID_RE
 from reelflow.workflows.title import legacy_workflow_id, workflow_id
 
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelflow.playback_api.auth import MAX_JTI_CHARS
-from reelflow.playback_api.context import ApiContext, current_admin, get_ctx
+from reelflow.playback_api.auth.auth import MAX_JTI_CHARS
+from reelflow.playback_api.http.context import ApiContext, current_admin, get_ctx
 from reelflow.playback_api.routes import API_V1
 
 router = APIRouter(prefix=API_V1, tags=["operations"], dependencies=[Depends(current_admin)])

@@ -28,11 +28,11 @@ from reelflow.jobs.qoe_series import (
     qoe_timeseries,
 )
 from reelflow.media.ladder import apple_fixed_ladder
-from reelflow.playback_api.context import ApiContext, current_admin, get_ctx
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.auth.signing import sign_prefix
+from reelflow.playback_api.http.context import ApiContext, current_admin, get_ctx
+from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.routes.qoe import TITLE_ID_PATTERN
-from reelflow.playback_api.signing import sign_prefix
 
 router = APIRouter(prefix=f"{API_V1}/admin", tags=["admin"], dependencies=[Depends(current_admin)])
 DEFAULT_WINDOW = timedelta(hours=24)

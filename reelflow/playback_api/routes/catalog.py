@@ -28,25 +28,25 @@ from pydantic import BaseModel, Field
 
 from reelflow.catalog.models import as_utc, utcnow
 from reelflow.catalog.search import MAX_QUERY_CHARS
-from reelflow.playback_api import viewer_catalog as vc
-from reelflow.playback_api.auth import Viewer
-from reelflow.playback_api.context import ApiContext, current_viewer, get_ctx
-from reelflow.playback_api.entitlements import is_visible
-from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE, Problem
-from reelflow.playback_api.routes import API_V1
-from reelflow.playback_api.signing import (
+from reelflow.playback_api.auth.auth import Viewer
+from reelflow.playback_api.auth.signing import (
     ID_RE,
     MEDIA_CONTENT_TYPES,
     BadSignedValue,
     open_signed_value,
     sign_value,
 )
-from reelflow.playback_api.title_cache import TitleView
-from reelflow.playback_api.viewing_progress import (
+from reelflow.playback_api.delivery import viewer_catalog as vc
+from reelflow.playback_api.delivery.entitlements import is_visible
+from reelflow.playback_api.delivery.title_cache import TitleView
+from reelflow.playback_api.delivery.viewing_progress import (
     effective_position,
     recent_progress,
     resume_position,
 )
+from reelflow.playback_api.http.context import ApiContext, current_viewer, get_ctx
+from reelflow.playback_api.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from reelflow.playback_api.routes import API_V1
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore, StorageUnavailable
 
 router = APIRouter(prefix=API_V1, tags=["catalog"])

@@ -12,10 +12,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from reelflow.playback_api.auth import mint_dev_token
-from reelflow.playback_api.auth_config import dev_auth_enabled, dev_token_secret
-from reelflow.playback_api.context import ApiContext, get_ctx
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.auth.auth import mint_dev_token
+from reelflow.playback_api.auth.auth_config import dev_auth_enabled, dev_token_secret
+from reelflow.playback_api.http.context import ApiContext, get_ctx
+from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
 
 router = APIRouter(prefix=API_V1, tags=["dev"])

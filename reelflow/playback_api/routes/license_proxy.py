@@ -2,7 +2,7 @@
 
 Each request passes the same session, entitlement and rate checks as ClearKey; the CDM
 challenge then goes unchanged to the system's upstream with a signed entitlement naming
-only the keys this session may receive (reelflow.playback_api.license_proxy has the
+only the keys this session may receive (reelflow.playback_api.delivery.license_proxy has the
 contract). Challenges, keys, tokens and entitlements are never logged.
 """
 
@@ -16,9 +16,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
-from reelflow.playback_api.context import ApiContext, get_ctx
-from reelflow.playback_api.license_auth import authorize_license
-from reelflow.playback_api.license_proxy import (
+from reelflow.playback_api.auth.license_auth import authorize_license
+from reelflow.playback_api.delivery.license_proxy import (
     DEFAULT_CHALLENGE_TYPES,
     ENTITLEMENT_HEADER,
     MAX_CHALLENGE_BYTES,
@@ -26,7 +25,8 @@ from reelflow.playback_api.license_proxy import (
     build_entitlement,
     upstream_config,
 )
-from reelflow.playback_api.problems import PROBLEM_MEDIA_TYPE, Problem
+from reelflow.playback_api.http.context import ApiContext, get_ctx
+from reelflow.playback_api.http.problems import PROBLEM_MEDIA_TYPE, Problem
 from reelflow.playback_api.routes import API_V1
 
 log = logging.getLogger("reelflow.api.license_proxy")

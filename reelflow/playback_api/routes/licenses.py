@@ -16,12 +16,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reelflow.playback_api import fast_params as fp
-from reelflow.playback_api.context import api_context
-from reelflow.playback_api.license_auth import authorize_license
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.auth.license_auth import authorize_license
+from reelflow.playback_api.auth.signing import b64url, b64url_decode
+from reelflow.playback_api.http import fast_params as fp
+from reelflow.playback_api.http.context import api_context
+from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
-from reelflow.playback_api.signing import b64url, b64url_decode
 
 router = APIRouter(prefix=API_V1, tags=["licenses"])
 

@@ -24,9 +24,8 @@ from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request, Response
 
-from reelflow.playback_api import fast_params as fp
-from reelflow.playback_api.context import ApiContext, api_context
-from reelflow.playback_api.manifest_filter import (
+from reelflow.playback_api.auth.signing import PlaybackClaim, sign_prefix, verify_playback_token
+from reelflow.playback_api.delivery.manifest_filter import (
     DrmSystem,
     ManifestError,
     NoPlayableVideo,
@@ -36,11 +35,12 @@ from reelflow.playback_api.manifest_filter import (
     rebase_hls_uris,
     rewrite_hls_keys,
 )
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.delivery.sessions import SESSION_ID_RE
+from reelflow.playback_api.delivery.title_cache import LivePackage
+from reelflow.playback_api.http import fast_params as fp
+from reelflow.playback_api.http.context import ApiContext, api_context
+from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
-from reelflow.playback_api.sessions import SESSION_ID_RE
-from reelflow.playback_api.signing import PlaybackClaim, sign_prefix, verify_playback_token
-from reelflow.playback_api.title_cache import LivePackage
 from reelflow.storage import ObjectNotFound
 
 router = APIRouter(prefix=API_V1, tags=["playback"])

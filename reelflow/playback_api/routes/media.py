@@ -24,10 +24,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
-from reelflow.playback_api.context import ApiContext, api_context
-from reelflow.playback_api.file_cache import http_etag
-from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.signing import MEDIA_CONTENT_TYPES, verify_media_path
+from reelflow.playback_api.auth.signing import MEDIA_CONTENT_TYPES, verify_media_path
+from reelflow.playback_api.delivery.file_cache import http_etag
+from reelflow.playback_api.http.context import ApiContext, api_context
+from reelflow.playback_api.http.problems import Problem
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, StorageError
 
 router = APIRouter(tags=["media"])

@@ -14,29 +14,29 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelflow.config import Settings
-from reelflow.playback_api import bandwidth_hint
-from reelflow.playback_api import fast_params as fp
-from reelflow.playback_api.auth import Viewer
-from reelflow.playback_api.context import (
+from reelflow.playback_api.auth.auth import Viewer
+from reelflow.playback_api.auth.signing import ID_RE, issue_playback_token, sign_prefix
+from reelflow.playback_api.delivery import bandwidth_hint
+from reelflow.playback_api.delivery.entitlements import check_playback
+from reelflow.playback_api.delivery.key_policy import select_drm
+from reelflow.playback_api.delivery.license_proxy import usable_upstreams
+from reelflow.playback_api.delivery.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
+from reelflow.playback_api.delivery.viewing_progress import (
+    effective_position,
+    save_progress,
+    stored_position,
+)
+from reelflow.playback_api.http import fast_params as fp
+from reelflow.playback_api.http.context import (
     ApiContext,
     api_context,
     current_viewer,
     get_ctx,
     viewer_of,
 )
-from reelflow.playback_api.entitlements import check_playback
-from reelflow.playback_api.key_policy import select_drm
-from reelflow.playback_api.license_proxy import usable_upstreams
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.routes.manifests import session_mpd
-from reelflow.playback_api.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
-from reelflow.playback_api.signing import ID_RE, issue_playback_token, sign_prefix
-from reelflow.playback_api.viewing_progress import (
-    effective_position,
-    save_progress,
-    stored_position,
-)
 
 router = APIRouter(prefix=API_V1, tags=["playback"])
 

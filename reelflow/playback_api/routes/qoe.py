@@ -31,14 +31,14 @@ from reelflow.jobs.qoe import (
     enqueue_beacon,
     qoe_aggregates,
 )
-from reelflow.playback_api import bandwidth_hint
-from reelflow.playback_api.auth import Viewer
-from reelflow.playback_api.bandwidth_hint import BEACON_MAX_KBPS
-from reelflow.playback_api.context import ApiContext, current_admin, current_viewer, get_ctx
-from reelflow.playback_api.observability import device_class
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.auth.auth import Viewer
+from reelflow.playback_api.delivery import bandwidth_hint
+from reelflow.playback_api.delivery.bandwidth_hint import BEACON_MAX_KBPS
+from reelflow.playback_api.delivery.sessions import SESSION_ID_RE
+from reelflow.playback_api.http.context import ApiContext, current_admin, current_viewer, get_ctx
+from reelflow.playback_api.http.observability import device_class
+from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
-from reelflow.playback_api.sessions import SESSION_ID_RE
 
 router = APIRouter(prefix=API_V1, tags=["qoe"])
 

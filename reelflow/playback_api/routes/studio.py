@@ -48,9 +48,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from reelflow.catalog import studio_ingest as records
 from reelflow.catalog.models import IngestRequestRow, Studio, as_utc
 from reelflow.ingest.sources import STORE_PREFIX, studio_uploads_prefix
-from reelflow.playback_api import webhook_auth
-from reelflow.playback_api.context import ApiContext, get_ctx
-from reelflow.playback_api.ingest_body import (
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.progress import overall_percent
+from reelflow.playback_api.auth import webhook_auth
+from reelflow.playback_api.http.context import ApiContext, get_ctx
+from reelflow.playback_api.http.problems import Problem
+from reelflow.playback_api.routes import API_V1
+from reelflow.playback_api.studio.ingest_body import (
     FETCHABLE_SCHEMES,
     IDEMPOTENCY_KEY_RE,
     TITLE_ID_PATTERN,
@@ -58,14 +62,10 @@ from reelflow.playback_api.ingest_body import (
     inline_defs,
     parse_ingest_body,
 )
-from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.routes import API_V1
 from reelflow.storage import StorageError
 from reelflow.studios import accounts as studios
 from reelflow.studios.signatures import SIGNATURE_HEADER
-from reelflow.workflows import contracts as c
 from reelflow.workflows.client import find_title_run
-from reelflow.workflows.progress import overall_percent
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 
 router = APIRouter(prefix=f"{API_V1}/studio", tags=["studio"])

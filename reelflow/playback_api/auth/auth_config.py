@@ -14,7 +14,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from reelflow.config import ConfigError, Settings
-from reelflow.playback_api.auth import Algorithm, TokenVerifier, VerifierConfig
+from reelflow.playback_api.auth.auth import Algorithm, TokenVerifier, VerifierConfig
 
 _DEV_TOKEN_CONTEXT = b"reelflow dev-token v1"
 

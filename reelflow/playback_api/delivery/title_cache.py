@@ -28,9 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from reelflow.catalog.models import Availability, ContentKeyRow, Package, Title, TitleState
-from reelflow.packaging.keys import open_key
-from reelflow.playback_api.entitlements import TitleAvailability
-from reelflow.playback_api.problems import Problem
+from reelflow.keystore.content_keys import open_key
+from reelflow.playback_api.delivery.entitlements import TitleAvailability
+from reelflow.playback_api.http.problems import Problem
 
 K = TypeVar("K")
 V = TypeVar("V")

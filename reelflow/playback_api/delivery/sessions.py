@@ -41,7 +41,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.http.problems import Problem
 
 _START = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])

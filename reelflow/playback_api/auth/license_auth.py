@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from reelflow.playback_api.context import ApiContext
-from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.sessions import PlaybackSession
-from reelflow.playback_api.signing import verify_playback_token
-from reelflow.playback_api.title_cache import KeyEntry, LivePackage, TitleView
+from reelflow.playback_api.auth.signing import verify_playback_token
+from reelflow.playback_api.delivery.sessions import PlaybackSession
+from reelflow.playback_api.delivery.title_cache import KeyEntry, LivePackage, TitleView
+from reelflow.playback_api.http.context import ApiContext
+from reelflow.playback_api.http.problems import Problem
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings, get_settings
-from reelflow.playback_api.auth_config import check_embedded_bind, dev_auth_enabled
-from reelflow.playback_api.body_limit import BodyLimitMiddleware
-from reelflow.playback_api.context import ApiContext
-from reelflow.playback_api.observability import AccessLog, Metrics, ObservabilityMiddleware
-from reelflow.playback_api.problems import Problem, install_problem_handlers, problem_handler
-from reelflow.playback_api.readiness import readiness
+from reelflow.playback_api.auth.auth_config import check_embedded_bind, dev_auth_enabled
+from reelflow.playback_api.http.body_limit import BodyLimitMiddleware
+from reelflow.playback_api.http.context import ApiContext
+from reelflow.playback_api.http.observability import AccessLog, Metrics, ObservabilityMiddleware
+from reelflow.playback_api.http.problems import Problem, install_problem_handlers, problem_handler
+from reelflow.playback_api.http.readiness import readiness
 from reelflow.storage import store_from_settings
 
 log = logging.getLogger("reelflow.api")
@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.active_leases.set(float("nan"))
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from reelflow.playback_api.web import mount_web
+    from reelflow.playback_api.http.web import mount_web
 
     mount_web(app, settings)
 

@@ -40,7 +40,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.http.problems import Problem
 
 Plan = Literal["basic", "standard", "premium"]
 PLANS: tuple[str, ...] = get_args(Plan)

@@ -36,8 +36,8 @@ from reelflow.ingest.sources import (
     check_public_host,
     check_studio_store_source,
 )
-from reelflow.playback_api.problems import Problem
-from reelflow.workflows import contracts as c
+from reelflow.lifecycle import contracts as c
+from reelflow.playback_api.http.problems import Problem
 
 TITLE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"

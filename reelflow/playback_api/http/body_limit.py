@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelflow.playback_api.problems import Problem, problem_response
+from reelflow.playback_api.http.problems import Problem, problem_response
 
 
 class _TooLarge(Exception):

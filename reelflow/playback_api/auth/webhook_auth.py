@@ -19,7 +19,7 @@ from contextlib import suppress
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.http.problems import Problem
 from reelflow.studios.signatures import MalformedSignature, parse_signature
 
 __all__ = [

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.http.problems import Problem
 
 MEDIA_ROOT = "/media/"
 # Title ids and versions: start alphanumeric so "." and ".." can never be one of them.

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelflow.playback_api.problems import PROBLEM_TYPES
+from reelflow.playback_api.http.problems import PROBLEM_TYPES
 
 log = logging.getLogger("reelflow.api")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

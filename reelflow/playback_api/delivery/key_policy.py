@@ -28,8 +28,8 @@ from types import MappingProxyType
 
 from reelflow.config import ConfigError, Settings
 from reelflow.domain.track_classes import HD_MAX_HEIGHT, SD_MAX_HEIGHT, TrackClass
-from reelflow.playback_api.entitlements import Entitlement
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.delivery.entitlements import Entitlement
+from reelflow.playback_api.http.problems import Problem
 
 log = logging.getLogger("reelflow.api.key_policy")
 

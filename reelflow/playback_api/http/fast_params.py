@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.http.problems import Problem
 
 MAX_TOKEN = 1024
 

@@ -52,10 +52,10 @@ from pydantic import SecretStr
 
 from reelflow.config import ConfigError, Settings
 from reelflow.domain.track_classes import TrackClass
-from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.sessions import PlaybackSession
-from reelflow.playback_api.signing import b64url
-from reelflow.playback_api.title_cache import KeyEntry
+from reelflow.playback_api.auth.signing import b64url
+from reelflow.playback_api.delivery.sessions import PlaybackSession
+from reelflow.playback_api.delivery.title_cache import KeyEntry
+from reelflow.playback_api.http.problems import Problem
 
 log = logging.getLogger("reelflow.api.license_proxy")
 

@@ -19,8 +19,8 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from reelflow.playback_api.auth import Viewer
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.auth.auth import Viewer
+from reelflow.playback_api.http.problems import Problem
 
 
 class Revocations:

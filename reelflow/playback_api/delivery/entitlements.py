@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from reelflow.domain.plans import PLAN_MAX_HEIGHT
 from reelflow.domain.track_classes import TrackClass
-from reelflow.playback_api.auth import Viewer
-from reelflow.playback_api.problems import Problem
+from reelflow.playback_api.auth.auth import Viewer
+from reelflow.playback_api.http.problems import Problem
 
 AUDIO, SD, HD, UHD = TrackClass.AUDIO, TrackClass.SD, TrackClass.HD, TrackClass.UHD
 

@@ -13,15 +13,19 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
 
 from reelflow.config import Settings
-from reelflow.playback_api.auth import TokenVerifier, Viewer
-from reelflow.playback_api.file_cache import SmallFileCache
-from reelflow.playback_api.key_policy import KeyPolicy, key_policy_from_settings, log_key_policy
-from reelflow.playback_api.license_proxy import check_upstream_secrets
-from reelflow.playback_api.problems import Problem
-from reelflow.playback_api.revocation import Revocations
-from reelflow.playback_api.sessions import SessionStore
-from reelflow.playback_api.signing import media_link_secret
-from reelflow.playback_api.title_cache import TitleCache, TTLCache
+from reelflow.playback_api.auth.auth import TokenVerifier, Viewer
+from reelflow.playback_api.auth.revocation import Revocations
+from reelflow.playback_api.auth.signing import media_link_secret
+from reelflow.playback_api.delivery.file_cache import SmallFileCache
+from reelflow.playback_api.delivery.key_policy import (
+    KeyPolicy,
+    key_policy_from_settings,
+    log_key_policy,
+)
+from reelflow.playback_api.delivery.license_proxy import check_upstream_secrets
+from reelflow.playback_api.delivery.sessions import SessionStore
+from reelflow.playback_api.delivery.title_cache import TitleCache, TTLCache
+from reelflow.playback_api.http.problems import Problem
 from reelflow.storage import ObjectStore
 
 if TYPE_CHECKING:
@@ -55,7 +59,7 @@ class ApiContext:
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, store: ObjectStore) -> ApiContext:
-        from reelflow.playback_api.auth_config import verifier_from_settings
+        from reelflow.playback_api.auth.auth_config import verifier_from_settings
 
         secrets = settings.secrets()
         public = settings.resolved_public_base_url

@@ -38,8 +38,8 @@ from sqlmodel import col
 
 from reelflow.catalog.models import Availability, Package, Title, TitleState, as_utc
 from reelflow.catalog.search import match_subquery
-from reelflow.playback_api.entitlements import TitleAvailability, is_visible
-from reelflow.playback_api.signing import BadSignedValue, open_signed_value, sign_value
+from reelflow.playback_api.auth.signing import BadSignedValue, open_signed_value, sign_value
+from reelflow.playback_api.delivery.entitlements import TitleAvailability, is_visible
 
 # Rows read per round trip beyond what the page needs, for rows Python turns down.
 _SCAN_SLACK = 16
