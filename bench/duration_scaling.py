@@ -41,8 +41,8 @@ from temporalio.client import Client, WorkflowHandle
 
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
+from reelflow.lifecycle import contracts as c
 from reelflow.media.samples import make_long_master, write_long_subtitles
-from reelflow.workflows import contracts as c
 
 VENV_BIN = Path(sys.executable).parent
 # Activity wire name -> the stage it is reported as, in lifecycle order.

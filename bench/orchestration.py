@@ -144,8 +144,8 @@ def run_plain(master: Path, settings: Settings, work: Path) -> BaselineResult:
 # ---------------------------------------------------------------- candidate: TitleWorkflow
 async def run_workflow(client: Client, master: Path, home: Path) -> tuple[float, int, int]:
     """One title through TitleWorkflow with fresh state (no reusable outputs)."""
+    from reelflow.lifecycle import contracts as c
     from reelflow.workers.main import build_worker
-    from reelflow.workflows import contracts as c
     from reelflow.workflows.title import TitleWorkflow, workflow_id
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"

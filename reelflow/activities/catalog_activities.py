@@ -10,9 +10,9 @@ from temporalio.exceptions import ApplicationError
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat
 from reelflow.catalog import queries as q
-from reelflow.workflows import activity_defs as defs
-from reelflow.workflows import contracts as c
-from reelflow.workflows.activity_defs import implements
+from reelflow.lifecycle import activity_defs as defs
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.activity_defs import implements
 
 
 class CatalogActivities:

@@ -9,8 +9,8 @@ from rich.console import Console
 
 from reelflow.cli.titles import CliError, follow, new_demo_id, render_status, start_title
 from reelflow.config import Settings
+from reelflow.lifecycle import contracts as c
 from reelflow.media.samples import make_test_title
-from reelflow.workflows import contracts as c
 
 console = Console()
 

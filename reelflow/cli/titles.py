@@ -19,8 +19,8 @@ from rich.table import Table
 
 from reelflow.config import Settings, get_settings
 from reelflow.domain.codecs import VIDEO_CODECS
-from reelflow.workflows import contracts as c
-from reelflow.workflows.progress import overall_percent
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.progress import overall_percent
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHandle

@@ -16,7 +16,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from reelflow.config import ConfigError, Settings, get_settings
-from reelflow.workflows.search_attributes import (
+from reelflow.lifecycle.search_attributes import (
     SEARCH_ATTRIBUTES,
     STAGE_ATTR,
     STATE_ATTR,

@@ -16,11 +16,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+# Full module names (``import a.b.c as x``, not ``from a.b import c``): the sandbox puts a
+# passed-through module into its own sys.modules only under the name that was imported, and
+# the payload converter resolves the dataclasses' type hints through sys.modules.
 with workflow.unsafe.imports_passed_through():
+    import reelflow.lifecycle.activity_defs as defs
+    import reelflow.lifecycle.contracts as c
     from reelflow.domain.track_classes import TrackClass, track_class_for_height
-    from reelflow.workflows import activity_defs as defs
-    from reelflow.workflows import contracts as c
-    from reelflow.workflows.search_attributes import STAGE_ATTR, STATE_ATTR, TITLE_ID_ATTR
+    from reelflow.lifecycle.search_attributes import STAGE_ATTR, STATE_ATTR, TITLE_ID_ATTR
 
 STAGES = (
     "ingest",
@@ -79,7 +82,7 @@ A = TypeVar("A")  # an activity's request
 R = TypeVar("R")  # an activity's result
 
 
-# Title ids never contain "@" (playback_api.signing.ID_RE, studio ingest), so the id of a
+# Title ids never contain "@" (playback_api.auth.signing.ID_RE, studio ingest), so the id of a
 # version >= 2 cannot be the id of another title's first version.
 VERSION_SEPARATOR = "@v"
 

@@ -31,9 +31,9 @@ from reelflow.activities.media_activities import MediaActivities
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
+from reelflow.lifecycle import activity_defs as defs
+from reelflow.lifecycle import contracts as c
 from reelflow.media.watchdog import SubprocessStalled
-from reelflow.workflows import activity_defs as defs
-from reelflow.workflows import contracts as c
 
 BEAT_TIMEOUT = timedelta(seconds=0.3)
 

@@ -16,8 +16,8 @@ from reelflow.catalog import queries as q
 from reelflow.catalog.db import make_engine, upgrade
 from reelflow.catalog.models import Package
 from reelflow.config import Settings
+from reelflow.lifecycle import contracts as c
 from reelflow.storage import LocalStore
-from reelflow.workflows import contracts as c
 
 PKG = "packages/film/1/abc123"
 IMAGES = "images/film/0123456789abcdef/art"

@@ -18,8 +18,8 @@ from reelflow.catalog import queries as q
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Package, Rendition, utcnow
 from reelflow.config import Settings
+from reelflow.lifecycle import contracts as c
 from reelflow.storage import LocalStore
-from reelflow.workflows import contracts as c
 
 SHA = {1: "1" * 64, 2: "2" * 64}
 SUB = {1: "a" * 16, 2: "b" * 16}

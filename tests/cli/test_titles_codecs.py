@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reelflow.cli.titles import CliError, build_input, render_status
-from reelflow.workflows import contracts as c
+from reelflow.lifecycle import contracts as c
 
 
 def _build(tmp_path: Path, codec: str = "h264", codecs: str | None = None) -> tuple[str, list[str]]:

@@ -5,7 +5,7 @@ import json
 from temporalio.converter import DataConverter
 
 from reelflow.domain.plans import coverage_ceilings, coverage_problems, is_tiny
-from reelflow.workflows import contracts as c
+from reelflow.lifecycle import contracts as c
 
 
 def test_ceilings_below_the_source_only() -> None:

@@ -31,8 +31,8 @@ from reelflow.catalog.studio_ingest import (
     transfer_title,
 )
 from reelflow.config import Settings, get_settings
+from reelflow.lifecycle import contracts as c
 from reelflow.studios.accounts import create_studio
-from reelflow.workflows import contracts as c
 
 
 def _title(engine: Engine, title_id: str) -> Title:

@@ -15,8 +15,8 @@ from minio import Minio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from reelflow.lifecycle import contracts as c
 from reelflow.media.samples import make_test_title
-from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 from tests.topology.harness import BUCKET, Topology, http
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog.models import LadderRow
-from reelflow.workflows import contracts as c
+from reelflow.lifecycle import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 from tests.web.conftest import NetLog, WebStack
 from tests.web.test_player import licensed_kids, sign_in, video_state, wait_playing

@@ -20,9 +20,9 @@ from temporalio import activity
 
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
+from reelflow.lifecycle import activity_defs as defs
+from reelflow.lifecycle import contracts as c
 from reelflow.workers.registry import activities_for
-from reelflow.workflows import activity_defs as defs
-from reelflow.workflows import contracts as c
 
 
 def wire_name(fn: Callable[..., Any]) -> str | None:
@@ -97,8 +97,9 @@ def test_workflow_module_loads_no_activity_code() -> None:
         "reelflow.domain",
         "reelflow.domain.track_classes",
         "reelflow.workflows",
-        "reelflow.workflows.activity_defs",
-        "reelflow.workflows.contracts",
-        "reelflow.workflows.search_attributes",
+        "reelflow.lifecycle",
+        "reelflow.lifecycle.activity_defs",
+        "reelflow.lifecycle.contracts",
+        "reelflow.lifecycle.search_attributes",
         "reelflow.workflows.title",
     }

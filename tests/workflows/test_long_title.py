@@ -29,13 +29,13 @@ from reelflow.catalog import queries as q
 from reelflow.catalog.models import Package
 from reelflow.config import Settings
 from reelflow.domain.track_classes import TrackClass
+from reelflow.lifecycle import contracts as c
 from reelflow.media.samples import make_long_master, write_long_subtitles
 from reelflow.media.subtitles import format_timestamp
 from reelflow.media.thumbnails import default_interval
-from reelflow.packaging.keys import ContentKey
+from reelflow.domain.content_keys import ContentKey
 from reelflow.packaging.verify import segment_frames
 from reelflow.storage import ObjectStore, store_from_settings
-from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 from tests.workflows.conftest import running_workers
 

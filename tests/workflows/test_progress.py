@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reelflow.workflows import contracts as c
-from reelflow.workflows.progress import STAGE_WEIGHTS, overall_percent
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.progress import STAGE_WEIGHTS, overall_percent
 from reelflow.workflows.title import STAGES
 
 

@@ -20,11 +20,11 @@ from temporalio.testing import WorkflowEnvironment
 from reelflow.catalog import engine_from_settings
 from reelflow.catalog import queries as q
 from reelflow.config import Settings
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.auth import mint_dev_token
-from reelflow.playback_api.auth_config import dev_token_secret
+from reelflow.lifecycle import contracts as c
+from reelflow.playback_api.auth.auth import mint_dev_token
+from reelflow.playback_api.auth.auth_config import dev_token_secret
+from reelflow.playback_api.http.app import create_app
 from reelflow.storage import store_from_settings
-from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow
 from tests.catalog.test_title_versions import version_states
 from tests.services import free_port

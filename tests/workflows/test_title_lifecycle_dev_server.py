@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from reelflow.catalog import engine_from_settings
 from reelflow.catalog import queries as q
 from reelflow.config import Settings
+from reelflow.lifecycle import contracts as c
 from reelflow.storage import store_from_settings
-from reelflow.workflows import contracts as c
 from reelflow.workflows.title import TitleWorkflow, workflow_id
 from tests.fixtures import catalog_reads as reads
 from tests.workflows.conftest import make_clip, running_workers

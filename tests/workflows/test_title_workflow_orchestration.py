@@ -31,9 +31,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from reelflow.workflows import contracts as c
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.search_attributes import SEARCH_ATTRIBUTES, STATE_ATTR
 from reelflow.workflows.client import HistorySize, find_title_run, history_size
-from reelflow.workflows.search_attributes import SEARCH_ATTRIBUTES, STATE_ATTR
 from reelflow.workflows.title import STAGES, TitleWorkflow, workflow_id
 
 # Where a title that got through part 1 ends with the window above (part 2 stand-ins).

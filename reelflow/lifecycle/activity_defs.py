@@ -18,7 +18,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from temporalio import activity
 
-from reelflow.workflows import contracts as c
+from reelflow.lifecycle import contracts as c
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reelflow.workflows import contracts as c
+from reelflow.lifecycle import contracts as c
 
 # Rough share of a title's wall time per stage; the bar reaches 100 % only at publication.
 STAGE_WEIGHTS = {
