@@ -23,6 +23,9 @@ from reelflow.activities.heartbeat import auto_heartbeat, current_progress, uplo
 from reelflow.catalog import queries as q
 from reelflow.catalog.models import Rendition
 from reelflow.ingest.sources import BadSource, SourceTooLarge, TransientSourceError, fetch_to
+from reelflow.lifecycle import activity_defs as defs
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.activity_defs import implements
 from reelflow.media.chunks import Chunk, plan_chunks
 from reelflow.media.encode import (
     EncodeAdaptations,
@@ -35,9 +38,7 @@ from reelflow.media.errors import FFmpegError, MediaError
 from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
 from reelflow.media.probe import probe
 from reelflow.media.qc import QCOptions, run_qc
-from reelflow.workflows import activity_defs as defs
-from reelflow.workflows import contracts as c
-from reelflow.workflows.activity_defs import implements
+from reelflow.storage import layout
 
 
 def _heartbeat(stage: str) -> Callable[[float], None]:
@@ -108,7 +109,7 @@ class MediaActivities:
                 raise ApplicationError(str(exc), type="BadSource", non_retryable=True)
             except TransientSourceError as exc:
                 raise ApplicationError(str(exc), type="SourceUnavailable")
-            key = f"masters/{req.title_id}/{fetched.sha256}"
+            key = layout.master_key(req.title_id, fetched.sha256)
             reused = self.deps.store.exists(key)
             if not reused:
                 upload(self.deps.store, key, fetched.path, step="store master")
@@ -140,7 +141,7 @@ class MediaActivities:
             on_progress=_heartbeat("qc"),
         )
         doc = report.to_dict()
-        report_key = f"qc/{req.title_id}/{req.sha256[:16]}-{params_hash(asdict(options))}.json"
+        report_key = layout.qc_report_key(req.title_id, req.sha256, params_hash(asdict(options)))
         self.deps.store.put_bytes(report_key, json.dumps(doc, indent=1).encode())
         q.record_qc(
             self.deps.engine,
@@ -188,7 +189,7 @@ class MediaActivities:
     def analyse_ladder(self, req: c.AnalyseRequest) -> c.LadderResult:
         s = self.deps.settings
         params = {"method": req.method, "codec": req.codec, "max_kbps": req.max_kbps}
-        key = f"ladders/{req.title_id}/{req.sha256[:16]}-{params_hash(params)}.json"
+        key = layout.ladder_key(req.title_id, req.sha256, params_hash(params))
         if self.deps.store.exists(key):
             ladder = Ladder.from_dict(json.loads(self.deps.store.get_bytes(key)))
         else:
@@ -237,9 +238,11 @@ class MediaActivities:
         specs = [c.ChunkSpec(ch.index, ch.start_s, ch.duration_s) for ch in chunks]
         plan_key = ""
         if req.plan_by_key:  # the plan grows with the duration: it stays out of history
-            plan_key = key.removesuffix(".json") + (
-                f"-chunks-{params_hash({'duration': req.duration_s, 'seg': s.segment_duration})}"
-                ".json"
+            plan_key = layout.chunk_plan_key(
+                req.title_id,
+                req.sha256,
+                params_hash(params),
+                params_hash({"duration": req.duration_s, "seg": s.segment_duration}),
             )
             self.deps.store.put_bytes(
                 plan_key, json.dumps([ch.to_dict() for ch in chunks]).encode()
@@ -267,15 +270,11 @@ class MediaActivities:
         return Chunk.from_dict(plan[req.chunk_index])
 
     @staticmethod
-    def _part_key(prefix: str, index: int, rung: str) -> str:
-        return f"{prefix}/chunks/{index:05d}/{rung}.mp4"
-
-    @staticmethod
     def _rendition_prefix(
         title_id: str, sha256: str, ladder_key: str, fps: float, adaptations: dict[str, Any]
     ) -> str:
         h = params_hash({"ladder": ladder_key, "fps": fps, "adapt": adaptations})
-        return f"renditions/{title_id}/{sha256[:16]}-{h}"
+        return layout.rendition_prefix(title_id, sha256, h)
 
     # ------------------------------------------------------------------ encode
     @implements(defs.encode_chunk)
@@ -286,7 +285,7 @@ class MediaActivities:
             req.title_id, req.sha256, req.ladder_key, req.fps, req.adaptations
         )
         chunk = self._chunk(req)
-        keys = {r.name: self._part_key(prefix, chunk.index, r.name) for r in ladder.rungs}
+        keys = {r.name: layout.chunk_part_key(prefix, chunk.index, r.name) for r in ladder.rungs}
         if all(self.deps.store.exists(k) for k in keys.values()):
             return c.EncodeChunkResult(
                 chunk.index, keys, reused=True, parts_prefix=prefix, worker=worker_identity()
@@ -323,21 +322,23 @@ class MediaActivities:
         ladder = self._ladder(req.ladder_key)
         if req.chunk_results:  # every chunk's keys, from a run before parts_prefix
             first = req.chunk_results[0].parts[ladder.rungs[0].name]
-            prefix = first.rsplit("/chunks/", 1)[0]
+            prefix = layout.parts_prefix_of(first)
             parts_of = {
                 rung.name: [r.parts[rung.name] for r in req.chunk_results] for rung in ladder.rungs
             }
         else:
             prefix = req.parts_prefix
             parts_of = {
-                rung.name: [self._part_key(prefix, i, rung.name) for i in range(req.chunk_count)]
+                rung.name: [
+                    layout.chunk_part_key(prefix, i, rung.name) for i in range(req.chunk_count)
+                ]
                 for rung in ladder.rungs
             }
         gop_s = float(self.deps.settings.gop_seconds)
         expected_frames = chunk_frames(Chunk(0, 0.0, req.duration_s), req.fps)
         out: list[c.RenditionInfo] = []
         for rung in ladder.rungs:
-            key = f"{prefix}/{rung.name}.mp4"
+            key = layout.rendition_key(prefix, rung.name)
             if not self.deps.store.exists(key):
                 with self.deps.scratch(f"join-{rung.name}") as work:
                     parts = [self.deps.local_copy(key) for key in parts_of[rung.name]]
@@ -390,11 +391,10 @@ class MediaActivities:
         from reelflow.media.audio import encode_audio
 
         s = self.deps.settings
-        prefix = (
-            f"renditions/{req.title_id}/{req.sha256[:16]}-"
-            f"{params_hash({'audio': 1, 'norm': req.normalize})}/audio"
+        prefix = layout.audio_prefix(
+            req.title_id, req.sha256, params_hash({"audio": 1, "norm": req.normalize})
         )
-        manifest_key = f"{prefix}/tracks.json"
+        manifest_key = layout.audio_tracks_key(prefix)
         if self.deps.store.exists(manifest_key):
             tracks = [
                 c.RenditionInfo(**t) for t in json.loads(self.deps.store.get_bytes(manifest_key))
@@ -415,7 +415,7 @@ class MediaActivities:
                         target_lufs=s.loudness_target_lufs,
                     )
                 for t in encoded:
-                    key = f"{prefix}/{Path(t.path).name}"
+                    key = layout.audio_track_key(prefix, Path(t.path).name)
                     upload(self.deps.store, key, Path(t.path))
                     tracks.append(
                         c.RenditionInfo(
@@ -460,7 +460,7 @@ class MediaActivities:
                     raise ApplicationError(
                         f"subtitles {sub.language}: {exc}", type="BadSubtitles", non_retryable=True
                     )
-            key = f"subtitles/{req.title_id}/{fetched.sha256[:16]}/{sub.language}.vtt"
+            key = layout.subtitle_key(req.title_id, fetched.sha256, sub.language)
             self.deps.store.put_bytes(key, vtt.encode())
             info = c.RenditionInfo(
                 name=f"sub-{sub.language}", kind="subtitle", object_key=key, language=sub.language
@@ -475,8 +475,7 @@ class MediaActivities:
     def make_thumbnails(self, req: c.ThumbnailsRequest) -> c.ThumbnailsResult:
         from reelflow.media.thumbnails import make_artwork, make_thumbnails
 
-        prefix = f"images/{req.title_id}/{req.sha256[:16]}"
-        done_key = f"{prefix}/result.json"
+        done_key = layout.images_done_key(req.title_id, req.sha256)
         if self.deps.store.exists(done_key):
             return c.ThumbnailsResult(**json.loads(self.deps.store.get_bytes(done_key)))
         master = self.deps.local_copy(req.master_key)
@@ -494,8 +493,8 @@ class MediaActivities:
                     master, work / "art", ffmpeg=self.deps.ffmpeg, duration_s=req.duration_s
                 )
 
-            def put(path: Path, sub: str) -> str:
-                key = f"{prefix}/{sub}/{path.name}"
+            def put(path: Path, area: layout.ImageArea) -> str:
+                key = layout.image_key(req.title_id, req.sha256, area, path.name)
                 upload(self.deps.store, key, path)
                 return key
 

@@ -18,15 +18,17 @@ from temporalio.exceptions import ApplicationError
 from reelflow.activities.deps import Deps, params_hash
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress
 from reelflow.catalog.models import ContentKeyRow
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
+from reelflow.keystore.content_keys import open_key
+from reelflow.lifecycle import activity_defs as defs
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.activity_defs import implements
 from reelflow.media.watchdog import SubprocessStalled
 from reelflow.packaging.errors import PackagingError
-from reelflow.packaging.keys import ContentKey, open_key
 from reelflow.packaging.packager import AudioTrack, SubtitleTrack, VideoRendition, package
 from reelflow.packaging.verify import verify_package
-from reelflow.workflows import activity_defs as defs
-from reelflow.workflows import contracts as c
-from reelflow.workflows.activity_defs import implements
+from reelflow.storage import layout
 
 
 def load_keys(deps: Deps, title_id: str, kids: dict[str, str]) -> dict[TrackClass, ContentKey]:
@@ -80,8 +82,8 @@ class PackagingActivities:
             "seg": segment_duration,
             "thumbs": req.thumbnails_vtt_key,
         }
-        prefix = f"packages/{req.title_id}/v{req.version}/{params_hash(params)}"
-        done_key = f"{prefix}/package.json"
+        prefix = layout.package_prefix(req.title_id, req.version, params_hash(params))
+        done_key = layout.package_done_key(prefix)
         if self.deps.store.exists(done_key):
             cached = c.PackageInfo(**json.loads(self.deps.store.get_bytes(done_key)))
             return _as_requested(cached, req, done_key)
@@ -157,7 +159,7 @@ class PackagingActivities:
             # Thousands of segments for a feature: the count done rides the heartbeat.
             progress.update("upload package", total=len(result.files), unit="files")
             for n, rel in enumerate(result.files):
-                self.deps.store.put_file(f"{prefix}/{rel}", out / rel)
+                self.deps.store.put_file(layout.package_file_key(prefix, rel), out / rel)
                 progress.update(done=n + 1)
         info = c.PackageInfo(
             package_prefix=prefix,

@@ -15,15 +15,15 @@ from reelflow.activities.heartbeat import auto_heartbeat, current_progress
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Asset, ContentKeyRow, Package, Rendition, TitleState, utcnow
+from reelflow.domain.content_keys import generate_content_keys
 from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.keys import generate_content_keys, seal_key
+from reelflow.keystore.content_keys import seal_key
+from reelflow.lifecycle import activity_defs as defs
+from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle.activity_defs import implements
 from reelflow.packaging.packager import THUMBS_DIR
+from reelflow.storage import layout
 from reelflow.studios.events import STUDIO_EVENTS
-from reelflow.workflows import activity_defs as defs
-from reelflow.workflows import contracts as c
-from reelflow.workflows.activity_defs import implements
-
-ARTWORK_DIR = "art"  # under the package's origin prefix, next to the manifests
 
 
 class PublishActivities:
@@ -78,16 +78,16 @@ class PublishActivities:
     def publish_title(self, req: c.PublishRequest) -> c.PublishResult:
         """Copy the package to origin, write the package row, mark the title published."""
         store = self.deps.store
-        origin = f"origin/{req.title_id}/v{req.version}"
+        origin = layout.origin_prefix(req.title_id, req.version)
         pkg = req.package
         files = self._package_files(pkg)
         progress = current_progress()
         for n, rel in enumerate(files):
-            dst = f"{origin}/{rel}"
+            dst = layout.origin_key(req.title_id, req.version, rel)
             if not store.exists(dst):
-                store.copy(f"{pkg.package_prefix}/{rel}", dst)
+                store.copy(layout.package_file_key(pkg.package_prefix, rel), dst)
             progress.update("copy to origin", done=n + 1, total=len(files), unit="files")
-        artwork = self._copy_artwork(req, origin, files)
+        artwork = self._copy_artwork(req, files)
         newly = False
         with session_scope(self.deps.engine) as s:
             row = s.exec(
@@ -102,8 +102,8 @@ class PublishActivities:
                 row.published_at = utcnow()
                 row.removed_at = None
             row.origin_prefix = origin
-            row.mpd_key = f"{origin}/{pkg.mpd}"
-            row.hls_key = f"{origin}/{pkg.hls_master}"
+            row.mpd_key = layout.origin_key(req.title_id, req.version, pkg.mpd)
+            row.hls_key = layout.origin_key(req.title_id, req.version, pkg.hls_master)
             row.encrypted = bool(pkg.kids)
             row.drm_systems = list(pkg.drm_systems)
             row.kids = dict(pkg.kids)
@@ -130,9 +130,7 @@ class PublishActivities:
             )
         return [str(rel) for rel in files]
 
-    def _copy_artwork(
-        self, req: c.PublishRequest, origin: str, files: list[str]
-    ) -> dict[str, list[str]]:
+    def _copy_artwork(self, req: c.PublishRequest, files: list[str]) -> dict[str, list[str]]:
         """Posters and backdrops copied to ``<origin>/art/``; the package row's artwork map.
 
         Paths are relative to ``origin`` and keep the order given (largest first). A copy
@@ -144,7 +142,7 @@ class PublishActivities:
         for kind, keys in (("poster", req.poster_keys), ("backdrop", req.backdrop_keys)):
             artwork[kind] = []
             for key in keys:
-                rel = f"{ARTWORK_DIR}/{PurePosixPath(key).name}"
+                rel = layout.origin_artwork_path(PurePosixPath(key).name)
                 if placed.setdefault(rel, key) != key:
                     # Two sources, one name: the second would silently serve the first image.
                     raise ApplicationError(
@@ -152,7 +150,7 @@ class PublishActivities:
                         type="ArtworkConflict",
                         non_retryable=True,
                     )
-                dst = f"{origin}/{rel}"
+                dst = layout.origin_key(req.title_id, req.version, rel)
                 if not store.exists(dst):
                     store.copy(key, dst)
                 artwork[kind].append(rel)
@@ -225,19 +223,15 @@ class PublishActivities:
                 )
             ).all()
         others = {a.sha256[:16] for a in assets if a.version != version}
-        prefixes = [f"packages/{title_id}/v{version}/"]
+        prefixes = [layout.package_version_prefix(title_id, version)]
         for sha in sorted({a.sha256 for a in assets if a.version == version}):
             if sha[:16] in others:
                 continue
-            prefixes.append(f"masters/{title_id}/{sha}")
-            prefixes.extend(
-                f"{kind}/{title_id}/{sha[:16]}-" for kind in ("qc", "ladders", "renditions")
-            )
-            prefixes.append(f"images/{title_id}/{sha[:16]}/")
+            prefixes.extend(layout.content_prefixes(title_id, sha))
         # subtitles/<title>/<sha16 of the file>/<language>.vtt
         folders: dict[bool, set[str]] = {True: set(), False: set()}
         for r in subtitles:
-            folders[r.version == version].add(f"{PurePosixPath(r.object_key).parent}/")
+            folders[r.version == version].add(layout.subtitle_folder(r.object_key))
         prefixes.extend(sorted(folders[True] - folders[False]))
         return prefixes
 
