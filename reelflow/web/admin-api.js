@@ -2,25 +2,13 @@
 // sessionStorage key), so a viewer signed in to the player is not an admin here.
 
 import { ApiProblem } from './api.js';
+import { tabStore } from './auth.js';
 import { h } from './dom.js';
 
-const ADMIN_AUTH_KEY = 'reelflow.admin';
-
-export function getAdmin() {
-  try {
-    return JSON.parse(sessionStorage.getItem(ADMIN_AUTH_KEY));
-  } catch {
-    return null;
-  }
-}
-
-export function setAdmin(auth) {
-  sessionStorage.setItem(ADMIN_AUTH_KEY, JSON.stringify(auth));
-}
-
-export function clearAdmin() {
-  sessionStorage.removeItem(ADMIN_AUTH_KEY);
-}
+const adminAuth = tabStore('reelflow.admin');
+export const getAdmin = () => adminAuth.get();
+export const setAdmin = (auth) => adminAuth.set(auth);
+export const clearAdmin = () => adminAuth.clear();
 
 export async function adminApi(url, { method = 'GET', body, auth = true } = {}) {
   const headers = {};

@@ -8,25 +8,32 @@ const AUTH_KEY = 'reelflow.auth';
 const DEVICE_KEY = 'reelflow.device';
 const LAST_SESSION_KEY = 'reelflow.lastSession';
 
-export function getAuth() {
-  try {
-    return JSON.parse(sessionStorage.getItem(AUTH_KEY));
-  } catch {
-    return null;
-  }
+// A JSON value kept in sessionStorage under one key (this tab only): the viewer's sign-in
+// here, the admin console's in admin-api.js.
+export function tabStore(key) {
+  return {
+    get() {
+      try {
+        return JSON.parse(sessionStorage.getItem(key));
+      } catch {
+        return null;
+      }
+    },
+    set(value) { sessionStorage.setItem(key, JSON.stringify(value)); },
+    clear() { sessionStorage.removeItem(key); },
+  };
 }
+
+const viewerAuth = tabStore(AUTH_KEY);
+export const getAuth = () => viewerAuth.get();
 
 export function getToken() {
   return getAuth()?.token ?? null;
 }
 
-export function setAuth(auth) {
-  sessionStorage.setItem(AUTH_KEY, JSON.stringify(auth));
-}
+export const setAuth = (auth) => viewerAuth.set(auth);
 
-export function clearAuth() {
-  sessionStorage.removeItem(AUTH_KEY);
-}
+export const clearAuth = () => viewerAuth.clear();
 
 // Claims for display only (sub, plan, country); the API verifies the token itself.
 export function claimsOf(token) {

@@ -1,86 +1,59 @@
 // What the viewer is told for each refusal (problem slug) and for playback errors.
 // `action` is what the message offers: 'back' (to the catalog), 'retry', or 'signin'.
 
-const MESSAGES = {
-  geo_blocked: {
-    title: 'Not available in your country',
-    text: (p, ctx) =>
+// One row a problem slug: [slug, title, text(problem, ctx), action].
+const MESSAGES = Object.fromEntries([
+  ['geo_blocked', 'Not available in your country',
+    (p, ctx) =>
       `This title isn't available in ${ctx.country || 'your country'}. ` +
       'It may be offered in other regions.',
-    action: 'back',
-  },
-  plan_insufficient: {
-    title: 'Not included in your plan',
-    text: (p) => `${p.detail || 'Your plan does not include this title'}. Upgrade to watch it.`,
-    action: 'back',
-  },
-  too_many_streams: {
-    title: 'Too many streams',
-    text: (p) => {
+    'back'],
+  ['plan_insufficient', 'Not included in your plan',
+    (p) => `${p.detail || 'Your plan does not include this title'}. Upgrade to watch it.`,
+    'back'],
+  ['too_many_streams', 'Too many streams',
+    (p) => {
       const n = p.body?.max_streams;
       const streams = n ? `${n} stream${n === 1 ? '' : 's'}` : 'a limited number of streams';
       return `Your plan allows ${streams} at once. ` +
         'Stop watching on another device, then try again.';
     },
-    action: 'retry',
-  },
-  device_in_use: {
-    title: 'Already playing on this device',
-    text: () =>
+    'retry'],
+  ['device_in_use', 'Already playing on this device',
+    () =>
       'Another player on this device holds the stream. Close it, or wait a minute, then try again.',
-    action: 'retry',
-  },
-  outside_window: {
-    title: 'Not available right now',
-    text: () => "This title is outside its availability window. Check back when it's released.",
-    action: 'back',
-  },
-  not_published: {
-    title: 'No longer available',
-    text: () => 'This title has been removed from the catalog.',
-    action: 'back',
-  },
-  not_found: {
-    title: 'Title not found',
-    text: () => "This title doesn't exist or isn't available to you.",
-    action: 'back',
-  },
-  session_expired: {
-    title: 'Playback stopped',
-    text: (p) => `${p.detail || 'Your playback session ended'}.`,
-    action: 'retry',
-  },
-  unsupported_drm: {
-    title: "Can't play on this browser",
-    text: () => "This browser doesn't support the protection this title needs.",
-    action: 'back',
-  },
-  key_withheld: {
-    title: "Can't play this quality",
-    text: () => 'Your plan does not include the keys for this stream.',
-    action: 'back',
-  },
-  invalid_token: {
-    title: 'Please sign in again',
-    text: () => 'Your sign-in is not valid any more.',
-    action: 'signin',
-  },
-  token_expired: {
-    title: 'Please sign in again',
-    text: () => 'Your sign-in has expired.',
-    action: 'signin',
-  },
-  rate_limited: {
-    title: 'Slow down',
-    text: () => 'Too many requests. Wait a moment and try again.',
-    action: 'retry',
-  },
-  network_error: {
-    title: 'Connection problem',
-    text: () => "The service couldn't be reached. Check your connection and try again.",
-    action: 'retry',
-  },
-};
+    'retry'],
+  ['outside_window', 'Not available right now',
+    () => "This title is outside its availability window. Check back when it's released.",
+    'back'],
+  ['not_published', 'No longer available',
+    () => 'This title has been removed from the catalog.',
+    'back'],
+  ['not_found', 'Title not found',
+    () => "This title doesn't exist or isn't available to you.",
+    'back'],
+  ['session_expired', 'Playback stopped',
+    (p) => `${p.detail || 'Your playback session ended'}.`,
+    'retry'],
+  ['unsupported_drm', "Can't play on this browser",
+    () => "This browser doesn't support the protection this title needs.",
+    'back'],
+  ['key_withheld', "Can't play this quality",
+    () => 'Your plan does not include the keys for this stream.',
+    'back'],
+  ['invalid_token', 'Please sign in again',
+    () => 'Your sign-in is not valid any more.',
+    'signin'],
+  ['token_expired', 'Please sign in again',
+    () => 'Your sign-in has expired.',
+    'signin'],
+  ['rate_limited', 'Slow down',
+    () => 'Too many requests. Wait a moment and try again.',
+    'retry'],
+  ['network_error', 'Connection problem',
+    () => "The service couldn't be reached. Check your connection and try again.",
+    'retry'],
+].map(([slug, title, text, action]) => [slug, { title, text, action }]));
 
 const FALLBACK = {
   title: 'Something went wrong',
