@@ -1,10 +1,24 @@
-"""Hand-read parameters for the hottest endpoints, documented in OpenAPI all the same.
+"""The fast path: hand-read parameters for the hottest routes, documented in OpenAPI all the same.
 
-FastAPI's dependency solving (typing introspection, per-parameter validation) cost more
-than the rest of a cached manifest or license request (bench/playback_api.py). The hot
-endpoints therefore take only the Request and read their few parameters here, with the
-same limits and the same 422 problem a declared parameter would give; ``openapi`` adds the
-parameter descriptions to the route so /docs and schemathesis still see them.
+The API has two route styles, and this is the one place that says why:
+
+- **Dependency-injected** (most routes): parameters, bodies and ``ApiContext`` come from
+  FastAPI's ``Depends``/``Query``/``Path`` declarations. Clear and self-documenting; used
+  wherever a request is not on a player's per-segment or per-start path.
+- **Fast path** (the hot routes): FastAPI's dependency solving (typing introspection,
+  per-parameter validation) cost more than the rest of a cached manifest or license
+  request (bench/playback_api.py). These routes take only the ``Request``, get the context
+  with ``http.context.api_context`` (and the viewer with ``viewer_of`` where one is needed)
+  and read their few parameters with the helpers below, with the same limits and the same
+  422 problem a declared parameter would give; the ``*_doc`` helpers add the parameter
+  descriptions to the route (``openapi_extra``) so /docs and schemathesis still see them.
+
+The fast-path routes, and only these: ``POST /v1/titles/{title_id}/playback``
+(routes/playback.py), the three session manifests (routes/manifests.py), the ClearKey
+license and HLS identity key (routes/licenses.py) and the embedded origin ``/media/...``
+(routes/media.py, which checks the raw signed path itself). Each says so with a
+``# Fast path`` comment pointing here. A new route is dependency-injected unless a bench
+shows it is hot.
 """
 
 from __future__ import annotations

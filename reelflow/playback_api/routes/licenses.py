@@ -66,10 +66,7 @@ def _kid_hex(kid: str) -> str:
 
 _REQUEST_SCHEMA: dict[str, Any] = {
     "parameters": [fp.TOKEN_DOC],
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": ClearKeyRequest.model_json_schema()}},
-    },
+    "requestBody": fp.body_doc(ClearKeyRequest),
 }
 _KID_RE = re.compile(r"^[0-9a-f]{32}$")
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -83,9 +80,11 @@ _NO_STORE = {"Cache-Control": "no-store"}
 )
 async def clearkey_license(request: Request) -> Response:
     """Answer a ClearKey license request with the keys this session is entitled to."""
+    # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     ctx = api_context(request)
     token = fp.token(request)
-    # Parsed by hand: CDMs and players do not all send a JSON content type.
+    # Not fp.json_body: CDMs and players do not all send a JSON content type, and a
+    # malformed request gets the one-line hint below rather than pydantic's errors.
     raw = await request.body()
     try:
         body = ClearKeyRequest.model_validate_json(raw or b"null")
@@ -112,6 +111,7 @@ async def clearkey_license(request: Request) -> Response:
 )
 async def hls_identity_key(request: Request) -> Response:
     """The 16-byte key for an HLS ``KEYFORMAT="identity"`` key line (web ClearKey playback)."""
+    # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     ctx = api_context(request)
     kid = fp.path_param(request, "kid", _KID_RE)
     grant = await authorize_license(ctx, fp.token(request), "clearkey")

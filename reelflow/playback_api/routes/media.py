@@ -117,6 +117,7 @@ _PATH_DOC = {"parameters": [{"name": "path", "in": "path", "required": True,
 )
 async def media(request: Request) -> Response:
     """A file of a published package, if the signed prefix is genuine and unexpired."""
+    # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     ctx = api_context(request)
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     claim = verify_media_path(ctx.link_secret, raw_path.decode("latin-1"), time.time())

@@ -47,6 +47,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from reelflow.catalog import studio_ingest as records
 from reelflow.catalog.models import IngestRequestRow, Studio, as_utc
+from reelflow.domain.ids import workflow_id
 from reelflow.ingest.sources import STORE_PREFIX, studio_uploads_prefix
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.progress import overall_percent
@@ -66,7 +67,7 @@ from reelflow.storage import StorageError
 from reelflow.studios import accounts as studios
 from reelflow.studios.signatures import SIGNATURE_HEADER
 from reelflow.workflows.client import find_title_run
-from reelflow.workflows.title import TitleWorkflow, workflow_id
+from reelflow.workflows.title import TitleWorkflow
 
 router = APIRouter(prefix=f"{API_V1}/studio", tags=["studio"])
 
