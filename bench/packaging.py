@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from reelflow.config import get_settings
+from reelflow.domain.content_keys import generate_content_keys
 from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.keys import generate_content_keys
 from reelflow.packaging.packager import (
     AudioTrack,
     SubtitleTrack,

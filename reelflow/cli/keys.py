@@ -26,7 +26,7 @@ def rotate_master_cmd(
 ) -> None:
     """Reseal every content key under the current master key."""
     from reelflow.catalog import engine_from_settings
-    from reelflow.keystore.admin import KeyAdminError, rotate_master
+    from reelflow.cli.keys_admin import KeyAdminError, rotate_master
 
     settings = get_settings()
     try:
@@ -52,7 +52,7 @@ def export_cpix_cmd(
 ) -> None:
     """Write a DASH-IF CPIX document with the title's keys encrypted to a recipient."""
     from reelflow.catalog import engine_from_settings
-    from reelflow.keystore.admin import KeyAdminError, export_cpix
+    from reelflow.cli.keys_admin import KeyAdminError, export_cpix
 
     settings = get_settings()
     if not recipient_cert.is_file():

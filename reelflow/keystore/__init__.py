@@ -1,1 +1,1 @@
-"""Secrets at rest under the master key: the seal format and key administration for ops."""
+"""Secrets at rest under the master key: the seal format, and content keys sealed in it."""

@@ -32,10 +32,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.errors import CpixError
-from reelflow.packaging.keys import ContentKey
 
 CPIX_NS = "urn:dashif:org:cpix"
 PSKC_NS = "urn:ietf:params:xml:ns:keyprov:pskc"

@@ -21,21 +21,5 @@ class PackagerError(PackagingError):
         super().__init__(f"packager failed on stream {stream}: {message}")
 
 
-class ContentKeyError(PackagingError):
-    """Base class for content-key problems."""
-
-
-class InvalidKeyMaterial(ContentKeyError, ValueError):
-    """A key, KID or master key has the wrong length or type."""
-
-
-class UnknownMasterKeyVersion(ContentKeyError):
-    """A sealed key names a master-key version that is not configured."""
-
-
-class KeyUnsealError(ContentKeyError):
-    """A sealed key cannot be opened: wrong master key, wrong KID, or tampered bytes."""
-
-
 class CpixError(PackagingError):
     """A CPIX document cannot be built or read (bad certificate, bad MAC, bad structure)."""

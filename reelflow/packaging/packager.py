@@ -33,11 +33,11 @@ from typing import Any, Literal
 
 import m3u8
 
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass, track_class_for_height
 from reelflow.media.watchdog import StallWatchdog, SubprocessStalled, current_stall_limits
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
-from reelflow.domain.content_keys import ContentKey
 
 MPD_NAME = "manifest.mpd"
 HLS_MASTER_NAME = "master.m3u8"

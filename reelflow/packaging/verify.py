@@ -34,11 +34,11 @@ from pathlib import Path
 
 import m3u8
 
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.media.stderr_tail import stderr_tail
 from reelflow.packaging import fmp4
 from reelflow.packaging.errors import PackagerError
-from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import (
     PackageResult,
     Representation,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reelflow.config import get_settings
+from reelflow.domain.content_keys import ContentKey, generate_content_keys
 from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.keys import ContentKey, generate_content_keys
 from reelflow.packaging.packager import (
     AudioTrack,
     PackageResult,

@@ -10,11 +10,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from reelflow.domain.content_keys import ContentKey, generate_content_keys
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.cpix import CPIX_NS, build_cpix
 from reelflow.packaging.errors import CpixError
-from reelflow.packaging.keys import ContentKey, generate_content_keys
 from tests.fixtures.cpix_reader import read_cpix
 
 C = f"{{{CPIX_NS}}}"

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
-from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import PackageResult
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from reelflow.domain.content_keys import ContentKey, generate_content_keys
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
-from reelflow.packaging.keys import ContentKey, generate_content_keys
 from reelflow.packaging.packager import (
     AudioTrack,
     PackageResult,

@@ -20,11 +20,11 @@ import pytest
 from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DataConverter
 
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.media.errors import FFmpegTimeout, ProbeError
 from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffmpeg_detailed, run_ffprobe_json
 from reelflow.packaging.errors import PackagerError
-from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import PackageResult, run_packager, write_key_flagfile
 from reelflow.packaging.verify import verify_package
 

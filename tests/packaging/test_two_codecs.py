@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from reelflow.config import get_settings
-from reelflow.domain.track_classes import TrackClass
 from reelflow.domain.content_keys import ContentKey
+from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.packager import PackageResult, VideoRendition, package
 from reelflow.packaging.verify import verify_package
 from tests.packaging.conftest import Media

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import fmp4
-from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import PackageResult
 from reelflow.packaging.verify import verify_package
 

@@ -8,8 +8,8 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.keys import ContentKey
 from reelflow.packaging.packager import PackageResult
 from reelflow.packaging.verify import VerifyReport, verify_package
 

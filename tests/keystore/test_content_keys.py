@@ -1,48 +1,33 @@
+"""Content keys sealed at rest: round trip, bound to KID and version, rotation."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
 
-from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.errors import InvalidKeyMaterial, KeyUnsealError, UnknownMasterKeyVersion
-from reelflow.packaging.keys import (
-    ContentKey,
-    KeyRef,
-    generate_content_keys,
+from reelflow.domain.content_keys import InvalidKeyMaterial
+from reelflow.keystore.content_keys import (
+    KeyUnsealError,
+    UnknownMasterKeyVersion,
     open_key,
     reseal,
     seal_key,
     sealed_key_version,
 )
 
-
-def test_generate_content_keys_random_per_class() -> None:
-    keys = generate_content_keys(["SD", TrackClass.HD, "AUDIO", "SD"])
-    assert set(keys) == {TrackClass.SD, TrackClass.HD, TrackClass.AUDIO}
-    assert all(len(k.kid) == 16 and len(k.key) == 16 for k in keys.values())
-    assert len({k.kid for k in keys.values()} | {k.key for k in keys.values()}) == 6
-    assert all(k.track_class is tc for tc, k in keys.items())
-
-
-def test_content_key_repr_hides_key() -> None:
-    key = generate_content_keys([TrackClass.HD])[TrackClass.HD]
-    for text in (repr(key), str(key), f"{key}", repr({TrackClass.HD: key}), repr([key])):
-        assert key.key.hex() not in text
-        assert key.key.hex().upper() not in text
-        assert key.kid.hex() in text
+# Sealed by the code before the keys moved out of packaging/ (kid 00..0f, key 10..1f,
+# master 20..3f, version 3): keys already in catalogs must keep opening.
+_SEALED_BEFORE_MOVE = bytes.fromhex(
+    "0100000003bc31df4c0af0895f1461e4a3be9c28ad3d8079c5e671a4b4374b80bff754dd244e82c4999b73"
+    "1b968f37cdab"
+)
 
 
-def test_content_key_validates_lengths() -> None:
-    with pytest.raises(InvalidKeyMaterial, match="key must be 16 bytes"):
-        ContentKey(kid=os.urandom(16), key=os.urandom(15), track_class=TrackClass.SD)
-
-
-def test_key_ref_carries_no_key() -> None:
-    key = generate_content_keys([TrackClass.SD])[TrackClass.SD]
-    ref = KeyRef.of("title-1", key)
-    assert ref == KeyRef("title-1", TrackClass.SD, key.kid.hex())
-    assert key.key.hex() not in repr(ref)
+def test_key_sealed_by_earlier_code_still_opens() -> None:
+    kid, key, master = bytes(range(16)), bytes(range(16, 32)), bytes(range(32, 64))
+    assert sealed_key_version(_SEALED_BEFORE_MOVE) == 3
+    assert open_key(_SEALED_BEFORE_MOVE, master_keys={3: master}, kid=kid) == key
 
 
 @pytest.fixture

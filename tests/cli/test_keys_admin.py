@@ -16,10 +16,10 @@ from reelflow.activities.packaging_activities import load_keys
 from reelflow.activities.publish_activities import PublishActivities
 from reelflow.catalog import queries as q
 from reelflow.catalog.db import make_engine, upgrade
+from reelflow.cli.keys_admin import KeyAdminError, export_cpix, rotate_master
 from reelflow.config import ConfigError, Settings, rotate_generated_master_key
-from reelflow.keystore.admin import KeyAdminError, export_cpix, rotate_master
+from reelflow.lifecycle import contracts as c
 from reelflow.storage import LocalStore
-from reelflow.workflows import contracts as c
 from tests.fixtures import catalog_reads as reads
 from tests.fixtures.cpix_reader import read_cpix
 from tests.packaging.test_cpix import _cert, _pem

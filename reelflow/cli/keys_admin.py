@@ -1,4 +1,4 @@
-"""Content-key administration for ops: master-key rotation and CPIX export."""
+"""Content-key administration behind `reelflow keys`: master-key rotation and CPIX export."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from sqlmodel import Session, col, select
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.config import Settings
+from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
+from reelflow.keystore.content_keys import open_key, reseal
 from reelflow.packaging.cpix import build_cpix
-from reelflow.packaging.keys import ContentKey, open_key, reseal
 
 
 class KeyAdminError(RuntimeError):
