@@ -256,7 +256,8 @@ async def run_lifecycle(
 ) -> LifecycleRun:
     """One title from start to ``published`` on workers already polling ``settings``'
     queues; the caller takes it down."""
-    from reelflow.workflows.title import TitleWorkflow, workflow_id
+    from reelflow.domain.ids import workflow_id
+    from reelflow.workflows.title import TitleWorkflow
 
     title_id = f"long-{uuid.uuid4().hex[:8]}"
     t0 = time.perf_counter()
@@ -313,7 +314,8 @@ class Row:
 async def one_length(
     client: Client, root: Path, minutes: float, heartbeat_s: float, ffmpeg: str
 ) -> Row:
-    from reelflow.workflows.title import TitleWorkflow, workflow_id
+    from reelflow.domain.ids import workflow_id
+    from reelflow.workflows.title import TitleWorkflow
 
     seconds = minutes * 60
     work = root / f"m{minutes:g}"

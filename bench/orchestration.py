@@ -144,9 +144,10 @@ def run_plain(master: Path, settings: Settings, work: Path) -> BaselineResult:
 # ---------------------------------------------------------------- candidate: TitleWorkflow
 async def run_workflow(client: Client, master: Path, home: Path) -> tuple[float, int, int]:
     """One title through TitleWorkflow with fresh state (no reusable outputs)."""
+    from reelflow.domain.ids import workflow_id
     from reelflow.lifecycle import contracts as c
     from reelflow.workers.main import build_worker
-    from reelflow.workflows.title import TitleWorkflow, workflow_id
+    from reelflow.workflows.title import TitleWorkflow
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     settings = Settings(home=home, control_queue=f"{queue}-control", media_queue=f"{queue}-media")

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from reelflow.config import Settings, get_settings
 from reelflow.domain.codecs import VIDEO_CODECS
+from reelflow.domain.ids import TITLE_ID_RULE, is_title_id, workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.progress import overall_percent
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 titles_app = typer.Typer(no_args_is_help=True, help="title lifecycles (Temporal workflows)")
 console = Console()
 err = Console(stderr=True)
-TITLE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CODEC_CHOICES = ", ".join(VIDEO_CODECS)
 
 
@@ -40,6 +40,11 @@ class CliError(Exception):
 
 def fail(message: str) -> NoReturn:
     raise CliError(message)
+
+
+def _check_id(title_id: str, what: str = "title id") -> None:
+    if not is_title_id(title_id):
+        fail(f"{what} {title_id!r} is not a title id: use {TITLE_ID_RULE}")
 
 
 def _iso(value: str | None, flag: str) -> str | None:
@@ -76,8 +81,8 @@ async def _handle(settings: Settings, title_id: str, version: int | None = None)
     from temporalio.service import RPCError
 
     from reelflow.workflows.client import find_title_run
-    from reelflow.workflows.title import workflow_id
 
+    _check_id(title_id)
     client = await _client(settings)
     wanted = version or _current_version(settings, title_id)
     try:
@@ -93,7 +98,7 @@ def _current_version(settings: Settings, title_id: str) -> int:
     """The newest version the catalog knows for a title (1 when it knows none)."""
     try:
         from reelflow.catalog import engine_from_settings
-        from reelflow.catalog import queries as q
+        from reelflow.catalog import titles as q
 
         return q.get_title(engine_from_settings(settings), title_id).version
     except Exception:
@@ -114,7 +119,7 @@ async def start_title(settings: Settings, inp: c.TitleInput) -> str:
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from reelflow.workflows.client import find_title_run
-    from reelflow.workflows.title import TitleWorkflow, workflow_id
+    from reelflow.workflows.title import TitleWorkflow
 
     client = await _client(settings)
     inp.media_queue = settings.media_queue
@@ -208,7 +213,7 @@ def _run(coro: Any) -> Any:
 @titles_app.command("ingest")
 def ingest(
     source: Annotated[str, typer.Argument(help="file path, http(s) URL or store:<key>")],
-    title_id: Annotated[str, typer.Option("--id", help="title id: a-z 0-9 _ -, max 64")],
+    title_id: Annotated[str, typer.Option("--id", help=f"title id: {TITLE_ID_RULE}")],
     name: Annotated[str, typer.Option("--name")],
     synopsis: Annotated[str, typer.Option()] = "",
     genre: Annotated[list[str] | None, typer.Option("--genre")] = None,
@@ -298,10 +303,7 @@ def build_input(
     *,
     codecs: str | None = None,
 ) -> c.TitleInput:
-    if not TITLE_ID_RE.match(title_id):
-        fail(
-            f"--id {title_id!r}: use 1-64 characters a-z 0-9 _ - (starting with a letter or digit)"
-        )
+    _check_id(title_id, "--id")
     if not name.strip() or len(name) > 300:
         fail("--name must be 1-300 characters")
     if ladder not in ("per_title", "fixed"):
@@ -375,7 +377,7 @@ def history(title_id: str, version: Annotated[int | None, typer.Option()] = None
 def list_titles(state: Annotated[str | None, typer.Option()] = None) -> None:
     """Titles in the catalog, newest first."""
     from reelflow.catalog import engine_from_settings
-    from reelflow.catalog import queries as q
+    from reelflow.catalog import titles as q
 
     table = Table()
     for col in ("id", "name", "state", "version", "updated"):
@@ -425,6 +427,7 @@ def takedown(title_id: str, reason: Annotated[str, typer.Option()] = "taken down
     from reelflow.workflows.title import TitleWorkflow
 
     async def go() -> None:
+        _check_id(title_id)
         settings = get_settings()
         client = await _client(settings)
         sent = 0
@@ -498,7 +501,7 @@ def transfer(
     """Give a title to another studio (the only way ownership changes; clears the
     callback URL, so the previous owner stops being notified)."""
     from reelflow.catalog import engine_from_settings
-    from reelflow.catalog.queries import TitleNotFound
+    from reelflow.catalog.titles import TitleNotFound
     from reelflow.catalog.studio_ingest import UnknownStudio, transfer_title
 
     try:

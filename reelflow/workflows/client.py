@@ -16,13 +16,13 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from reelflow.config import ConfigError, Settings, get_settings
+from reelflow.domain.ids import legacy_workflow_id, workflow_id
 from reelflow.lifecycle.search_attributes import (
     SEARCH_ATTRIBUTES,
     STAGE_ATTR,
     STATE_ATTR,
     TITLE_ID_ATTR,
 )
-from reelflow.workflows.title import legacy_workflow_id, workflow_id
 
 __all__ = [
     "SEARCH_ATTRIBUTES",

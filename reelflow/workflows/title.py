@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import reelflow.lifecycle.activity_defs as defs
     import reelflow.lifecycle.contracts as c
+    from reelflow.domain.ids import InvalidTitleId, check_title_id, legacy_workflow_id, workflow_id
     from reelflow.domain.track_classes import TrackClass, track_class_for_height
     from reelflow.lifecycle.search_attributes import STAGE_ATTR, STATE_ATTR, TITLE_ID_ATTR
 
@@ -80,31 +81,6 @@ AV1_ALONGSIDE = "av1-alongside-14"
 
 A = TypeVar("A")  # an activity's request
 R = TypeVar("R")  # an activity's result
-
-
-# Title ids never contain "@" (playback_api.auth.signing.ID_RE, studio ingest), so the id of a
-# version >= 2 cannot be the id of another title's first version.
-VERSION_SEPARATOR = "@v"
-
-
-def workflow_id(title_id: str, version: int = 1) -> str:
-    """``title-<id>`` for the first version, ``title-<id>@v<N>`` for a re-delivered one.
-
-    The one rule for building a title's workflow id (starters, lookups, supersede).
-    """
-    if "@" in title_id:
-        raise ValueError(f"title id {title_id!r} contains '@'")
-    return f"title-{title_id}" if version <= 1 else f"title-{title_id}{VERSION_SEPARATOR}{version}"
-
-
-def legacy_workflow_id(title_id: str, version: int) -> str | None:
-    """The id versions >= 2 were started under before ``@v`` (``title-<id>-v<N>``).
-
-    It can also be the first version of a title named ``<id>-v<N>``: whoever follows it
-    checks the run's ReelflowTitleId (``client.find_title_run``, the supersede signal).
-    None for the first version, whose id never changed.
-    """
-    return None if version <= 1 else f"title-{title_id}-v{version}"
 
 
 @workflow.defn(name="TitleWorkflow")
@@ -187,6 +163,11 @@ class TitleWorkflow:
     @workflow.run
     async def run(self, inp: c.TitleInput) -> c.TitleStatus:
         self._input = inp
+        try:
+            # Before any command: a run with a good id issues exactly what it did before.
+            check_title_id(inp.title_id)
+        except InvalidTitleId as exc:
+            raise ApplicationError(str(exc), type="InvalidTitleId", non_retryable=True) from None
         if self._window_rev == 0:
             # A signal delivered with the first workflow task runs before this method; an
             # update_window sent right after start must not be overwritten by the input.

@@ -37,6 +37,7 @@ from reelflow.catalog.db import upgrade
 from reelflow.catalog.models import IngestRequestRow, Title
 from reelflow.catalog.studio_ingest import PENDING
 from reelflow.config import Settings
+from reelflow.domain.ids import workflow_id
 from reelflow.playback_api.auth import webhook_auth
 from reelflow.playback_api.http.app import create_app
 from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, Problem
@@ -55,7 +56,6 @@ from reelflow.studios.signatures import (
     sign_payload,
 )
 from reelflow.workers.main import build_worker
-from reelflow.workflows.title import workflow_id
 from tests.services import free_port
 
 INGEST = "/v1/studio/ingest"

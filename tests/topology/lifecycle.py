@@ -15,9 +15,10 @@ from minio import Minio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.media.samples import make_test_title
-from reelflow.workflows.title import TitleWorkflow, workflow_id
+from reelflow.workflows.title import TitleWorkflow
 from tests.topology.harness import BUCKET, Topology, http
 
 # 150 s at 60 s chunks: chunks of 60, 60 and 30 s, so the work spreads over two hosts.

@@ -19,8 +19,9 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog.models import LadderRow
+from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
-from reelflow.workflows.title import TitleWorkflow, workflow_id
+from reelflow.workflows.title import TitleWorkflow
 from tests.web.conftest import NetLog, WebStack
 from tests.web.test_player import licensed_kids, sign_in, video_state, wait_playing
 from tests.workflows.conftest import make_clip, running_workers

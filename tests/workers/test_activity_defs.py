@@ -95,6 +95,7 @@ def test_workflow_module_loads_no_activity_code() -> None:
     assert loaded == {
         "reelflow",
         "reelflow.domain",
+        "reelflow.domain.ids",
         "reelflow.domain.track_classes",
         "reelflow.workflows",
         "reelflow.lifecycle",

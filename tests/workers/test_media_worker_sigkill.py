@@ -27,9 +27,10 @@ from temporalio.testing import WorkflowEnvironment
 from reelflow.catalog import engine_from_settings
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
+from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.workers.main import build_worker
-from reelflow.workflows.title import TitleWorkflow, workflow_id
+from reelflow.workflows.title import TitleWorkflow
 from tests.fixtures import catalog_reads as reads
 from tests.workflows.conftest import make_clip
 

@@ -25,18 +25,21 @@ from bench.duration_scaling import count_objects, run_lifecycle
 from reelflow.activities.deps import Deps
 from reelflow.activities.packaging_activities import load_keys
 from reelflow.catalog import engine_from_settings
-from reelflow.catalog import queries as q
+from reelflow.catalog import packages as catalog_packages
+from reelflow.catalog import titles as q
 from reelflow.catalog.models import Package
 from reelflow.config import Settings
+from reelflow.domain.content_keys import ContentKey
+from reelflow.domain.ids import workflow_id
 from reelflow.domain.track_classes import TrackClass
 from reelflow.lifecycle import contracts as c
+from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.media.samples import make_long_master, write_long_subtitles
 from reelflow.media.subtitles import format_timestamp
 from reelflow.media.thumbnails import default_interval
-from reelflow.domain.content_keys import ContentKey
 from reelflow.packaging.verify import segment_frames
 from reelflow.storage import ObjectStore, store_from_settings
-from reelflow.workflows.title import TitleWorkflow, workflow_id
+from reelflow.workflows.title import TitleWorkflow
 from tests.workflows.conftest import running_workers
 
 pytestmark = pytest.mark.slow
@@ -117,7 +120,7 @@ async def _run(
                 print(f"  {stage:<11}{secs:8.1f}  attempts {h.attempts.get(stage, 0)}")
             print(f"history: {h.events} events, {h.bytes / 1024:.0f} KB; {objects} objects")
         title_id = run.title_id
-        pkg = q.get_package(engine, title_id, 1)
+        pkg = catalog_packages.get_package(engine, title_id, 1)
         assert pkg is not None and pkg.encrypted
         keys = load_keys(Deps(settings, engine, store), title_id, pkg.kids)
         checks = _check_package(settings, store, pkg, keys, cues, run.status.renditions)
@@ -217,7 +220,7 @@ def _check_package(
             kind="video",
             track_class=track_class,
             key=key,
-            ffmpeg=settings.vmaf_ffmpeg() or "",
+            ffmpeg=vmaf_ffmpeg(settings) or "",
             packager=settings.binary("packager"),
         )
         assert len(got) == SEGMENT_S * FPS, (index, len(got))

@@ -18,7 +18,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog import engine_from_settings
-from reelflow.catalog import queries as q
+from reelflow.catalog import packages as catalog_packages
+from reelflow.catalog import titles as q
 from reelflow.config import Settings
 from reelflow.lifecycle import contracts as c
 from reelflow.playback_api.auth.auth import mint_dev_token
@@ -140,7 +141,7 @@ async def test_live_version_plays_through_a_redelivery(
             for country in ("CA", "US"):
                 status, body = _play(api, api_settings, title_id, country)
                 assert status == 201 and _version_of(body) == "v4", body
-            v1_pkg, v4_pkg = (q.get_package(engine, title_id, v) for v in (1, 4))
+            v1_pkg, v4_pkg = (catalog_packages.get_package(engine, title_id, v) for v in (1, 4))
             assert v1_pkg is not None and v1_pkg.removed_at is not None
             assert not list(store.list(v1_pkg.origin_prefix + "/"))
             assert v4_pkg is not None and v4_pkg.mpd_key and store.exists(v4_pkg.mpd_key)

@@ -13,11 +13,13 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog import engine_from_settings
-from reelflow.catalog import queries as q
+from reelflow.catalog import packages as catalog_packages
+from reelflow.catalog import titles as q
 from reelflow.config import Settings
+from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.storage import store_from_settings
-from reelflow.workflows.title import TitleWorkflow, workflow_id
+from reelflow.workflows.title import TitleWorkflow
 from tests.fixtures import catalog_reads as reads
 from tests.workflows.conftest import make_clip, running_workers
 
@@ -89,7 +91,7 @@ async def test_clip_is_published_protected_and_taken_down(
         assert status.state == "published", status
         engine = engine_from_settings(settings)
         store = store_from_settings(settings)
-        pkg = q.get_package(engine, title_id, 1)
+        pkg = catalog_packages.get_package(engine, title_id, 1)
         assert pkg is not None and pkg.encrypted
         # The catalog knows the title's length (players show it and resume against it).
         duration = q.get_title(engine, title_id).duration_s
@@ -245,7 +247,7 @@ async def test_short_window_opens_and_expires_by_itself(
         next(e.at for e in reads.events_for(engine, title_id) if e.event == "expired")
     )
     assert expired_at is not None and expired_at >= end
-    pkg = q.get_package(engine, title_id, 1)
+    pkg = catalog_packages.get_package(engine, title_id, 1)
     assert pkg is not None and pkg.removed_at is not None
     assert not pkg.encrypted and pkg.drm_systems == [] and pkg.kids == {}
     assert reads.content_keys_for(engine, title_id, 1) == []
@@ -279,7 +281,7 @@ async def test_new_version_replaces_the_old_without_a_gap(
             handles.append(handle)
         old: c.TitleStatus = await handles[0].result()
         assert old.state == "superseded", old
-        v1, v2 = q.get_package(engine, title_id, 1), q.get_package(engine, title_id, 2)
+        v1, v2 = catalog_packages.get_package(engine, title_id, 1), catalog_packages.get_package(engine, title_id, 2)
         assert v1 is not None and v1.removed_at is not None
         assert v2 is not None and v2.removed_at is None
         assert not list(store.list(v1.origin_prefix + "/"))

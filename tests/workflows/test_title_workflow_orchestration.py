@@ -31,10 +31,11 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.search_attributes import SEARCH_ATTRIBUTES, STATE_ATTR
 from reelflow.workflows.client import HistorySize, find_title_run, history_size
-from reelflow.workflows.title import STAGES, TitleWorkflow, workflow_id
+from reelflow.workflows.title import STAGES, TitleWorkflow
 
 # Where a title that got through part 1 ends with the window above (part 2 stand-ins).
 FINISHED = "expired"
@@ -560,6 +561,29 @@ async def test_bad_media_is_not_retried_and_ends_failed(
     assert fakes.calls[c.JOIN_RENDITIONS] == 0
     assert fakes.events[-1].event == "failed"
     assert fakes.events[-1].detail["stage"] == "encode"
+
+
+async def test_a_bad_title_id_fails_the_run_before_any_activity(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    """The workflow checks its input against the one title-id rule itself, instead of
+    trusting every starter's regex."""
+    fakes = StandIns(chunks=1)
+    queue = f"orch-{uuid.uuid4().hex[:10]}"
+    inp = c.TitleInput(title_id="Bad.Id@v2", source="/masters/film.mov", name="x")
+    async with Worker(
+        ts_env.client, task_queue=queue, workflows=[TitleWorkflow], activities=fakes.activities()
+    ):
+        handle = await ts_env.client.start_workflow(
+            TitleWorkflow.run, inp, id=f"bad-id-{uuid.uuid4().hex[:8]}", task_queue=queue
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "InvalidTitleId"
+    assert "a-z 0-9 _ -" in str(failed.value.cause)
+    assert sum(fakes.calls.values()) == 0, fakes.calls
+    assert fakes.events == []
 
 
 # ---------------------------------------------------------------------------- events
