@@ -47,6 +47,7 @@ from reelflow.media.chunks import DEFAULT_TARGET_CHUNK_S, plan_chunks
 from reelflow.media.encode import encode_chunk, join_chunks
 from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title
 from reelflow.media.probe import MediaInfo, probe
+from reelflow.media.quality import vmaf_ffmpeg
 
 T = TypeVar("T")
 SHORT_S = 60.0
@@ -162,7 +163,7 @@ def main() -> None:
     ffmpeg, ffprobe, vmaf = (
         settings.binary("ffmpeg"),
         settings.binary("ffprobe"),
-        settings.vmaf_ffmpeg(),
+        vmaf_ffmpeg(settings),
     )
     segment_s, gop_s = float(settings.segment_duration), float(settings.gop_seconds)
     load_start = _load()

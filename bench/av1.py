@@ -42,6 +42,7 @@ from reelflow.config import get_settings
 from reelflow.media.codecs import Codec
 from reelflow.media.ladder import LadderOptions, analyse_per_title
 from reelflow.media.probe import probe
+from reelflow.media.quality import vmaf_ffmpeg
 
 DEFAULT_SOURCES = "bigbuckbunny,bikes,mandelbrot"
 QUICK_CRFS: dict[Codec, tuple[int, ...]] = {"h264": (20, 28, 36), "av1": (28, 42, 56)}
@@ -71,7 +72,7 @@ def main() -> None:
     ffmpeg, ffprobe, vmaf = (
         settings.binary("ffmpeg"),
         settings.binary("ffprobe"),
-        settings.vmaf_ffmpeg(),
+        vmaf_ffmpeg(settings),
     )
 
     def options(codec: Codec) -> LadderOptions:

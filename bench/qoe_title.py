@@ -31,6 +31,7 @@ from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
 from reelflow.media.ladder import LadderOptions, analyse_per_title
 from reelflow.media.probe import probe
+from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.packaging.packager import VideoRendition
 from reelflow.storage import LocalStore
 
@@ -77,7 +78,7 @@ def make_master(path: Path, ffmpeg: str) -> Path:
 
 def encoded_rungs(settings: Settings, work: Path) -> tuple[list[VideoRendition], str]:
     """The title's per-title rungs (from the cache when there), and a line saying how."""
-    ffmpeg, vmaf = settings.binary("ffmpeg"), settings.vmaf_ffmpeg()
+    ffmpeg, vmaf = settings.binary("ffmpeg"), vmaf_ffmpeg(settings)
     metric = "vmaf" if vmaf else "psnr"
     cache = _cache_dir(metric)
     index = cache / "rungs.json"

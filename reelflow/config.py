@@ -229,28 +229,6 @@ class Settings(BaseSettings):
             raise ConfigError(_MISSING_BINARY_FIX[name])
         return found
 
-    def vmaf_ffmpeg(self) -> str | None:
-        """An ffmpeg whose filter list has libvmaf, or None (quality then falls back to PSNR,
-        which ``reelflow doctor``, each ladder and the title status say). A configured path
-        without libvmaf is a ConfigError: it was meant to measure VMAF."""
-        from reelflow.media.quality import ffmpeg_has_libvmaf
-
-        if self.vmaf_ffmpeg_path:
-            if not ffmpeg_has_libvmaf(self.vmaf_ffmpeg_path):
-                raise ConfigError(
-                    "REELFLOW_VMAF_FFMPEG_PATH: not an ffmpeg with the libvmaf filter "
-                    "(`ffmpeg -hide_banner -filters` lists no libvmaf); unset it to use "
-                    "imageio-ffmpeg's static build"
-                )
-            return self.vmaf_ffmpeg_path
-        try:
-            import imageio_ffmpeg
-
-            exe: str = imageio_ffmpeg.get_ffmpeg_exe()
-        except (ImportError, RuntimeError, OSError):  # not installed / no binary for this OS
-            return None
-        return exe if ffmpeg_has_libvmaf(exe) else None
-
 
 _MISSING_BINARY_FIX = {
     "ffmpeg": "ffmpeg not found: apt-get install ffmpeg, or set REELFLOW_FFMPEG_PATH",

@@ -38,6 +38,7 @@ from reelflow.media.errors import FFmpegError, MediaError
 from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
 from reelflow.media.probe import probe
 from reelflow.media.qc import QCOptions, run_qc
+from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.storage import layout
 
 
@@ -207,7 +208,7 @@ class MediaActivities:
                             master,
                             info,
                             ffmpeg=self.deps.ffmpeg,
-                            ffmpeg_vmaf=s.vmaf_ffmpeg(),
+                            ffmpeg_vmaf=vmaf_ffmpeg(s),
                             options=LadderOptions(
                                 codec=req.codec,  # type: ignore[arg-type]
                                 max_kbps=req.max_kbps,

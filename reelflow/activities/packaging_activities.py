@@ -24,6 +24,7 @@ from reelflow.keystore.content_keys import open_key
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements
+from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.media.watchdog import SubprocessStalled
 from reelflow.packaging.errors import PackagingError
 from reelflow.packaging.packager import AudioTrack, SubtitleTrack, VideoRendition, package
@@ -141,7 +142,7 @@ class PackagingActivities:
                 report = verify_package(
                     result,
                     ffprobe=self.deps.ffprobe,
-                    ffmpeg_decode=s.vmaf_ffmpeg(),
+                    ffmpeg_decode=vmaf_ffmpeg(s),
                     packager=s.binary("packager"),
                     keys=keys,
                 )

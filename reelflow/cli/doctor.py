@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelflow.config import ConfigError, Settings, find_binary
+from reelflow.media.quality import vmaf_ffmpeg
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def quality_metric_check(settings: Settings) -> Check:
     """
     name = "quality metric"
     try:
-        vmaf = settings.vmaf_ffmpeg()
+        vmaf = vmaf_ffmpeg(settings)
     except ConfigError as exc:
         return Check(name, False, True, str(exc))
     if vmaf is None:

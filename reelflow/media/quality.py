@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from reelflow.config import ConfigError, Settings
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
 
@@ -42,6 +43,28 @@ def ffmpeg_has_libvmaf(ffmpeg: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0 and re.search(r"^\s*\S+\s+libvmaf\s", out.stdout, re.M) is not None
+
+
+def vmaf_ffmpeg(settings: Settings) -> str | None:
+    """An ffmpeg whose filter list has libvmaf, or None (quality then falls back to PSNR,
+    which ``reelflow doctor``, each ladder and the title status say). A configured path
+    (``REELFLOW_VMAF_FFMPEG_PATH``) without libvmaf is a ConfigError: it was meant to
+    measure VMAF. Otherwise imageio-ffmpeg's static build, when it has the filter."""
+    if settings.vmaf_ffmpeg_path:
+        if not ffmpeg_has_libvmaf(settings.vmaf_ffmpeg_path):
+            raise ConfigError(
+                "REELFLOW_VMAF_FFMPEG_PATH: not an ffmpeg with the libvmaf filter "
+                "(`ffmpeg -hide_banner -filters` lists no libvmaf); unset it to use "
+                "imageio-ffmpeg's static build"
+            )
+        return settings.vmaf_ffmpeg_path
+    try:
+        import imageio_ffmpeg
+
+        exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError, OSError):  # not installed / no binary for this OS
+        return None
+    return exe if ffmpeg_has_libvmaf(exe) else None
 
 
 class QualityError(MediaError):

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from reelflow.config import get_settings
+from reelflow.media.quality import vmaf_ffmpeg
 
 FFMPEG = get_settings().binary("ffmpeg")
 FFPROBE = get_settings().binary("ffprobe")
-VMAF_FFMPEG = get_settings().vmaf_ffmpeg()
+VMAF_FFMPEG = vmaf_ffmpeg(get_settings())
 
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 _HQ = [*_X264, "-crf", "8"]

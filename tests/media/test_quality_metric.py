@@ -10,7 +10,7 @@ import pytest
 
 from reelflow.cli.doctor import quality_metric_check
 from reelflow.config import ConfigError, Settings
-from reelflow.media.quality import ffmpeg_has_libvmaf
+from reelflow.media.quality import ffmpeg_has_libvmaf, vmaf_ffmpeg
 from tests.cli.test_app import run
 
 DEBIAN_FFMPEG = shutil.which("ffmpeg")  # Debian's 5.1: no libvmaf
@@ -33,11 +33,11 @@ def test_configured_ffmpeg_without_libvmaf_is_a_config_error(tmp_path: Path) -> 
     assert DEBIAN_FFMPEG is not None
     settings = Settings(home=tmp_path, vmaf_ffmpeg_path=DEBIAN_FFMPEG)
     with pytest.raises(ConfigError, match="REELFLOW_VMAF_FFMPEG_PATH"):
-        settings.vmaf_ffmpeg()
+        vmaf_ffmpeg(settings)
     check = quality_metric_check(settings)
     assert not check.ok and check.required and "libvmaf" in check.detail
     good = Settings(home=tmp_path, vmaf_ffmpeg_path=STATIC_FFMPEG)
-    assert good.vmaf_ffmpeg() == STATIC_FFMPEG
+    assert vmaf_ffmpeg(good) == STATIC_FFMPEG
     assert quality_metric_check(good).detail.startswith("VMAF available")
 
 
@@ -47,7 +47,7 @@ def test_default_static_build_without_libvmaf_means_psnr_fallback(
     # A real ffmpeg that lacks the filter stands where imageio's build would be.
     monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", lambda: DEBIAN_FFMPEG)
     settings = Settings(home=tmp_path)
-    assert settings.vmaf_ffmpeg() is None
+    assert vmaf_ffmpeg(settings) is None
     check = quality_metric_check(settings)
     assert not check.ok and not check.required and "PSNR fallback" in check.detail
 

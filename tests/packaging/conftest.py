@@ -11,6 +11,7 @@ import pytest
 from reelflow.config import get_settings
 from reelflow.domain.content_keys import ContentKey, generate_content_keys
 from reelflow.domain.track_classes import TrackClass
+from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.packaging.packager import (
     AudioTrack,
     PackageResult,
@@ -61,7 +62,7 @@ def ffprobe_bin() -> str:
 
 @pytest.fixture(scope="session")
 def ffmpeg9() -> str:
-    exe = get_settings().vmaf_ffmpeg()
+    exe = vmaf_ffmpeg(get_settings())
     assert exe, "imageio-ffmpeg's static ffmpeg 9 decodes the verification segments"
     return exe
 
