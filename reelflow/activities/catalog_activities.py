@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements
@@ -26,7 +26,7 @@ class CatalogActivities:
     @auto_heartbeat
     def register_title(self, inp: c.TitleInput) -> None:
         try:
-            q.upsert_title(
+            titles.upsert_title(
                 self.deps.engine,
                 title_id=inp.title_id,
                 name=inp.name,
@@ -37,12 +37,12 @@ class CatalogActivities:
                 studio_id=inp.studio_id,
                 callback_url=inp.callback_url,
             )
-        except q.TitleOwnedElsewhere as exc:
+        except titles.TitleOwnedElsewhere as exc:
             # No retry makes another studio's title ours: the run ends here.
             raise ApplicationError(str(exc), type="TitleOwnedElsewhere", non_retryable=True)
         # This version's window; the title's only while no other version is live, so a
         # re-delivery does not move the live version's until it publishes.
-        q.set_availability(
+        titles.set_availability(
             self.deps.engine,
             title_id=inp.title_id,
             version=inp.version,
@@ -55,7 +55,7 @@ class CatalogActivities:
     @implements(defs.record_event)
     @auto_heartbeat
     def record_event(self, req: c.EventRequest) -> bool:
-        return q.append_event(
+        return titles.append_event(
             self.deps.engine,
             title_id=req.title_id,
             version=req.version,

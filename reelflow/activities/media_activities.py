@@ -20,7 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps, params_hash
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress, upload
-from reelflow.catalog import queries as q
+from reelflow.catalog import assets as catalog_assets
+from reelflow.catalog import titles
 from reelflow.catalog.models import Rendition
 from reelflow.ingest.sources import BadSource, SourceTooLarge, TransientSourceError, fetch_to
 from reelflow.lifecycle import activity_defs as defs
@@ -114,7 +115,7 @@ class MediaActivities:
             reused = self.deps.store.exists(key)
             if not reused:
                 upload(self.deps.store, key, fetched.path, step="store master")
-        q.record_asset(
+        catalog_assets.record_asset(
             self.deps.engine,
             title_id=req.title_id,
             version=req.version,
@@ -144,7 +145,7 @@ class MediaActivities:
         doc = report.to_dict()
         report_key = layout.qc_report_key(req.title_id, req.sha256, params_hash(asdict(options)))
         self.deps.store.put_bytes(report_key, json.dumps(doc, indent=1).encode())
-        q.record_qc(
+        catalog_assets.record_qc(
             self.deps.engine,
             title_id=req.title_id,
             version=req.version,
@@ -156,7 +157,7 @@ class MediaActivities:
         video = info.video if info else None
         width, height = video.display_size if video else (0, 0)
         if info is not None:
-            q.record_asset(
+            catalog_assets.record_asset(
                 self.deps.engine,
                 title_id=req.title_id,
                 version=req.version,
@@ -167,7 +168,9 @@ class MediaActivities:
             )
             if info.duration_s:
                 # The catalog, the player's progress bar and "continue watching" need it.
-                q.set_duration(self.deps.engine, req.title_id, info.duration_s, version=req.version)
+                titles.set_duration(
+                    self.deps.engine, req.title_id, info.duration_s, version=req.version
+                )
         adapt = report.adaptations
         fps = adapt.force_cfr_fps or (video.avg_fps or video.fps if video else 0.0)
         return c.QCResult(
@@ -219,7 +222,7 @@ class MediaActivities:
                         )
             self.deps.store.put_bytes(key, json.dumps(ladder.to_dict()).encode())
         if req.alongside:
-            q.record_alongside_ladder(
+            catalog_assets.record_alongside_ladder(
                 self.deps.engine,
                 title_id=req.title_id,
                 version=req.version,
@@ -227,7 +230,7 @@ class MediaActivities:
                 ladder=ladder.to_dict(),
             )
         else:
-            q.record_ladder(
+            catalog_assets.record_ladder(
                 self.deps.engine,
                 title_id=req.title_id,
                 version=req.version,
@@ -380,7 +383,7 @@ class MediaActivities:
         return out
 
     def _record(self, title_id: str, version: int, info: c.RenditionInfo) -> None:
-        q.upsert_rendition(
+        catalog_assets.upsert_rendition(
             self.deps.engine,
             Rendition(title_id=title_id, version=version, **asdict(info)),
         )

@@ -12,12 +12,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps, params_hash
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress
-from reelflow.catalog.models import ContentKeyRow
+from reelflow.catalog import packages as catalog_packages
 from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.keystore.content_keys import open_key
@@ -34,23 +33,16 @@ from reelflow.storage import layout
 
 def load_keys(deps: Deps, title_id: str, kids: dict[str, str]) -> dict[TrackClass, ContentKey]:
     """Unseal the title's content keys by KID (only in the caller's memory)."""
-    secrets = deps.settings.secrets()
-    master = secrets.master_keys
+    master = deps.settings.secrets().master_keys
+    rows = catalog_packages.content_keys_by_kid(deps.engine, title_id, kids.values())
     out: dict[TrackClass, ContentKey] = {}
-    with Session(deps.engine) as s:
-        for cls, kid_hex in kids.items():
-            row = s.exec(
-                select(ContentKeyRow).where(
-                    ContentKeyRow.kid == kid_hex, ContentKeyRow.title_id == title_id
-                )
-            ).first()
-            if row is None:
-                raise ApplicationError(
-                    f"no content key {kid_hex} for {title_id}", type="KeyMissing"
-                )
-            kid = bytes.fromhex(kid_hex)
-            key = open_key(row.sealed_key, master_keys=master, kid=kid)
-            out[TrackClass(cls)] = ContentKey(kid=kid, key=key, track_class=TrackClass(cls))
+    for cls, kid_hex in kids.items():
+        row = rows.get(kid_hex)
+        if row is None:
+            raise ApplicationError(f"no content key {kid_hex} for {title_id}", type="KeyMissing")
+        kid = bytes.fromhex(kid_hex)
+        key = open_key(row.sealed_key, master_keys=master, kid=kid)
+        out[TrackClass(cls)] = ContentKey(kid=kid, key=key, track_class=TrackClass(cls))
     return out
 
 

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress
-from reelflow.catalog import queries as q
-from reelflow.catalog.db import session_scope
-from reelflow.catalog.models import Asset, ContentKeyRow, Package, Rendition, TitleState, utcnow
+from reelflow.catalog import assets as catalog_assets
+from reelflow.catalog import packages as catalog_packages
+from reelflow.catalog import titles
+from reelflow.catalog.models import ContentKeyRow, TitleState
 from reelflow.domain.content_keys import generate_content_keys
 from reelflow.domain.track_classes import TrackClass
 from reelflow.keystore.content_keys import seal_key
@@ -44,33 +44,33 @@ class PublishActivities:
     def generate_keys(self, req: c.KeysRequest) -> c.KeysResult:
         """One random key per track class, sealed at rest; existing keys are reused."""
         secrets = self.deps.settings.secrets()
-        kids: dict[str, str] = {}
-        with session_scope(self.deps.engine) as s:
-            existing = s.exec(
-                select(ContentKeyRow).where(
-                    ContentKeyRow.title_id == req.title_id, ContentKeyRow.version == req.version
-                )
-            ).all()
-            for row in existing:
-                kids[row.track_class] = row.kid
-            missing = [TrackClass(cls) for cls in req.classes if cls not in kids]
-            for cls, key in generate_content_keys(missing).items():
-                s.add(
-                    ContentKeyRow(
-                        kid=key.kid_hex,
-                        title_id=req.title_id,
-                        version=req.version,
-                        track_class=str(cls),
-                        sealed_key=seal_key(
-                            key.key,
-                            master_key=secrets.master_key,
-                            key_version=secrets.master_key_version,
-                            kid=key.kid,
-                        ),
+
+        def sealed_rows(missing: list[str]) -> list[ContentKeyRow]:
+            new = generate_content_keys([TrackClass(cls) for cls in missing])
+            return [
+                ContentKeyRow(
+                    kid=key.kid_hex,
+                    title_id=req.title_id,
+                    version=req.version,
+                    track_class=str(cls),
+                    sealed_key=seal_key(
+                        key.key,
+                        master_key=secrets.master_key,
                         key_version=secrets.master_key_version,
-                    )
+                        kid=key.kid,
+                    ),
+                    key_version=secrets.master_key_version,
                 )
-                kids[str(cls)] = key.kid_hex
+                for cls, key in new.items()
+            ]
+
+        kids = catalog_packages.keep_content_keys(
+            self.deps.engine,
+            title_id=req.title_id,
+            version=req.version,
+            classes=req.classes,
+            make=sealed_rows,
+        )
         return c.KeysResult({cls: kids[cls] for cls in req.classes})
 
     @implements(defs.publish_title)
@@ -88,33 +88,22 @@ class PublishActivities:
                 store.copy(layout.package_file_key(pkg.package_prefix, rel), dst)
             progress.update("copy to origin", done=n + 1, total=len(files), unit="files")
         artwork = self._copy_artwork(req, files)
-        newly = False
-        with session_scope(self.deps.engine) as s:
-            row = s.exec(
-                select(Package).where(
-                    Package.title_id == req.title_id, Package.version == req.version
-                )
-            ).first()
-            if row is None:
-                row = Package(title_id=req.title_id, version=req.version, origin_prefix=origin)
-            if row.published_at is None or row.removed_at is not None:
-                newly = True
-                row.published_at = utcnow()
-                row.removed_at = None
-            row.origin_prefix = origin
-            row.mpd_key = layout.origin_key(req.title_id, req.version, pkg.mpd)
-            row.hls_key = layout.origin_key(req.title_id, req.version, pkg.hls_master)
-            row.encrypted = bool(pkg.kids)
-            row.drm_systems = list(pkg.drm_systems)
-            row.kids = dict(pkg.kids)
-            row.representations = list(pkg.representations)
-            row.artwork = artwork
-            s.add(row)
-            # Players move to this version with its own window (the one kept for it while
-            # the older version stayed live), in the transaction that makes it live.
-            q.make_version_live(s, req.title_id, req.version)
+        newly = catalog_packages.publish_package(
+            self.deps.engine,
+            title_id=req.title_id,
+            version=req.version,
+            origin_prefix=origin,
+            mpd_key=layout.origin_key(req.title_id, req.version, pkg.mpd),
+            hls_key=layout.origin_key(req.title_id, req.version, pkg.hls_master),
+            drm_systems=pkg.drm_systems,
+            kids=pkg.kids,
+            representations=pkg.representations,
+            artwork=artwork,
+        )
         # Retire older versions' packages only once this one is live: no gap in availability.
-        self._retire_older_versions(req.title_id, req.version)
+        catalog_packages.retire_older_versions(
+            self.deps.engine, req.title_id, req.version, self._delete_origin
+        )
         return c.PublishResult(origin_prefix=origin, newly_published=newly)
 
     def _package_files(self, pkg: c.PackageInfo) -> list[str]:
@@ -159,38 +148,13 @@ class PublishActivities:
         )[:1]
         return artwork
 
-    def _retire_older_versions(self, title_id: str, version: int) -> None:
-        with session_scope(self.deps.engine) as s:
-            older = s.exec(
-                select(Package.version).where(
-                    Package.title_id == title_id,
-                    Package.version < version,
-                    Package.removed_at == None,  # noqa: E711  (SQL IS NULL)
-                )
-            ).all()
-            for old_version in older:
-                self._unpublish(s, title_id, old_version)
-
-    def _unpublish(self, s: Session, title_id: str, version: int) -> None:
-        """Origin copy removed and the version's keys revoked: no new segment, no license."""
-        for package in s.exec(
-            select(Package).where(Package.title_id == title_id, Package.version == version)
-        ):
-            self.deps.store.delete_prefix(package.origin_prefix + "/")
-            package.removed_at = package.removed_at or utcnow()
-            s.add(package)
-        for key in s.exec(
-            select(ContentKeyRow).where(
-                ContentKeyRow.title_id == title_id, ContentKeyRow.version == version
-            )
-        ):
-            key.revoked = True
-            s.add(key)
+    def _delete_origin(self, origin_prefix: str) -> None:
+        self.deps.store.delete_prefix(origin_prefix + "/")
 
     @implements(defs.update_availability)
     @auto_heartbeat
     def update_availability(self, req: c.AvailabilityUpdate) -> None:
-        q.set_window(
+        titles.set_window(
             self.deps.engine,
             title_id=req.title_id,
             window_start=c.parse_instant(req.window_start),
@@ -204,8 +168,9 @@ class PublishActivities:
         """Unpublish: origin copy removed, keys revoked, title expired/taken down."""
         if req.final_state not in (TitleState.EXPIRED, TitleState.TAKEN_DOWN):
             raise ValueError(f"bad final state {req.final_state}")
-        with session_scope(self.deps.engine) as s:
-            self._unpublish(s, req.title_id, req.version)
+        catalog_packages.unpublish_version(
+            self.deps.engine, req.title_id, req.version, self._delete_origin
+        )
         if req.purge:
             for prefix in self._version_prefixes(req.title_id, req.version):
                 self.deps.store.delete_prefix(prefix)
@@ -215,13 +180,8 @@ class PublishActivities:
         ladder, renditions, images and subtitles, which are keyed by content hash
         (media_activities), not by version. A hash another version of the title also has
         (the same master or subtitle file delivered again) is kept: its files are shared."""
-        with Session(self.deps.engine) as s:
-            assets = s.exec(select(Asset).where(Asset.title_id == title_id)).all()
-            subtitles = s.exec(
-                select(Rendition).where(
-                    Rendition.title_id == title_id, Rendition.kind == "subtitle"
-                )
-            ).all()
+        assets = catalog_assets.title_assets(self.deps.engine, title_id)
+        subtitles = catalog_assets.title_renditions(self.deps.engine, title_id, kind="subtitle")
         others = {a.sha256[:16] for a in assets if a.version != version}
         prefixes = [layout.package_version_prefix(title_id, version)]
         for sha in sorted({a.sha256 for a in assets if a.version == version}):
@@ -241,11 +201,7 @@ class PublishActivities:
         """Enqueue the signed studio callback (rq); idempotent per title, version and event."""
         if req.event not in STUDIO_EVENTS:
             return None
-        with Session(self.deps.engine) as s:
-            from reelflow.catalog.models import Title
-
-            title = s.get(Title, req.title_id)
-            callback = title.callback_url if title else None
+        callback = titles.title_callback_url(self.deps.engine, req.title_id)
         if not callback:
             return None
         from reelflow.jobs.webhooks import enqueue_notification

@@ -9,7 +9,7 @@ Title ownership is claimed the same way: the first accepted ingest of a title id
 its ``titles`` row naming the studio (``claim_title``), and the primary key makes that
 insert exclusive on SQLite and PostgreSQL alike, so of two racing first ingests exactly
 one owns the id. After that the owner changes only by ``transfer_title`` (ops, ``reelflow
-titles transfer``); registration never rewrites it (``queries.upsert_title``).
+titles transfer``); registration never rewrites it (``titles.upsert_title``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import IngestRequestRow, LifecycleEvent, Studio, Title, utcnow
-from reelflow.catalog.queries import TitleNotFound
+from reelflow.catalog.titles import TitleNotFound
 
 __all__ = [
     "EVENT_TRANSFERRED",

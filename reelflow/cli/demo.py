@@ -64,7 +64,7 @@ def run_demo(settings: Settings, *, seconds: int = 20) -> int:
     console.print(f"[bold]Temporal UI[/] {ui}")
     if status.state == "published":
         from reelflow.catalog import engine_from_settings
-        from reelflow.catalog import queries as q
+        from reelflow.catalog import packages as q
 
         pkg = q.get_package(engine_from_settings(settings), title_id, inp.version)
         if pkg is not None:

@@ -46,10 +46,10 @@ from rq import Callback, Retry, get_current_job
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from reelflow.catalog.models import LifecycleEvent, as_utc, utcnow
-from reelflow.catalog.queries import append_event
+from reelflow.catalog.studios import title_owner
+from reelflow.catalog.titles import append_event, events_named, has_event
 from reelflow.config import Settings, get_settings
 from reelflow.ingest.public_address import (
     NonPublicAddress,
@@ -258,12 +258,9 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
 def _callback_key(settings: Settings, engine: Engine, title_id: str) -> bytes:
     """The outbound key of the owning studio's current webhook secret; RefusedCallback
     for a title no studio owns (nobody outside may hold a key derived from ours)."""
-    from reelflow.catalog.models import Studio, Title
     from reelflow.studios.accounts import active_webhook_secrets
 
-    with Session(engine) as s:
-        title = s.get(Title, title_id)
-        studio = s.get(Studio, title.studio_id) if title and title.studio_id else None
+    studio = title_owner(engine, title_id)
     if studio is None:
         raise RefusedCallback("the title has no owning studio: callbacks are not sent")
     return callback_signing_key(active_webhook_secrets(settings, studio, time.time())[0])
@@ -333,11 +330,7 @@ def _current_attempt(note: Notification) -> int:
 
 
 def _already_delivered(engine: Engine, delivery_id: str) -> bool:
-    with Session(engine) as s:
-        stmt = select(LifecycleEvent.id).where(
-            LifecycleEvent.dedupe_key == f"{EVENT_DELIVERED}:{delivery_id}"
-        )
-        return s.exec(stmt).first() is not None
+    return has_event(engine, f"{EVENT_DELIVERED}:{delivery_id}")
 
 
 def _detail(note: Notification, **extra: Any) -> dict[str, Any]:
@@ -368,12 +361,7 @@ def _record_failure(
 
 def failed_notifications(engine: Engine, title_id: str | None = None) -> list[FailedNotification]:
     """Notifications given up on, newest first (optionally for one title)."""
-    with Session(engine) as s:
-        stmt = select(LifecycleEvent).where(LifecycleEvent.event == EVENT_FAILED)
-        if title_id is not None:
-            stmt = stmt.where(LifecycleEvent.title_id == title_id)
-        rows = list(s.exec(stmt.order_by(col(LifecycleEvent.id).desc())))
-    return [_as_failed(row) for row in rows]
+    return [_as_failed(row) for row in events_named(engine, EVENT_FAILED, title_id=title_id)]
 
 
 def _as_failed(row: LifecycleEvent) -> FailedNotification:

@@ -27,10 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
-from reelflow.catalog.db import session_scope
+from reelflow.catalog import studios as catalog_studios
 from reelflow.catalog.models import Studio, as_utc
 from reelflow.config import Settings
 from reelflow.keystore import sealed
@@ -196,27 +194,22 @@ def create_studio(
     api_key = new_api_key()
     secret = new_webhook_secret()
     sealed, version = _seal(settings, studio_id, WebhookSecretRing(current=secret))
-    try:
-        with session_scope(engine) as s:
-            s.add(
-                Studio(
-                    id=studio_id,
-                    name=name,
-                    api_key_sha256=hash_api_key(api_key),
-                    sealed_webhook_secret=sealed,
-                    key_version=version,
-                )
-            )
-    except IntegrityError:
-        raise StudioError(f"a studio with id {studio_id!r} already exists") from None
+    added = catalog_studios.add_studio(
+        engine,
+        studio_id=studio_id,
+        name=name,
+        api_key_sha256=hash_api_key(api_key),
+        sealed_webhook_secret=sealed,
+        key_version=version,
+    )
+    if not added:
+        raise StudioError(f"a studio with id {studio_id!r} already exists")
     return StudioCredentials(studio_id, name, api_key, secret)
 
 
 def list_studios(engine: Engine) -> list[StudioInfo]:
-    with Session(engine) as s:
-        rows = list(s.exec(select(Studio).order_by(col(Studio.id))))
     out = []
-    for row in rows:
+    for row in catalog_studios.all_studios(engine):
         created = as_utc(row.created_at)
         assert created is not None
         out.append(StudioInfo(row.id, row.name, row.disabled, row.key_version, created))
@@ -240,10 +233,8 @@ def rotate_webhook_secret(
         raise StudioError("the grace period cannot be negative")
     now = time.time() if now is None else now
     secret = new_webhook_secret()
-    with session_scope(engine) as s:
-        row = s.get(Studio, studio_id)
-        if row is None:
-            raise StudioError(f"no studio with id {studio_id!r}")
+
+    def rotated(row: Studio) -> tuple[bytes, int]:
         old = open_webhook_secrets(
             row.sealed_webhook_secret,
             studio_id=studio_id,
@@ -254,39 +245,36 @@ def rotate_webhook_secret(
             previous=old.current if grace_s else None,
             previous_until=int(now) + grace_s if grace_s else None,
         )
-        row.sealed_webhook_secret, row.key_version = _seal(settings, studio_id, ring)
-        s.add(row)
+        return _seal(settings, studio_id, ring)
+
+    try:
+        catalog_studios.reseal_studio(engine, studio_id, rotated)
+    except catalog_studios.StudioNotFound as exc:
+        raise StudioError(str(exc)) from None
     return secret
 
 
 def disable_studio(engine: Engine, studio_id: str) -> bool:
     """Refuse the studio's API key from now on. False when it was already disabled."""
-    with session_scope(engine) as s:
-        row = s.get(Studio, studio_id)
-        if row is None:
-            raise StudioError(f"no studio with id {studio_id!r}")
-        if row.disabled:
-            return False
-        row.disabled = True
-        s.add(row)
-        return True
+    try:
+        return catalog_studios.disable_studio(engine, studio_id)
+    except catalog_studios.StudioNotFound as exc:
+        raise StudioError(str(exc)) from None
 
 
 def reseal_webhook_secrets(settings: Settings, engine: Engine) -> int:
     """Master-key rotation: reseal every ring not yet under the current master key."""
     sec = settings.secrets()
-    count = 0
-    with session_scope(engine) as s:
-        for row in s.exec(select(Studio)):
-            if sealed_secret_version(row.sealed_webhook_secret) == sec.master_key_version:
-                continue
-            ring = open_webhook_secrets(
-                row.sealed_webhook_secret, studio_id=row.id, master_keys=sec.master_keys
-            )
-            row.sealed_webhook_secret, row.key_version = _seal(settings, row.id, ring)
-            s.add(row)
-            count += 1
-    return count
+
+    def resealed(row: Studio) -> tuple[bytes, int] | None:
+        if sealed_secret_version(row.sealed_webhook_secret) == sec.master_key_version:
+            return None
+        ring = open_webhook_secrets(
+            row.sealed_webhook_secret, studio_id=row.id, master_keys=sec.master_keys
+        )
+        return _seal(settings, row.id, ring)
+
+    return catalog_studios.reseal_all_studios(engine, resealed)
 
 
 # ---- the API's reads -------------------------------------------------------------------
@@ -296,9 +284,7 @@ def authenticate(engine: Engine, api_key: str) -> Studio | None:
     """The enabled studio this API key belongs to, or None."""
     if not _API_KEY_RE.fullmatch(api_key):
         return None  # not one of ours: no database round trip
-    with Session(engine) as s:
-        stmt = select(Studio).where(Studio.api_key_sha256 == hash_api_key(api_key))
-        row = s.exec(stmt).first()
+    row = catalog_studios.studio_by_api_key_hash(engine, hash_api_key(api_key))
     if row is None or row.disabled:
         return None
     return row

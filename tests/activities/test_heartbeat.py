@@ -28,7 +28,7 @@ from temporalio.worker import Worker
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress, heartbeating
 from reelflow.activities.media_activities import MediaActivities
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
 from reelflow.lifecycle import activity_defs as defs

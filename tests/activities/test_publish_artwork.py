@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.publish_activities import PublishActivities
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import make_engine, upgrade
 from reelflow.catalog.models import Package
 from reelflow.config import Settings

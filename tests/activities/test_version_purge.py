@@ -14,7 +14,8 @@ from temporalio.testing import ActivityEnvironment
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.publish_activities import PublishActivities
-from reelflow.catalog import queries as q
+from reelflow.catalog import assets as catalog_assets
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Package, Rendition, utcnow
 from reelflow.config import Settings
@@ -43,7 +44,7 @@ def version_files(title: str, version: int, sha: str, sub: str) -> list[str]:
 
 def deliver(deps: Deps, title: str, version: int, sha: str, sub: str) -> list[str]:
     q.upsert_title(deps.engine, title_id=title, name="Film", version=version)
-    q.record_asset(
+    catalog_assets.record_asset(
         deps.engine,
         title_id=title,
         version=version,
@@ -51,7 +52,7 @@ def deliver(deps: Deps, title: str, version: int, sha: str, sub: str) -> list[st
         sha256=sha,
         size_bytes=1,
     )
-    q.upsert_rendition(
+    catalog_assets.upsert_rendition(
         deps.engine,
         Rendition(
             title_id=title,

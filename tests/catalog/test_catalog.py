@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from reelflow.catalog import queries as q
+from reelflow.catalog import assets as catalog_assets
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import SchemaBehind, check_schema, head_revision, make_engine, upgrade
 from reelflow.catalog.models import ContentKeyRow, LadderRow, Rendition, TitleState, as_utc
 from tests.fixtures import catalog_reads as reads
@@ -68,7 +69,7 @@ def test_lifecycle_events_are_append_only_and_deduplicated(catalog: Engine) -> N
 
 def test_asset_ladder_renditions_upsert(catalog: Engine) -> None:
     q.upsert_title(catalog, title_id="t3", name="Third")
-    q.record_asset(
+    catalog_assets.record_asset(
         catalog,
         title_id="t3",
         version=1,
@@ -77,7 +78,7 @@ def test_asset_ladder_renditions_upsert(catalog: Engine) -> None:
         size_bytes=10,
         probe={"duration_s": 2.0},
     )
-    again = q.record_asset(
+    again = catalog_assets.record_asset(
         catalog,
         title_id="t3",
         version=1,
@@ -86,10 +87,10 @@ def test_asset_ladder_renditions_upsert(catalog: Engine) -> None:
         size_bytes=10,
     )
     assert again.probe == {"duration_s": 2.0}
-    q.record_ladder(
+    catalog_assets.record_ladder(
         catalog, title_id="t3", version=1, method="per_title", metric="vmaf", ladder={"rungs": [1]}
     )
-    q.record_ladder(
+    catalog_assets.record_ladder(
         catalog, title_id="t3", version=1, method="fixed", metric="psnr", ladder={"rungs": [2]}
     )
     # Ladders and renditions are written for the record; nothing in reelflow reads them back.
@@ -98,15 +99,17 @@ def test_asset_ladder_renditions_upsert(catalog: Engine) -> None:
     assert ladder.method == "fixed" and ladder.ladder == {"rungs": [2]}
     # An AV1 ladder beside it (extra_codecs) joins the row without replacing the main one,
     # and survives the main ladder being recorded again (a retried analysis).
-    q.record_alongside_ladder(catalog, title_id="t3", version=1, codec="av1", ladder={"rungs": [3]})
-    q.record_ladder(
+    catalog_assets.record_alongside_ladder(
+        catalog, title_id="t3", version=1, codec="av1", ladder={"rungs": [3]}
+    )
+    catalog_assets.record_ladder(
         catalog, title_id="t3", version=1, method="fixed", metric="psnr", ladder={"rungs": [2]}
     )
     with Session(catalog) as s:
         (ladder,) = s.exec(select(LadderRow).where(LadderRow.title_id == "t3")).all()
     assert ladder.ladder == {"rungs": [2], "alongside": {"av1": {"rungs": [3]}}}
     for height in (360, 720, 720):
-        q.upsert_rendition(
+        catalog_assets.upsert_rendition(
             catalog,
             Rendition(
                 title_id="t3",
@@ -160,6 +163,6 @@ def test_content_key_stored_as_bytes(catalog: Engine) -> None:
 
 def test_foreign_keys_enforced(catalog: Engine) -> None:
     with pytest.raises(Exception, match=r"(?i)foreign key"):
-        q.record_asset(
+        catalog_assets.record_asset(
             catalog, title_id="ghost", version=1, master_key="m", sha256="0" * 64, size_bytes=1
         )

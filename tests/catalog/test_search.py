@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Package, TitleState, utcnow
 from reelflow.catalog.search import (

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from reelflow.catalog import queries as q
+from reelflow.catalog import assets as catalog_assets
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import make_engine, session_scope, upgrade
 from reelflow.catalog.models import Package, TitleState, TitleVersion, as_utc, utcnow
 from tests.fixtures import catalog_reads as reads
@@ -159,7 +160,7 @@ def test_with_no_live_version_the_runs_move_the_title(catalog: Engine) -> None:
 
 def test_duration_follows_the_live_version(catalog: Engine) -> None:
     register(catalog, "film", 1, [])
-    q.record_asset(
+    catalog_assets.record_asset(
         catalog,
         title_id="film",
         version=1,
@@ -171,7 +172,7 @@ def test_duration_follows_the_live_version(catalog: Engine) -> None:
     q.set_duration(catalog, "film", 10.0, version=1)
     publish(catalog, "film", 1)
     register(catalog, "film", 2, [])
-    q.record_asset(
+    catalog_assets.record_asset(
         catalog,
         title_id="film",
         version=2,

@@ -78,7 +78,7 @@ def test_unknown_command_is_an_error(tmp_path: Path) -> None:
 
 
 def test_failed_notifications_are_listed(tmp_path: Path) -> None:
-    from reelflow.catalog import queries as q
+    from reelflow.catalog import titles as q
     from reelflow.catalog.db import make_engine
 
     assert run("db", "upgrade", home=tmp_path).returncode == 0

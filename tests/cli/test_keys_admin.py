@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from reelflow.activities.deps import Deps
 from reelflow.activities.packaging_activities import load_keys
 from reelflow.activities.publish_activities import PublishActivities
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import make_engine, upgrade
 from reelflow.cli.keys_admin import KeyAdminError, export_cpix, rotate_master
 from reelflow.config import ConfigError, Settings, rotate_generated_master_key

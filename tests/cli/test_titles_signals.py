@@ -127,7 +127,7 @@ async def test_takedown_stops_the_live_version_and_its_redelivery(
     """v1 is live and v2 (a re-delivery) is still running: takedown must stop both, since
     players keep watching v1 until v2 publishes."""
     from reelflow.catalog.db import make_engine, upgrade
-    from reelflow.catalog.queries import upsert_title
+    from reelflow.catalog.titles import upsert_title
 
     title = f"td-{uuid.uuid4().hex[:8]}"
     queue = f"test-{uuid.uuid4().hex[:8]}"

@@ -22,7 +22,7 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from sqlalchemy.engine import Engine
 
-from reelflow.catalog.queries import upsert_title
+from reelflow.catalog.titles import upsert_title
 from reelflow.config import Settings, get_settings
 from reelflow.jobs.queue import get_queue, redis_connection
 from reelflow.jobs.webhooks import (

@@ -335,7 +335,7 @@ def test_manifest_tokens_are_bound_to_their_session_and_expire(api: ApiHarness) 
 def test_takedown_stops_manifests_within_the_cache_ttl(api: ApiHarness) -> None:
     api.publish("tt-main")
     session = start(api, "tt-main")
-    from reelflow.catalog import queries as q
+    from reelflow.catalog import titles as q
 
     # What the title workflow's takedown records (workflows/title.py).
     q.append_event(
@@ -599,7 +599,7 @@ def test_takedown_ends_sessions_at_their_next_heartbeat(api: ApiHarness) -> None
     started = api.start_playback("tt-main", headers)
     assert started.status_code == 201, started.text
     session = started.json()
-    from reelflow.catalog import queries as q
+    from reelflow.catalog import titles as q
 
     q.append_event(
         api.engine, title_id="tt-main", event="taken_down", actor="test", state="taken_down"

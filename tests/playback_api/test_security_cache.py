@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.playback_api.auth.signing import sign_value

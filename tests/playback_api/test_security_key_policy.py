@@ -34,7 +34,7 @@ from temporalio.testing import ActivityEnvironment
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.publish_activities import PublishActivities
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.config import ConfigError, Settings, get_settings
 from reelflow.domain.track_classes import SD_MAX_HEIGHT

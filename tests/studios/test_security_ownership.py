@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from reelflow.activities.catalog_activities import CatalogActivities
 from reelflow.activities.deps import Deps
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.catalog.models import LifecycleEvent, Title
 from reelflow.catalog.studio_ingest import (
     EVENT_TRANSFERRED,

@@ -1,9 +1,11 @@
-"""The title lifecycle's catalog reads and writes, by the activities, the CLI and jobs.
+"""Titles and their versions: registration, state, windows and the lifecycle event log.
 
-Writers: the workflow activities (titles, assets, QC, ladders, renditions, availability,
-lifecycle events) and jobs/webhooks.py (delivery events). Readers: the CLI (``reelflow
-titles``, ``reelflow demo``). The playback API does not read through here: its hot paths
-use playback_api/delivery/title_cache.py and its viewer listing playback_api/delivery/viewer_catalog.py.
+Writers: the workflow activities (titles, availability, lifecycle events) and
+jobs/webhooks.py (delivery events). Readers: the CLI (``reelflow titles``, ``reelflow
+demo``) and the jobs. A version's media (master, QC, ladder, renditions) is in
+``catalog.assets``, its package and content keys in ``catalog.packages``. The playback API
+does not read through here: its hot paths use playback_api/delivery/title_cache.py and its
+viewer listing playback_api/delivery/viewer_catalog.py.
 
 Writes are idempotent where an activity retry could repeat them: upserts by natural key,
 lifecycle events deduplicated by an explicit key.
@@ -29,11 +31,8 @@ from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import (
     Asset,
     Availability,
-    LadderRow,
     LifecycleEvent,
     Package,
-    QCReportRow,
-    Rendition,
     Title,
     TitleState,
     TitleVersion,
@@ -106,6 +105,13 @@ def list_titles(engine: Engine, *, state: str | None = None, limit: int = 200) -
         return list(s.exec(stmt))
 
 
+def title_callback_url(engine: Engine, title_id: str) -> str | None:
+    """Where the title's studio wants lifecycle notifications (None: no title or no URL)."""
+    with Session(engine) as s:
+        title = s.get(Title, title_id)
+        return title.callback_url if title else None
+
+
 def set_duration(
     engine: Engine, title_id: str, duration_s: float, *, version: int | None = None
 ) -> None:
@@ -168,117 +174,6 @@ def append_event(
             raise
         return False
     return True
-
-
-def record_asset(
-    engine: Engine,
-    *,
-    title_id: str,
-    version: int,
-    master_key: str,
-    sha256: str,
-    size_bytes: int,
-    probe: dict[str, Any] | None = None,
-) -> Asset:
-    with session_scope(engine) as s:
-        existing = s.exec(
-            select(Asset).where(Asset.title_id == title_id, Asset.version == version)
-        ).first()
-        asset = existing or Asset(
-            title_id=title_id,
-            version=version,
-            master_key=master_key,
-            sha256=sha256,
-            size_bytes=size_bytes,
-        )
-        asset.master_key = master_key
-        asset.sha256 = sha256
-        asset.size_bytes = size_bytes
-        if probe is not None:
-            asset.probe = probe
-        s.add(asset)
-        s.flush()
-        s.refresh(asset)
-        return asset
-
-
-def record_qc(
-    engine: Engine,
-    *,
-    title_id: str,
-    version: int,
-    passed: bool,
-    warnings: int,
-    report: dict[str, Any],
-) -> None:
-    with session_scope(engine) as s:
-        s.add(
-            QCReportRow(
-                title_id=title_id, version=version, passed=passed, warnings=warnings, report=report
-            )
-        )
-
-
-def record_ladder(
-    engine: Engine, *, title_id: str, version: int, method: str, metric: str, ladder: dict[str, Any]
-) -> None:
-    with session_scope(engine) as s:
-        row = s.exec(
-            select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
-        ).first() or LadderRow(title_id=title_id, version=version, method=method, metric=metric)
-        kept = {ALONGSIDE: row.ladder[ALONGSIDE]} if ALONGSIDE in (row.ladder or {}) else {}
-        row.method, row.metric, row.ladder = method, metric, {**ladder, **kept}
-        s.add(row)
-
-
-# Where a version's ladders of extra codecs (TitleOptions.extra_codecs) sit in its ladder
-# row: {"alongside": {"av1": <ladder>}}, beside the main ladder's own fields.
-ALONGSIDE = "alongside"
-
-
-def record_alongside_ladder(
-    engine: Engine, *, title_id: str, version: int, codec: str, ladder: dict[str, Any]
-) -> None:
-    """Keep an extra codec's ladder beside the version's main one (analysed before it)."""
-    with session_scope(engine) as s:
-        row = s.exec(
-            select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
-        ).first() or LadderRow(
-            title_id=title_id,
-            version=version,
-            method=str(ladder.get("method") or "per_title"),
-            metric=str(ladder.get("metric") or "none"),
-        )
-        current = dict(row.ladder or {})
-        current[ALONGSIDE] = {**current.get(ALONGSIDE, {}), codec: ladder}
-        row.ladder = current  # a new dict: the JSON column sees the change
-        s.add(row)
-
-
-def upsert_rendition(engine: Engine, rendition: Rendition) -> None:
-    with session_scope(engine) as s:
-        row = s.exec(
-            select(Rendition).where(
-                Rendition.title_id == rendition.title_id,
-                Rendition.version == rendition.version,
-                Rendition.name == rendition.name,
-            )
-        ).first()
-        if row is None:
-            s.add(rendition)
-            return
-        for field in (
-            "kind",
-            "object_key",
-            "codec",
-            "width",
-            "height",
-            "bitrate_kbps",
-            "language",
-            "channels",
-        ):
-            setattr(row, field, getattr(rendition, field))
-        s.add(row)
 
 
 def live_version(s: Session, title_id: str) -> int | None:
@@ -385,8 +280,22 @@ def make_version_live(s: Session, title_id: str, version: int) -> None:
         s.add(older)
 
 
-def get_package(engine: Engine, title_id: str, version: int) -> Package | None:
+# ---- the lifecycle event log ------------------------------------------------------------
+
+
+def has_event(engine: Engine, dedupe_key: str) -> bool:
+    """Whether an event with this dedupe key was recorded."""
     with Session(engine) as s:
-        return s.exec(
-            select(Package).where(Package.title_id == title_id, Package.version == version)
-        ).first()
+        stmt = select(LifecycleEvent.id).where(LifecycleEvent.dedupe_key == dedupe_key)
+        return s.exec(stmt).first() is not None
+
+
+def events_named(
+    engine: Engine, event: str, *, title_id: str | None = None
+) -> list[LifecycleEvent]:
+    """Every recorded ``event``, newest first (optionally for one title)."""
+    with Session(engine) as s:
+        stmt = select(LifecycleEvent).where(LifecycleEvent.event == event)
+        if title_id is not None:
+            stmt = stmt.where(LifecycleEvent.title_id == title_id)
+        return list(s.exec(stmt.order_by(col(LifecycleEvent.id).desc())))
