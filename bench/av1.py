@@ -40,7 +40,8 @@ from per_title import (
 
 from reelflow.config import get_settings
 from reelflow.media.codecs import Codec
-from reelflow.media.ladder import LadderOptions, analyse_per_title
+from reelflow.media.ladder import LadderOptions
+from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.quality import vmaf_ffmpeg
 

@@ -39,7 +39,8 @@ from bd_rate import bd_rate  # bench/ is on sys.path when the script runs (and f
 from reelflow.config import get_settings
 from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
-from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
+from reelflow.media.ladder import Ladder, LadderOptions, apple_fixed_ladder
+from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.quality import measure_quality, vmaf_ffmpeg
 

@@ -29,7 +29,8 @@ import tests.fixtures.published as published
 from reelflow.config import Settings
 from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
-from reelflow.media.ladder import LadderOptions, analyse_per_title
+from reelflow.media.ladder import LadderOptions
+from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.packaging.packager import VideoRendition

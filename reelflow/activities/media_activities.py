@@ -36,7 +36,8 @@ from reelflow.media.encode import (
     verify_rendition,
 )
 from reelflow.media.errors import FFmpegError, MediaError
-from reelflow.media.ladder import Ladder, LadderOptions, analyse_per_title, apple_fixed_ladder
+from reelflow.media.ladder import Ladder, LadderOptions, apple_fixed_ladder
+from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.qc import QCOptions, run_qc
 from reelflow.media.quality import vmaf_ffmpeg

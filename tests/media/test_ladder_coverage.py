@@ -14,12 +14,10 @@ from reelflow.media.ladder import (
     Measurement,
     Rung,
     analysis_resolutions,
-    apple_cap_kbps,
     apple_fixed_ladder,
-    convex_hull,
-    quality_at,
-    select_rungs,
 )
+from reelflow.media.ladder_curves import apple_cap_kbps, convex_hull, quality_at
+from reelflow.media.ladder_rungs import select_rungs
 from reelflow.playback_api.delivery.entitlements import PLAN_LIMITS
 
 # CRF steps of 6 roughly halve the bitrate: 8x .. 1/4x the curve's knee.

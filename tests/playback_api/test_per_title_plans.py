@@ -15,7 +15,8 @@ from reelflow.config import get_settings
 from reelflow.domain.plans import WEAK_DEVICE_MAX_HEIGHT, coverage_problems
 from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
-from reelflow.media.ladder import LadderOptions, analyse_per_title
+from reelflow.media.ladder import LadderOptions
+from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.packaging.packager import VideoRendition
 from reelflow.playback_api.delivery.entitlements import PLAN_LIMITS
