@@ -102,5 +102,13 @@ def test_workflow_module_loads_no_activity_code() -> None:
         "reelflow.lifecycle.activity_defs",
         "reelflow.lifecycle.contracts",
         "reelflow.lifecycle.search_attributes",
+        "reelflow.workflows.approval",
+        "reelflow.workflows.availability",
+        "reelflow.workflows.calls",
+        "reelflow.workflows.encoding",
+        "reelflow.workflows.media_stages",
+        "reelflow.workflows.patches",
+        "reelflow.workflows.publishing",
+        "reelflow.workflows.stages",
         "reelflow.workflows.title",
     }

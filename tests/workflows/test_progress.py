@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.progress import STAGE_WEIGHTS, overall_percent
-from reelflow.workflows.title import STAGES
+from reelflow.workflows.stages import STAGES
 
 
 def status(**states: str) -> c.TitleStatus:

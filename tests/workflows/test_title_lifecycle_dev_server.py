@@ -281,7 +281,10 @@ async def test_new_version_replaces_the_old_without_a_gap(
             handles.append(handle)
         old: c.TitleStatus = await handles[0].result()
         assert old.state == "superseded", old
-        v1, v2 = catalog_packages.get_package(engine, title_id, 1), catalog_packages.get_package(engine, title_id, 2)
+        v1, v2 = (
+            catalog_packages.get_package(engine, title_id, 1),
+            catalog_packages.get_package(engine, title_id, 2),
+        )
         assert v1 is not None and v1.removed_at is not None
         assert v2 is not None and v2.removed_at is None
         assert not list(store.list(v1.origin_prefix + "/"))

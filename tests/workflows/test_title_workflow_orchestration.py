@@ -35,7 +35,8 @@ from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.search_attributes import SEARCH_ATTRIBUTES, STATE_ATTR
 from reelflow.workflows.client import HistorySize, find_title_run, history_size
-from reelflow.workflows.title import STAGES, TitleWorkflow
+from reelflow.workflows.stages import STAGES
+from reelflow.workflows.title import TitleWorkflow
 
 # Where a title that got through part 1 ends with the window above (part 2 stand-ins).
 FINISHED = "expired"

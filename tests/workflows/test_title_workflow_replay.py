@@ -18,7 +18,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from reelflow.workflows.title import AV1_ALONGSIDE, COMPACT_LIFECYCLE, TitleWorkflow
+from reelflow.workflows.patches import AV1_ALONGSIDE, COMPACT_LIFECYCLE
+from reelflow.workflows.title import TitleWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json.gz"))
 
