@@ -15,6 +15,8 @@ runs on SQLite and PostgreSQL):
 - error totals: ``json_array_length(errors)`` (SQLite and PostgreSQL both have it), exact;
 - top error codes: tallied in Python from the newest ``error_sample_rows`` beacons that carry
   errors, the one place rows are read; the answer says when that sample was cut short.
+
+The SQL is reelflow/catalog/qoe_queries.py; this module validates, ranks and assembles.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from typing import Any
 
 from redis import Redis
 from rq import Retry
-from sqlalchemy import Integer, case, func, select
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import col
 
-from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import QoEBeacon
+from reelflow.catalog.qoe_queries import (
+    insert_beacon,
+    recent_error_lists,
+    startup_at_rank,
+    title_totals,
+)
 from reelflow.config import Settings, get_settings
 from reelflow.jobs.queue import get_queue, job_catalog
 
@@ -134,11 +139,7 @@ def write_beacon(engine: Engine, beacon: Beacon) -> int:
         # for the window comparison in qoe_aggregates to hold.
         received_at=received.astimezone(UTC),
     )
-    with session_scope(engine) as s:
-        s.add(row)
-        s.flush()
-        assert row.id is not None
-        return row.id
+    return insert_beacon(engine, row)
 
 
 # ---- aggregates ------------------------------------------------------------------------
@@ -209,39 +210,13 @@ def qoe_aggregates(
     if not 1 <= max_titles <= MAX_TITLES:
         raise ValueError(f"max_titles must be 1..{MAX_TITLES}")
     since_utc = since.astimezone(UTC)
-    n_errors = _error_count(col(QoEBeacon.errors))
-    beacons = func.count().label("beacons")
-    stmt = (
-        select(
-            col(QoEBeacon.title_id),
-            beacons,
-            func.count(func.distinct(col(QoEBeacon.session_id))),
-            func.count(col(QoEBeacon.startup_ms)),  # count(column) skips NULLs
-            func.coalesce(func.sum(col(QoEBeacon.rebuffer_count)), 0),
-            func.coalesce(func.sum(col(QoEBeacon.rebuffer_ms)), 0.0),
-            func.coalesce(func.sum(col(QoEBeacon.played_ms)), 0.0),
-            func.coalesce(func.sum(col(QoEBeacon.bitrate_switches)), 0),
-            func.coalesce(func.sum(n_errors), 0),
-            func.coalesce(func.sum(case((n_errors > 0, 1), else_=0)), 0),
-        )
-        .where(col(QoEBeacon.received_at) >= since_utc)
-        .group_by(col(QoEBeacon.title_id))
-        .order_by(beacons.desc(), col(QoEBeacon.title_id))
-        .limit(max_titles + 1)  # one extra row tells whether the list was cut
-    )
-    if title_id is not None:
-        stmt = stmt.where(col(QoEBeacon.title_id) == title_id)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        # One extra row tells whether the list was cut.
+        rows = title_totals(conn, since=since_utc, title_id=title_id, limit=max_titles + 1)
         titles = [
             _title_qoe(conn, tuple(row), since_utc, error_sample_rows) for row in rows[:max_titles]
         ]
     return QoEReport(since=since_utc, titles=titles, truncated=len(rows) > max_titles)
-
-
-def _error_count(errors: Any) -> Any:
-    # json_array_length exists under this name on SQLite (JSON1) and PostgreSQL (json).
-    return func.json_array_length(errors, type_=Integer)
 
 
 def _title_qoe(
@@ -282,18 +257,7 @@ def _startup_percentiles(
     for p in PERCENTILES:
         rank = nearest_rank(n, p)
         if rank not in by_rank:
-            stmt = (
-                select(col(QoEBeacon.startup_ms))
-                .where(
-                    col(QoEBeacon.title_id) == title,
-                    col(QoEBeacon.received_at) >= since,
-                    col(QoEBeacon.startup_ms).is_not(None),
-                )
-                .order_by(col(QoEBeacon.startup_ms))
-                .offset(rank - 1)
-                .limit(1)
-            )
-            value = conn.execute(stmt).scalar()
+            value = startup_at_rank(conn, title_id=title, since=since, rank=rank)
             if value is None:  # rows purged since the count: the rank is past the end
                 continue
             by_rank[rank] = float(value)
@@ -304,19 +268,9 @@ def _startup_percentiles(
 def _top_errors(
     conn: Connection, title: str, since: datetime, limit: int
 ) -> tuple[list[ErrorCount], int]:
-    stmt = (
-        select(col(QoEBeacon.errors))
-        .where(
-            col(QoEBeacon.title_id) == title,
-            col(QoEBeacon.received_at) >= since,
-            _error_count(col(QoEBeacon.errors)) > 0,
-        )
-        .order_by(col(QoEBeacon.received_at).desc())
-        .limit(limit)
-    )
     tally: Counter[str] = Counter()
     sampled = 0
-    for errors in conn.execute(stmt).scalars():
+    for errors in recent_error_lists(conn, title_id=title, since=since, limit=limit):
         sampled += 1
         tally.update(str(code) for code in errors)
     # Ties broken by code so the answer is stable between calls.

@@ -18,9 +18,9 @@ from sqlmodel import select
 
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import Package, TitleState
+from reelflow.catalog.viewer_queries import save_progress
 from reelflow.playback_api.auth.signing import sign_value
 from reelflow.playback_api.delivery import viewer_catalog as vc
-from reelflow.playback_api.delivery.viewing_progress import save_progress
 from tests.playback_api.conftest import ApiHarness
 
 PROBLEM = "application/problem+json"

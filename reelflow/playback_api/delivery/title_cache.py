@@ -5,7 +5,7 @@ Holds ``TitleView`` (title, availability window and live package) and the unseal
 default). Called by the hot paths through ``ApiContext.titles``: playback start
 (routes/playback.py), manifests (routes/manifests.py), licenses (license_auth.py), QoE
 beacons and title detail/artwork (routes/catalog.py). Lists of titles are not cached here;
-those are viewer_catalog.py's SQL.
+those are viewer_catalog.py's. The SQL of both is reelflow/catalog/viewer_queries.py.
 
 Without it those paths would hit the database on every request. Because entries live only
 ``ttl_s`` (plus at most ``stale_s`` while one refresh runs), a takedown, a window change or a
@@ -21,16 +21,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
 
-from reelflow.catalog.models import Availability, ContentKeyRow, Package, Title, TitleState
+from reelflow.catalog.models import Availability, Package, Title, TitleState
+from reelflow.catalog.viewer_queries import package_key_rows, title_for_playback
+from reelflow.domain.ids import version_label
 from reelflow.keystore.content_keys import open_key
 from reelflow.playback_api.delivery.entitlements import TitleAvailability
 from reelflow.playback_api.http.problems import Problem
+from reelflow.storage.layout import origin_subpath, parse_origin_key
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -125,10 +128,10 @@ class LivePackage:
     representations: tuple[dict[str, Any], ...]
     artwork: dict[str, list[str]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def version_dir(self) -> str:
         """The ``<version>`` part of signed media paths (``v1``)."""
-        return self.origin_prefix.rsplit("/", 1)[-1]
+        return version_label(parse_origin_key(self.origin_prefix).version)
 
     def languages(self, kind: str) -> list[str]:
         return sorted(
@@ -169,24 +172,15 @@ class KeyEntry:
     revoked: bool
 
 
-def _live_package(s: Session, title_id: str) -> LivePackage | None:
-    row = s.exec(
-        select(Package)
-        .where(
-            Package.title_id == title_id,
-            col(Package.published_at).is_not(None),
-            col(Package.removed_at).is_(None),
-        )
-        .order_by(col(Package.version).desc())
-    ).first()
+def _live_package(row: Package | None) -> LivePackage | None:
     if row is None or not row.mpd_key or not row.hls_key:
         return None
     prefix = row.origin_prefix
     return LivePackage(
         version=row.version,
         origin_prefix=prefix,
-        mpd=row.mpd_key.removeprefix(prefix + "/"),
-        hls_master=row.hls_key.removeprefix(prefix + "/"),
+        mpd=origin_subpath(prefix, row.mpd_key),
+        hls_master=origin_subpath(prefix, row.hls_key),
         encrypted=row.encrypted,
         drm_systems=tuple(row.drm_systems),
         kids=dict(row.kids),
@@ -195,7 +189,9 @@ def _live_package(s: Session, title_id: str) -> LivePackage | None:
     )
 
 
-def _title_view(s: Session, title: Title, availability: Availability | None) -> TitleView:
+def _title_view(
+    title: Title, availability: Availability | None, package: Package | None
+) -> TitleView:
     avail = TitleAvailability(
         state=title.state,
         window_start=availability.window_start if availability else None,
@@ -212,16 +208,15 @@ def _title_view(s: Session, title: Title, availability: Availability | None) -> 
         state=title.state,
         duration_s=title.duration_s,
         availability=avail,
-        package=_live_package(s, title.id) if title.state == TitleState.PUBLISHED else None,
+        package=_live_package(package) if title.state == TitleState.PUBLISHED else None,
     )
 
 
 def load_title_view(engine: Engine, title_id: str) -> TitleView | None:
-    with Session(engine) as s:
-        title = s.get(Title, title_id)
-        if title is None:
-            return None
-        return _title_view(s, title, s.get(Availability, title_id))
+    rows = title_for_playback(engine, title_id)
+    if rows is None:
+        return None
+    return _title_view(rows.title, rows.availability, rows.package)
 
 
 class TitleCache:
@@ -257,12 +252,7 @@ class TitleCache:
             raise _catalog_down() from exc
 
     def _load_keys(self, title_id: str, version: int) -> dict[str, KeyEntry]:
-        with Session(self.engine) as s:
-            rows = s.exec(
-                select(ContentKeyRow).where(
-                    ContentKeyRow.title_id == title_id, ContentKeyRow.version == version
-                )
-            ).all()
+        rows = package_key_rows(self.engine, title_id, version)
         out: dict[str, KeyEntry] = {}
         for row in rows:
             key = open_key(

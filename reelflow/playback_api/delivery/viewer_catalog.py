@@ -1,9 +1,9 @@
-"""The viewer catalog's SQL: listing, search and by-id reads of titles a viewer may watch.
+"""The viewer catalog: listing, search and by-id reads of titles a viewer may watch.
 
 Called only by routes/catalog.py (``GET /v1/titles``, ``/v1/search``,
 ``/v1/me/continue-watching``, and ``pick_artwork`` for the artwork endpoint). One title
 for playback comes from title_cache.py instead; the lifecycle's own reads and writes are
-reelflow/catalog/queries.py.
+reelflow/catalog/titles.py. The SQL is reelflow/catalog/viewer_queries.py.
 
 Visibility is decided twice on purpose. SQL narrows the rows (published state, a live
 package, window, region, genre) so a page costs one indexed query in the common case;
@@ -22,22 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Row,
-    Select,
-    and_,
-    exists,
-    func,
-    literal,
-    or_,
-    select,
-)
+from sqlalchemy import Row
 from sqlalchemy.engine import Engine
-from sqlmodel import col
 
-from reelflow.catalog.models import Availability, Package, Title, TitleState, as_utc
-from reelflow.catalog.search import match_subquery
+from reelflow.catalog import viewer_queries as q
+from reelflow.catalog.models import as_utc
 from reelflow.playback_api.auth.signing import BadSignedValue, open_signed_value, sign_value
 from reelflow.playback_api.delivery.entitlements import TitleAvailability, is_visible
 
@@ -109,75 +98,6 @@ def decode_cursor(secret: bytes, cursor: str) -> PageKey:
 # ---- queries -------------------------------------------------------------------------------
 
 
-def _json_array_has(dialect: str, array: Any, value: ColumnElement[Any]) -> ColumnElement[bool]:
-    """SQL for "the JSON array column ``array`` holds ``value``" (case-insensitive)."""
-    fn = func.json_each if dialect == "sqlite" else func.json_array_elements_text
-    elements = fn(array).table_valued("value").alias("elements")
-    # lower() on both sides: SQLite's lower() folds ASCII only, so folding the parameter in
-    # Python could disagree with it on non-ASCII capitals.
-    return exists(
-        select(literal(1))
-        .select_from(elements)
-        .where(func.lower(elements.c.value) == func.lower(value))
-    )
-
-
-def _visible_select(
-    dialect: str, *, country: str, now: datetime, genre: str | None
-) -> Select[*tuple[Any, ...]]:
-    # The live package is the newest published, not removed version: the one TitleCache
-    # serves playback from (a version being replaced stays live until the new one is).
-    newest = (
-        select(col(Package.title_id).label("title_id"), func.max(Package.version).label("version"))
-        .where(col(Package.published_at).is_not(None), col(Package.removed_at).is_(None))
-        .group_by(col(Package.title_id))
-        .subquery("newest")
-    )
-    regions = col(Availability.regions)
-    stmt = (
-        select(
-            col(Title.id),
-            col(Title.name),
-            col(Title.synopsis),
-            col(Title.genres),
-            col(Title.rating),
-            col(Title.duration_s),
-            col(Title.state),
-            col(Package.published_at),
-            col(Package.artwork),
-            col(Availability.window_start),
-            col(Availability.window_end),
-            regions,
-            col(Availability.plans),
-        )
-        .select_from(Title)
-        .join(newest, newest.c.title_id == col(Title.id))
-        .join(
-            Package,
-            and_(
-                col(Package.title_id) == newest.c.title_id,
-                col(Package.version) == newest.c.version,
-            ),
-        )
-        .outerjoin(Availability, col(Availability.title_id) == col(Title.id))
-        .where(
-            col(Title.state) == TitleState.PUBLISHED,
-            col(Package.mpd_key).is_not(None),
-            col(Package.hls_key).is_not(None),
-            or_(col(Availability.window_start).is_(None), col(Availability.window_start) <= now),
-            or_(col(Availability.window_end).is_(None), col(Availability.window_end) > now),
-            or_(
-                regions.is_(None),
-                func.json_array_length(regions) == 0,
-                _json_array_has(dialect, regions, literal(country.upper())),
-            ),
-        )
-    )
-    if genre is not None:
-        stmt = stmt.where(_json_array_has(dialect, col(Title.genres), literal(genre)))
-    return stmt
-
-
 def _entry(row: Row[Any]) -> CatalogEntry:
     published_at = as_utc(row.published_at)
     assert published_at is not None  # the query only reads published packages
@@ -240,23 +160,18 @@ def list_visible(
     genre: str | None = None,
 ) -> tuple[list[CatalogEntry], PageKey | None]:
     """One page of the listing, newest published first, and the key of the next page."""
-    base = _visible_select(engine.dialect.name, country=country, now=now, genre=genre)
-    published_at, title_id = col(Package.published_at), col(Title.id)
     start = after
 
     def fetch(batch: int, _offset: int, scanned: PageKey | None) -> Sequence[Row[Any]]:
-        stmt = base
         position = scanned or start
-        if position is not None:
-            stmt = stmt.where(
-                or_(
-                    published_at < position.published_at,
-                    and_(published_at == position.published_at, title_id < position.title_id),
-                )
-            )
-        stmt = stmt.order_by(published_at.desc(), title_id.desc()).limit(batch)
-        with engine.connect() as conn:
-            return list(conn.execute(stmt))
+        return q.visible_page_rows(
+            engine,
+            country=country,
+            now=now,
+            genre=genre,
+            after=None if position is None else (position.published_at, position.title_id),
+            limit=batch,
+        )
 
     # One extra entry tells whether another page exists without returning an empty one.
     entries = _collect(fetch, limit + 1, country=country, now=now)
@@ -266,22 +181,14 @@ def list_visible(
 
 
 def search_visible(
-    engine: Engine, q: str, *, country: str, now: datetime, limit: int
+    engine: Engine, query: str, *, country: str, now: datetime, limit: int
 ) -> list[CatalogEntry]:
-    """Visible titles matching ``q``, most relevant first (then newest, then id)."""
-    dialect = engine.dialect.name
-    matches = match_subquery(dialect, q)
-    if matches is None:
-        return []
-    stmt = (
-        _visible_select(dialect, country=country, now=now, genre=None)
-        .join(matches, matches.c.title_id == col(Title.id))
-        .order_by(matches.c.score.desc(), col(Package.published_at).desc(), col(Title.id).desc())
-    )
+    """Visible titles matching ``query``, most relevant first (then newest, then id)."""
 
     def fetch(batch: int, offset: int, _after: PageKey | None) -> Sequence[Row[Any]]:
-        with engine.connect() as conn:
-            return list(conn.execute(stmt.limit(batch).offset(offset)))
+        return q.visible_match_rows(
+            engine, query, country=country, now=now, limit=batch, offset=offset
+        )
 
     return _collect(fetch, limit, country=country, now=now)
 
@@ -293,11 +200,8 @@ def visible_by_ids(
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    stmt = _visible_select(engine.dialect.name, country=country, now=now, genre=None).where(
-        col(Title.id).in_(wanted)
-    )
-    with engine.connect() as conn:
-        entries = [_entry(row) for row in conn.execute(stmt)]
+    rows = q.visible_rows_by_ids(engine, wanted, country=country, now=now)
+    entries = [_entry(row) for row in rows]
     return {e.id: e for e in entries if is_visible(e.availability, country, now)}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from reelflow.catalog.viewer_queries import ping
 from reelflow.config import Settings
 
 
@@ -22,8 +22,7 @@ async def readiness(settings: Settings, engine: Engine) -> dict[str, Any]:
 
 def _check_db(engine: Engine) -> str:
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(engine)
         return "ok"
     except Exception as exc:
         return f"error: {type(exc).__name__}"

@@ -16,17 +16,11 @@ from urllib.parse import urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
-from reelflow.catalog.models import LadderRow, LifecycleEvent, Package, QCReportRow, Title, as_utc
-from reelflow.jobs.qoe_series import (
-    MAX_GROUPS,
-    MIN_BUCKET_S,
-    Dimension,
-    SessionOrder,
-    qoe_sessions,
-    qoe_timeseries,
-)
+from reelflow.catalog.models import as_utc
+from reelflow.catalog.qoe_queries import Dimension, SessionOrder
+from reelflow.catalog.viewer_queries import title_record
+from reelflow.jobs.qoe_series import MAX_GROUPS, MIN_BUCKET_S, qoe_sessions, qoe_timeseries
 from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.playback_api.auth.signing import sign_prefix
 from reelflow.playback_api.http.context import ApiContext, current_admin, get_ctx
@@ -193,68 +187,48 @@ async def title_overview(
 
 
 def _overview(engine: Engine, title_id: str) -> TitleOverview | None:
-    with Session(engine) as s:
-        title = s.get(Title, title_id)
-        if title is None:
-            return None
-        version = title.version
-        events = s.exec(
-            select(LifecycleEvent)
-            .where(LifecycleEvent.title_id == title_id, LifecycleEvent.version == version)
-            .order_by(col(LifecycleEvent.at), col(LifecycleEvent.id))
-            .limit(MAX_EVENTS)
-        ).all()
-        qc = s.exec(
-            select(QCReportRow)
-            .where(QCReportRow.title_id == title_id, QCReportRow.version == version)
-            .order_by(col(QCReportRow.id).desc())
-        ).first()
-        ladder = s.exec(
-            select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
-        ).first()
-        package = s.exec(
-            select(Package)
-            .where(Package.title_id == title_id, Package.version == version)
-            .order_by(col(Package.id).desc())
-        ).first()
-        media = (qc.report.get("media") or {}) if qc else {}
-        fixed: list[dict[str, Any]] = []
-        video = _video_stream(media)
-        if video:
-            fixed = [vars(r) for r in apple_fixed_ladder(video[0], video[1]).rungs]
-        return TitleOverview(
-            title={
-                "id": title.id,
-                "name": title.name,
-                "state": title.state,
-                "duration_s": title.duration_s,
-            },
-            version=version,
-            lifecycle=[
-                {
-                    "at": as_utc(e.at),
-                    "event": e.event,
-                    "state": e.state,
-                    "actor": e.actor,
-                    "detail": public_detail(e.detail),
-                }
-                for e in events
-            ],
-            qc=qc.report if qc else None,
-            ladder=ladder.ladder if ladder else None,
-            fixed_ladder=fixed,
-            package=None
-            if package is None
-            else {
-                "origin_prefix": package.origin_prefix,
-                "encrypted": package.encrypted,
-                "drm_systems": package.drm_systems,
-                "representations": package.representations,
-                "artwork": package.artwork,
-                "published_at": as_utc(package.published_at),
-            },
-            sprites=None,
-        )
+    record = title_record(engine, title_id, max_events=MAX_EVENTS)
+    if record is None:
+        return None
+    title, qc, ladder, package = record.title, record.qc, record.ladder, record.package
+    media = (qc.report.get("media") or {}) if qc else {}
+    fixed: list[dict[str, Any]] = []
+    video = _video_stream(media)
+    if video:
+        fixed = [vars(r) for r in apple_fixed_ladder(video[0], video[1]).rungs]
+    return TitleOverview(
+        title={
+            "id": title.id,
+            "name": title.name,
+            "state": title.state,
+            "duration_s": title.duration_s,
+        },
+        version=title.version,
+        lifecycle=[
+            {
+                "at": as_utc(e.at),
+                "event": e.event,
+                "state": e.state,
+                "actor": e.actor,
+                "detail": public_detail(e.detail),
+            }
+            for e in record.events
+        ],
+        qc=qc.report if qc else None,
+        ladder=ladder.ladder if ladder else None,
+        fixed_ladder=fixed,
+        package=None
+        if package is None
+        else {
+            "origin_prefix": package.origin_prefix,
+            "encrypted": package.encrypted,
+            "drm_systems": package.drm_systems,
+            "representations": package.representations,
+            "artwork": package.artwork,
+            "published_at": as_utc(package.published_at),
+        },
+        sprites=None,
+    )
 
 
 def public_detail(detail: dict[str, Any]) -> dict[str, Any]:

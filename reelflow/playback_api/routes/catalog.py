@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from reelflow.catalog.models import as_utc, utcnow
 from reelflow.catalog.search import MAX_QUERY_CHARS
+from reelflow.catalog.viewer_queries import recent_progress
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.auth.signing import (
     ID_RE,
@@ -39,11 +40,7 @@ from reelflow.playback_api.auth.signing import (
 from reelflow.playback_api.delivery import viewer_catalog as vc
 from reelflow.playback_api.delivery.entitlements import is_visible
 from reelflow.playback_api.delivery.title_cache import TitleView
-from reelflow.playback_api.delivery.viewing_progress import (
-    effective_position,
-    recent_progress,
-    resume_position,
-)
+from reelflow.playback_api.delivery.viewing_progress import effective_position, resume_position
 from reelflow.playback_api.http.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.http.problems import PROBLEM_MEDIA_TYPE, Problem
 from reelflow.playback_api.routes import API_V1

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from reelflow.catalog.viewer_queries import save_progress
 from reelflow.config import Settings
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.auth.signing import ID_RE, issue_playback_token, sign_prefix
@@ -22,11 +23,7 @@ from reelflow.playback_api.delivery.key_policy import select_drm
 from reelflow.playback_api.delivery.license_proxy import usable_upstreams
 from reelflow.playback_api.delivery.session_manifests import session_mpd
 from reelflow.playback_api.delivery.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
-from reelflow.playback_api.delivery.viewing_progress import (
-    effective_position,
-    save_progress,
-    stored_position,
-)
+from reelflow.playback_api.delivery.viewing_progress import effective_position, stored_position
 from reelflow.playback_api.http import fast_params as fp
 from reelflow.playback_api.http.context import (
     ApiContext,
