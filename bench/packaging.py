@@ -20,15 +20,9 @@ from pathlib import Path
 from reelflow.config import get_settings
 from reelflow.domain.content_keys import generate_content_keys
 from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.packager import (
-    AudioTrack,
-    SubtitleTrack,
-    VideoRendition,
-    package,
-    packager_args,
-    plan_streams,
-    write_key_flagfile,
-)
+from reelflow.packaging.packager import package, packager_args
+from reelflow.packaging.packager_run import write_key_flagfile
+from reelflow.packaging.streams import AudioTrack, SubtitleTrack, VideoRendition, plan_streams
 
 RUNGS = ((426, 240, "300k"), (640, 360, "600k"), (854, 480, "1000k"), (1280, 720, "2000k"))
 

@@ -33,7 +33,7 @@ from reelflow.media.ladder import LadderOptions
 from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.quality import vmaf_ffmpeg
-from reelflow.packaging.packager import VideoRendition
+from reelflow.packaging.streams import VideoRendition
 from reelflow.storage import LocalStore
 
 SECONDS = 60

@@ -26,7 +26,8 @@ from reelflow.lifecycle.activity_defs import implements
 from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.media.watchdog import SubprocessStalled
 from reelflow.packaging.errors import PackagingError
-from reelflow.packaging.packager import AudioTrack, SubtitleTrack, VideoRendition, package
+from reelflow.packaging.packager import package
+from reelflow.packaging.streams import AudioTrack, SubtitleTrack, VideoRendition
 from reelflow.packaging.verify import verify_package
 from reelflow.storage import layout
 

@@ -39,12 +39,8 @@ from reelflow.domain.track_classes import TrackClass
 from reelflow.media.stderr_tail import stderr_tail
 from reelflow.packaging import fmp4
 from reelflow.packaging.errors import PackagerError
-from reelflow.packaging.packager import (
-    PackageResult,
-    Representation,
-    run_packager,
-    write_key_flagfile,
-)
+from reelflow.packaging.packager import PackageResult, Representation
+from reelflow.packaging.packager_run import run_packager, write_key_flagfile
 
 DURATION_SLACK_S = 0.5
 DEFAULT_TIMEOUT_S = 120.0

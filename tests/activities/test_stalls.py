@@ -20,7 +20,7 @@ from temporalio.testing import ActivityEnvironment
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat
 from reelflow.config import Settings
-from reelflow.packaging.packager import PackagerStalled, run_packager
+from reelflow.packaging.packager_run import PackagerStalled, run_packager
 
 HUNG_PACKAGER = """\
 import os, signal, sys, time

@@ -12,13 +12,8 @@ from reelflow.config import get_settings
 from reelflow.domain.content_keys import ContentKey, generate_content_keys
 from reelflow.domain.track_classes import TrackClass
 from reelflow.media.quality import vmaf_ffmpeg
-from reelflow.packaging.packager import (
-    AudioTrack,
-    PackageResult,
-    SubtitleTrack,
-    VideoRendition,
-    package,
-)
+from reelflow.packaging.packager import PackageResult, package
+from reelflow.packaging.streams import AudioTrack, SubtitleTrack, VideoRendition
 
 GOP = ["-g", "48", "-keyint_min", "48", "-sc_threshold", "0", "-r", "24"]
 VTT = "WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nHello\n\n00:00:04.000 --> 00:00:07.000\nWorld\n"

@@ -10,15 +10,9 @@ from reelflow.domain.content_keys import ContentKey, generate_content_keys
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
-from reelflow.packaging.packager import (
-    AudioTrack,
-    PackageResult,
-    VideoRendition,
-    package,
-    packager_args,
-    plan_streams,
-    write_key_flagfile,
-)
+from reelflow.packaging.packager import PackageResult, package, packager_args
+from reelflow.packaging.packager_run import write_key_flagfile
+from reelflow.packaging.streams import AudioTrack, VideoRendition, plan_streams
 from tests.packaging.conftest import Media
 
 MPD_NS = "{urn:mpeg:dash:schema:mpd:2011}"

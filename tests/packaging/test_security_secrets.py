@@ -25,7 +25,8 @@ from reelflow.domain.track_classes import TrackClass
 from reelflow.media.errors import FFmpegTimeout, ProbeError
 from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffmpeg_detailed, run_ffprobe_json
 from reelflow.packaging.errors import PackagerError
-from reelflow.packaging.packager import PackageResult, run_packager, write_key_flagfile
+from reelflow.packaging.packager import PackageResult
+from reelflow.packaging.packager_run import run_packager, write_key_flagfile
 from reelflow.packaging.verify import verify_package
 
 

@@ -16,7 +16,8 @@ import pytest
 from reelflow.config import get_settings
 from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
-from reelflow.packaging.packager import PackageResult, VideoRendition, package
+from reelflow.packaging.packager import PackageResult, package
+from reelflow.packaging.streams import VideoRendition
 from reelflow.packaging.verify import verify_package
 from tests.packaging.conftest import Media
 

@@ -18,7 +18,7 @@ from reelflow.media.encode import encode_chunk
 from reelflow.media.ladder import LadderOptions
 from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
-from reelflow.packaging.packager import VideoRendition
+from reelflow.packaging.streams import VideoRendition
 from reelflow.playback_api.delivery.entitlements import PLAN_LIMITS
 from tests.playback_api.conftest import ApiHarness
 

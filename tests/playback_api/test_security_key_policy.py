@@ -40,7 +40,8 @@ from reelflow.config import ConfigError, Settings, get_settings
 from reelflow.domain.track_classes import SD_MAX_HEIGHT
 from reelflow.keystore.content_keys import open_key
 from reelflow.lifecycle import contracts as c
-from reelflow.packaging.packager import HLS_MASTER_NAME, MPD_NAME, VideoRendition
+from reelflow.packaging.packager import HLS_MASTER_NAME, MPD_NAME
+from reelflow.packaging.streams import VideoRendition
 from reelflow.playback_api.delivery.key_policy import key_policy_from_settings
 from reelflow.playback_api.routes.media import PACKAGE_MANIFEST_RE
 from tests.fixtures.fake_license_upstream import FakeLicenseUpstream
