@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 from rich.console import Console
 
-from reelflow.cli.titles import CliError, follow, new_demo_id, render_status, start_title
+from reelflow.cli.title_input import CliError
+from reelflow.cli.title_runs import start_title
+from reelflow.cli.title_status import follow, render_status
 from reelflow.config import Settings
+from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.media.samples import make_test_title
 
 console = Console()
+
+
+def new_demo_id() -> str:
+    return f"demo-{uuid.uuid4().hex[:6]}"
 
 
 def generate_sample(path: Path, *, ffmpeg: str, seconds: int) -> Path:
@@ -59,7 +67,7 @@ def run_demo(settings: Settings, *, seconds: int = 20) -> int:
     render_status(status)
     ui = (
         f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
-        f"/workflows/title-{title_id}"
+        f"/workflows/{workflow_id(title_id, inp.version)}"
     )
     console.print(f"[bold]Temporal UI[/] {ui}")
     if status.state == "published":
