@@ -54,7 +54,7 @@ def _error_count(errors: Any) -> Any:
 
 def title_totals(
     conn: Connection, *, since: datetime, title_id: str | None, limit: int
-) -> list[Row[Any]]:
+) -> list[Row[*tuple[Any, ...]]]:
     """Per title over beacons received at or after ``since``, busiest first: (title_id,
     beacons, sessions, startup samples, rebuffer count, rebuffer ms, played ms, switches,
     error codes, beacons with errors)."""
@@ -176,7 +176,7 @@ def busiest_groups(conn: Connection, scope: SeriesScope, *, limit: int) -> list[
 
 def bucket_totals(
     conn: Connection, scope: SeriesScope, *, bucket_s: int, groups: Sequence[str]
-) -> list[Row[Any]]:
+) -> list[Row[*tuple[Any, ...]]]:
     """Per bucket and group: (bucket epoch, group, beacons, sessions, rebuffer ms, played ms,
     sessions that reported errors)."""
     group = _dimension_column(scope.by)
@@ -200,7 +200,7 @@ def bucket_totals(
 
 def bucket_startup_percentiles(
     conn: Connection, scope: SeriesScope, *, bucket_s: int, groups: Sequence[str]
-) -> dict[tuple[int, str], Row[Any]]:
+) -> dict[tuple[int, str], Row[*tuple[Any, ...]]]:
     """Per (bucket epoch, group): (bucket, group, startup samples, p50 ms, p95 ms)."""
     group = _dimension_column(scope.by)
     bucket = _bucket(conn.dialect.name, bucket_s)
@@ -228,7 +228,7 @@ def bucket_startup_percentiles(
 
 def worst_session_rows(
     engine: Engine, *, since: datetime, order: SessionOrder, limit: int
-) -> list[Row[Any]]:
+) -> list[Row[*tuple[Any, ...]]]:
     """Per session since ``since``: (session id, title, plan, country, drm, device class,
     first beacon at, startup ms, rebuffer ms, played ms, error codes); the slowest to start
     (``slowest``) or those with most errors (``failing``) first."""

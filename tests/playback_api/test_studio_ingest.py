@@ -41,8 +41,8 @@ from reelflow.domain.ids import workflow_id
 from reelflow.playback_api.auth import webhook_auth
 from reelflow.playback_api.http.app import create_app
 from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, Problem
-from reelflow.playback_api.routes import studio as studio_route
-from reelflow.playback_api.studio import ingest_body
+from reelflow.playback_api.studio import ingest_body, ingest_flow
+from reelflow.playback_api.studio.status import StudioRendition
 from reelflow.studios.accounts import (
     StudioCredentials,
     create_studio,
@@ -276,7 +276,7 @@ async def test_signed_ingest_starts_the_workflow_and_reports_status(
             assert body["percent"] == 0.0
             assert body["window_start"] == "2026-01-01T00:00:00+00:00"
             # Storage layout is not a studio's business: renditions carry no object keys.
-            assert "object_key" not in studio_route.StudioRendition.model_fields
+            assert "object_key" not in StudioRendition.model_fields
             assert "object_key" not in status.text
 
             # The ingest claimed the id (the row names the owner at once); register_title
@@ -454,7 +454,7 @@ async def test_a_claim_left_by_a_dead_request_is_taken_over(
                 body_sha256=hashlib.sha256(raw).hexdigest(),
                 title_id=title_id,
                 status_code=PENDING,
-                created_at=datetime.now(UTC) - timedelta(seconds=studio_route.STALE_CLAIM_S + 5),
+                created_at=datetime.now(UTC) - timedelta(seconds=ingest_flow.STALE_CLAIM_S + 5),
             )
         )
         s.commit()
@@ -488,7 +488,7 @@ def test_temporal_down_is_503_and_leaves_nothing_behind(offline_api: StudioApi) 
 def test_a_key_still_in_flight_answers_503_with_retry_after(
     offline_api: StudioApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(studio_route, "PENDING_WAIT_S", 0.3)
+    monkeypatch.setattr(ingest_flow, "PENDING_WAIT_S", 0.3)
     creds = offline_api.studio()
     raw = json.dumps(ingest_doc(new_title_id())).encode()
     with Session(offline_api.engine) as s:

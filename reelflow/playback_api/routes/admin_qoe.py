@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -20,11 +20,18 @@ from sqlalchemy.engine import Engine
 from reelflow.catalog.models import as_utc
 from reelflow.catalog.qoe_queries import Dimension, SessionOrder
 from reelflow.catalog.viewer_queries import title_record
-from reelflow.jobs.qoe_series import MAX_GROUPS, MIN_BUCKET_S, qoe_sessions, qoe_timeseries
+from reelflow.jobs.qoe_series import (
+    MAX_GROUPS,
+    MIN_BUCKET_S,
+    SessionQoE,
+    qoe_sessions,
+    qoe_timeseries,
+)
 from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.playback_api.auth.signing import sign_prefix
 from reelflow.playback_api.http.context import ApiContext, current_admin, get_ctx
 from reelflow.playback_api.http.problems import Problem
+from reelflow.playback_api.http.schemas import model_from_dataclass
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.routes.qoe import TITLE_ID_PATTERN
 
@@ -124,18 +131,11 @@ async def qoe_timeseries_report(
     )
 
 
-class SessionOut(BaseModel):
-    session_id: str
-    title_id: str
-    plan: str
-    country: str
-    drm: str
-    device_class: str
-    first_at: datetime
-    startup_ms: float | None
-    rebuffer_ms: float
-    played_ms: float
-    error_count: int
+if TYPE_CHECKING:
+    SessionOut = BaseModel
+else:
+    # The QoE job's SessionQoE as the answer's model: one definition of the fields.
+    SessionOut = model_from_dataclass(SessionQoE, "SessionOut")
 
 
 @router.get("/qoe/sessions", response_model=list[SessionOut])
@@ -144,11 +144,10 @@ async def qoe_session_list(
     since: Annotated[datetime | None, Query(description=_SINCE_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     ctx: ApiContext = Depends(get_ctx),
-) -> list[SessionOut]:
+) -> list[SessionQoE]:
     """The sessions that started slowest, or that reported playback errors."""
     start, _ = _window(since, None)
-    rows = await asyncio.to_thread(qoe_sessions, ctx.engine, since=start, order=order, limit=limit)
-    return [SessionOut(**vars(r)) for r in rows]
+    return await asyncio.to_thread(qoe_sessions, ctx.engine, since=start, order=order, limit=limit)
 
 
 class TitleOverview(BaseModel):
