@@ -40,7 +40,8 @@ from reelflow.media.encode import (
 )
 from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.media.probe import probe
-from reelflow.media.qc import QCOptions, run_qc
+from reelflow.media.qc import run_qc
+from reelflow.media.qc_report import QCOptions
 from reelflow.media.samples import make_test_title
 from reelflow.media.thumbnails import make_artwork, make_thumbnails
 

@@ -39,7 +39,8 @@ from reelflow.media.errors import FFmpegError, MediaError
 from reelflow.media.ladder import Ladder, LadderOptions, apple_fixed_ladder
 from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
-from reelflow.media.qc import QCOptions, run_qc
+from reelflow.media.qc import run_qc
+from reelflow.media.qc_report import QCOptions
 from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.storage import layout
 

@@ -16,6 +16,7 @@ the rates, while the median is the rate the stream mostly runs at.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -79,7 +80,7 @@ def frame_timing(time_base: Fraction, timestamps: list[int]) -> FrameTiming | No
     stamps = sorted(set(timestamps))  # B-frames arrive in decode order
     if len(stamps) < 3 or time_base <= 0:
         return None
-    durations = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    durations = [b - a for a, b in itertools.pairwise(stamps)]
     nominal = Fraction(median(durations))
     # Compared exactly in ticks: float rounding must not decide a 1-tick case.
     tolerance = max(Fraction(1), ROUNDING_FLOOR_S / time_base)

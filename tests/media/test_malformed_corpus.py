@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reelflow.media.qc import QCCheck, QCOptions, run_qc
+from reelflow.media.qc import run_qc
+from reelflow.media.qc_report import QCCheck, QCOptions
 from tests.media.conftest import ClipMaker
 
 

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from reelflow.media.probe import MediaInfo, VideoStream
-from reelflow.media.qc import QCOptions, QCReport, _static_checks, run_qc
+from reelflow.media.qc import run_qc
+from reelflow.media.qc_report import QCOptions, QCReport
+from reelflow.media.qc_static import static_checks
 from tests.media.conftest import ClipMaker
 
 
@@ -129,7 +131,7 @@ def _info(width: int, height: int, duration: float, pix_fmt: str = "yuv420p") ->
 
 
 def test_zero_duration_fails() -> None:
-    checks = {c.name: c for c in _static_checks(_info(640, 360, 0.0), QCOptions())}
+    checks = {c.name: c for c in static_checks(_info(640, 360, 0.0), QCOptions())}
     assert checks["duration"].status == "fail"
     assert "zero or unknown duration" in checks["duration"].reason
 
@@ -137,7 +139,7 @@ def test_zero_duration_fails() -> None:
 def test_portrait_and_limits() -> None:
     opts = QCOptions()
     statuses = {
-        size: {c.name: c.status for c in _static_checks(_info(*size, 10.0), opts)}["resolution"]
+        size: {c.name: c.status for c in static_checks(_info(*size, 10.0), opts)}["resolution"]
         for size in [(1080, 1920), (320, 180), (319, 180), (7680, 4320), (7681, 4320)]
     }
     assert statuses == {
@@ -147,7 +149,7 @@ def test_portrait_and_limits() -> None:
         (7680, 4320): "pass",
         (7681, 4320): "fail",
     }
-    p10 = {c.name: c.status for c in _static_checks(_info(640, 360, 1, "yuv420p10le"), opts)}
+    p10 = {c.name: c.status for c in static_checks(_info(640, 360, 1, "yuv420p10le"), opts)}
     assert p10["pixel_format"] == "pass"
 
 
