@@ -1,16 +1,12 @@
 """Objects in a bucket of an S3-compatible service (SeaweedFS, MinIO, AWS S3, R2).
 
-Files over one part go up as a multipart upload this module drives itself (the SDK's
-low-level calls), so a killed attempt can be continued: the upload id and part size go to
-the caller's ``UploadResume``, and a retry lists the parts the server holds and sends only
-those it lacks or whose ETag (the part's MD5) differs from the local bytes.
+Files over one part go up as a resumable multipart upload (``s3_multipart``): a killed
+attempt is continued from the parts the server holds.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import hashlib
 import io
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,6 +29,7 @@ from reelflow.storage.base import (
     download_to,
 )
 from reelflow.storage.keys import InvalidObjectKey, validate_key, validate_prefix
+from reelflow.storage.s3_multipart import upload_file
 
 if TYPE_CHECKING:
     import urllib3
@@ -42,8 +39,6 @@ if TYPE_CHECKING:
 # S3 refuses parts under 5 MiB (except the last) and over 5 GiB.
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
-MAX_PARTS = 10_000  # S3's limit per multipart upload
-PARALLEL_PARTS = 3  # parts in flight (and in memory) at once
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"})
 
@@ -154,110 +149,17 @@ class S3Store:
                         self.bucket, key, cast(BinaryIO, body), size, part_size=self.part_size
                     )
             else:
-                self._multipart(key, Path(path), size, progress, resume)
+                upload_file(
+                    self.client,
+                    self.bucket,
+                    key,
+                    Path(path),
+                    size,
+                    part_size=self.part_size,
+                    progress=progress,
+                    resume=resume,
+                )
         return self.stat(key)
-
-    def _multipart(
-        self,
-        key: str,
-        path: Path,
-        size: int,
-        progress: Progress | None,
-        resume: UploadResume | None,
-    ) -> None:
-        from minio.datatypes import Part
-
-        state = resume.state if resume is not None else {}
-        upload_id: str | None = None
-        held: dict[int, str] = {}
-        if state.get("key") == key and state.get("size") == size and state.get("upload_id"):
-            upload_id, part_size = str(state["upload_id"]), int(state["part_size"])
-            listed = self._listed_parts(key, upload_id)
-            if listed is None:
-                upload_id = None  # aborted or expired: start over
-            else:
-                held = listed
-        if upload_id is None:
-            # Big enough to stay under S3's part-count limit.
-            part_size = max(self.part_size, -(-size // MAX_PARTS))
-            upload_id = self.client._create_multipart_upload(
-                self.bucket, key, {"Content-Type": "application/octet-stream"}
-            )
-            if resume is not None:
-                resume.update(
-                    {"key": key, "upload_id": upload_id, "part_size": part_size, "size": size}
-                )
-        etags: dict[int, str] = {}
-        try:
-            with (
-                open(path, "rb") as fh,
-                concurrent.futures.ThreadPoolExecutor(PARALLEL_PARTS) as pool,
-            ):
-                pending: set[concurrent.futures.Future[tuple[int, str, int]]] = set()
-                number = 0
-                while data := fh.read(part_size):
-                    number += 1
-                    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-                    if held.get(number) == md5:
-                        etags[number] = md5
-                        if resume is not None:
-                            resume.reused_parts += 1
-                        if progress is not None:
-                            progress(len(data))
-                        continue
-                    while len(pending) >= PARALLEL_PARTS:
-                        done, pending = concurrent.futures.wait(
-                            pending, return_when=concurrent.futures.FIRST_COMPLETED
-                        )
-                        self._collect(done, etags, progress)
-                    pending.add(pool.submit(self._upload_part, key, upload_id, number, data))
-                self._collect(concurrent.futures.wait(pending).done, etags, progress)
-            parts = [Part(n, etags[n]) for n in sorted(etags)]
-            self.client._complete_multipart_upload(self.bucket, key, upload_id, parts)
-        except BaseException:
-            if resume is None:
-                # Nobody will continue it: don't leave a billed, invisible upload behind.
-                with contextlib.suppress(Exception):
-                    self.client._abort_multipart_upload(self.bucket, key, upload_id)
-            raise
-
-    def _upload_part(
-        self, key: str, upload_id: str, number: int, data: bytes
-    ) -> tuple[int, str, int]:
-        etag = self.client._upload_part(self.bucket, key, data, None, upload_id, number)
-        return number, etag.strip('"'), len(data)
-
-    @staticmethod
-    def _collect(
-        done: set[concurrent.futures.Future[tuple[int, str, int]]],
-        etags: dict[int, str],
-        progress: Progress | None,
-    ) -> None:
-        for future in done:
-            number, etag, sent = future.result()
-            etags[number] = etag
-            if progress is not None:
-                progress(sent)
-
-    def _listed_parts(self, key: str, upload_id: str) -> dict[int, str] | None:
-        """Part number -> ETag of what the server holds; None if the upload is gone."""
-        from minio.error import S3Error
-
-        held: dict[int, str] = {}
-        marker: str | None = None
-        try:
-            while True:
-                page = self.client._list_parts(
-                    self.bucket, key, upload_id, part_number_marker=marker
-                )
-                held.update((p.part_number, p.etag.strip('"')) for p in page.parts)
-                if not page.is_truncated or not page.next_part_number_marker:
-                    return held
-                marker = page.next_part_number_marker
-        except S3Error as exc:
-            if exc.code == "NoSuchUpload":
-                return None
-            raise
 
     def put_stream(
         self,
