@@ -27,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Queue = Literal["control", "media"]
 
-# Wire name -> stub, and the worker role that hosts it (tests/workers/test_activity_defs.py
+# Wire name -> stub, and the worker role that hosts it (tests/workers/test_registry.py
 # holds the registered implementations to these).
 STUBS: dict[str, Callable[..., Any]] = {}
 QUEUE: dict[str, Queue] = {}

@@ -3,7 +3,8 @@
 The workflow sees activities only through these: small values and object keys, never
 media bytes (the server rejects payloads over ~2 MB) and never clear content keys. Nothing
 here may grow with a title's duration (segments, chunks): lists of that kind stay in the
-object store and travel by key (tests/workflows/test_history_size.py holds the line).
+object store and travel by key (the history-size tests in
+tests/workflows/test_title_workflow_orchestration.py hold the line).
 """
 
 from __future__ import annotations

@@ -1,0 +1,42 @@
+"""The typed activity definitions: one per wire name, on its queue, never run themselves.
+
+That the workers register an implementation of each, with the same signature, is
+tests/workers/test_registry.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from temporalio import activity
+
+from reelflow.lifecycle import activity_defs as defs
+from reelflow.lifecycle import contracts as c
+
+# As they sit in recorded histories: renaming one breaks the replay of every running title.
+CONTROL = {
+    "record_event", "register_title", "generate_keys", "publish_title", "update_availability",
+    "expire_title", "notify_studio",
+}  # fmt: skip
+MEDIA = {
+    "ingest_master", "run_qc", "analyse_ladder", "encode_chunk", "join_renditions",
+    "encode_audio", "prepare_subtitles", "make_thumbnails", "package_title",
+}  # fmt: skip
+
+
+def test_every_wire_name_has_one_definition() -> None:
+    constants = {
+        value for key, value in vars(c).items() if key.isupper() and isinstance(value, str)
+    }
+    assert set(defs.STUBS) == constants
+    for name, stub in defs.STUBS.items():
+        assert activity._Definition.must_from_callable(stub).name == name
+
+
+def test_wire_names_and_queues_are_pinned() -> None:
+    assert {n for n, q in defs.QUEUE.items() if q == "control"} == CONTROL
+    assert {n for n, q in defs.QUEUE.items() if q == "media"} == MEDIA
+
+
+def test_definitions_refuse_to_run() -> None:
+    with pytest.raises(NotImplementedError, match="is a definition"):
+        defs.run_qc(c.QCRequest("t", 1, "masters/t/x", "x"))
