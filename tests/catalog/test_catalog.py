@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from reelflow.catalog import assets as catalog_assets
 from reelflow.catalog import titles as q
 from reelflow.catalog.db import SchemaBehind, check_schema, head_revision, make_engine, upgrade
-from reelflow.catalog.models import ContentKeyRow, LadderRow, Rendition, TitleState, as_utc
+from reelflow.catalog.models import ContentKeyRow, TitleState, as_utc
 from tests.fixtures import catalog_reads as reads
 
 
@@ -65,66 +65,6 @@ def test_lifecycle_events_are_append_only_and_deduplicated(catalog: Engine) -> N
     assert [e.event for e in events] == ["ingested", "note"]
     assert events[1].detail == {"x": 1}
     assert q.get_title(catalog, "t2").state == "qc"
-
-
-def test_asset_ladder_renditions_upsert(catalog: Engine) -> None:
-    q.upsert_title(catalog, title_id="t3", name="Third")
-    catalog_assets.record_asset(
-        catalog,
-        title_id="t3",
-        version=1,
-        master_key="masters/t3/ab",
-        sha256="ab" * 32,
-        size_bytes=10,
-        probe={"duration_s": 2.0},
-    )
-    again = catalog_assets.record_asset(
-        catalog,
-        title_id="t3",
-        version=1,
-        master_key="masters/t3/ab",
-        sha256="ab" * 32,
-        size_bytes=10,
-    )
-    assert again.probe == {"duration_s": 2.0}
-    catalog_assets.record_ladder(
-        catalog, title_id="t3", version=1, method="per_title", metric="vmaf", ladder={"rungs": [1]}
-    )
-    catalog_assets.record_ladder(
-        catalog, title_id="t3", version=1, method="fixed", metric="psnr", ladder={"rungs": [2]}
-    )
-    # Ladders and renditions are written for the record; nothing in reelflow reads them back.
-    with Session(catalog) as s:
-        (ladder,) = s.exec(select(LadderRow).where(LadderRow.title_id == "t3")).all()
-    assert ladder.method == "fixed" and ladder.ladder == {"rungs": [2]}
-    # An AV1 ladder beside it (extra_codecs) joins the row without replacing the main one,
-    # and survives the main ladder being recorded again (a retried analysis).
-    catalog_assets.record_alongside_ladder(
-        catalog, title_id="t3", version=1, codec="av1", ladder={"rungs": [3]}
-    )
-    catalog_assets.record_ladder(
-        catalog, title_id="t3", version=1, method="fixed", metric="psnr", ladder={"rungs": [2]}
-    )
-    with Session(catalog) as s:
-        (ladder,) = s.exec(select(LadderRow).where(LadderRow.title_id == "t3")).all()
-    assert ladder.ladder == {"rungs": [2], "alongside": {"av1": {"rungs": [3]}}}
-    for height in (360, 720, 720):
-        catalog_assets.upsert_rendition(
-            catalog,
-            Rendition(
-                title_id="t3",
-                version=1,
-                kind="video",
-                name=f"v{height}",
-                object_key=f"k/{height}",
-                width=height * 16 // 9,
-                height=height,
-                bitrate_kbps=height * 3,
-            ),
-        )
-    with Session(catalog) as s:
-        rows = s.exec(select(Rendition).where(Rendition.title_id == "t3")).all()
-    assert sorted(r.name for r in rows) == ["v360", "v720"]
 
 
 def test_availability_times_come_back_as_utc(catalog: Engine) -> None:

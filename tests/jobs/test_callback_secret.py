@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from reelflow.catalog import queries as q
+from reelflow.catalog import titles as q
 from reelflow.config import Settings
 from reelflow.jobs.webhooks import RefusedCallback, _callback_key
 from reelflow.studios.accounts import create_studio, rotate_webhook_secret

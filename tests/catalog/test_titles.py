@@ -209,3 +209,30 @@ def test_migration_gives_existing_titles_a_version_row(catalog_url: str) -> None
     assert as_utc(rows["old", 3].window_start) == T0
     assert rows["bare", 1].state == TitleState.INGESTING and rows["bare", 1].regions == []
     engine.dispose()
+
+
+def test_callback_url_and_the_event_log_reads(catalog: Engine) -> None:
+    assert q.title_callback_url(catalog, "nope") is None
+    q.upsert_title(catalog, title_id="cb", name="Film", callback_url="https://studio.example/h")
+    assert q.title_callback_url(catalog, "cb") == "https://studio.example/h"
+    q.upsert_title(catalog, title_id="cb2", name="Film")
+    assert q.title_callback_url(catalog, "cb2") is None
+    for title_id, n in (("cb", 1), ("cb2", 2), ("cb", 3)):
+        q.append_event(
+            catalog,
+            title_id=title_id,
+            event="notification_failed",
+            actor="t",
+            detail={"n": n},
+            dedupe_key=f"failed:{n}",
+        )
+    q.append_event(catalog, title_id="cb", event="published", actor="t")
+    assert q.has_event(catalog, "failed:2") and not q.has_event(catalog, "failed:9")
+    newest_first = q.events_named(catalog, "notification_failed")
+    assert [e.detail["n"] for e in newest_first] == [3, 2, 1]
+    assert [
+        e.detail["n"] for e in q.events_named(catalog, "notification_failed", title_id="cb")
+    ] == [
+        3,
+        1,
+    ]
