@@ -34,4 +34,3 @@ def test_skip_rest_skips_every_later_stage_only() -> None:
     after = STAGES[STAGES.index("approval") + 1 :]
     assert all(run._stages[n].state == "skipped" for n in after)
     assert all(run._stages[n].state == "pending" for n in ("ingest", "qc", "approval"))
-
