@@ -71,28 +71,33 @@ def run_demo(settings: Settings, *, seconds: int = 20) -> int:
     )
     console.print(f"[bold]Temporal UI[/] {ui}")
     if status.state == "published":
-        from reelflow.catalog import engine_from_settings
-        from reelflow.catalog import packages as q
-
-        pkg = q.get_package(engine_from_settings(settings), title_id, inp.version)
-        if pkg is not None:
-            console.print(
-                f"[bold]Published[/] {', '.join(pkg.drm_systems) or 'clear'} package at "
-                f"{settings.resolved_store_root / pkg.origin_prefix}\n"
-                f"  DASH {pkg.mpd_key}\n  HLS  {pkg.hls_key}"
-            )
-        base = settings.resolved_public_base_url
-        console.print(
-            f"[bold green]Play it:[/] {base}/#/title/{title_id}  "
-            "(web player; pick a dev account to sign in)\n"
-            f"  API guide: docs/api.md, OpenAPI: {base}/docs\n"
-            f"  TOKEN=$(.venv/bin/reelflow dev token --plan premium --country US)\n"
-            f'  curl -s -H "Authorization: Bearer $TOKEN" -X POST '
-            f"-H 'Content-Type: application/json' -d '{{\"device_id\": \"cli\"}}' "
-            f"{base}/v1/titles/{title_id}/playback\n"
-            f"Take it down with: reelflow titles takedown {title_id}",
-            soft_wrap=True,  # URLs and the curl line must stay copyable in a narrow terminal
-        )
+        print_how_to_play(settings, title_id, inp.version)
         return 0
     console.print(f"[red]demo title ended in state {status.state}[/]")
     return 1
+
+
+def print_how_to_play(settings: Settings, title_id: str, version: int) -> None:
+    """Where the published package is, and how to play it in the web player or by curl."""
+    from reelflow.catalog import engine_from_settings
+    from reelflow.catalog import packages as q
+
+    pkg = q.get_package(engine_from_settings(settings), title_id, version)
+    if pkg is not None:
+        console.print(
+            f"[bold]Published[/] {', '.join(pkg.drm_systems) or 'clear'} package at "
+            f"{settings.resolved_store_root / pkg.origin_prefix}\n"
+            f"  DASH {pkg.mpd_key}\n  HLS  {pkg.hls_key}"
+        )
+    base = settings.resolved_public_base_url
+    console.print(
+        f"[bold green]Play it:[/] {base}/#/title/{title_id}  "
+        "(web player; pick a dev account to sign in)\n"
+        f"  API guide: docs/api.md, OpenAPI: {base}/docs\n"
+        f"  TOKEN=$(.venv/bin/reelflow dev token --plan premium --country US)\n"
+        f'  curl -s -H "Authorization: Bearer $TOKEN" -X POST '
+        f"-H 'Content-Type: application/json' -d '{{\"device_id\": \"cli\"}}' "
+        f"{base}/v1/titles/{title_id}/playback\n"
+        f"Take it down with: reelflow titles takedown {title_id}",
+        soft_wrap=True,  # URLs and the curl line must stay copyable in a narrow terminal
+    )
