@@ -30,12 +30,13 @@ from temporalio.testing import WorkflowEnvironment
 from reelflow.catalog import engine_from_settings
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
-from reelflow.playback_api.app import create_app
-from reelflow.playback_api.auth import Plan, mint_dev_token
-from reelflow.playback_api.auth_config import dev_token_secret
+from reelflow.domain.ids import workflow_id
+from reelflow.lifecycle import contracts as c
+from reelflow.playback_api.auth.auth import Plan, mint_dev_token
+from reelflow.playback_api.auth.auth_config import dev_token_secret
+from reelflow.playback_api.http.app import create_app
 from reelflow.storage import store_from_settings
-from reelflow.workflows import contracts as c
-from reelflow.workflows.title import TitleWorkflow, workflow_id
+from reelflow.workflows.title import TitleWorkflow
 from tests.fixtures import catalog_reads as reads
 from tests.fixtures.published import MediaSet, publish_title
 from tests.services import free_port
