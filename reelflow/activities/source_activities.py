@@ -14,13 +14,8 @@ from reelflow.activities.heartbeat import auto_heartbeat, current_progress, uplo
 from reelflow.activities.media_support import MediaActivityBase, stage_progress
 from reelflow.catalog import assets as catalog_assets
 from reelflow.catalog import titles
-from reelflow.ingest.sources import (
-    BadSource,
-    Fetched,
-    SourceTooLarge,
-    TransientSourceError,
-    fetch_to,
-)
+from reelflow.ingest.fetch import fetch_to
+from reelflow.ingest.sources import BadSource, Fetched, SourceTooLarge, TransientSourceError
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements

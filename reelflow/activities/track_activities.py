@@ -16,7 +16,8 @@ from reelflow.activities.media_support import (
     bad_input_is_final,
     stage_progress,
 )
-from reelflow.ingest.sources import BadSource, fetch_to
+from reelflow.ingest.fetch import fetch_to
+from reelflow.ingest.sources import BadSource
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements

@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from reelflow.ingest import public_address
+from reelflow.ingest.fetch import fetch_to
 from reelflow.ingest.public_address import NonPublicAddress, non_public_reason, resolve_public
-from reelflow.ingest.sources import MAX_REDIRECTS, BadSource, TransientSourceError, fetch_to
+from reelflow.ingest.sources import MAX_REDIRECTS, BadSource, TransientSourceError
 from reelflow.jobs.webhooks import Notification, RefusedCallback, _post
 from reelflow.storage import LocalStore
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from reelflow.ingest.fetch import fetch_to
 from reelflow.ingest.sources import (
     BadSource,
     SourceTooLarge,
     TransientSourceError,
     check_public_host,
     classify,
-    fetch_to,
 )
 from reelflow.storage import LocalStore
 

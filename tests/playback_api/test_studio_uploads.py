@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
-from reelflow.ingest.sources import BadSource, fetch_to
+from reelflow.ingest.fetch import fetch_to
+from reelflow.ingest.sources import BadSource
 from reelflow.playback_api.http.app import create_app
 from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, Problem
 from reelflow.playback_api.studio.ingest_body import parse_ingest_body

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reelflow.ingest.sources import fetch_to
+from reelflow.ingest.fetch import fetch_to
 from reelflow.storage import LocalStore
 
 SIZE = 16 * 1024 * 1024 + 12345
