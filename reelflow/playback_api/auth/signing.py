@@ -32,10 +32,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from reelflow.domain.ids import TITLE_ID_PATTERN, is_title_id
 from reelflow.playback_api.http.problems import Problem
 
 MEDIA_ROOT = "/media/"
-# Title ids and versions: start alphanumeric so "." and ".." can never be one of them.
+# Versions ("v1") and session ids: start alphanumeric so "." and ".." can never be one of
+# them. Title ids follow the one title-id rule (reelflow.domain.ids), which is narrower.
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Characters nginx can hold in a quoted config string without escaping or variable expansion.
 _LINK_SECRET_RE = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
@@ -70,11 +72,6 @@ class MediaPathClaim:
     version: str
     object_subpath: str
     expires_at: int
-
-    @property
-    def object_key(self) -> str:
-        """The object-store key relative to the published packages root."""
-        return f"{self.title_id}/{self.version}/{self.object_subpath}"
 
 
 @dataclass(frozen=True)
@@ -118,6 +115,11 @@ def _check_id(kind: str, value: str) -> None:
         raise SigningConfigError(f"{kind} {value!r} must match {ID_RE.pattern}")
 
 
+def _check_title_id(value: str) -> None:
+    if not is_title_id(value):
+        raise SigningConfigError(f"title id {value!r} must match {TITLE_ID_PATTERN}")
+
+
 def _scope(title_id: str, version: str) -> str:
     return f"{MEDIA_ROOT}{title_id}/{version}/"
 
@@ -130,7 +132,7 @@ def _media_sig(secret: str, expires_at: int, scope: str) -> bytes:
 def sign_prefix(secret: str | bytes, title_id: str, version: str, expires_at: int) -> str:
     """The signed URL path prefix for one package, ending with '/'."""
     key = _link_secret(secret)
-    _check_id("title id", title_id)
+    _check_title_id(title_id)
     _check_id("version", version)
     if expires_at <= 0:
         raise SigningConfigError("expires_at must be a positive unix time")
@@ -175,7 +177,7 @@ def verify_media_path(secret: str | bytes, path: str, now: float) -> MediaPathCl
     exp_text, sig_text, title_id, version, subpath = parts
     if not _EXP_RE.match(exp_text) or not _SIG_RE.match(sig_text):
         raise _forbidden("malformed media link")
-    if not ID_RE.match(title_id) or not ID_RE.match(version):
+    if not is_title_id(title_id) or not ID_RE.match(version):
         raise _forbidden("malformed title or version in media path")
     _check_subpath(subpath)
     expires_at = int(exp_text)
@@ -248,7 +250,7 @@ def issue_playback_token(
     drm: tuple[str, ...] = (),
 ) -> str:
     """A compact URL-safe token binding a playback session to one title package until exp."""
-    _check_id("title id", title_id)
+    _check_title_id(title_id)
     _check_id("version", version)
     if not ID_RE.match(session_id):
         raise SigningConfigError(f"session id {session_id!r} must match {ID_RE.pattern}")

@@ -32,6 +32,7 @@ from reelflow.playback_api.delivery.manifest_filter import (
 from reelflow.playback_api.delivery.title_cache import LivePackage
 from reelflow.playback_api.http.problems import Problem
 from reelflow.storage import ObjectNotFound
+from reelflow.storage.layout import origin_key
 
 if TYPE_CHECKING:
     from reelflow.playback_api.http.context import ApiContext
@@ -56,8 +57,8 @@ async def _cached(ctx: ApiContext, key: tuple[str, ...], build: Callable[[], str
     return await ctx.manifests.get(key, guarded)
 
 
-def _package_text(ctx: ApiContext, package: LivePackage, name: str) -> str:
-    return ctx.store.get_bytes(f"{package.origin_prefix}/{name}").decode()
+def _package_text(ctx: ApiContext, title_id: str, package: LivePackage, name: str) -> str:
+    return ctx.store.get_bytes(origin_key(title_id, package.version, name)).decode()
 
 
 async def session_mpd(
@@ -68,7 +69,7 @@ async def session_mpd(
     key = ("mpd", title_id, str(package.version), package.mpd, str(max_height))
 
     def build() -> str:
-        raw = _package_text(ctx, package, package.mpd)
+        raw = _package_text(ctx, title_id, package, package.mpd)
         return filter_mpd(raw, max_height=max_height, base_url=_BASE)
 
     text = await _cached(ctx, key, build)
@@ -83,7 +84,7 @@ async def session_hls_master(
     key = ("m3u8", title_id, str(package.version), package.hls_master, str(max_height))
 
     def build() -> str:
-        raw = _package_text(ctx, package, package.hls_master)
+        raw = _package_text(ctx, title_id, package, package.hls_master)
         return point_media_playlists(filter_hls_master(raw, max_height=max_height), "hls/", _QUERY)
 
     text = await _cached(ctx, key, build)
@@ -124,7 +125,7 @@ async def session_hls_media(
         return f"{public}/v1/license/hls-key/{kid}?token={_TOKEN}"
 
     def build() -> str:
-        raw = _package_text(ctx, package, playlist)
+        raw = _package_text(ctx, title_id, package, playlist)
         if system != "clear" and "#EXT-X-KEY:" in raw:
             raw = rewrite_hls_keys(raw, drm=_as_drm(system), key_uri_for_kid=key_uri)
         return rebase_hls_uris(raw, _REBASE_ROOT)

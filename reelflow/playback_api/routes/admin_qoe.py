@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from reelflow.catalog.models import as_utc
 from reelflow.catalog.qoe_queries import Dimension, SessionOrder
 from reelflow.catalog.viewer_queries import title_record
+from reelflow.domain.ids import TITLE_ID_PATTERN, version_label
 from reelflow.jobs.qoe_series import (
     MAX_GROUPS,
     MIN_BUCKET_S,
@@ -33,7 +34,7 @@ from reelflow.playback_api.http.context import ApiContext, current_admin, get_ct
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.http.schemas import model_from_dataclass
 from reelflow.playback_api.routes import API_V1
-from reelflow.playback_api.routes.qoe import TITLE_ID_PATTERN
+from reelflow.storage.layout import parse_origin_key
 
 router = APIRouter(prefix=f"{API_V1}/admin", tags=["admin"], dependencies=[Depends(current_admin)])
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -177,7 +178,7 @@ async def title_overview(
     package = overview.package
     if package is not None:
         thumbs = package.get("artwork", {}).get("thumbnails") or []
-        version_dir = str(package["origin_prefix"]).rsplit("/", 1)[-1]
+        version_dir = version_label(parse_origin_key(str(package["origin_prefix"])).version)
         if thumbs:
             expires = int(time.time()) + SPRITE_LINK_TTL_S
             prefix = sign_prefix(ctx.link_secret, title_id, version_dir, expires)

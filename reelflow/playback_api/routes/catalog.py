@@ -29,9 +29,9 @@ from pydantic import BaseModel, Field
 from reelflow.catalog.models import as_utc, utcnow
 from reelflow.catalog.search import MAX_QUERY_CHARS
 from reelflow.catalog.viewer_queries import recent_progress
+from reelflow.domain.ids import is_title_id
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.auth.signing import (
-    ID_RE,
     MEDIA_CONTENT_TYPES,
     BadSignedValue,
     open_signed_value,
@@ -45,6 +45,7 @@ from reelflow.playback_api.http.context import ApiContext, current_viewer, get_c
 from reelflow.playback_api.http.problems import PROBLEM_MEDIA_TYPE, Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, ObjectStore, StorageUnavailable
+from reelflow.storage.layout import origin_key
 
 router = APIRouter(prefix=API_V1, tags=["catalog"])
 
@@ -187,7 +188,7 @@ def _summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> TitleSu
 
 async def _published_view(ctx: ApiContext, title_id: str) -> TitleView:
     """The title if it is published with a live package; a not_found Problem otherwise."""
-    view = await ctx.titles.title(title_id) if ID_RE.match(title_id) else None
+    view = await ctx.titles.title(title_id) if is_title_id(title_id) else None
     if view is None or not view.published:
         raise Problem("not_found", _NOT_FOUND)
     return view
@@ -303,8 +304,8 @@ async def title_artwork(
     if not paths:
         raise Problem("not_found", f"this title has no {kind}")
     rel = vc.pick_artwork(paths, width)
-    key = f"{view.package.origin_prefix}/{rel}"
     try:
+        key = origin_key(view.id, view.package.version, rel)
         size, chunks = await asyncio.to_thread(_open_image, ctx.store, key)
     except (ObjectNotFound, InvalidObjectKey):
         raise Problem("not_found", f"this title has no {kind}")

@@ -2,11 +2,12 @@
 
 The link is checked exactly as the nginx edge checks it (signing.verify_media_path on the
 raw request path, so percent-encoded traversal is refused before any decoding), then the
-object ``origin/<title>/<version>/<path>`` is streamed from the object store with single
-byte-range support, the media content types and immutable caching. The package's own
-top-level manifests (its MPD and HLS master) are never served: they list every rendition,
-so a player could skip the height filter of its session (for a clear title, watch any
-height). Players get manifests only from the tokenized manifest routes (manifests.py).
+object ``origin/<title>/<version>/<path>`` (storage/layout.origin_key) is streamed from the
+object store with single byte-range support, the media content types and immutable
+caching. The package's own top-level manifests (its MPD and HLS master) are never served:
+they list every rendition, so a player could skip the height filter of its session (for a
+clear title, watch any height). Players get manifests only from the tokenized manifest
+routes (manifests.py).
 
 Small objects (segments, playlists, sprites) from a local store are served from a bounded
 in-process cache: one dict lookup and one send, which is what lets the embedded origin keep
@@ -24,15 +25,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
+from reelflow.domain.ids import parse_version_label
 from reelflow.playback_api.auth.signing import MEDIA_CONTENT_TYPES, verify_media_path
 from reelflow.playback_api.delivery.file_cache import http_etag
 from reelflow.playback_api.http.context import ApiContext, api_context
 from reelflow.playback_api.http.problems import Problem
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, StorageError
+from reelflow.storage.layout import origin_key
 
 router = APIRouter(tags=["media"])
 
-ORIGIN_ROOT = "origin/"
 CACHE_CONTROL = "private, max-age=86400, immutable"
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Any MPD, and the HLS master Shaka Packager writes (packaging.packager.HLS_MASTER_NAME), by
@@ -123,15 +125,15 @@ async def media(request: Request) -> Response:
     claim = verify_media_path(ctx.link_secret, raw_path.decode("latin-1"), time.time())
     if PACKAGE_MANIFEST_RE.match(claim.object_subpath):
         raise Problem("forbidden", "manifests come from the session's manifest URLs")
-    key = ORIGIN_ROOT + claim.object_key
     name = claim.object_subpath.rsplit("/", 1)[-1]
     media_type = _content_type(name)
     head = request.method == "HEAD"
     try:
+        key = origin_key(claim.title_id, parse_version_label(claim.version), claim.object_subpath)
         local = ctx.store.local_path(key)
     except ObjectNotFound:
         raise Problem("not_found", "no such file in this package")
-    except (InvalidObjectKey, StorageError):
+    except (InvalidObjectKey, StorageError, ValueError):
         raise Problem("forbidden", "this path cannot be served")
     if local is not None:
         cached = ctx.small_files.get(local)

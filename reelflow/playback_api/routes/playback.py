@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reelflow.catalog.viewer_queries import save_progress
 from reelflow.config import Settings
+from reelflow.domain.ids import TITLE_ID_PATTERN, TITLE_ID_RE
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.auth.signing import ID_RE, issue_playback_token, sign_prefix
+from reelflow.playback_api.auth.signing import issue_playback_token, sign_prefix
 from reelflow.playback_api.delivery import bandwidth_hint
 from reelflow.playback_api.delivery.entitlements import check_playback
 from reelflow.playback_api.delivery.key_policy import select_drm
@@ -172,7 +173,7 @@ def _now() -> datetime:
     response_model=PlaybackStart,
     status_code=201,
     openapi_extra={
-        "parameters": [fp.path_doc("title_id", ID_RE.pattern)],
+        "parameters": [fp.path_doc("title_id", TITLE_ID_PATTERN)],
         "requestBody": fp.body_doc(PlaybackRequest),
         "security": fp.BEARER,
     },
@@ -181,7 +182,7 @@ async def start_playback(request: Request) -> Response:
     """Check entitlement, take a concurrent-stream lease and hand out signed URLs."""
     # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     viewer = await viewer_of(request)
-    title_id = fp.path_param(request, "title_id", ID_RE)
+    title_id = fp.path_param(request, "title_id", TITLE_ID_RE)
     body = await fp.json_body(request, PlaybackRequest)
     ctx = api_context(request)
     view = await ctx.titles.title(title_id)

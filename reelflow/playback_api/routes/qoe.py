@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from redis.exceptions import RedisError
 
+from reelflow.domain.ids import TITLE_ID_PATTERN
 from reelflow.jobs.qoe import (
     DEFAULT_MAX_TITLES,
     MAX_TITLES,
@@ -46,7 +47,6 @@ router = APIRouter(prefix=API_V1, tags=["qoe"])
 # devices on one account and for retries, and stops one token flooding the queue.
 RATE_LIMIT_PER_MIN = 120
 DEFAULT_WINDOW = timedelta(hours=24)
-TITLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 ERROR_CODE_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
 # A session's final beacon may arrive after its DELETE (a closing tab sends both at once).

@@ -32,6 +32,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelflow.catalog.models import Studio
+from reelflow.domain.ids import TITLE_ID_MAX_LENGTH, TITLE_ID_PATTERN
 from reelflow.ingest.sources import STORE_PREFIX
 from reelflow.playback_api.auth import webhook_auth
 from reelflow.playback_api.http.context import ApiContext, get_ctx
@@ -39,7 +40,6 @@ from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.studio.ingest_body import (
     IDEMPOTENCY_KEY_RE,
-    TITLE_ID_PATTERN,
     IngestBody,
     inline_defs,
 )
@@ -174,7 +174,7 @@ async def ingest(
 
 @router.get("/titles/{title_id}", response_model=StudioTitleStatus)
 async def title_status(
-    title_id: str = Path(pattern=TITLE_ID_PATTERN, max_length=64),
+    title_id: str = Path(pattern=TITLE_ID_PATTERN, max_length=TITLE_ID_MAX_LENGTH),
     version: int | None = Query(default=None, ge=1, le=1000, description="default: newest"),
     studio: Studio = Depends(current_studio),
     ctx: ApiContext = Depends(get_ctx),

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from reelflow.domain.codecs import VideoCodec
+from reelflow.domain.ids import TITLE_ID_PATTERN
 from reelflow.ingest.sources import (
     STORE_PREFIX,
     BadSource,
@@ -39,7 +40,6 @@ from reelflow.ingest.sources import (
 from reelflow.lifecycle import contracts as c
 from reelflow.playback_api.http.problems import Problem
 
-TITLE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 # The fetcher (reelflow.ingest.sources) speaks only these; the setting can narrow them, not widen:
