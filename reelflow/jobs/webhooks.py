@@ -235,15 +235,7 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
             _record_failure(engine, note, attempts=attempt, http_status=None, error=str(exc))
             return {"status": "refused", "attempts": attempt}
         if 200 <= status < 300:
-            append_event(
-                engine,
-                title_id=note.title_id,
-                version=note.version,
-                event=EVENT_DELIVERED,
-                actor=ACTOR,
-                detail=_detail(note, attempts=attempt, http_status=status),
-                dedupe_key=f"{EVENT_DELIVERED}:{note.delivery_id}",
-            )
+            _record(engine, note, EVENT_DELIVERED, attempts=attempt, http_status=status)
             return {"status": "delivered", "http_status": status, "attempts": attempt}
         if status >= 500 or status in _TRANSIENT_STATUSES:
             raise TransientDeliveryError(f"callback answered HTTP {status}", status=status)
@@ -330,7 +322,7 @@ def _current_attempt(note: Notification) -> int:
 
 
 def _already_delivered(engine: Engine, delivery_id: str) -> bool:
-    return has_event(engine, f"{EVENT_DELIVERED}:{delivery_id}")
+    return has_event(engine, _dedupe_key(EVENT_DELIVERED, delivery_id))
 
 
 def _detail(note: Notification, **extra: Any) -> dict[str, Any]:
@@ -345,15 +337,24 @@ def _detail(note: Notification, **extra: Any) -> dict[str, Any]:
 def _record_failure(
     engine: Engine, note: Notification, *, attempts: int, http_status: int | None, error: str
 ) -> None:
+    _record(engine, note, EVENT_FAILED, attempts=attempts, http_status=http_status, error=error)
+
+
+def _record(engine: Engine, note: Notification, event: str, **extra: Any) -> None:
+    """A delivery's outcome in the lifecycle log, once per delivery and outcome."""
     append_event(
         engine,
         title_id=note.title_id,
         version=note.version,
-        event=EVENT_FAILED,
+        event=event,
         actor=ACTOR,
-        detail=_detail(note, attempts=attempts, http_status=http_status, error=error),
-        dedupe_key=f"{EVENT_FAILED}:{note.delivery_id}",
+        detail=_detail(note, **extra),
+        dedupe_key=_dedupe_key(event, note.delivery_id),
     )
+
+
+def _dedupe_key(event: str, delivery_id: str) -> str:
+    return f"{event}:{delivery_id}"
 
 
 # ---- reads for the CLI ---------------------------------------------------------------
