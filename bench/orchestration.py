@@ -31,17 +31,12 @@ from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
 from reelflow.media.audio import encode_audio
 from reelflow.media.chunks import Chunk, plan_chunks
-from reelflow.media.encode import (
-    EncodeAdaptations,
-    chunk_frames,
-    encode_chunk,
-    join_chunks,
-    verify_rendition,
-)
+from reelflow.media.encode import EncodeAdaptations, chunk_frames, encode_chunk, join_chunks
 from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.media.probe import probe
 from reelflow.media.qc import run_qc
 from reelflow.media.qc_report import QCOptions
+from reelflow.media.rendition_check import verify_rendition
 from reelflow.media.samples import make_test_title
 from reelflow.media.thumbnails import make_artwork, make_thumbnails
 

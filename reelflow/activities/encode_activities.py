@@ -27,17 +27,12 @@ from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements
 from reelflow.media.chunks import Chunk, plan_chunks
-from reelflow.media.encode import (
-    EncodeAdaptations,
-    chunk_frames,
-    encode_chunk,
-    join_chunks,
-    verify_rendition,
-)
+from reelflow.media.encode import EncodeAdaptations, chunk_frames, encode_chunk, join_chunks
 from reelflow.media.ladder import Ladder, LadderOptions, apple_fixed_ladder
 from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.quality import vmaf_ffmpeg
+from reelflow.media.rendition_check import verify_rendition
 from reelflow.storage import layout
 
 

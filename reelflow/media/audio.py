@@ -66,6 +66,49 @@ def _filters(normalize: bool, target_lufs: float, layout: str) -> str:
     return ",".join(chain)
 
 
+_Job = tuple[list[str], Path, AudioTrack]  # ffmpeg arguments, temporary file, the track
+
+
+def _variants(stream: AudioStream) -> list[tuple[int, str, int]]:
+    """(channels, layout, kb/s): stereo always, 5.1 too from a source with 6+ channels."""
+    variants = [(2, "stereo", STEREO_KBPS)]
+    if stream.channels >= 6:
+        variants.append((6, "5.1", SURROUND_KBPS))
+    return variants
+
+
+def _job(
+    src: Path,
+    stream: AudioStream,
+    variant: tuple[int, str, int],
+    out_dir: Path,
+    *,
+    normalize: bool,
+    target_lufs: float,
+) -> _Job:
+    channels, layout, kbps = variant
+    lang = _language(stream)
+    name = f"audio_{lang}_{'stereo' if channels == 2 else '51'}.mp4"
+    final = out_dir / name
+    tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp.mp4")
+    args = [*MASTER_INPUT_OPTIONS, "-i", str(src)]
+    args += ["-map", f"0:{stream.index}", "-vn", "-sn", "-dn"]
+    args += ["-af", _filters(normalize, target_lufs, layout)]
+    args += ["-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{kbps}k"]
+    args += ["-ac", str(channels), "-metadata:s:a:0", f"language={lang}"]
+    args += ["-movflags", "+faststart", "-y", str(tmp)]
+    track = AudioTrack(
+        path=final,
+        language=lang,
+        channels=channels,
+        codec="aac",
+        bitrate_kbps=kbps,
+        source_index=stream.index,
+        normalized=normalize,
+    )
+    return args, tmp, track
+
+
 def encode_audio(
     src: Path,
     out_dir: Path,
@@ -85,32 +128,11 @@ def encode_audio(
     if not -70.0 <= target_lufs <= -5.0:
         raise AudioError(f"target loudness {target_lufs} LUFS is outside -70..-5")
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[list[str], Path, AudioTrack]] = []
-    for stream in select_streams(info):
-        lang = _language(stream)
-        variants = [(2, "stereo", STEREO_KBPS)]
-        if stream.channels >= 6:
-            variants.append((6, "5.1", SURROUND_KBPS))
-        for channels, layout, kbps in variants:
-            name = f"audio_{lang}_{'stereo' if channels == 2 else '51'}.mp4"
-            final = out_dir / name
-            tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp.mp4")
-            args = [*MASTER_INPUT_OPTIONS, "-i", str(src)]
-            args += ["-map", f"0:{stream.index}", "-vn", "-sn", "-dn"]
-            args += ["-af", _filters(normalize, target_lufs, layout)]
-            args += ["-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{kbps}k"]
-            args += ["-ac", str(channels), "-metadata:s:a:0", f"language={lang}"]
-            args += ["-movflags", "+faststart", "-y", str(tmp)]
-            track = AudioTrack(
-                path=final,
-                language=lang,
-                channels=channels,
-                codec="aac",
-                bitrate_kbps=kbps,
-                source_index=stream.index,
-                normalized=normalize,
-            )
-            jobs.append((args, tmp, track))
+    jobs = [
+        _job(src, stream, variant, out_dir, normalize=normalize, target_lufs=target_lufs)
+        for stream in select_streams(info)
+        for variant in _variants(stream)
+    ]
 
     def run(args: list[str], step: str) -> str:
         return run_ffmpeg(args, ffmpeg=ffmpeg, timeout_s=timeout_s, step=step)

@@ -1,36 +1,28 @@
-"""Chunked encoding: one decode per chunk feeding every ladder rung, join, verify.
+"""Chunked encoding: one decode per chunk feeding every ladder rung, and the join.
 
 A chunk is decoded once and ``split`` to one scaler + encoder per rung, in one ffmpeg
 process (cheaper than one process per rung: see bench/ladder_encode.py). GOPs are closed,
 ``gop_s`` long and forced on the same timestamps in every rung and every chunk, so the
-rungs switch cleanly and the chunks join with stream copy.
+rungs switch cleanly and the chunks join with stream copy. Each rendition is then checked
+by ``reelflow.media.rendition_check``.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
-import subprocess
-import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from reelflow.media.chunks import Chunk
 from reelflow.media.codecs import encoder_args, gop_args
-from reelflow.media.errors import MediaError, ProbeError
+from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
 from reelflow.media.ladder import Ladder, Rung
 from reelflow.media.probe import MASTER_INPUT_OPTIONS
-from reelflow.media.stderr_tail import stderr_tail
 
-# Listing a rendition's packets reads the whole file: a minute, plus 3 s per content
-# minute (a 3-hour feature gets 10 more minutes).
-PACKET_LIST_TIMEOUT_S = 60.0
-PACKET_LIST_S_PER_S = 0.05
 # Tone-map PQ/HLG to SDR BT.709 (zimg for the transfer, Hable for the curve).
 TONEMAP_CHAIN = (
     "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
@@ -128,6 +120,29 @@ def encode_chunk(
     temporary names and renamed when ffmpeg succeeds: a crash leaves no final-named
     partial file.
     """
+    rungs = _checked_rungs(ladder, gop_s)
+    rate = fps_fraction(fps)
+    adapt = adaptations or EncodeAdaptations()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args, temps = _chunk_command(src, chunk, rungs, out_dir, fps, rate, gop_s, adapt, preset)
+    try:
+        run_ffmpeg(
+            args,
+            ffmpeg=ffmpeg,
+            duration_s=chunk.duration_s,
+            on_progress=on_progress,
+            timeout_s=timeout_s,
+        )
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in temps:
+        os.replace(tmp, final)
+    return {rung.name: final for rung, (_, final) in zip(rungs, temps, strict=True)}
+
+
+def _checked_rungs(ladder: Ladder | Sequence[Rung], gop_s: float) -> tuple[Rung, ...]:
     rungs = tuple(ladder.rungs if isinstance(ladder, Ladder) else ladder)
     if not rungs:
         raise EncodeError("ladder has no rungs")
@@ -135,9 +150,22 @@ def encode_chunk(
         raise EncodeError("rung names must be unique")
     if gop_s <= 0:
         raise EncodeError(f"GOP length must be positive, got {gop_s}")
-    rate = fps_fraction(fps)
-    adapt = adaptations or EncodeAdaptations()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    return rungs
+
+
+def _chunk_command(
+    src: Path,
+    chunk: Chunk,
+    rungs: Sequence[Rung],
+    out_dir: Path,
+    fps: float,
+    rate: Fraction,
+    gop_s: float,
+    adapt: EncodeAdaptations,
+    preset: str,
+) -> tuple[list[str], list[tuple[Path, Path]]]:
+    """The ffmpeg arguments (decode once, split, one scaled output per rung) and each
+    rung's (temporary, final) output path, in rung order."""
     frames = chunk_frames(chunk, fps)
     gop = gop_frames(fps, gop_s)
     # Seek half a frame early: the frame exactly at start_s is kept despite float rounding,
@@ -154,7 +182,6 @@ def encode_chunk(
         graph.append(f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1{labels[i]}")
     args = [*MASTER_INPUT_OPTIONS, "-ss", f"{seek:.6f}", "-t", f"{read_s:.6f}", "-i", str(src)]
     args += ["-filter_complex", ";".join(graph)]
-    finals: dict[str, Path] = {}
     temps: list[tuple[Path, Path]] = []
     for label, rung in zip(labels, rungs, strict=True):
         final = chunk_path(out_dir, rung, chunk)
@@ -162,23 +189,8 @@ def encode_chunk(
         args += ["-map", label, "-an", "-sn", "-dn", "-frames:v", str(frames)]
         args += rung_output_args(rung, gop=gop, gop_s=gop_s, preset=preset)
         args += ["-y", str(tmp)]
-        finals[rung.name] = final
         temps.append((tmp, final))
-    try:
-        run_ffmpeg(
-            args,
-            ffmpeg=ffmpeg,
-            duration_s=chunk.duration_s,
-            on_progress=on_progress,
-            timeout_s=timeout_s,
-        )
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in temps:
-        os.replace(tmp, final)
-    return finals
+    return args, temps
 
 
 def join_chunks(
@@ -231,141 +243,3 @@ def join_chunks(
         listing.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return out
-
-
-@dataclass(frozen=True)
-class RenditionCheck:
-    path: Path
-    frames: int
-    duration_s: float
-    keyframe_times: tuple[float, ...]
-    problems: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify_rendition(
-    path: Path,
-    *,
-    ffprobe: str,
-    expected_duration_s: float,
-    expected_frames: int,
-    gop_s: float,
-    fps: float,
-) -> RenditionCheck:
-    """Check frame count and duration (within one frame) and a keyframe on every GOP.
-
-    The packet list is read as ffprobe prints it, one line at a time, keeping only
-    counters and the keyframe times (one per GOP): a feature's rendition has hundreds of
-    thousands of packets, which as one JSON document cost more memory than the rest of
-    the worker.
-    """
-    frame_s = 1.0 / float(fps_fraction(fps))
-    frames = 0
-    first_pts = math.inf
-    last_end = -math.inf
-    keys: list[float] = []
-    for pts_time, duration_time, flags in _video_packets(
-        path, ffprobe=ffprobe, timeout_s=_packet_timeout_s(expected_duration_s)
-    ):
-        try:
-            t = float(pts_time)
-        except ValueError:
-            continue
-        if not math.isfinite(t):
-            continue
-        frames += 1
-        first_pts = min(first_pts, t)
-        last_end = max(last_end, t + _float_or(duration_time, frame_s))
-        if "K" in flags:
-            keys.append(t)
-    problems: list[str] = []
-    duration = (last_end - first_pts) if frames else 0.0
-    if abs(frames - expected_frames) > 1:
-        problems.append(f"frame count {frames}, expected {expected_frames} (+-1)")
-    if abs(duration - expected_duration_s) > frame_s + 1e-3:
-        problems.append(
-            f"duration {duration:.3f} s, expected {expected_duration_s:.3f} s (+-1 frame)"
-        )
-    origin = first_pts if frames else 0.0
-    rel_keys = sorted(k - origin for k in keys)
-    n_gops = math.ceil(duration / gop_s - 1e-6) if duration > 0 else 0
-    # Forced keyframes land on the first frame at or after each GOP time: look for a key in
-    # [gop - frame/2, gop + frame) by bisection (a scan per GOP is quadratic in the length).
-    missing = []
-    for k in range(n_gops):
-        at = k * gop_s
-        i = bisect.bisect_left(rel_keys, at - frame_s / 2)
-        if i == len(rel_keys) or rel_keys[i] - at >= frame_s:
-            missing.append(at)
-    if missing:
-        shown = ", ".join(f"{t:g}" for t in missing[:5])
-        problems.append(f"no keyframe at GOP start(s) {shown} s")
-    return RenditionCheck(
-        path=path,
-        frames=frames,
-        duration_s=round(duration, 6),
-        keyframe_times=tuple(round(k, 6) for k in rel_keys),
-        problems=tuple(problems),
-    )
-
-
-def _packet_timeout_s(duration_s: float) -> float:
-    # Listing packets reads the whole file: allow for a feature, not only a clip.
-    return PACKET_LIST_TIMEOUT_S + max(0.0, duration_s) * PACKET_LIST_S_PER_S
-
-
-def _video_packets(path: Path, *, ffprobe: str, timeout_s: float) -> Iterator[tuple[str, str, str]]:
-    """(pts_time, duration_time, flags) of each packet of the first video stream, streamed
-    from ``ffprobe -show_entries packet=...``; raises ProbeError like run_ffprobe_json."""
-    cmd = [ffprobe, "-hide_banner", "-v", "error", "-select_streams", "v:0"]
-    cmd += ["-show_entries", "packet=pts_time,duration_time,flags", "-of", "compact=p=0"]
-    cmd += [str(path)]
-    timed_out = threading.Event()
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
-            )
-        except FileNotFoundError:
-            raise ProbeError(f"ffprobe (packets): binary not found: {ffprobe}") from None
-
-        def kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout_s, kill)
-        timer.daemon = True
-        timer.start()
-        try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode("ascii", "replace").strip()
-                fields = dict(kv.partition("=")[::2] for kv in line.split("|"))
-                yield (
-                    fields.get("pts_time", ""),
-                    fields.get("duration_time", ""),
-                    fields.get("flags", ""),
-                )
-            code = proc.wait()
-        finally:
-            timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if timed_out.is_set():
-            raise ProbeError(f"ffprobe (packets) timed out after {timeout_s:g} s")
-        if code != 0:
-            err.seek(0)
-            tail = stderr_tail(err.read().decode("utf-8", "replace"), lines=5)
-            raise ProbeError(tail or f"ffprobe (packets) exited with code {code}")
-
-
-def _float_or(value: object, default: float) -> float:
-    try:
-        f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default
-    return f if math.isfinite(f) else default
