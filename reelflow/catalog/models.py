@@ -17,6 +17,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def stamped(*, index: bool = False) -> Any:
+    """A timezone-aware timestamp column, set to now when the row is made."""
+    column = Column(DateTime(timezone=True), nullable=False, index=True if index else None)
+    return Field(default_factory=utcnow, sa_column=column)
+
+
+def optional_time() -> Any:
+    """A timezone-aware timestamp column, empty until something happens."""
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
 class TitleState:
     """Lifecycle states a title moves through (strings, so the column stays portable)."""
 
@@ -47,12 +58,8 @@ class Title(SQLModel, table=True):
     studio_id: str | None = Field(default=None, index=True, max_length=64)
     callback_url: str | None = Field(default=None, max_length=2048)
     duration_s: float | None = None
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamped()
+    updated_at: datetime = stamped()
 
 
 class Asset(SQLModel, table=True):
@@ -68,9 +75,7 @@ class Asset(SQLModel, table=True):
     sha256: str = Field(max_length=64, index=True)
     size_bytes: int
     probe: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamped()
 
 
 class QCReportRow(SQLModel, table=True):
@@ -82,9 +87,7 @@ class QCReportRow(SQLModel, table=True):
     passed: bool
     warnings: int = 0
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamped()
 
 
 class LadderRow(SQLModel, table=True):
@@ -97,9 +100,7 @@ class LadderRow(SQLModel, table=True):
     method: str = Field(max_length=16)  # per_title | fixed
     metric: str = Field(max_length=16)  # vmaf | psnr
     ladder: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamped()
 
 
 class Rendition(SQLModel, table=True):
@@ -143,12 +144,8 @@ class Package(SQLModel, table=True):
     artwork: dict[str, list[str]] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
-    published_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
-    removed_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    published_at: datetime | None = optional_time()
+    removed_at: datetime | None = optional_time()
 
 
 class ContentKeyRow(SQLModel, table=True):
@@ -163,21 +160,15 @@ class ContentKeyRow(SQLModel, table=True):
     sealed_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     key_version: int = 1
     revoked: bool = False
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamped()
 
 
 class Availability(SQLModel, table=True):
     __tablename__ = "availability"
 
     title_id: str = Field(foreign_key="titles.id", primary_key=True, max_length=64)
-    window_start: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
-    window_end: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    window_start: datetime | None = optional_time()
+    window_end: datetime | None = optional_time()
     regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     plans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
@@ -197,17 +188,11 @@ class TitleVersion(SQLModel, table=True):
     title_id: str = Field(foreign_key="titles.id", primary_key=True, max_length=64)
     version: int = Field(primary_key=True)
     state: str = Field(default=TitleState.INGESTING, max_length=32)
-    window_start: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
-    window_end: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    window_start: datetime | None = optional_time()
+    window_end: datetime | None = optional_time()
     regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     plans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = stamped()
 
 
 class LifecycleEvent(SQLModel, table=True):
@@ -224,9 +209,7 @@ class LifecycleEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Idempotency key for activity retries: the same transition recorded twice is one row.
     dedupe_key: str | None = Field(default=None, unique=True, max_length=200)
-    at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    at: datetime = stamped()
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -248,9 +231,7 @@ class Studio(SQLModel, table=True):
     sealed_webhook_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     key_version: int = 1
     disabled: bool = False
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamped()
 
 
 class IngestRequestRow(SQLModel, table=True):
@@ -268,9 +249,7 @@ class IngestRequestRow(SQLModel, table=True):
     title_id: str = Field(max_length=64)
     status_code: int
     response: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamped()
 
 
 class ViewingProgress(SQLModel, table=True):
@@ -282,10 +261,7 @@ class ViewingProgress(SQLModel, table=True):
     title_id: str = Field(primary_key=True, max_length=64)
     position_s: float = 0.0
     duration_s: float | None = None
-    updated_at: datetime = Field(
-        default_factory=utcnow,
-        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
-    )
+    updated_at: datetime = stamped(index=True)
 
 
 class QoEBeacon(SQLModel, table=True):
@@ -308,7 +284,4 @@ class QoEBeacon(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=2)
     drm: str | None = Field(default=None, max_length=16)
     device_class: str | None = Field(default=None, max_length=16)
-    received_at: datetime = Field(
-        default_factory=utcnow,
-        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
-    )
+    received_at: datetime = stamped(index=True)
