@@ -161,17 +161,7 @@ def _run_plain_watched(
             stderr = _decode(err_file.read())
     if dog.stalled:
         raise _stalled(tool, dog, stderr)
-    if timed_out:
-        raise FFmpegTimeout(
-            f"{tool} timed out after {timeout_s} s",
-            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
-        )
-    if returncode != 0:
-        raise FFmpegError(
-            f"{tool} exited with code {returncode}",
-            stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
-            returncode=returncode,
-        )
+    _raise_if_failed(tool, returncode, stderr, timed_out=timed_out, timeout_s=timeout_s)
     return stderr
 
 
@@ -221,8 +211,7 @@ def _run_with_progress(
         if timer is not None:
             timer.daemon = True
             timer.start()
-        out_time: float | None = None
-        last_reported = -1.0
+        reader = _ProgressReader(duration_s, on_progress)
         # Every -progress line is a sign of life (a block comes about every 0.5 s).
         dog = StallWatchdog(proc, current_stall_limits())
         try:
@@ -230,18 +219,7 @@ def _run_with_progress(
             with dog:
                 for raw in proc.stdout:
                     dog.alive()
-                    key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
-                    seconds = _parse_out_time(key, value)
-                    if seconds is not None:
-                        out_time = seconds
-                        if on_progress is not None and duration_s:
-                            fraction = min(max(seconds / duration_s, 0.0), 1.0)
-                            # Progress blocks come every ~0.5 s; only report real movement.
-                            if fraction - last_reported >= 0.001:
-                                last_reported = fraction
-                                on_progress(fraction)
-                    elif key == "progress" and value == "end" and on_progress is not None:
-                        on_progress(1.0)
+                    reader.line(raw)
                 returncode = proc.wait()
         finally:
             if timer is not None:
@@ -253,7 +231,38 @@ def _run_with_progress(
         stderr = _decode(err_file.read())
     if dog.stalled:
         raise _stalled(tool, dog, stderr)
-    if timed_out.is_set():
+    _raise_if_failed(tool, returncode, stderr, timed_out=timed_out.is_set(), timeout_s=timeout_s)
+    return FFmpegResult(stderr, reader.out_time)
+
+
+class _ProgressReader:
+    """Follows ffmpeg's ``-progress`` lines: the last ``out_time`` and the share done."""
+
+    def __init__(self, duration_s: float | None, on_progress: Callable[[float], None] | None):
+        self.duration_s = duration_s
+        self.on_progress = on_progress
+        self.out_time: float | None = None
+        self.last_reported = -1.0
+
+    def line(self, raw: bytes) -> None:
+        key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
+        seconds = _parse_out_time(key, value)
+        if seconds is not None:
+            self.out_time = seconds
+            if self.on_progress is not None and self.duration_s:
+                fraction = min(max(seconds / self.duration_s, 0.0), 1.0)
+                # Progress blocks come every ~0.5 s; only report real movement.
+                if fraction - self.last_reported >= 0.001:
+                    self.last_reported = fraction
+                    self.on_progress(fraction)
+        elif key == "progress" and value == "end" and self.on_progress is not None:
+            self.on_progress(1.0)
+
+
+def _raise_if_failed(
+    tool: str, returncode: int, stderr: str, *, timed_out: bool, timeout_s: float | None
+) -> None:
+    if timed_out:
         raise FFmpegTimeout(
             f"{tool} timed out after {timeout_s} s",
             stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
@@ -264,7 +273,6 @@ def _run_with_progress(
             stderr_tail=stderr_tail(stderr, lines=STDERR_TAIL_LINES),
             returncode=returncode,
         )
-    return FFmpegResult(stderr, out_time)
 
 
 def run_ffprobe_json(
