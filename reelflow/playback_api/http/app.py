@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.engine import Engine
 
 from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings, get_settings
@@ -22,7 +23,7 @@ from reelflow.playback_api.http.context import ApiContext
 from reelflow.playback_api.http.observability import AccessLog, Metrics, ObservabilityMiddleware
 from reelflow.playback_api.http.problems import Problem, install_problem_handlers, problem_handler
 from reelflow.playback_api.http.readiness import readiness
-from reelflow.storage import store_from_settings
+from reelflow.storage import ObjectStore, store_from_settings
 
 log = logging.getLogger("reelflow.api")
 
@@ -49,7 +50,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = store_from_settings(settings)
     metrics = Metrics()
     access_log = AccessLog(enabled=settings.access_log)
+    app = FastAPI(
+        title="reelflow playback API",
+        version="0.1.0",
+        description=(
+            "Catalog, playback sessions, tokenized manifests, DRM licenses, studio ingest, "
+            "progress and QoE. Every error is an RFC 9457 application/problem+json body "
+            "whose `type` is a stable URI."
+        ),
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=_lifespan(settings, engine, store),
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.state.access_log = access_log
+    _install_error_handlers(app)
+    _include_api_routes(app, settings)
+    _add_operations_routes(app, settings, engine, metrics)
 
+    from reelflow.playback_api.http.web import mount_web
+
+    mount_web(app, settings)
+    _add_middleware(app, settings, metrics, access_log)
+    return app
+
+
+def _lifespan(
+    settings: Settings, engine: Engine, store: ObjectStore
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Built inside the server's event loop: the asyncio Redis client belongs to it.
@@ -64,21 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await ctx.close()
 
-    app = FastAPI(
-        title="reelflow playback API",
-        version="0.1.0",
-        description=(
-            "Catalog, playback sessions, tokenized manifests, DRM licenses, studio ingest, "
-            "progress and QoE. Every error is an RFC 9457 application/problem+json body "
-            "whose `type` is a stable URI."
-        ),
-        openapi_tags=OPENAPI_TAGS,
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.metrics = metrics
-    app.state.access_log = access_log
+    return lifespan
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     install_problem_handlers(app)
 
     async def redis_down(request: Request, exc: Exception) -> Response:
@@ -90,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RedisConnectionError, redis_down)
     app.add_exception_handler(RedisTimeoutError, redis_down)
 
+
+def _include_api_routes(app: FastAPI, settings: Settings) -> None:
     from reelflow.playback_api.routes import (
         admin,
         admin_qoe,
@@ -112,6 +132,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Always routed (else the web mount's catch-all answers 405), documented only when on.
     app.include_router(dev.router, include_in_schema=dev_auth_enabled(settings))
 
+
+def _add_operations_routes(
+    app: FastAPI, settings: Settings, engine: Engine, metrics: Metrics
+) -> None:
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -130,10 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.active_leases.set(float("nan"))
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from reelflow.playback_api.http.web import mount_web
 
-    mount_web(app, settings)
-
+def _add_middleware(
+    app: FastAPI, settings: Settings, metrics: Metrics, access_log: AccessLog
+) -> None:
     # Outermost first: observability sees every response, including 413s and CORS answers.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -149,4 +173,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         ObservabilityMiddleware, metrics=metrics, access_log=access_log, router_app=app.router
     )
-    return app

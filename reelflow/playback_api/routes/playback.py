@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -17,13 +15,14 @@ from reelflow.catalog.viewer_queries import save_progress
 from reelflow.config import Settings
 from reelflow.domain.ids import TITLE_ID_PATTERN, TITLE_ID_RE
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.auth.signing import issue_playback_token, sign_prefix
 from reelflow.playback_api.delivery import bandwidth_hint
-from reelflow.playback_api.delivery.entitlements import check_playback
-from reelflow.playback_api.delivery.key_policy import select_drm
+from reelflow.playback_api.delivery.entitlements import Entitlement, check_playback
+from reelflow.playback_api.delivery.key_policy import DrmSelection, select_drm
 from reelflow.playback_api.delivery.license_proxy import usable_upstreams
+from reelflow.playback_api.delivery.session_links import SessionLinks, link_expiry, sign_session
 from reelflow.playback_api.delivery.session_manifests import session_mpd
 from reelflow.playback_api.delivery.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
+from reelflow.playback_api.delivery.title_cache import LivePackage, TitleView
 from reelflow.playback_api.delivery.viewing_progress import effective_position, stored_position
 from reelflow.playback_api.http import fast_params as fp
 from reelflow.playback_api.http.context import (
@@ -122,36 +121,6 @@ class HeartbeatAck(BaseModel):
     licenses: dict[str, str] = Field(description="license URL per DRM system, new token")
 
 
-@dataclass(frozen=True)
-class _Signed:
-    """What a start and every heartbeat hand out for one session until its link expiry."""
-
-    token: str
-    query: str  # "token=..." for manifest and license URLs
-    media_prefix: str  # absolute URL of the signed package prefix
-    licenses: dict[str, str]
-
-
-def _sign(ctx: ApiContext, session: PlaybackSession) -> _Signed:
-    token = issue_playback_token(
-        ctx.signing_secret,
-        session.session_id,
-        session.title_id,
-        session.version_dir,
-        session.expires_at,
-        max_height=session.max_height,
-        drm=session.drm,
-    )
-    q = f"token={quote(token)}"
-    prefix = sign_prefix(ctx.link_secret, session.title_id, session.version_dir, session.expires_at)
-    licenses = {d: f"{ctx.public_base}/v1/license/{d}?{q}" for d in session.drm}
-    return _Signed(token, q, f"{ctx.media_base}{prefix}", licenses)
-
-
-def _link_expiry(ctx: ApiContext) -> int:
-    return int(time.time()) + ctx.settings.media_link_ttl_s
-
-
 def _heartbeat_interval(settings: Settings) -> int:
     # Three heartbeats fit in one lease and in one link lifetime, so one lost request
     # never ends a stream nor lets its links lapse.
@@ -185,38 +154,10 @@ async def start_playback(request: Request) -> Response:
     title_id = fp.path_param(request, "title_id", TITLE_ID_RE)
     body = await fp.json_body(request, PlaybackRequest)
     ctx = api_context(request)
-    view = await ctx.titles.title(title_id)
-    if view is None:
-        raise Problem("not_found", "no such title")
-    entitlement = check_playback(view.availability, viewer, _now())
+    view, entitlement = await _entitled_view(ctx, title_id, viewer)
     package = view.package
-    if package is None:
-        raise Problem("not_published", "this title is not available for playback")
-    heights = [
-        r["height"] for r in package.representations if r.get("kind") == "video" and r.get("height")
-    ]
-    if heights and min(heights) > entitlement.max_height:
-        raise Problem(
-            "plan_insufficient",
-            f"the {viewer.plan} plan streams up to {entitlement.max_height}p; "
-            f"this title starts at {min(heights)}p",
-        )
-    drm: tuple[str, ...] = ()
-    # A clear title has no keys to hold back: the plan's height and classes are the session's.
-    key_classes, max_height = entitlement.key_classes, entitlement.max_height
-    if package.encrypted:
-        usable = [d for d in package.drm_systems if d in _licensable(ctx)]
-        asked = [d for d in dict.fromkeys(body.drm) if d in usable]
-        if not asked:
-            raise Problem(
-                "unsupported_drm",
-                f"this title can be licensed with {', '.join(usable) or 'nothing here'}",
-                supported=usable,
-            )
-        # The key policy narrows the plan to what these DRM systems may unlock; the token's
-        # height (and so every manifest of the session) follows.
-        chosen = select_drm(ctx.key_policy, entitlement, asked, usable, min(heights, default=None))
-        drm, key_classes, max_height = chosen.drm, chosen.key_classes, chosen.max_height
+    assert package is not None  # _entitled_view refuses a title without one
+    grant = _drm_grant(ctx, package, entitlement, body.drm)
     session = PlaybackSession(
         session_id=new_session_id(),
         account=viewer.sub,
@@ -227,20 +168,87 @@ async def start_playback(request: Request) -> Response:
         version_dir=package.version_dir,
         plan=viewer.plan,
         country=viewer.country,
-        max_height=max_height,
-        key_classes=tuple(sorted(key_classes)),
-        drm=drm,
-        expires_at=_link_expiry(ctx),
+        max_height=grant.max_height,
+        key_classes=tuple(sorted(grant.key_classes)),
+        drm=grant.drm,
+        expires_at=link_expiry(ctx),
     )
-    signed = _sign(ctx, session)
+    signed = sign_session(ctx, session)
     # Built before the lease is taken: a package that cannot give its MPD refuses the start
     # instead of leaving a lease behind.
     inline = body.inline_manifest and "dash" in body.protocols and bool(package.mpd)
     mpd = (
-        await session_mpd(ctx, package, title_id, max_height, signed.media_prefix)
+        await session_mpd(ctx, package, title_id, grant.max_height, signed.media_prefix)
         if inline
         else None
     )
+    resume = await _take_lease(ctx, session, viewer, entitlement, body, view.duration_s)
+    hint = await bandwidth_hint.recall(
+        ctx.redis, ctx.sessions.prefix, session.account, session.device_id
+    )
+    start = _start_answer(ctx, session, signed, package, body.protocols, resume, hint, mpd)
+    return JSONResponse(start.model_dump(), status_code=201)
+
+
+def _video_heights(package: LivePackage) -> list[int]:
+    return [
+        r["height"] for r in package.representations if r.get("kind") == "video" and r.get("height")
+    ]
+
+
+async def _entitled_view(
+    ctx: ApiContext, title_id: str, viewer: Viewer
+) -> tuple[TitleView, Entitlement]:
+    """The title and the viewer's entitlement to it, if it has a package the plan can play
+    (its lowest rendition within the plan's height); a problem saying why not otherwise."""
+    view = await ctx.titles.title(title_id)
+    if view is None:
+        raise Problem("not_found", "no such title")
+    entitlement = check_playback(view.availability, viewer, _now())
+    if view.package is None:
+        raise Problem("not_published", "this title is not available for playback")
+    heights = _video_heights(view.package)
+    if heights and min(heights) > entitlement.max_height:
+        raise Problem(
+            "plan_insufficient",
+            f"the {viewer.plan} plan streams up to {entitlement.max_height}p; "
+            f"this title starts at {min(heights)}p",
+        )
+    return view, entitlement
+
+
+def _drm_grant(
+    ctx: ApiContext, package: LivePackage, entitlement: Entitlement, wanted: Sequence[str]
+) -> DrmSelection:
+    """The session's DRM systems, key classes and height: the plan's own for a clear title;
+    for an encrypted one, what the asked-for systems may unlock under the key policy."""
+    if not package.encrypted:
+        # A clear title has no keys to hold back: the plan's height and classes are the
+        # session's.
+        return DrmSelection((), entitlement.key_classes, entitlement.max_height)
+    usable = [d for d in package.drm_systems if d in _licensable(ctx)]
+    asked = [d for d in dict.fromkeys(wanted) if d in usable]
+    if not asked:
+        raise Problem(
+            "unsupported_drm",
+            f"this title can be licensed with {', '.join(usable) or 'nothing here'}",
+            supported=usable,
+        )
+    # The key policy narrows the plan to what these DRM systems may unlock; the token's
+    # height (and so every manifest of the session) follows.
+    lowest = min(_video_heights(package), default=None)
+    return select_drm(ctx.key_policy, entitlement, asked, usable, lowest)
+
+
+async def _take_lease(
+    ctx: ApiContext,
+    session: PlaybackSession,
+    viewer: Viewer,
+    entitlement: Entitlement,
+    body: PlaybackRequest,
+    duration_s: float | None,
+) -> float:
+    """Take the session's stream lease; returns where playback resumes."""
     cached = await ctx.sessions.start(
         session,
         entitlement.max_streams,
@@ -248,46 +256,56 @@ async def start_playback(request: Request) -> Response:
         replaces=body.takeover_session_id,
     )
     if cached is None:  # first start of this title for the account (or Redis lost it)
-        cached = await asyncio.to_thread(stored_position, ctx.engine, viewer.sub, title_id)
-        await ctx.sessions.cache_resume(viewer.sub, title_id, cached)
-    resume = effective_position(cached, view.duration_s)
-    hint = await bandwidth_hint.recall(
-        ctx.redis, ctx.sessions.prefix, session.account, session.device_id
-    )
+        cached = await asyncio.to_thread(stored_position, ctx.engine, viewer.sub, session.title_id)
+        await ctx.sessions.cache_resume(viewer.sub, session.title_id, cached)
+    return effective_position(cached, duration_s)
+
+
+def _start_answer(
+    ctx: ApiContext,
+    session: PlaybackSession,
+    signed: SessionLinks,
+    package: LivePackage,
+    protocols: Sequence[str],
+    resume: float,
+    hint: float | None,
+    mpd: str | None,
+) -> PlaybackStart:
+    """The start's answer: manifest, license and heartbeat URLs under the session's token."""
     q = signed.query
     base = f"{ctx.public_base}/v1/playback/{session.session_id}"
-    hls_drm = next((d for d in HLS_PREFERENCE if d in drm), None)
+    hls_drm = next((d for d in HLS_PREFERENCE if d in session.drm), None)
     manifests = Manifests(
-        dash=f"{base}/manifest.mpd?{q}" if "dash" in body.protocols else None,
+        dash=f"{base}/manifest.mpd?{q}" if "dash" in protocols else None,
         hls=(
             f"{base}/master.m3u8?{q}" + (f"&drm={hls_drm}" if hls_drm else "")
-            if "hls" in body.protocols
+            if "hls" in protocols
             else None
         ),
     )
     thumbs = package.artwork.get("thumbnails") or []
-    start = PlaybackStart(
+    fairplay = "fairplay" in session.drm
+    return PlaybackStart(
         session_id=session.session_id,
-        title_id=title_id,
+        title_id=session.title_id,
         token=signed.token,
         expires_at=session.expires_at,
         media_prefix=signed.media_prefix,
         manifests=manifests,
         hls_drm=hls_drm,
         licenses=signed.licenses,
-        fairplay_certificate=(
-            f"{ctx.public_base}/v1/license/fairplay/certificate" if "fairplay" in drm else None
-        ),
+        fairplay_certificate=f"{ctx.public_base}/v1/license/fairplay/certificate"
+        if fairplay
+        else None,
         thumbnails=f"{signed.media_prefix}{thumbs[0]}" if thumbs else None,
         resume_position_s=resume,
-        max_height=max_height,
+        max_height=session.max_height,
         heartbeat_url=f"{ctx.public_base}/v1/sessions/{session.session_id}/heartbeat",
         heartbeat_interval_s=_heartbeat_interval(ctx.settings),
         lease_ttl_s=ctx.settings.lease_ttl_s,
         bandwidth_hint_kbps=hint,
         dash_mpd=mpd,
     )
-    return JSONResponse(start.model_dump(), status_code=201)
 
 
 async def _still_playable(
@@ -322,11 +340,11 @@ async def heartbeat(
     replaced one gets 410 here, so its links stop within ``media_link_ttl_s``."""
     session = await ctx.sessions.require(session_id, viewer.sub)
     await _still_playable(ctx, session, viewer, body)
-    renewed = await ctx.sessions.heartbeat(session, body.position, _link_expiry(ctx))
+    renewed = await ctx.sessions.heartbeat(session, body.position, link_expiry(ctx))
     await asyncio.to_thread(
         save_progress, ctx.engine, viewer.sub, session.title_id, body.position, body.duration
     )
-    signed = _sign(ctx, renewed)
+    signed = sign_session(ctx, renewed)
     return HeartbeatAck(
         session_id=session_id,
         lease_ttl_s=ctx.settings.lease_ttl_s,
