@@ -1,0 +1,109 @@
+"""The durable event log: a Redis Stream with one consumer group, behind a small interface.
+
+Producers append a batch in one round trip (a pipeline of XADDs, one entry per event, so
+erasure and claiming work per event). The writer reads through the consumer group and
+acknowledges only after the Parquet file is in the object store; what a dead writer read
+but never acknowledged stays pending and is claimed by the next one (XAUTOCLAIM). Written
+entries are deleted from the stream: the log is a buffer, the Parquet files are the store.
+
+A deployment that outgrows one Redis points ``EventLog`` at Kafka instead (docs/events.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+
+from reelflow.events.schema import StoredEvent
+
+STREAM = "reelflow:events"
+GROUP = "parquet-writer"
+_FIELD = "e"
+
+
+class EventLog(Protocol):
+    """Where the API appends events. At-least-once: a retried append may add a duplicate."""
+
+    def append(self, events: Sequence[StoredEvent]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: str
+    event: StoredEvent | None  # None: an entry that is not a valid event (kept out of files)
+
+
+class RedisStreamLog:
+    """``EventLog`` on a Redis Stream, plus the consumer-group side the writer uses."""
+
+    def __init__(self, client: redis.Redis, stream: str = STREAM, group: str = GROUP) -> None:
+        self.client = client
+        self.stream = stream
+        self.group = group
+
+    # ---- producer
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        if not events:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(self.stream, {_FIELD: event.to_json()})
+        pipe.execute()
+
+    # ---- consumer group
+    def ensure_group(self) -> None:
+        try:
+            self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self, consumer: str, count: int, block_ms: int | None = None) -> list[Entry]:
+        """New entries for ``consumer`` (they stay pending until acknowledged)."""
+        answer: list[Any] = self.client.xreadgroup(  # type: ignore[assignment]
+            self.group, consumer, {self.stream: ">"}, count=count, block=block_ms
+        )
+        return [_entry(eid, data) for _stream, rows in answer or [] for eid, data in rows]
+
+    def claim_stale(self, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
+        """Entries another consumer read and has not acknowledged for ``min_idle_ms``."""
+        claimed: list[Entry] = []
+        cursor = "0-0"
+        while len(claimed) < count:
+            cursor, rows, *_ = self.client.xautoclaim(
+                self.stream, self.group, consumer, min_idle_ms, start_id=cursor,
+                count=count - len(claimed),
+            )  # fmt: skip
+            claimed += [_entry(eid, data) for eid, data in rows if data]
+            if _id(cursor) == "0-0":
+                break
+        return claimed
+
+    def done(self, entry_ids: Sequence[str]) -> None:
+        """Acknowledge and delete written entries, in one round trip."""
+        if not entry_ids:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xack(self.stream, self.group, *entry_ids)
+        pipe.xdel(self.stream, *entry_ids)
+        pipe.execute()
+
+    def backlog(self) -> int:
+        """Entries not yet written to Parquet (new and pending alike)."""
+        return int(self.client.xlen(self.stream))
+
+
+def _id(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry(entry_id: bytes | str, data: dict[bytes, bytes] | None) -> Entry:
+    raw = data.get(_FIELD.encode()) if data else None
+    try:
+        event = StoredEvent.from_json(raw) if raw is not None else None
+    except ValueError:
+        event = None
+    return Entry(_id(entry_id), event)

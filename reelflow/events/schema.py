@@ -1,0 +1,233 @@
+"""The viewer event schema: what players send, what the service stores, one model per type.
+
+A client sends ``{"id": <UUID>, "type": <name>, "ts": <ISO 8601>, ...its type's fields}``.
+The server turns it into a :class:`StoredEvent`: it adds the pseudonymous viewer id, the
+server time and what the client may omit (device, session, country, plan, from the token
+and the live session). Field names are the Parquet column names (``docs/events.md``), so
+a change here is a schema change: add optional fields freely, bump ``SCHEMA_VERSION`` for
+anything else. A new event type is a new model here plus its entry in ``CLIENT_EVENTS``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from reelflow.domain.ids import TITLE_ID_PATTERN
+
+SCHEMA_VERSION = 1
+# A client clock may run a little fast; an event from further ahead is a bug or a forgery.
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+# A player offline for a while sends what it kept; older than this is not analytics any more.
+MAX_EVENT_AGE = timedelta(days=3)
+
+TitleId = Annotated[str, StringConstraints(pattern=TITLE_ID_PATTERN)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+Seconds = Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)]
+Millis = Annotated[float, Field(ge=0, le=86_400_000, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class ClientEvent(BaseModel):
+    """Fields every event has. ``session`` and ``device`` may come from the token instead."""
+
+    # strict: a count sent as "3" is a player bug worth surfacing, not coercing.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    type: str
+    id: UUID = Field(description="client- or server-made; the unit of deduplication")
+    ts: AwareDatetime = Field(description="the client's clock, ISO 8601 with an offset")
+    session: Token | None = Field(default=None, description="playback session id")
+    device: Token | None = Field(default=None, description="the player's device id")
+
+
+class PlayStart(ClientEvent):
+    type: Literal["play_start"]
+    title: TitleId
+    position_s: Seconds = 0.0
+
+
+class Progress(ClientEvent):
+    type: Literal["progress"]
+    title: TitleId
+    position_s: Seconds
+    duration_s: Seconds | None = None
+
+
+class PlayEnd(ClientEvent):
+    type: Literal["play_end"]
+    title: TitleId
+    position_s: Seconds
+    reason: Literal["ended", "stopped", "error", "left"] = "stopped"
+
+
+class QoE(ClientEvent):
+    """What a QoE beacon carries: totals since the session's previous one."""
+
+    type: Literal["qoe"]
+    title: TitleId
+    startup_ms: Millis | None = None
+    rebuffer_count: Count = 0
+    rebuffer_ms: Millis = 0.0
+    played_ms: Millis = 0.0
+    bitrate_switches: Count = 0
+    errors: list[Token] = Field(default_factory=list, max_length=20)
+    bandwidth_kbps: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)] | None = None
+
+
+class Search(ClientEvent):
+    type: Literal["search"]
+    query: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    results: Count = 0
+
+
+class RowImpression(ClientEvent):
+    type: Literal["row_impression"]
+    row: Slug
+    position: Count = Field(description="the row's place on the page, 0 first")
+    titles: list[TitleId] = Field(max_length=100, description="shown, in order")
+
+
+class RowClick(ClientEvent):
+    type: Literal["row_click"]
+    row: Slug
+    position: Count = Field(description="the title's place in the row, 0 first")
+    title: TitleId
+
+
+class Exposure(ClientEvent):
+    type: Literal["exposure"]
+    experiment: Slug
+    variant: Slug
+
+
+class AdImpression(ClientEvent):
+    type: Literal["ad_impression"]
+    ad: Slug
+    ad_break: Slug | None = None
+    title: TitleId | None = None
+    duration_s: Seconds = 0.0
+
+
+class AdQuartile(ClientEvent):
+    type: Literal["ad_quartile"]
+    ad: Slug
+    ad_break: Slug | None = None
+    title: TitleId | None = None
+    quartile: Literal["first", "midpoint", "third", "complete"]
+
+
+CLIENT_EVENTS: tuple[type[ClientEvent], ...] = (
+    PlayStart, Progress, PlayEnd, QoE, Search, RowImpression, RowClick, Exposure,
+    AdImpression, AdQuartile,
+)  # fmt: skip
+EVENT_TYPES: tuple[str, ...] = tuple(
+    str(get_args(model.model_fields["type"].annotation)[0]) for model in CLIENT_EVENTS
+)
+AnyClientEvent = Annotated[
+    PlayStart | Progress | PlayEnd | QoE | Search | RowImpression | RowClick | Exposure
+    | AdImpression | AdQuartile,
+    Field(discriminator="type"),
+]  # fmt: skip
+_CLIENT_EVENT = TypeAdapter(AnyClientEvent)
+
+
+class Context(BaseModel):
+    """What the server knows of the sender: from the token and the live session."""
+
+    model_config = ConfigDict(frozen=True)
+
+    viewer: str  # pseudonymous (events.pseudonym), never the account name
+    country: str | None = None
+    plan: str | None = None
+    device: str | None = None
+    session: str | None = None
+
+
+class StoredEvent(BaseModel):
+    """One event as the log and the Parquet files hold it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: str
+    schema_version: int = SCHEMA_VERSION
+    ts: datetime
+    server_ts: datetime
+    viewer: str
+    device: str | None = None
+    session: str | None = None
+    title: str | None = None
+    country: str | None = None
+    plan: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict, description="the type's own fields")
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> StoredEvent:
+        return cls.model_validate_json(data)
+
+
+class EventRefused(ValueError):
+    """One event of a batch is not acceptable; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+_COMMON = frozenset({"id", "type", "ts", "session", "device", "title"})
+
+
+def parse_client_event(data: object) -> ClientEvent:
+    """A client event from its JSON object; ``EventRefused`` names the first bad field."""
+    try:
+        # JSON mode: strict, yet a UUID and a timestamp arrive as strings.
+        event: ClientEvent = _CLIENT_EVENT.validate_json(json.dumps(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:] or first["loc"]) or "event"
+        if first["type"] == "union_tag_invalid":
+            where = "type"
+        raise EventRefused(where, first["msg"]) from None
+    return event
+
+
+def store(event: ClientEvent, ctx: Context, *, now: datetime | None = None) -> StoredEvent:
+    """The stored form of ``event``: checked against the server clock and filled from ``ctx``."""
+    now = now or datetime.now(UTC)
+    ts = event.ts.astimezone(UTC)
+    if ts > now + MAX_CLOCK_AHEAD:
+        raise EventRefused("ts", f"{ts.isoformat()} is in the future (server time {now:%H:%M:%S}Z)")
+    if ts < now - MAX_EVENT_AGE:
+        raise EventRefused("ts", f"{ts.isoformat()} is older than {MAX_EVENT_AGE.days} days")
+    own = event.model_dump(mode="json", exclude=set(_COMMON))
+    return StoredEvent(
+        id=str(event.id),
+        type=event.type,
+        ts=ts,
+        server_ts=now,
+        viewer=ctx.viewer,
+        device=event.device or ctx.device,
+        session=event.session or ctx.session,
+        title=getattr(event, "title", None),
+        country=ctx.country,
+        plan=ctx.plan,
+        fields=own,
+    )

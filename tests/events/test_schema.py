@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from reelflow.events.schema import (
+    EVENT_TYPES,
+    Context,
+    EventRefused,
+    parse_client_event,
+    store,
+)
+from tests.events.conftest import NOW, make_event
+
+
+def _body(type_: str, **fields: object) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "type": type_, "ts": NOW.isoformat(), **fields}
+
+
+def test_every_type_the_issue_names_exists() -> None:
+    assert set(EVENT_TYPES) == {
+        "play_start", "progress", "play_end", "qoe", "search", "row_impression",
+        "row_click", "exposure", "ad_impression", "ad_quartile",
+    }  # fmt: skip
+
+
+def test_server_fills_what_the_client_omits_and_keeps_what_it_sent() -> None:
+    ctx = Context(viewer="v_1", country="DE", plan="premium", session="s9", device="tv")
+    sent = parse_client_event(_body("progress", title="t1", position_s=12.5, device="phone"))
+    stored = store(sent, ctx, now=NOW)
+    assert (stored.viewer, stored.country, stored.plan) == ("v_1", "DE", "premium")
+    assert stored.session == "s9" and stored.device == "phone"
+    assert stored.title == "t1" and stored.fields == {"position_s": 12.5, "duration_s": None}
+    assert stored.server_ts == NOW and stored.ts == NOW
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"id": "not-a-uuid", "type": "search", "ts": NOW.isoformat(), "query": "x"}, "id"),
+        (_body("teleport"), "type"),
+        (_body("qoe", title="t1", rebuffer_count="3"), "rebuffer_count"),
+        (_body("qoe", title="t1", rebuffer_count=-1), "rebuffer_count"),
+        (_body("qoe", title="T1"), "title"),
+        (_body("search", query=""), "query"),
+        (_body("search", query="x", account="alice"), "account"),
+        ({**_body("search", query="x"), "ts": "2026-12-07T16:30:00"}, "ts"),
+        (_body("ad_quartile", ad="a1", quartile="fifth"), "quartile"),
+    ],
+)
+def test_a_bad_event_is_refused_naming_the_field(body: dict[str, object], field: str) -> None:
+    with pytest.raises(EventRefused) as caught:
+        parse_client_event(body)
+    assert caught.value.field == field
+
+
+def test_timestamps_far_in_the_future_or_past_are_refused() -> None:
+    event = parse_client_event(_body("search", query="x"))
+    with pytest.raises(EventRefused, match="future"):
+        store(event, Context(viewer="v"), now=NOW - timedelta(minutes=10))
+    with pytest.raises(EventRefused, match="older"):
+        store(event, Context(viewer="v"), now=NOW + timedelta(days=4))
+    assert store(event, Context(viewer="v"), now=NOW - timedelta(minutes=4)).ts == NOW
+
+
+def test_stored_events_round_trip_through_json() -> None:
+    event = make_event("row_impression", row="new", position=0, titles=["a", "b"])
+    assert type(event).from_json(event.to_json()) == event
