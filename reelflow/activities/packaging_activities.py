@@ -28,7 +28,8 @@ from reelflow.media.watchdog import SubprocessStalled
 from reelflow.packaging.errors import PackagingError
 from reelflow.packaging.packager import PackageResult, package
 from reelflow.packaging.streams import AudioTrack, SubtitleTrack, VideoRendition
-from reelflow.packaging.verify import VerifyReport, verify_package
+from reelflow.packaging.verify import verify_package
+from reelflow.packaging.verify_report import VerifyReport
 from reelflow.storage import layout
 
 

@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, padding, serialization
@@ -101,17 +101,37 @@ def build_cpix(
     """A CPIX 2.3 document with ``keys`` encrypted to the certificate's RSA public key."""
     if not keys:
         raise CpixError("no content keys to export")
+    cert, public_key = _recipient(recipient_cert_pem)
+    document_key, mac_key = os.urandom(32), os.urandom(64)
+    ordered = sorted(keys.values(), key=lambda k: k.track_class.value)
+    root = ET.Element(_c("CPIX"), {"contentId": title_id, "version": "2.3"})
+    _delivery_data(root, cert, public_key, document_key, mac_key)
+    _content_key_list(root, ordered, document_key, mac_key)
+    _drm_system_list(root, ordered)
+    _usage_rule_list(root, ordered)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body
+
+
+def _recipient(pem: bytes) -> tuple[x509.Certificate, rsa.RSAPublicKey]:
     try:
-        cert = x509.load_pem_x509_certificate(recipient_cert_pem)
+        cert = x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
         raise CpixError(f"recipient certificate is not a PEM X.509 certificate: {exc}") from None
     public_key = cert.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise CpixError("recipient certificate must carry an RSA public key (CPIX uses RSA-OAEP)")
-    document_key, mac_key = os.urandom(32), os.urandom(64)
-    ordered = sorted(keys.values(), key=lambda k: k.track_class.value)
+    return cert, public_key
 
-    root = ET.Element(_c("CPIX"), {"contentId": title_id, "version": "2.3"})
+
+def _delivery_data(
+    root: ET.Element,
+    cert: x509.Certificate,
+    public_key: rsa.RSAPublicKey,
+    document_key: bytes,
+    mac_key: bytes,
+) -> None:
+    """The recipient's certificate, and the document and MAC keys encrypted to it."""
     delivery = _sub(_sub(root, CPIX_NS, "DeliveryDataList"), CPIX_NS, "DeliveryData")
     x509_data = _sub(_sub(delivery, CPIX_NS, "DeliveryKey"), DS_NS, "X509Data")
     _sub(x509_data, DS_NS, "X509Certificate", _b64(cert.public_bytes(serialization.Encoding.DER)))
@@ -121,6 +141,11 @@ def build_cpix(
     mac_method = _sub(delivery, CPIX_NS, "MACMethod", Algorithm=ALG_HMAC_SHA512)
     _rsa_encrypted(_sub(mac_method, CPIX_NS, "Key"), public_key, mac_key)
 
+
+def _content_key_list(
+    root: ET.Element, ordered: Sequence[ContentKey], document_key: bytes, mac_key: bytes
+) -> None:
+    """Each content key encrypted under the document key, with its MAC."""
     key_list = _sub(root, CPIX_NS, "ContentKeyList")
     for ck in ordered:
         el = _sub(key_list, CPIX_NS, "ContentKey", kid=ck.kid_uuid, commonEncryptionScheme="cbcs")
@@ -131,6 +156,9 @@ def build_cpix(
         _sub(_sub(enc_value, ENC_NS, "CipherData"), ENC_NS, "CipherValue", _b64(blob))
         _sub(sec, PSKC_NS, "ValueMAC", _b64(hmac.new(mac_key, blob, hashlib.sha512).digest()))
 
+
+def _drm_system_list(root: ET.Element, ordered: Sequence[ContentKey]) -> None:
+    """Every DRM system's signalling per key: PSSH, and FairPlay's HLS key line."""
     systems = _sub(root, CPIX_NS, "DRMSystemList")
     for ck in ordered:
         for system in drm.ALL_SYSTEMS:
@@ -143,6 +171,9 @@ def build_cpix(
                 line = _hls_fairplay_line(ck.kid).encode()
                 _sub(el, CPIX_NS, "HLSSignalingData", _b64(line), playlist="media")
 
+
+def _usage_rule_list(root: ET.Element, ordered: Sequence[ContentKey]) -> None:
+    """Which tracks each key is for: audio, or video by pixel count."""
     rules = _sub(root, CPIX_NS, "ContentKeyUsageRuleList")
     for ck in ordered:
         rule = _sub(
@@ -156,5 +187,3 @@ def build_cpix(
             _sub(rule, CPIX_NS, "AudioFilter")
         else:
             _sub(rule, CPIX_NS, "VideoFilter", **_VIDEO_FILTERS[ck.track_class])
-    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return body

@@ -119,59 +119,81 @@ def read_segment(data: bytes, init: InitInfo) -> SegmentInfo:
     moofs = find_boxes(data, [b"moof"])
     if not moofs:
         raise Fmp4Error("media segment has no moof")
-    count = duration = sync = 0
-    first_flags: int | None = None
-    base_time: int | None = None
+    totals = _SegmentTotals()
     for moof in moofs:
         for traf in find_boxes(data, [b"traf"], moof.payload, moof.end):
-            default_dur, default_flags = init.trex_default_duration, init.trex_default_flags
+            defaults = (init.trex_default_duration, init.trex_default_flags)
             for tfhd in find_boxes(data, [b"tfhd"], traf.payload, traf.end):
-                (vf,) = struct.unpack_from(">I", data, tfhd.payload)
-                off = tfhd.payload + 8
-                if vf & 0x01:
-                    off += 8
-                if vf & 0x02:
-                    off += 4
-                if vf & 0x08:
-                    (default_dur,) = struct.unpack_from(">I", data, off)
-                    off += 4
-                if vf & 0x10:
-                    off += 4
-                if vf & 0x20:
-                    (default_flags,) = struct.unpack_from(">I", data, off)
+                defaults = _tfhd_defaults(data, tfhd.payload, defaults)
             for tfdt in find_boxes(data, [b"tfdt"], traf.payload, traf.end):
-                if base_time is None:
+                if totals.base_time is None:
                     v = data[tfdt.payload]
                     fmt = ">Q" if v == 1 else ">I"
-                    (base_time,) = struct.unpack_from(fmt, data, tfdt.payload + 4)
+                    (totals.base_time,) = struct.unpack_from(fmt, data, tfdt.payload + 4)
             for trun in find_boxes(data, [b"trun"], traf.payload, traf.end):
-                (vf,) = struct.unpack_from(">I", data, trun.payload)
-                (n,) = struct.unpack_from(">I", data, trun.payload + 4)
-                off = trun.payload + 8
-                if vf & 0x01:
-                    off += 4
-                trun_first: int | None = None
-                if vf & 0x04:
-                    (trun_first,) = struct.unpack_from(">I", data, off)
-                    off += 4
-                for i in range(n):
-                    d, f = default_dur, default_flags
-                    if vf & 0x100:
-                        (d,) = struct.unpack_from(">I", data, off)
-                        off += 4
-                    if vf & 0x200:
-                        off += 4
-                    if vf & 0x400:
-                        (f,) = struct.unpack_from(">I", data, off)
-                        off += 4
-                    if vf & 0x800:
-                        off += 4
-                    if i == 0 and trun_first is not None:
-                        f = trun_first
-                    if first_flags is None:
-                        first_flags = f
-                    if not f & NON_SYNC_SAMPLE:
-                        sync += 1
-                    duration += d
-                count += n
-    return SegmentInfo(count, duration, first_flags or 0, base_time, sync)
+                _add_trun(data, trun.payload, defaults, totals)
+    return SegmentInfo(
+        totals.count, totals.duration, totals.first_flags or 0, totals.base_time, totals.sync
+    )
+
+
+@dataclass
+class _SegmentTotals:
+    count: int = 0
+    duration: int = 0
+    sync: int = 0
+    first_flags: int | None = None
+    base_time: int | None = None
+
+
+def _tfhd_defaults(data: bytes, payload: int, defaults: tuple[int, int]) -> tuple[int, int]:
+    """The track fragment's default sample duration and flags (else ``defaults``, trex's)."""
+    default_dur, default_flags = defaults
+    (vf,) = struct.unpack_from(">I", data, payload)
+    off = payload + 8
+    if vf & 0x01:
+        off += 8
+    if vf & 0x02:
+        off += 4
+    if vf & 0x08:
+        (default_dur,) = struct.unpack_from(">I", data, off)
+        off += 4
+    if vf & 0x10:
+        off += 4
+    if vf & 0x20:
+        (default_flags,) = struct.unpack_from(">I", data, off)
+    return default_dur, default_flags
+
+
+def _add_trun(data: bytes, payload: int, defaults: tuple[int, int], totals: _SegmentTotals) -> None:
+    """Count one track run's samples, durations and sync samples into ``totals``."""
+    default_dur, default_flags = defaults
+    (vf,) = struct.unpack_from(">I", data, payload)
+    (n,) = struct.unpack_from(">I", data, payload + 4)
+    off = payload + 8
+    if vf & 0x01:
+        off += 4
+    trun_first: int | None = None
+    if vf & 0x04:
+        (trun_first,) = struct.unpack_from(">I", data, off)
+        off += 4
+    for i in range(n):
+        d, f = default_dur, default_flags
+        if vf & 0x100:
+            (d,) = struct.unpack_from(">I", data, off)
+            off += 4
+        if vf & 0x200:
+            off += 4
+        if vf & 0x400:
+            (f,) = struct.unpack_from(">I", data, off)
+            off += 4
+        if vf & 0x800:
+            off += 4
+        if i == 0 and trun_first is not None:
+            f = trun_first
+        if totals.first_flags is None:
+            totals.first_flags = f
+        if not f & NON_SYNC_SAMPLE:
+            totals.sync += 1
+        totals.duration += d
+    totals.count += n

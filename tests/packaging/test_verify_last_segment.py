@@ -11,7 +11,8 @@ from pathlib import Path
 from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.packager import PackageResult
-from reelflow.packaging.verify import VerifyReport, verify_package
+from reelflow.packaging.verify import verify_package
+from reelflow.packaging.verify_report import VerifyReport
 
 
 def _verify(

@@ -37,7 +37,7 @@ from reelflow.media.quality import vmaf_ffmpeg
 from reelflow.media.samples import make_long_master, write_long_subtitles
 from reelflow.media.subtitles import format_timestamp
 from reelflow.media.thumbnails import default_interval
-from reelflow.packaging.verify import segment_frames
+from reelflow.packaging.verify_frames import segment_frames
 from reelflow.storage import ObjectStore, store_from_settings
 from reelflow.workflows.title import TitleWorkflow
 from tests.workflows.conftest import running_workers
