@@ -27,7 +27,7 @@ from reelflow.playback_api.auth.auth_config import dev_token_secret
 from reelflow.playback_api.http.app import create_app
 from reelflow.storage import store_from_settings
 from reelflow.workflows.title import TitleWorkflow
-from tests.catalog.test_title_versions import version_states
+from tests.catalog.test_titles import version_states
 from tests.services import free_port
 from tests.workflows.conftest import make_clip, running_workers
 from tests.workflows.test_title_lifecycle_dev_server import _start, _wait_state
