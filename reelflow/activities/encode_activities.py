@@ -23,12 +23,13 @@ from reelflow.activities.media_support import (
     worker_identity,
 )
 from reelflow.catalog import assets as catalog_assets
+from reelflow.domain.ladders import Ladder, apple_fixed_ladder
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements
 from reelflow.media.chunks import Chunk, plan_chunks
 from reelflow.media.encode import EncodeAdaptations, chunk_frames, encode_chunk, join_chunks
-from reelflow.media.ladder import Ladder, LadderOptions, apple_fixed_ladder
+from reelflow.media.ladder import LadderOptions
 from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.media.quality import vmaf_ffmpeg

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from reelflow.domain.ladders import Ladder, Rung
 from reelflow.media.chunks import Chunk
 from reelflow.media.codecs import encoder_args, gop_args
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
-from reelflow.media.ladder import Ladder, Rung
 from reelflow.media.probe import MASTER_INPUT_OPTIONS
 
 # Tone-map PQ/HLG to SDR BT.709 (zimg for the transfer, Hable for the curve).

@@ -7,16 +7,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from reelflow.domain.ladders import Ladder, Measurement
 from reelflow.media.codecs import Codec, encoder_args, gop_args
 from reelflow.media.ffmpeg_run import run_ffmpeg
-from reelflow.media.ladder import (
-    ANALYSIS_CRF,
-    Ladder,
-    LadderError,
-    LadderOptions,
-    Measurement,
-    analysis_resolutions,
-)
+from reelflow.media.ladder import ANALYSIS_CRF, LadderError, LadderOptions, analysis_resolutions
 from reelflow.media.ladder_curves import convex_hull
 from reelflow.media.ladder_rungs import select_rungs
 from reelflow.media.probe import MASTER_INPUT_OPTIONS, MediaInfo, VideoStream

@@ -10,7 +10,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
-from reelflow.media.ladder import APPLE_H264_TABLE, Measurement
+from reelflow.domain.ladders import APPLE_H264_TABLE, Measurement
 
 
 def convex_hull(points: Sequence[Measurement]) -> list[Measurement]:

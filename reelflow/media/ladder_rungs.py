@@ -11,17 +11,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from reelflow.domain.ladders import Measurement, Rung, even_size, fit_dimensions, named_rungs
 from reelflow.domain.plans import MIN_RUNGS, coverage_ceilings, coverage_problems, is_tiny
-from reelflow.media.ladder import (
-    STANDARD_HEIGHTS,
-    LadderError,
-    LadderOptions,
-    Measurement,
-    Rung,
-    even_size,
-    fit_dimensions,
-    named_rungs,
-)
+from reelflow.media.ladder import STANDARD_HEIGHTS, LadderError, LadderOptions
 from reelflow.media.ladder_curves import (
     apple_cap_kbps,
     bitrate_for_quality,

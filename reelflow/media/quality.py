@@ -11,13 +11,13 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from reelflow.config import ConfigError, Settings
+from reelflow.domain.ladders import QualityMetric
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
 
-Metric = Literal["vmaf", "psnr"]
+Metric = QualityMetric
 
 # Identical pictures give PSNR "inf"; cap it so scores stay finite numbers (JSON, averages).
 PSNR_CAP_DB = 100.0

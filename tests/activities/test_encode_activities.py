@@ -15,8 +15,8 @@ from reelflow.activities.encode_activities import (
     _encode_adaptations,
 )
 from reelflow.catalog.models import LadderRow
+from reelflow.domain.ladders import apple_fixed_ladder
 from reelflow.lifecycle import contracts as c
-from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.storage import layout
 
 SHA = "0123456789abcdef" * 4

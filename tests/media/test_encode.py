@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reelflow.domain.ladders import Rung
 from reelflow.media.chunks import Chunk, plan_chunks
 from reelflow.media.encode import (
     EncodeAdaptations,
@@ -16,7 +17,6 @@ from reelflow.media.encode import (
     join_chunks,
 )
 from reelflow.media.errors import FFmpegError
-from reelflow.media.ladder import Rung
 from reelflow.media.probe import probe
 from reelflow.media.qc import run_qc
 from reelflow.media.quality import measure_quality

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reelflow.media.ladder import Ladder, LadderOptions
+from reelflow.domain.ladders import Ladder
+from reelflow.media.ladder import LadderOptions
 from reelflow.media.ladder_analysis import analyse_per_title, sample_windows
 from reelflow.media.ladder_curves import bitrate_for_quality
 from reelflow.media.probe import probe

@@ -8,14 +8,9 @@ import math
 
 import pytest
 
+from reelflow.domain.ladders import Measurement, Rung, apple_fixed_ladder
 from reelflow.domain.plans import PLAN_MAX_HEIGHT, coverage_problems
-from reelflow.media.ladder import (
-    LadderOptions,
-    Measurement,
-    Rung,
-    analysis_resolutions,
-    apple_fixed_ladder,
-)
+from reelflow.media.ladder import LadderOptions, analysis_resolutions
 from reelflow.media.ladder_curves import apple_cap_kbps, convex_hull, quality_at
 from reelflow.media.ladder_rungs import select_rungs
 from reelflow.playback_api.delivery.entitlements import PLAN_LIMITS

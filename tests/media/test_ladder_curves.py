@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from reelflow.media.ladder import Measurement
+from reelflow.domain.ladders import Measurement
 from reelflow.media.ladder_curves import bitrate_for_quality, convex_hull
 
 

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from reelflow.media.ladder import LadderError, LadderOptions, Measurement, apple_fixed_ladder
+from reelflow.domain.ladders import Measurement, apple_fixed_ladder
+from reelflow.media.ladder import LadderError, LadderOptions
 from reelflow.media.ladder_curves import bitrate_for_quality, convex_hull
 from reelflow.media.ladder_rungs import select_rungs
 from tests.media.test_ladder_curves import _m

@@ -21,6 +21,7 @@ from reelflow.catalog.models import as_utc
 from reelflow.catalog.qoe_queries import Dimension, SessionOrder
 from reelflow.catalog.viewer_queries import title_record
 from reelflow.domain.ids import TITLE_ID_PATTERN, version_label
+from reelflow.domain.ladders import apple_fixed_ladder
 from reelflow.jobs.qoe_series import (
     MAX_GROUPS,
     MIN_BUCKET_S,
@@ -28,7 +29,6 @@ from reelflow.jobs.qoe_series import (
     qoe_sessions,
     qoe_timeseries,
 )
-from reelflow.media.ladder import apple_fixed_ladder
 from reelflow.playback_api.auth.signing import sign_prefix
 from reelflow.playback_api.http.context import ApiContext, current_admin, get_ctx
 from reelflow.playback_api.http.problems import Problem
