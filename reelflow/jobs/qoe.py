@@ -121,24 +121,10 @@ def write_beacon(engine: Engine, beacon: Beacon) -> int:
     received = datetime.fromisoformat(beacon.received_at)
     if received.tzinfo is None:
         raise ValueError(f"received_at {beacon.received_at!r} has no UTC offset")
-    row = QoEBeacon(
-        title_id=beacon.title_id,
-        session_id=beacon.session_id,
-        account=beacon.account,
-        startup_ms=beacon.startup_ms,
-        rebuffer_count=beacon.rebuffer_count,
-        rebuffer_ms=beacon.rebuffer_ms,
-        played_ms=beacon.played_ms,
-        bitrate_switches=beacon.bitrate_switches,
-        errors=list(beacon.errors),
-        plan=beacon.plan,
-        country=beacon.country,
-        drm=beacon.drm,
-        device_class=beacon.device_class,
-        # SQLite keeps the wall time without its offset, so every stored time must be UTC
-        # for the window comparison in qoe_aggregates to hold.
-        received_at=received.astimezone(UTC),
-    )
+    # The row's columns are the beacon's fields. SQLite keeps the wall time without its
+    # offset, so every stored time must be UTC for the window comparison in qoe_aggregates
+    # to hold.
+    row = QoEBeacon(**{**beacon.to_payload(), "received_at": received.astimezone(UTC)})
     return insert_beacon(engine, row)
 
 

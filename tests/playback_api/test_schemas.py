@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from reelflow.jobs.qoe_series import SessionQoE
 from reelflow.lifecycle.contracts import RenditionInfo
-from reelflow.playback_api.http.schemas import model_from_dataclass
+from reelflow.playback_api.http.schemas import model_from_dataclass, renamed
 from reelflow.playback_api.routes.admin_qoe import SessionOut
 from reelflow.playback_api.studio.status import StudioRendition
 
@@ -44,3 +44,19 @@ def test_the_api_models_are_the_dataclasses_fields() -> None:
         n for n in RenditionInfo.__dataclass_fields__ if n != "object_key"
     ]
     assert list(SessionOut.model_fields) == list(SessionQoE.__dataclass_fields__)
+
+
+def test_rename_and_describe_give_the_answer_its_own_names() -> None:
+    model = model_from_dataclass(
+        _Sample, "Renamed", rename={"name": "n"}, describe={"n": "the name"}, exclude=("tags",)
+    )
+    assert list(model.model_fields) == ["n", "size", "secret"]
+    assert model.model_json_schema()["properties"]["n"]["description"] == "the name"
+    assert renamed(_Sample("a", 3), {"name": "n"}) == {
+        "n": "a",
+        "size": 3,
+        "tags": [],
+        "secret": "hidden",
+    }
+    with pytest.raises(ValueError, match="no fields"):
+        model_from_dataclass(_Sample, "Nope", rename={"missing": "m"})

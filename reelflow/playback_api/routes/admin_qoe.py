@@ -25,6 +25,7 @@ from reelflow.domain.ladders import apple_fixed_ladder
 from reelflow.jobs.qoe_series import (
     MAX_GROUPS,
     MIN_BUCKET_S,
+    SeriesPoint,
     SessionQoE,
     qoe_sessions,
     qoe_timeseries,
@@ -32,7 +33,7 @@ from reelflow.jobs.qoe_series import (
 from reelflow.playback_api.auth.signing import sign_prefix
 from reelflow.playback_api.http.context import ApiContext, current_admin, get_ctx
 from reelflow.playback_api.http.problems import Problem
-from reelflow.playback_api.http.schemas import model_from_dataclass
+from reelflow.playback_api.http.schemas import model_from_dataclass, renamed
 from reelflow.playback_api.routes import API_V1
 from reelflow.storage.layout import parse_origin_key
 
@@ -57,16 +58,18 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return start, end
 
 
-class SeriesPointOut(BaseModel):
-    t: datetime = Field(description="bucket start (UTC)")
-    group: str
-    beacons: int
-    sessions: int
-    startup_samples: int
-    startup_p50_ms: float | None
-    startup_p95_ms: float | None
-    rebuffer_ratio: float | None
-    failed_sessions: int
+_POINT_NAMES = {"bucket_start": "t"}
+
+if TYPE_CHECKING:
+    SeriesPointOut = BaseModel
+else:
+    # The QoE job's SeriesPoint, its bucket start answered as ``t``: one field list.
+    SeriesPointOut = model_from_dataclass(
+        SeriesPoint,
+        "SeriesPointOut",
+        rename=_POINT_NAMES,
+        describe={"t": "bucket start (UTC)"},
+    )
 
 
 class SeriesOut(BaseModel):
@@ -115,20 +118,7 @@ async def qoe_timeseries_report(
         by=series.by,
         groups=series.groups,
         truncated=series.truncated,
-        points=[
-            SeriesPointOut(
-                t=p.bucket_start,
-                group=p.group,
-                beacons=p.beacons,
-                sessions=p.sessions,
-                startup_samples=p.startup_samples,
-                startup_p50_ms=p.startup_p50_ms,
-                startup_p95_ms=p.startup_p95_ms,
-                rebuffer_ratio=p.rebuffer_ratio,
-                failed_sessions=p.failed_sessions,
-            )
-            for p in series.points
-        ],
+        points=[SeriesPointOut.model_validate(renamed(p, _POINT_NAMES)) for p in series.points],
     )
 
 

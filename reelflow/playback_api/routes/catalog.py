@@ -83,7 +83,9 @@ class ArtworkLinks(BaseModel):
     backdrop: str | None = None
 
 
-class TitleSummary(BaseModel):
+class _TitleFields(BaseModel):
+    """What every answer about a title starts with (a base only: not in the OpenAPI)."""
+
     id: str
     name: str
     synopsis: str
@@ -91,6 +93,9 @@ class TitleSummary(BaseModel):
     rating: str | None
     duration_s: float | None
     artwork: ArtworkLinks
+
+
+class TitleSummary(_TitleFields):
     published_at: datetime
 
 
@@ -106,14 +111,7 @@ class AvailabilityWindow(BaseModel):
     end: datetime | None = Field(description="Exclusive: the title leaves the catalog then.")
 
 
-class TitleDetail(BaseModel):
-    id: str
-    name: str
-    synopsis: str
-    genres: list[str]
-    rating: str | None
-    duration_s: float | None
-    artwork: ArtworkLinks
+class TitleDetail(_TitleFields):
     audio_languages: list[str]
     subtitle_languages: list[str]
     availability: AvailabilityWindow
@@ -175,15 +173,27 @@ def _artwork_country(ctx: ApiContext, title_id: str, link: str | None) -> str:
 
 def _summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> TitleSummary:
     return TitleSummary(
-        id=entry.id,
-        name=entry.name,
-        synopsis=entry.synopsis,
-        genres=list(entry.genres),
-        rating=entry.rating,
-        duration_s=entry.duration_s,
-        artwork=_artwork_links(ctx, entry.id, entry.artwork, viewer.country),
+        **_title_fields(ctx, entry, entry.artwork, viewer.country),
         published_at=entry.published_at,
     )
+
+
+def _title_fields(
+    ctx: ApiContext,
+    item: vc.CatalogEntry | TitleView,
+    artwork: dict[str, list[str]],
+    country: str,
+) -> dict[str, Any]:
+    """The ``_TitleFields`` of a listed entry or a cached title view."""
+    return {
+        "id": item.id,
+        "name": item.name,
+        "synopsis": item.synopsis,
+        "genres": list(item.genres),
+        "rating": item.rating,
+        "duration_s": item.duration_s,
+        "artwork": _artwork_links(ctx, item.id, artwork, country),
+    }
 
 
 async def _published_view(ctx: ApiContext, title_id: str) -> TitleView:
@@ -251,13 +261,7 @@ async def title_detail(
         resume_position, ctx.engine, viewer.sub, view.id, view.duration_s
     )
     return TitleDetail(
-        id=view.id,
-        name=view.name,
-        synopsis=view.synopsis,
-        genres=list(view.genres),
-        rating=view.rating,
-        duration_s=view.duration_s,
-        artwork=_artwork_links(ctx, view.id, package.artwork, viewer.country),
+        **_title_fields(ctx, view, package.artwork, viewer.country),
         audio_languages=package.languages("audio"),
         subtitle_languages=package.languages("text"),
         availability=AvailabilityWindow(
