@@ -154,18 +154,23 @@ def _video_stream(v: VideoRendition, *, encrypted: bool) -> PlannedStream:
     )  # fmt: skip
 
 
-def _display_name(kind: str, name: str, display: str) -> str:
-    if _DESCRIPTOR_UNSAFE.search(display) or '"' in display:
-        raise PackagerInputError(f"{kind} {name}: name {display!r} has ',', '=' or '\"'")
-    return display
+def _track_parts(
+    kind: str, name: str, path: Path, language: str, display: str | None
+) -> tuple[str, str, str]:
+    """Checks shared by audio and subtitle tracks: the stream name and (unsafe-free)
+    display name, and the resolved source path."""
+    what = f"{kind} track"
+    _check_language(language, what)
+    _check_name(name, what)
+    shown = display or language
+    if _DESCRIPTOR_UNSAFE.search(shown) or '"' in shown:
+        raise PackagerInputError(f"{what} {name}: name {shown!r} has ',', '=' or '\"'")
+    source = _check_source(path, f"{'text' if kind == 'subtitle' else kind} '{name}'")
+    return name, shown, source
 
 
 def _audio_stream(a: AudioTrack, *, encrypted: bool) -> PlannedStream:
-    _check_language(a.language, "audio track")
-    name = a.stream_name
-    _check_name(name, "audio track")
-    display = _display_name("audio track", name, a.name or a.language)
-    source = _check_source(a.path, f"audio '{name}'")
+    name, display, source = _track_parts("audio", a.stream_name, a.path, a.language, a.name)
     parts = [
         f"in={source}",
         "stream=audio",
@@ -185,11 +190,7 @@ def _audio_stream(a: AudioTrack, *, encrypted: bool) -> PlannedStream:
 
 
 def _subtitle_stream(s: SubtitleTrack) -> PlannedStream:
-    _check_language(s.language, "subtitle track")
-    name = s.stream_name
-    _check_name(name, "subtitle track")
-    display = _display_name("subtitle track", name, s.name or s.language)
-    source = _check_source(s.path, f"text '{name}'")
+    name, display, source = _track_parts("subtitle", s.stream_name, s.path, s.language, s.name)
     parts = [
         f"in={source}",
         "stream=text",
