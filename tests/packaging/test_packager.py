@@ -164,10 +164,3 @@ def test_output_folder_must_be_empty(media: Media, packager_bin: str, tmp_path: 
     (tmp_path / "stale.m4s").write_bytes(b"x")
     with pytest.raises(PackagerInputError, match="not empty"):
         package(media.videos(), media.audios(), out_dir=tmp_path, packager=packager_bin)
-
-
-def test_unsafe_names_rejected(media: Media) -> None:
-    with pytest.raises(PackagerInputError, match="name"):
-        plan_streams([VideoRendition(media.v360, 640, 360, 1, name="a,b")], [], encrypted=False)
-    with pytest.raises(PackagerInputError, match="bad language"):
-        plan_streams(media.videos(), [AudioTrack(media.audio, "en,x")], encrypted=False)
