@@ -91,6 +91,21 @@ class RedisStreamLog:
         pipe.xdel(self.stream, *entry_ids)
         pipe.execute()
 
+    def erase(self, viewer: str, page: int = 1000) -> int:
+        """Delete ``viewer``'s entries not yet written (erasure); returns how many."""
+        removed, start = 0, "-"
+        while True:
+            rows: list[Any] = self.client.xrange(self.stream, min=start, count=page)  # type: ignore[assignment]
+            theirs = [
+                eid for eid, data in rows
+                if (entry := _entry(eid, data)).event is not None and entry.event.viewer == viewer
+            ]  # fmt: skip
+            if theirs:
+                removed += int(self.client.xdel(self.stream, *theirs))
+            if len(rows) < page:
+                return removed
+            start = "(" + _id(rows[-1][0])
+
     def backlog(self) -> int:
         """Entries not yet written to Parquet (new and pending alike)."""
         return int(self.client.xlen(self.stream))
@@ -103,7 +118,7 @@ def _id(value: bytes | str) -> str:
 def _entry(entry_id: bytes | str, data: dict[bytes, bytes] | None) -> Entry:
     raw = data.get(_FIELD.encode()) if data else None
     try:
-        event = StoredEvent.from_json(raw) if raw is not None else None
-    except ValueError:
+        event = StoredEvent.from_log(raw) if raw is not None else None
+    except (ValueError, TypeError, KeyError):
         event = None
     return Entry(_id(entry_id), event)

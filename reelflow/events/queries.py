@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -66,6 +67,19 @@ class EventFiles:
             exclude_invalid_files=False,
         )
 
+    def register(self, con: duckdb.DuckDBPyConnection, event_type: str, name: str) -> None:
+        """``event_type``'s files as view ``name``: DuckDB's own Parquet reader on a local
+        folder (it reads only the columns and row groups a query needs), a pyarrow dataset
+        on S3."""
+        path = f"{self.root}/{events_type_prefix(event_type).rstrip('/')}"
+        if isinstance(self.filesystem, pafs.LocalFileSystem) and any(
+            Path(path).glob("date=*/hour=*/*.parquet")
+        ):
+            relation = con.read_parquet(f"{path}/date=*/hour=*/*.parquet", hive_partitioning=True)
+            relation.create_view(name)
+        else:
+            con.register(name, self.dataset(event_type))
+
 
 @contextmanager
 def connect(
@@ -75,7 +89,7 @@ def connect(
     con = duckdb.connect()
     try:
         for event_type in types:
-            con.register(f"raw_{event_type}", files.dataset(event_type))
+            files.register(con, event_type, f"raw_{event_type}")
             con.execute(
                 f"CREATE VIEW {event_type} AS SELECT DISTINCT ON (id) * FROM raw_{event_type}"
             )
@@ -109,20 +123,25 @@ class QoECell:
 _QOE_CELLS = """
 SELECT title, country, plan, date_trunc('hour', server_ts) AS hour,
        count(*) AS beacons, count(DISTINCT session) AS sessions,
-       quantile_cont(startup_ms, 0.5) AS p50, quantile_cont(startup_ms, 0.95) AS p95,
+       quantile_cont(startup_ms, 0.5) AS startup_p50_ms,
+       quantile_cont(startup_ms, 0.95) AS startup_p95_ms,
        CASE WHEN sum(played_ms) + sum(rebuffer_ms) > 0
-            THEN sum(rebuffer_ms) / (sum(played_ms) + sum(rebuffer_ms)) END AS ratio
+            THEN sum(rebuffer_ms) / (sum(played_ms) + sum(rebuffer_ms)) END AS rebuffer_ratio
 FROM qoe
 WHERE server_ts >= $since AND server_ts < $until
 GROUP BY ALL ORDER BY hour, title, country, plan
 """
 
 
-def qoe_cells(files: EventFiles, since: datetime, until: datetime) -> list[QoECell]:
-    """Start-up p50/p95 and rebuffer ratio by title x country x plan x hour."""
+def qoe_cells_table(files: EventFiles, since: datetime, until: datetime) -> pa.Table:
+    """Start-up p50/p95 and rebuffer ratio by title x country x plan x hour, as Arrow."""
     with connect(files, ("qoe",)) as con:
-        rows = con.execute(_QOE_CELLS, {"since": since, "until": until}).fetchall()
-    return [QoECell(*row) for row in rows]
+        return con.sql(_QOE_CELLS, params={"since": since, "until": until}).to_arrow_table()
+
+
+def qoe_cells(files: EventFiles, since: datetime, until: datetime) -> list[QoECell]:
+    """``qoe_cells_table`` as Python objects, for answers small enough to hold as such."""
+    return [QoECell(**row) for row in qoe_cells_table(files, since, until).to_pylist()]
 
 
 @dataclass(frozen=True)
@@ -149,3 +168,18 @@ def watch_history(files: EventFiles, viewer: str) -> list[Watched]:
     with connect(files, ("progress", "play_end")) as con:
         rows = con.execute(_HISTORY, {"viewer": viewer}).fetchall()
     return [Watched(*row) for row in rows]
+
+
+def viewer_events(files: EventFiles, viewer: str) -> list[dict[str, object]]:
+    """Every stored event of one viewer, oldest first (the export a viewer may ask for)."""
+    out: list[dict[str, object]] = []
+    with connect(files) as con:
+        for event_type in EVENT_TYPES:
+            cursor = con.execute(f"SELECT * FROM {event_type} WHERE viewer = $v", {"v": viewer})
+            names = [d[0] for d in cursor.description or []]
+            for row in cursor.fetchall():
+                record = dict(zip(names, row, strict=True))
+                record.pop("date", None), record.pop("hour", None)
+                out.append({"type": event_type, **record})
+    out.sort(key=lambda r: (str(r["ts"]), str(r["id"])))
+    return out
