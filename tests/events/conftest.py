@@ -17,9 +17,7 @@ from reelflow.storage import LocalStore
 NOW = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)
 
 
-def make_event(
-    type_: str, viewer: str = "v_a", at: datetime = NOW, **fields: Any
-) -> StoredEvent:
+def make_event(type_: str, viewer: str = "v_a", at: datetime = NOW, **fields: Any) -> StoredEvent:
     body = {"id": str(uuid.uuid4()), "type": type_, "ts": at.isoformat(), **fields}
     ctx = Context(viewer=viewer, country="FR", plan="basic", session="s1", device="d1")
     return store(parse_client_event(body), ctx, now=at + timedelta(seconds=1))

@@ -6,7 +6,7 @@ import pytest
 
 from reelflow.events.log import RedisStreamLog
 from reelflow.events.queries import EventFiles, distinct_counts, qoe_cells, watch_history
-from reelflow.events.schema import EVENT_TYPES
+from reelflow.events.schema import EVENT_TYPES, StoredEvent
 from reelflow.events.writer import EventWriter
 from reelflow.storage import LocalStore
 from tests.events.conftest import NOW, make_event
@@ -16,7 +16,7 @@ def test_an_empty_store_counts_zero_for_every_type(files: EventFiles) -> None:
     assert distinct_counts(files) == dict.fromkeys(EVENT_TYPES, 0)
 
 
-def _write(stream_log: RedisStreamLog, store: LocalStore, events: list) -> None:  # type: ignore[type-arg]
+def _write(stream_log: RedisStreamLog, store: LocalStore, events: list[StoredEvent]) -> None:
     stream_log.append(events)
     writer = EventWriter(stream_log, store, "w", block_ms=10)
     while writer.step():
@@ -45,12 +45,13 @@ def test_qoe_cells_deduplicate_and_aggregate(
 def test_watch_history_is_per_viewer_newest_first(
     stream_log: RedisStreamLog, local_store: LocalStore, files: EventFiles
 ) -> None:
+    later, end = NOW + timedelta(minutes=5), NOW + timedelta(minutes=9)
     events = [
         make_event("progress", viewer="v_a", title="old", position_s=30.0),
-        make_event("progress", viewer="v_a", at=NOW + timedelta(minutes=5), title="old", position_s=90.0),
-        make_event("play_end", viewer="v_a", at=NOW + timedelta(minutes=9), title="new", position_s=600.0, reason="ended"),
+        make_event("progress", viewer="v_a", at=later, title="old", position_s=90.0),
+        make_event("play_end", viewer="v_a", at=end, title="new", position_s=600.0, reason="ended"),
         make_event("progress", viewer="v_b", title="other", position_s=5.0),
-    ]  # fmt: skip
+    ]
     _write(stream_log, local_store, events)
     history = watch_history(files, "v_a")
     assert [(w.title, w.position_s, w.completed) for w in history] == [
