@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import re
 
+# The shape of every name reelflow gives things: titles, studios, event types, model names,
+# experiments and their variants. Each kind keeps its own name for it (they may diverge).
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SLUG_RE = re.compile(SLUG_PATTERN)
+
 TITLE_ID_MAX_LENGTH = 64
-TITLE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-TITLE_ID_RE = re.compile(TITLE_ID_PATTERN)
+TITLE_ID_PATTERN = SLUG_PATTERN
+TITLE_ID_RE = SLUG_RE
 TITLE_ID_RULE = "a-z 0-9 _ -, starting with a letter or digit, at most 64 characters"
 
 # Title ids never contain "@", so the workflow id of a version >= 2 cannot be the id of

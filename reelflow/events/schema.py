@@ -25,7 +25,7 @@ from pydantic import (
     ValidationError,
 )
 
-from reelflow.domain.ids import TITLE_ID_PATTERN
+from reelflow.domain.ids import SLUG_PATTERN, TITLE_ID_PATTERN
 
 SCHEMA_VERSION = 1
 # A client clock may run a little fast; an event from further ahead is a bug or a forgery.
@@ -34,7 +34,7 @@ MAX_CLOCK_AHEAD = timedelta(minutes=5)
 MAX_EVENT_AGE = timedelta(days=3)
 
 TitleId = Annotated[str, StringConstraints(pattern=TITLE_ID_PATTERN)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 Seconds = Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)]
 Millis = Annotated[float, Field(ge=0, le=86_400_000, allow_inf_nan=False)]

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Literal
 
-from reelflow.domain.ids import check_title_id, parse_version_label, version_label
+from reelflow.domain.ids import SLUG_RE, check_title_id, parse_version_label, version_label
 from reelflow.storage.keys import InvalidObjectKey, validate_key
 
 MASTERS = "masters"
@@ -61,9 +61,6 @@ IMAGES_DONE_NAME = "result.json"
 ImageArea = Literal["sprites", "art"]
 
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
-# Studio ids, event types and model names: the same slug shape as a title id, but their
-# own names (they are not title ids and may diverge).
-_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _CHUNKS = "/chunks/"
 _EVENT_KEY_RE = re.compile(r"^events/type=([^/]+)/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/(.+)$")
 
@@ -85,7 +82,7 @@ def _params(params_hash: str) -> str:
 
 
 def _slug(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not _SLUG_RE.match(value):
+    if not isinstance(value, str) or not SLUG_RE.match(value):
         raise ValueError(f"{kind} {value!r} must be 1-64 characters of a-z 0-9 _ -")
     return value
 

@@ -31,11 +31,11 @@ from sqlalchemy.engine import Engine
 from reelflow.catalog import studios as catalog_studios
 from reelflow.catalog.models import Studio, as_utc
 from reelflow.config import Settings
+from reelflow.domain.ids import SLUG_RE
 from reelflow.keystore import sealed
 
 API_KEY_PREFIX = "rf_sk_"
 WEBHOOK_SECRET_PREFIX = "whsec_"
-STUDIO_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # token_urlsafe(32) gives 43 characters; anything outside this shape is refused before
 # it reaches the database.
 _API_KEY_RE = re.compile(re.escape(API_KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
@@ -165,7 +165,7 @@ def open_webhook_secrets(
 
 
 def _check_studio_id(studio_id: str) -> None:
-    if not STUDIO_ID_RE.fullmatch(studio_id):
+    if not SLUG_RE.fullmatch(studio_id):
         raise StudioError(
             f"studio id {studio_id!r} must be 1-64 characters of a-z 0-9 _ - "
             "(starting with a letter or digit)"
