@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow, Package, utcnow
@@ -155,3 +155,43 @@ def content_keys_by_kid(
             if row is not None:
                 out[kid] = row
     return out
+
+
+def reseal_content_keys(
+    engine: Engine,
+    current_version: int,
+    reseal_row: Callable[[ContentKeyRow], None],
+    *,
+    batch: int = 500,
+) -> tuple[int, int]:
+    """Hand every key row not under master key ``current_version`` to ``reseal_row`` (which
+    rewrites its sealed key and version), a batch per transaction, so a crash midway leaves
+    every row readable and a rerun finishes the job. Returns (resealed, all rows)."""
+    resealed = 0
+    while True:
+        with session_scope(engine) as s:
+            rows = s.exec(
+                select(ContentKeyRow)
+                .where(ContentKeyRow.key_version != current_version)
+                .order_by(col(ContentKeyRow.kid))
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                reseal_row(row)
+                s.add(row)
+            resealed += len(rows)
+    with Session(engine) as s:
+        total = s.exec(select(func.count()).select_from(ContentKeyRow)).one()
+    return resealed, int(total)
+
+
+def active_content_keys(engine: Engine, title_id: str) -> list[ContentKeyRow]:
+    """The title's unrevoked key rows, every version."""
+    with Session(engine) as s:
+        stmt = select(ContentKeyRow).where(
+            ContentKeyRow.title_id == title_id,
+            ContentKeyRow.revoked == False,  # noqa: E712
+        )
+        return list(s.exec(stmt))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
-from reelflow.catalog.db import session_scope
+from reelflow.catalog import packages
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.config import Settings
 from reelflow.domain.content_keys import ContentKey
@@ -36,35 +35,25 @@ def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> Ro
     """
     secrets = settings.secrets()
     ring = secrets.master_keys
-    resealed = 0
-    while True:
-        with session_scope(engine) as s:
-            rows = s.exec(
-                select(ContentKeyRow)
-                .where(ContentKeyRow.key_version != secrets.master_key_version)
-                .order_by(col(ContentKeyRow.kid))
-                .limit(batch)
-            ).all()
-            if not rows:
-                break
-            for row in rows:
-                if row.key_version not in ring:
-                    raise KeyAdminError(
-                        f"key {row.kid} is sealed under master key version {row.key_version}, "
-                        "which is not configured: add it to REELFLOW_RETIRED_MASTER_KEYS"
-                    )
-                row.sealed_key = reseal(
-                    row.sealed_key,
-                    old=ring,
-                    new_version=secrets.master_key_version,
-                    new_master=secrets.master_key,
-                    kid=bytes.fromhex(row.kid),
-                )
-                row.key_version = secrets.master_key_version
-                s.add(row)
-                resealed += 1
-    with Session(engine) as s:
-        total = len(s.exec(select(ContentKeyRow.kid)).all())
+
+    def reseal_row(row: ContentKeyRow) -> None:
+        if row.key_version not in ring:
+            raise KeyAdminError(
+                f"key {row.kid} is sealed under master key version {row.key_version}, "
+                "which is not configured: add it to REELFLOW_RETIRED_MASTER_KEYS"
+            )
+        row.sealed_key = reseal(
+            row.sealed_key,
+            old=ring,
+            new_version=secrets.master_key_version,
+            new_master=secrets.master_key,
+            kid=bytes.fromhex(row.kid),
+        )
+        row.key_version = secrets.master_key_version
+
+    resealed, total = packages.reseal_content_keys(
+        engine, secrets.master_key_version, reseal_row, batch=batch
+    )
     # Studio webhook secrets are sealed under the same master key: move them along.
     from reelflow.studios.accounts import reseal_webhook_secrets
 
@@ -81,12 +70,7 @@ def export_cpix(
 ) -> bytes:
     """A CPIX document with the title's (unrevoked) keys encrypted to the recipient."""
     ring = settings.secrets().master_keys
-    with Session(engine) as s:
-        stmt = select(ContentKeyRow).where(
-            ContentKeyRow.title_id == title_id,
-            ContentKeyRow.revoked == False,  # noqa: E712
-        )
-        rows = list(s.exec(stmt))
+    rows = packages.active_content_keys(engine, title_id)
     if version is None and rows:
         version = max(r.version for r in rows)
     rows = [r for r in rows if r.version == version]
