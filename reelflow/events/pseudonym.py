@@ -22,3 +22,9 @@ def viewer_pseudonym(key: bytes, account: str) -> str:
         raise ValueError("account is empty")
     digest = hmac.new(key, account.encode("utf-8"), hashlib.sha256).hexdigest()
     return PREFIX + digest[:DIGEST_HEX]
+
+
+def pseudonym_key(signing_secret: bytes) -> bytes:
+    """The pseudonym key, derived from the deployment's signing secret for one purpose only:
+    the analytics store never holds the signing secret, and rotating it starts viewers afresh."""
+    return hmac.new(signing_secret, b"reelflow/events/viewer-pseudonym/v1", hashlib.sha256).digest()
