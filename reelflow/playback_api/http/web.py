@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from reelflow.config import CHECKOUT_DIR, Settings
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# reelflow/web: this file is reelflow/playback_api/http/web.py.
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 SHAKA_DIST = Path("node_modules/shaka-player/dist")
 UPLOT_DIST = Path("node_modules/uplot/dist")
 
