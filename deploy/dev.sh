@@ -24,7 +24,7 @@ REDIS_PORT="$(sed -E 's#^redis://[^:/]+:([0-9]+).*#\1#' <<<"$REDIS_URL")"
 API_PORT="${REELFLOW_API_PORT:-8000}"
 export REELFLOW_TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" REELFLOW_REDIS_URL="$REDIS_URL" REELFLOW_API_PORT="$API_PORT"
 
-SERVICES=(temporal redis worker rq api)
+SERVICES=(temporal redis worker rq events api)
 
 # One source of truth for what a reelflow host needs (also the Docker image's install step).
 # shellcheck source=deploy/install.sh
@@ -84,6 +84,8 @@ cmd_up() {
   "$VENV/bin/reelflow" db upgrade
   start worker - "$VENV/bin/reelflow" worker --queue control --queue media
   start rq - "$VENV/bin/reelflow" worker --queue rq
+  # Viewer events: the stream's consumer group into Parquet on the object store.
+  start events - "$VENV/bin/reelflow" events writer
   start api "$API_PORT" "$VENV/bin/reelflow" api
   say "stack up: API http://127.0.0.1:$API_PORT  Temporal UI http://127.0.0.1:$TEMPORAL_UI_PORT"
 }

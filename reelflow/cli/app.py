@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reelflow.cli.dev import dev_app
+from reelflow.cli.events import accounts_app, events_app
 from reelflow.cli.keys import keys_app
 from reelflow.cli.studios import studios_app
 from reelflow.cli.titles import titles_app
@@ -23,6 +24,8 @@ app.add_typer(titles_app, name="titles")
 app.add_typer(keys_app, name="keys")
 app.add_typer(dev_app, name="dev")
 app.add_typer(studios_app, name="studios")
+app.add_typer(events_app, name="events")
+app.add_typer(accounts_app, name="accounts")
 console = Console()
 err = Console(stderr=True)
 

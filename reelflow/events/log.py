@@ -6,28 +6,24 @@ acknowledges only after the Parquet file is in the object store; what a dead wri
 but never acknowledged stays pending and is claimed by the next one (XAUTOCLAIM). Written
 entries are deleted from the stream: the log is a buffer, the Parquet files are the store.
 
-A deployment that outgrows one Redis points ``EventLog`` at Kafka instead (docs/events.md).
+A deployment that outgrows one Redis keeps the two append methods and puts Kafka behind them
+(docs/events.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import redis
+import redis.asyncio
 
 from reelflow.events.schema import StoredEvent
 
 STREAM = "reelflow:events"
 GROUP = "parquet-writer"
 _FIELD = "e"
-
-
-class EventLog(Protocol):
-    """Where the API appends events. At-least-once: a retried append may add a duplicate."""
-
-    def append(self, events: Sequence[StoredEvent]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +33,7 @@ class Entry:
 
 
 class RedisStreamLog:
-    """``EventLog`` on a Redis Stream, plus the consumer-group side the writer uses."""
+    """The log on a Redis Stream: appending, and the consumer-group side the writer uses."""
 
     def __init__(self, client: redis.Redis, stream: str = STREAM, group: str = GROUP) -> None:
         self.client = client
@@ -109,6 +105,22 @@ class RedisStreamLog:
     def backlog(self) -> int:
         """Entries not yet written to Parquet (new and pending alike)."""
         return int(self.client.xlen(self.stream))
+
+
+class AsyncStreamAppender:
+    """Appending from the API's event loop: the same stream, through redis.asyncio."""
+
+    def __init__(self, client: redis.asyncio.Redis, stream: str = STREAM) -> None:
+        self.client = client
+        self.stream = stream
+
+    async def append(self, events: Sequence[StoredEvent]) -> None:
+        if not events:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(self.stream, {_FIELD: event.to_json()})
+        await pipe.execute()
 
 
 def _id(value: bytes | str) -> str:

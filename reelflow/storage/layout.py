@@ -20,7 +20,8 @@ origin/<title>/v<N>/<package files>                      what players are served
 origin/<title>/v<N>/art/<file>                           published posters and backdrops
 uploads/<studio>/<upload id>/<file name>                 studio presigned uploads
 events/type=<t>/date=<YYYY-MM-DD>/hour=<HH>/<file>       viewer events (Hive-partitioned)
-models/<name>/v<N>/<file>                                recommendation models
+models/<name>/v<N>/<file>                                recommendation models (reserved:
+                                                         its functions come with them)
 ```
 
 Masters and everything derived from them are keyed by content hash (``<sha16>`` is the
@@ -82,7 +83,7 @@ def _params(params_hash: str) -> str:
 
 
 def _slug(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not SLUG_RE.match(value):
+    if not isinstance(value, str) or not SLUG_RE.fullmatch(value):
         raise ValueError(f"{kind} {value!r} must be 1-64 characters of a-z 0-9 _ -")
     return value
 
@@ -323,32 +324,3 @@ def parse_event_key(key: str) -> EventFileKey:
     except ValueError as exc:
         raise InvalidObjectKey(f"{key!r} is not an event file key: {exc}") from None
     return EventFileKey(event_type, at, filename)
-
-
-# ---- recommendation models --------------------------------------------------------------
-
-
-def model_prefix(name: str, version: int) -> str:
-    """``models/<name>/v<N>/``: one trained model's files."""
-    return f"{MODELS}/{_slug('model name', name)}/{version_label(version)}/"
-
-
-def model_key(name: str, version: int, filename: str) -> str:
-    return validate_key(model_prefix(name, version) + _name(filename))
-
-
-@dataclass(frozen=True)
-class ModelKey:
-    name: str
-    version: int
-    filename: str
-
-
-def parse_model_key(key: str) -> ModelKey:
-    parts = validate_key(key).split("/")
-    if len(parts) != 4 or parts[0] != MODELS:
-        raise InvalidObjectKey(f"{key!r} is not a model key (models/<name>/v<N>/<file>)")
-    try:
-        return ModelKey(_slug("model name", parts[1]), parse_version_label(parts[2]), parts[3])
-    except ValueError as exc:
-        raise InvalidObjectKey(f"{key!r} is not a model key: {exc}") from None

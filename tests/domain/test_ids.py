@@ -16,6 +16,8 @@ from reelflow.domain.ids import (
     version_label,
     workflow_id,
 )
+from reelflow.playback_api.auth import signing
+from reelflow.storage import layout
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,11 @@ def test_a_trailing_newline_is_not_a_title_id() -> None:
     # ``$`` lets "abc\n" through ``re.match``; the rule is checked with fullmatch.
     assert TITLE_ID_RE.match("abc\n") is not None
     assert not is_title_id("abc\n")
+    # ...and every checker that takes the rule uses fullmatch too.
+    with pytest.raises(ValueError):
+        layout.events_type_prefix("qoe\n")
+    with pytest.raises(ValueError):
+        signing.sign_prefix(b"s" * 32, "abc\n", "v1", 10**10)
 
 
 def test_version_ids_cannot_collide_with_other_titles() -> None:

@@ -148,11 +148,3 @@ def test_event_partitions_are_hive_style_utc_hours() -> None:
         layout.events_partition_prefix("playback_start", datetime(2026, 1, 1))  # naive
     with pytest.raises(InvalidObjectKey):
         layout.parse_event_key("events/type=x/date=2026-13-01/hour=01/a.parquet")
-
-
-def test_model_keys_round_trip() -> None:
-    key = layout.model_key("als-home", 3, "factors.npz")
-    assert key == "models/als-home/v3/factors.npz"
-    assert layout.parse_model_key(key) == layout.ModelKey("als-home", 3, "factors.npz")
-    with pytest.raises(InvalidObjectKey):
-        layout.parse_model_key("models/als-home/3/factors.npz")

@@ -111,7 +111,7 @@ def _link_secret(secret: str | bytes) -> str:
 
 
 def _check_id(kind: str, value: str) -> None:
-    if not ID_RE.match(value):
+    if not ID_RE.fullmatch(value):
         raise SigningConfigError(f"{kind} {value!r} must match {ID_RE.pattern}")
 
 

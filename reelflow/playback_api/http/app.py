@@ -115,6 +115,7 @@ def _include_api_routes(app: FastAPI, settings: Settings) -> None:
         admin_qoe,
         catalog,
         dev,
+        events,
         license_proxy,
         licenses,
         manifests,
@@ -126,7 +127,9 @@ def _include_api_routes(app: FastAPI, settings: Settings) -> None:
 
     # Routes are matched in order: the per-segment and per-license paths go first.
     app.include_router(media.router)
-    for module in (manifests, licenses, playback, catalog, license_proxy, qoe, studio, admin):
+    for module in (
+        manifests, licenses, playback, catalog, license_proxy, qoe, events, studio, admin,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(admin_qoe.router)
     # Always routed (else the web mount's catch-all answers 405), documented only when on.

@@ -58,7 +58,7 @@ def required_token(request: Request) -> str:
 
 def path_param(request: Request, name: str, pattern: re.Pattern[str]) -> str:
     value = str(request.path_params.get(name, ""))
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise _invalid(["path", name], f"must match {pattern.pattern}")
     return value
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from redis.exceptions import RedisError
 
 from reelflow.domain.ids import TITLE_ID_PATTERN
+from reelflow.events.schema import QoE, StoredEvent, store
 from reelflow.jobs.qoe import (
     DEFAULT_MAX_TITLES,
     MAX_TITLES,
@@ -36,6 +38,7 @@ from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.delivery import bandwidth_hint
 from reelflow.playback_api.delivery.bandwidth_hint import BEACON_MAX_KBPS
 from reelflow.playback_api.delivery.sessions import SESSION_ID_RE
+from reelflow.playback_api.delivery.viewer_events import append_events, viewer_context
 from reelflow.playback_api.http.context import ApiContext, current_admin, current_viewer, get_ctx
 from reelflow.playback_api.http.observability import device_class
 from reelflow.playback_api.http.problems import Problem
@@ -169,7 +172,7 @@ async def post_beacon(
     a short grace); every refusal is the same 404."""
     received_at = datetime.now(UTC)
     await ctx.sessions.hit_rate_limit(f"qoe:{viewer.sub}", RATE_LIMIT_PER_MIN)
-    playing = await _session_title(ctx, body.session_id, viewer.sub)
+    playing = await playing_session(ctx, body.session_id, viewer.sub)
     if playing is None or playing.title_id != body.title_id:
         raise Problem("not_found", _REFUSED)
     title_id = body.title_id
@@ -208,7 +211,25 @@ async def post_beacon(
         await asyncio.to_thread(enqueue_beacon, ctx.settings, beacon, ctx.rq_redis)
     except RedisError as exc:
         raise Problem("service_unavailable", "the beacon queue is not reachable") from exc
+    # The same beacon as a `qoe` event in the viewer event log (docs/events.md).
+    await append_events(ctx, [_qoe_event(ctx, viewer, body, playing)])
     return Accepted()
+
+
+def _qoe_event(ctx: ApiContext, viewer: Viewer, body: BeaconIn, playing: _Playing) -> StoredEvent:
+    fields = body.model_dump(exclude={"session_id", "title_id"})
+    event = QoE.model_validate(
+        {
+            **fields,
+            "type": "qoe",
+            "id": uuid.uuid4(),
+            "ts": datetime.now(UTC),
+            "title": body.title_id,
+            "session": body.session_id,
+        }
+    )
+    base = viewer_context(ctx, viewer)
+    return store(event, base.model_copy(update={"plan": playing.plan, "country": playing.country}))
 
 
 @dataclass(frozen=True)
@@ -222,7 +243,7 @@ class _Playing:
     device_id: str | None = field(default=None, compare=False)  # while the session is live
 
 
-async def _session_title(ctx: ApiContext, session_id: str, account: str) -> _Playing | None:
+async def playing_session(ctx: ApiContext, session_id: str, account: str) -> _Playing | None:
     """What the account's session plays (live, or ended within the grace), else None."""
     mark = f"{ctx.sessions.prefix}qoe-session:{session_id}"
     session = await ctx.sessions.get(session_id)
