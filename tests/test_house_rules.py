@@ -118,3 +118,45 @@ def test_one_title_id_rule() -> None:
 def test_every_key_area_is_known_to_the_layout(area: str) -> None:
     layout = (PACKAGE / "storage" / "layout.py").read_text()
     assert f'"{area.rstrip("/")}"' in layout
+
+
+ROOT = PACKAGE.parent
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def _doc_section(title: str) -> str:
+    text = ARCHITECTURE.read_text()
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_the_architecture_layer_table_is_the_import_contract() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    [layers] = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    contract = [
+        " | ".join(part.strip().removeprefix("reelflow.") for part in row.split("|"))
+        for row in layers
+    ]
+    rows = [
+        line.split("|", 2)[2].rsplit("|", 1)[0].replace("`", "").replace("\\", "").strip()
+        for line in _doc_section("Layers").splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    ]
+    assert rows == contract
+
+
+def test_every_module_has_its_test_or_is_listed_by_concern() -> None:
+    tests = {p.relative_to(ROOT / "tests").as_posix() for p in (ROOT / "tests").rglob("test_*.py")}
+    listed = _doc_section("Tests by concern")
+    missing = []
+    for rel, path in _modules():
+        if path.name == "__init__.py" or "/" not in rel:
+            continue
+        part = rel.split("/", 1)[0]
+        if f"{part}/test_{path.stem}.py" in tests or f"`reelflow/{rel}`" in listed:
+            continue
+        missing.append(rel)
+    assert missing == [], "add tests/<part>/test_<module>.py or a row in Tests by concern"
