@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,8 @@ from reelflow.media.watchdog import (
     StallWatchdog,
     SubprocessStalled,
     current_stall_limits,
+    killed_after,
+    spawn,
 )
 
 STDERR_TAIL_LINES = 20
@@ -116,7 +117,7 @@ def _run_plain(ffmpeg: str, args: list[str], timeout_s: float | None, tool: str)
             check=False,
         )
     except FileNotFoundError:
-        raise FFmpegError(f"{tool}: binary not found: {ffmpeg}") from None
+        raise _not_found(tool, ffmpeg) from None
     except subprocess.TimeoutExpired as exc:
         stderr = _decode(exc.stderr)
         raise FFmpegTimeout(
@@ -143,12 +144,9 @@ def _run_plain_watched(
         progress.touch()
         cmd = [*_base_cmd(ffmpeg), "-progress", str(progress), *args]
         with tempfile.TemporaryFile() as err_file:
-            try:
-                proc = subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_file
-                )
-            except FileNotFoundError:
-                raise FFmpegError(f"{tool}: binary not found: {ffmpeg}") from None
+            proc = spawn(
+                cmd, stdout=subprocess.DEVNULL, stderr=err_file, not_found=_not_found(tool, ffmpeg)
+            )
             timed_out = False
             with StallWatchdog(proc, limits, probe=lambda: progress.stat().st_size) as dog:
                 try:
@@ -163,6 +161,10 @@ def _run_plain_watched(
         raise _stalled(tool, dog, stderr)
     _raise_if_failed(tool, returncode, stderr, timed_out=timed_out, timeout_s=timeout_s)
     return stderr
+
+
+def _not_found(tool: str, ffmpeg: str) -> FFmpegError:
+    return FFmpegError(f"{tool}: binary not found: {ffmpeg}")
 
 
 def _decode(data: bytes | str | None) -> str:
@@ -195,38 +197,19 @@ def _run_with_progress(
     # stderr goes to a temp file so a chatty ffmpeg can never block on a full pipe
     # while we read stdout.
     with tempfile.TemporaryFile() as err_file:
-        try:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file
-            )
-        except FileNotFoundError:
-            raise FFmpegError(f"{tool}: binary not found: {ffmpeg}") from None
-        timed_out = threading.Event()
-
-        def _kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout_s, _kill) if timeout_s else None
-        if timer is not None:
-            timer.daemon = True
-            timer.start()
+        proc = spawn(
+            cmd, stdout=subprocess.PIPE, stderr=err_file, not_found=_not_found(tool, ffmpeg)
+        )
         reader = _ProgressReader(duration_s, on_progress)
         # Every -progress line is a sign of life (a block comes about every 0.5 s).
         dog = StallWatchdog(proc, current_stall_limits())
-        try:
+        with killed_after(proc, timeout_s) as timed_out:
             assert proc.stdout is not None
             with dog:
                 for raw in proc.stdout:
                     dog.alive()
                     reader.line(raw)
                 returncode = proc.wait()
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
         err_file.seek(0)
         stderr = _decode(err_file.read())
     if dog.stalled:

@@ -7,7 +7,6 @@ import bisect
 import math
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from reelflow.media.encode import fps_fraction
 from reelflow.media.errors import ProbeError
 from reelflow.media.stderr_tail import stderr_tail
+from reelflow.media.watchdog import killed_after, spawn
 
 # Listing a rendition's packets reads the whole file: a minute, plus 3 s per content
 # minute (a 3-hour feature gets 10 more minutes).
@@ -130,23 +130,10 @@ def _video_packets(path: Path, *, ffprobe: str, timeout_s: float) -> Iterator[tu
     cmd = [ffprobe, "-hide_banner", "-v", "error", "-select_streams", "v:0"]
     cmd += ["-show_entries", "packet=pts_time,duration_time,flags", "-of", "compact=p=0"]
     cmd += [str(path)]
-    timed_out = threading.Event()
     with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
-            )
-        except FileNotFoundError:
-            raise ProbeError(f"ffprobe (packets): binary not found: {ffprobe}") from None
-
-        def kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout_s, kill)
-        timer.daemon = True
-        timer.start()
-        try:
+        not_found = ProbeError(f"ffprobe (packets): binary not found: {ffprobe}")
+        proc = spawn(cmd, stdout=subprocess.PIPE, stderr=err, not_found=not_found)
+        with killed_after(proc, timeout_s) as timed_out:
             assert proc.stdout is not None
             for raw in proc.stdout:
                 line = raw.decode("ascii", "replace").strip()
@@ -157,11 +144,6 @@ def _video_packets(path: Path, *, ffprobe: str, timeout_s: float) -> Iterator[tu
                     fields.get("flags", ""),
                 )
             code = proc.wait()
-        finally:
-            timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
         if timed_out.is_set():
             raise ProbeError(f"ffprobe (packets) timed out after {timeout_s:g} s")
         if code != 0:

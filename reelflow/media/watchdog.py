@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,48 @@ class StallWatchdog:
         # poll() can't see an exit while another thread is inside wait(); kill() of a
         # reaped process is a no-op (Popen checks returncode first).
         self._proc.kill()
+
+
+def spawn(
+    cmd: list[str],
+    *,
+    stdout: int,
+    stderr: IO[bytes],
+    not_found: Exception,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a tool with no stdin, the runners' one way in; a missing binary raises
+    ``not_found`` without chaining the ``FileNotFoundError`` (whose text is the command)."""
+    try:
+        return subprocess.Popen(
+            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+        )
+    except FileNotFoundError:
+        raise not_found from None
+
+
+@contextmanager
+def killed_after(
+    proc: subprocess.Popen[bytes], timeout_s: float | None
+) -> Iterator[threading.Event]:
+    """Kill ``proc`` once ``timeout_s`` passes (falsy: never); the event says the timer
+    fired. On leaving, a ``proc`` still running (the reader gave up early) is killed and
+    reaped."""
+    timed_out = threading.Event()
+
+    def _kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout_s, _kill) if timeout_s else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield timed_out
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

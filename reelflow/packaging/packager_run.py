@@ -14,7 +14,12 @@ from typing import Literal
 
 from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
-from reelflow.media.watchdog import StallWatchdog, SubprocessStalled, current_stall_limits
+from reelflow.media.watchdog import (
+    StallWatchdog,
+    SubprocessStalled,
+    current_stall_limits,
+    spawn,
+)
 from reelflow.packaging.errors import PackagerError
 from reelflow.packaging.streams import PlannedStream
 
@@ -98,16 +103,13 @@ def run_packager(
     growing for the stall limit is killed and raises ``PackagerStalled`` (retryable).
     """
     with tempfile.TemporaryFile() as err_file:
-        try:
-            proc = subprocess.Popen(
-                [packager, *args],
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err_file,
-            )
-        except FileNotFoundError:
-            raise PackagerError("(all streams)", f"packager binary not found: {packager}") from None
+        proc = spawn(
+            [packager, *args],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            not_found=PackagerError("(all streams)", f"packager binary not found: {packager}"),
+        )
 
         def written() -> tuple[int, int]:
             # The packager logs little, but writes segments as it goes.
