@@ -87,7 +87,8 @@ class LocalStore:
                 f"cannot store {key!r}: a parent of it is already an object in {self.root}"
             )
 
-    def _write(
+    # -- writes
+    def put_stream(
         self,
         key: str,
         stream: BinaryIO,
@@ -128,7 +129,6 @@ class LocalStore:
         _fsync_dir(path.parent)
         return self._info(key, path.stat())
 
-    # -- writes
     def put_file(
         self,
         key: str,
@@ -139,25 +139,16 @@ class LocalStore:
         # ``resume`` is ignored: a local write is a disk copy, and a temp file is never
         # half-kept (the protocol's promise of atomic writes).
         with open(path, "rb") as src:
-            return self._write(key, src, progress=progress)
-
-    def put_stream(
-        self,
-        key: str,
-        stream: BinaryIO,
-        length: int | None = None,
-        progress: Progress | None = None,
-    ) -> ObjectInfo:
-        return self._write(key, stream, length, progress)
+            return self.put_stream(key, src, progress=progress)
 
     def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
-        return self._write(key, io.BytesIO(data), len(data))
+        return self.put_stream(key, io.BytesIO(data), len(data))
 
     def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
         self._path(dst_key)  # refuse a bad destination before touching the source
         src = self._existing_file(src_key)
         with open(src, "rb") as stream:
-            return self._write(dst_key, stream)
+            return self.put_stream(dst_key, stream)
 
     # -- reads
     def get_file(self, key: str, path: Path | str, progress: Progress | None = None) -> Path:
