@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -289,20 +289,26 @@ def title_record(engine: Engine, title_id: str, *, max_events: int) -> TitleReco
             .order_by(col(LifecycleEvent.at), col(LifecycleEvent.id))
             .limit(max_events)
         ).all()
-        qc = s.exec(
-            select(QCReportRow)
-            .where(QCReportRow.title_id == title_id, QCReportRow.version == version)
-            .order_by(col(QCReportRow.id).desc())
-        ).first()
+        qc = _newest(s, QCReportRow, title_id, version)
         ladder = s.exec(
             select(LadderRow).where(LadderRow.title_id == title_id, LadderRow.version == version)
         ).first()
-        package = s.exec(
-            select(Package)
-            .where(Package.title_id == title_id, Package.version == version)
-            .order_by(col(Package.id).desc())
-        ).first()
+        package = _newest(s, Package, title_id, version)
         return TitleRecord(title, list(events), qc, ladder, package)
+
+
+_PerVersion = TypeVar("_PerVersion", QCReportRow, Package)
+
+
+def _newest(
+    s: Session, model: type[_PerVersion], title_id: str, version: int
+) -> _PerVersion | None:
+    """The newest row of ``model`` for one version (a re-run adds a row; the last counts)."""
+    return s.exec(
+        select(model)
+        .where(model.title_id == title_id, model.version == version)
+        .order_by(col(model.id).desc())
+    ).first()
 
 
 # ---- readiness -----------------------------------------------------------------------------
