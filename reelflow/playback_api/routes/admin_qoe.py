@@ -111,15 +111,9 @@ async def qoe_timeseries_report(
         )
     except ValueError as exc:  # too many buckets: the message says which knob to turn
         raise Problem("validation_error", str(exc)) from exc
-    return SeriesOut(
-        since=series.since,
-        until=series.until,
-        bucket_s=series.bucket_s,
-        by=series.by,
-        groups=series.groups,
-        truncated=series.truncated,
-        points=[SeriesPointOut.model_validate(renamed(p, _POINT_NAMES)) for p in series.points],
-    )
+    # The job's Series field for field, its points renamed as SeriesPointOut has them.
+    points = [renamed(p, _POINT_NAMES) for p in series.points]
+    return SeriesOut.model_validate({**renamed(series, {}), "points": points})
 
 
 if TYPE_CHECKING:
