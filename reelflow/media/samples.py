@@ -23,19 +23,30 @@ def make_test_title(
     Written under a temporary name and renamed, so a half-written file never passes for a
     finished one.
     """
-    args = [
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-    ]  # fmt: skip
+    args = _picture_input(ffmpeg, size=size, rate=rate, seconds=seconds)
     if tone is not None:
         args += ["-f", "lavfi", "-i", f"sine={tone}:sample_rate=48000:duration={seconds}"]
         if audio_filter:
             args += ["-af", audio_filter]
         args += ["-c:a", "aac", "-b:a", audio_bitrate, "-ar", "48000"]
+    args += ["-c:v", "libx264", *video_args, "-pix_fmt", "yuv420p"]
+    return _write_renamed(path, args)
+
+
+def _picture_input(ffmpeg: str, *, size: str, rate: int, seconds: float) -> list[str]:
+    """The command's head: ffmpeg, quiet and overwriting, with testsrc2 as input 0."""
+    return [
+        ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+    ]  # fmt: skip
+
+
+def _write_renamed(path: Path, args: list[str]) -> Path:
+    """Run ``args`` with a temporary output name next to ``path``, then rename it: a
+    half-written file never passes for a finished one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    args += ["-c:v", "libx264", *video_args, "-pix_fmt", "yuv420p", str(tmp)]
-    subprocess.run(args, check=True)
+    subprocess.run([*args, str(tmp)], check=True)
     tmp.replace(path)
     return path
 
@@ -69,10 +80,7 @@ def make_long_master(
     if not 1 <= channels <= len(_SURROUND_TONES):
         raise ValueError(f"channels must be 1..{len(_SURROUND_TONES)}, got {channels}")
     layout = {1: "mono", 2: "stereo", 6: "5.1"}.get(channels, f"{channels}c")
-    args = [
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-    ]  # fmt: skip
+    args = _picture_input(ffmpeg, size=size, rate=rate, seconds=seconds)
     for freq in _SURROUND_TONES[:channels]:
         args += ["-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=48000:duration={seconds}"]
     inputs = "".join(f"[{i + 1}:a]" for i in range(channels))
@@ -81,14 +89,10 @@ def make_long_master(
         if channels > 1
         else f"[1:a]volume={volume_db}dB[a]"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     args += ["-filter_complex", graph, "-map", "0:v", "-map", "[a]"]
     args += ["-c:v", "mpeg2video", "-q:v", "2", "-g", str(max(1, round(rate * gop_s)))]
-    args += ["-pix_fmt", "yuv422p", "-c:a", sample_fmt, "-f", "mov", str(tmp)]
-    subprocess.run(args, check=True)
-    tmp.replace(path)
-    return path
+    args += ["-pix_fmt", "yuv422p", "-c:a", sample_fmt, "-f", "mov"]
+    return _write_renamed(path, args)
 
 
 def write_long_subtitles(
