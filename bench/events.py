@@ -83,7 +83,7 @@ def _drain_baseline(log: RedisStreamLog) -> int:
     log.ensure_group()
     n = 0
     while batch := log.read("baseline", 5000, None):
-        n += sum(1 for e in batch if e.event is not None)
+        n += sum(1 for e in batch if e.record is not None)
         log.done([e.entry_id for e in batch])
     return n
 

@@ -12,24 +12,31 @@ A deployment that outgrows one Redis keeps the two append methods and puts Kafka
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
 import redis.asyncio
 
-from reelflow.events.schema import StoredEvent
+from reelflow.events.schema import STORED_FIELDS, StoredEvent
 
 STREAM = "reelflow:events"
 GROUP = "parquet-writer"
 _FIELD = "e"
 
 
+# A stored event as the log holds it: StoredEvent's fields, the timestamps parsed. The
+# writer works on these rather than on models: the API validated them before appending.
+Record = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Entry:
     entry_id: str
-    event: StoredEvent | None  # None: an entry that is not a valid event (kept out of files)
+    record: Record | None  # None: an entry that is not a stored event (kept out of files)
 
 
 class RedisStreamLog:
@@ -94,7 +101,7 @@ class RedisStreamLog:
             rows: list[Any] = self.client.xrange(self.stream, min=start, count=page)  # type: ignore[assignment]
             theirs = [
                 eid for eid, data in rows
-                if (entry := _entry(eid, data)).event is not None and entry.event.viewer == viewer
+                if (record := _entry(eid, data).record) is not None and record["viewer"] == viewer
             ]  # fmt: skip
             if theirs:
                 removed += int(self.client.xdel(self.stream, *theirs))
@@ -127,10 +134,18 @@ def _id(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _record(raw: bytes | str) -> Record | None:
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or set(data) != STORED_FIELDS:
+            return None
+        data["ts"] = datetime.fromisoformat(data["ts"])
+        data["server_ts"] = datetime.fromisoformat(data["server_ts"])
+    except (ValueError, TypeError):
+        return None
+    return data
+
+
 def _entry(entry_id: bytes | str, data: dict[bytes, bytes] | None) -> Entry:
     raw = data.get(_FIELD.encode()) if data else None
-    try:
-        event = StoredEvent.from_log(raw) if raw is not None else None
-    except (ValueError, TypeError, KeyError):
-        event = None
-    return Entry(_id(entry_id), event)
+    return Entry(_id(entry_id), _record(raw) if raw is not None else None)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import io
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reelflow.events.schema import CLIENT_EVENTS, ClientEvent, StoredEvent
+from reelflow.events.schema import CLIENT_EVENTS, ClientEvent
 
 _TS = pa.timestamp("us", tz="UTC")
 COMMON_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -68,15 +68,13 @@ def arrow_schema(event_type: str) -> pa.Schema:
     return pa.schema([*COMMON_COLUMNS, *_own_fields(_MODELS[event_type])])
 
 
-def to_table(event_type: str, events: Sequence[StoredEvent]) -> pa.Table:
+def to_table(event_type: str, records: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """One file's table from stored events as the log holds them (``events.log.Record``)."""
     schema = arrow_schema(event_type)
     own = [name for name in schema.names if name not in _COMMON_NAMES]
-    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
-    for e in events:
-        for name, _ in COMMON_COLUMNS:
-            columns[name].append(getattr(e, name))
-        for name in own:
-            columns[name].append(e.fields.get(name))
+    columns: dict[str, list[Any]] = {name: [r[name] for r in records] for name, _ in COMMON_COLUMNS}
+    for name in own:
+        columns[name] = [r["fields"].get(name) for r in records]
     return pa.table(columns, schema=schema)
 
 

@@ -182,19 +182,8 @@ class StoredEvent(BaseModel):
     def from_json(cls, data: str | bytes) -> StoredEvent:
         return cls.model_validate_json(data)
 
-    @classmethod
-    def from_log(cls, data: str | bytes) -> StoredEvent:
-        """An event the API validated before appending it: parsed without validating again
-        (the writer's hot path); ValueError for anything that is not such an event."""
-        raw = json.loads(data)
-        if not isinstance(raw, dict) or set(raw) != _STORED_FIELDS:
-            raise ValueError("not a stored event")
-        raw["ts"] = datetime.fromisoformat(raw["ts"])
-        raw["server_ts"] = datetime.fromisoformat(raw["server_ts"])
-        return cls.model_construct(**raw)
 
-
-_STORED_FIELDS = frozenset(StoredEvent.model_fields)
+STORED_FIELDS = frozenset(StoredEvent.model_fields)
 
 
 class EventRefused(ValueError):

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from reelflow.events.log import Entry, RedisStreamLog
+from reelflow.events.log import Entry, Record, RedisStreamLog
 from reelflow.events.parquet import arrow_schema, to_parquet, to_table
-from reelflow.events.schema import EVENT_TYPES, StoredEvent
+from reelflow.events.schema import EVENT_TYPES
 from reelflow.storage.base import ObjectStore
 from reelflow.storage.layout import event_file_key
 
@@ -75,19 +75,19 @@ class EventWriter:
         return written
 
     def _write(self, entries: list[Entry]) -> int:
-        partitions: dict[tuple[str, datetime], list[tuple[str, StoredEvent]]] = defaultdict(list)
+        partitions: dict[tuple[str, datetime], list[tuple[str, Record]]] = defaultdict(list)
         for entry in entries:
-            event = entry.event
-            if event is None or event.type not in EVENT_TYPES:
+            record = entry.record
+            if record is None or record["type"] not in EVENT_TYPES:
                 self.counts.dropped += 1
                 log.warning("events writer: entry %s is not a known event; dropped", entry.entry_id)
                 continue
-            hour = event.server_ts.replace(minute=0, second=0, microsecond=0)
-            partitions[(event.type, hour)].append((entry.entry_id, event))
+            hour = record["server_ts"].replace(minute=0, second=0, microsecond=0)
+            partitions[(record["type"], hour)].append((entry.entry_id, record))
         for (event_type, hour), rows in partitions.items():
             # Named by the entries it holds: a rewrite of the same batch replaces its file.
             name = f"{rows[0][0]}_{rows[-1][0]}.parquet"
-            table = to_table(event_type, [event for _, event in rows])
+            table = to_table(event_type, [record for _, record in rows])
             assert table.schema == arrow_schema(event_type)
             self.store.put_bytes(event_file_key(event_type, hour, name), to_parquet(table))
             self.counts.files += 1
