@@ -7,7 +7,8 @@
   ``--writer-minutes M`` instead runs a producer at ``--rate`` events/s for M minutes against
   one writer and samples its RSS every 10 s (aim: >= 20,000 events/s, RSS flat).
 - query: M generated qoe events written straight to Parquet in the events layout (hourly
-  partitions over a week, 200 titles x 10 countries x 4 plans), then the admin QoE
+  partitions over a week, 200 titles x 10 countries x 4 plans, each hour one compacted file
+  as the compaction schedule leaves it; then again as uncompacted files), then the admin QoE
   aggregate (startup p50/p95 and rebuffer ratio by title x country x plan x hour) on DuckDB
   over the files (``events.queries.qoe_cells_table``, deduplication included) beside the same
   aggregate on a PostgreSQL table of the same rows (the beacon table's shape, indexed on
@@ -43,6 +44,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import redis  # noqa: E402
 
 from reelflow.events.log import RedisStreamLog  # noqa: E402
+from reelflow.events.maintenance import COMPACTED_NAME  # noqa: E402
 from reelflow.events.parquet import arrow_schema  # noqa: E402
 from reelflow.events.queries import EventFiles, qoe_cells_table  # noqa: E402
 from reelflow.events.schema import Context, StoredEvent, parse_client_event, store  # noqa: E402
@@ -190,7 +192,7 @@ def _generate(root: Path, n: int, rng: np.random.Generator) -> pa.Table:
     bounds = np.searchsorted(hour, np.arange(hours + 1))
     for h in range(hours):
         part = table.slice(bounds[h], bounds[h + 1] - bounds[h])
-        key = event_file_key("qoe", START + timedelta(hours=h), "generated.parquet")
+        key = event_file_key("qoe", START + timedelta(hours=h), COMPACTED_NAME)
         path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(part, path, compression="zstd")
@@ -244,7 +246,11 @@ def bench_query(n: int) -> None:
         files = EventFiles(pafs.LocalFileSystem(), tmp)
         since, until = START, START + timedelta(days=7)
         duck_s, cells = _best_of(lambda: qoe_cells_table(files, since, until).num_rows)
-        print(f"  DuckDB over Parquet: {duck_s:6.2f} s ({cells:,} cells)")
+        print(f"  DuckDB over compacted Parquet: {duck_s:6.2f} s ({cells:,} cells)")
+        for path in Path(tmp).rglob(COMPACTED_NAME):  # as if no hour had been compacted yet
+            path.rename(path.with_name("fresh.parquet"))
+        fresh_s, _ = _best_of(lambda: qoe_cells_table(files, since, until).num_rows)
+        print(f"  DuckDB over uncompacted Parquet (every row deduplicated): {fresh_s:6.2f} s")
         t0 = time.perf_counter()
         _load_postgres(pg_url, table)
         print(f"  (PostgreSQL load {time.perf_counter() - t0:.0f} s)")
@@ -252,7 +258,7 @@ def bench_query(n: int) -> None:
             pg_s, pg_cells = _best_of(
                 lambda: len(con.execute(_PG_QUERY, (since, until)).fetchall())
             )
-        print(f"  PostgreSQL table:    {pg_s:6.2f} s ({pg_cells:,} cells)")
+        print(f"  PostgreSQL table:              {pg_s:6.2f} s ({pg_cells:,} cells)")
         print(f"  DuckDB / PostgreSQL: {duck_s / pg_s:.2f}x the time")
 
 

@@ -14,7 +14,14 @@ from reelflow.catalog.db import make_engine, upgrade
 from reelflow.config import Settings, get_settings
 from reelflow.workflows.client import SEARCH_ATTRIBUTES
 from tests.fixtures.published import MediaSet, make_media
-from tests.services import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, postgres_server, redis_server
+from tests.services import (
+    TEMPORAL_CLI,
+    TEMPORAL_TEST_SERVER,
+    S3Server,
+    postgres_server,
+    redis_server,
+    seaweedfs_server,
+)
 
 
 @pytest.fixture
@@ -101,3 +108,14 @@ def media_set(tmp_path_factory: pytest.TempPathFactory) -> MediaSet:
 @pytest.fixture(scope="session")
 def packager_path() -> str:
     return get_settings().binary("packager")
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[S3Server]:
+    """A real S3 server: SeaweedFS ``weed mini`` on loopback, signatures checked.
+
+    Its one identity is the key pair tests.storage.support.s3_store (and test_s3_multipart)
+    sign with; test_s3 proves a wrong secret and unsigned requests are refused.
+    """
+    with seaweedfs_server(access_key="testing", secret_key="testing") as server:
+        yield server

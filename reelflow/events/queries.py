@@ -7,11 +7,11 @@ deduplicated by id (``DISTINCT ON (id)``): the files are at-least-once, answers 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -19,6 +19,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from reelflow.config import Settings
+from reelflow.events.maintenance import COMPACTED_NAME
 from reelflow.events.parquet import arrow_schema
 from reelflow.events.schema import EVENT_TYPES
 from reelflow.storage.layout import events_type_prefix
@@ -52,47 +53,65 @@ class EventFiles:
         )
         return cls(fs, settings.s3_bucket)
 
-    def dataset(self, event_type: str) -> ds.Dataset:
-        """``event_type``'s files as one dataset (empty, with its schema, when there are none)."""
-        schema = arrow_schema(event_type)
+    def _files(self, event_type: str) -> tuple[list[str], list[str]]:
+        """(compacted, fresh) file paths: files of hours compacted and left alone since,
+        then every file of the other hours."""
         path = f"{self.root}/{events_type_prefix(event_type).rstrip('/')}"
         if self.filesystem.get_file_info(path).type != pafs.FileType.Directory:
-            return ds.dataset(schema.empty_table())
-        return ds.dataset(
-            path,
+            return [], []
+        found = self.filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
+        hours: dict[str, list[str]] = defaultdict(list)
+        for info in found:
+            if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
+                hours[info.path.rsplit("/", 1)[0]].append(info.path)
+        compacted: list[str] = []
+        fresh: list[str] = []
+        for files in hours.values():
+            alone = len(files) == 1 and files[0].endswith("/" + COMPACTED_NAME)
+            (compacted if alone else fresh).extend(files)
+        return sorted(compacted), sorted(fresh)
+
+    def _relation(
+        self, con: duckdb.DuckDBPyConnection, event_type: str, files: list[str]
+    ) -> duckdb.DuckDBPyRelation:
+        schema = pa.unify_schemas([arrow_schema(event_type), PARTITION])
+        if not files:
+            return con.from_arrow(schema.empty_table())
+        if isinstance(self.filesystem, pafs.LocalFileSystem):
+            # DuckDB's own reader: only the columns and row groups a query needs.
+            return con.read_parquet(files, hive_partitioning=True)
+        base = f"{self.root}/{events_type_prefix(event_type).rstrip('/')}"
+        dataset = ds.dataset(
+            files,
             filesystem=self.filesystem,
             format="parquet",
-            schema=pa.unify_schemas([schema, PARTITION]),
+            schema=schema,
             partitioning=ds.partitioning(PARTITION, flavor="hive"),
-            exclude_invalid_files=False,
+            partition_base_dir=base,
         )
+        return con.from_arrow(dataset)
 
-    def register(self, con: duckdb.DuckDBPyConnection, event_type: str, name: str) -> None:
-        """``event_type``'s files as view ``name``: DuckDB's own Parquet reader on a local
-        folder (it reads only the columns and row groups a query needs), a pyarrow dataset
-        on S3."""
-        path = f"{self.root}/{events_type_prefix(event_type).rstrip('/')}"
-        if isinstance(self.filesystem, pafs.LocalFileSystem) and any(
-            Path(path).glob("date=*/hour=*/*.parquet")
-        ):
-            relation = con.read_parquet(f"{path}/date=*/hour=*/*.parquet", hive_partitioning=True)
-            relation.create_view(name)
-        else:
-            con.register(name, self.dataset(event_type))
+    def register(self, con: duckdb.DuckDBPyConnection, event_type: str) -> None:
+        """View ``<type>``: one row per event id. Compaction already left one row per id in
+        its hour, so only the hours with fresh files pay for the deduplication."""
+        compacted, fresh = self._files(event_type)
+        self._relation(con, event_type, compacted).create_view(f"compacted_{event_type}")
+        self._relation(con, event_type, fresh).create_view(f"fresh_{event_type}")
+        con.execute(
+            f"CREATE VIEW {event_type} AS SELECT * FROM compacted_{event_type} "
+            f"UNION ALL BY NAME SELECT DISTINCT ON (id) * FROM fresh_{event_type}"
+        )
 
 
 @contextmanager
 def connect(
     files: EventFiles, types: tuple[str, ...] = EVENT_TYPES
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection with a view per event type: ``<type>`` deduplicated by id."""
+    """A DuckDB connection with a view per event type, deduplicated by id."""
     con = duckdb.connect()
     try:
         for event_type in types:
-            files.register(con, event_type, f"raw_{event_type}")
-            con.execute(
-                f"CREATE VIEW {event_type} AS SELECT DISTINCT ON (id) * FROM raw_{event_type}"
-            )
+            files.register(con, event_type)
         yield con
     finally:
         con.close()
@@ -102,7 +121,7 @@ def distinct_counts(files: EventFiles) -> dict[str, int]:
     """Distinct event ids per type (every known type, zeros included)."""
     with connect(files) as con:
         return {
-            t: int(con.execute(f"SELECT count(DISTINCT id) FROM raw_{t}").fetchone()[0])  # type: ignore[index]
+            t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
             for t in EVENT_TYPES
         }
 

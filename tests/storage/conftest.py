@@ -14,19 +14,8 @@ from reelflow.storage import (
     LocalStore,
     ObjectStore,
 )
-from tests.services import S3Server, seaweedfs_server
+from tests.services import S3Server
 from tests.storage.support import MiB, s3_store
-
-
-@pytest.fixture(scope="session")
-def seaweed() -> Iterator[S3Server]:
-    """A real S3 server: SeaweedFS ``weed mini`` on loopback, signatures checked.
-
-    Its one identity is the key pair tests.storage.support.s3_store (and test_s3_multipart)
-    sign with; test_s3 proves a wrong secret and unsigned requests are refused.
-    """
-    with seaweedfs_server(access_key="testing", secret_key="testing") as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
