@@ -38,6 +38,7 @@ from reelflow.playback_api.http.app import create_app
 from reelflow.storage import store_from_settings
 from reelflow.workflows.title import TitleWorkflow
 from tests.fixtures import catalog_reads as reads
+from tests.fixtures.catalog_reads import catalog_shows_published
 from tests.fixtures.published import MediaSet, publish_title
 from tests.services import free_port
 from tests.web.harness import chromium, serve_on
@@ -111,6 +112,7 @@ async def publish_by_lifecycle(client: Client, settings: Settings, work: Path) -
         while time.monotonic() < deadline:
             status: c.TitleStatus = await handle.query(TitleWorkflow.status)
             if status.state == "published":
+                await catalog_shows_published(engine_from_settings(settings), MAIN_TITLE, 1)
                 return
             if status.state in ("failed", "qc_failed"):
                 raise AssertionError(f"lifecycle ended in {status.state}: {status}")

@@ -18,10 +18,12 @@ from playwright.sync_api import BrowserContext, Page
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
+from reelflow.catalog import engine_from_settings
 from reelflow.catalog.models import LadderRow
 from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.workflows.title import TitleWorkflow
+from tests.fixtures.catalog_reads import catalog_shows_published
 from tests.web.conftest import NetLog, WebStack
 from tests.web.test_player import licensed_kids, sign_in, video_state, wait_playing
 from tests.workflows.conftest import make_clip, running_workers
@@ -73,6 +75,7 @@ async def av1_title(
         while time.monotonic() < deadline:
             status: c.TitleStatus = await handle.query(TitleWorkflow.status)
             if status.state == "published":
+                await catalog_shows_published(engine_from_settings(settings), AV1_TITLE, 1)
                 return status
             if status.state in ("failed", "qc_failed"):
                 raise AssertionError(f"lifecycle ended in {status.state}: {status}")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,6 +29,7 @@ from reelflow.playback_api.http.app import create_app
 from reelflow.storage import store_from_settings
 from reelflow.workflows.title import TitleWorkflow
 from tests.catalog.test_titles import version_states
+from tests.fixtures.catalog_reads import catalog_shows_published
 from tests.services import free_port
 from tests.workflows.conftest import make_clip, running_workers
 from tests.workflows.test_title_lifecycle_dev_server import _start, _wait_state
@@ -60,6 +62,11 @@ def _play(api: TestClient, settings: Settings, title_id: str, country: str) -> A
     listed = api.get("/v1/titles", headers={"Authorization": f"Bearer {token}"}).json()
     assert title_id in [item["id"] for item in listed["items"]]
     return 201, body
+
+
+async def _published(handle: WorkflowHandle, engine: Engine, title_id: str, version: int) -> None:
+    assert (await _wait_state(handle, {"published", "failed"}, 180)).state == "published"
+    await catalog_shows_published(engine, title_id, version)
 
 
 def _version_of(body: dict[str, Any]) -> str:
@@ -97,7 +104,7 @@ async def test_live_version_plays_through_a_redelivery(
             # v1: live for US viewers.
             v1_clip = make_clip(tmp_path / "v1.mp4", seconds=2)
             h1 = await _start(temporal_env.client, settings, inp(1, v1_clip, ["US"]))
-            assert (await _wait_state(h1, {"published", "failed"}, 180)).state == "published"
+            await _published(h1, engine, title_id, 1)
             status, body = _play(api, api_settings, title_id, "US")
             assert status == 201 and _version_of(body) == "v1"
 
@@ -136,7 +143,7 @@ async def test_live_version_plays_through_a_redelivery(
 
             # v4 publishes (CA and US): players move to it, v1 retires.
             h4 = await _start(temporal_env.client, settings, inp(4, v2_clip, ["CA", "US"]))
-            assert (await _wait_state(h4, {"published", "failed"}, 180)).state == "published"
+            await _published(h4, engine, title_id, 4)
             assert (await h1.result()).state == "superseded"
             for country in ("CA", "US"):
                 status, body = _play(api, api_settings, title_id, country)
