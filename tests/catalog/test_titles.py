@@ -158,30 +158,25 @@ def test_with_no_live_version_the_runs_move_the_title(catalog: Engine) -> None:
     assert avail is not None and as_utc(avail.window_end) == T0
 
 
+def _version_of_length(catalog: Engine, version: int, seconds: float) -> None:
+    """What a lifecycle writes for a version of "film" before it publishes."""
+    register(catalog, "film", version, [])
+    catalog_assets.record_asset(
+        catalog,
+        title_id="film",
+        version=version,
+        master_key=f"m{version}",
+        sha256=str(version) * 64,
+        size_bytes=1,
+        probe={"duration_s": seconds},
+    )
+    q.set_duration(catalog, "film", seconds, version=version)
+
+
 def test_duration_follows_the_live_version(catalog: Engine) -> None:
-    register(catalog, "film", 1, [])
-    catalog_assets.record_asset(
-        catalog,
-        title_id="film",
-        version=1,
-        master_key="m1",
-        sha256="a" * 64,
-        size_bytes=1,
-        probe={"duration_s": 10.0},
-    )
-    q.set_duration(catalog, "film", 10.0, version=1)
+    _version_of_length(catalog, 1, 10.0)
     publish(catalog, "film", 1)
-    register(catalog, "film", 2, [])
-    catalog_assets.record_asset(
-        catalog,
-        title_id="film",
-        version=2,
-        master_key="m2",
-        sha256="b" * 64,
-        size_bytes=1,
-        probe={"duration_s": 20.0},
-    )
-    q.set_duration(catalog, "film", 20.0, version=2)
+    _version_of_length(catalog, 2, 20.0)
     assert q.get_title(catalog, "film").duration_s == 10.0
     publish(catalog, "film", 2)
     assert q.get_title(catalog, "film").duration_s == 20.0
