@@ -60,7 +60,8 @@ ensure_venv() {
     python3 -m venv "$VENV" 2>/dev/null || { ensure_apt python3-venv; rm -rf "$VENV"; python3 -m venv "$VENV"; }
   fi
   # Exact versions and hashes from the committed lock (refresh: ./deploy/lock.sh), then
-  # reelflow itself without resolving anything again.
+  # reelflow itself, neither resolving anything again: the lock is complete, and it overrides
+  # the numpy and pandas caps gbstats declares (pyproject.toml [tool.uv] says why).
   local lock="requirements/${extra:-runtime}.lock"
   [ -f "$lock" ] || die "missing $lock: run ./deploy/lock.sh"
   want="$(hash_of pyproject.toml "$lock")-$extra"
@@ -69,7 +70,7 @@ ensure_venv() {
   say "python: installing reelflow${extra:+[$extra]} into .venv from $lock"
   "$PY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
   mkdir -p "$STATE"
-  { "$PY" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock" &&
+  { "$PY" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$lock" &&
     "$PY" -m pip install -q --disable-pip-version-check --no-deps -e .; } >"$STATE/pip.log" 2>&1 ||
     { tail -n 30 "$STATE/pip.log" >&2; die "pip install failed (log: $STATE/pip.log)"; }
   echo "$want" >>"$stamp"
