@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # Redis / rq
     redis_url: str = "redis://127.0.0.1:6379/0"
     rq_queue: str = "reelflow"
+    # Raw events' retention in days by type, JSON ({"progress": 30}); unnamed types keep 90.
+    # Checked against the event types by events/retention.py (workers refuse a bad one).
+    events_retention_days: dict[str, int] = Field(default_factory=dict)
 
     # Playback API
     api_host: str = "127.0.0.1"

@@ -26,7 +26,7 @@ SQL_PACKAGES = ("sqlalchemy", "sqlmodel")
 # Top-level folders of the object store (storage/layout.py): no key is assembled elsewhere.
 KEY_AREAS = (
     "masters/", "qc/", "ladders/", "renditions/", "subtitles/", "images/", "packages/",
-    "origin/", "uploads/", "events/", "models/",
+    "origin/", "uploads/", "events/", "events-aggregates/", "models/",
 )  # fmt: skip
 
 

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from reelflow.cli.events_schedule import schedule_app
 from reelflow.config import ConfigError, get_settings
 
 events_app = typer.Typer(no_args_is_help=True, help="the viewer event log: writer, stats, upkeep")
 accounts_app = typer.Typer(no_args_is_help=True, help="a viewer's events: export and erasure")
+events_app.add_typer(schedule_app, name="schedule")
 err = Console(stderr=True)
 
 
@@ -54,8 +56,16 @@ def writer() -> None:
 
 @events_app.command("compact")
 def compact(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Compact every finished hour into one file per partition; drop expired partitions."""
-    _print(_events().compact(), as_json)
+    """One upkeep run now, as the hourly schedule's: compact every finished hour (writing
+    its kept QoE aggregate first), then drop raw partitions past retention."""
+    from reelflow.events.retention import retention_from_settings
+
+    try:
+        retention = retention_from_settings(get_settings())
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    _print(_events().compact(retention), as_json)
 
 
 @events_app.command("qoe")
@@ -68,6 +78,21 @@ def qoe(
     until = datetime.now(UTC)
     for cell in qoe_cells(_events().files, until - timedelta(hours=hours), until):
         typer.echo(json.dumps(cell.__dict__, default=str))
+
+
+@events_app.command("qoe-hourly")
+def qoe_hourly(
+    hours: Annotated[
+        int, typer.Option(min=1, max=24 * 366 * 10, help="the last N finished hours")
+    ] = 24,
+) -> None:
+    """The kept hourly QoE cells (they outlive the raw events' retention), as JSON lines."""
+    from reelflow.events.aggregates import qoe_hourly as kept_cells
+    from reelflow.events.aggregates import utc_hour
+
+    until = utc_hour(datetime.now(UTC))
+    for row in kept_cells(_events().files, until - timedelta(hours=hours), until).to_pylist():
+        typer.echo(json.dumps(row, default=str))
 
 
 @accounts_app.command("export")

@@ -4,16 +4,17 @@
   the small files. The compacted file is written before any small file is removed, and
   its name is fixed per partition, so a compaction interrupted anywhere leaves every
   event in at least one file and a rerun finishes the job.
-- **Retention** deletes whole partitions older than a type's retention.
+- **Retention** deletes whole partitions older than a type's retention (``events.retention``;
+  ``events.upkeep`` runs the three in order and keeps the aggregates).
 - **Erasure** rewrites every file that holds one viewer's events without them.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,8 +31,6 @@ from reelflow.storage.layout import (
 )
 
 COMPACTED_NAME = "compacted.parquet"
-# Raw events are analytics, not records: 90 days unless a type says otherwise.
-DEFAULT_RETENTION = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,6 @@ def compact(store: ObjectStore, part: Partition) -> tuple[int, int]:
         if key != target:
             store.delete(key)
     return len(keys), merged.num_rows
-
-
-def closed_partitions(store: ObjectStore, now: datetime) -> Iterator[Partition]:
-    """Partitions whose hour is over (no writer adds files to them any more)."""
-    current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    for event_type in EVENT_TYPES:
-        yield from (p for p in partitions(store, event_type) if p.hour < current)
 
 
 def expire(

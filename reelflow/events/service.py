@@ -7,20 +7,19 @@ import os
 import signal
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 
 import redis
 
 from reelflow.config import Settings
-from reelflow.events import maintenance, queries
+from reelflow.events import maintenance, queries, upkeep
 from reelflow.events.log import RedisStreamLog
 from reelflow.events.pseudonym import pseudonym_key, viewer_pseudonym
+from reelflow.events.retention import Retention
 from reelflow.events.writer import EventWriter, WriterCounts
 from reelflow.storage import store_from_settings
 from reelflow.storage.base import ObjectStore
-
-RETENTION = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -60,16 +59,11 @@ class Events:
         files, rows = maintenance.erase_viewer_files(self.store, viewer)
         return {"stream_entries": from_stream, "files_rewritten": files, "rows": rows}
 
-    def compact(self, now: datetime | None = None) -> dict[str, int]:
-        """Compact every finished hour and drop partitions past retention."""
-        now = now or datetime.now(UTC)
-        compacted = sum(
-            1
-            for part in maintenance.closed_partitions(self.store, now)
-            if maintenance.compact(self.store, part)[1] >= 0
-        )
-        expired = maintenance.expire(self.store, now, lambda _type: RETENTION)
-        return {"partitions_compacted": compacted, "files_expired": sum(expired.values())}
+    def compact(self, retention: Retention, now: datetime | None = None) -> dict[str, int]:
+        """One upkeep run in this process, as the hourly schedule's activities do it
+        (``events.upkeep``): compact every finished hour, writing the kept aggregates
+        first, then drop partitions past retention."""
+        return upkeep.run_upkeep(self.store, self.files, now or datetime.now(UTC), retention)
 
     def run_writer(self) -> WriterCounts:
         """Write until SIGTERM or SIGINT; the batch in hand is finished first."""

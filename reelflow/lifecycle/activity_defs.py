@@ -1,4 +1,5 @@
-"""Typed definitions of the title lifecycle's activities: what TitleWorkflow calls.
+"""Typed definitions of the workflows' activities: what TitleWorkflow calls (and, at the
+end, what EventsUpkeepWorkflow calls).
 
 Each is a stub registered under the activity's wire name from ``contracts``, with the
 request and result types of the real activity and no body. The workflow passes the stub to
@@ -7,8 +8,9 @@ implementation is declared with ``@implements(stub)``, so mypy checks that it ha
 signature, and it takes its wire name from the stub. A renamed or re-typed activity then
 fails the type check instead of a running title.
 
-This module imports nothing but ``contracts`` and the SDK: the workflow sandbox must not load
-the implementations (they pull in ffmpeg, packaging, storage and catalog code).
+This module imports nothing but the contracts (``contracts``, ``events_upkeep``) and the
+SDK: the workflow sandbox must not load the implementations (they pull in ffmpeg,
+packaging, storage and catalog code).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 from temporalio import activity
 
 from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle import events_upkeep as u
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -143,3 +146,19 @@ def make_thumbnails(req: c.ThumbnailsRequest) -> c.ThumbnailsResult:
 @_stub(c.PACKAGE_TITLE, "media")
 def package_title(req: c.PackageRequest) -> c.PackageInfo:
     raise _stub_only(c.PACKAGE_TITLE)
+
+
+# ---- control queue: the viewer events' hourly upkeep (EventsUpkeepWorkflow)
+@_stub(u.PLAN_EVENTS_UPKEEP, "control")
+def plan_events_upkeep(req: u.UpkeepAt) -> u.UpkeepPlan:
+    raise _stub_only(u.PLAN_EVENTS_UPKEEP)
+
+
+@_stub(u.UPKEEP_EVENT_TYPE, "control")
+def upkeep_event_type(req: u.TypeUpkeepRequest) -> u.TypeUpkeepResult:
+    raise _stub_only(u.UPKEEP_EVENT_TYPE)
+
+
+@_stub(u.EXPIRE_EVENTS, "control")
+def expire_events(req: u.UpkeepAt) -> u.ExpireResult:
+    raise _stub_only(u.EXPIRE_EVENTS)

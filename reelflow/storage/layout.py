@@ -20,6 +20,8 @@ origin/<title>/v<N>/<package files>                      what players are served
 origin/<title>/v<N>/art/<file>                           published posters and backdrops
 uploads/<studio>/<upload id>/<file name>                 studio presigned uploads
 events/type=<t>/date=<YYYY-MM-DD>/hour=<HH>/<file>       viewer events (Hive-partitioned)
+events-aggregates/<name>/date=<YYYY-MM-DD>/hour=<HH>/cells.parquet   what is kept of them
+                                                         past retention (e.g. qoe_hourly)
 models/<name>/v<N>/<file>                                recommendation models (reserved:
                                                          its functions come with them)
 ```
@@ -51,6 +53,7 @@ PACKAGES = "packages"
 ORIGIN = "origin"
 UPLOADS = "uploads"
 EVENTS = "events"
+EVENT_AGGREGATES = "events-aggregates"
 MODELS = "models"
 
 CONTENT_HASH_LENGTH = 16  # hex digits of a SHA-256 in derived keys
@@ -59,11 +62,15 @@ PACKAGE_DONE_NAME = "package.json"
 AUDIO_DIR = "audio"
 AUDIO_TRACKS_NAME = "tracks.json"
 IMAGES_DONE_NAME = "result.json"
+EVENT_AGGREGATE_NAME = "cells.parquet"
 ImageArea = Literal["sprites", "art"]
 
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
 _CHUNKS = "/chunks/"
 _EVENT_KEY_RE = re.compile(r"^events/type=([^/]+)/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/(.+)$")
+_AGGREGATE_KEY_RE = re.compile(
+    r"^events-aggregates/([^/]+)/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/cells\.parquet$"
+)
 
 
 # ---- small checks -----------------------------------------------------------------------
@@ -324,3 +331,40 @@ def parse_event_key(key: str) -> EventFileKey:
     except ValueError as exc:
         raise InvalidObjectKey(f"{key!r} is not an event file key: {exc}") from None
     return EventFileKey(event_type, at, filename)
+
+
+# ---- what is kept of viewer events past retention (Hive-partitioned, one file an hour) --
+
+
+def event_aggregates_prefix(name: str) -> str:
+    return f"{EVENT_AGGREGATES}/{_slug('aggregate', name)}/"
+
+
+def event_aggregate_key(name: str, at: datetime) -> str:
+    """``events-aggregates/<name>/date=<YYYY-MM-DD>/hour=<HH>/cells.parquet``: the cells of
+    the UTC hour holding ``at``. Outside ``events/``, so retention never reaches them and
+    engines reading ``events/`` as one Hive table see no foreign tree in it."""
+    hour = _utc_hour(at)
+    return validate_key(
+        f"{event_aggregates_prefix(name)}date={hour:%Y-%m-%d}/hour={hour:%H}/"
+        + EVENT_AGGREGATE_NAME
+    )
+
+
+@dataclass(frozen=True)
+class EventAggregateKey:
+    name: str
+    hour: datetime  # UTC, on the hour
+
+
+def parse_event_aggregate_key(key: str) -> EventAggregateKey:
+    m = _AGGREGATE_KEY_RE.match(validate_key(key))
+    if m is None:
+        raise InvalidObjectKey(f"{key!r} is not an event aggregate key")
+    name, day, hour = m.groups()
+    try:
+        _slug("aggregate", name)
+        at = datetime.strptime(f"{day} {hour}", "%Y-%m-%d %H").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidObjectKey(f"{key!r} is not an event aggregate key: {exc}") from None
+    return EventAggregateKey(name, at)

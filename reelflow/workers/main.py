@@ -72,6 +72,13 @@ async def _run_temporal(settings: Settings, roles: list[str]) -> None:
         # The dev server starts without our custom search attributes; production clusters
         # get them from their operators (docs/operations.md).
         await register_search_attributes(client)
+    if "control" in roles:
+        # The control workers run the events upkeep; the schedule that starts it hourly is
+        # theirs to keep (created if missing, else brought to this code's timing).
+        from reelflow.workflows.events_upkeep_schedule import ensure_upkeep_schedule
+
+        created = await ensure_upkeep_schedule(client, settings)
+        log.info("events upkeep schedule %s", "created" if created else "up to date")
     workers = [build_worker(client, settings, role) for role in roles]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -103,4 +110,8 @@ def run_workers(settings: Settings, queues: list[str]) -> None:
         return
     if "rq" in queues:
         raise ValueError("run the rq worker in its own process: reelflow worker --queue rq")
+    if "control" in queues:
+        from reelflow.events.retention import retention_from_settings
+
+        retention_from_settings(settings)  # a bad setting stops the start, not a run at :05
     asyncio.run(_run_temporal(settings, queues))

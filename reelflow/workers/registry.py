@@ -9,9 +9,10 @@ from reelflow.config import Settings
 
 
 def workflows_for(role: str) -> Sequence[type]:
+    from reelflow.workflows.events_upkeep import EventsUpkeepWorkflow
     from reelflow.workflows.title import TitleWorkflow
 
-    return [TitleWorkflow] if role == "control" else []
+    return [TitleWorkflow, EventsUpkeepWorkflow] if role == "control" else []
 
 
 def activities_for(role: str, settings: Settings) -> Sequence[Callable[..., Any]]:
@@ -20,9 +21,14 @@ def activities_for(role: str, settings: Settings) -> Sequence[Callable[..., Any]
     deps = Deps.from_settings(settings)
     if role == "control":
         from reelflow.activities.catalog_activities import CatalogActivities
+        from reelflow.activities.events_upkeep_activities import EventsUpkeepActivities
         from reelflow.activities.publish_activities import PublishActivities
 
-        return [*CatalogActivities(deps).all(), *PublishActivities(deps).all()]
+        return [
+            *CatalogActivities(deps).all(),
+            *PublishActivities(deps).all(),
+            *EventsUpkeepActivities(deps).all(),
+        ]
     if role == "media":
         from reelflow.activities.media_activities import MediaActivities
         from reelflow.activities.packaging_activities import PackagingActivities

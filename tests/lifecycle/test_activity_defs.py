@@ -11,11 +11,13 @@ from temporalio import activity
 
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
+from reelflow.lifecycle import events_upkeep as u
 
 # As they sit in recorded histories: renaming one breaks the replay of every running title.
 CONTROL = {
     "record_event", "register_title", "generate_keys", "publish_title", "update_availability",
     "expire_title", "notify_studio",
+    "plan_events_upkeep", "upkeep_event_type", "expire_events",  # EventsUpkeepWorkflow
 }  # fmt: skip
 MEDIA = {
     "ingest_master", "run_qc", "analyse_ladder", "encode_chunk", "join_renditions",
@@ -25,7 +27,10 @@ MEDIA = {
 
 def test_every_wire_name_has_one_definition() -> None:
     constants = {
-        value for key, value in vars(c).items() if key.isupper() and isinstance(value, str)
+        value
+        for module in (c, u)
+        for key, value in vars(module).items()
+        if key.isupper() and isinstance(value, str)
     }
     assert set(defs.STUBS) == constants
     for name, stub in defs.STUBS.items():

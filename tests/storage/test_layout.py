@@ -148,3 +148,21 @@ def test_event_partitions_are_hive_style_utc_hours() -> None:
         layout.events_partition_prefix("playback_start", datetime(2026, 1, 1))  # naive
     with pytest.raises(InvalidObjectKey):
         layout.parse_event_key("events/type=x/date=2026-13-01/hour=01/a.parquet")
+
+
+def test_event_aggregates_are_hive_style_hours_outside_the_events_tree() -> None:
+    at = datetime(2026, 12, 7, 23, 41, 5, tzinfo=timezone(timedelta(hours=-2)))
+    key = layout.event_aggregate_key("qoe_hourly", at)
+    assert key == "events-aggregates/qoe_hourly/date=2026-12-08/hour=01/cells.parquet"
+    assert key.startswith(layout.event_aggregates_prefix("qoe_hourly"))
+    parsed = layout.parse_event_aggregate_key(key)
+    assert (parsed.name, parsed.hour) == ("qoe_hourly", datetime(2026, 12, 8, 1, tzinfo=UTC))
+    with pytest.raises(ValueError):
+        layout.event_aggregates_prefix("../qoe")
+    for stray in (
+        "events-aggregates/qoe_hourly/date=2026-12-08/hour=01/notes.txt",
+        "events-aggregates/qoe_hourly/date=2026-12-08/hour=25/cells.parquet",
+        "events/type=qoe/date=2026-12-08/hour=01/cells.parquet",
+    ):
+        with pytest.raises(InvalidObjectKey):
+            layout.parse_event_aggregate_key(stray)

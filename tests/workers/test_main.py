@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from reelflow.config import Settings
+from reelflow.config import ConfigError, Settings
 from reelflow.workers.main import KNOWN_QUEUES, run_workers
 
 
@@ -22,3 +22,9 @@ def test_an_unknown_queue_is_refused_with_the_choices() -> None:
 def test_the_rq_worker_runs_in_its_own_process() -> None:
     with pytest.raises(ValueError, match="run the rq worker in its own process"):
         run_workers(Settings(), ["control", "rq"])
+
+
+def test_a_control_worker_refuses_a_bad_retention_setting_before_it_connects() -> None:
+    bad = Settings(events_retention_days={"qoe": 0}, temporal_address="127.0.0.1:1")
+    with pytest.raises(ConfigError, match="REELFLOW_EVENTS_RETENTION_DAYS: 'qoe': 0 days"):
+        run_workers(bad, ["control"])

@@ -63,8 +63,11 @@ def test_implementation_has_the_definitions_signature(
     assert signature(impl) == signature(defs.STUBS[name])
 
 
-def test_only_the_control_role_hosts_the_workflow() -> None:
-    assert [wf.__name__ for wf in workflows_for("control")] == ["TitleWorkflow"]
+def test_only_the_control_role_hosts_the_workflows() -> None:
+    assert [wf.__name__ for wf in workflows_for("control")] == [
+        "TitleWorkflow",
+        "EventsUpkeepWorkflow",
+    ]
     assert list(workflows_for("media")) == []
 
 
