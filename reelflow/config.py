@@ -89,9 +89,16 @@ class Settings(BaseSettings):
     # Redis / rq
     redis_url: str = "redis://127.0.0.1:6379/0"
     rq_queue: str = "reelflow"
+    # Viewer events writer: entries another writer read and has not acknowledged for this
+    # long are taken for a dead writer's and claimed (docs/events.md). Well above a batch's
+    # write time, so a live writer's batch is not written twice.
+    events_claim_idle_ms: int = Field(default=15_000, ge=100, le=600_000)
     # Raw events' retention in days by type, JSON ({"progress": 30}); unnamed types keep 90.
     # Checked against the event types by events/retention.py (workers refuse a bad one).
     events_retention_days: dict[str, int] = Field(default_factory=dict)
+    # The events writer's Prometheus endpoint (host:port): events written by type and the QoE
+    # histograms the Grafana dashboard reads (events/metrics.py); unset = none.
+    events_metrics_bind: str | None = None
 
     # Playback API
     api_host: str = "127.0.0.1"
@@ -132,6 +139,11 @@ class Settings(BaseSettings):
     )
     lease_ttl_s: int = Field(default=60, ge=1, description="a stream's lease without heartbeat")
     license_rate_per_minute: int = Field(default=60, ge=1)
+
+    # Viewer analytics consent for an account that has not chosen (docs/privacy.md): on
+    # keeps its behavioural events (opt-out); a deployment whose law or policy asks for
+    # opt-in sets REELFLOW_ANALYTICS_CONSENT_DEFAULT=false. An account's own choice wins.
+    analytics_consent_default: bool = True
 
     # License proxy upstreams (a DRM vendor's service); unset: that system answers 503.
     license_widevine_url: str | None = None

@@ -264,24 +264,37 @@ class ViewingProgress(SQLModel, table=True):
     updated_at: datetime = stamped(index=True)
 
 
-class QoEBeacon(SQLModel, table=True):
-    """One player quality-of-experience report, written by the rq job behind POST /v1/qoe."""
+class ViewerPrivacy(SQLModel, table=True):
+    """An account's own analytics choice; no row means it follows the deployment's default
+    (``analytics_consent_default``). Mirrored in Redis for the ingest path
+    (``events/consent.py``); this row is the durable copy."""
 
-    __tablename__ = "qoe_beacons"
+    __tablename__ = "viewer_privacy"
+
+    account: str = Field(primary_key=True, max_length=256)
+    analytics_consent: bool
+    updated_at: datetime = stamped()
+
+
+class ErasureStatus:
+    STARTED = "started"  # still so after a crash mid-erasure: run it again
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ErasureAudit(SQLModel, table=True):
+    """One erasure of an account's events: written ``started`` before anything is removed,
+    then ``done`` with the counts or ``failed`` with the reason (and what was removed)."""
+
+    __tablename__ = "erasure_audit"
 
     id: int | None = Field(default=None, primary_key=True)
-    title_id: str = Field(max_length=64, index=True)
-    session_id: str = Field(max_length=64)
-    account: str = Field(max_length=256)
-    startup_ms: float | None = None
-    rebuffer_count: int = 0
-    rebuffer_ms: float = 0.0
-    played_ms: float = 0.0
-    bitrate_switches: int = 0
-    errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # Breakdown dimensions (migration 0004), from the session and the User-Agent.
-    plan: str | None = Field(default=None, max_length=16)
-    country: str | None = Field(default=None, max_length=2)
-    drm: str | None = Field(default=None, max_length=16)
-    device_class: str | None = Field(default=None, max_length=16)
-    received_at: datetime = stamped(index=True)
+    account: str = Field(max_length=256, index=True)
+    actor: str = Field(max_length=256)  # "cli", or the admin token's subject
+    status: str = Field(default=ErasureStatus.STARTED, max_length=16)
+    stream_entries: int = 0
+    files_rewritten: int = 0
+    rows: int = 0
+    reason: str | None = Field(default=None, max_length=1000)
+    started_at: datetime = stamped(index=True)
+    finished_at: datetime | None = optional_time()

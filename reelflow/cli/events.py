@@ -4,6 +4,7 @@ rights over it (export, erasure)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,9 @@ from reelflow.cli.events_schedule import schedule_app
 from reelflow.config import ConfigError, get_settings
 
 events_app = typer.Typer(no_args_is_help=True, help="the viewer event log: writer, stats, upkeep")
-accounts_app = typer.Typer(no_args_is_help=True, help="a viewer's events: export and erasure")
+accounts_app = typer.Typer(
+    no_args_is_help=True, help="a viewer's events: export, erasure and analytics consent"
+)
 events_app.add_typer(schedule_app, name="schedule")
 err = Console(stderr=True)
 
@@ -50,6 +53,10 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @events_app.command("writer")
 def writer() -> None:
     """Run the events writer (stream -> Parquet) until SIGTERM."""
+    import logging
+
+    # Its outages, recoveries and claims of a dead writer's batch, one line each on stderr.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     counts = _events().run_writer()
     err.print(f"events writer stopped: {counts.events} events in {counts.files} files")
 
@@ -66,6 +73,42 @@ def compact(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2)
     _print(_events().compact(retention), as_json)
+
+
+@events_app.command("import-qoe-beacons")
+def import_qoe_beacons() -> None:
+    """Move the catalog's QoE beacon rows into the event log, once: each batch's rows are
+    deleted when its files are written, so a rerun imports nothing new. Then `reelflow db
+    upgrade` retires the table (it refuses while rows are left). Prints a JSON summary."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reelflow.catalog.db import make_engine
+    from reelflow.events.beacon_import import BeaconImport
+    from reelflow.storage.base import StorageError
+
+    settings, events = get_settings(), _events()
+    # No schema check: it runs on a catalog that 0006 has not reached yet, by design.
+    engine = make_engine(settings.resolved_database_url)
+    run = BeaconImport(
+        engine, events.store, events.files, events.key, settings.analytics_consent_default
+    )
+    try:
+        result = run.run()
+    except (SQLAlchemyError, StorageError) as exc:
+        # The type only: a driver's message may quote the connection.
+        what = type(exc).__name__
+        err.print(f"[red]import stopped ({what}); run it again: nothing is counted twice[/]")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(result.summary()))
+    if result.invalid:
+        shown = ", ".join(str(i) for i in result.invalid[:20])
+        err.print(
+            f"[red]{len(result.invalid)} row(s) are no valid qoe event and stay in "
+            f"qoe_beacons (ids {shown}); fix or delete them, then run this again[/]"
+        )
+        raise typer.Exit(1)
 
 
 @events_app.command("qoe")
@@ -117,8 +160,92 @@ def history(account: Annotated[str, typer.Argument()]) -> None:
         typer.echo(json.dumps(watched.__dict__, default=str))
 
 
+def _account(account: str) -> str:
+    from reelflow.events.privacy import ACCOUNT_PATTERN, ACCOUNT_RULE
+
+    if re.fullmatch(ACCOUNT_PATTERN, account) is None:
+        err.print(f"[red]not an account: {ACCOUNT_RULE}[/]")
+        raise typer.Exit(2)
+    return account
+
+
+def _catalog() -> Any:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reelflow.catalog import engine_from_settings
+    from reelflow.catalog.db import SchemaBehind
+
+    try:
+        return engine_from_settings(get_settings())
+    except (ConfigError, SchemaBehind) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    except SQLAlchemyError as exc:
+        # The type only: a driver's message may quote the connection.
+        err.print(f"[red]the catalog is not reachable ({type(exc).__name__}): nothing done[/]")
+        raise typer.Exit(1) from None
+
+
 @accounts_app.command("erase")
-def erase(account: Annotated[str, typer.Argument()]) -> None:
-    """Erase the viewer's events from the log and every event file."""
-    summary = _events().erase(account)
-    typer.echo(json.dumps({"account_erased": True, **summary}))
+def erase(account: Annotated[str, typer.Argument(help="the account (the token's sub)")]) -> None:
+    """Erase the viewer's events from the log and every event file, recorded in the audit
+    log (actor "cli"); exits 1 if the erasure failed (the audit row says why)."""
+    from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reelflow.events.service import ErasureFailed
+
+    account = _account(account)
+    try:
+        row = _events().erase(account, actor="cli", catalog=_catalog())
+    except ErasureFailed as failed:
+        err.print(f"[red]{escape(str(failed))}[/]; run it again")
+        raise typer.Exit(1)
+    except SQLAlchemyError as exc:
+        err.print(f"[red]the catalog is not reachable, nothing erased: {type(exc).__name__}[/]")
+        raise typer.Exit(1)
+    counts = {"stream_entries": row.stream_entries, "files_rewritten": row.files_rewritten}
+    typer.echo(json.dumps({"account_erased": True, **counts, "rows": row.rows, "audit": row.id}))
+
+
+@accounts_app.command("consent")
+def consent(
+    account: Annotated[str, typer.Argument(help="the account (the token's sub)")],
+    choice: Annotated[
+        bool | None, typer.Option("--on/--off", help="set it; neither: show it", show_default=False)
+    ] = None,
+) -> None:
+    """Show or set the account's analytics consent (it applies from its next event batch)."""
+    import asyncio
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reelflow.catalog.viewer_privacy import consent_choice
+    from reelflow.events.consent import Consent, write_consent
+
+    account, engine, settings = _account(account), _catalog(), get_settings()
+    default = settings.analytics_consent_default
+
+    async def write(value: bool) -> Consent:
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        try:
+            return await write_consent(redis, engine, account, value, default)
+        finally:
+            await redis.aclose()
+
+    try:
+        now = (
+            Consent.of(consent_choice(engine, account), default)
+            if choice is None
+            else asyncio.run(write(choice))
+        )
+    except (RedisError, SQLAlchemyError) as exc:
+        # Redis first, then the catalog, then Redis: a rerun finishes what a failure left.
+        err.print(
+            f"[red]Redis or the catalog is not reachable ({type(exc).__name__}): run it again[/]"
+        )
+        raise typer.Exit(1)
+    out = {"account": account, "analytics_consent": now.analytics, "is_default": now.is_default}
+    typer.echo(json.dumps(out))

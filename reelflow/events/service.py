@@ -3,6 +3,7 @@ operations the CLI and the API run on them (stats, the writer loop, erasure, exp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,15 +12,37 @@ from datetime import UTC, datetime
 from types import FrameType
 
 import redis
+from sqlalchemy.engine import Engine
 
+from reelflow.catalog import viewer_privacy
+from reelflow.catalog.models import ErasureAudit
 from reelflow.config import Settings
 from reelflow.events import maintenance, queries, upkeep
 from reelflow.events.log import RedisStreamLog
+from reelflow.events.metrics import WriterMetrics, parse_bind
 from reelflow.events.pseudonym import pseudonym_key, viewer_pseudonym
 from reelflow.events.retention import Retention
-from reelflow.events.writer import EventWriter, WriterCounts
+from reelflow.events.writer import CLAIM_IDLE_MS, EventWriter, WriterCounts
 from reelflow.storage import store_from_settings
 from reelflow.storage.base import ObjectStore
+
+ERASURE_LOCK = "reelflow:events:erasure-lock"
+# Longer than any erasure should take (it reads every event file once); a crashed erasure's
+# lock lapses after it.
+ERASURE_LOCK_S = 30 * 60
+ERASURE_WAIT_S = 10.0  # for a running erasure to finish before this one gives up
+
+
+class ErasureBusy(RuntimeError):
+    """Another erasure holds the lock."""
+
+
+class ErasureFailed(RuntimeError):
+    """An erasure stopped; ``record`` is its audit row (``failed``, with the reason)."""
+
+    def __init__(self, record: ErasureAudit) -> None:
+        super().__init__(f"erasure {record.id} of the account failed: {record.reason}")
+        self.record = record
 
 
 @dataclass(frozen=True)
@@ -28,6 +51,8 @@ class Events:
     store: ObjectStore
     files: queries.EventFiles
     key: bytes
+    claim_idle_ms: int = CLAIM_IDLE_MS  # the writer's: REELFLOW_EVENTS_CLAIM_IDLE_MS
+    metrics_bind: str | None = None  # the writer's /metrics: REELFLOW_EVENTS_METRICS_BIND
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Events:
@@ -37,6 +62,8 @@ class Events:
             store=store_from_settings(settings),
             files=queries.EventFiles.from_settings(settings),
             key=pseudonym_key(settings.secrets().signing_secret),
+            claim_idle_ms=settings.events_claim_idle_ms,
+            metrics_bind=_checked_bind(settings.events_metrics_bind),
         )
 
     def viewer(self, account: str) -> str:
@@ -52,12 +79,38 @@ class Events:
     def history(self, account: str) -> list[queries.Watched]:
         return queries.watch_history(self.files, self.viewer(account))
 
-    def erase(self, account: str) -> dict[str, int]:
-        """Remove the account's events from the stream first, then from the files."""
-        viewer = self.viewer(account)
-        from_stream = self.log.erase(viewer)
-        files, rows = maintenance.erase_viewer_files(self.store, viewer)
-        return {"stream_entries": from_stream, "files_rewritten": files, "rows": rows}
+    def erase(
+        self, account: str, *, actor: str, catalog: Engine, wait_s: float = ERASURE_WAIT_S
+    ) -> ErasureAudit:
+        """Remove the account's events from the stream first, then from the files, recorded
+        in the catalog's erasure audit log: a ``started`` row before anything is removed
+        (so a crash mid-erasure shows), closed ``done`` with the counts or ``failed`` with
+        the reason and what was removed by then (``ErasureFailed`` carries that row).
+
+        One erasure at a time across every process (a Redis lock): two rewriting the same
+        file at once would each write back the rows the other removed."""
+        audit = viewer_privacy.start_erasure(catalog, account, actor)
+        assert audit.id is not None
+        counts: dict[str, int] = {}
+        lock = self.log.client.lock(ERASURE_LOCK, timeout=ERASURE_LOCK_S, blocking_timeout=wait_s)
+        try:
+            if not lock.acquire():
+                raise ErasureBusy("another erasure is running; run this one again after it")
+            try:
+                viewer = self.viewer(account)
+                counts["stream_entries"] = self.log.erase(viewer)
+                files, rows = maintenance.erase_viewer_files(self.store, viewer)
+                counts.update(files_rewritten=files, rows=rows)
+            finally:
+                # A lock that lapsed (an erasure past ERASURE_LOCK_S) or a Redis gone by now
+                # changes nothing done; the lock lapses by itself.
+                with contextlib.suppress(redis.RedisError):
+                    lock.release()
+        except Exception as exc:  # any failure is recorded, then raised as ErasureFailed
+            reason = f"{type(exc).__name__}: {exc}"
+            failed = viewer_privacy.end_erasure(catalog, audit.id, counts, reason=reason)
+            raise ErasureFailed(failed) from exc
+        return viewer_privacy.end_erasure(catalog, audit.id, counts)
 
     def compact(self, retention: Retention, now: datetime | None = None) -> dict[str, int]:
         """One upkeep run in this process, as the hourly schedule's activities do it
@@ -75,4 +128,24 @@ class Events:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         consumer = f"{socket.gethostname()}-{os.getpid()}"
-        return EventWriter(self.log, self.store, consumer).run(lambda: running[0])
+        # The QoE histograms Grafana reads come from the qoe events written (events.metrics).
+        metrics = WriterMetrics()
+        server = metrics.serve(self.metrics_bind) if self.metrics_bind else None
+        writer = EventWriter(
+            self.log,
+            self.store,
+            consumer,
+            claim_idle_ms=self.claim_idle_ms,
+            on_written=metrics.observe,
+        )
+        try:
+            return writer.run(lambda: running[0])
+        finally:
+            if server is not None:
+                server.shutdown()
+
+
+def _checked_bind(bind: str | None) -> str | None:
+    if bind:
+        parse_bind(bind)  # ConfigError naming the variable: refuse to start
+    return bind or None

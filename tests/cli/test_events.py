@@ -12,11 +12,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from reelflow.catalog import engine_from_settings
+from reelflow.catalog.db import upgrade
+from reelflow.catalog.viewer_privacy import recent_erasures
 from reelflow.cli.events import accounts_app, events_app
 from reelflow.config import get_settings
+from reelflow.events.consent import mirror_key
 from reelflow.events.schema import EVENT_TYPES, Context, parse_client_event, store
-from reelflow.events.service import Events
+from reelflow.events.service import ERASURE_LOCK, ErasureFailed, Events
 from reelflow.events.writer import EventWriter
+from tests.services import free_port
 
 runner = CliRunner()
 
@@ -26,6 +31,8 @@ def events(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("REELFLOW_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("REELFLOW_REDIS_URL", redis_url)
     get_settings.cache_clear()
+    get_settings().ensure_home()
+    upgrade(get_settings().resolved_database_url)  # erasures are audited in the catalog
     built = Events.from_settings(get_settings())
     # The CLI builds its own log on the default stream: this module alone uses it.
     built.log.client.delete(built.log.stream)
@@ -65,8 +72,86 @@ def test_export_history_and_erasure_of_one_account(events: Events, tmp_path: Pat
     erased = runner.invoke(accounts_app, ["erase", "alice"])
     assert erased.exit_code == 0, erased.output
     assert json.loads(erased.output) == {
-        "account_erased": True, "stream_entries": 1, "files_rewritten": 1, "rows": 2,
+        "account_erased": True, "stream_entries": 1, "files_rewritten": 1, "rows": 2, "audit": 1,
     }  # fmt: skip
     assert runner.invoke(accounts_app, ["export", "alice"]).output == ""
     stats = json.loads(runner.invoke(events_app, ["stats", "--json"]).output)
     assert stats["progress"] == 1 and stats["backlog"] == 0
+
+
+def test_consent_is_shown_and_set_and_mirrored(events: Events) -> None:
+    def consent(*args: str) -> dict[str, object]:
+        result = runner.invoke(accounts_app, ["consent", *args])
+        assert result.exit_code == 0, result.output
+        out: dict[str, object] = json.loads(result.output)
+        return out
+
+    key = mirror_key("mia")
+    events.log.client.delete(key)
+    try:
+        assert consent("mia") == {"account": "mia", "analytics_consent": True, "is_default": True}
+        assert consent("mia", "--off") == {
+            "account": "mia", "analytics_consent": False, "is_default": False,
+        }  # fmt: skip
+        assert events.log.client.get(key) == b"0"  # the ingest path sees it on its next batch
+        assert consent("mia")["analytics_consent"] is False
+        assert consent("mia", "--on")["analytics_consent"] is True
+        assert events.log.client.get(key) == b"1"
+    finally:
+        events.log.client.delete(key)
+
+
+def test_an_opt_in_deployment_shows_a_fresh_account_opted_out(
+    events: Events, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELFLOW_ANALYTICS_CONSENT_DEFAULT", "false")
+    get_settings.cache_clear()
+    result = runner.invoke(accounts_app, ["consent", "noor"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "account": "noor", "analytics_consent": False, "is_default": True,
+    }  # fmt: skip
+
+
+def test_a_malformed_account_is_refused_before_anything_runs(events: Events) -> None:
+    for command in ("erase", "consent"):
+        result = runner.invoke(accounts_app, [command, "bad\x01id"])
+        assert result.exit_code == 2 and "not an account" in result.output
+    assert recent_erasures(engine_from_settings(get_settings()), limit=5) == []
+
+
+def test_erasure_is_audited_as_the_cli(events: Events) -> None:
+    _watch(events, "olga", "t1", 3.0)
+    result = runner.invoke(accounts_app, ["erase", "olga"])
+    assert result.exit_code == 0, result.output
+    [row] = recent_erasures(engine_from_settings(get_settings()), limit=5)
+    assert (row.account, row.actor, row.status, row.stream_entries) == ("olga", "cli", "done", 1)
+    assert json.loads(result.output)["audit"] == row.id
+
+
+def test_a_failed_erasure_exits_non_zero_and_is_audited(
+    events: Events, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELFLOW_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing there
+    get_settings.cache_clear()
+    result = runner.invoke(accounts_app, ["erase", "pia"])
+    assert result.exit_code == 1
+    assert "failed" in result.output and "run it again" in result.output
+    [row] = recent_erasures(engine_from_settings(get_settings()), limit=5)
+    assert (row.account, row.status) == ("pia", "failed")
+    assert row.reason is not None and "ConnectionError" in row.reason
+
+
+def test_a_second_erasure_waits_for_the_first_and_gives_up_recorded(events: Events) -> None:
+    engine = engine_from_settings(get_settings())
+    held = events.log.client.lock(ERASURE_LOCK, timeout=60)
+    assert held.acquire()
+    try:
+        with pytest.raises(ErasureFailed) as failed:
+            events.erase("quinn", actor="cli", catalog=engine, wait_s=0.2)
+    finally:
+        held.release()
+    record = failed.value.record
+    assert record.status == "failed" and "another erasure is running" in (record.reason or "")
+    # Once the lock is free, the same erasure runs.
+    assert events.erase("quinn", actor="cli", catalog=engine).status == "done"

@@ -33,6 +33,7 @@ OPENAPI_TAGS = [
     {"name": "licenses", "description": "ClearKey licenses and the multi-DRM license proxy."},
     {"name": "studio", "description": "Signed ingest webhooks and title status for studios."},
     {"name": "qoe", "description": "Player quality-of-experience beacons and aggregates."},
+    {"name": "privacy", "description": "Analytics consent; erasure of a viewer's events."},
     {"name": "media", "description": "The embedded origin: segments under signed prefixes."},
     {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
     {"name": "dev", "description": "Embedded mode bound to loopback only."},
@@ -121,6 +122,7 @@ def _include_api_routes(app: FastAPI, settings: Settings) -> None:
         manifests,
         media,
         playback,
+        privacy,
         qoe,
         studio,
     )
@@ -128,7 +130,8 @@ def _include_api_routes(app: FastAPI, settings: Settings) -> None:
     # Routes are matched in order: the per-segment and per-license paths go first.
     app.include_router(media.router)
     for module in (
-        manifests, licenses, playback, catalog, license_proxy, qoe, events, studio, admin,
+        manifests, licenses, playback, catalog, license_proxy, qoe, events, privacy, studio,
+        admin,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(admin_qoe.router)

@@ -1,6 +1,9 @@
 """Viewer events (``POST /v1/events``): a batch validated event by event, appended in one
 Redis round trip to the event log that the events writer turns into Parquet.
 
+The account's analytics consent is applied on the way in (delivery/viewer_privacy.py): an
+opted-out viewer's behavioural events are counted as ``discarded``, not appended.
+
 Per-event, not all-or-nothing: a batch with a bad event still appends every good one, and
 the 422 problem names each bad event's index and field (``errors``) beside ``accepted``, so
 a player that retries only what was refused never sends an accepted event twice. An event
@@ -16,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from reelflow.events.schema import EventRefused, StoredEvent, parse_client_event, store
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.delivery.viewer_events import append_events, viewer_context
+from reelflow.playback_api.delivery.viewer_events import viewer_context
+from reelflow.playback_api.delivery.viewer_privacy import append_consented
 from reelflow.playback_api.http.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
@@ -40,7 +44,11 @@ class EventBatchIn(BaseModel):
 
 
 class EventsAccepted(BaseModel):
-    accepted: int
+    accepted: int = Field(description="valid events taken, the discarded ones included")
+    discarded: int = Field(
+        description="of those, behavioural events dropped because the account opted out of "
+        "analytics (docs/privacy.md): not errors, never to be sent again"
+    )
 
 
 async def _check_session(
@@ -84,8 +92,10 @@ async def post_events(
             good.append(store(event, base))
         except EventRefused as refused:
             errors.append({"index": index, "field": refused.field, "detail": refused.message})
-    await append_events(ctx, good)
+    discarded = await append_consented(ctx, viewer, good)
     if errors:
         detail = f"{len(errors)} of {len(body.events)} events refused; the others were accepted"
-        raise Problem("validation_error", detail, errors=errors, accepted=len(good))
-    return EventsAccepted(accepted=len(good))
+        raise Problem(
+            "validation_error", detail, errors=errors, accepted=len(good), discarded=discarded
+        )
+    return EventsAccepted(accepted=len(good), discarded=discarded)

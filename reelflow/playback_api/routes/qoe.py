@@ -1,7 +1,11 @@
 """QoE beacons from players (``POST /v1/qoe``) and their per-title aggregates for admins.
 
-A beacon is validated here and written by an rq job (reelflow.jobs.qoe), so the player's
-request costs a few Redis round trips and never waits on the catalog database.
+A beacon is validated here and appended to the viewer event log as a ``qoe`` event, with the
+breakdown the API knows and the player does not choose (plan, country and DRM system from
+the session, device class from the User-Agent). The events writer turns it into Parquet and
+exports the QoE histograms Grafana reads; ``GET /v1/admin/qoe`` aggregates those files
+(events/qoe_queries.py). The player's request costs a few Redis round trips and never waits
+on the catalog database.
 
 A beacon is accepted only for a playback session of the caller's account playing the title
 it names: the live session in Redis, or, for a session that ended (DELETE, or its lease
@@ -22,23 +26,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from redis.exceptions import RedisError
 
 from reelflow.domain.ids import TITLE_ID_PATTERN
+from reelflow.events import qoe_queries
+from reelflow.events.qoe_queries import DEFAULT_MAX_TITLES, MAX_TITLES, TitleQoE
 from reelflow.events.schema import QoE, StoredEvent, store
-from reelflow.jobs.qoe import (
-    DEFAULT_MAX_TITLES,
-    MAX_TITLES,
-    Beacon,
-    TitleQoE,
-    enqueue_beacon,
-    qoe_aggregates,
-)
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.delivery import bandwidth_hint
 from reelflow.playback_api.delivery.bandwidth_hint import BEACON_MAX_KBPS
 from reelflow.playback_api.delivery.sessions import SESSION_ID_RE
-from reelflow.playback_api.delivery.viewer_events import append_events, viewer_context
+from reelflow.playback_api.delivery.viewer_events import viewer_context
+from reelflow.playback_api.delivery.viewer_privacy import append_consented
 from reelflow.playback_api.http.context import ApiContext, current_admin, current_viewer, get_ctx
 from reelflow.playback_api.http.observability import device_class
 from reelflow.playback_api.http.problems import Problem
@@ -101,9 +99,13 @@ class ErrorCodeCount(BaseModel):
 class ErrorStats(BaseModel):
     count: int = Field(description="error codes reported, over every beacon")
     beacons: int = Field(description="beacons that reported at least one error")
-    top: list[ErrorCodeCount]
-    sampled_beacons: int = Field(description="beacons with errors read to rank `top`")
-    sample_truncated: bool = Field(description="`top` comes from the newest beacons only")
+    top: list[ErrorCodeCount] = Field(description="the most reported codes, ties by code")
+    sampled_beacons: int = Field(
+        description="beacons with errors read to rank `top`: every one (equals `beacons`)"
+    )
+    sample_truncated: bool = Field(
+        description="always false: `top` is counted over every beacon (kept for old clients)"
+    )
 
 
 class TitleQoEOut(BaseModel):
@@ -138,8 +140,8 @@ class TitleQoEOut(BaseModel):
                 count=t.error_count,
                 beacons=t.beacons_with_errors,
                 top=[ErrorCodeCount(code=e.code, count=e.count) for e in t.top_errors],
-                sampled_beacons=t.error_sample_rows,
-                sample_truncated=t.error_sample_truncated,
+                sampled_beacons=t.beacons_with_errors,
+                sample_truncated=False,
             ),
         )
 
@@ -158,6 +160,7 @@ class QoEReportOut(BaseModel):
     responses={
         404: {"description": "not_found: no session of this account plays this title"},
         429: {"description": "rate_limited: more than 120 beacons a minute per account"},
+        503: {"description": "service_unavailable: the event log is not reachable"},
     },
 )
 async def post_beacon(
@@ -166,57 +169,29 @@ async def post_beacon(
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> Accepted:
-    """Accept a player's QoE beacon; it is stored asynchronously (202).
+    """Accept a player's QoE beacon into the viewer event log; it is stored asynchronously (202).
 
     The session must be the caller's and play the title in the body (live, or ended within
     a short grace); every refusal is the same 404."""
-    received_at = datetime.now(UTC)
     await ctx.sessions.hit_rate_limit(f"qoe:{viewer.sub}", RATE_LIMIT_PER_MIN)
     playing = await playing_session(ctx, body.session_id, viewer.sub)
     if playing is None or playing.title_id != body.title_id:
         raise Problem("not_found", _REFUSED)
-    title_id = body.title_id
     device = device_class(request.headers.get("user-agent", ""))
-    beacon = Beacon(
-        title_id=title_id,
-        session_id=body.session_id,
-        account=viewer.sub,
-        received_at=received_at.isoformat(),
-        startup_ms=body.startup_ms,
-        rebuffer_count=body.rebuffer_count,
-        rebuffer_ms=body.rebuffer_ms,
-        played_ms=body.played_ms,
-        bitrate_switches=body.bitrate_switches,
-        errors=tuple(body.errors),
-        plan=playing.plan,
-        country=playing.country,
-        drm=playing.drm,
-        device_class=device,
-    )
-    request.app.state.metrics.observe_beacon(
-        plan=playing.plan,
-        drm=playing.drm,
-        device=device,
-        startup_ms=body.startup_ms,
-        rebuffer_ms=body.rebuffer_ms,
-        played_ms=body.played_ms,
-    )
     if body.bandwidth_kbps is not None and playing.device_id is not None:
         # Only a live session names its device; an ended one's last estimate is dropped.
         await bandwidth_hint.remember(
             ctx.redis, ctx.sessions.prefix, viewer.sub, playing.device_id, body.bandwidth_kbps
         )
-    try:
-        # rq is synchronous Redis: a thread keeps the event loop free while it enqueues.
-        await asyncio.to_thread(enqueue_beacon, ctx.settings, beacon, ctx.rq_redis)
-    except RedisError as exc:
-        raise Problem("service_unavailable", "the beacon queue is not reachable") from exc
-    # The same beacon as a `qoe` event in the viewer event log (docs/events.md).
-    await append_events(ctx, [_qoe_event(ctx, viewer, body, playing)])
+    # The beacon as a `qoe` event in the viewer event log (docs/events.md), anonymised
+    # for an account that opted out of analytics (docs/privacy.md).
+    await append_consented(ctx, viewer, [_qoe_event(ctx, viewer, body, playing, device)])
     return Accepted()
 
 
-def _qoe_event(ctx: ApiContext, viewer: Viewer, body: BeaconIn, playing: _Playing) -> StoredEvent:
+def _qoe_event(
+    ctx: ApiContext, viewer: Viewer, body: BeaconIn, playing: _Playing, device: str
+) -> StoredEvent:
     fields = body.model_dump(exclude={"session_id", "title_id"})
     event = QoE.model_validate(
         {
@@ -229,7 +204,8 @@ def _qoe_event(ctx: ApiContext, viewer: Viewer, body: BeaconIn, playing: _Playin
         }
     )
     base = viewer_context(ctx, viewer)
-    return store(event, base.model_copy(update={"plan": playing.plan, "country": playing.country}))
+    where = base.model_copy(update={"plan": playing.plan, "country": playing.country})
+    return store(event, where, server={"drm": playing.drm, "device_class": device})
 
 
 @dataclass(frozen=True)
@@ -294,7 +270,8 @@ async def qoe_report(
     ] = DEFAULT_MAX_TITLES,
     ctx: ApiContext = Depends(get_ctx),
 ) -> QoEReportOut:
-    """Per-title QoE aggregates over beacons received since `since` (admin token).
+    """Per-title QoE aggregates over beacons received since `since` (admin token), from the
+    viewer event log: a beacon counts once the events writer has written it (seconds).
 
     Startup p50/p95 use the nearest-rank method (the ceil(p*n)-th smallest startup_ms,
     always an observed value) over beacons that reported a startup time.
@@ -305,7 +282,7 @@ async def qoe_report(
         # A naive time would be read in some server's local zone; make the caller say.
         raise Problem("validation_error", "since needs a UTC offset, e.g. 2025-01-01T00:00:00Z")
     report = await asyncio.to_thread(
-        qoe_aggregates, ctx.engine, since=since, title_id=title_id, max_titles=limit
+        qoe_queries.qoe_report, ctx.event_files, since=since, title_id=title_id, max_titles=limit
     )
     return QoEReportOut(
         since=report.since,
