@@ -5,7 +5,11 @@
   each event, acknowledge and delete, no file; (b) ``EventWriter``: the same plus one Parquet
   file per partition in a LocalStore. Printed: events/s of each, the ratio, peak RSS.
   ``--writer-minutes M`` instead runs a producer at ``--rate`` events/s for M minutes against
-  one writer and samples its RSS every 10 s (aim: >= 20,000 events/s, RSS flat).
+  one writer and samples its RSS every 10 s (aim: >= 20,000 events/s, RSS flat); the end
+  prints the peak RSS of the first and of the last minute and the growth between them.
+- ingest (bench/events_ingest.py): POST /v1/events, 20 events per request, beside the
+  bare FastAPI JSON endpoint on real uvicorn processes: the request-rate ratio (aim
+  >= 0.4x), events/s per API worker, p99 at a fixed 200 requests/s (aim <= 10 ms).
 - query: M generated qoe events written straight to Parquet in the events layout (hourly
   partitions over a week, 200 titles x 10 countries x 4 plans, each hour one compacted file
   as the compaction schedule leaves it; then again as uncompacted files), then the admin QoE
@@ -16,6 +20,8 @@
 
     .venv/bin/python bench/events.py [--events 200000] [--query-events 1000000]
     .venv/bin/python bench/events.py --only query --query-events 10000000
+    .venv/bin/python bench/events.py --only writer --writer-minutes 10
+    .venv/bin/python bench/events.py --only ingest [--seconds 5] [--rounds 3]
 
 Both share the machine's 2 cores with the servers they talk to (Redis, PostgreSQL).
 """
@@ -138,11 +144,13 @@ def bench_writer_soak(redis_url: str, minutes: float, rate: int) -> None:
         producer = threading.Thread(target=produce, daemon=True)
         producer.start()
         t0, next_sample, written = time.perf_counter(), 0.0, 0
+        samples: list[tuple[float, float]] = []  # (seconds, RSS MB)
         while (elapsed := time.perf_counter() - t0) < minutes * 60:
             written += writer.step()
             if elapsed >= next_sample:
+                samples.append((elapsed, _rss_mb()))
                 print(f"  {elapsed:6.0f} s  written {written:>10,}  backlog {log.backlog():>8,}"
-                      f"  RSS {_rss_mb():6.0f} MB")  # fmt: skip
+                      f"  RSS {samples[-1][1]:6.0f} MB")  # fmt: skip
                 next_sample += 10
         stop.set()
         producer.join()
@@ -150,6 +158,15 @@ def bench_writer_soak(redis_url: str, minutes: float, rate: int) -> None:
             written += step
         secs = time.perf_counter() - t0
         print(f"  sustained {written / secs:,.0f} events/s (producer {sent[0] / secs:,.0f}/s)")
+        _rss_flatness(samples, secs)
+
+
+def _rss_flatness(samples: list[tuple[float, float]], secs: float) -> None:
+    """Peak RSS of the first and of the last minute: flat memory shows as ~0 growth."""
+    first = max(rss for at, rss in samples if at < 60)
+    last = max(rss for at, rss in samples if at >= secs - 60)
+    print(f"  peak RSS: first minute {first:.0f} MB, last minute {last:.0f} MB "
+          f"({last - first:+.0f} MB), whole run {max(r for _, r in samples):.0f} MB")  # fmt: skip
 
 
 # ---- query ------------------------------------------------------------------------------
@@ -157,6 +174,8 @@ def bench_writer_soak(redis_url: str, minutes: float, rate: int) -> None:
 
 COUNTRIES = np.array(["FR", "DE", "US", "GB", "ES", "IT", "NL", "SE", "PL", "BR"])
 PLANS = np.array(["basic", "standard", "premium", "basic_with_ads"])
+DRMS = np.array(["clearkey", "widevine", "playready", "fairplay"])
+DEVICES = np.array(["tv", "tablet", "mobile", "desktop"])
 
 
 def _generate(root: Path, n: int, rng: np.random.Generator) -> pa.Table:
@@ -185,6 +204,8 @@ def _generate(root: Path, n: int, rng: np.random.Generator) -> pa.Table:
         "bitrate_switches": pa.array(rng.poisson(0.5, n).astype(np.int64)),
         "errors": pa.array([[] for _ in range(n)], pa.list_(pa.string())),
         "bandwidth_kbps": pa.array(rng.gamma(3.0, 2000.0, n)),
+        "drm": pa.array(DRMS[rng.integers(0, len(DRMS), n)]),
+        "device_class": pa.array(DEVICES[rng.integers(0, len(DEVICES), n)]),
     }  # fmt: skip
     table = pa.table(columns, schema=schema)
     order = np.argsort(hour, kind="stable")
@@ -264,11 +285,15 @@ def bench_query(n: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["writer", "query"])
+    ap.add_argument("--only", choices=["writer", "query", "ingest"])
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--query-events", type=int, default=1_000_000)
     ap.add_argument("--writer-minutes", type=float, default=0.0)
-    ap.add_argument("--rate", type=int, default=20_000)
+    ap.add_argument("--rate", type=int, default=20_000, help="soak producer, events/s")
+    ap.add_argument("--seconds", type=int, default=5, help="ingest: per wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="ingest: alternating rounds")
+    ap.add_argument("--ingest-rate", type=int, default=200, help="ingest: fixed requests/s")
+    ap.add_argument("--rate-seconds", type=int, default=10, help="ingest: fixed-rate run")
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}")
     if args.only in (None, "writer"):
@@ -282,6 +307,11 @@ def main() -> None:
     if args.only in (None, "query"):
         print(f"query: {args.query_events:,} qoe events")
         bench_query(args.query_events)
+    if args.only in (None, "ingest"):
+        from events_ingest import bench_ingest  # bench/ is the script's own path entry
+
+        print("ingest: POST /v1/events beside the bare FastAPI endpoint")
+        bench_ingest(args)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ TEMPORAL_UI_PORT="${REELFLOW_TEMPORAL_UI_PORT:-8233}"
 REDIS_URL="${REELFLOW_REDIS_URL:-redis://127.0.0.1:6379/0}"
 REDIS_PORT="$(sed -E 's#^redis://[^:/]+:([0-9]+).*#\1#' <<<"$REDIS_URL")"
 API_PORT="${REELFLOW_API_PORT:-8000}"
+# The events writer's /metrics (the QoE histograms the Grafana dashboard reads).
+EVENTS_METRICS_PORT="${REELFLOW_EVENTS_METRICS_PORT:-9465}"
 export REELFLOW_TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" REELFLOW_REDIS_URL="$REDIS_URL" REELFLOW_API_PORT="$API_PORT"
 
 SERVICES=(temporal redis worker rq events api)
@@ -84,8 +86,10 @@ cmd_up() {
   "$VENV/bin/reelflow" db upgrade
   start worker - "$VENV/bin/reelflow" worker --queue control --queue media
   start rq - "$VENV/bin/reelflow" worker --queue rq
-  # Viewer events: the stream's consumer group into Parquet on the object store.
-  start events - "$VENV/bin/reelflow" events writer
+  # Viewer events: the stream's consumer group into Parquet on the object store; its
+  # Prometheus metrics (QoE from the events it writes) on 127.0.0.1:$EVENTS_METRICS_PORT.
+  start events "$EVENTS_METRICS_PORT" env REELFLOW_EVENTS_METRICS_BIND="127.0.0.1:$EVENTS_METRICS_PORT" \
+    "$VENV/bin/reelflow" events writer
   start api "$API_PORT" "$VENV/bin/reelflow" api
   say "stack up: API http://127.0.0.1:$API_PORT  Temporal UI http://127.0.0.1:$TEMPORAL_UI_PORT"
 }

@@ -22,6 +22,10 @@ class SchemaBehind(RuntimeError):
     """The database is not at the newest migration; the message names the fix."""
 
 
+class MigrationRefused(RuntimeError):
+    """A migration will not run on this data yet; the message names what to run first."""
+
+
 Role = Literal["api", "worker", "rq"]
 
 

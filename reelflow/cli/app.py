@@ -69,12 +69,23 @@ def doctor(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply catalog migrations up to the newest revision."""
-    from reelflow.catalog.db import current_revision, head_revision, make_engine, upgrade
+    from reelflow.catalog.db import (
+        MigrationRefused,
+        current_revision,
+        head_revision,
+        make_engine,
+        upgrade,
+    )
 
     settings = get_settings()
     settings.ensure_home()
     url = settings.resolved_database_url
-    upgrade(url)
+    try:
+        upgrade(url)
+    except MigrationRefused as exc:
+        # e.g. 0006 with QoE beacon rows left: the message names the command to run first.
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     console.print(f"catalog at {current_revision(make_engine(url))} (head {head_revision()})")
 
 

@@ -1,6 +1,9 @@
 """Stored events to Parquet: one Arrow schema per event type, derived from its model.
 
-Columns are the common fields, then the type's own fields by their names in the schema.
+Columns are the common fields, then the type's own fields by their names in the schema,
+then the fields only the server fills (``schema.SERVER_FIELDS``, e.g. a qoe event's DRM
+system and device class). Columns are only ever added, as nullable: a file written before a
+column existed lacks it, and readers take it as null (``events.queries``).
 ``type``, ``date`` and ``hour`` are not stored in the file: they are the Hive partition
 (``events/type=<t>/date=<YYYY-MM-DD>/hour=<HH>/``), which every engine reads from the path.
 """
@@ -16,8 +19,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
-from reelflow.events.schema import CLIENT_EVENTS, ClientEvent
+from reelflow.events.schema import EVENT_MODELS, SERVER_FIELDS, ClientEvent
 
 _TS = pa.timestamp("us", tz="UTC")
 COMMON_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -33,7 +37,6 @@ COMMON_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("plan", pa.string()),
 )
 _COMMON_NAMES = frozenset(name for name, _ in COMMON_COLUMNS) | {"type"}
-_MODELS = {str(typing.get_args(m.model_fields["type"].annotation)[0]): m for m in CLIENT_EVENTS}
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
@@ -54,7 +57,7 @@ def _arrow_type(annotation: Any) -> pa.DataType:
     raise TypeError(f"no Arrow type for {annotation!r}")
 
 
-def _own_fields(model: type[ClientEvent]) -> list[tuple[str, pa.DataType]]:
+def _own_fields(model: type[BaseModel]) -> list[tuple[str, pa.DataType]]:
     return [
         (name, _arrow_type(field.annotation))
         for name, field in model.model_fields.items()
@@ -65,7 +68,9 @@ def _own_fields(model: type[ClientEvent]) -> list[tuple[str, pa.DataType]]:
 @cache
 def arrow_schema(event_type: str) -> pa.Schema:
     """The columns of ``event_type``'s files; KeyError for a type the schema does not know."""
-    return pa.schema([*COMMON_COLUMNS, *_own_fields(_MODELS[event_type])])
+    server = SERVER_FIELDS.get(event_type)
+    filled = _own_fields(server) if server is not None else []
+    return pa.schema([*COMMON_COLUMNS, *_own_fields(EVENT_MODELS[event_type]), *filled])
 
 
 def to_table(event_type: str, records: Sequence[Mapping[str, Any]]) -> pa.Table:

@@ -3,6 +3,9 @@
 DuckDB's own S3 reader (httpfs) downloads itself at run time, so S3 objects are read
 through pyarrow's S3 filesystem and handed to DuckDB as datasets. Every query reads events
 deduplicated by id (``DISTINCT ON (id)``): the files are at-least-once, answers exactly-once.
+A query over a time window reads only the hour partitions it overlaps (the partition hour
+is the hour of ``server_ts``), and a column a file predates reads as null. The QoE queries
+of the admin console are in ``events/qoe_queries.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -22,9 +25,12 @@ from reelflow.config import Settings
 from reelflow.events.maintenance import COMPACTED_NAME
 from reelflow.events.parquet import arrow_schema
 from reelflow.events.schema import EVENT_TYPES
-from reelflow.storage.layout import events_type_prefix
+from reelflow.storage.layout import events_type_prefix, parse_event_key
 
 PARTITION = pa.schema([("date", pa.string()), ("hour", pa.int32())])
+HOUR = timedelta(hours=1)
+# [since, until) in server time; None: unbounded on that side.
+Window = tuple[datetime | None, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -53,16 +59,17 @@ class EventFiles:
         )
         return cls(fs, settings.s3_bucket)
 
-    def _files(self, event_type: str) -> tuple[list[str], list[str]]:
+    def _files(self, event_type: str, window: Window = (None, None)) -> tuple[list[str], list[str]]:
         """(compacted, fresh) file paths: files of hours compacted and left alone since,
-        then every file of the other hours."""
+        then every file of the other hours; only hours that overlap ``window``."""
         path = f"{self.root}/{events_type_prefix(event_type).rstrip('/')}"
         if self.filesystem.get_file_info(path).type != pafs.FileType.Directory:
             return [], []
         found = self.filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
         hours: dict[str, list[str]] = defaultdict(list)
         for info in found:
-            if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
+            parquet = info.type == pafs.FileType.File and info.path.endswith(".parquet")
+            if parquet and self._in_window(info.path, window):
                 hours[info.path.rsplit("/", 1)[0]].append(info.path)
         compacted: list[str] = []
         fresh: list[str] = []
@@ -71,15 +78,27 @@ class EventFiles:
             (compacted if alone else fresh).extend(files)
         return sorted(compacted), sorted(fresh)
 
+    def _in_window(self, path: str, window: Window) -> bool:
+        since, until = window
+        if since is None and until is None:
+            return True
+        hour = parse_event_key(path[len(self.root) :].lstrip("/")).hour
+        return (since is None or hour + HOUR > since) and (until is None or hour < until)
+
     def _relation(
         self, con: duckdb.DuckDBPyConnection, event_type: str, files: list[str]
     ) -> duckdb.DuckDBPyRelation:
         schema = pa.unify_schemas([arrow_schema(event_type), PARTITION])
+        empty = con.from_arrow(schema.empty_table())
         if not files:
-            return con.from_arrow(schema.empty_table())
+            return empty
         if isinstance(self.filesystem, pafs.LocalFileSystem):
-            # DuckDB's own reader: only the columns and row groups a query needs.
-            return con.read_parquet(files, hive_partitioning=True)
+            # DuckDB's own reader: only the columns and row groups a query needs. By name:
+            # a file written before a column was added lacks it; it reads as null.
+            read = con.read_parquet(files, hive_partitioning=True, union_by_name=True)
+            typed = dict(zip(empty.columns, empty.types, strict=True))
+            nulls = [f'CAST(NULL AS {typed[c]}) AS "{c}"' for c in typed if c not in read.columns]
+            return read.project(", ".join(["*", *nulls])) if nulls else read
         base = f"{self.root}/{events_type_prefix(event_type).rstrip('/')}"
         dataset = ds.dataset(
             files,
@@ -91,10 +110,13 @@ class EventFiles:
         )
         return con.from_arrow(dataset)
 
-    def register(self, con: duckdb.DuckDBPyConnection, event_type: str) -> None:
-        """View ``<type>``: one row per event id. Compaction already left one row per id in
-        its hour, so only the hours with fresh files pay for the deduplication."""
-        compacted, fresh = self._files(event_type)
+    def register(
+        self, con: duckdb.DuckDBPyConnection, event_type: str, window: Window = (None, None)
+    ) -> None:
+        """View ``<type>``: one row per event id (of the hours ``window`` overlaps).
+        Compaction already left one row per id in its hour, so only the hours with fresh
+        files pay for the deduplication."""
+        compacted, fresh = self._files(event_type, window)
         self._relation(con, event_type, compacted).create_view(f"compacted_{event_type}")
         self._relation(con, event_type, fresh).create_view(f"fresh_{event_type}")
         con.execute(
@@ -105,13 +127,16 @@ class EventFiles:
 
 @contextmanager
 def connect(
-    files: EventFiles, types: tuple[str, ...] = EVENT_TYPES
+    files: EventFiles, types: tuple[str, ...] = EVENT_TYPES, window: Window = (None, None)
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection with a view per event type, deduplicated by id."""
+    """A DuckDB connection with a view per event type, deduplicated by id, over the hours
+    ``window`` overlaps (every hour by default)."""
     con = duckdb.connect()
     try:
+        # Hours and time buckets in UTC, whatever the host's zone (date_trunc follows it).
+        con.execute("SET TimeZone = 'UTC'")
         for event_type in types:
-            files.register(con, event_type)
+            files.register(con, event_type, window)
         yield con
     finally:
         con.close()
@@ -154,7 +179,7 @@ GROUP BY ALL ORDER BY hour, title, country, plan
 
 def qoe_cells_table(files: EventFiles, since: datetime, until: datetime) -> pa.Table:
     """Start-up p50/p95 and rebuffer ratio by title x country x plan x hour, as Arrow."""
-    with connect(files, ("qoe",)) as con:
+    with connect(files, ("qoe",), (since, until)) as con:
         return con.sql(_QOE_CELLS, params={"since": since, "until": until}).to_arrow_table()
 
 

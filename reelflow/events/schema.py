@@ -5,12 +5,14 @@ The server turns it into a :class:`StoredEvent`: it adds the pseudonymous viewer
 server time and what the client may omit (device, session, country, plan, from the token
 and the live session). Field names are the Parquet column names (``docs/events.md``), so
 a change here is a schema change: add optional fields freely, bump ``SCHEMA_VERSION`` for
-anything else. A new event type is a new model here plus its entry in ``CLIENT_EVENTS``.
+anything else. A new event type is a new model here plus its entry in ``CLIENT_EVENTS``, or
+in ``SERVER_EVENTS`` for one only the API makes (a client sending it is refused).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
@@ -88,6 +90,25 @@ class QoE(ClientEvent):
     bandwidth_kbps: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)] | None = None
 
 
+class QoEServerFields(BaseModel):
+    """What the API adds to a ``qoe`` event from the playback session and the request. Never
+    the client's: ``QoE`` forbids these names, so a player cannot pick its own breakdown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drm: Token | None = Field(
+        default=None, description="the first key system the session may use; clear for none"
+    )
+    device_class: Token | None = Field(
+        default=None, description="tv, tablet, mobile or desktop, from the User-Agent"
+    )
+
+
+# Per type, the fields only the server fills: stored after the type's own fields (and so
+# Parquet columns after them); null where the server did not know them.
+SERVER_FIELDS: dict[str, type[BaseModel]] = {"qoe": QoEServerFields}
+
+
 class Search(ClientEvent):
     type: Literal["search"]
     query: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -130,13 +151,37 @@ class AdQuartile(ClientEvent):
     quartile: Literal["first", "midpoint", "third", "complete"]
 
 
+class SessionStart(ClientEvent):
+    """Server-side only: the API started a playback session (lease taken, links signed)."""
+
+    type: Literal["session_start"]
+    title: TitleId
+    drm: list[Slug] = Field(max_length=4, description="its key systems; none: a clear title")
+    protocols: list[Literal["dash", "hls"]] = Field(max_length=2)
+    max_height: Count = Field(description="the highest rendition the session may play")
+    # No 24 h ceiling: the API's own figure (the resume position of any title), not a client's.
+    position_s: float = Field(ge=0, allow_inf_nan=False, description="where playback resumes")
+
+
 CLIENT_EVENTS: tuple[type[ClientEvent], ...] = (
     PlayStart, Progress, PlayEnd, QoE, Search, RowImpression, RowClick, Exposure,
     AdImpression, AdQuartile,
 )  # fmt: skip
-EVENT_TYPES: tuple[str, ...] = tuple(
-    str(get_args(model.model_fields["type"].annotation)[0]) for model in CLIENT_EVENTS
-)
+# What the API records of its own accord: a player could forge or forget these, so one sent
+# to POST /v1/events is refused naming `type` (parse_client_event).
+SERVER_EVENTS: tuple[type[ClientEvent], ...] = (SessionStart,)
+
+
+def _type_name(model: type[ClientEvent]) -> str:
+    return str(get_args(model.model_fields["type"].annotation)[0])
+
+
+# Every type the log, the writer and the queries know, client- and server-made alike.
+EVENT_MODELS: dict[str, type[ClientEvent]] = {
+    _type_name(model): model for model in (*CLIENT_EVENTS, *SERVER_EVENTS)
+}
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+_SERVER_TYPES = frozenset(_type_name(model) for model in SERVER_EVENTS)
 AnyClientEvent = Annotated[
     PlayStart | Progress | PlayEnd | QoE | Search | RowImpression | RowClick | Exposure
     | AdImpression | AdQuartile,
@@ -200,6 +245,9 @@ _COMMON = frozenset({"id", "type", "ts", "session", "device", "title"})
 
 def parse_client_event(data: object) -> ClientEvent:
     """A client event from its JSON object; ``EventRefused`` names the first bad field."""
+    kind = data.get("type") if isinstance(data, dict) else None
+    if isinstance(kind, str) and kind in _SERVER_TYPES:
+        raise EventRefused("type", f"{kind} is server-side only: the API records it itself")
     try:
         # JSON mode: strict, yet a UUID and a timestamp arrive as strings.
         event: ClientEvent = _CLIENT_EVENT.validate_json(json.dumps(data))
@@ -212,8 +260,15 @@ def parse_client_event(data: object) -> ClientEvent:
     return event
 
 
-def store(event: ClientEvent, ctx: Context, *, now: datetime | None = None) -> StoredEvent:
-    """The stored form of ``event``: checked against the server clock and filled from ``ctx``."""
+def store(
+    event: ClientEvent,
+    ctx: Context,
+    *,
+    now: datetime | None = None,
+    server: Mapping[str, Any] | None = None,
+) -> StoredEvent:
+    """The stored form of ``event``: checked against the server clock and filled from ``ctx``;
+    ``server`` holds the type's server-filled fields (``SERVER_FIELDS``)."""
     now = now or datetime.now(UTC)
     ts = event.ts.astimezone(UTC)
     if ts > now + MAX_CLOCK_AHEAD:
@@ -221,6 +276,11 @@ def store(event: ClientEvent, ctx: Context, *, now: datetime | None = None) -> S
     if ts < now - MAX_EVENT_AGE:
         raise EventRefused("ts", f"{ts.isoformat()} is older than {MAX_EVENT_AGE.days} days")
     own = event.model_dump(mode="json", exclude=set(_COMMON))
+    filled = SERVER_FIELDS.get(event.type)
+    if filled is not None:
+        own |= filled.model_validate(server or {}).model_dump(mode="json")
+    elif server:
+        raise ValueError(f"{event.type} events have no server-filled fields")
     return StoredEvent(
         id=str(event.id),
         type=event.type,

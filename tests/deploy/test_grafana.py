@@ -1,8 +1,10 @@
-"""deploy/grafana/reelflow.json names only metrics the API really exports.
+"""deploy/grafana/reelflow.json names only metrics reelflow really exports.
 
 Metric names are pulled out of every PromQL expression (panel targets and template
 variables), then checked against the families the app's /metrics shows after one request of
-each kind: a playback start and a refusal, a license, a QoE beacon, a health check.
+each kind (a playback start and a refusal, a license, a QoE beacon, a health check) and those
+the events writer's /metrics shows once it has written that beacon's qoe event: QoE comes
+from the event log, not from the API.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from reelflow.events.log import RedisStreamLog
+from reelflow.events.metrics import WriterMetrics
+from reelflow.events.writer import EventWriter
 from tests.fixtures.published import MediaSet
 from tests.playback_api.conftest import ApiHarness, _harness
+from tests.services import free_port
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "reelflow.json"
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
@@ -87,6 +95,25 @@ def test_metric_name_extraction() -> None:
     assert metric_names(expr) == {"a_bucket", "b_total", "c"}
 
 
+def writer_metrics_after_writing(api: ApiHarness) -> str:
+    """The events writer's /metrics (served as `reelflow events writer` serves it) once it
+    has written what the app appended to the event log."""
+    metrics, port = WriterMetrics(), free_port()
+    server = metrics.serve(f"127.0.0.1:{port}")
+    client = redis.Redis.from_url(api.settings.redis_url)
+    try:
+        log = RedisStreamLog(client)
+        writer = EventWriter(log, api.store, "grafana", block_ms=10, on_written=metrics.observe)
+        for _ in range(100):  # bounded: a batch or two
+            if writer.step() == 0:
+                break
+        assert log.backlog() == 0
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    finally:
+        client.close()
+        server.shutdown()
+
+
 def test_every_dashboard_metric_is_exported(api: ApiHarness) -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     title = api.publish("tt-grafana")
@@ -101,7 +128,9 @@ def test_every_dashboard_metric_is_exported(api: ApiHarness) -> None:
     beacon |= {"played_ms": 9000.0, "rebuffer_ms": 1000.0}
     assert api.client.post("/v1/qoe", json=beacon, headers=headers).status_code == 202
     assert api.client.get("/healthz").status_code == 200
-    text = api.client.get("/metrics").text
+    api_text = api.client.get("/metrics").text
+    writer_text = writer_metrics_after_writing(api)
+    text = api_text + writer_text
 
     names = set().union(*(metric_names(e) for e in expressions(dashboard)))
     assert len(names) >= 8, names
@@ -109,12 +138,20 @@ def test_every_dashboard_metric_is_exported(api: ApiHarness) -> None:
     assert missing(dashboard, text) == set()
     # The check can fail: a misspelt metric in a panel is reported.
     broken = json.loads(DASHBOARD.read_text())
-    broken["panels"][0]["targets"][0]["expr"] = "rate(reelflow_qoe_startup_second_bucket[5m])"
-    assert missing(broken, text) == {"reelflow_qoe_startup_second_bucket"}
+    broken["panels"][0]["targets"][0]["expr"] = (
+        "rate(reelflow_events_qoe_startup_second_bucket[5m])"
+    )
+    assert missing(broken, text) == {"reelflow_events_qoe_startup_second_bucket"}
+    # The dashboard's QoE is the writer's, read from the event log: the API exports none.
+    assert not any("qoe" in family.name for family in text_string_to_metric_families(api_text))
+    assert missing(json.loads(DASHBOARD.read_text()), api_text) >= {
+        "reelflow_events_qoe_startup_seconds_bucket",
+        "reelflow_events_qoe_rebuffer_ratio_sum",
+    }
     # The beacon landed in the QoE histograms under bounded labels only.
     labels = 'device_class="desktop",drm="clearkey",plan="basic"'
-    assert f"reelflow_qoe_startup_seconds_count{{{labels}}} 1.0" in text
-    assert f"reelflow_qoe_rebuffer_ratio_sum{{{labels}}} 0.1" in text
+    assert f"reelflow_events_qoe_startup_seconds_count{{{labels}}} 1.0" in writer_text
+    assert f"reelflow_events_qoe_rebuffer_ratio_sum{{{labels}}} 0.1" in writer_text
 
 
 def test_every_panel_has_a_unique_id_and_a_query() -> None:

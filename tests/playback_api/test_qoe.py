@@ -1,43 +1,48 @@
-"""POST /v1/qoe and GET /v1/admin/qoe on the real app, with a real rq worker over real Redis."""
+"""POST /v1/qoe and GET /v1/admin/qoe on the real app, over real Redis: beacons go into the
+viewer event log, a real events writer turns them into Parquet, and the admin report reads
+those files (DuckDB)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 from redis.asyncio import Redis
-from rq import Worker
-from sqlmodel import Session, col, select
 
 from reelflow.catalog.db import session_scope
-from reelflow.catalog.models import QoEBeacon, Title, as_utc
-from reelflow.config import get_settings
-from reelflow.jobs.queue import get_queue, redis_connection
+from reelflow.catalog.models import Title
+from reelflow.events.log import STREAM, RedisStreamLog
+from reelflow.events.pseudonym import pseudonym_key, viewer_pseudonym
+from reelflow.events.queries import connect
+from reelflow.events.writer import EventWriter
 from reelflow.playback_api.delivery.sessions import PlaybackSession, SessionStore, new_session_id
 from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from reelflow.playback_api.routes import qoe as qoe_routes
 from tests.playback_api.conftest import ApiHarness
 
 
+def write_events(api: ApiHarness) -> int:
+    """What the events writer does in the stack: the app's stream into its store's files."""
+    client = redis.Redis.from_url(api.settings.redis_url)
+    try:
+        writer = EventWriter(RedisStreamLog(client), api.store, "tests", block_ms=10)
+        for _ in range(100):  # bounded: a few batches at most
+            if writer.step() == 0:
+                return writer.counts.events
+    finally:
+        client.close()
+    raise AssertionError("the stream did not drain")
+
+
 @pytest.fixture
-def drain(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
-    """Runs a burst rq worker whose jobs see the app's catalog (they read REELFLOW_* env)."""
-    monkeypatch.setenv("REELFLOW_HOME", str(api.settings.home))
-    monkeypatch.setenv("REELFLOW_DATABASE_URL", api.settings.resolved_database_url)
-    monkeypatch.setenv("REELFLOW_REDIS_URL", api.settings.redis_url)
-    monkeypatch.setenv("REELFLOW_RQ_QUEUE", api.settings.rq_queue)
-    get_settings.cache_clear()
-
-    def run() -> None:
-        conn = redis_connection(api.settings)
-        Worker([get_queue(api.settings, conn)], connection=conn).work(burst=True)
-
-    yield run
-    get_settings.cache_clear()
+def drain(api: ApiHarness) -> Iterator[Callable[[], int]]:
+    yield lambda: write_events(api)
 
 
 def _add_title(api: ApiHarness, title_id: str) -> None:
@@ -80,9 +85,16 @@ def _body(session_id: str | None = None, title_id: str = "qoe-movie", **extra: A
     return {"session_id": session_id or new_session_id(), "title_id": title_id, **extra}
 
 
-def _rows(api: ApiHarness) -> list[QoEBeacon]:
-    with Session(api.engine) as s:
-        return list(s.exec(select(QoEBeacon).order_by(col(QoEBeacon.id))))
+def _stream_length(api: ApiHarness) -> int:
+    return int(redis.Redis.from_url(api.settings.redis_url).xlen(STREAM))
+
+
+def _written(api: ApiHarness) -> list[dict[str, Any]]:
+    """The qoe events in the app's event files, oldest first."""
+    with connect(api.client.app.state.ctx.event_files, ("qoe",)) as con:  # type: ignore[attr-defined]
+        cursor = con.execute("SELECT * FROM qoe ORDER BY server_ts, id")
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
@@ -96,8 +108,8 @@ def _assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
 # ---- POST /v1/qoe ----------------------------------------------------------------------
 
 
-def test_beacon_is_queued_then_written_with_the_sessions_title(
-    api: ApiHarness, drain: Callable[[], None]
+def test_beacon_is_logged_then_written_with_the_sessions_breakdown(
+    api: ApiHarness, drain: Callable[[], int]
 ) -> None:
     _add_title(api, "qoe-movie")
     session_id = _live_session(api, account="acct-a", title_id="qoe-movie")
@@ -111,24 +123,55 @@ def test_beacon_is_queued_then_written_with_the_sessions_title(
         errors=["net:timeout", "drm.license_denied"],
     )
     before = datetime.now(UTC)
-    r = api.client.post("/v1/qoe", json=body, headers=api.auth(sub="acct-a"))
+    phone = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148"}
+    r = api.client.post("/v1/qoe", json=body, headers={**api.auth(sub="acct-a"), **phone})
     assert r.status_code == 202 and r.json() == {"accepted": True}
-    assert _rows(api) == []  # accepted, not yet written: the worker does that
+    assert _stream_length(api) == 1 and _written(api) == []  # logged; the writer writes it
 
-    drain()
+    assert drain() == 1
 
-    [row] = _rows(api)
-    assert (row.title_id, row.session_id, row.account) == ("qoe-movie", session_id, "acct-a")
-    assert (row.startup_ms, row.rebuffer_count, row.rebuffer_ms) == (850.5, 2, 1200.0)
-    assert (row.played_ms, row.bitrate_switches) == (30_000.0, 4)
-    assert row.errors == ["net:timeout", "drm.license_denied"]
-    received = as_utc(row.received_at)  # SQLite hands back naive UTC
-    assert received is not None
-    assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
+    [event] = _written(api)
+    key = pseudonym_key(api.settings.secrets().signing_secret)
+    assert (event["title"], event["session"]) == ("qoe-movie", session_id)
+    assert event["viewer"] == viewer_pseudonym(key, "acct-a")
+    assert (event["startup_ms"], event["rebuffer_count"], event["rebuffer_ms"]) == (
+        850.5,
+        2,
+        1200.0,
+    )
+    assert (event["played_ms"], event["bitrate_switches"]) == (30_000.0, 4)
+    assert event["errors"] == ["net:timeout", "drm.license_denied"]
+    # The breakdown is the server's: plan and country from the session, the DRM system the
+    # session may use, the device class from the User-Agent.
+    assert (event["plan"], event["country"]) == ("premium", "US")
+    assert (event["drm"], event["device_class"]) == ("clearkey", "mobile")
+    assert before - timedelta(seconds=1) <= event["server_ts"] <= datetime.now(UTC)
+
+
+def test_the_breakdown_cannot_come_from_the_player(
+    api: ApiHarness, drain: Callable[[], int]
+) -> None:
+    _add_title(api, "qoe-movie")
+    session_id = _live_session(api, account="acct-p", title_id="qoe-movie")
+    headers = api.auth(sub="acct-p")
+    for extra in ({"drm": "widevine"}, {"device_class": "tv"}, {"plan": "basic"}):
+        r = api.client.post("/v1/qoe", json={**_body(session_id), **extra}, headers=headers)
+        doc = _assert_problem(r, 422, "validation_error")
+        assert any(next(iter(extra)) in err["loc"] for err in doc["errors"]), doc
+    qoe = {"id": str(uuid.uuid4()), "type": "qoe", "ts": datetime.now(UTC).isoformat(),
+           "title": "qoe-movie", "session": session_id, "drm": "widevine"}  # fmt: skip
+    r = api.client.post("/v1/events", json={"events": [qoe]}, headers=headers)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["drm"]
+    # A qoe event a player sends itself is kept, its breakdown unknown to the server.
+    del qoe["drm"]
+    assert api.client.post("/v1/events", json={"events": [qoe]}, headers=headers).status_code == 202
+    assert drain() == 1
+    [event] = _written(api)
+    assert (event["drm"], event["device_class"]) == (None, None)
 
 
 def test_an_ended_sessions_final_beacon_is_accepted_within_the_grace(
-    api: ApiHarness, drain: Callable[[], None]
+    api: ApiHarness, drain: Callable[[], int]
 ) -> None:
     _add_title(api, "qoe-movie")
     headers = api.auth(sub="acct-b")
@@ -137,8 +180,11 @@ def test_an_ended_sessions_final_beacon_is_accepted_within_the_grace(
     assert api.client.delete(f"/v1/sessions/{session_id}", headers=headers).status_code == 204
     final = api.client.post("/v1/qoe", json=_body(session_id, played_ms=5), headers=headers)
     assert final.status_code == 202, final.text
-    drain()
-    assert [(row.title_id, row.account) for row in _rows(api)] == [("qoe-movie", "acct-b")] * 2
+    assert drain() == 2
+    written = _written(api)
+    assert [(e["title"], e["session"]) for e in written] == [("qoe-movie", session_id)] * 2
+    # The grace mark keeps the session's breakdown for the final beacon.
+    assert [(e["plan"], e["drm"]) for e in written] == [("premium", "clearkey")] * 2
 
 
 def test_beacon_for_another_accounts_live_session_is_refused(api: ApiHarness) -> None:
@@ -148,7 +194,7 @@ def test_beacon_for_another_accounts_live_session_is_refused(api: ApiHarness) ->
         "/v1/qoe", json=_body(session_id, played_ms=10), headers=api.auth(sub="acct-intruder")
     )
     _assert_problem(r, 404, "not_found")
-    assert get_queue(api.settings, redis_connection(api.settings)).count == 0
+    assert _stream_length(api) == 0
 
 
 def test_beacon_needs_a_viewer_token(api: ApiHarness) -> None:
@@ -182,7 +228,7 @@ def test_invalid_beacons_are_validation_problems(api: ApiHarness, case: str) -> 
     r = api.client.post("/v1/qoe", json={**_body(), **change}, headers=api.auth())
     doc = _assert_problem(r, 422, "validation_error")
     assert any(field in err["loc"] for err in doc["errors"]), doc
-    assert get_queue(api.settings, redis_connection(api.settings)).count == 0
+    assert _stream_length(api) == 0
 
 
 def test_nan_is_refused(api: ApiHarness) -> None:
@@ -227,7 +273,7 @@ def test_beacons_are_rate_limited_per_account(
 # ---- GET /v1/admin/qoe ---------------------------------------------------------------------
 
 
-def test_admin_report_aggregates_beacons(api: ApiHarness, drain: Callable[[], None]) -> None:
+def test_admin_report_aggregates_beacons(api: ApiHarness, drain: Callable[[], int]) -> None:
     _add_title(api, "qoe-movie")
     _add_title(api, "other")
     viewer = api.auth(sub="acct-v")
@@ -246,7 +292,7 @@ def test_admin_report_aggregates_beacons(api: ApiHarness, drain: Callable[[], No
     ]  # fmt: skip
     for body in beacons:
         assert api.client.post("/v1/qoe", json=body, headers=viewer).status_code == 202
-    drain()
+    assert drain() == 7
 
     admin = api.auth(admin=True)
     r = api.client.get("/v1/admin/qoe", headers=admin)

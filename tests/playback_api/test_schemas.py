@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 from pydantic import BaseModel
 
-from reelflow.jobs.qoe_series import SessionQoE
+from reelflow.events.qoe_queries import SessionQoE
 from reelflow.lifecycle.contracts import RenditionInfo
 from reelflow.playback_api.http.schemas import model_from_dataclass, renamed
 from reelflow.playback_api.routes.admin_qoe import SessionOut

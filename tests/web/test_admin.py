@@ -1,8 +1,9 @@
 """The admin console (/admin) in Debian's Chromium against the real stack (see conftest.py).
 
 QoE beacons go in through POST /v1/qoe on real playback sessions (with phone, tablet and
-desktop User-Agents) and are written by a real rq worker; the title is the one the
-conftest published through the real lifecycle.
+desktop User-Agents) into the viewer event log, and a real events writer turns them into the
+Parquet files the console's QoE view reads; the title is the one the conftest published
+through the real lifecycle.
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from playwright.sync_api import Page, expect
-from rq import SimpleWorker
 
-from reelflow.config import get_settings
-from reelflow.jobs.queue import get_queue, redis_connection
+from reelflow.events.log import RedisStreamLog
+from reelflow.events.metrics import WriterMetrics
+from reelflow.events.writer import EventWriter
 from reelflow.playback_api.auth.auth import Plan
+from reelflow.storage import store_from_settings
+from tests.services import free_port
 from tests.web.conftest import MAIN_NAME, MAIN_TITLE, WebStack
 
 pytestmark = pytest.mark.slow
@@ -56,17 +60,36 @@ def admin_sign_in(page: Page, stack: WebStack, sub: str = "ops") -> None:
     expect(page.locator("#account-label")).to_have_text(sub)
 
 
+@dataclass(frozen=True)
+class Seeded:
+    sessions: dict[str, str]  # phone, tablet, desktop -> session id
+    writer_metrics: str  # the events writer's /metrics once it wrote the beacons
+
+
+def write_events(stack: WebStack) -> str:
+    """What `reelflow events writer` does in the stack, its /metrics served as it serves
+    them: the event log into the stack's store; returns the metrics once all is written."""
+    metrics, port = WriterMetrics(), free_port()
+    server = metrics.serve(f"127.0.0.1:{port}")
+    client = redis.Redis.from_url(stack.settings.redis_url)
+    try:
+        log = RedisStreamLog(client)
+        store = store_from_settings(stack.settings)
+        writer = EventWriter(log, store, "web-tests", block_ms=10, on_written=metrics.observe)
+        for _ in range(100):  # bounded: a few batches at most
+            if writer.step() == 0:
+                break
+        assert log.backlog() == 0
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    finally:
+        client.close()
+        server.shutdown()
+
+
 @pytest.fixture(scope="module")
-def seeded(web_stack: WebStack) -> Iterator[dict[str, str]]:
-    """Three sessions' beacons through the real API and a real rq worker: a slow start with
-    errors on a basic phone, a rebuffering standard tablet, a quick premium desktop."""
-    mp = pytest.MonkeyPatch()
-    s = web_stack.settings
-    mp.setenv("REELFLOW_HOME", str(s.home))
-    mp.setenv("REELFLOW_DATABASE_URL", s.resolved_database_url)
-    mp.setenv("REELFLOW_REDIS_URL", s.redis_url)
-    mp.setenv("REELFLOW_RQ_QUEUE", s.rq_queue)
-    get_settings.cache_clear()
+def seeded(web_stack: WebStack) -> Seeded:
+    """Three sessions' beacons through the real API and a real events writer: a slow start
+    with errors on a basic phone, a rebuffering standard tablet, a quick premium desktop."""
     sessions: dict[str, str] = {}
     plans: tuple[tuple[str, Plan, str, str, float, float, list[str]], ...] = (
         ("phone", "basic", "BR", PHONE_UA, 2400.0, 0.0, ["shaka:1001", "shaka:3016"]),
@@ -93,11 +116,7 @@ def seeded(web_stack: WebStack) -> Iterator[dict[str, str]]:
             )
             assert sent.status_code == 202, sent.text
         assert web_stack.api("DELETE", f"/v1/sessions/{sid}", token).status_code == 204
-    conn = redis_connection(s)
-    SimpleWorker([get_queue(s, conn)], connection=conn).work(burst=True)
-    yield sessions
-    mp.undo()
-    get_settings.cache_clear()
+    return Seeded(sessions, write_events(web_stack))
 
 
 def _admin(stack: WebStack) -> str:
@@ -110,7 +129,7 @@ def _admin(stack: WebStack) -> str:
     )  # fmt: skip
 
 
-def test_qoe_aggregates_by_each_dimension(web_stack: WebStack, seeded: dict[str, str]) -> None:
+def test_qoe_aggregates_by_each_dimension(web_stack: WebStack, seeded: Seeded) -> None:
     admin = _admin(web_stack)
     expected = {
         "plan": {"basic", "standard", "premium"},
@@ -131,10 +150,10 @@ def test_qoe_aggregates_by_each_dimension(web_stack: WebStack, seeded: dict[str,
     ratios = [p["rebuffer_ratio"] for p in tablet["points"] if p["group"] == "tablet"]
     assert ratios and abs(sum(ratios) - 1500 / (14000 + 1500)) < 1e-9
     slowest = web_stack.api("GET", "/v1/admin/qoe/sessions?order=slowest", admin).json()
-    assert slowest[0]["session_id"] == seeded["phone"]
+    assert slowest[0]["session_id"] == seeded.sessions["phone"]
     assert slowest[0]["device_class"] == "mobile" and slowest[0]["plan"] == "basic"
     failing = web_stack.api("GET", "/v1/admin/qoe/sessions?order=failing", admin).json()
-    assert [s["session_id"] for s in failing] == [seeded["phone"]]
+    assert [s["session_id"] for s in failing] == [seeded.sessions["phone"]]
     assert failing[0]["error_count"] == 2
     # Bad input is a clear 422, not a 500: too many buckets for the window.
     too_fine = web_stack.api(
@@ -142,13 +161,12 @@ def test_qoe_aggregates_by_each_dimension(web_stack: WebStack, seeded: dict[str,
     )
     assert too_fine.status_code == 422
     assert "buckets" in too_fine.json()["detail"]
-    # The Prometheus histograms got the same beacons, labelled by plan, DRM and device only.
-    metrics = web_stack.api("GET", "/metrics", admin).text
-    assert (
-        'reelflow_qoe_startup_seconds_count{device_class="mobile",drm="clearkey",plan="basic"} 1.0'
-        in metrics
-    )
-    assert 'reelflow_qoe_rebuffer_ratio_count{device_class="tablet"' in metrics
+    # The writer's Prometheus histograms got the same beacons (Grafana reads those), labelled
+    # by plan, DRM and device only.
+    metrics = seeded.writer_metrics
+    phone = 'device_class="mobile",drm="clearkey",plan="basic"'
+    assert f"reelflow_events_qoe_startup_seconds_count{{{phone}}} 1.0" in metrics
+    assert 'reelflow_events_qoe_rebuffer_ratio_count{device_class="tablet"' in metrics
 
 
 def test_admin_endpoints_refuse_a_viewer_token(web_stack: WebStack, page: Page) -> None:
@@ -172,7 +190,7 @@ def test_admin_endpoints_refuse_a_viewer_token(web_stack: WebStack, page: Page) 
 
 
 def test_qoe_view_plots_the_seeded_beacons(
-    web_stack: WebStack, seeded: dict[str, str], page: Page, tmp_path: Path
+    web_stack: WebStack, seeded: Seeded, page: Page, tmp_path: Path
 ) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
     admin_sign_in(page, web_stack)
@@ -185,7 +203,9 @@ def test_qoe_view_plots_the_seeded_beacons(
     legend = page.locator("#qoe-charts .chart").first.locator(".u-legend")
     for plan in ("basic", "standard", "premium"):
         expect(legend).to_contain_text(plan)
-    expect(page.locator("#qoe-slowest tbody tr").first).to_contain_text(seeded["phone"][:12])
+    expect(page.locator("#qoe-slowest tbody tr").first).to_contain_text(
+        seeded.sessions["phone"][:12]
+    )
     expect(page.locator("#qoe-slowest tbody tr").first).to_contain_text("2400 ms")
     expect(page.locator("#qoe-failing tbody tr")).to_have_count(1)
     expect(page.locator("#qoe-titles")).to_contain_text(MAIN_TITLE)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
 
@@ -30,6 +29,8 @@ from reelflow.storage import ObjectStore
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+
+    from reelflow.events.queries import EventFiles
 
 
 @dataclass
@@ -53,7 +54,7 @@ class ApiContext:
         default_factory=lambda: TTLCache(ttl_s=300, max_entries=4096), repr=False
     )
     small_files: SmallFileCache = field(default_factory=SmallFileCache, repr=False)
-    _rq_redis: SyncRedis | None = field(default=None, repr=False)
+    _event_files: EventFiles | None = field(default=None, repr=False)
     _temporal: Client | None = field(default=None, repr=False)
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -98,18 +99,17 @@ class ApiContext:
             return self._temporal
 
     @property
-    def rq_redis(self) -> SyncRedis:
-        """A synchronous client for enqueuing rq jobs (rq has no asyncio API); one pool."""
-        if self._rq_redis is None:
-            self._rq_redis = SyncRedis.from_url(
-                self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2
-            )
-        return self._rq_redis
+    def event_files(self) -> EventFiles:
+        """Where the viewer event files are (the admin QoE queries read them), built on first
+        use: DuckDB and pyarrow load only in an API that is asked for them."""
+        if self._event_files is None:
+            from reelflow.events.queries import EventFiles
+
+            self._event_files = EventFiles.from_settings(self.settings)
+        return self._event_files
 
     async def close(self) -> None:
         await self.redis.aclose()
-        if self._rq_redis is not None:
-            self._rq_redis.close()
 
 
 def api_context(request: Request) -> ApiContext:

@@ -42,11 +42,8 @@ def problem_label(slug: object) -> str:
     return slug if isinstance(slug, str) and slug in PROBLEM_TYPES else OTHER
 
 
-# QoE histogram labels: each from a closed set, so a made-up plan or DRM name in a session
-# (or a new device) cannot add series.
-QOE_PLANS = frozenset({"basic", "standard", "premium"})
-QOE_DRM = frozenset({"clearkey", "widevine", "playready", "fairplay", "clear"})
-DEVICE_CLASSES = ("tv", "tablet", "mobile", "desktop")
+# A QoE beacon's device class (stored in its qoe event; the events writer's QoE histograms
+# are labelled by it, events/metrics.py): one of events.metrics.DEVICE_CLASSES.
 _TV_UA = re.compile(r"smart-?tv|tizen|web0s|webos|hbbtv|crkey|appletv|aftb|aftt|bravia", re.I)
 _TABLET_UA = re.compile(r"ipad|tablet|android(?!.*mobile)", re.I)
 _MOBILE_UA = re.compile(r"mobi|iphone|ipod|android", re.I)
@@ -90,47 +87,17 @@ class Metrics:
             ["type"],
             registry=self.registry,
         )
+        self.events_lost = Counter(
+            "reelflow_server_events_lost_total",
+            "Server-side events the event log refused (the request they record went on)",
+            ["type"],
+            registry=self.registry,
+        )
         self.active_leases = Gauge(
             "reelflow_active_stream_leases",
             "Concurrent-stream leases alive in Redis (sampled at scrape time)",
             registry=self.registry,
         )
-        qoe_labels = ["plan", "drm", "device_class"]
-        self.qoe_startup = Histogram(
-            "reelflow_qoe_startup_seconds",
-            "Player start-up time (Play to first frame) from QoE beacons",
-            qoe_labels,
-            buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
-            registry=self.registry,
-        )
-        self.qoe_rebuffer = Histogram(
-            "reelflow_qoe_rebuffer_ratio",
-            "Rebuffer time / (played + rebuffer time) per QoE beacon that played",
-            qoe_labels,
-            buckets=(0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1),
-            registry=self.registry,
-        )
-
-    def observe_beacon(
-        self,
-        *,
-        plan: str,
-        drm: str,
-        device: str,
-        startup_ms: float | None,
-        rebuffer_ms: float,
-        played_ms: float,
-    ) -> None:
-        labels = (
-            plan if plan in QOE_PLANS else OTHER,
-            drm if drm in QOE_DRM else OTHER,
-            device if device in DEVICE_CLASSES else OTHER,
-        )
-        if startup_ms is not None:
-            self.qoe_startup.labels(*labels).observe(startup_ms / 1000)
-        watched = rebuffer_ms + played_ms
-        if watched > 0:
-            self.qoe_rebuffer.labels(*labels).observe(rebuffer_ms / watched)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,8 +1,8 @@
 """Response models built from the dataclasses they show, so a shape is written down once.
 
 Where an answer is a dataclass the lower layers already define (a rendition from the
-lifecycle contracts, a QoE session from the QoE job), the API's pydantic model is made from
-it here rather than copied field by field: a field added there appears in the API too.
+lifecycle contracts, a QoE session from the event log's queries), the API's pydantic model is
+made from it here rather than copied field by field: a field added there appears in the API too.
 The model gets its own name and docstring, so the OpenAPI document names it as before.
 """
 

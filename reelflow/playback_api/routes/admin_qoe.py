@@ -1,8 +1,10 @@
 """The admin console's data (admin token): QoE over time by dimension, the worst sessions, and
 one title's supply-chain record (lifecycle, QC, ladder, package).
 
-Every read is a catalog query; the only thing signed here is a short-lived media prefix so the
-console can show the title's sprite sheets from the same /media/ route players use.
+QoE is read from the viewer event log (events/qoe_queries.py: DuckDB over the Parquet files, in
+a thread); the title's record is a catalog query. The only thing signed here is a short-lived
+media prefix so the console can show the title's sprite sheets from the same /media/ route
+players use.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from reelflow.catalog.models import as_utc
-from reelflow.catalog.qoe_queries import Dimension, SessionOrder
 from reelflow.catalog.viewer_queries import title_record
 from reelflow.domain.ids import TITLE_ID_PATTERN, version_label
 from reelflow.domain.ladders import apple_fixed_ladder
-from reelflow.jobs.qoe_series import (
+from reelflow.events.qoe_queries import (
     MAX_GROUPS,
     MIN_BUCKET_S,
+    Dimension,
     SeriesPoint,
+    SessionOrder,
     SessionQoE,
     qoe_sessions,
     qoe_timeseries,
@@ -63,7 +66,7 @@ _POINT_NAMES = {"bucket_start": "t"}
 if TYPE_CHECKING:
     SeriesPointOut = BaseModel
 else:
-    # The QoE job's SeriesPoint, its bucket start answered as ``t``: one field list.
+    # The QoE query's SeriesPoint, its bucket start answered as ``t``: one field list.
     SeriesPointOut = model_from_dataclass(
         SeriesPoint,
         "SeriesPointOut",
@@ -101,7 +104,7 @@ async def qoe_timeseries_report(
     try:
         series = await asyncio.to_thread(
             qoe_timeseries,
-            ctx.engine,
+            ctx.event_files,
             since=start,
             until=end,
             by=by,
@@ -111,7 +114,7 @@ async def qoe_timeseries_report(
         )
     except ValueError as exc:  # too many buckets: the message says which knob to turn
         raise Problem("validation_error", str(exc)) from exc
-    # The job's Series field for field, its points renamed as SeriesPointOut has them.
+    # The query's Series field for field, its points renamed as SeriesPointOut has them.
     points = [renamed(p, _POINT_NAMES) for p in series.points]
     return SeriesOut.model_validate({**renamed(series, {}), "points": points})
 
@@ -119,7 +122,7 @@ async def qoe_timeseries_report(
 if TYPE_CHECKING:
     SessionOut = BaseModel
 else:
-    # The QoE job's SessionQoE as the answer's model: one definition of the fields.
+    # The QoE query's SessionQoE as the answer's model: one definition of the fields.
     SessionOut = model_from_dataclass(SessionQoE, "SessionOut")
 
 
@@ -132,7 +135,9 @@ async def qoe_session_list(
 ) -> list[SessionQoE]:
     """The sessions that started slowest, or that reported playback errors."""
     start, _ = _window(since, None)
-    return await asyncio.to_thread(qoe_sessions, ctx.engine, since=start, order=order, limit=limit)
+    return await asyncio.to_thread(
+        qoe_sessions, ctx.event_files, since=start, order=order, limit=limit
+    )
 
 
 class TitleOverview(BaseModel):
