@@ -5,15 +5,18 @@ finished and redoes at most the hour it was in.
 
 They heartbeat on a timer (``auto_heartbeat``) whatever a partition takes, with the hours
 done out of the hours pending as details, so ``temporal workflow describe`` shows how far
-an attempt got inside a type.
+an attempt got inside a type (waiting for a running erasure's lock included). They need
+Redis for that lock: ``REELFLOW_REDIS_URL`` on the control workers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
+import redis
 from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
@@ -23,6 +26,7 @@ from reelflow.events import upkeep
 from reelflow.events.queries import EventFiles
 from reelflow.events.retention import retention_from_settings
 from reelflow.events.schema import EVENT_TYPES
+from reelflow.events.service import upkeep_lock
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import events_upkeep as u
 from reelflow.lifecycle.activity_defs import implements
@@ -41,6 +45,11 @@ class EventsUpkeepActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.files = EventFiles.from_settings(deps.settings)
+        # For the erasures' lock only (connects on first use).
+        self.redis = redis.Redis.from_url(deps.settings.redis_url)
+
+    def _exclusive(self) -> AbstractContextManager[object]:
+        return upkeep_lock(self.redis)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.plan_events_upkeep, self.upkeep_event_type, self.expire_events]
@@ -67,7 +76,7 @@ class EventsUpkeepActivities:
             progress.update(step, done=done, total=total, unit="hours")
 
         done = upkeep.upkeep_type(
-            self.deps.store, self.files, req.event_type, _instant(req.now), report
+            self.deps.store, self.files, req.event_type, _instant(req.now), report, self._exclusive
         )
         return u.TypeUpkeepResult(done.event_type, done.hours, done.compacted, done.aggregated)
 
@@ -80,5 +89,6 @@ class EventsUpkeepActivities:
             # No retry mends a setting: the run fails, named, until the worker is fixed.
             raise ApplicationError(str(exc), type="ConfigError", non_retryable=True) from None
         current_progress().update("expire")
-        expiry = upkeep.expire_raw(self.deps.store, self.files, _instant(req.now), retention)
+        now = _instant(req.now)
+        expiry = upkeep.expire_raw(self.deps.store, self.files, now, retention, self._exclusive)
         return u.ExpireResult(expiry.files_by_type, expiry.aggregated)

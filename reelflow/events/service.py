@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -31,6 +32,13 @@ ERASURE_LOCK = "reelflow:events:erasure-lock"
 # lock lapses after it.
 ERASURE_LOCK_S = 30 * 60
 ERASURE_WAIT_S = 10.0  # for a running erasure to finish before this one gives up
+
+
+def upkeep_lock(client: redis.Redis) -> AbstractContextManager[object]:
+    """The erasures' lock, held by upkeep around each partition it rewrites or deletes
+    (``events.upkeep``): a compaction that read a file an erasure then rewrote would write
+    the erased rows back into the compacted file. Waits for a running erasure."""
+    return client.lock(ERASURE_LOCK, timeout=ERASURE_LOCK_S, blocking_timeout=ERASURE_LOCK_S)
 
 
 class ErasureBusy(RuntimeError):
@@ -116,7 +124,13 @@ class Events:
         """One upkeep run in this process, as the hourly schedule's activities do it
         (``events.upkeep``): compact every finished hour, writing the kept aggregates
         first, then drop partitions past retention."""
-        return upkeep.run_upkeep(self.store, self.files, now or datetime.now(UTC), retention)
+        return upkeep.run_upkeep(
+            self.store,
+            self.files,
+            now or datetime.now(UTC),
+            retention,
+            exclusive=lambda: upkeep_lock(self.log.client),
+        )
 
     def run_writer(self) -> WriterCounts:
         """Write until SIGTERM or SIGINT; the batch in hand is finished first."""

@@ -12,12 +12,17 @@ per event type, then ``expire_raw``) and for ``reelflow events compact`` (``run_
 - Retention deletes whole raw partitions past their type's retention; an aggregated type's
   hour still without its aggregate gets it first, so no kept hour depends on a compaction
   run having happened in time.
+- Erasures rewrite the same files: the callers pass ``exclusive``, the erasures' lock
+  (``service.upkeep_lock``), held around each partition's compaction and around the
+  expiry's deletes, so an erasure waits seconds, not a whole run. Aggregates are written
+  outside it: they hold no viewer.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +49,7 @@ AGGREGATED: dict[str, Kept] = {"qoe": Kept(write_qoe_hourly, kept_qoe_hours)}
 AGGREGATE_BATCH = 24
 
 Progress = Callable[[int, int], None]  # (hours done, hours in all)
+Exclusive = Callable[[], AbstractContextManager[object]]  # the lock erasures hold
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ def upkeep_type(
     event_type: str,
     now: datetime,
     progress: Progress | None = None,
+    exclusive: Exclusive = nullcontext,
 ) -> TypeUpkeep:
     """Aggregate and compact every pending closed hour of one type."""
     work = pending(store, event_type, now)
@@ -100,7 +107,8 @@ def upkeep_type(
         for item in batch:
             if item.compact:
                 part = maintenance.Partition(event_type, item.hour)
-                compacted += maintenance.compact(store, part)[1] >= 0
+                with exclusive():
+                    compacted += maintenance.compact(store, part)[1] >= 0
             done += 1
             if progress is not None:
                 progress(done, len(work))
@@ -114,7 +122,11 @@ class Expiry:
 
 
 def expire_raw(
-    store: ObjectStore, files: EventFiles, now: datetime, retention: Retention
+    store: ObjectStore,
+    files: EventFiles,
+    now: datetime,
+    retention: Retention,
+    exclusive: Exclusive = nullcontext,
 ) -> Expiry:
     """Delete raw partitions past retention; aggregates are written first where missing."""
     aggregated = 0
@@ -124,16 +136,21 @@ def expire_raw(
         due = [hour for hour in due if hour + HOUR <= cutoff]
         for start in range(0, len(due), AGGREGATE_BATCH):
             aggregated += _aggregate(store, files, event_type, due[start : start + AGGREGATE_BATCH])
-    removed = maintenance.expire(store, now, retention.of)
+    with exclusive():
+        removed = maintenance.expire(store, now, retention.of)
     return Expiry(removed, aggregated)
 
 
 def run_upkeep(
-    store: ObjectStore, files: EventFiles, now: datetime, retention: Retention
+    store: ObjectStore,
+    files: EventFiles,
+    now: datetime,
+    retention: Retention,
+    exclusive: Exclusive = nullcontext,
 ) -> dict[str, int]:
     """Every type's upkeep, then retention: what one scheduled run does, in one process."""
-    done = [upkeep_type(store, files, t, now) for t in EVENT_TYPES]
-    expiry = expire_raw(store, files, now, retention)
+    done = [upkeep_type(store, files, t, now, exclusive=exclusive) for t in EVENT_TYPES]
+    expiry = expire_raw(store, files, now, retention, exclusive)
     return {
         "partitions_compacted": sum(t.compacted for t in done),
         "hours_aggregated": sum(t.aggregated for t in done) + expiry.aggregated,

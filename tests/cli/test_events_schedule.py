@@ -70,7 +70,9 @@ def _write_a_closed_qoe_hour(settings: Settings, redis_url: str) -> datetime:
 async def test_trigger_runs_the_upkeep_and_show_reports_it(
     temporal_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, redis_url: str
 ) -> None:
-    settings = Settings(home=tmp_path / "state", control_queue=f"{task_queue}-control")
+    settings = Settings(
+        home=tmp_path / "state", control_queue=f"{task_queue}-control", redis_url=redis_url
+    )
     settings.ensure_home()
     upgrade(settings.resolved_database_url)
     hour = _write_a_closed_qoe_hour(settings, redis_url)

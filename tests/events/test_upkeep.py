@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+from redis.exceptions import LockError
+from redis.lock import Lock
+
 from reelflow.events.aggregates import kept_qoe_hours, qoe_hourly
 from reelflow.events.log import RedisStreamLog
 from reelflow.events.maintenance import COMPACTED_NAME
 from reelflow.events.queries import EventFiles, distinct_counts, qoe_cells_table
 from reelflow.events.retention import Retention
 from reelflow.events.schema import StoredEvent
+from reelflow.events.service import ERASURE_LOCK, upkeep_lock
 from reelflow.events.upkeep import HourWork, expire_raw, pending, run_upkeep, upkeep_type
 from reelflow.events.writer import EventWriter
 from reelflow.storage import LocalStore
@@ -119,3 +124,32 @@ def test_expiry_alone_writes_a_missing_aggregate_before_deleting(
     assert list(_hours(local_store, "qoe")) == []
     [cell] = qoe_hourly(files, OLD, OLD + timedelta(hours=1)).to_pylist()
     assert cell["beacons"] == 3
+
+
+def test_compaction_waits_for_the_lock_an_erasure_holds(
+    stream_log: RedisStreamLog, local_store: LocalStore, files: EventFiles
+) -> None:
+    _write(stream_log, local_store, [_beacon(WEEK_AGO), _beacon(WEEK_AGO), _beacon(WEEK_AGO)])
+    client = stream_log.client
+    lock = upkeep_lock(client)
+    assert isinstance(lock, Lock) and lock.name == ERASURE_LOCK  # the one erasures take
+    erasing = client.lock(ERASURE_LOCK, timeout=60)
+    assert erasing.acquire(blocking=False)
+
+    def impatient() -> Lock:  # the upkeep's lock, giving up fast for the test
+        return client.lock(ERASURE_LOCK, timeout=60, blocking_timeout=0.2)
+
+    try:
+        with pytest.raises(LockError):
+            upkeep_type(local_store, files, "qoe", NOW, exclusive=impatient)
+        # The aggregate (no viewer in it) was written; no file was rewritten under the erasure.
+        assert kept_qoe_hours(local_store) == {WEEK_AGO}
+        assert COMPACTED_NAME not in _hours(local_store, "qoe")["date=2026-11-30/hour=16"]
+        with pytest.raises(LockError):
+            expire_raw(local_store, files, NOW + timedelta(days=200), RETENTION, impatient)
+        assert len(_hours(local_store, "qoe")["date=2026-11-30/hour=16"]) == 2
+    finally:
+        erasing.release()
+    done = upkeep_type(local_store, files, "qoe", NOW, exclusive=impatient)
+    assert (done.compacted, done.aggregated) == (1, 1)
+    assert _hours(local_store, "qoe")["date=2026-11-30/hour=16"] == [COMPACTED_NAME]

@@ -41,10 +41,11 @@ def _event(type_: str, at: datetime, **fields: object) -> StoredEvent:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, task_queue: str) -> Settings:
+def settings(tmp_path: Path, task_queue: str, redis_url: str) -> Settings:
     s = Settings(
         home=tmp_path / "state",
         control_queue=f"{task_queue}-control",
+        redis_url=redis_url,  # the erasures' lock, held per partition
         events_retention_days={"progress": 30},
     )
     s.ensure_home()
