@@ -9,10 +9,10 @@
    assignment costs at least). Aim (issue 23): p99 <= 50 us.
 2. Results: ``analyse`` of a two-variant experiment with every metric of metrics.py
    (per-viewer means with CUPED, ratios, p50 and p90 over sessions clustered by viewer) at
-   ``--viewers`` per variant, five sessions per viewer; what the results endpoint will
-   pay per request (gbstats' quantile statistic recomputes a normal quantile on every read,
-   the largest part). Also the sessions the power calculation says a 10% p90 start-up
-   regression needs (tests/experiments/test_power.py checks it by simulation).
+   ``--viewers`` per variant, five sessions per viewer on average: what the results
+   endpoint will pay per request, most of it sorting sessions for the quantiles. Also the
+   sessions the power calculation says a 10% p90 start-up regression needs
+   (tests/experiments/test_power.py checks it by simulation).
 
 The playback start p99 with three experiments against none needs the API's experiments
 (issue 23's later step) and is not measured here yet.

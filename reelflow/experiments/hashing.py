@@ -33,8 +33,9 @@ def _code_units(text: str) -> Sequence[int]:
 
 def fnv1a32(text: str, state: int = _FNV_OFFSET) -> int:
     """FNV-1a, 32 bits, over ``text``; ``state`` continues a hash of a prefix."""
+    prime, mask = _FNV_PRIME, _MASK  # locals: this loop runs per character of every id
     for unit in _code_units(text):
-        state = ((state ^ unit) * _FNV_PRIME) & _MASK
+        state = (state ^ unit) * prime & mask
     return state
 
 
