@@ -51,7 +51,12 @@ def _files(store: ObjectStore, part: Partition) -> list[str]:
 
 def _read(store: ObjectStore, key: str, event_type: str) -> pa.Table:
     table = pq.read_table(io.BytesIO(store.get_bytes(key)))
-    return table.select(arrow_schema(event_type).names).cast(arrow_schema(event_type))
+    schema = arrow_schema(event_type)
+    for name in schema.names:
+        # A file written before a column was added (an optional field) lacks it: null.
+        if name not in table.schema.names:
+            table = table.append_column(name, pa.nulls(table.num_rows, schema.field(name).type))
+    return table.select(schema.names).cast(schema)
 
 
 def _first_per_id(table: pa.Table) -> pa.Table:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import io
 from datetime import timedelta
+
+import pyarrow.parquet as pq
 
 from reelflow.events.log import RedisStreamLog
 from reelflow.events.maintenance import (
@@ -10,6 +13,7 @@ from reelflow.events.maintenance import (
     erase_viewer_files,
     expire,
 )
+from reelflow.events.parquet import to_parquet
 from reelflow.events.queries import EventFiles, distinct_counts, viewer_events
 from reelflow.events.schema import StoredEvent
 from reelflow.events.writer import EventWriter
@@ -77,3 +81,17 @@ def test_erasure_removes_a_viewer_from_files_and_stream_and_export_finds_them(
     # The file that held only the erased viewer's search is gone, not left empty.
     assert len(list(local_store.list("events/type=search/"))) == 0
     assert stream_log.backlog() == 1
+
+
+def test_a_file_from_before_a_column_was_added_compacts_and_erases(
+    stream_log: RedisStreamLog, local_store: LocalStore, files: EventFiles
+) -> None:
+    _write_in_batches(stream_log, local_store, [make_event("qoe", title="t")], batch=5)
+    [info] = list(local_store.list("events/type=qoe/"))
+    old = pq.read_table(io.BytesIO(local_store.get_bytes(info.key)))
+    old = old.drop_columns(["drm", "device_class"])  # as an earlier build wrote qoe files
+    local_store.put_bytes(info.key, to_parquet(old))
+    _write_in_batches(stream_log, local_store, [make_event("qoe", viewer="v_b", title="t")], 5)
+    assert compact(local_store, Partition("qoe", HOUR)) == (2, 2)
+    assert erase_viewer_files(local_store, "v_b") == (1, 1)
+    assert distinct_counts(files)["qoe"] == 1
