@@ -86,10 +86,14 @@ class RedisStreamLog:
         return claimed
 
     def done(self, entry_ids: Sequence[str]) -> None:
-        """Acknowledge and delete written entries, in one round trip."""
+        """Acknowledge and delete written entries, in one round trip.
+
+        In one transaction: a connection or a Redis lost between the two would otherwise
+        leave entries acknowledged yet in the stream, which no writer reads again and the
+        backlog counts for ever."""
         if not entry_ids:
             return
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)
         pipe.xack(self.stream, self.group, *entry_ids)
         pipe.xdel(self.stream, *entry_ids)
         pipe.execute()

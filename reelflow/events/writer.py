@@ -15,6 +15,7 @@ the meantime: unread entries stay in the stream and read ones stay pending.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -77,10 +78,19 @@ class EventWriter:
         self.block_ms = block_ms
         self.on_written = on_written
         self.counts = WriterCounts()
-        log_.ensure_group()
+        self._group_ready = False
+        # Started before Redis answers: the first step that reaches it creates the group.
+        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+            self._ensure_group()
+
+    def _ensure_group(self) -> None:
+        self.log.ensure_group()
+        self._group_ready = True
 
     def step(self) -> int:
         """One batch: claim, read, write, acknowledge. Returns the events written."""
+        if not self._group_ready:
+            self._ensure_group()
         entries = self.log.claim_stale(self.consumer, self.claim_idle_ms, self.batch)
         if entries:
             self.counts.claimed += len(entries)
@@ -139,7 +149,7 @@ class EventWriter:
                     raise
                 # A Redis restarted without its data (the embedded stack keeps none).
                 log.warning("events writer: consumer group gone; creating it again")
-                self.log.ensure_group()
+                self._group_ready = False
                 continue
             outage.over()
             if written == 0 and idle_sleep_s:
