@@ -255,3 +255,22 @@ def test_image_uses_the_shared_install_script() -> None:
         assert re.search(rf"^{fn}\(\) \{{", install, re.M), fn
         assert not re.search(rf"^{fn}\(\)", dev, re.M), f"{fn} defined twice"
     assert "requirements/${extra:-runtime}.lock" in install and "--require-hashes" in install
+
+
+def test_redis_keeps_the_event_log_and_a_writer_drains_it(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    # The stream holds accepted events until the writer has them in Parquet (docs/events.md).
+    redis = services["redis"]["command"]
+    flags = dict(zip(redis[1::2], redis[2::2], strict=False))
+    assert flags["--appendonly"] == "yes" and flags["--appendfsync"] == "everysec"
+    assert flags["--maxmemory-policy"] == "noeviction"
+    volume = next(v for v in services["redis"]["volumes"] if v.endswith(":" + flags["--dir"]))
+    assert volume.split(":")[0] in compose["volumes"]
+    assert parse_cli(services["events-writer"]["command"]).command.name == "writer"
+    writer_env = env_of(services["events-writer"])
+    assert writer_env["REELFLOW_STORE"] == "s3"
+    prom = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text())
+    [job] = [j for j in prom["scrape_configs"] if j["job_name"] == "reelflow-events-writer"]
+    assert job["dns_sd_configs"][0]["names"] == ["events-writer"]
+    assert job["dns_sd_configs"][0]["port"] == _port(writer_env["REELFLOW_EVENTS_METRICS_BIND"])
