@@ -2,7 +2,8 @@
 
 Each role runs in its own network namespace with one address on a private bridge that this
 harness creates and removes: Temporal, PostgreSQL, SeaweedFS (S3), Redis, two API replicas,
-the nginx edge in front of them, a control worker (with the rq worker), two media workers.
+the nginx edge in front of them, a control worker (with the rq worker and the events
+writer, each its own process and log), two media workers.
 Every process gets the production settings a deployment would: REELFLOW_ENV=production with
 explicit secrets and an RS256 identity-provider key, PostgreSQL, S3, Redis and Temporal on
 their own hosts. Traffic goes only to bridge addresses; ``Topology.close`` (also run on a
@@ -448,6 +449,8 @@ def _start(topo: Topology, idp_pub: Path, media_hosts: Sequence[str]) -> None:
     topo.add("control", "control", [str(REELFLOW), "worker", "--queue", "control"],
              REELFLOW_WORKER_IDENTITY="control")  # fmt: skip
     topo.add("rq", "control", [str(REELFLOW), "worker", "--queue", "rq"])
+    # Viewer events: the stream (on the redis host) into Parquet on the S3 host.
+    topo.add("events", "control", [str(REELFLOW), "events", "writer"])
     for role in media_hosts:
         topo.add(role, role, [str(REELFLOW), "worker", "--queue", "media"],
                  REELFLOW_WORKER_IDENTITY=role)  # fmt: skip
@@ -460,7 +463,7 @@ def _start(topo: Topology, idp_pub: Path, media_hosts: Sequence[str]) -> None:
             log = topo.services[f"api-{replica}"].tail()
             raise RuntimeError(f"api-{replica} not ready: {answer}\n{log}") from None
     wait_until(lambda: _http_ok(f"{edge}/healthz"), 20, "edge up")
-    for name in ("control", "rq", *media_hosts):
+    for name in ("control", "rq", "events", *media_hosts):
         if not topo.services[name].alive():
             raise RuntimeError(f"{name} exited: {topo.services[name].tail()}")
 
