@@ -115,12 +115,14 @@ def import_qoe_beacons() -> None:
 def qoe(
     hours: Annotated[int, typer.Option(min=1, max=24 * 90, help="the last N hours")] = 24,
 ) -> None:
-    """Start-up p50/p95 and rebuffer ratio by title x country x plan x hour, as JSON lines."""
-    from reelflow.events.queries import qoe_cells
+    """Start-up p50/p95 and rebuffer ratio by title x country x plan x hour, as JSON lines
+    (settled hours from their kept cells, the others from the raw events)."""
+    from reelflow.events.aggregates import qoe_console_cells
 
     until = datetime.now(UTC)
-    for cell in qoe_cells(_events().files, until - timedelta(hours=hours), until):
-        typer.echo(json.dumps(cell.__dict__, default=str))
+    cells = qoe_console_cells(_events().files, until - timedelta(hours=hours), until)
+    for row in cells.to_pylist():
+        typer.echo(json.dumps(row, default=str))
 
 
 @events_app.command("qoe-hourly")

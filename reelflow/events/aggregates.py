@@ -97,24 +97,61 @@ def write_qoe_hourly(store: ObjectStore, files: EventFiles, hours: Sequence[date
     return len(wanted)
 
 
-def qoe_hourly(files: EventFiles, since: datetime, until: datetime) -> pa.Table:
-    """Kept QoE cells of the hours starting in [since, until), oldest first: the columns of
-    ``queries.qoe_cells_table`` (``hour`` included), however old the raw events are."""
+def _kept_paths(files: EventFiles, since: datetime, until: datetime) -> dict[datetime, str]:
+    """The kept file of each hour starting in [since, until)."""
     base = f"{files.root}/{event_aggregates_prefix(QOE_HOURLY).rstrip('/')}"
-    paths: list[str] = []
+    paths: dict[datetime, str] = {}
     if files.filesystem.get_file_info(base).type == pafs.FileType.Directory:
         for info in files.filesystem.get_file_info(pafs.FileSelector(base, recursive=True)):
             if info.type != pafs.FileType.File:
                 continue
             hour = _hour_of(info.path.removeprefix(files.root + "/"))
             if hour is not None and since <= hour < until:
-                paths.append(info.path)
+                paths[hour] = info.path
+    return paths
+
+
+def _read_kept(files: EventFiles, paths: Sequence[str]) -> pa.Table:
     if not paths:
-        table = QOE_HOURLY_SCHEMA.empty_table()
-    else:
-        dataset = ds.dataset(
-            sorted(paths), filesystem=files.filesystem, format="parquet", schema=QOE_HOURLY_SCHEMA
-        )
-        table = dataset.to_table()
+        return QOE_HOURLY_SCHEMA.empty_table()
+    dataset = ds.dataset(
+        sorted(paths), filesystem=files.filesystem, format="parquet", schema=QOE_HOURLY_SCHEMA
+    )
+    return dataset.to_table()
+
+
+def _console_order(table: pa.Table) -> pa.Table:
     table = table.sort_by([(n, "ascending") for n in ("hour_start", "title", "country", "plan")])
     return table.rename_columns(["hour" if n == "hour_start" else n for n in table.column_names])
+
+
+def qoe_hourly(files: EventFiles, since: datetime, until: datetime) -> pa.Table:
+    """Kept QoE cells of the hours starting in [since, until), oldest first: the columns of
+    ``queries.qoe_cells_table`` (``hour`` included), however old the raw events are."""
+    return _console_order(_read_kept(files, list(_kept_paths(files, since, until).values())))
+
+
+def _whole_hours(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    first = utc_hour(since)
+    return (first if first == since else first + HOUR), utc_hour(until)
+
+
+def qoe_console_cells(files: EventFiles, since: datetime, until: datetime) -> pa.Table:
+    """The console's QoE cells over [since, until): read from the kept file for every hour
+    that is settled, computed from the raw events for the others.
+
+    Settled: the hour is compacted and left alone since, and its kept cells count as many
+    beacons as its compacted file holds rows. A late file (the hour is not alone), a kept
+    file written before a late batch, or an erasure since (rows removed) all fail that test,
+    and the hour is computed from its raw events, as it would be without kept files."""
+    first, last = _whole_hours(since, until)
+    paths = _kept_paths(files, first, last) if first < last else {}
+    rows = files.compacted_rows("qoe", (first, last)) if paths else {}
+    kept = _read_kept(files, [p for h, p in paths.items() if h in rows])
+    per_hour = kept.group_by("hour_start").aggregate([("beacons", "sum")]).to_pylist()
+    settled = frozenset(
+        r["hour_start"] for r in per_hour if rows.get(r["hour_start"]) == r["beacons_sum"]
+    )
+    kept = kept.filter(pc.is_in(kept.column("hour_start"), pa.array(sorted(settled), _TS)))
+    raw = _file_table(qoe_cells_table(files, since, until, skip=settled))
+    return _console_order(pa.concat_tables([kept, raw]))

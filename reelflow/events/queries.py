@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from reelflow.config import Settings
 from reelflow.events.maintenance import COMPACTED_NAME
@@ -31,6 +32,7 @@ PARTITION = pa.schema([("date", pa.string()), ("hour", pa.int32())])
 HOUR = timedelta(hours=1)
 # [since, until) in server time; None: unbounded on that side.
 Window = tuple[datetime | None, datetime | None]
+_NONE: frozenset[datetime] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,12 @@ class EventFiles:
         )
         return cls(fs, settings.s3_bucket)
 
-    def _files(self, event_type: str, window: Window = (None, None)) -> tuple[list[str], list[str]]:
+    def _files(
+        self, event_type: str, window: Window = (None, None), skip: frozenset[datetime] = _NONE
+    ) -> tuple[list[str], list[str]]:
         """(compacted, fresh) file paths: files of hours compacted and left alone since,
-        then every file of the other hours; only hours that overlap ``window``."""
+        then every file of the other hours; only hours that overlap ``window``, none of
+        the hours in ``skip``."""
         path = f"{self.root}/{events_type_prefix(event_type).rstrip('/')}"
         if self.filesystem.get_file_info(path).type != pafs.FileType.Directory:
             return [], []
@@ -69,7 +74,7 @@ class EventFiles:
         hours: dict[str, list[str]] = defaultdict(list)
         for info in found:
             parquet = info.type == pafs.FileType.File and info.path.endswith(".parquet")
-            if parquet and self._in_window(info.path, window):
+            if parquet and self._in_window(info.path, window) and self._hour(info.path) not in skip:
                 hours[info.path.rsplit("/", 1)[0]].append(info.path)
         compacted: list[str] = []
         fresh: list[str] = []
@@ -78,12 +83,23 @@ class EventFiles:
             (compacted if alone else fresh).extend(files)
         return sorted(compacted), sorted(fresh)
 
+    def _hour(self, path: str) -> datetime:
+        return parse_event_key(path[len(self.root) :].lstrip("/")).hour
+
     def _in_window(self, path: str, window: Window) -> bool:
         since, until = window
         if since is None and until is None:
             return True
-        hour = parse_event_key(path[len(self.root) :].lstrip("/")).hour
+        hour = self._hour(path)
         return (since is None or hour + HOUR > since) and (until is None or hour < until)
+
+    def compacted_rows(self, event_type: str, window: Window) -> dict[datetime, int]:
+        """Rows of each compacted hour left alone since, from the files' footers."""
+        compacted, _fresh = self._files(event_type, window)
+        return {
+            self._hour(path): pq.read_metadata(path, filesystem=self.filesystem).num_rows
+            for path in compacted
+        }
 
     def _relation(
         self, con: duckdb.DuckDBPyConnection, event_type: str, files: list[str]
@@ -111,12 +127,16 @@ class EventFiles:
         return con.from_arrow(dataset)
 
     def register(
-        self, con: duckdb.DuckDBPyConnection, event_type: str, window: Window = (None, None)
+        self,
+        con: duckdb.DuckDBPyConnection,
+        event_type: str,
+        window: Window = (None, None),
+        skip: frozenset[datetime] = _NONE,
     ) -> None:
-        """View ``<type>``: one row per event id (of the hours ``window`` overlaps).
-        Compaction already left one row per id in its hour, so only the hours with fresh
-        files pay for the deduplication."""
-        compacted, fresh = self._files(event_type, window)
+        """View ``<type>``: one row per event id (of the hours ``window`` overlaps, but
+        ``skip``). Compaction already left one row per id in its hour, so only the hours
+        with fresh files pay for the deduplication."""
+        compacted, fresh = self._files(event_type, window, skip)
         self._relation(con, event_type, compacted).create_view(f"compacted_{event_type}")
         self._relation(con, event_type, fresh).create_view(f"fresh_{event_type}")
         con.execute(
@@ -127,16 +147,19 @@ class EventFiles:
 
 @contextmanager
 def connect(
-    files: EventFiles, types: tuple[str, ...] = EVENT_TYPES, window: Window = (None, None)
+    files: EventFiles,
+    types: tuple[str, ...] = EVENT_TYPES,
+    window: Window = (None, None),
+    skip: frozenset[datetime] = _NONE,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection with a view per event type, deduplicated by id, over the hours
-    ``window`` overlaps (every hour by default)."""
+    ``window`` overlaps (every hour by default) but those in ``skip``."""
     con = duckdb.connect()
     try:
         # Hours and time buckets in UTC, whatever the host's zone (date_trunc follows it).
         con.execute("SET TimeZone = 'UTC'")
         for event_type in types:
-            files.register(con, event_type, window)
+            files.register(con, event_type, window, skip)
         yield con
     finally:
         con.close()
@@ -149,19 +172,6 @@ def distinct_counts(files: EventFiles) -> dict[str, int]:
             t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
             for t in EVENT_TYPES
         }
-
-
-@dataclass(frozen=True)
-class QoECell:
-    title: str
-    country: str | None
-    plan: str | None
-    hour: datetime
-    beacons: int
-    sessions: int
-    startup_p50_ms: float | None
-    startup_p95_ms: float | None
-    rebuffer_ratio: float | None
 
 
 _QOE_CELLS = """
@@ -177,15 +187,13 @@ GROUP BY ALL ORDER BY hour, title, country, plan
 """
 
 
-def qoe_cells_table(files: EventFiles, since: datetime, until: datetime) -> pa.Table:
-    """Start-up p50/p95 and rebuffer ratio by title x country x plan x hour, as Arrow."""
-    with connect(files, ("qoe",), (since, until)) as con:
+def qoe_cells_table(
+    files: EventFiles, since: datetime, until: datetime, skip: frozenset[datetime] = _NONE
+) -> pa.Table:
+    """Start-up p50/p95 and rebuffer ratio by title x country x plan x hour, as Arrow,
+    computed from the raw events (of every hour but those in ``skip``)."""
+    with connect(files, ("qoe",), (since, until), skip) as con:
         return con.sql(_QOE_CELLS, params={"since": since, "until": until}).to_arrow_table()
-
-
-def qoe_cells(files: EventFiles, since: datetime, until: datetime) -> list[QoECell]:
-    """``qoe_cells_table`` as Python objects, for answers small enough to hold as such."""
-    return [QoECell(**row) for row in qoe_cells_table(files, since, until).to_pylist()]
 
 
 @dataclass(frozen=True)

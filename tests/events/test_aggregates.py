@@ -4,8 +4,9 @@ time range (local store and S3), rewritten the same by a rerun."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -13,10 +14,13 @@ from reelflow.events.aggregates import (
     QOE_HOURLY,
     QOE_HOURLY_SCHEMA,
     kept_qoe_hours,
+    qoe_console_cells,
     qoe_hourly,
     write_qoe_hourly,
 )
 from reelflow.events.log import RedisStreamLog
+from reelflow.events.maintenance import Partition, compact, erase_viewer_files
+from reelflow.events.parquet import to_parquet
 from reelflow.events.queries import EventFiles, qoe_cells_table
 from reelflow.events.schema import StoredEvent
 from reelflow.events.writer import EventWriter
@@ -104,3 +108,40 @@ def test_kept_cells_read_from_s3_through_pyarrow(
         ("t1", 2, EARLIER),
         ("t2", 1, EARLIER),
     ]
+
+
+def _marked(store: LocalStore, hour: datetime) -> None:
+    """Mark an hour's kept cells so a test can tell whether a query read them."""
+    key = event_aggregate_key(QOE_HOURLY, hour)
+    table = pq.read_table(io.BytesIO(store.get_bytes(key)))
+    p50 = pa.array([-1.0] * table.num_rows, pa.float64())
+    table = table.set_column(table.schema.get_field_index("startup_p50_ms"), "startup_p50_ms", p50)
+    store.put_bytes(key, to_parquet(table))
+
+
+def test_console_cells_read_settled_hours_from_kept_cells_and_the_rest_from_raw(
+    stream_log: RedisStreamLog, local_store: LocalStore, files: EventFiles
+) -> None:
+    _write(stream_log, local_store, _beacons())
+    write_qoe_hourly(local_store, files, [EARLIER])
+    compact(local_store, Partition("qoe", EARLIER))
+    since, until = EARLIER, HOUR + timedelta(hours=1)
+    raw = qoe_cells_table(files, since, until).to_pylist()
+    assert qoe_console_cells(files, since, until).to_pylist() == raw  # same cells either way
+    _marked(local_store, EARLIER)
+    settled = qoe_console_cells(files, since, until).to_pylist()
+    assert [c["startup_p50_ms"] for c in settled] == [-1.0, -1.0, 500.0]  # EARLIER was kept
+    # Half an hour into EARLIER: not a whole hour, computed from raw.
+    half = qoe_console_cells(files, EARLIER + timedelta(minutes=10), until).to_pylist()
+    assert -1.0 not in [c["startup_p50_ms"] for c in half]
+    # A late batch into the settled hour: raw again until upkeep writes its cells anew.
+    _write(stream_log, local_store, [make_event("qoe", at=EARLIER, title="t3", startup_ms=9.0)])
+    late = qoe_console_cells(files, since, until).to_pylist()
+    assert -1.0 not in [c["startup_p50_ms"] for c in late] and len(late) == 4
+    # An erasure after compaction: the kept cells count rows the file no longer holds.
+    compact(local_store, Partition("qoe", EARLIER))
+    write_qoe_hourly(local_store, files, [EARLIER])
+    _marked(local_store, EARLIER)
+    assert -1.0 in [c["startup_p50_ms"] for c in qoe_console_cells(files, since, until).to_pylist()]
+    erase_viewer_files(local_store, "v_a")
+    assert qoe_console_cells(files, since, until).num_rows == 0

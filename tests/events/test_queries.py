@@ -1,13 +1,19 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pyarrow.fs as pafs
 import pytest
 
 from reelflow.events.log import RedisStreamLog
 from reelflow.events.maintenance import Partition, compact
-from reelflow.events.queries import EventFiles, distinct_counts, qoe_cells, watch_history
+from reelflow.events.queries import (
+    EventFiles,
+    distinct_counts,
+    qoe_cells_table,
+    watch_history,
+)
 from reelflow.events.schema import EVENT_TYPES, StoredEvent
 from reelflow.events.writer import EventWriter
 from reelflow.storage import LocalStore, ObjectStore
@@ -93,3 +99,7 @@ def test_queries_read_an_s3_store_through_pyarrow(
     assert (counts["qoe"], counts["search"], counts["progress"]) == (3, 1, 0)
     [cell] = qoe_cells(files, NOW - timedelta(hours=1), NOW + timedelta(hours=1))
     assert cell.beacons == 3 and cell.startup_p50_ms == 100.0
+
+
+def qoe_cells(files: EventFiles, since: datetime, until: datetime) -> list[SimpleNamespace]:
+    return [SimpleNamespace(**row) for row in qoe_cells_table(files, since, until).to_pylist()]
