@@ -113,6 +113,18 @@ class RedisStreamLog:
                 return removed
             start = "(" + _id(rows[-1][0])
 
+    def in_hand(self) -> tuple[str, str] | None:
+        """(oldest, newest) id among entries some writer read and has not acknowledged."""
+        try:
+            summary: Any = self.client.xpending(self.stream, self.group)
+        except redis.ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                return None  # no writer ever started: nothing can be in hand
+            raise
+        if not summary or not summary.get("pending"):
+            return None
+        return _id(summary["min"]), _id(summary["max"])
+
     def backlog(self) -> int:
         """Entries not yet written to Parquet (new and pending alike)."""
         return int(self.client.xlen(self.stream))

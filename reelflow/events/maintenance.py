@@ -100,11 +100,16 @@ def expire(
     return removed
 
 
-def erase_viewer_files(store: ObjectStore, viewer: str) -> tuple[int, int]:
-    """Rewrite every file holding ``viewer``'s events without them; (files, rows) removed."""
+def erase_viewer_files(
+    store: ObjectStore, viewer: str, since: datetime | None = None
+) -> tuple[int, int]:
+    """Rewrite every file holding ``viewer``'s events without them (only the files of hours
+    from ``since`` on, if given); (files, rows) removed."""
     files = rows = 0
     for event_type in EVENT_TYPES:
         for info in list(store.list(events_type_prefix(event_type))):
+            if since is not None and parse_event_key(info.key).hour + timedelta(hours=1) <= since:
+                continue
             table = _read(store, info.key, event_type)
             theirs = pc.equal(table.column("viewer"), viewer)
             count = pc.sum(theirs).as_py() or 0

@@ -7,9 +7,10 @@ import contextlib
 import os
 import signal
 import socket
+import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import redis
@@ -31,6 +32,9 @@ ERASURE_LOCK = "reelflow:events:erasure-lock"
 # Longer than any erasure should take (it reads every event file once); a crashed erasure's
 # lock lapses after it.
 ERASURE_LOCK_S = 30 * 60
+# How long an erasure waits for a writer to write what it holds in hand (a batch takes well
+# under a second; a dead writer's never comes).
+IN_HAND_WAIT_S = 30.0
 ERASURE_WAIT_S = 10.0  # for a running erasure to finish before this one gives up
 
 
@@ -105,10 +109,7 @@ class Events:
             if not lock.acquire():
                 raise ErasureBusy("another erasure is running; run this one again after it")
             try:
-                viewer = self.viewer(account)
-                counts["stream_entries"] = self.log.erase(viewer)
-                files, rows = maintenance.erase_viewer_files(self.store, viewer)
-                counts.update(files_rewritten=files, rows=rows)
+                counts.update(self._erase_viewer(self.viewer(account)))
             finally:
                 # A lock that lapsed (an erasure past ERASURE_LOCK_S) or a Redis gone by now
                 # changes nothing done; the lock lapses by itself.
@@ -119,6 +120,34 @@ class Events:
             failed = viewer_privacy.end_erasure(catalog, audit.id, counts, reason=reason)
             raise ErasureFailed(failed) from exc
         return viewer_privacy.end_erasure(catalog, audit.id, counts)
+
+    def _erase_viewer(self, viewer: str) -> dict[str, int]:
+        """Stream, files, then the files a writer wrote from what it held in hand.
+
+        Once the stream holds none of the viewer's entries, each of them is either in a file
+        or in a writer's hand (read, not yet acknowledged: its file may land after the pass
+        over the files). So the newest entry in hand is noted after the stream, and once
+        every entry up to it is acknowledged (or the wait ends), the hours from the oldest
+        one's are rewritten again."""
+        counts = {"stream_entries": self.log.erase(viewer)}
+        in_hand = self.log.in_hand()
+        files, rows = maintenance.erase_viewer_files(self.store, viewer)
+        if in_hand is not None:
+            oldest, newest = in_hand
+            deadline = time.monotonic() + IN_HAND_WAIT_S
+            while (now := self.log.in_hand()) is not None and _id_order(now[0]) <= _id_order(
+                newest
+            ):
+                if time.monotonic() > deadline:
+                    break  # a dead writer's entries: its successor finds them deleted
+                time.sleep(0.2)
+            # Entry ids start with their append time in ms; server_ts is a little earlier.
+            appended = datetime.fromtimestamp(_id_order(oldest)[0] / 1000, UTC)
+            more = maintenance.erase_viewer_files(
+                self.store, viewer, since=appended - timedelta(minutes=5)
+            )
+            files, rows = files + more[0], rows + more[1]
+        return {**counts, "files_rewritten": files, "rows": rows}
 
     def compact(self, retention: Retention, now: datetime | None = None) -> dict[str, int]:
         """One upkeep run in this process, as the hourly schedule's activities do it
@@ -163,3 +192,9 @@ def _checked_bind(bind: str | None) -> str | None:
     if bind:
         parse_bind(bind)  # ConfigError naming the variable: refuse to start
     return bind or None
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (``<ms>-<seq>``) in the order Redis gives them."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -4,6 +4,8 @@ on a real Redis and a local store."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -155,3 +157,29 @@ def test_a_second_erasure_waits_for_the_first_and_gives_up_recorded(events: Even
     assert record.status == "failed" and "another erasure is running" in (record.reason or "")
     # Once the lock is free, the same erasure runs.
     assert events.erase("quinn", actor="cli", catalog=engine).status == "done"
+
+
+def test_erasure_also_removes_what_a_writer_held_in_hand(events: Events) -> None:
+    # A writer has read the viewer's entries (pending) and writes their file only once the
+    # erasure has passed over the files: the erasure waits for it and rewrites that hour.
+    writer = EventWriter(events.log, events.store, "slow", block_ms=10)
+    _watch(events, "hana", "t1", 4.0)
+    _watch(events, "ivan", "t1", 5.0)
+    held = events.log.read("slow", count=10)
+    assert len(held) == 2 and events.log.in_hand() is not None
+
+    def write_late() -> None:
+        time.sleep(1.0)
+        writer._write(held)
+        events.log.done([entry.entry_id for entry in held])
+
+    late = threading.Thread(target=write_late)
+    late.start()
+    try:
+        result = runner.invoke(accounts_app, ["erase", "hana"])
+    finally:
+        late.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert events.log.in_hand() is None
+    assert events.export("hana") == []
+    assert [row["title"] for row in events.export("ivan")] == ["t1"]
