@@ -3,8 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pyarrow as pa
 import pytest
 
+from reelflow.events.parquet import arrow_schema
 from reelflow.events.schema import (
     EVENT_TYPES,
     Context,
@@ -22,8 +24,19 @@ def _body(type_: str, **fields: object) -> dict[str, object]:
 def test_every_type_the_issue_names_exists() -> None:
     assert set(EVENT_TYPES) == {
         "play_start", "progress", "play_end", "qoe", "search", "row_impression",
-        "row_click", "exposure", "ad_impression", "ad_quartile",
+        "row_click", "exposure", "ad_impression", "ad_quartile", "session_start",
     }  # fmt: skip
+
+
+def test_a_server_side_type_is_refused_from_a_client_yet_has_its_columns() -> None:
+    body = _body("session_start", title="t1", drm=[], protocols=["dash"], max_height=720)
+    with pytest.raises(EventRefused, match="server-side only") as caught:
+        parse_client_event({**body, "position_s": 0.0})
+    assert caught.value.field == "type"
+    # Every type the writer files, the server's own included, derives its Parquet columns.
+    for event_type in EVENT_TYPES:
+        assert arrow_schema(event_type).names[:2] == ["id", "schema_version"]
+    assert arrow_schema("session_start").field("drm").type == pa.list_(pa.string())
 
 
 def test_server_fills_what_the_client_omits_and_keeps_what_it_sent() -> None:

@@ -15,7 +15,7 @@ from reelflow.catalog.viewer_queries import save_progress
 from reelflow.config import Settings
 from reelflow.domain.ids import TITLE_ID_PATTERN, TITLE_ID_RE
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.delivery import bandwidth_hint
+from reelflow.playback_api.delivery import bandwidth_hint, server_events
 from reelflow.playback_api.delivery.entitlements import Entitlement, check_playback
 from reelflow.playback_api.delivery.key_policy import DrmSelection, select_drm
 from reelflow.playback_api.delivery.license_proxy import usable_upstreams
@@ -183,8 +183,11 @@ async def start_playback(request: Request) -> Response:
         else None
     )
     resume = await _take_lease(ctx, session, viewer, entitlement, body, view.duration_s)
-    hint = await bandwidth_hint.recall(
-        ctx.redis, ctx.sessions.prefix, session.account, session.device_id
+    # The session_start event and the bandwidth hint: two Redis round trips, side by side.
+    started = server_events.session_start_event(ctx, viewer, session, body.protocols, resume)
+    _, hint = await asyncio.gather(
+        server_events.record(ctx, viewer, started, request.app.state.metrics.events_lost),
+        bandwidth_hint.recall(ctx.redis, ctx.sessions.prefix, session.account, session.device_id),
     )
     start = _start_answer(ctx, session, signed, package, body.protocols, resume, hint, mpd)
     return JSONResponse(start.model_dump(), status_code=201)
