@@ -4,6 +4,7 @@ import { ApiProblem } from './api.js';
 import { clearAuth, getAuth } from './auth.js';
 import { renderHome, renderSearch, renderTitle } from './catalog.js';
 import { h } from './dom.js';
+import { dropEvents, flushEvents } from './events.js';
 import { problemMessage } from './messages.js';
 import { renderPlayer } from './player.js';
 import { renderSignIn } from './signin.js';
@@ -89,6 +90,9 @@ document.getElementById('search-form').addEventListener('submit', (event) => {
 document.getElementById('sign-out').addEventListener('click', async () => {
   if (cleanup) await cleanup();
   cleanup = null;
+  // The viewer's last events go out under their token; none is left for the next viewer's.
+  await flushEvents();
+  dropEvents();
   clearAuth();
   location.hash = '#/signin';
 });

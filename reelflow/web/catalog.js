@@ -1,8 +1,11 @@
 // Catalog views: home rows (continue watching, new, by genre), search results, title page.
 // Everything shown comes from the API, which lists only what the viewer may see.
+// Viewer events (events.js): `search` per search, `row_impression` once per row (or result
+// grid) and page view when it scrolls into sight, `row_click` with the title's place in it.
 
 import { api, enc } from './api.js';
 import { h, formatDuration, formatTime, languageName } from './dom.js';
+import { track } from './events.js';
 import { markPlayIntent } from './player.js';
 
 const ROW_SIZE = 20;
@@ -21,10 +24,17 @@ function poster(item, width = 300) {
     : h('span', { class: 'poster-fallback', 'aria-hidden': 'true' }, item.name);
 }
 
-function card(item, { progress = null } = {}) {
+// A row's name in events: its heading as a slug ("Continue watching" -> continue-watching).
+function rowSlug(title) {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+}
+
+function card(item, { progress = null } = {}, row = null, position = 0) {
   const label = progress === null ? item.name : `${item.name}, resume at ${formatTime(progress)}`;
+  const clicked = () => row && track('row_click', { row, position, title: item.id });
   return h('li', { class: 'card' },
-    h('a', { href: `#/title/${enc(item.id)}`, 'aria-label': label, dataset: { titleId: item.id } },
+    h('a', { href: `#/title/${enc(item.id)}`, 'aria-label': label, dataset: { titleId: item.id },
+      onclick: clicked },
       poster(item),
       progress !== null && item.duration_s
         ? h('span', { class: 'progress', 'aria-hidden': 'true' },
@@ -35,9 +45,27 @@ function card(item, { progress = null } = {}) {
 
 function row(title, items, options = {}) {
   const id = `row-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+  const slug = rowSlug(title) || null;
   return h('section', { class: 'row', 'aria-labelledby': id, dataset: { row: title } },
     h('h2', { id }, title),
-    h('ul', { class: 'cards' }, items.map((item) => card(item, options(item)))));
+    h('ul', { class: 'cards' }, items.map((item, i) => card(item, options(item), slug, i))));
+}
+
+// One row_impression per row (or grid) and page view, when any of it comes into sight.
+// `rows`: [element, heading, items] in page order.
+function watchImpressions(rows) {
+  const shown = new Map();
+  rows.forEach(([element, heading, items], position) => {
+    const slug = rowSlug(heading);
+    if (slug) shown.set(element, { row: slug, position, titles: items.map((t) => t.id) });
+  });
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries.filter((e) => e.isIntersecting)) {
+      observer.unobserve(entry.target);
+      track('row_impression', shown.get(entry.target));
+    }
+  });
+  for (const element of shown.keys()) observer.observe(element);
 }
 
 export async function renderHome(main) {
@@ -47,33 +75,35 @@ export async function renderHome(main) {
     api('/v1/titles?limit=100'),
   ]);
   const titles = listing.items;
-  const rows = [];
-  if (continuing.items.length) {
-    const progress = (item) => ({ progress: item.resume_position_s });
-    rows.push(row('Continue watching', continuing.items, progress));
-  }
-  if (titles.length) rows.push(row('New', titles.slice(0, ROW_SIZE), () => ({})));
+  const shown = []; // [heading, items] per row, in page order
+  if (continuing.items.length) shown.push(['Continue watching', continuing.items]);
+  if (titles.length) shown.push(['New', titles.slice(0, ROW_SIZE)]);
   const genres = [...new Set(titles.flatMap((t) => t.genres))].sort();
   for (const genre of genres) {
     const items = titles.filter((t) => t.genres.includes(genre)).slice(0, ROW_SIZE);
-    rows.push(row(genre.charAt(0).toUpperCase() + genre.slice(1), items, () => ({})));
+    shown.push([genre.charAt(0).toUpperCase() + genre.slice(1), items]);
   }
+  const progress = (item) => ({ progress: item.resume_position_s });
+  const rows = shown.map(([title, items]) =>
+    row(title, items, title === 'Continue watching' ? progress : () => ({})));
   main.replaceChildren(
     h('h1', { class: 'visually-hidden', tabindex: '-1' }, 'Catalog'),
     ...(rows.length ? rows : [h('p', { class: 'empty' }, 'Nothing to watch here yet.')]),
   );
+  watchImpressions(rows.map((element, i) => [element, ...shown[i]]));
 }
 
 export async function renderSearch(main, query) {
   main.replaceChildren(h('p', { class: 'loading' }, `Searching for “${query}”…`));
   const results = await api(`/v1/search?q=${enc(query)}&limit=50`);
-  main.replaceChildren(
-    h('h1', { tabindex: '-1' }, `Results for “${query}”`),
-    results.items.length
-      ? h('ul', { class: 'cards grid', 'aria-label': 'Search results' },
-        results.items.map((item) => card(item)))
-      : h('p', { class: 'empty', role: 'status' }, 'No titles match your search.'),
-  );
+  const items = results.items;
+  const grid = items.length
+    ? h('ul', { class: 'cards grid', 'aria-label': 'Search results' },
+      items.map((item, i) => card(item, {}, 'search', i)))
+    : h('p', { class: 'empty', role: 'status' }, 'No titles match your search.');
+  main.replaceChildren(h('h1', { tabindex: '-1' }, `Results for “${query}”`), grid);
+  if (query.trim()) track('search', { query: query.trim().slice(0, 200), results: items.length });
+  if (items.length) watchImpressions([[grid, 'search', items]]);
 }
 
 function availability(window) {

@@ -1,6 +1,7 @@
 // The player view: a playback session from the API, Shaka Player on its DASH (ClearKey
 // licenses from the API) or HLS manifest, heartbeats (which renew the session's short-lived
-// token and media links: links.js), QoE beacons, refusal messages.
+// token and media links: links.js), QoE beacons, viewer events (events.js: play_start,
+// progress, play_end), refusal messages.
 
 import {
   afterStartAbrConfig, firstSegmentSeconds, latencyAwareAbrFactory, measuredKbps, startAbrConfig,
@@ -10,10 +11,14 @@ import { codecConfig } from './codecs.js';
 import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
 import { Controls } from './controls.js';
 import { announce } from './dom.js';
+import { flushEvents, track } from './events.js';
 import { parseLinks, renewUri } from './links.js';
 import { errorCode, playbackErrorMessage, problemMessage } from './messages.js';
 import { Qoe } from './qoe.js';
 import { loadThumbnails } from './thumbnails.js';
+
+// A progress event every 30 s of playing, besides those on pause and seek.
+const PROGRESS_MS = 30_000;
 
 // The viewer's click on Play (time and title), for the startup QoE figure and the heading.
 let intent = null;
@@ -73,6 +78,8 @@ class Playback {
     this.session = null;
     this.qoe = null;
     this.timer = null;
+    this.progressTimer = null;
+    this.watching = false; // a play_start went out and its play_end has not
     this.closed = false;
     this.ended = false; // the server ended the session (another device took it over)
     this.links = null; // the newest token and signed media prefix (links.js)
@@ -151,6 +158,9 @@ class Playback {
     }
     video.addEventListener('pause', () => !this.closed && this.heartbeat());
     video.addEventListener('ended', () => this.report());
+    video.addEventListener('playing', () => this.playStart());
+    for (const type of ['pause', 'seeked']) video.addEventListener(type, () => this.progress());
+    video.addEventListener('ended', () => this.playEnd('ended'));
     const [url, mime] = pickManifest(start);
     const resume = this.startOver ? 0 : start.resume_position_s;
     await player.load(url, resume > 0 ? resume : null, mime);
@@ -160,6 +170,7 @@ class Playback {
     this.controls.syncPlay();
     if (resume > 0) announce(`Resuming at ${Math.round(resume)} seconds`);
     this.timer = setInterval(() => this.report(), start.heartbeat_interval_s * 1000);
+    this.progressTimer = setInterval(() => !video.paused && this.progress(), PROGRESS_MS);
     video.play().catch(() => this.controls.syncPlay()); // autoplay refused: the big button shows
   }
 
@@ -215,6 +226,7 @@ class Playback {
     } catch (problem) {
       if (problem instanceof ApiProblem && problem.slug === 'session_expired' && !this.closed) {
         this.ended = true;
+        this.playEnd('stopped');
         this.video.pause();
         this.refuse(problem);
       }
@@ -227,6 +239,8 @@ class Playback {
     if (!this.session || this.ended) return;
     this.ended = true;
     this.qoe?.flush({ keepalive });
+    this.playEnd(keepalive ? 'left' : 'stopped');
+    flushEvents({ keepalive }); // sent before the DELETE that ends the session
     const { position, duration } = this.position();
     const query = new URLSearchParams({ position: String(position) });
     if (duration) query.set('duration', String(duration));
@@ -239,6 +253,32 @@ class Playback {
     return this.heartbeat({ keepalive });
   }
 
+  // ---- viewer events (events.js) ----------------------------------------------------------
+
+  watchEvent(type, fields = {}) {
+    const { position, duration } = this.position();
+    const event = { session: this.session.session_id, title: this.titleId, position_s: position };
+    if (type === 'progress' && duration) event.duration_s = duration;
+    track(type, { ...event, ...fields });
+  }
+
+  // The first frame, and again when a title that ended is played again.
+  playStart() {
+    if (this.watching || this.closed) return;
+    this.watching = true;
+    this.watchEvent('play_start');
+  }
+
+  progress() {
+    if (this.watching && !this.closed) this.watchEvent('progress');
+  }
+
+  playEnd(reason) {
+    if (!this.watching) return;
+    this.watching = false;
+    this.watchEvent('play_end', { reason });
+  }
+
   // ---- errors and refusals ----------------------------------------------------------------
 
   refuse(problem) {
@@ -249,6 +289,7 @@ class Playback {
   fail(error) {
     if (this.closed) return;
     if (error instanceof ApiProblem) return this.refuse(error);
+    this.playEnd('error');
     this.qoe?.error(errorCode(error));
     this.qoe?.flush();
     console.error('playback error', error);
@@ -293,6 +334,7 @@ class Playback {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    clearInterval(this.progressTimer);
     window.removeEventListener('pagehide', this.onPageHide);
     this.controls.destroy();
     this.video.pause();
