@@ -152,6 +152,14 @@ def _pending(client: redis.Redis, consumer: str) -> int:
     return 0
 
 
+def _group_ready(client: redis.Redis) -> bool:
+    """The writer process is up: it creates the consumer group before its first read."""
+    try:
+        return any(g["name"] in (GROUP, GROUP.encode()) for g in client.xinfo_groups(STREAM))
+    except redis.ResponseError:  # no stream yet
+        return False
+
+
 def _kill_holding_a_batch(writer: WriterProcess, client: redis.Redis) -> int:
     """SIGKILL the writer at a moment it has read entries it has not acknowledged: frozen
     first (SIGSTOP), and killed only if Redis then shows entries pending for it. Returns
@@ -196,6 +204,7 @@ def test_a_writer_killed_mid_batch_loses_nothing_and_its_successor_claims_the_ba
     successor: WriterProcess | None = None
     producer = Producer(aof_redis.url, ids, rate=8_000)
     try:
+        wait_for(lambda: _group_ready(client), 60, "the first writer up", first.output)
         producer.start()
         wait_for(lambda: producer.sent >= 8_000, 60, "a third of the events appended")
         wait_for(lambda: _pending(client, first.consumer) or first.proc.poll() is not None, 60,
@@ -228,6 +237,7 @@ def test_redis_restarted_under_load_loses_nothing_and_answers_have_no_duplicate(
     writer = WriterProcess(aof_redis.url, tmp_path, "writer")
     producer = Producer(aof_redis.url, ids, rate=8_000)
     try:
+        wait_for(lambda: _group_ready(client), 60, "the writer up", writer.output)
         producer.start()
         wait_for(lambda: producer.sent >= 8_000, 60, "a third of the events appended")
         wait_for(lambda: any((tmp_path / "objects").rglob("*.parquet")), 60, "the writer writing",
