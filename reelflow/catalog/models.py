@@ -298,3 +298,65 @@ class ErasureAudit(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=1000)
     started_at: datetime = stamped(index=True)
     finished_at: datetime | None = optional_time()
+
+
+class ExperimentStatus:
+    DRAFT = "draft"  # editable; no viewer is in it
+    RUNNING = "running"  # viewers are assigned; its definition is frozen
+    STOPPED = "stopped"  # no new exposures; its results stay readable
+
+
+class Experiment(SQLModel, table=True):
+    """An A/B test (docs/experiments.md): who may enter, how it is judged, and when it ran.
+    Its variants are rows of ``experiment_variants``; every change is in ``experiment_audit``."""
+
+    __tablename__ = "experiments"
+
+    key: str = Field(primary_key=True, max_length=64)  # the hashing seed: never renamed
+    hypothesis: str = Field(default="", max_length=2000)
+    # The target: empty lists admit everyone; share is the part of those let in.
+    target_countries: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    target_plans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    target_devices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    target_share: float = 1.0
+    # A layer and the experiment's slice [start, end) of it; experiments sharing a layer
+    # never share a viewer.
+    layer: str | None = Field(default=None, max_length=64, index=True)
+    layer_start: float = 0.0
+    layer_end: float = 1.0
+    primary_metric: str = Field(max_length=64)
+    guardrails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mde: float | None = None  # relative minimum detectable effect of the primary metric
+    status: str = Field(default=ExperimentStatus.DRAFT, max_length=16, index=True)
+    created_at: datetime = stamped()
+    updated_at: datetime = stamped()
+    started_at: datetime | None = optional_time()
+    stopped_at: datetime | None = optional_time()
+
+
+class ExperimentVariant(SQLModel, table=True):
+    """One variant of an experiment, in the experiment's order (the first is control)."""
+
+    __tablename__ = "experiment_variants"
+
+    experiment_key: str = Field(foreign_key="experiments.key", primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=64)
+    position: int
+    weight: float
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ExperimentAudit(SQLModel, table=True):
+    """One change of an experiment: who, when, and what (``changes``: the definition made,
+    each edited field from and to, or the status moved)."""
+
+    __tablename__ = "experiment_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64, index=True)
+    actor: str = Field(max_length=256)  # "cli", or the admin token's subject
+    action: str = Field(max_length=16)  # create, update, start, stop
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = stamped(index=True)

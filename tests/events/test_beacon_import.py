@@ -19,7 +19,13 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from reelflow.catalog import legacy_qoe
-from reelflow.catalog.db import MigrationRefused, alembic_config, current_revision, make_engine
+from reelflow.catalog.db import (
+    MigrationRefused,
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+)
 from reelflow.catalog.db import upgrade as db_upgrade
 from reelflow.catalog.viewer_privacy import set_consent_choice
 from reelflow.cli.app import app
@@ -193,7 +199,7 @@ def test_an_invalid_row_stays_named_and_the_migration_refuses_then_drops(
         db_upgrade(catalog_url)
     legacy_qoe.delete_beacons(legacy, [2])  # what an operator does with a row that is no beacon
     db_upgrade(catalog_url)
-    assert current_revision(legacy) == "0006"
+    assert current_revision(legacy) == head_revision()  # past 0006, whatever came after
     assert not inspect(legacy).has_table("qoe_beacons")
     assert importer(legacy, local_store, files).run() == ImportResult(table=False)
 
