@@ -11,3 +11,6 @@ _.readable  # reelflow/storage/s3.py _ExactLength
 
 # temporalio's Interceptor protocol: the worker calls intercept_activity for each activity.
 _.intercept_activity  # reelflow/activities/input_cache.py InputPinInterceptor
+
+# FastAPI calls a route by its decorator; unused_code.py lists no "@*.patch" (the first PATCH).
+edit_experiment  # reelflow/playback_api/routes/admin_experiments.py, PATCH .../{key}

@@ -1,4 +1,5 @@
-"""`reelflow` command line: doctor, api, worker, db, titles, keys, studios, dev."""
+"""`reelflow` command line: doctor, api, worker, db, titles, keys, studios, dev, events,
+accounts, experiments."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from reelflow.cli.dev import dev_app
 from reelflow.cli.events import accounts_app, events_app
+from reelflow.cli.experiments import experiments_app
 from reelflow.cli.keys import keys_app
 from reelflow.cli.studios import studios_app
 from reelflow.cli.titles import titles_app
@@ -26,6 +28,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(studios_app, name="studios")
 app.add_typer(events_app, name="events")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(experiments_app, name="experiments")
 console = Console()
 err = Console(stderr=True)
 

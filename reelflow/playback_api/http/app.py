@@ -113,6 +113,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _include_api_routes(app: FastAPI, settings: Settings) -> None:
     from reelflow.playback_api.routes import (
         admin,
+        admin_experiments,
         admin_qoe,
         catalog,
         dev,
@@ -135,6 +136,7 @@ def _include_api_routes(app: FastAPI, settings: Settings) -> None:
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(admin_qoe.router)
+    app.include_router(admin_experiments.router)
     # Always routed (else the web mount's catch-all answers 405), documented only when on.
     app.include_router(dev.router, include_in_schema=dev_auth_enabled(settings))
 
@@ -170,7 +172,7 @@ def _add_middleware(
     app.add_middleware(
         CORSMiddleware,
         allow_origins=origins,
-        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         # SOAPAction: PlayReady challenges carry it to the license proxy.
         allow_headers=["Authorization", "Content-Type", "Range", "X-Request-Id", "SOAPAction"],
         expose_headers=["Content-Length", "Content-Range", "X-Request-Id", "Retry-After"],

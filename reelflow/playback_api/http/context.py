@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
     from reelflow.events.queries import EventFiles
+    from reelflow.playback_api.delivery.experiment_exposure import RunningExperiments
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ApiContext:
     )
     small_files: SmallFileCache = field(default_factory=SmallFileCache, repr=False)
     _event_files: EventFiles | None = field(default=None, repr=False)
+    _experiments: RunningExperiments | None = field(default=None, repr=False)
     _temporal: Client | None = field(default=None, repr=False)
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -107,6 +109,16 @@ class ApiContext:
 
             self._event_files = EventFiles.from_settings(self.settings)
         return self._event_files
+
+    @property
+    def experiments(self) -> RunningExperiments:
+        """The running experiments a playback start assigns from, cached in-process
+        (delivery/experiment_exposure.py), built on first use."""
+        if self._experiments is None:
+            from reelflow.playback_api.delivery.experiment_exposure import RunningExperiments
+
+            self._experiments = RunningExperiments(self.engine)
+        return self._experiments
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -57,6 +57,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = _registry(
     ProblemType("replayed_request", "Request was already received or is too old", 409),
     ProblemType("idempotency_conflict", "Idempotency-Key reused with another body", 422),
     ProblemType("uploads_unavailable", "Uploads need an S3 object store", 501),
+    # Admin changes the resource's state forbids (a started experiment's variants).
+    ProblemType("conflict", "The resource's state does not allow this change", 409),
     # Playback sessions and licenses.
     ProblemType("session_expired", "Playback session has ended", 410),
     ProblemType("key_withheld", "No requested key may be issued to this session", 403),

@@ -15,8 +15,9 @@ from reelflow.catalog.viewer_queries import save_progress
 from reelflow.config import Settings
 from reelflow.domain.ids import TITLE_ID_PATTERN, TITLE_ID_RE
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.delivery import bandwidth_hint, server_events
+from reelflow.playback_api.delivery import bandwidth_hint, experiment_exposure, server_events
 from reelflow.playback_api.delivery.entitlements import Entitlement, check_playback
+from reelflow.playback_api.delivery.experiment_exposure import AssignedVariant
 from reelflow.playback_api.delivery.key_policy import DrmSelection, select_drm
 from reelflow.playback_api.delivery.license_proxy import usable_upstreams
 from reelflow.playback_api.delivery.session_links import SessionLinks, link_expiry, sign_session
@@ -97,6 +98,11 @@ class PlaybackStart(BaseModel):
         default=None,
         description="the session's DASH MPD, as manifests.dash answers it, when the start "
         "asked for it (inline_manifest) and DASH is offered; null otherwise",
+    )
+    experiments: dict[str, AssignedVariant] = Field(
+        default_factory=dict,
+        description="the viewer's variant of each running experiment they are in, by "
+        "experiment key; an experiment they are not in is absent (the defaults apply)",
     )
 
 
@@ -182,14 +188,19 @@ async def start_playback(request: Request) -> Response:
         if inline
         else None
     )
+    user_agent = request.headers.get("user-agent", "")
+    exposed = await experiment_exposure.assign(ctx, viewer, session, user_agent)
     resume = await _take_lease(ctx, session, viewer, entitlement, body, view.duration_s)
-    # The session_start event and the bandwidth hint: two Redis round trips, side by side.
+    # The session_start and exposure events and the bandwidth hint, side by side.
     started = server_events.session_start_event(ctx, viewer, session, body.protocols, resume)
-    _, hint = await asyncio.gather(
-        server_events.record(ctx, viewer, started, request.app.state.metrics.events_lost),
+    lost = request.app.state.metrics.events_lost
+    *_, hint = await asyncio.gather(
+        server_events.record(ctx, viewer, started, lost),
+        experiment_exposure.record(ctx, viewer, exposed, lost),
         bandwidth_hint.recall(ctx.redis, ctx.sessions.prefix, session.account, session.device_id),
     )
     start = _start_answer(ctx, session, signed, package, body.protocols, resume, hint, mpd)
+    start.experiments = exposed.answer
     return JSONResponse(start.model_dump(), status_code=201)
 
 
