@@ -69,13 +69,6 @@ from tests.services import postgres_server, redis_server  # noqa: E402
 START = datetime(2026, 11, 30, tzinfo=UTC)
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _qoe_events(n: int) -> list[StoredEvent]:
     now = datetime.now(UTC)
     ctx = Context(viewer="v_bench", country="FR", plan="basic", session="s1", device="d1")

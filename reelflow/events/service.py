@@ -109,7 +109,7 @@ class Events:
             if not lock.acquire():
                 raise ErasureBusy("another erasure is running; run this one again after it")
             try:
-                counts.update(self._erase_viewer(self.viewer(account)))
+                self._erase_viewer(self.viewer(account), counts)
             finally:
                 # A lock that lapsed (an erasure past ERASURE_LOCK_S) or a Redis gone by now
                 # changes nothing done; the lock lapses by itself.
@@ -121,17 +121,19 @@ class Events:
             raise ErasureFailed(failed) from exc
         return viewer_privacy.end_erasure(catalog, audit.id, counts)
 
-    def _erase_viewer(self, viewer: str) -> dict[str, int]:
-        """Stream, files, then the files a writer wrote from what it held in hand.
+    def _erase_viewer(self, viewer: str, counts: dict[str, int]) -> None:
+        """Stream, files, then the files a writer wrote from what it held in hand; ``counts``
+        grows step by step, so a failure records what was removed before it.
 
         Once the stream holds none of the viewer's entries, each of them is either in a file
         or in a writer's hand (read, not yet acknowledged: its file may land after the pass
         over the files). So the newest entry in hand is noted after the stream, and once
         every entry up to it is acknowledged (or the wait ends), the hours from the oldest
         one's are rewritten again."""
-        counts = {"stream_entries": self.log.erase(viewer)}
+        counts["stream_entries"] = self.log.erase(viewer)
         in_hand = self.log.in_hand()
         files, rows = maintenance.erase_viewer_files(self.store, viewer)
+        counts.update(files_rewritten=files, rows=rows)
         if in_hand is not None:
             oldest, newest = in_hand
             deadline = time.monotonic() + IN_HAND_WAIT_S
@@ -146,8 +148,7 @@ class Events:
             more = maintenance.erase_viewer_files(
                 self.store, viewer, since=appended - timedelta(minutes=5)
             )
-            files, rows = files + more[0], rows + more[1]
-        return {**counts, "files_rewritten": files, "rows": rows}
+            counts.update(files_rewritten=files + more[0], rows=rows + more[1])
 
     def compact(self, retention: Retention, now: datetime | None = None) -> dict[str, int]:
         """One upkeep run in this process, as the hourly schedule's activities do it

@@ -23,6 +23,7 @@ from reelflow.events.consent import mirror_key
 from reelflow.events.schema import EVENT_TYPES, Context, parse_client_event, store
 from reelflow.events.service import ERASURE_LOCK, ErasureFailed, Events
 from reelflow.events.writer import EventWriter
+from reelflow.storage.layout import event_file_key
 from tests.services import free_port
 
 runner = CliRunner()
@@ -183,3 +184,14 @@ def test_erasure_also_removes_what_a_writer_held_in_hand(events: Events) -> None
     assert events.log.in_hand() is None
     assert events.export("hana") == []
     assert [row["title"] for row in events.export("ivan")] == ["t1"]
+
+
+def test_a_failed_erasure_records_what_it_removed_before_the_failure(events: Events) -> None:
+    _watch(events, "rosa", "t1", 6.0)  # in the stream
+    # A file that is no Parquet in the events layout: the pass over the files stops on it.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    events.store.put_bytes(event_file_key("search", hour, "broken.parquet"), b"not parquet")
+    result = runner.invoke(accounts_app, ["erase", "rosa"])
+    assert result.exit_code == 1
+    [row] = recent_erasures(engine_from_settings(get_settings()), limit=5)
+    assert (row.status, row.stream_entries) == ("failed", 1)
