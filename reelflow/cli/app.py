@@ -1,5 +1,5 @@
 """`reelflow` command line: doctor, api, worker, db, titles, keys, studios, dev, events,
-accounts, experiments."""
+accounts, experiments, recs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from reelflow.cli.dev import dev_app
 from reelflow.cli.events import accounts_app, events_app
 from reelflow.cli.experiments import experiments_app
 from reelflow.cli.keys import keys_app
+from reelflow.cli.recs import recs_app
 from reelflow.cli.studios import studios_app
 from reelflow.cli.titles import titles_app
 from reelflow.config import ConfigError, get_settings
@@ -29,6 +30,7 @@ app.add_typer(studios_app, name="studios")
 app.add_typer(events_app, name="events")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(recs_app, name="recs")
 console = Console()
 err = Console(stderr=True)
 
