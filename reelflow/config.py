@@ -88,6 +88,7 @@ class Settings(BaseSettings):
 
     # Redis / rq
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = Field(default=100, ge=1, le=10_000)  # API pool, http/context.py
     rq_queue: str = "reelflow"
     # Viewer events writer: entries another writer read and has not acknowledged for this
     # long are taken for a dead writer's and claimed (docs/events.md). Well above a batch's

@@ -28,8 +28,10 @@ from reelflow.catalog.viewer_privacy import consent_choice, set_consent_choice
 
 KEY_PREFIX = "rf:consent:"
 MIRROR_TTL_S = 24 * 3600
-_ENCODED: dict[bool | None, bytes] = {True: b"1", False: b"0", None: b"-"}
-_DECODED = {value: choice for choice, value in _ENCODED.items()}
+# The mirror's values: the account's choice, or that it made none. The API's ingest script
+# reads them in Redis itself (playback_api/delivery/viewer_events.py) with the same meaning.
+MIRROR_VALUES: dict[bool | None, bytes] = {True: b"1", False: b"0", None: b"-"}
+_DECODED = {value: choice for choice, value in MIRROR_VALUES.items()}
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ async def read_consent(redis: Redis, engine: Engine, account: str, default: bool
     if raw in _DECODED:
         return Consent.of(_DECODED[raw], default)
     choice = await asyncio.to_thread(consent_choice, engine, account)
-    await redis.set(key, _ENCODED[choice], ex=MIRROR_TTL_S, nx=True)
+    await redis.set(key, MIRROR_VALUES[choice], ex=MIRROR_TTL_S, nx=True)
     return Consent.of(choice, default)
 
 
@@ -64,5 +66,5 @@ async def write_consent(
     key = mirror_key(account)
     await redis.delete(key)
     await asyncio.to_thread(set_consent_choice, engine, account, consent)
-    await redis.set(key, _ENCODED[consent], ex=MIRROR_TTL_S)
+    await redis.set(key, MIRROR_VALUES[consent], ex=MIRROR_TTL_S)
     return Consent.of(consent, default)

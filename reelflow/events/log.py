@@ -1,13 +1,15 @@
 """The durable event log: a Redis Stream with one consumer group, behind a small interface.
 
-Producers append a batch in one round trip (a pipeline of XADDs, one entry per event, so
-erasure and claiming work per event). The writer reads through the consumer group and
-acknowledges only after the Parquet file is in the object store; what a dead writer read
-but never acknowledged stays pending and is claimed by the next one (XAUTOCLAIM). Written
-entries are deleted from the stream: the log is a buffer, the Parquet files are the store.
+Producers append a batch in one round trip, one entry per event (so erasure and claiming
+work per event): here a pipeline of XADDs; the API's ingest, a Lua script that also applies
+the rate limit and the consent mirror (playback_api/delivery/viewer_events.py). The writer
+reads through the consumer group and acknowledges only after the Parquet file is in the
+object store; what a dead writer read but never acknowledged stays pending and is claimed
+by the next one (XAUTOCLAIM). Written entries are deleted from the stream: the log is a
+buffer, the Parquet files are the store.
 
-A deployment that outgrows one Redis keeps the two append methods and puts Kafka behind them
-(docs/events.md).
+An entry is one field, ``ENTRY_FIELD``, holding the event's JSON (``encode_entry``). A
+deployment that outgrows one Redis keeps the append and puts Kafka behind it (docs/events.md).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pydantic_core
 import redis
-import redis.asyncio
 
 from reelflow.events.schema import STORED_FIELDS, StoredEvent
 
 STREAM = "reelflow:events"
 GROUP = "parquet-writer"
-_FIELD = "e"
+ENTRY_FIELD = "e"
 
 
 # A stored event as the log holds it: StoredEvent's fields, the timestamps parsed. The
@@ -53,7 +55,7 @@ class RedisStreamLog:
             return
         pipe = self.client.pipeline(transaction=False)
         for event in events:
-            pipe.xadd(self.stream, {_FIELD: event.to_json()})
+            pipe.xadd(self.stream, {ENTRY_FIELD: event.to_json()})
         pipe.execute()
 
     # ---- consumer group
@@ -130,20 +132,12 @@ class RedisStreamLog:
         return int(self.client.xlen(self.stream))
 
 
-class AsyncStreamAppender:
-    """Appending from the API's event loop: the same stream, through redis.asyncio."""
-
-    def __init__(self, client: redis.asyncio.Redis, stream: str = STREAM) -> None:
-        self.client = client
-        self.stream = stream
-
-    async def append(self, events: Sequence[StoredEvent]) -> None:
-        if not events:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for event in events:
-            pipe.xadd(self.stream, {_FIELD: event.to_json()})
-        await pipe.execute()
+def encode_entry(record: Record) -> bytes:
+    """A stored event's entry as the log holds it, from its record (``schema.stored_record``):
+    the same bytes as ``StoredEvent.to_json`` for the same values, without building a model.
+    Always one line (compact JSON escapes control characters), so entries can travel as
+    JSON Lines."""
+    return pydantic_core.to_json(record)
 
 
 def _id(value: bytes | str) -> str:
@@ -163,5 +157,5 @@ def _record(raw: bytes | str) -> Record | None:
 
 
 def _entry(entry_id: bytes | str, data: dict[bytes, bytes] | None) -> Entry:
-    raw = data.get(_FIELD.encode()) if data else None
+    raw = data.get(ENTRY_FIELD.encode()) if data else None
     return Entry(_id(entry_id), _record(raw) if raw is not None else None)

@@ -14,7 +14,8 @@ classified is dropped for an opted-out viewer rather than kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reelflow.events.schema import StoredEvent
 
@@ -27,6 +28,8 @@ OPERATIONAL_TYPES = frozenset({"qoe", "ad_impression", "ad_quartile"})
 # The pseudonym of no one: pseudonyms start with "v_" (events/pseudonym.py), so it never
 # collides with a viewer's, and erasure or export of any account never matches it.
 ANONYMOUS = "anonymous"
+# What anonymising an operational event changes: the one definition, for models and records.
+_ANONYMISED: dict[str, Any] = {"viewer": ANONYMOUS, "device": None}
 
 
 def is_behavioural(event_type: str) -> bool:
@@ -39,8 +42,12 @@ def apply_consent(events: Sequence[StoredEvent], consent: bool) -> tuple[list[St
     if consent:
         return list(events), 0
     kept = [
-        event.model_copy(update={"viewer": ANONYMOUS, "device": None})
-        for event in events
-        if not is_behavioural(event.type)
+        event.model_copy(update=_ANONYMISED) for event in events if not is_behavioural(event.type)
     ]
     return kept, len(events) - len(kept)
+
+
+def anonymised_records(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What an opted-out viewer's records become (``apply_consent``'s rule, on the plain
+    records the ingest path builds): the operational ones, anonymised."""
+    return [{**record, **_ANONYMISED} for record in records if not is_behavioural(record["type"])]

@@ -12,7 +12,7 @@ in ``SERVER_EVENTS`` for one only the API makes (a client sending it is refused)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
@@ -187,7 +187,7 @@ AnyClientEvent = Annotated[
     | AdImpression | AdQuartile,
     Field(discriminator="type"),
 ]  # fmt: skip
-_CLIENT_EVENT = TypeAdapter(AnyClientEvent)
+_CLIENT_EVENTS = TypeAdapter(list[AnyClientEvent])
 
 
 class Context(BaseModel):
@@ -241,23 +241,117 @@ class EventRefused(ValueError):
 
 
 _COMMON = frozenset({"id", "type", "ts", "session", "device", "title"})
+# What a type's server-filled fields hold when the server has nothing to add (a client-sent
+# qoe event): computed once, since the ingest path fills them for every such event.
+_SERVER_DEFAULTS = {kind: model().model_dump(mode="json") for kind, model in SERVER_FIELDS.items()}
+# Validating what is left after refusals converges at once (the same events pass again);
+# the bound only guards against a validator that would not.
+_MAX_PASSES = 3
 
 
 def parse_client_event(data: object) -> ClientEvent:
     """A client event from its JSON object; ``EventRefused`` names the first bad field."""
-    kind = data.get("type") if isinstance(data, dict) else None
-    if isinstance(kind, str) and kind in _SERVER_TYPES:
-        raise EventRefused("type", f"{kind} is server-side only: the API records it itself")
+    parsed, refused = parse_client_batch([data])
+    if refused:
+        raise refused[0]
+    return parsed[0]
+
+
+def parse_client_batch(
+    events: Sequence[object],
+) -> tuple[dict[int, ClientEvent], dict[int, EventRefused]]:
+    """A batch's events by index: those that are valid, and why each other one is not.
+
+    One pydantic-core call validates the whole batch; a failed one maps each error to its
+    event (the first error per event, as a single event's validation would report it) and
+    validates the rest again, so the good events of a batch are never lost to a bad one.
+    """
+    refused: dict[int, EventRefused] = {}
+    for index, data in enumerate(events):
+        kind = data.get("type") if isinstance(data, dict) else None
+        if isinstance(kind, str) and kind in _SERVER_TYPES:
+            refused[index] = EventRefused(
+                "type", f"{kind} is server-side only: the API records it itself"
+            )
+    pending = [index for index in range(len(events)) if index not in refused]
+    for _ in range(_MAX_PASSES):
+        valid, bad = _validated(events, pending)
+        if not bad:
+            return dict(zip(pending, valid, strict=True)), dict(sorted(refused.items()))
+        refused |= bad
+        pending = [index for index in pending if index not in bad]
+    raise RuntimeError("batch validation did not converge")  # pragma: no cover
+
+
+def _validated(
+    events: Sequence[object], indexes: list[int]
+) -> tuple[Sequence[ClientEvent], dict[int, EventRefused]]:
+    """The events at ``indexes`` validated in one call, or the refusal of each bad one."""
+    if not indexes:
+        return [], {}
     try:
         # JSON mode: strict, yet a UUID and a timestamp arrive as strings.
-        event: ClientEvent = _CLIENT_EVENT.validate_json(json.dumps(data))
+        return _CLIENT_EVENTS.validate_json(json.dumps([events[i] for i in indexes])), {}
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"][1:] or first["loc"]) or "event"
-        if first["type"] == "union_tag_invalid":
-            where = "type"
-        raise EventRefused(where, first["msg"]) from None
-    return event
+        bad: dict[int, EventRefused] = {}
+        for error in exc.errors():
+            position, *where = error["loc"]
+            assert isinstance(position, int)  # a list's errors start with the item's place
+            bad.setdefault(indexes[position], _refusal(error, where))
+        return [], bad
+
+
+def _refusal(error: Any, loc: Sequence[int | str]) -> EventRefused:
+    """What one event's first validation error names: the field after the type tag."""
+    where = ".".join(str(p) for p in loc[1:] or loc) or "event"
+    if error["type"] == "union_tag_invalid":
+        where = "type"
+    return EventRefused(where, error["msg"])
+
+
+def stored_record(
+    event: ClientEvent,
+    ctx: Context,
+    now: datetime,
+    server: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The stored form of ``event`` as a plain record: ``StoredEvent``'s fields in its order
+    (so ``log.encode_entry`` writes what ``StoredEvent.to_json`` would), checked against the
+    server clock and filled from ``ctx``; ``server`` holds the type's server-filled fields
+    (``SERVER_FIELDS``). The ingest path builds these rather than models: cheaper by half."""
+    ts = event.ts.astimezone(UTC)
+    if ts > now + MAX_CLOCK_AHEAD:
+        raise EventRefused("ts", f"{ts.isoformat()} is in the future (server time {now:%H:%M:%S}Z)")
+    if ts < now - MAX_EVENT_AGE:
+        raise EventRefused("ts", f"{ts.isoformat()} is older than {MAX_EVENT_AGE.days} days")
+    # The validated values as they are (model_dump with an exclusion costs 3x as much): the
+    # type's own fields are JSON values already, and encoding takes any other type pydantic
+    # knows the way StoredEvent.to_json would.
+    values = event.__dict__
+    kind = values["type"]
+    own = {name: value for name, value in values.items() if name not in _COMMON}
+    if kind in SERVER_FIELDS:
+        own |= (
+            SERVER_FIELDS[kind].model_validate(server).model_dump(mode="json")
+            if server
+            else _SERVER_DEFAULTS[kind]
+        )
+    elif server:
+        raise ValueError(f"{kind} events have no server-filled fields")
+    return {
+        "id": str(values["id"]),
+        "type": kind,
+        "schema_version": SCHEMA_VERSION,
+        "ts": ts,
+        "server_ts": now,
+        "viewer": ctx.viewer,
+        "device": values["device"] or ctx.device,
+        "session": values["session"] or ctx.session,
+        "title": values.get("title"),
+        "country": ctx.country,
+        "plan": ctx.plan,
+        "fields": own,
+    }
 
 
 def store(
@@ -267,30 +361,5 @@ def store(
     now: datetime | None = None,
     server: Mapping[str, Any] | None = None,
 ) -> StoredEvent:
-    """The stored form of ``event``: checked against the server clock and filled from ``ctx``;
-    ``server`` holds the type's server-filled fields (``SERVER_FIELDS``)."""
-    now = now or datetime.now(UTC)
-    ts = event.ts.astimezone(UTC)
-    if ts > now + MAX_CLOCK_AHEAD:
-        raise EventRefused("ts", f"{ts.isoformat()} is in the future (server time {now:%H:%M:%S}Z)")
-    if ts < now - MAX_EVENT_AGE:
-        raise EventRefused("ts", f"{ts.isoformat()} is older than {MAX_EVENT_AGE.days} days")
-    own = event.model_dump(mode="json", exclude=set(_COMMON))
-    filled = SERVER_FIELDS.get(event.type)
-    if filled is not None:
-        own |= filled.model_validate(server or {}).model_dump(mode="json")
-    elif server:
-        raise ValueError(f"{event.type} events have no server-filled fields")
-    return StoredEvent(
-        id=str(event.id),
-        type=event.type,
-        ts=ts,
-        server_ts=now,
-        viewer=ctx.viewer,
-        device=event.device or ctx.device,
-        session=event.session or ctx.session,
-        title=getattr(event, "title", None),
-        country=ctx.country,
-        plan=ctx.plan,
-        fields=own,
-    )
+    """The stored form of ``event`` as a model (``stored_record``'s checks and filling)."""
+    return StoredEvent(**stored_record(event, ctx, now or datetime.now(UTC), server))

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
 import pyarrow as pa
 import pytest
 
+from reelflow.events.log import _record, encode_entry
 from reelflow.events.parquet import arrow_schema
 from reelflow.events.schema import (
     EVENT_TYPES,
     Context,
     EventRefused,
+    StoredEvent,
+    parse_client_batch,
     parse_client_event,
     store,
+    stored_record,
 )
 from tests.events.conftest import NOW, make_event
 
@@ -81,3 +86,55 @@ def test_timestamps_far_in_the_future_or_past_are_refused() -> None:
 def test_stored_events_round_trip_through_json() -> None:
     event = make_event("row_impression", row="new", position=0, titles=["a", "b"])
     assert type(event).from_json(event.to_json()) == event
+
+
+def test_a_batch_is_validated_whole_and_each_bad_event_named_as_alone() -> None:
+    batch: list[object] = [
+        _body("search", query="a"),
+        _body("teleport"),
+        _body("session_start", title="t1", drm=[], protocols=["dash"], max_height=1),
+        _body("qoe", title="t1", rebuffer_count="3", played_ms=-1.0),  # two errors: the first
+        _body("progress", title="t1", position_s=1.0),
+        {"id": str(uuid.uuid4()), "ts": NOW.isoformat()},  # no type at all
+        _body("row_impression", row="new", position=0, titles=["ok", "Bad Title"]),
+    ]
+    valid, refused = parse_client_batch(batch)
+    assert sorted(valid) == [0, 4]
+    assert [valid[0].type, valid[4].type] == ["search", "progress"]
+    assert {index: exc.field for index, exc in refused.items()} == {
+        1: "type", 2: "type", 3: "rebuffer_count", 5: "event", 6: "titles.1",
+    }  # fmt: skip
+    for index, exc in refused.items():  # the same as each event validated alone
+        with pytest.raises(EventRefused) as alone:
+            parse_client_event(batch[index])
+        assert (alone.value.field, alone.value.message) == (exc.field, exc.message)
+    assert parse_client_batch([]) == ({}, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "server"),
+    [
+        (_body("search", query='line one\nline two \u2603 "quoted"'), None),
+        (_body("row_impression", row="new", position=2, titles=["a", "b"], device="tv"), None),
+        (
+            {**_body("progress", title="t1", position_s=1.5), "ts": "2026-12-07T17:29:00+01:00"},
+            None,
+        ),
+        (
+            _body("qoe", title="t1", startup_ms=1e-7, bandwidth_kbps=9_999_999.25, errors=["x"]),
+            None,
+        ),
+        (_body("qoe", title="t1"), {"drm": "widevine", "device_class": "tv"}),
+    ],
+)
+def test_a_record_encodes_to_the_bytes_of_its_model_on_one_line(
+    body: dict[str, object], server: dict[str, str] | None
+) -> None:
+    ctx = Context(viewer="v_1", country="DE", plan="basic", session="s9")
+    event = parse_client_event(body)
+    record = stored_record(event, ctx, NOW, server)
+    assert list(record) == list(StoredEvent.model_fields)
+    entry = encode_entry(record)
+    assert entry == store(event, ctx, now=NOW, server=server).to_json().encode()
+    assert b"\n" not in entry  # entries travel to Redis as JSON Lines
+    assert _record(entry) == {**record, "fields": json.loads(entry)["fields"]}

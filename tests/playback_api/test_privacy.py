@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from reelflow.events.consent import mirror_key
 from reelflow.events.log import STREAM, RedisStreamLog
 from reelflow.events.privacy import ANONYMOUS
 from reelflow.events.schema import StoredEvent
@@ -190,3 +191,14 @@ def test_the_erasure_endpoints_need_an_admin_and_a_well_formed_account(api: ApiH
         assert api.client.get(f"/v1/admin/erasures?{query}", headers=admin).status_code == 422
     # Nothing was erased, and no audit row was written for any refused request.
     assert api.client.get("/v1/admin/erasures", headers=admin).json()["erasures"] == []
+
+
+def test_a_mirror_value_the_ingest_script_does_not_know_is_read_from_the_catalog(
+    api: ApiHarness,
+) -> None:
+    _put(api, "uma", False)
+    client = redis.Redis.from_url(api.settings.redis_url)
+    client.set(mirror_key("uma"), b"?")  # neither a choice nor "no choice": a miss
+    client.close()
+    assert _post(api, "uma", [_event("search", query="x")]) == {"accepted": 1, "discarded": 1}
+    assert _logged(api) == []

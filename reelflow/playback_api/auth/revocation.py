@@ -8,19 +8,45 @@ refuse has expired anyway::
     <p>revoked:jti:<jti>          "1"
     <p>revoked:before:<account>   unix seconds
 
-Checked on every authenticated request after the verifier's claims cache (one MGET), so a
-revocation takes effect at once in every API process. Redis down is a 503, never a pass.
+Checked on every authenticated request after the verifier's claims cache (one round trip),
+so a revocation takes effect at once in every API process. Redis down is a 503, never a
+pass. The rule is written once, in Lua (``REVOKED_LUA``): ``check`` runs it, and a script
+that must refuse a revoked token before its own work (the events ingest,
+delivery/viewer_events.py) includes it, so that request costs no round trip of its own.
 """
 
 from __future__ import annotations
 
 import time
-from typing import cast
 
 from redis.asyncio import Redis
 
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.http.problems import Problem
+
+# revoked(account key, jti key or '', iat or ''): 0 when the token stands, ACCOUNT_REVOKED
+# when its account's tokens up to a time at or after its iat were revoked (a token without
+# iat cannot show it came after a revoke-all: refused, fail closed), TOKEN_REVOKED when its
+# own id was.
+REVOKED_LUA = """
+local function revoked(account_key, jti_key, iat)
+  local before = redis.call('GET', account_key)
+  if before and (iat == '' or tonumber(iat) <= tonumber(before)) then return 1 end
+  if jti_key ~= '' and redis.call('EXISTS', jti_key) == 1 then return 2 end
+  return 0
+end
+"""
+ACCOUNT_REVOKED, TOKEN_REVOKED = 1, 2
+_CHECK = REVOKED_LUA + "return revoked(KEYS[1], KEYS[2], ARGV[1])"
+
+
+def refusal(verdict: int) -> Problem | None:
+    """The 401 problem for what ``revoked`` answered, or None for a token that stands."""
+    if verdict == ACCOUNT_REVOKED:
+        return Problem("invalid_token", "this account's tokens were revoked; sign in again")
+    if verdict == TOKEN_REVOKED:
+        return Problem("invalid_token", "this token was revoked")
+    return None
 
 
 class Revocations:
@@ -28,6 +54,7 @@ class Revocations:
         self.redis = redis
         self.ttl_s = ttl_s
         self.prefix = prefix
+        self._check = redis.register_script(_CHECK)
 
     def _jti_key(self, jti: str) -> str:
         return f"{self.prefix}revoked:jti:{jti}"
@@ -35,18 +62,18 @@ class Revocations:
     def _account_key(self, account: str) -> str:
         return f"{self.prefix}revoked:before:{account}"
 
+    def lua_inputs(self, viewer: Viewer) -> tuple[list[str], list[str]]:
+        """``revoked``'s keys (account, jti) and argument (iat) for this viewer's token."""
+        jti = self._jti_key(viewer.jti) if viewer.jti is not None else ""
+        iat = str(viewer.iat) if viewer.iat is not None else ""
+        return [self._account_key(viewer.sub), jti], [iat]
+
     async def check(self, viewer: Viewer) -> None:
         """Raise invalid_token (401) if the token or every token of its account is revoked."""
-        keys = [self._account_key(viewer.sub)]
-        if viewer.jti is not None:
-            keys.append(self._jti_key(viewer.jti))
-        values = cast(list[bytes | None], await self.redis.mget(keys))
-        before = values[0]
-        # A token without iat cannot show it came after a revoke-all: refused (fail closed).
-        if before is not None and (viewer.iat is None or viewer.iat <= int(before)):
-            raise Problem("invalid_token", "this account's tokens were revoked; sign in again")
-        if len(values) > 1 and values[1] is not None:
-            raise Problem("invalid_token", "this token was revoked")
+        keys, args = self.lua_inputs(viewer)
+        problem = refusal(int(await self._check(keys=keys, args=args)))
+        if problem is not None:
+            raise problem
 
     async def revoke_token(self, jti: str) -> None:
         await self.redis.set(self._jti_key(jti), b"1", ex=self.ttl_s)

@@ -252,7 +252,7 @@ class SessionStore:
         if raw == 0:
             raise Problem("session_expired", "this playback session has ended; start again")
         if int(count) > limit:
-            raise _rate_limited(limit, window_s)
+            raise rate_limited(limit, window_s)
         return PlaybackSession.from_json(raw)
 
     async def heartbeat(
@@ -309,13 +309,18 @@ class SessionStore:
 
     async def hit_rate_limit(self, bucket: str, limit: int, window_s: int = 60) -> None:
         """Fixed-window counter; raises rate_limited (429) past ``limit`` per window."""
-        window = int(time.time()) // window_s
-        n = int(await self._rate(keys=[f"{self.prefix}rl:{bucket}:{window}"], args=[window_s * 2]))
+        key = self.rate_key(bucket, window_s)
+        n = int(await self._rate(keys=[key], args=[window_s * 2]))
         if n > limit:
-            raise _rate_limited(limit, window_s)
+            raise rate_limited(limit, window_s)
+
+    def rate_key(self, bucket: str, window_s: int = 60) -> str:
+        """The counter of ``bucket`` for the current window (counted by ``hit_rate_limit``,
+        or inside another script, e.g. the events ingest's, as ``_RATE`` counts it)."""
+        return f"{self.prefix}rl:{bucket}:{int(time.time()) // window_s}"
 
 
-def _rate_limited(limit: int, window_s: int) -> Problem:
+def rate_limited(limit: int, window_s: int) -> Problem:
     retry = window_s - int(time.time()) % window_s
     return Problem(
         "rate_limited",

@@ -15,8 +15,9 @@ The API has two route styles, and this is the one place that says why:
 
 The fast-path routes, and only these: ``POST /v1/titles/{title_id}/playback``
 (routes/playback.py), the three session manifests (routes/manifests.py), the ClearKey
-license and HLS identity key (routes/licenses.py) and the embedded origin ``/media/...``
-(routes/media.py, which checks the raw signed path itself). Each says so with a
+license and HLS identity key (routes/licenses.py), the embedded origin ``/media/...``
+(routes/media.py, which checks the raw signed path itself) and ``POST /v1/events``
+(routes/events.py, which validates a whole batch in one call on the raw body). Each says so with a
 ``# Fast path`` comment pointing here. A new route is dependency-injected unless a bench
 shows it is hot.
 """
@@ -101,7 +102,11 @@ M = TypeVar("M", bound=BaseModel)
 
 async def json_body(request: Request, model: type[M]) -> M:
     """The request body validated as ``model``; the same 422 problem FastAPI would give."""
-    raw = await request.body()
+    return validated_json(await request.body(), model)
+
+
+def validated_json(raw: bytes, model: type[M]) -> M:
+    """``raw`` validated as ``model``; the same 422 problem FastAPI would give."""
     try:
         return model.model_validate_json(raw or b"null")
     except ValidationError as exc:

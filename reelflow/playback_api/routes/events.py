@@ -1,5 +1,6 @@
-"""Viewer events (``POST /v1/events``): a batch validated event by event, appended in one
-Redis round trip to the event log that the events writer turns into Parquet.
+"""Viewer events (``POST /v1/events``): a batch validated in one call, event by event in
+what it reports, appended in one Redis round trip to the event log that the events writer
+turns into Parquet.
 
 The account's analytics consent is applied on the way in (delivery/viewer_privacy.py): an
 opted-out viewer's behavioural events are counted as ``discarded``, not appended.
@@ -8,20 +9,40 @@ Per-event, not all-or-nothing: a batch with a bad event still appends every good
 the 422 problem names each bad event's index and field (``errors``) beside ``accepted``, so
 a player that retries only what was refused never sends an accepted event twice. An event
 naming a session must name one of the caller's own (live, or ended within the QoE grace).
+
+A fast-path route (http/fast_params.py): its body is validated once, on the raw bytes, as
+a batch of typed events; only a batch that fails is parsed again to tell the bad events
+from the good. Redis, per request: the token's revocation check, then one script that
+counts the rate limit, reads the consent mirror and appends (viewer_events.py). A batch
+naming sessions is counted first, then its sessions looked up (qoe.playing_session), then
+appended: the limit still comes before any per-session work.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
 
-from reelflow.events.schema import EventRefused, StoredEvent, parse_client_event, store
+from reelflow.events.schema import (
+    AnyClientEvent,
+    ClientEvent,
+    EventRefused,
+    parse_client_batch,
+    stored_record,
+)
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.delivery.viewer_events import viewer_context
-from reelflow.playback_api.delivery.viewer_privacy import append_consented
-from reelflow.playback_api.http.context import ApiContext, current_viewer, get_ctx
+from reelflow.playback_api.delivery.viewer_events import Gate, gate, viewer_context
+from reelflow.playback_api.delivery.viewer_privacy import append_records
+from reelflow.playback_api.http import fast_params as fp
+from reelflow.playback_api.http.context import (
+    ApiContext,
+    api_context,
+    viewer_without_revocation_check,
+)
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
 from reelflow.playback_api.routes.qoe import playing_session
@@ -43,6 +64,12 @@ class EventBatchIn(BaseModel):
     )
 
 
+class _ValidBatch(BaseModel):
+    """The common case, a batch whose every event is valid, checked in one call."""
+
+    events: list[AnyClientEvent] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
 class EventsAccepted(BaseModel):
     accepted: int = Field(description="valid events taken, the discarded ones included")
     discarded: int = Field(
@@ -51,15 +78,37 @@ class EventsAccepted(BaseModel):
     )
 
 
-async def _check_session(
-    ctx: ApiContext, viewer: Viewer, session: str | None, seen: dict[str, bool]
-) -> None:
-    if session is None:
-        return
-    if session not in seen:
-        seen[session] = await playing_session(ctx, session, viewer.sub) is not None
-    if not seen[session]:
-        raise EventRefused("session", "no playback session of this account")
+async def _parsed(
+    request: Request, viewer: Viewer, raw: bytes
+) -> tuple[dict[int, ClientEvent], dict[int, EventRefused], int]:
+    """The batch's valid events and refusals by index, and how many events it holds. A body
+    that is no batch at all is a 413 or 422 problem, after the revocation check (a revoked
+    token's 401 comes first, as on every other route)."""
+    if len(raw) <= MAX_BATCH_BYTES:
+        try:
+            events = _ValidBatch.model_validate_json(raw).events
+            return dict(enumerate(events)), {}, len(events)
+        except ValidationError:
+            pass
+    await api_context(request).revocations.check(viewer)
+    if len(raw) > MAX_BATCH_BYTES:
+        raise Problem("payload_too_large", f"an event batch is at most {MAX_BATCH_BYTES} bytes")
+    batch = fp.validated_json(raw, EventBatchIn)  # a batch that is not one: a 422 for all
+    valid, refused = parse_client_batch(batch.events)
+    return valid, refused, len(batch.events)
+
+
+async def _foreign_sessions(
+    ctx: ApiContext, viewer: Viewer, valid: dict[int, ClientEvent]
+) -> dict[int, EventRefused]:
+    """The events naming a session that is not one of the caller's own."""
+    named = {event.session for event in valid.values() if event.session is not None}
+    foreign = {s for s in named if await playing_session(ctx, s, viewer.sub) is None}
+    return {
+        index: EventRefused("session", "no playback session of this account")
+        for index, event in valid.items()
+        if event.session in foreign
+    }
 
 
 @router.post(
@@ -70,32 +119,39 @@ async def _check_session(
         413: {"description": f"batch over {MAX_BATCH_BYTES} bytes"},
         422: {"description": "problem with `errors` (index, field, detail) and `accepted`"},
     },
+    openapi_extra={"requestBody": fp.body_doc(EventBatchIn), "security": fp.BEARER},
 )
-async def post_events(
-    body: EventBatchIn,
-    request: Request,
-    viewer: Viewer = Depends(current_viewer),
-    ctx: ApiContext = Depends(get_ctx),
-) -> EventsAccepted:
+async def post_events(request: Request) -> JSONResponse:
     """Append a batch of viewer events (202); bad events are named, good ones kept."""
-    if len(await request.body()) > MAX_BATCH_BYTES:
-        raise Problem("payload_too_large", f"an event batch is at most {MAX_BATCH_BYTES} bytes")
-    await ctx.sessions.hit_rate_limit(f"events:{viewer.sub}", RATE_LIMIT_PER_MIN)
-    base = viewer_context(ctx, viewer)
-    good: list[StoredEvent] = []
-    errors: list[dict[str, object]] = []
-    sessions: dict[str, bool] = {}
-    for index, raw in enumerate(body.events):
+    # Fast path (http/fast_params.py): the Request only, the body validated by hand. The
+    # token's revocation is checked by the append script (its gate), before anything else.
+    viewer = viewer_without_revocation_check(request)
+    # For the access log, a 429 included (a revoked token's 401 names its account too).
+    request.state.account = viewer.sub
+    ctx = api_context(request)
+    valid, refused, sent = await _parsed(request, viewer, await request.body())
+    checks: Gate | None = gate(ctx, viewer, f"events:{viewer.sub}", RATE_LIMIT_PER_MIN)
+    if any(event.session is not None for event in valid.values()):
+        await append_records(ctx, viewer.sub, [], checks=checks)  # before the lookups
+        checks = None
+        refused |= await _foreign_sessions(ctx, viewer, valid)
+    base, now = viewer_context(ctx, viewer), datetime.now(UTC)
+    records = []
+    for index, event in valid.items():
+        if index in refused:
+            continue
         try:
-            event = parse_client_event(raw)
-            await _check_session(ctx, viewer, event.session, sessions)
-            good.append(store(event, base))
-        except EventRefused as refused:
-            errors.append({"index": index, "field": refused.field, "detail": refused.message})
-    discarded = await append_consented(ctx, viewer, good)
-    if errors:
-        detail = f"{len(errors)} of {len(body.events)} events refused; the others were accepted"
+            records.append(stored_record(event, base, now))
+        except EventRefused as exc:
+            refused[index] = exc
+    discarded = await append_records(ctx, viewer.sub, records, checks=checks)
+    if refused:
+        errors = [
+            {"index": index, "field": exc.field, "detail": exc.message}
+            for index, exc in sorted(refused.items())
+        ]
+        detail = f"{len(errors)} of {sent} events refused; the others were accepted"
         raise Problem(
-            "validation_error", detail, errors=errors, accepted=len(good), discarded=discarded
+            "validation_error", detail, errors=errors, accepted=len(records), discarded=discarded
         )
-    return EventsAccepted(accepted=len(good), discarded=discarded)
+    return JSONResponse({"accepted": len(records), "discarded": discarded}, status_code=202)
