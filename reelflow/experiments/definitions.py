@@ -4,7 +4,8 @@
 every rule a running experiment relies on: the assignment rules of ``ExperimentSpec``
 (key, variants and weights, target, layer slice), metric names from ``metrics.METRICS``,
 device classes from ``events.metrics.DEVICE_CLASSES``, and a bounded config per variant (it
-travels in every playback start). A refusal is ``InvalidExperiment`` naming the field, e.g.
+travels in every playback start) whose ``abr`` part holds only the player's settings
+(``player_config.ABR_SETTINGS``). A refusal is ``InvalidExperiment`` naming the field, e.g.
 ``target.devices`` or ``guardrails``.
 """
 
@@ -25,6 +26,7 @@ from reelflow.experiments.assignment import (
     Variant,
 )
 from reelflow.experiments.metrics import METRICS
+from reelflow.experiments.player_config import check_abr
 
 # A variant's config is answered to every viewer in the experiment at every playback start.
 MAX_CONFIG_BYTES = 4096
@@ -117,6 +119,7 @@ def checked(body: ExperimentIn) -> Definition:
     for v in body.variants:
         if len(json.dumps(v.config, separators=(",", ":"))) > MAX_CONFIG_BYTES:
             raise InvalidExperiment("variants.config", f"over {MAX_CONFIG_BYTES} bytes as JSON")
+        check_abr(v.key, v.config)  # the player's part: only settings it applies whole
     t = body.target
     layer = _layer(body.layer)
     # Built for its checks: the same rules the assigner runs under.

@@ -1,7 +1,8 @@
 // The player view: a playback session from the API, Shaka Player on its DASH (ClearKey
 // licenses from the API) or HLS manifest, heartbeats (which renew the session's short-lived
 // token and media links: links.js), QoE beacons, viewer events (events.js: play_start,
-// progress, play_end), refusal messages.
+// progress, play_end), the ABR settings of the viewer's experiment variants (experiments.js),
+// refusal messages.
 
 import {
   afterStartAbrConfig, firstSegmentSeconds, latencyAwareAbrFactory, measuredKbps, startAbrConfig,
@@ -12,6 +13,7 @@ import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
 import { Controls } from './controls.js';
 import { announce } from './dom.js';
 import { flushEvents, track } from './events.js';
+import { experimentConfig } from './experiments.js';
 import { parseLinks, renewUri } from './links.js';
 import { errorCode, playbackErrorMessage, problemMessage } from './messages.js';
 import { Qoe } from './qoe.js';
@@ -27,8 +29,9 @@ export function markPlayIntent(titleId, name) {
 }
 
 // For tests and debugging: the live Shaka player and session (never the viewer's token).
-// `renewals` counts heartbeat answers whose links the player switched to.
-window.reelflow = { player: null, session: null, startupMs: null, renewals: 0 };
+// `renewals` counts heartbeat answers whose links the player switched to; `experiments`, the
+// settings each of the viewer's experiment variants applied (experiments.js).
+window.reelflow = { player: null, session: null, startupMs: null, renewals: 0, experiments: [] };
 
 export function renderPlayer(main, titleId, { startOver = false } = {}) {
   const view = document.getElementById('player-template').content.firstElementChild.cloneNode(true);
@@ -143,6 +146,11 @@ class Playback {
     player.configure(codecConfig()); // codecs.js: AV1 where it decodes
     const segmentS = start.dash_mpd ? firstSegmentSeconds(start.dash_mpd) : null;
     player.configure(startAbrConfig(start.bandwidth_hint_kbps, { segmentS })); // abr.js
+    // After abr.js: a variant's start estimate replaces the player's own.
+    const tuned = experimentConfig(start.experiments);
+    if (tuned.config) player.configure(tuned.config);
+    if (tuned.ignored.length) console.warn('experiment settings ignored:', tuned.ignored);
+    window.reelflow.experiments = tuned.applied;
     player.configure('abrFactory', latencyAwareAbrFactory());
     player.addEventListener('error', (event) => this.fail(event.detail));
     player.addEventListener('buffering', (event) => {
@@ -343,5 +351,6 @@ class Playback {
     await this.player?.destroy();
     window.reelflow.player = null;
     window.reelflow.session = null;
+    window.reelflow.experiments = [];
   }
 }

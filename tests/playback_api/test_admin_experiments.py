@@ -85,6 +85,9 @@ def test_an_experiment_is_created_edited_started_stopped_and_audited(api: ApiHar
         ({"variants": [{"key": "a", "weight": 0.9}, {"key": "b", "weight": 0.9}]},
          "variants.weight"),
         ({"key": "NotASlug"}, "key"),
+        ({"variants": [{"key": "a", "weight": 0.5},
+                       {"key": "b", "weight": 0.5, "config": {"abr": {"enabled": False}}}]},
+         "variants.config.abr"),
     ],
 )  # fmt: skip
 def test_a_definition_that_cannot_run_is_a_422_naming_the_field(
