@@ -1,9 +1,11 @@
-// The admin console: hash routes #/signin, #/qoe, #/title/<id>. Admin token only: every
-// view's data comes from /v1/admin/*, which answers 403 to a viewer token.
+// The admin console: hash routes #/signin, #/qoe, #/title/<id>, #/experiments and
+// #/experiments/<key>. Admin token only: every view's data comes from /v1/admin/*, which
+// answers 403 to a viewer token.
 
 import { claimsOf } from './auth.js';
 import { clearAdmin, getAdmin, setAdmin, adminApi } from './admin-api.js';
 import { h } from './dom.js';
+import { renderExperiment, renderExperiments } from './admin-experiments.js';
 import { renderQoE } from './admin-qoe.js';
 import { renderTitle } from './admin-title.js';
 
@@ -59,6 +61,10 @@ async function route() {
     view.append(...signIn());
   } else if (hash.startsWith('#/title/')) {
     await renderTitle(view, decodeURIComponent(hash.slice('#/title/'.length)));
+  } else if (hash.startsWith('#/experiments/')) {
+    await renderExperiment(view, decodeURIComponent(hash.slice('#/experiments/'.length)));
+  } else if (hash.startsWith('#/experiments')) {
+    await renderExperiments(view);
   } else {
     await renderQoE(view, new URLSearchParams(hash.split('?')[1] || ''));
   }
