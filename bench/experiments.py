@@ -1,4 +1,5 @@
-"""What experiments cost: assignment per playback start, and one results computation.
+"""What experiments cost: assignment per playback start, one results computation, and the
+playback start with three experiments running against none.
 
 1. Assignment, in-process: ``Assigner.assign`` for one viewer with three running
    experiments (an ABR test targeted on countries and device classes in layer ``player``,
@@ -13,11 +14,12 @@
    endpoint will pay per request, most of it sorting sessions for the quantiles. Also the
    sessions the power calculation says a 10% p90 start-up regression needs
    (tests/experiments/test_power.py checks it by simulation).
-
-The playback start p99 with three experiments against none needs the API's experiments
-(issue 23's later step) and is not measured here yet.
+3. Playback start (bench/experiments_playback.py): POST /v1/titles/{id}/playback on a real
+   API process, Redis and catalog, open loop at a fixed rate, with no experiment running and
+   with the three above running, alternating in the same run: p50/p99 and their ratio.
 
     .venv/bin/python bench/experiments.py [--calls 200000] [--viewers 100000]
+        [--start-rate 100] [--start-seconds 15] [--start-rounds 3] [--only assignment,...]
 """
 
 from __future__ import annotations
@@ -190,11 +192,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--viewers", type=int, default=100_000)
+    parser.add_argument("--start-rate", type=int, default=100, help="playback starts per second")
+    parser.add_argument("--start-seconds", type=int, default=15, help="per measurement")
+    parser.add_argument("--start-rounds", type=int, default=3, help="none/three pairs")
+    parser.add_argument("--only", default="assignment,results,start", help="comma-separated")
     args = parser.parse_args()
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    if not parts or parts - {"assignment", "results", "start"}:
+        raise SystemExit("--only: a comma-separated subset of assignment, results, start")
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)")
-    bench_assignment(args.calls)
-    bench_results(args.viewers)
-    p90_regression_sessions()
+    if "assignment" in parts:
+        bench_assignment(args.calls)
+    if "results" in parts:
+        bench_results(args.viewers)
+        p90_regression_sessions()
+    if "start" in parts:
+        # bench/ after site-packages (PyPI's packaging first): the sibling module.
+        sys.path.append(str(Path(__file__).resolve().parent))
+        from experiments_playback import bench_playback_start
+
+        bench_playback_start(args.start_rate, args.start_seconds, args.start_rounds)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
