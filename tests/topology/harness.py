@@ -255,9 +255,12 @@ class Topology:
         return done.stdout
 
     # ---- viewers ------------------------------------------------------------------
-    def viewer_token(self, sub: str, plan: str = "standard", ttl_s: int = 3600) -> str:
+    def viewer_token(
+        self, sub: str, plan: str = "standard", ttl_s: int = 3600, admin: bool = False
+    ) -> str:
+        """An identity provider's RS256 token; ``admin``: with the claim the admin API needs."""
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "sub": sub,
             "plan": plan,
             "country": "US",
@@ -268,6 +271,8 @@ class Topology:
             "exp": now + ttl_s,
             "jti": secrets.token_hex(16),
         }
+        if admin:
+            claims["admin"] = True
         return jwt.encode(claims, self.idp_key, algorithm="RS256")
 
     # ---- outages ------------------------------------------------------------------

@@ -319,6 +319,70 @@ def test_studio_delivers_through_a_presigned_upload_and_the_webhook_on_api_1(
     assert lc.wait_state(topo, "tt-studio", {"taken_down"}, 60) == "taken_down"
 
 
+def _playable_title(topo: Topology, workdir: Path) -> str:
+    """tt-spread when the first test published it, else a short title of this test's own."""
+    code, _ = lc.start_playback(topo, 1, "tt-spread", topo.viewer_token("exp-probe"), "d-probe")
+    if code == 201:
+        return "tt-spread"
+    lc.ingest(topo, "tt-exp", workdir, seconds=12.0)
+    _published(topo, "tt-exp")
+    return "tt-exp"
+
+
+def test_an_operator_runs_an_experiment_across_replicas_and_reads_it(
+    topo: Topology, workdir: Path
+) -> None:
+    """Created and started on api-1 through the admin API (PostgreSQL), the experiment
+    reaches api-2's playback starts within its refresh; the viewer's exposure goes through
+    the events writer on the control host into S3, and api-2's results and the CLI on the
+    control host count that viewer in the variant api-2 answered. Stopped at the end."""
+    title = _playable_title(topo, workdir)
+    key = f"topo-{uuid.uuid4().hex[:6]}"
+    auth = {"Authorization": f"Bearer {topo.viewer_token('ops-topo', admin=True)}"}
+    configs: dict[str, dict] = {"control": {}, "cautious": {"abr": {"bandwidthUpgradeTarget": 0.5}}}
+    variants = [{"key": k, "weight": 0.5, "config": c} for k, c in configs.items()]
+    spec = {"key": key, "primary_metric": "minutes_watched", "guardrails": ["startup_p90"],
+            "variants": variants}  # fmt: skip
+    base = f"{topo.api_url(1)}/v1/admin/experiments"
+    made = http("POST", base, spec, auth)
+    assert made[0] == 201 and json.loads(made[2])["status"] == "draft", made
+    try:
+        started = http("POST", f"{base}/{key}/start", None, auth)
+        assert started[0] == 200 and json.loads(started[2])["status"] == "running", started
+        tries = iter(range(100))
+
+        def assigned() -> dict | bool:
+            # A new viewer per try: only the one answered with the experiment is exposed.
+            token = topo.viewer_token(f"exp-viewer-{next(tries)}")
+            code, answer = lc.start_playback(topo, 2, title, token, "d-exp")
+            return code == 201 and key in answer.get("experiments", {}) and answer
+
+        answer = wait_until(assigned, 30, "api-2 assigning the experiment", every_s=1.0)
+        variant = answer["experiments"][key]["variant"]
+        assert answer["experiments"][key]["config"] == configs[variant]
+
+        def results() -> dict:
+            code, _, body = http("GET", f"{topo.api_url(2)}/v1/admin/experiments/{key}/results",
+                                 None, auth)  # fmt: skip
+            assert code == 200, body
+            return dict(json.loads(body))
+
+        wait_until(lambda: sum(v["viewers"] for v in results()["variants"]) == 1, 90,
+                   "the exposure written to S3 and counted")  # fmt: skip
+        report = results()
+        counted = {v["key"]: v["viewers"] for v in report["variants"]}
+        print(f"experiment on {title}: api-2 answered {variant}, results count {counted}")
+        assert counted == {k: int(k == variant) for k in configs}
+        cli = json.loads(topo.cli("control", "experiments", "results", key, "--json"))
+        assert cli["variants"] == report["variants"]
+    finally:
+        stopped = http("POST", f"{base}/{key}/stop", None, auth)
+    assert stopped[0] == 200 and json.loads(stopped[2])["status"] == "stopped", stopped
+    trail = json.loads(http("GET", f"{base}/{key}", None, auth)[2])["audit"]
+    assert [(a["action"], a["actor"]) for a in trail] == [
+        ("create", "ops-topo"), ("start", "ops-topo"), ("stop", "ops-topo")]  # fmt: skip
+
+
 def test_events_reach_parquet_through_the_writer_on_the_control_host(topo: Topology) -> None:
     """Last, so the writer has ridden out the outages above. A batch posted through the edge
     is written to the S3 host by the writer process and counted by `reelflow events stats`;
