@@ -137,4 +137,4 @@ def test_a_record_encodes_to_the_bytes_of_its_model_on_one_line(
     entry = encode_entry(record)
     assert entry == store(event, ctx, now=NOW, server=server).to_json().encode()
     assert b"\n" not in entry  # entries travel to Redis as JSON Lines
-    assert _record(entry) == {**record, "fields": json.loads(entry)["fields"]}
+    assert _record(entry) == {**record, "id": str(event.id), "fields": json.loads(entry)["fields"]}

@@ -11,8 +11,11 @@ appends, one stream entry per event, what the consent allows: the events as sent
 (consented), or the anonymised operational ones (opted out). The caller encodes both sets,
 since it does not know the consent before the script reads it. On a mirror miss the script
 appends nothing and says so; the caller reads the catalog, refills the mirror and runs the
-script again with the consent given (once per account and mirror lifetime). A script runs
-whole or not at all, so a batch is never half appended.
+script again with the consent given (once per account and mirror lifetime). No other
+command runs between the script's, so a batch's entries are adjacent in the stream; a
+script that fails part-way (an XADD refused, e.g. the stream key holding another type)
+keeps what it did before, and the 503 makes the player send the batch again, which the
+queries' deduplication by id absorbs, as for any resend.
 """
 
 from __future__ import annotations

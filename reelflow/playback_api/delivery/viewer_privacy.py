@@ -70,8 +70,9 @@ async def append_records(
     consented = [encode_entry(record) for record in records]
     anonymised = [encode_entry(record) for record in anonymised_records(records)]
     done = await append_entries(ctx, account, consented, anonymised, checks=checks)
-    if done.status is Status.REVOKED:
-        raise refusal(done.detail) or Problem("invalid_token", "this token was revoked")
+    problem = refusal(done.detail) if done.status is Status.REVOKED else None
+    if problem is not None:
+        raise problem
     if done.status is Status.RATE_LIMITED:
         assert checks is not None
         raise rate_limited(checks.limit, checks.window_s)
