@@ -30,8 +30,8 @@ export const ORDERED = Object.freeze([
 ]);
 
 function inRange(name, value) {
-  const rule = ABR_SETTINGS[name];
-  return Boolean(rule) && typeof value === 'number' && Number.isFinite(value) &&
+  const rule = Object.hasOwn(ABR_SETTINGS, name) ? ABR_SETTINGS[name] : null; // not 'toString'
+  return rule !== null && typeof value === 'number' && Number.isFinite(value) &&
     value >= rule[1] && value <= rule[2];
 }
 

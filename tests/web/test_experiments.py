@@ -211,6 +211,7 @@ def test_the_player_and_the_api_share_one_list_and_the_player_ignores_the_rest(
     experiments = {
         "b-test": {"variant": "x", "config": {"abr": {
             "enabled": False, "maxHeight": 99999, "switchInterval": "4", "bufferingGoal": 20,
+            "constructor": 1, "toString": 2,
             "bandwidthUpgradeTarget": 0.97}}},  # above the default downgrade target: both out
         "a-test": {"variant": "y", "config": {"abr": {"bufferingGoal": 30, "fastHalfLife": 1}}},
         "c-test": {"variant": "z", "config": {"abr": [1]}},
@@ -221,7 +222,8 @@ def test_the_player_and_the_api_share_one_list_and_the_player_ignores_the_rest(
                              "abr": {"advanced": {"fastHalfLife": 1}}}  # fmt: skip
     assert sorted(got["ignored"]) == sorted([
         "b-test.enabled", "b-test.maxHeight", "b-test.switchInterval",
-        "b-test.bandwidthUpgradeTarget", "b-test.bufferingGoal", "c-test.abr"])  # fmt: skip
+        "b-test.bandwidthUpgradeTarget", "b-test.bufferingGoal", "b-test.constructor",
+        "b-test.toString", "c-test.abr"])  # fmt: skip
     assert [a["experiment"] for a in got["applied"]] == ["a-test", "b-test"]
     none = page.evaluate(f"async () => (await {module}).experimentConfig({{}})")
     assert none == {"config": None, "applied": [], "ignored": []}
