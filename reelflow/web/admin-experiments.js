@@ -27,7 +27,8 @@ const badge = (status) => h('span', { class: `badge badge-${status}` }, status);
 // A refusal as the admin should read it: the field at fault first (422), else the detail.
 function problemText(problem) {
   const field = problem.body?.field;
-  return field ? `${field}: ${problem.message}` : problem.message;
+  return field && !problem.message.startsWith(field) ? `${field}: ${problem.message}`
+    : problem.message;
 }
 
 function createForm() {
