@@ -125,6 +125,18 @@ def qoe(
         typer.echo(json.dumps(row, default=str))
 
 
+@events_app.command("ads")
+def ads(
+    hours: Annotated[int, typer.Option(min=1, max=24 * 90, help="the last N hours")] = 24,
+) -> None:
+    """Ad delivery per ad and day: impressions, viewers, quartiles, completion (JSON lines)."""
+    from reelflow.events.ad_queries import ad_delivery
+
+    until = datetime.now(UTC)
+    for row in ad_delivery(_events().files, until - timedelta(hours=hours), until):
+        typer.echo(json.dumps({**row.__dict__, "completion": row.completion}, default=str))
+
+
 @events_app.command("qoe-hourly")
 def qoe_hourly(
     hours: Annotated[

@@ -195,3 +195,16 @@ def test_a_failed_erasure_records_what_it_removed_before_the_failure(events: Eve
     assert result.exit_code == 1
     [row] = recent_erasures(engine_from_settings(get_settings()), limit=5)
     assert (row.status, row.stream_entries) == ("failed", 1)
+
+
+def test_ad_delivery_lines(events: Events) -> None:
+    now = datetime.now(UTC)
+    body = {"id": str(uuid.uuid4()), "type": "ad_impression", "ts": now.isoformat(), "ad": "a1"}
+    events.log.append([store(parse_client_event(body), Context(viewer=events.viewer("ola")))])
+    writer = EventWriter(events.log, events.store, "w", block_ms=10)
+    while writer.step():
+        pass
+    result = runner.invoke(events_app, ["ads", "--hours", "2"])
+    assert result.exit_code == 0, result.output
+    [line] = [json.loads(line) for line in result.output.splitlines()]
+    assert (line["ad"], line["impressions"], line["completion"]) == ("a1", 1, 0.0)
