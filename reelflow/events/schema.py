@@ -164,12 +164,14 @@ class SessionStart(ClientEvent):
 
 
 CLIENT_EVENTS: tuple[type[ClientEvent], ...] = (
-    PlayStart, Progress, PlayEnd, QoE, Search, RowImpression, RowClick, Exposure,
-    AdImpression, AdQuartile,
+    PlayStart, Progress, PlayEnd, QoE, Search, RowImpression, RowClick, AdImpression,
+    AdQuartile,
 )  # fmt: skip
 # What the API records of its own accord: a player could forge or forget these, so one sent
 # to POST /v1/events is refused naming `type` (parse_client_event).
-SERVER_EVENTS: tuple[type[ClientEvent], ...] = (SessionStart,)
+# An exposure is where the server hands out a variant (playback start): one a player made up
+# would put a viewer in an experiment the assignment never chose.
+SERVER_EVENTS: tuple[type[ClientEvent], ...] = (SessionStart, Exposure)
 
 
 def _type_name(model: type[ClientEvent]) -> str:
@@ -183,8 +185,8 @@ EVENT_MODELS: dict[str, type[ClientEvent]] = {
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 _SERVER_TYPES = frozenset(_type_name(model) for model in SERVER_EVENTS)
 AnyClientEvent = Annotated[
-    PlayStart | Progress | PlayEnd | QoE | Search | RowImpression | RowClick | Exposure
-    | AdImpression | AdQuartile,
+    PlayStart | Progress | PlayEnd | QoE | Search | RowImpression | RowClick | AdImpression
+    | AdQuartile,
     Field(discriminator="type"),
 ]  # fmt: skip
 _CLIENT_EVENTS = TypeAdapter(list[AnyClientEvent])

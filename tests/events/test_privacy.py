@@ -4,6 +4,7 @@ operational ones kept without the pseudonym or device; a consenting viewer's are
 from __future__ import annotations
 
 import re
+import uuid
 
 from reelflow.events.privacy import (
     ACCOUNT_PATTERN,
@@ -12,18 +13,24 @@ from reelflow.events.privacy import (
     apply_consent,
     is_behavioural,
 )
-from reelflow.events.schema import EVENT_TYPES, StoredEvent
-from tests.events.conftest import make_event
+from reelflow.events.schema import EVENT_TYPES, Context, Exposure, StoredEvent, store
+from tests.events.conftest import NOW, make_event
 
 BEHAVIOURAL = {"play_start", "progress", "play_end", "search", "row_impression", "row_click",
                "exposure"}  # fmt: skip
+
+
+def _exposure() -> StoredEvent:
+    made = Exposure(type="exposure", id=uuid.uuid4(), ts=NOW, experiment="rows", variant="b")
+    ctx = Context(viewer="v_a", country="FR", plan="basic", session="s1", device="d1")
+    return store(made, ctx, now=NOW)
 
 
 def _batch() -> list[StoredEvent]:
     return [
         make_event("search", query="space"),
         make_event("progress", title="t1", position_s=3.0),
-        make_event("exposure", experiment="rows", variant="b"),
+        _exposure(),  # server-made, as the API records it at playback start
         make_event("qoe", title="t1", startup_ms=300.0),
         make_event("ad_impression", ad="ad-1", title="t1"),
         make_event("ad_quartile", ad="ad-1", quartile="midpoint"),

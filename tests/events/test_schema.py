@@ -38,6 +38,9 @@ def test_a_server_side_type_is_refused_from_a_client_yet_has_its_columns() -> No
     with pytest.raises(EventRefused, match="server-side only") as caught:
         parse_client_event({**body, "position_s": 0.0})
     assert caught.value.field == "type"
+    exposure = _body("exposure", experiment="rows", variant="b")
+    with pytest.raises(EventRefused, match="server-side only"):
+        parse_client_event(exposure)
     # Every type the writer files, the server's own included, derives its Parquet columns.
     for event_type in EVENT_TYPES:
         assert arrow_schema(event_type).names[:2] == ["id", "schema_version"]

@@ -33,7 +33,6 @@ def _batch() -> list[dict[str, Any]]:
         _event("play_end", title="t1", position_s=20.0),
         _event("row_impression", row="new", position=0, titles=["t1"]),
         _event("row_click", row="new", position=0, title="t1"),
-        _event("exposure", experiment="rows", variant="b"),
         _event("ad_impression", ad="ad-1", title="t1", device="tv-1"),
         _event("ad_quartile", ad="ad-1", quartile="complete"),
     ]
@@ -75,7 +74,7 @@ def test_an_opted_out_viewer_leaves_no_behaviour_in_the_stream(api: ApiHarness) 
     assert _put(api, "erin", False) == {"analytics_consent": False, "is_default": False}
     got = api.client.get("/v1/me/privacy", headers=api.auth(sub="erin"))
     assert got.json() == {"analytics_consent": False, "is_default": False}
-    assert _post(api, "erin", _batch()) == {"accepted": 9, "discarded": 7}
+    assert _post(api, "erin", _batch()) == {"accepted": 8, "discarded": 6}
     logged = _logged(api)
     assert [e.type for e in logged] == ["ad_impression", "ad_quartile"]
     assert {e.viewer for e in logged} == {ANONYMOUS} and {e.device for e in logged} == {None}
