@@ -80,6 +80,20 @@ def _ratio(rebuffer_ms: float, played_ms: float) -> float | None:
     return rebuffer_ms / watched if watched > 0 else None
 
 
+def _measures(
+    n: Any, sessions: Any, samples: Any, p50: Any, p95: Any, rb_ms: Any, played: Any
+) -> dict[str, Any]:
+    """What a per-title row and a series point share, from DuckDB's values."""
+    return {
+        "beacons": int(n),
+        "sessions": int(sessions),
+        "startup_samples": int(samples),
+        "startup_p50_ms": None if p50 is None else float(p50),
+        "startup_p95_ms": None if p95 is None else float(p95),
+        "rebuffer_ratio": _ratio(float(rb_ms), float(played)),
+    }
+
+
 def _utc(name: str, value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"{name} needs a UTC offset")
@@ -138,12 +152,7 @@ def _title(row: tuple[Any, ...], top: list[ErrorCount]) -> TitleQoE:
     (title, n, sessions, samples, p50, p95, rb_count, rb_ms, played, switches, n_err, err_n) = row
     return TitleQoE(
         title_id=str(title),
-        beacons=int(n),
-        sessions=int(sessions),
-        startup_samples=int(samples),
-        startup_p50_ms=None if p50 is None else float(p50),
-        startup_p95_ms=None if p95 is None else float(p95),
-        rebuffer_ratio=_ratio(float(rb_ms), float(played)),
+        **_measures(n, sessions, samples, p50, p95, rb_ms, played),
         rebuffer_count=int(rb_count),
         rebuffer_ms=float(rb_ms),
         played_ms=float(played),
@@ -243,12 +252,7 @@ def _point(row: tuple[Any, ...]) -> SeriesPoint:
     return SeriesPoint(
         bucket_start=datetime.fromtimestamp(int(b), UTC),
         group=str(g),
-        beacons=int(n),
-        sessions=int(sessions),
-        startup_samples=int(samples),
-        startup_p50_ms=None if p50 is None else float(p50),
-        startup_p95_ms=None if p95 is None else float(p95),
-        rebuffer_ratio=_ratio(float(rb_ms), float(played)),
+        **_measures(n, sessions, samples, p50, p95, rb_ms, played),
         failed_sessions=int(failed),
     )
 
