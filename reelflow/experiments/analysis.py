@@ -5,7 +5,9 @@ Read at any time from the start: the sequential (always-valid) intervals judge t
 metric and the guardrails, so reading the results every day does not inflate false alarms
 (tests/experiments/test_aa.py); the fixed-horizon intervals are beside them, right when read
 once at the planned end. Where gbstats cannot compare yet (too few viewers, no variance)
-the metric says "not enough data" rather than a number. docs/experiments.md explains it all.
+the metric says "not enough data" rather than a number, except when both variants have
+at least FLAT_MIN_UNITS units and no variation at all (every session had zero failures):
+there is nothing to estimate, the means are the answer. docs/experiments.md explains it all.
 
 Hints, first that applies: "stop: sample ratio mismatch" (no lift can be trusted), "stop:
 guardrail hurt" (a guardrail's interval lies wholly on its bad side), "not enough data"
@@ -90,6 +92,34 @@ def _verdict(definition: Metric, lift: Lift) -> Verdict:
     return "better" if direction > 0 else "worse" if direction < 0 else "inconclusive"
 
 
+# Units per variant before a metric with no variation in either variant is read from its
+# means: a guardrail such as playback failures is often zero everywhere, and without this it
+# would hold every experiment at "not enough data" however long it ran.
+FLAT_MIN_UNITS = 100
+_FLAT_TOLERANCE = 1e-12
+
+
+def _flat_verdict(definition: Metric, a: object, b: object) -> tuple[Verdict, str] | None:
+    """The verdict of a metric neither variant varies on, or None if either does."""
+    try:
+        n_a, n_b = int(a.n), int(b.n)  # type: ignore[attr-defined]
+        var_a, var_b = float(a.variance), float(b.variance)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    mean_a, mean_b = _value(a), _value(b)
+    # A delta-method variance of a ratio that is the same for everyone comes out as rounding
+    # noise (1e-17) rather than 0: "no variation" is relative to the mean's scale.
+    scale = _FLAT_TOLERANCE * (1.0 + mean_a**2 + mean_b**2)
+    if min(n_a, n_b) < FLAT_MIN_UNITS or max(var_a, var_b) > scale:
+        return None
+    if mean_a == mean_b:
+        return "inconclusive", f"no variation: every unit of both variants is {mean_a:g}"
+    better = (mean_b > mean_a) == definition.higher_is_better
+    return ("better" if better else "worse"), (
+        f"no variation within either variant: {mean_a:g} against {mean_b:g}"
+    )
+
+
 def _value(stat: object) -> float:
     return float(stat.unadjusted_mean)  # type: ignore[attr-defined]
 
@@ -112,7 +142,10 @@ def compare_metric(
         absolute = compare(a, b, relative=False, settings=plan.settings)
         relative = compare(a, b, relative=True, settings=plan.settings)
     except NotEnoughData as why:
-        return replace(seen, reason=str(why))
+        flat = _flat_verdict(definition, a, b)
+        if flat is None:
+            return replace(seen, reason=str(why))
+        return replace(seen, verdict=flat[0], reason=flat[1])
     verdict = _verdict(definition, relative)
     return replace(seen, absolute=absolute, relative=relative, verdict=verdict, reason=None)
 

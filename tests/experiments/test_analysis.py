@@ -183,3 +183,75 @@ def test_three_variants_are_each_judged_against_control() -> None:
     assert {r.variant for r in results.metrics} == {"b", "c"}
     with pytest.raises(ValueError, match="at least one other variant"):
         analyse(arms[:1], PLAN)
+
+
+FAILURE_PLAN = Plan(
+    "minutes_watched",
+    guardrails=("playback_failures",),
+    settings=Settings(sequential_tuning=40_000),
+)
+
+
+def _failures(rng: np.random.Generator, n: int, per_session: float) -> RatioData:
+    sessions = rng.integers(1, 6, n).astype(float)
+    return RatioData.of(per_session * sessions, sessions)
+
+
+def test_a_guardrail_nobody_varies_on_is_read_from_its_means_not_left_unread() -> None:
+    rng = np.random.default_rng(8)
+    control = VariantData(
+        "control",
+        0.5,
+        20_000,
+        {
+            "minutes_watched": _minutes(rng, 20_000, 0.0),
+            "playback_failures": _failures(rng, 20_000, 0.0),
+        },
+    )
+    winner = VariantData(
+        "b",
+        0.5,
+        20_000,
+        {
+            "minutes_watched": _minutes(rng, 20_000, 0.05),
+            "playback_failures": _failures(rng, 20_000, 0.0),
+        },
+    )
+    results = analyse([control, winner], FAILURE_PLAN)
+    failures = next(r for r in results.metrics if r.metric == "playback_failures")
+    assert failures.verdict == "inconclusive"
+    assert failures.reason is not None and "no variation" in failures.reason
+    assert results.decisions[0].hint == "ship"
+    # every session of the variant failing, none of control's: certain harm, not "no data"
+    broken = VariantData(
+        "b",
+        0.5,
+        20_000,
+        {
+            "minutes_watched": _minutes(rng, 20_000, 0.05),
+            "playback_failures": _failures(rng, 20_000, 1.0),
+        },
+    )
+    hurt = analyse([control, broken], FAILURE_PLAN)
+    assert hurt.decisions[0].hint == "stop: guardrail hurt"
+    assert hurt.decisions[0].reasons == ("playback_failures",)
+
+
+def test_a_flat_metric_on_a_handful_of_units_is_still_not_enough_data() -> None:
+    rng = np.random.default_rng(9)
+    few = [
+        VariantData(
+            key,
+            0.5,
+            20,
+            {
+                "minutes_watched": _minutes(rng, 20, 0.0),
+                "playback_failures": _failures(rng, 20, 0.0),
+            },
+        )
+        for key in ("control", "b")
+    ]
+    failures = next(
+        r for r in analyse(few, FAILURE_PLAN).metrics if r.metric == "playback_failures"
+    )
+    assert failures.verdict == "not enough data"
