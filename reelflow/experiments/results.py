@@ -31,6 +31,7 @@ from reelflow.events.experiment_queries import ExperimentEvents, experiment_even
 from reelflow.events.queries import EventFiles
 from reelflow.experiments.analysis import Plan, Results, VariantData, analyse
 from reelflow.experiments.measures import MeanData, MetricData, QuantileData, RatioData
+from reelflow.experiments.metrics import METRICS
 
 PRE_PERIOD = timedelta(days=14)
 Bucket = Literal["hour", "day"]
@@ -241,6 +242,12 @@ def _finite(value: Any) -> Any:
 
 
 def as_json(report: Report | Series) -> dict[str, Any]:
-    """A report or a series as JSON-ready data (times ISO 8601, undefined figures null)."""
+    """A report or a series as JSON-ready data (times ISO 8601, undefined figures null),
+    with each metric's definition, so a reader (the admin console) never keeps its own copy
+    of which way is better or what unit a metric has."""
     data: dict[str, Any] = _finite(asdict(report))
+    data["metric_definitions"] = {
+        m.name: {"kind": m.kind, "higher_is_better": m.higher_is_better, "unit": m.unit}
+        for m in METRICS.values()
+    }
     return data

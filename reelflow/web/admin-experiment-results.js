@@ -10,16 +10,18 @@ import { adminApi, refusal } from './admin-api.js';
 import { enc } from './api.js';
 import { h } from './dom.js';
 
-// Where a rise is bad (reelflow/experiments/metrics.py: higher_is_better false).
-const LOWER_IS_BETTER = new Set(['startup_p50', 'startup_p90', 'rebuffer_ratio',
-  'playback_failures', 'exits_before_start']);
 export const when = (t) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 16) : '–');
-const SHARES = new Set(['rebuffer_ratio', 'playback_failures', 'exits_before_start']);
+
+// Each answer carries `metric_definitions` (reelflow/experiments/metrics.py): which way is
+// better and the unit, so the console keeps no list of its own.
+let definitions = {};
+const lowerIsBetter = (metric) => definitions[metric]?.higher_is_better === false;
 
 function value(metric, v) {
   if (v == null) return '–';
-  if (metric.startsWith('startup_')) return `${v.toFixed(2)} s`;
-  if (SHARES.has(metric)) return `${(v * 100).toFixed(2)} %`;
+  const d = definitions[metric];
+  if (d?.unit === 'seconds') return `${v.toFixed(2)} s`;
+  if (d?.kind === 'ratio') return `${(v * 100).toFixed(2)} %`;
   return v.toFixed(2);
 }
 
@@ -73,7 +75,7 @@ function shadeBadSide(metric) {
   return (u) => {
     const zero = u.valToPos(0, 'y', true);
     const { left, top, width, height } = u.bbox;
-    const [from, to] = LOWER_IS_BETTER.has(metric) ? [top, zero] : [zero, top + height];
+    const [from, to] = lowerIsBetter(metric) ? [top, zero] : [zero, top + height];
     const y0 = Math.max(top, Math.min(from, to)), y1 = Math.min(top + height, Math.max(from, to));
     if (y1 <= y0) return;
     u.ctx.save();
@@ -133,6 +135,7 @@ export async function renderResults(main, e) {
     main.append(refusal(problem));
     return;
   }
+  definitions = report.metric_definitions || {};
   main.append(...summary(report), h('h3', {}, 'Per metric'), metricTable(report));
   const start = Date.parse(e.started_at) / 1000;
   const end = Math.max(...series.points.map((p) => Date.parse(p.t) / 1000), start + 3600);

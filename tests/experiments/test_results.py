@@ -156,3 +156,8 @@ def test_a_draft_has_no_results_and_a_report_is_valid_json(
     data = as_json(experiment_results(_row(started_at=NOW), files, NOW))
     text = json.dumps(data, allow_nan=False)
     assert data["variants"][0]["viewers"] == 0 and "not enough data" in text
+    # which way is better travels with the answer (the console keeps no copy of its own)
+    definitions = data["metric_definitions"]
+    assert definitions["startup_p90"]["higher_is_better"] is False
+    assert definitions["minutes_watched"]["higher_is_better"] is True
+    assert definitions["rebuffer_ratio"]["kind"] == "ratio"

@@ -302,6 +302,11 @@ def test_the_console_draws_results_and_intervals_over_time(
     p90 = page.locator("#experiment-charts .chart[data-metric=startup_p90]")
     expect(p90).to_have_class("chart guardrail")
     expect(p90.locator(".chart-note")).to_contain_text("now: worse")
+    # units from the answer's metric definitions: seconds for start-up, % for a ratio
+    p90_row = page.locator("#experiment-metrics tbody tr", has_text="startup_p90")
+    expect(p90_row.locator("td").nth(4)).to_contain_text(" s")
+    ratio_row = page.locator("#experiment-metrics tbody tr", has_text="rebuffer_ratio")
+    expect(ratio_row.locator("td").nth(4)).to_contain_text(" %")
     # Every hour of the 48 drawn once there were viewers to compare (the first hours have
     # too few for a lift).
     lifts = int(p90.get_attribute("data-points") or 0)
