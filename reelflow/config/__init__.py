@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelflow.config.errors import ConfigError as ConfigError
+from reelflow.config.recs import RecsSettings
 from reelflow.config.secrets import Secrets, load_secrets
 from reelflow.config.secrets import (
     rotate_generated_master_key as rotate_generated_master_key,
@@ -36,7 +37,7 @@ def _default_home() -> Path:
     return Path.home() / ".reelflow"
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, RecsSettings):
     model_config = SettingsConfigDict(env_prefix="REELFLOW_", extra="ignore")
 
     env: Literal["embedded", "production"] = "embedded"
@@ -109,7 +110,9 @@ class Settings(BaseSettings):
     # default: the API itself (embedded origin).
     media_base_url: str | None = None
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    cors_origins: str = "*"  # comma-separated origins allowed to call the API from a browser
+    # Comma-separated origins whose pages may call the API from a browser. None by default:
+    # the web pages the API serves are same-origin; a wildcard would let any site's page use it.
+    cors_origins: str = ""
     access_log: bool = True  # one JSON line per request on stderr
 
     # Viewer auth (JWTs from an identity provider). Embedded mode also accepts HS256 dev

@@ -64,6 +64,11 @@ class Hybrid(Recommender):
             self.blend, self.trials = tune(train, fit, self.config.blend, self.config.validation)
         self._parts = fit(train)
 
+    @property
+    def parts(self) -> HybridParts:
+        """The fitted parts: what a serving model version stores (recs/artifact.py)."""
+        return self._fitted()
+
     def _fitted(self) -> HybridParts:
         if self._parts is None:
             raise RuntimeError("fit the hybrid before asking it for scores")

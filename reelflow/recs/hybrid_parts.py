@@ -74,8 +74,14 @@ class HybridParts:
 
     def components(self, users: np.ndarray, blend: Blend) -> tuple[np.ndarray, np.ndarray]:
         """(collaborative normalised per row, content affinity), each users x items."""
-        history = self.history(blend)[users]
-        collaborative = np.zeros((len(users), self.data.n_items), dtype=np.float64)
+        return self.history_components(self.history(blend)[users], blend)
+
+    def history_components(
+        self, history: sp.csr_matrix, blend: Blend
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """components() of any history rows (rows x items, weighted as history() weighs):
+        serving folds a viewer in through this, with no refit."""
+        collaborative = np.zeros((history.shape[0], self.data.n_items), dtype=np.float64)
         warm_scores = history[:, self.warm] @ self.weights
         collaborative[:, self.warm] = warm_scores
         if blend.cold_weight and len(self.cold):
@@ -86,7 +92,10 @@ class HybridParts:
         return collaborative / top, affinity(history, self.features)
 
     def scores(self, users: np.ndarray, blend: Blend) -> np.ndarray:
-        collaborative, content = self.components(users, blend)
+        return self.history_scores(self.history(blend)[users], blend)
+
+    def history_scores(self, history: sp.csr_matrix, blend: Blend) -> np.ndarray:
+        collaborative, content = self.history_components(history, blend)
         return collaborative + blend.content_weight * content + blend.trend_weight * self.trending
 
 

@@ -68,3 +68,7 @@ class Popularity(Recommender):
 
     def anonymous_scores(self) -> np.ndarray:
         return self._global
+
+    def country_scores(self) -> dict[str, np.ndarray]:
+        """Each country's scores (those with viewers in training): its trending list."""
+        return dict(self._by_country)

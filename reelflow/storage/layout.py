@@ -22,8 +22,8 @@ uploads/<studio>/<upload id>/<file name>                 studio presigned upload
 events/type=<t>/date=<YYYY-MM-DD>/hour=<HH>/<file>       viewer events (Hive-partitioned)
 events-aggregates/<name>/date=<YYYY-MM-DD>/hour=<HH>/cells.parquet   what is kept of them
                                                          past retention (e.g. qoe_hourly)
-models/<name>/v<N>/<file>                                recommendation models (reserved:
-                                                         its functions come with them)
+models/<name>/v<N>/<file>, models/<name>/serving.json   recommendation model versions and
+                                                         the pointer to the serving one
 ```
 
 Masters and everything derived from them are keyed by content hash (``<sha16>`` is the
@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Literal
 
+from reelflow.domain.artwork import candidate_file_name
 from reelflow.domain.ids import SLUG_RE, check_title_id, parse_version_label, version_label
 from reelflow.storage.keys import InvalidObjectKey, validate_key
 
@@ -247,6 +248,13 @@ def origin_artwork_path(filename: str) -> str:
     return f"{ARTWORK_DIR}/{_name(filename)}"
 
 
+def artwork_candidate_key(key: str, n: int) -> str:
+    """Candidate ``n`` of an artwork image key: the same folder, ``c<n>_<name>`` (the thumbnail
+    step writes them side by side, so publishing finds them from the keys it is given)."""
+    path = PurePosixPath(validate_key(key))
+    return _under(str(path.parent), candidate_file_name(n, path.name))
+
+
 @dataclass(frozen=True)
 class OriginKey:
     title_id: str
@@ -368,3 +376,32 @@ def parse_event_aggregate_key(key: str) -> EventAggregateKey:
     except ValueError as exc:
         raise InvalidObjectKey(f"{key!r} is not an event aggregate key: {exc}") from None
     return EventAggregateKey(name, at)
+
+
+# ---- recommendation models (versioned; a pointer names the serving one) -----------------
+
+
+def models_prefix(name: str) -> str:
+    """``models/<name>/``: every version of one model, and its serving pointer."""
+    return f"{MODELS}/{_slug('model name', name)}/"
+
+
+def model_file_key(name: str, version: int, filename: str) -> str:
+    """``models/<name>/v<N>/<file>``: one file of one trained version (arrays, manifest)."""
+    return validate_key(f"{models_prefix(name)}{version_label(version)}/{_name(filename)}")
+
+
+def model_pointer_key(name: str) -> str:
+    """``models/<name>/serving.json``: which version serves (promote and rollback write it)."""
+    return validate_key(models_prefix(name) + "serving.json")
+
+
+def parse_model_file_key(name: str, key: str) -> tuple[int, str] | None:
+    """(version, file name) of a key of one of ``name``'s versions; None for other keys."""
+    parts = validate_key(key).removeprefix(models_prefix(name)).split("/")
+    if len(parts) != 2 or not key.startswith(models_prefix(name)):
+        return None
+    try:
+        return parse_version_label(parts[0]), parts[1]
+    except ValueError:
+        return None
