@@ -1,4 +1,12 @@
-"""The rq queue every reelflow job goes through, built from settings."""
+"""The rq queue every reelflow job goes through, and its workers, built from settings.
+
+Jobs travel as JSON (rq's JSONSerializer), never pickle: rq's default would unpickle
+whatever a job hash in Redis holds, so anyone who could write to Redis could run code in the
+worker, the process that holds the catalog and, through it, the studios' webhook secrets. A
+job's function is then only ever one importable by name, and its argument plain data (the
+webhook job takes a dict). A queue still holding pickled jobs from before is drained by the
+old workers first (docs/deployment.md).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Worker
+from rq.serializers import JSONSerializer
 from sqlalchemy.engine import Engine
 
 from reelflow.catalog.db import make_engine, pool_size
@@ -19,7 +28,17 @@ def redis_connection(settings: Settings) -> Redis:
 
 def get_queue(settings: Settings, connection: Redis | None = None) -> Queue:
     """The configured rq queue (`settings.rq_queue` on `settings.redis_url`)."""
-    return Queue(settings.rq_queue, connection=connection or redis_connection(settings))
+    return Queue(
+        settings.rq_queue,
+        connection=connection or redis_connection(settings),
+        serializer=JSONSerializer,
+    )
+
+
+def get_worker(settings: Settings, connection: Redis | None = None) -> Worker:
+    """An rq worker on the configured queue, reading jobs as JSON like they are written."""
+    conn = connection or redis_connection(settings)
+    return Worker([get_queue(settings, conn)], connection=conn, serializer=JSONSerializer)
 
 
 @contextmanager

@@ -92,12 +92,9 @@ async def _run_temporal(settings: Settings, roles: list[str]) -> None:
 
 
 def run_rq_worker(settings: Settings) -> None:
-    from redis import Redis
-    from rq import Queue
-    from rq import Worker as RqWorker
+    from reelflow.jobs.queue import get_worker
 
-    conn = Redis.from_url(settings.redis_url)
-    RqWorker([Queue(settings.rq_queue, connection=conn)], connection=conn).work(with_scheduler=True)
+    get_worker(settings).work(with_scheduler=True)
 
 
 def run_workers(settings: Settings, queues: list[str]) -> None:

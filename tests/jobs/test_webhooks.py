@@ -18,13 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from rq import Worker
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 from sqlalchemy.engine import Engine
 
 from reelflow.catalog.titles import upsert_title
 from reelflow.config import Settings, get_settings
-from reelflow.jobs.queue import get_queue, redis_connection
+from reelflow.jobs.queue import get_worker, redis_connection
 from reelflow.jobs.webhooks import (
     DELIVERY_HEADER,
     EVENT_DELIVERED,
@@ -151,11 +151,10 @@ def owner(notify_settings: Settings, catalog: Engine) -> Owner:
 def _drain(settings: Settings, job_id: str, *, with_scheduler: bool = False) -> Job:
     """Run burst workers until the job is finished or failed (guarded against hangs)."""
     conn = redis_connection(settings)
-    queue = get_queue(settings, conn)
     give_up = time.monotonic() + 60
     while True:
-        Worker([queue], connection=conn).work(burst=True, with_scheduler=with_scheduler)
-        job = Job.fetch(job_id, connection=conn)
+        get_worker(settings, conn).work(burst=True, with_scheduler=with_scheduler)
+        job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
         if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED):
             return job
         if time.monotonic() > give_up:
@@ -356,7 +355,9 @@ def test_duplicate_enqueue_sends_once(
     assert len(receiver.requests) == 1
 
     # Even after Redis forgot the job, the catalog's delivery record stops a resend.
-    Job.fetch(first, connection=redis_connection(notify_settings)).delete()
+    Job.fetch(
+        first, connection=redis_connection(notify_settings), serializer=JSONSerializer
+    ).delete()
     assert enqueue() == first
     job = _drain(notify_settings, first)
     assert job.return_value() == {"status": "already_delivered", "delivery_id": first}
@@ -380,9 +381,12 @@ def test_backoff_interval_goes_through_rq_scheduler(
     )
     assert job_id is not None
     conn = redis_connection(notify_settings)
-    Worker([get_queue(notify_settings, conn)], connection=conn).work(burst=True)
+    get_worker(notify_settings, conn).work(burst=True)
     # After the 500 the job waits in rq's scheduled registry rather than the queue.
-    assert Job.fetch(job_id, connection=conn).get_status() == JobStatus.SCHEDULED
+    assert (
+        Job.fetch(job_id, connection=conn, serializer=JSONSerializer).get_status()
+        == JobStatus.SCHEDULED
+    )
     assert len(receiver.requests) == 1
 
     job = _drain(notify_settings, job_id, with_scheduler=True)
