@@ -175,9 +175,15 @@ def test_ports_agree(compose: dict[str, Any], services: dict[str, dict[str, Any]
     assert f"{temporal_host}:{temporal_port}" in " ".join(
         services[temporal_host]["healthcheck"]["test"]
     )
-    redis = urlsplit(env["REELFLOW_REDIS_URL"])
+    # Redis's URL carries the password, so it is in secrets.env, as a user of the ACL file.
+    assert "REELFLOW_REDIS_URL" not in env
+    example = (COMPOSE_DIR / "secrets.env.example").read_text()
+    [redis_url] = re.findall(r"^REELFLOW_REDIS_URL=(.*)$", example, re.M)
+    redis = urlsplit(redis_url)
     assert redis.port == _port(defaults.redis_url.rsplit("/", 1)[0])
     assert str(redis.port) in services[str(redis.hostname)]["command"]
+    users = (COMPOSE_DIR / "redis-users.acl.example").read_text()
+    assert f"user {redis.username} on " in users and "user default off" in users
     db = make_url(env["REELFLOW_DATABASE_URL"])
     assert db.host in services and db.port == 5432 and db.database == "reelflow"
 
