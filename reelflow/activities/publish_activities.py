@@ -15,6 +15,7 @@ from reelflow.catalog import assets as catalog_assets
 from reelflow.catalog import packages as catalog_packages
 from reelflow.catalog import titles
 from reelflow.catalog.models import ContentKeyRow, TitleState
+from reelflow.domain.artwork import CANDIDATES_ENTRY, MAX_ARTWORK_CANDIDATES
 from reelflow.domain.content_keys import generate_content_keys
 from reelflow.domain.track_classes import TrackClass
 from reelflow.keystore.content_keys import seal_key
@@ -125,28 +126,49 @@ class PublishActivities:
         Paths are relative to ``origin`` and keep the order given (largest first). A copy
         already at origin is kept, so a retried activity copies only what it missed.
         """
-        store = self.deps.store
         artwork: dict[str, list[str]] = {}
         placed: dict[str, str] = {}  # origin-relative path -> source key
         for kind, keys in (("poster", req.poster_keys), ("backdrop", req.backdrop_keys)):
-            artwork[kind] = []
-            for key in keys:
-                rel = layout.origin_artwork_path(PurePosixPath(key).name)
-                if placed.setdefault(rel, key) != key:
-                    # Two sources, one name: the second would silently serve the first image.
-                    raise ApplicationError(
-                        f"artwork {key} and {placed[rel]} share the name {rel}",
-                        type="ArtworkConflict",
-                        non_retryable=True,
-                    )
-                dst = layout.origin_key(req.title_id, req.version, rel)
-                if not store.exists(dst):
-                    store.copy(key, dst)
-                artwork[kind].append(rel)
+            artwork[kind] = [self._place(req, key, placed) for key in keys]
+        candidates = self._copy_candidates(req, placed)
+        if candidates:  # no new entry without candidates: older readers see the old map
+            artwork[CANDIDATES_ENTRY] = candidates
         artwork["thumbnails"] = sorted(
             rel for rel in files if rel.startswith(f"{THUMBS_DIR}/") and rel.endswith(".vtt")
         )[:1]
         return artwork
+
+    def _copy_candidates(self, req: c.PublishRequest, placed: dict[str, str]) -> list[str]:
+        """Artwork candidates 1.. found next to the poster and backdrop keys, copied to origin;
+        their origin paths, candidate by candidate, each kind's sizes largest first. A
+        candidate is kept only whole (every size of both kinds), so the artwork endpoint never
+        has to mix frames."""
+        store = self.deps.store
+        paths: list[str] = []
+        for n in range(1, MAX_ARTWORK_CANDIDATES):
+            keys = [
+                layout.artwork_candidate_key(key, n)
+                for key in (*req.poster_keys, *req.backdrop_keys)
+            ]
+            if not keys or not all(store.exists(key) for key in keys):
+                break  # candidates are numbered without gaps
+            paths.extend(self._place(req, key, placed) for key in keys)
+        return paths
+
+    def _place(self, req: c.PublishRequest, key: str, placed: dict[str, str]) -> str:
+        """Copy one image to ``<origin>/art/`` (unless already there); its origin path."""
+        rel = layout.origin_artwork_path(PurePosixPath(key).name)
+        if placed.setdefault(rel, key) != key:
+            # Two sources, one name: the second would silently serve the first image.
+            raise ApplicationError(
+                f"artwork {key} and {placed[rel]} share the name {rel}",
+                type="ArtworkConflict",
+                non_retryable=True,
+            )
+        dst = layout.origin_key(req.title_id, req.version, rel)
+        if not self.deps.store.exists(dst):
+            self.deps.store.copy(key, dst)
+        return rel
 
     def _delete_origin(self, origin_prefix: str) -> None:
         self.deps.store.delete_prefix(origin_prefix + "/")

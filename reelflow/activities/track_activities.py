@@ -150,6 +150,11 @@ class TrackActivities(MediaActivityBase):
                 upload(self.deps.store, key, path)
                 return key
 
+            # Alternates go next to candidate 0 (c<n>_ names); publishing finds them from
+            # the poster and backdrop keys, so the workflow passes nothing new.
+            for alt in art.alternates:
+                for path in (*alt.posters, *alt.backdrops):
+                    put(path, "art")
             result = c.ThumbnailsResult(
                 vtt_key=put(thumbs.vtt, "sprites"),
                 sprite_keys=[put(p, "sprites") for p in thumbs.sprites],

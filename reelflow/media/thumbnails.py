@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from reelflow.domain.artwork import MAX_ARTWORK_CANDIDATES, candidate_file_name
 from reelflow.media.errors import MediaError
 from reelflow.media.ffmpeg_run import run_ffmpeg
 from reelflow.media.probe import MASTER_INPUT_OPTIONS
@@ -31,6 +32,9 @@ JPEG_QUALITY = 80
 POSTER_SIZES = ((600, 900), (300, 450))  # 2:3
 BACKDROP_SIZES = ((1280, 720), (640, 360))  # 16:9
 ARTWORK_CANDIDATES = 24
+# Alternates (for the per-viewer artwork bandit) are at least this share of the title apart
+# from every frame kept before them, so they show different scenes, not the same shot twice.
+ALTERNATE_MIN_GAP = 1 / 8
 # Above this duration candidates are picked from keyframes only (fast seek-free decode).
 KEYFRAME_ONLY_ABOVE_S = 300.0
 
@@ -48,11 +52,21 @@ class ThumbnailSet:
 
 
 @dataclass(frozen=True)
+class ArtworkCandidate:
+    posters: tuple[Path, ...]  # largest first
+    backdrops: tuple[Path, ...]
+    timestamp_s: float
+
+
+@dataclass(frozen=True)
 class Artwork:
     posters: tuple[Path, ...]  # largest first
     backdrops: tuple[Path, ...]
     timestamp_s: float
     score: float
+    # Candidates 1.. (files named by domain.artwork.candidate_file_name), best first; empty
+    # when no other frame is both good and a different scene.
+    alternates: tuple[ArtworkCandidate, ...] = ()
 
 
 def default_interval(duration_s: float, tiles_per_sheet: int = 100) -> float:
@@ -176,7 +190,8 @@ _STAT_LINE = re.compile(r"lavfi\.signalstats\.(YAVG|YLOW|YHIGH|SATAVG)=([\d.]+)"
 
 
 def make_artwork(video: Path, out_dir: Path, *, ffmpeg: str, duration_s: float) -> Artwork:
-    """Pick a representative frame (not black, not a fade) and write poster and backdrop."""
+    """Pick representative frames (not black, not a fade) and write poster and backdrop of
+    the best one, plus up to two alternates from other scenes (``c<n>_`` file names)."""
     if duration_s <= 0:
         raise MediaError("artwork needs a positive duration")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,20 +202,24 @@ def make_artwork(video: Path, out_dir: Path, *, ffmpeg: str, duration_s: float) 
         candidates = _sample_candidates(video, cand_dir, ffmpeg=ffmpeg, duration_s=duration_s)
         if not candidates:
             raise MediaError(f"{video}: no frames could be decoded for artwork")
-        best, score = _pick(candidates, duration_s)
-        with Image.open(cand_dir / f"{best.index + 1:04d}.jpg") as img:
-            frame = img.convert("RGB")
-        posters = tuple(
-            _save_crop(frame, size, out_dir / f"poster_{size[0]}x{size[1]}.jpg")
-            for size in POSTER_SIZES
-        )
-        backdrops = tuple(
-            _save_crop(frame, size, out_dir / f"backdrop_{size[0]}x{size[1]}.jpg")
-            for size in BACKDROP_SIZES
-        )
+        ranked = _ranked(candidates, duration_s)
+        kept = [_write_candidate(cand_dir, c, out_dir, n) for n, (c, _) in enumerate(ranked)]
     finally:
         shutil.rmtree(cand_dir, ignore_errors=True)
-    return Artwork(posters, backdrops, best.time_s, score)
+    best = kept[0]
+    return Artwork(best.posters, best.backdrops, best.timestamp_s, ranked[0][1], tuple(kept[1:]))
+
+
+def _write_candidate(cand_dir: Path, c: _Candidate, out_dir: Path, n: int) -> ArtworkCandidate:
+    with Image.open(cand_dir / f"{c.index + 1:04d}.jpg") as img:
+        frame = img.convert("RGB")
+
+    def name(kind: str, size: tuple[int, int]) -> Path:
+        return out_dir / candidate_file_name(n, f"{kind}_{size[0]}x{size[1]}.jpg")
+
+    posters = tuple(_save_crop(frame, size, name("poster", size)) for size in POSTER_SIZES)
+    backdrops = tuple(_save_crop(frame, size, name("backdrop", size)) for size in BACKDROP_SIZES)
+    return ArtworkCandidate(posters, backdrops, c.time_s)
 
 
 def _first_picture_stream(video: Path, vf: str) -> list[str]:
@@ -271,11 +290,14 @@ def _parse_candidates(stderr: str) -> list[_Candidate]:
     return out
 
 
-def _pick(candidates: list[_Candidate], duration_s: float) -> tuple[_Candidate, float]:
-    """Highest score: contrast and colour, minus a penalty for brightness changing fast.
+def _ranked(candidates: list[_Candidate], duration_s: float) -> list[tuple[_Candidate, float]]:
+    """The best frame, then up to two good alternates from other scenes, best first.
 
-    A fade shows up as a frame whose brightness sits between its neighbours'; a black
-    or white frame as extreme YAVG or no contrast.
+    Score: contrast and colour, minus a penalty for brightness changing fast. A fade shows
+    up as a frame whose brightness sits between its neighbours'; a black or white frame as
+    extreme YAVG or no contrast. The best frame is kept whatever its score (something must
+    be the poster); an alternate only if it is not penalised and is far enough in time from
+    every frame kept before it.
     """
     scored: list[tuple[float, _Candidate]] = []
     for i, c in enumerate(candidates):
@@ -289,8 +311,18 @@ def _pick(candidates: list[_Candidate], duration_s: float) -> tuple[_Candidate, 
         if not 0.05 * duration_s <= c.time_s <= 0.95 * duration_s:
             score -= 50.0
         scored.append((score, c))
-    score, best = max(scored, key=lambda sc: sc[0])
-    return best, score
+    # Stable on ties: the earlier frame wins, as max() picked before alternates existed.
+    order = sorted(range(len(scored)), key=lambda i: (-scored[i][0], i))
+    kept = [(scored[order[0]][1], scored[order[0]][0])]
+    gap = ALTERNATE_MIN_GAP * duration_s
+    for i in order[1:]:
+        if len(kept) == MAX_ARTWORK_CANDIDATES:
+            break
+        score, c = scored[i]
+        inside = 0.05 * duration_s <= c.time_s <= 0.95 * duration_s
+        if score >= 0 and inside and all(abs(c.time_s - k.time_s) >= gap for k, _ in kept):
+            kept.append((c, score))
+    return kept
 
 
 def _save_crop(frame: Image.Image, size: tuple[int, int], path: Path) -> Path:

@@ -145,3 +145,26 @@ def test_a_file_list_that_does_not_match_its_count_is_refused(deps: Deps) -> Non
     req.package.files_key, req.package.file_count = f"{PKG}/package.json", len(FILES)
     with pytest.raises(ApplicationError, match="lists 2 files, the package had 5"):
         publish(deps, req)
+
+
+def test_artwork_candidates_next_to_the_keys_are_published_whole(deps: Deps) -> None:
+    """Alternates (c<n>_ names beside candidate 0) go under "candidates"; candidate 0 stays
+    "poster"/"backdrop" exactly; a candidate missing one size is not published."""
+    names = ("poster_600x900.jpg", "poster_300x450.jpg", "backdrop_1280x720.jpg")
+    for name in names:
+        deps.store.put_bytes(f"{IMAGES}/c1_{name}", f"candidate 1 {name}".encode())
+    for name in names[:2]:  # candidate 2 lacks its backdrop
+        deps.store.put_bytes(f"{IMAGES}/c2_{name}", f"candidate 2 {name}".encode())
+    req = request(
+        poster_keys=[f"{IMAGES}/poster_600x900.jpg", f"{IMAGES}/poster_300x450.jpg"],
+        backdrop_keys=[f"{IMAGES}/backdrop_1280x720.jpg"],
+    )
+    origin = publish(deps, req).origin_prefix
+    artwork = package_row(deps).artwork
+    assert artwork["poster"] == ["art/poster_600x900.jpg", "art/poster_300x450.jpg"]
+    assert artwork["backdrop"] == ["art/backdrop_1280x720.jpg"]
+    assert artwork["candidates"] == [f"art/c1_{name}" for name in names]
+    assert deps.store.get_bytes(f"{origin}/art/c1_backdrop_1280x720.jpg") == (
+        b"candidate 1 backdrop_1280x720.jpg"
+    )
+    assert not deps.store.exists(f"{origin}/art/c2_poster_600x900.jpg")

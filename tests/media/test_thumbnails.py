@@ -74,3 +74,15 @@ def test_artwork_avoids_black_head(clip: ClipMaker, ffmpeg: str, tmp_path: Path)
             assert ImageStat.Stat(img.convert("L")).mean[0] > 40, path
     assert sizes == [(600, 900), (300, 450), (1280, 720), (640, 360)]
     assert not (tmp_path / ".candidates").exists()
+    # Alternates for the artwork bandit: other scenes (apart in time), none black, the
+    # same sizes under c<n>_ names.
+    assert 1 <= len(art.alternates) <= 2
+    times = [art.timestamp_s, *(alt.timestamp_s for alt in art.alternates)]
+    for n, alt in enumerate(art.alternates, start=1):
+        assert 2.0 <= alt.timestamp_s < 5.0
+        assert all(abs(alt.timestamp_s - t) >= 6.0 / 8 for t in times[:n])
+        names = [p.name for p in (*alt.posters, *alt.backdrops)]
+        assert names == [f"c{n}_{p.name}" for p in (*art.posters, *art.backdrops)]
+        for path in alt.posters:
+            with Image.open(path) as img:
+                assert ImageStat.Stat(img.convert("L")).mean[0] > 40, path

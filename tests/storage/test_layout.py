@@ -56,6 +56,10 @@ def test_package_and_origin_keys_keep_their_shapes() -> None:
     assert layout.origin_prefix("film", 1) == "origin/film/v1"
     assert layout.origin_key("film", 1, "manifest.mpd") == "origin/film/v1/manifest.mpd"
     assert layout.origin_artwork_path("poster_600x900.jpg") == "art/poster_600x900.jpg"
+    art = "images/film/0123456789abcdef/art/poster_600x900.jpg"
+    assert layout.artwork_candidate_key(art, 2) == (
+        "images/film/0123456789abcdef/art/c2_poster_600x900.jpg"
+    )
 
 
 @pytest.mark.parametrize("subpath", ["manifest.mpd", "video_360p_300k/1.m4s", "art/p.jpg"])

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from reelflow.events.queries import EventFiles
     from reelflow.playback_api.delivery.experiment_exposure import RunningExperiments
+    from reelflow.recs.artwork_bandit import ArtworkChooser
 
 
 @dataclass
@@ -57,6 +58,7 @@ class ApiContext:
     small_files: SmallFileCache = field(default_factory=SmallFileCache, repr=False)
     _event_files: EventFiles | None = field(default=None, repr=False)
     _experiments: RunningExperiments | None = field(default=None, repr=False)
+    _artwork: ArtworkChooser | None = field(default=None, repr=False)
     _temporal: Client | None = field(default=None, repr=False)
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -119,6 +121,15 @@ class ApiContext:
 
             self._experiments = RunningExperiments(self.engine)
         return self._experiments
+
+    @property
+    def artwork_chooser(self) -> ArtworkChooser:
+        """The per-viewer artwork bandit's posteriors (recs/artwork_bandit.py), per process."""
+        if self._artwork is None:
+            from reelflow.recs.artwork_bandit import ArtworkChooser
+
+            self._artwork = ArtworkChooser(self.redis)
+        return self._artwork
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -37,6 +37,7 @@ from reelflow.playback_api.auth.signing import (
     open_signed_value,
     sign_value,
 )
+from reelflow.playback_api.delivery import artwork_choice
 from reelflow.playback_api.delivery import viewer_catalog as vc
 from reelflow.playback_api.delivery.entitlements import is_visible
 from reelflow.playback_api.delivery.title_cache import TitleView
@@ -136,12 +137,12 @@ class ContinueWatching(BaseModel):
 
 
 def _artwork_links(
-    ctx: ApiContext, title_id: str, artwork: dict[str, list[str]], country: str
+    ctx: ApiContext, title_id: str, artwork: dict[str, list[str]], country: str, viewer: str = ""
 ) -> ArtworkLinks:
     expires = (int(time.time()) // _ARTWORK_LINK_BUCKET_S + 2) * _ARTWORK_LINK_BUCKET_S
-    link = sign_value(
-        ctx.signing_secret, _ARTWORK_LINK_CONTEXT, {"t": title_id, "c": country, "e": expires}
-    )
+    choice = artwork_choice.link_choice(ctx.artwork_chooser, viewer, title_id, artwork)
+    value = {"t": title_id, "c": country, "e": expires, **choice}  # the viewer's candidate
+    link = sign_value(ctx.signing_secret, _ARTWORK_LINK_CONTEXT, value)
     base = f"{ctx.public_base}/v1/titles/{quote(title_id, safe='')}/artwork"
     links = {
         kind: f"{base}/{kind}?v={link}" if artwork.get(kind) else None for kind in ARTWORK_KINDS
@@ -149,8 +150,8 @@ def _artwork_links(
     return ArtworkLinks(**links)
 
 
-def _artwork_country(ctx: ApiContext, title_id: str, link: str | None) -> str:
-    """The viewer country an artwork link was signed for; refuses unsigned or stale links.
+def _artwork_country(ctx: ApiContext, title_id: str, link: str | None) -> tuple[str, int]:
+    """The country and artwork candidate a link was signed for; refuses unsigned or stale links.
 
     The refusal does not depend on the title, so it reveals nothing about which exist."""
     if link is None:
@@ -164,16 +165,17 @@ def _artwork_country(ctx: ApiContext, title_id: str, link: str | None) -> str:
     if not isinstance(value, dict) or value.get("t") != title_id:
         raise Problem("forbidden", "this artwork link is not one the catalog signed")
     expires, country = value.get("e"), value.get("c")
-    if not isinstance(expires, int) or not isinstance(country, str):
+    candidate = artwork_choice.signed_candidate(value)
+    if not isinstance(expires, int) or not isinstance(country, str) or candidate is None:
         raise Problem("forbidden", "this artwork link is not one the catalog signed")
     if expires <= time.time():
         raise Problem("link_expired", "this artwork link has expired; list the catalog again")
-    return country
+    return country, candidate
 
 
 def _summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> TitleSummary:
     return TitleSummary(
-        **_title_fields(ctx, entry, entry.artwork, viewer.country),
+        **_title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub),
         published_at=entry.published_at,
     )
 
@@ -183,6 +185,7 @@ def _title_fields(
     item: vc.CatalogEntry | TitleView,
     artwork: dict[str, list[str]],
     country: str,
+    viewer: str = "",  # whose artwork candidate the links name
 ) -> dict[str, Any]:
     """The ``_TitleFields`` of a listed entry or a cached title view."""
     return {
@@ -192,7 +195,7 @@ def _title_fields(
         "genres": list(item.genres),
         "rating": item.rating,
         "duration_s": item.duration_s,
-        "artwork": _artwork_links(ctx, item.id, artwork, country),
+        "artwork": _artwork_links(ctx, item.id, artwork, country, viewer),
     }
 
 
@@ -260,8 +263,9 @@ async def title_detail(
     resume = await asyncio.to_thread(
         resume_position, ctx.engine, viewer.sub, view.id, view.duration_s
     )
+    await artwork_choice.count_click(ctx.artwork_chooser, viewer.sub, view.id, package.artwork)
     return TitleDetail(
-        **_title_fields(ctx, view, package.artwork, viewer.country),
+        **_title_fields(ctx, view, package.artwork, viewer.country, viewer.sub),
         audio_languages=package.languages("audio"),
         subtitle_languages=package.languages("text"),
         availability=AvailabilityWindow(
@@ -300,11 +304,14 @@ async def title_artwork(
 
     No token (<img> tags cannot send one): the link itself is signed by the catalog answer
     that gave it, for the viewer's country."""
-    country = _artwork_country(ctx, title_id, v)
+    country, candidate = _artwork_country(ctx, title_id, v)
     view = await _published_view(ctx, title_id)
     if view.package is None or not is_visible(view.availability, country, utcnow()):
         raise Problem("not_found", _NOT_FOUND)
-    paths = view.package.artwork.get(kind) or []
+    artwork = view.package.artwork
+    paths = await artwork_choice.served_paths(
+        ctx.artwork_chooser, view.id, artwork, kind, candidate
+    )
     if not paths:
         raise Problem("not_found", f"this title has no {kind}")
     rel = vc.pick_artwork(paths, width)
