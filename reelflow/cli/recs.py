@@ -11,9 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from reelflow.cli.recs_models import models, rollback, train
+
 recs_app = typer.Typer(
     no_args_is_help=True, help="recommendations: train on a file, recommend, evaluate"
 )
+recs_app.command("models")(models)
+recs_app.command("rollback")(rollback)
+recs_app.command("train")(train)
 if TYPE_CHECKING:  # numpy, scipy and implicit load only when a recs command runs
     from reelflow.recs.evaluation import Result
     from reelflow.recs.interactions import Dataset

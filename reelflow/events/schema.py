@@ -129,6 +129,14 @@ class RowClick(ClientEvent):
     title: TitleId
 
 
+class Thumb(ClientEvent):
+    """An explicit rating: the recommender's strongest signal (down: never recommended)."""
+
+    type: Literal["thumb"]
+    title: TitleId
+    rating: Literal["up", "down"]
+
+
 class Exposure(ClientEvent):
     type: Literal["exposure"]
     experiment: Slug
@@ -165,7 +173,7 @@ class SessionStart(ClientEvent):
 
 CLIENT_EVENTS: tuple[type[ClientEvent], ...] = (
     PlayStart, Progress, PlayEnd, QoE, Search, RowImpression, RowClick, AdImpression,
-    AdQuartile,
+    AdQuartile, Thumb,
 )  # fmt: skip
 # What the API records of its own accord: a player could forge or forget these, so one sent
 # to POST /v1/events is refused naming `type` (parse_client_event).
@@ -186,7 +194,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 _SERVER_TYPES = frozenset(_type_name(model) for model in SERVER_EVENTS)
 AnyClientEvent = Annotated[
     PlayStart | Progress | PlayEnd | QoE | Search | RowImpression | RowClick | AdImpression
-    | AdQuartile,
+    | AdQuartile | Thumb,
     Field(discriminator="type"),
 ]  # fmt: skip
 _CLIENT_EVENTS = TypeAdapter(list[AnyClientEvent])

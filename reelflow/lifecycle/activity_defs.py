@@ -22,6 +22,7 @@ from temporalio import activity
 
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle import events_upkeep as u
+from reelflow.lifecycle import recs_training as r
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -162,3 +163,19 @@ def upkeep_event_type(req: u.TypeUpkeepRequest) -> u.TypeUpkeepResult:
 @_stub(u.EXPIRE_EVENTS, "control")
 def expire_events(req: u.UpkeepAt) -> u.ExpireResult:
     raise _stub_only(u.EXPIRE_EVENTS)
+
+
+# ---- control queue: recommendation training (RecsTrainingWorkflow)
+@_stub(r.TRAIN_RECS_MODEL, "control")
+def train_recs_model(req: r.TrainAt) -> r.TrainResult:
+    raise _stub_only(r.TRAIN_RECS_MODEL)
+
+
+@_stub(r.PROMOTE_RECS_MODEL, "control")
+def promote_recs_model(req: r.PromoteRequest) -> None:
+    raise _stub_only(r.PROMOTE_RECS_MODEL)
+
+
+@_stub(r.PRECOMPUTE_RECS_ROWS, "control")
+def precompute_recs_rows(req: r.TrainAt) -> r.PrecomputeResult:
+    raise _stub_only(r.PRECOMPUTE_RECS_ROWS)

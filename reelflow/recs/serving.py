@@ -6,8 +6,9 @@ Build it once per API process: ``RecsService.from_settings(settings, redis, stor
 
 Per request: the viewer's precomputed hash (rows_cache.py) and their viewing progress rows
 from the catalog (the real-time history; the events store the model trains on is behind
-it) are read together. The hash answers when it was made by the serving version and is at
-least as new as the newest progress row; otherwise the viewer is folded in from those rows
+it) are read together. The hash answers when it is at least as new as the newest progress
+row and was made by the serving version (or the viewer has no progress rows to refold);
+otherwise the viewer is folded in from those rows
 with the loaded serving model and the result is written back (with the TTL), so the next
 request is a cache hit until they watch again. Trending is always the request's country.
 
@@ -137,7 +138,11 @@ class RecsService:
         )
         newest = max((_seconds(row.updated_at) for row in progress), default=0.0)
         cached = decode_rows(raw)
-        if cached and cached.version == str(serving.version) and cached.at >= newest:
+        # Rows of another version (a promotion or rollback since) are refolded from the
+        # progress rows; with none (their history is only in the events store) the older
+        # rows still beat a stranger's trending until the next precompute.
+        current = cached is not None and (cached.version == str(serving.version) or not progress)
+        if cached and current and cached.at >= newest:
             recs = cached.recs(model)
             if recs is not None:
                 return replace(recs, trending=serving.trending(country))

@@ -79,6 +79,10 @@ async def _run_temporal(settings: Settings, roles: list[str]) -> None:
 
         created = await ensure_upkeep_schedule(client, settings)
         log.info("events upkeep schedule %s", "created" if created else "up to date")
+        from reelflow.workflows.recs_training_schedule import ensure_training_schedule
+
+        created = await ensure_training_schedule(client, settings)
+        log.info("recs training schedule %s", "created" if created else "up to date")
     workers = [build_worker(client, settings, role) for role in roles]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,9 +10,11 @@ from reelflow.config import Settings
 
 def workflows_for(role: str) -> Sequence[type]:
     from reelflow.workflows.events_upkeep import EventsUpkeepWorkflow
+    from reelflow.workflows.recs_training import RecsTrainingWorkflow
     from reelflow.workflows.title import TitleWorkflow
 
-    return [TitleWorkflow, EventsUpkeepWorkflow] if role == "control" else []
+    control = [TitleWorkflow, EventsUpkeepWorkflow, RecsTrainingWorkflow]
+    return control if role == "control" else []
 
 
 def activities_for(role: str, settings: Settings) -> Sequence[Callable[..., Any]]:
@@ -23,11 +25,13 @@ def activities_for(role: str, settings: Settings) -> Sequence[Callable[..., Any]
         from reelflow.activities.catalog_activities import CatalogActivities
         from reelflow.activities.events_upkeep_activities import EventsUpkeepActivities
         from reelflow.activities.publish_activities import PublishActivities
+        from reelflow.activities.recs_training_activities import RecsTrainingActivities
 
         return [
             *CatalogActivities(deps).all(),
             *PublishActivities(deps).all(),
             *EventsUpkeepActivities(deps).all(),
+            *RecsTrainingActivities(deps).all(),
         ]
     if role == "media":
         from reelflow.activities.media_activities import MediaActivities

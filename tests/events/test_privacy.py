@@ -17,7 +17,7 @@ from reelflow.events.schema import EVENT_TYPES, Context, Exposure, StoredEvent, 
 from tests.events.conftest import NOW, make_event
 
 BEHAVIOURAL = {"play_start", "progress", "play_end", "search", "row_impression", "row_click",
-               "exposure"}  # fmt: skip
+               "exposure", "thumb"}  # fmt: skip
 
 
 def _exposure() -> StoredEvent:

@@ -14,6 +14,7 @@ from reelflow.events.schema import (
     Context,
     EventRefused,
     StoredEvent,
+    Thumb,
     parse_client_batch,
     parse_client_event,
     store,
@@ -29,8 +30,17 @@ def _body(type_: str, **fields: object) -> dict[str, object]:
 def test_every_type_the_issue_names_exists() -> None:
     assert set(EVENT_TYPES) == {
         "play_start", "progress", "play_end", "qoe", "search", "row_impression",
-        "row_click", "exposure", "ad_impression", "ad_quartile", "session_start",
+        "row_click", "exposure", "ad_impression", "ad_quartile", "session_start", "thumb",
     }  # fmt: skip
+
+
+def test_a_thumb_is_up_or_down_and_names_a_title() -> None:
+    event = parse_client_event(_body("thumb", title="t1", rating="down"))
+    assert isinstance(event, Thumb) and (event.title, event.rating) == ("t1", "down")
+    with pytest.raises(EventRefused) as caught:
+        parse_client_event(_body("thumb", title="t1", rating="meh"))
+    assert caught.value.field == "rating"
+    assert arrow_schema("thumb").field("rating").type == pa.string()
 
 
 def test_a_server_side_type_is_refused_from_a_client_yet_has_its_columns() -> None:

@@ -67,6 +67,7 @@ def test_only_the_control_role_hosts_the_workflows() -> None:
     assert [wf.__name__ for wf in workflows_for("control")] == [
         "TitleWorkflow",
         "EventsUpkeepWorkflow",
+        "RecsTrainingWorkflow",
     ]
     assert list(workflows_for("media")) == []
 

@@ -1,0 +1,77 @@
+"""What ``RecsTrainingWorkflow`` and its activities exchange, the activities' wire names,
+and the promotion rule (pure, so the workflow decides it deterministically).
+
+Sizes and scores only: the history and the model stay in the events store and the object
+store, read by the activities that need them. Instants travel as ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# As they sit in histories: renaming one breaks the replay of a running training.
+TRAIN_RECS_MODEL = "train_recs_model"
+PROMOTE_RECS_MODEL = "promote_recs_model"
+PRECOMPUTE_RECS_ROWS = "precompute_recs_rows"
+
+
+@dataclass
+class TrainingRequest:
+    # The instant whose history the run reads (its window ends there); None: the run's start.
+    now: str | None = None
+
+
+@dataclass
+class TrainAt:
+    now: str  # resolved
+
+
+@dataclass
+class TrainResult:
+    version: int | None  # the stored candidate; None when there was nothing to train on
+    ndcg: float  # the candidate's nDCG@10 on the holdout
+    serving_version: int | None
+    serving_ndcg: float | None  # the serving model's on the same holdout
+    tolerance: float  # REELFLOW_RECS_PROMOTE_TOLERANCE when the run trained
+    viewers: int
+    interactions: int
+    skipped: str = ""  # why there is no candidate
+
+
+@dataclass
+class PromoteRequest:
+    version: int
+
+
+@dataclass
+class PrecomputeResult:
+    version: int | None  # the serving version the lists were computed with
+    viewers: int  # active viewers written
+
+
+@dataclass
+class TrainingProgress:
+    stage: str = "train"  # train, promote, precompute, done
+    version: int | None = None
+    promoted: bool | None = None
+    decision: str = ""
+    viewers_precomputed: int = 0
+
+
+@dataclass
+class TrainingSummary:
+    trained: TrainResult
+    promoted: bool
+    decision: str
+    precomputed: PrecomputeResult
+
+
+def promotion(candidate: float, serving: float | None, tolerance: float) -> tuple[bool, str]:
+    """Promote unless the candidate's nDCG@10 falls below the serving model's on the same
+    holdout by more than ``tolerance`` (relative): noise between equal models passes."""
+    if serving is None:
+        return True, f"no serving model: promoted at nDCG@10 {candidate:.4f}"
+    floor = serving * (1.0 - tolerance)
+    if candidate >= floor:
+        return True, f"nDCG@10 {candidate:.4f} >= {floor:.4f} (serving {serving:.4f})"
+    return False, f"nDCG@10 {candidate:.4f} < {floor:.4f} (serving {serving:.4f}): kept serving"

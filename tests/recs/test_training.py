@@ -1,0 +1,50 @@
+"""Production training: the candidate and the serving model measured on the same holdout,
+and the promotion rule refusing a candidate that regresses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reelflow.lifecycle.recs_training import promotion
+from reelflow.recs.hybrid import HybridSettings
+from reelflow.recs.hybrid_parts import Blend
+from reelflow.recs.training import NotEnoughHistory, ServingScorer, train_candidate
+from tests.recs import synthetic
+
+FIXED = HybridSettings(tune=False)
+
+
+def test_a_regressing_candidate_is_not_promoted_and_a_sound_one_is() -> None:
+    data = synthetic.dataset(users=48, plays=12)
+    older = data.subset(data.times < np.quantile(data.times, 0.7))
+    serving = train_candidate(older, None, FIXED).model
+    # Content weighted against the viewer's taste: a model that recommends what they avoid.
+    bad = train_candidate(data, serving, HybridSettings(tune=False, blend=Blend(content_weight=-3)))
+    assert bad.serving_metrics is not None
+    promoted, why = promotion(bad.metrics.ndcg, bad.serving_metrics.ndcg, 0.02)
+    assert not promoted and "kept serving" in why
+    assert bad.metrics.ndcg < bad.serving_metrics.ndcg * 0.98
+
+    sound = train_candidate(data, serving, FIXED)
+    assert sound.serving_metrics is not None
+    assert promotion(sound.metrics.ndcg, sound.serving_metrics.ndcg, 0.02)[0]
+    stored = sound.stored_metrics(serving_version=4)
+    assert stored["ndcg_at_10"] == sound.metrics.ndcg and stored["compared_with"] == 4
+    assert stored["serving_ndcg_at_10"] == sound.serving_metrics.ndcg
+    assert stored["interactions"] == len(data.users) and stored["viewers"] == data.n_users
+
+
+def test_the_serving_model_scores_only_titles_it_knows() -> None:
+    data = synthetic.dataset(new_doc=("Documentary",))
+    serving = train_candidate(synthetic.dataset(), None, FIXED).model  # no new_doc in it
+    scores = ServingScorer(serving, data).scores(np.arange(3))
+    new_doc = data.item_ids.index("new_doc")
+    assert np.isneginf(scores[:, new_doc]).all()
+    assert np.isfinite(np.delete(scores, new_doc, axis=1)).all()
+
+
+def test_no_viewer_with_two_plays_is_not_enough_to_train() -> None:
+    data = synthetic.dataset(users=5, plays=1)
+    with pytest.raises(NotEnoughHistory):
+        train_candidate(data, None, FIXED)
