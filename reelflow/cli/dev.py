@@ -41,8 +41,15 @@ def token_cmd(
     sub: Annotated[str, typer.Option(help="account id (the token's sub claim)")] = "dev-viewer",
     admin: Annotated[bool, typer.Option("--admin", help="grant admin endpoints")] = False,
     ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
+    console_url: Annotated[
+        bool,
+        typer.Option("--console-url", help="print the admin console's sign-in link (--admin)"),
+    ] = False,
 ) -> None:
-    """Print an HS256 viewer token for the embedded stack (use as `Authorization: Bearer ...`)."""
+    """Print an HS256 viewer token for the embedded stack (use as `Authorization: Bearer ...`).
+
+    Admin tokens come only from here (the API's dev-token endpoint refuses them): whoever can
+    run this can read the dev secret anyway."""
     from reelflow.playback_api.auth.auth import PLANS, Plan, mint_dev_token
     from reelflow.playback_api.auth.auth_config import dev_token_secret, verifier_config
 
@@ -62,6 +69,8 @@ def token_cmd(
         raise _fail(f"--sub must be 1-64 characters of letters, digits and ._@-, not {sub!r}")
     if not MIN_TTL_S <= ttl <= MAX_TTL_S:
         raise _fail(f"--ttl must be between {MIN_TTL_S} and {MAX_TTL_S} seconds, not {ttl}")
+    if console_url and not admin:
+        raise _fail("--console-url signs in the admin console: add --admin")
     try:
         signing_secret = settings.secrets().signing_secret
         algorithms = verifier_config(settings, signing_secret).algorithms
@@ -83,4 +92,12 @@ def token_cmd(
         ttl_s=ttl,
     )
     # typer.echo, not rich: rich wraps long lines at the terminal width, breaking the token.
-    typer.echo(token)
+    typer.echo(
+        admin_console_url(settings.resolved_public_base_url, token) if console_url else token
+    )
+
+
+def admin_console_url(base_url: str, token: str) -> str:
+    """The console's sign-in link: the token rides in the fragment, which the browser never
+    sends (so no access log or proxy sees it); the page keeps it and drops it from the URL."""
+    return f"{base_url.rstrip('/')}/admin#token={token}"

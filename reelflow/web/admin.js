@@ -11,43 +11,41 @@ import { renderTitle } from './admin-title.js';
 
 const main = document.getElementById('main');
 
+// `reelflow dev token --admin --console-url` prints /admin#token=<jwt>: the fragment never
+// leaves the browser; keep the token for this tab and take it out of the address bar and
+// history at once.
+function tokenFromUrl() {
+  if (!location.hash.startsWith('#token=')) return;
+  const token = decodeURIComponent(location.hash.slice('#token='.length)).trim();
+  history.replaceState(null, '', `${location.pathname}${location.search}#/qoe`);
+  if (token) setAdmin({ token, sub: claimsOf(token).sub || '?' });
+}
+
 function signIn() {
-  const status = h('p', { role: 'status' });
-  const done = (auth) => { setAdmin(auth); location.hash = '#/qoe'; };
-  const sub = h('input', { id: 'admin-sub', value: 'ops', required: true,
-    pattern: '[A-Za-z0-9._@\\-]{1,64}' });
-  const dev = h('form', { class: 'panel', id: 'admin-dev-signin', hidden: true,
-    onsubmit: async (event) => {
-      event.preventDefault();
-      try {
-        const body = { sub: sub.value.trim(), admin: true };
-        const token = await adminApi('/v1/dev/token', { method: 'POST', body, auth: false });
-        done({ token: token.access_token, sub: token.sub });
-      } catch (problem) {
-        status.textContent = `Sign-in failed: ${problem.message}`;
-      }
-    } },
-  h('h2', {}, 'Dev admin account'),
-  h('p', {}, 'Embedded mode: an admin token for any account name.'),
-  h('label', { class: 'field' }, h('span', {}, 'Account'), sub),
-  h('button', { type: 'submit', class: 'button primary' }, 'Sign in as admin'));
   const pasted = h('textarea', { id: 'admin-token', rows: 4, cols: 60, required: true,
     'aria-label': 'Admin token' });
   const paste = h('form', { class: 'panel', id: 'admin-paste', onsubmit: (event) => {
     event.preventDefault();
     const token = pasted.value.trim();
-    done({ token, sub: claimsOf(token).sub || '?' });
+    setAdmin({ token, sub: claimsOf(token).sub || '?' });
+    location.hash = '#/qoe';
   } },
   h('h2', {}, 'Paste an admin token'),
   pasted, h('button', { type: 'submit', class: 'button' }, 'Sign in'));
-  // The dev endpoint exists only in embedded mode on loopback; elsewhere it is not_found.
+  // Admin tokens never come over HTTP, not even in embedded mode: the page can only say
+  // where to get one. The dev endpoint (viewer tokens) answers only in embedded mode.
+  const hint = h('p', { id: 'admin-dev-hint', class: 'panel', hidden: true },
+    'Embedded mode: run ', h('code', {}, 'reelflow dev token --admin --console-url'),
+    ' and open the link it prints, or paste the token of ',
+    h('code', {}, 'reelflow dev token --admin'), ' here.');
   adminApi('/v1/dev/token', { method: 'POST', body: { sub: 'probe', ttl_s: 60 }, auth: false })
-    .then(() => { dev.hidden = false; })
+    .then(() => { hint.hidden = false; })
     .catch(() => {});
-  return [h('h1', { tabindex: -1 }, 'Admin sign-in'), dev, paste, status];
+  return [h('h1', { tabindex: -1 }, 'Admin sign-in'), hint, paste];
 }
 
 async function route() {
+  tokenFromUrl();
   const hash = location.hash || '#/qoe';
   const auth = getAdmin();
   document.getElementById('account').hidden = !auth;

@@ -95,6 +95,7 @@ def test_token_does_not_verify_under_another_home(env: pytest.MonkeyPatch, tmp_p
         (("--sub", "x" * 65), "--sub"),
         (("--ttl", "10"), "--ttl"),
         (("--ttl", str(8 * 24 * 3600)), "--ttl"),
+        (("--console-url",), "--admin"),  # the link signs in the admin console only
     ],
 )
 def test_bad_options_fail_with_a_clear_message(
@@ -119,3 +120,17 @@ def test_refused_when_hs256_is_not_accepted(env: pytest.MonkeyPatch) -> None:
     r = invoke("token")
     assert r.exit_code == 2
     assert "HS256" in r.stderr and r.stdout == ""
+
+
+def test_console_url_carries_an_admin_token_in_the_fragment(env: pytest.MonkeyPatch) -> None:
+    # The one way to an admin dev token (POST /v1/dev/token refuses "admin": true).
+    env.setenv("REELFLOW_API_PORT", "8123")
+    r = invoke("token", "--admin", "--console-url", "--sub", "ops-1")
+    assert r.exit_code == 0, r.output
+    url = r.stdout.strip()
+    assert r.stdout == url + "\n"
+    base, _, token = url.partition("/admin#token=")
+    assert base == "http://127.0.0.1:8123"  # the embedded API's own loopback address
+    settings = _settings()
+    viewer = verifier_from_settings(settings, settings.secrets().signing_secret).verify(token)
+    assert (viewer.sub, viewer.admin) == ("ops-1", True)

@@ -414,18 +414,36 @@ def test_license_is_rate_limited_per_session(short_lease: ApiHarness) -> None:
     assert int(limited.headers["retry-after"]) >= 1
 
 
-def test_clearkey_license_answers_browser_preflight(api: ApiHarness) -> None:
-    response = api.client.options(
+@pytest.fixture
+def player_origin(open_api: OpenApi) -> ApiHarness:
+    """The API with one player origin allowed by REELFLOW_CORS_ORIGINS (none by default)."""
+    return open_api(cors_origins="https://player.example")
+
+
+def _preflight(api: ApiHarness, origin: str) -> Any:
+    return api.client.options(
         "/v1/license/clearkey?token=x",
         headers={
-            "Origin": "https://player.example",
+            "Origin": origin,
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type",
         },
     )
+
+
+def test_clearkey_license_answers_browser_preflight(player_origin: ApiHarness) -> None:
+    response = _preflight(player_origin, "https://player.example")
     assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] in ("*", "https://player.example")
+    assert response.headers["access-control-allow-origin"] == "https://player.example"
     assert "POST" in response.headers["access-control-allow-methods"]
+    other = _preflight(player_origin, "https://elsewhere.example")
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_no_origin_is_allowed_by_default(api: ApiHarness) -> None:
+    # The pages the API serves are same-origin: no other site's page may call it.
+    response = _preflight(api, "https://player.example")
+    assert "access-control-allow-origin" not in response.headers
 
 
 # ---- embedded origin ---------------------------------------------------------------------

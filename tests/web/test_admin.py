@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +53,29 @@ def _keep(path: Path, name: str) -> None:
     shutil.copyfile(path, DOCS_IMAGES / name)
 
 
+def console_url(stack: WebStack, sub: str = "ops") -> str:
+    """What an operator runs: `reelflow dev token --admin --console-url` against the stack's
+    home (the dev endpoint refuses admin tokens, so the CLI is the only way to one)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REELFLOW_")}
+    env["REELFLOW_HOME"] = str(stack.settings.home)
+    env["REELFLOW_API_PORT"] = str(stack.settings.api_port)
+    reelflow = Path(sys.executable).with_name("reelflow")
+    done = subprocess.run(
+        [str(reelflow), "dev", "token", "--admin", "--console-url", "--sub", sub],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def admin_sign_in(page: Page, stack: WebStack, sub: str = "ops") -> None:
-    page.goto(stack.url + "/admin#/signin")
-    form = page.locator("#admin-dev-signin")
-    expect(form).to_be_visible()
-    page.fill("#admin-sub", sub)
-    form.locator("button[type=submit]").click()
+    url = console_url(stack, sub)
+    assert url.startswith(stack.url + "/admin#token="), url
+    page.goto(url)
     expect(page.locator("#account-label")).to_have_text(sub)
+    # The token is out of the address bar (and so of the history) once the page kept it.
+    page.wait_for_function("() => location.hash === '#/qoe'", timeout=10_000)
+    assert "token" not in page.url
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,24 @@ def test_qoe_aggregates_by_each_dimension(web_stack: WebStack, seeded: Seeded) -
     phone = 'device_class="mobile",drm="clearkey",plan="basic"'
     assert f"reelflow_events_qoe_startup_seconds_count{{{phone}}} 1.0" in metrics
     assert 'reelflow_events_qoe_rebuffer_ratio_count{device_class="tablet"' in metrics
+
+
+def test_console_sign_in_sends_the_operator_to_the_cli(web_stack: WebStack, page: Page) -> None:
+    # Embedded mode: the page says where an admin token comes from; it cannot get one itself.
+    page.goto(web_stack.url + "/admin#/signin")
+    hint = page.locator("#admin-dev-hint")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("reelflow dev token --admin --console-url")
+    asked = page.evaluate(
+        """async () => {
+            const r = await fetch('/v1/dev/token', { method: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body: JSON.stringify({ sub: 'ops', admin: true }) });
+            return [r.status, (await r.json()).type];
+        }"""
+    )
+    assert asked[0] == 403 and asked[1].endswith("/forbidden"), asked
+    expect(page.locator("#account-label")).to_have_text("")
 
 
 def test_admin_endpoints_refuse_a_viewer_token(web_stack: WebStack, page: Page) -> None:

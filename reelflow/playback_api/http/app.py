@@ -20,6 +20,7 @@ from reelflow.config import Settings, get_settings
 from reelflow.playback_api.auth.auth_config import check_embedded_bind, dev_auth_enabled
 from reelflow.playback_api.http.body_limit import BodyLimitMiddleware
 from reelflow.playback_api.http.context import ApiContext
+from reelflow.playback_api.http.embedded_guard import EmbeddedHostGuard, extra_host
 from reelflow.playback_api.http.observability import AccessLog, Metrics, ObservabilityMiddleware
 from reelflow.playback_api.http.problems import Problem, install_problem_handlers, problem_handler
 from reelflow.playback_api.http.readiness import readiness
@@ -180,6 +181,9 @@ def _add_middleware(
         expose_headers=["Content-Length", "Content-Range", "X-Request-Id", "Retry-After"],
         max_age=600,
     )
+    if settings.env == "embedded":
+        # Outside CORS: a request under another Host (proxy, DNS rebinding) gets nothing.
+        app.add_middleware(EmbeddedHostGuard, extra=extra_host(settings))
     app.add_middleware(
         ObservabilityMiddleware, metrics=metrics, access_log=access_log, router_app=app.router
     )

@@ -2,6 +2,9 @@
 
 Served only when ``auth_config.dev_auth_enabled``: embedded mode bound to loopback (or the
 explicit public-bind override); everywhere else the path answers 404 and is not documented.
+Only to a caller on this machine (``embedded_guard``: a loopback Host, a loopback Origin if
+any, no proxy's headers), and never an admin token: anyone who can make a browser post here
+could take one, so admin tokens come from ``reelflow dev token --admin`` only.
 """
 
 from __future__ import annotations
@@ -9,12 +12,13 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from reelflow.playback_api.auth.auth import mint_dev_token
 from reelflow.playback_api.auth.auth_config import dev_auth_enabled, dev_token_secret
 from reelflow.playback_api.http.context import ApiContext, get_ctx
+from reelflow.playback_api.http.embedded_guard import dev_caller_problem, extra_host
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
 
@@ -27,7 +31,10 @@ class DevTokenRequest(BaseModel):
     plan: Literal["basic", "standard", "premium"] = "premium"
     country: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
     ttl_s: int = Field(default=3600, ge=60, le=86400)
-    admin: bool = Field(default=False, description="an admin token (the admin console)")
+    # Kept so that asking for one is refused by name rather than quietly ignored.
+    admin: bool = Field(
+        default=False, description="refused if true: `reelflow dev token --admin` makes those"
+    )
 
 
 class DevToken(BaseModel):
@@ -40,10 +47,21 @@ class DevToken(BaseModel):
 
 
 @router.post("/dev/token", response_model=DevToken)
-async def dev_token(body: DevTokenRequest, ctx: ApiContext = Depends(get_ctx)) -> DevToken:
+async def dev_token(
+    body: DevTokenRequest, request: Request, ctx: ApiContext = Depends(get_ctx)
+) -> DevToken:
     """A viewer token for any dev account and plan (embedded mode on loopback only)."""
     if not dev_auth_enabled(ctx.settings):
         raise Problem("not_found", "dev tokens exist only in embedded mode bound to loopback")
+    refused = dev_caller_problem(request.headers.items(), extra_host(ctx.settings))
+    if refused is not None:
+        raise refused
+    if body.admin:
+        raise Problem(
+            "forbidden",
+            "admin dev tokens are not handed out over HTTP: run `reelflow dev token --admin` "
+            "(add --console-url for a link that signs the admin console in)",
+        )
     token = mint_dev_token(
         dev_token_secret(ctx.signing_secret),
         sub=body.sub,
@@ -52,7 +70,6 @@ async def dev_token(body: DevTokenRequest, ctx: ApiContext = Depends(get_ctx)) -
         issuer=ctx.settings.auth_issuer,
         audience=ctx.settings.auth_audience,
         ttl_s=body.ttl_s,
-        admin=body.admin,
     )
     return DevToken(
         access_token=token,
