@@ -69,17 +69,19 @@ class RecsTrainingActivities:
         try:
             candidate = train_candidate(data, serving)
         except NotEnoughHistory as exc:
+            sizes = (data.n_users, len(data.users))
             return r.TrainResult(
-                None, 0.0, serving_version, None, tolerance, data.n_users, len(data.users), str(exc)
+                None, 0.0, serving_version, None, None, tolerance, *sizes, str(exc)
             )
         progress.update("store")
-        version = self.models.save(candidate.model, candidate.stored_metrics(serving_version))
-        serving_ndcg = candidate.serving_metrics.ndcg if candidate.serving_metrics else None
+        version = self.models.save(candidate.model, candidate.stored_metrics())
+        versus = candidate.versus
         return r.TrainResult(
             version,
             candidate.metrics.ndcg,
             serving_version,
-            serving_ndcg,
+            versus.candidate.ndcg if versus else None,
+            versus.serving.ndcg if versus else None,
             tolerance,
             data.n_users,
             len(data.users),

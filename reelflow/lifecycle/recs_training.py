@@ -29,9 +29,12 @@ class TrainAt:
 @dataclass
 class TrainResult:
     version: int | None  # the stored candidate; None when there was nothing to train on
-    ndcg: float  # the candidate's nDCG@10 on the holdout
-    serving_version: int | None
-    serving_ndcg: float | None  # the serving model's on the same holdout
+    ndcg: float  # the candidate's nDCG@10 on the whole holdout
+    serving_version: int | None  # serving when the run trained
+    # Both models' nDCG@10 on the same plays: those held out and newer than the serving
+    # model's training (recs/training.py). None: no serving model, or no such play.
+    compared_ndcg: float | None
+    serving_ndcg: float | None
     tolerance: float  # REELFLOW_RECS_PROMOTE_TOLERANCE when the run trained
     viewers: int
     interactions: int
@@ -66,11 +69,12 @@ class TrainingSummary:
     precomputed: PrecomputeResult
 
 
-def promotion(candidate: float, serving: float | None, tolerance: float) -> tuple[bool, str]:
+def promotion(candidate: float | None, serving: float | None, tolerance: float) -> tuple[bool, str]:
     """Promote unless the candidate's nDCG@10 falls below the serving model's on the same
-    holdout by more than ``tolerance`` (relative): noise between equal models passes."""
-    if serving is None:
-        return True, f"no serving model: promoted at nDCG@10 {candidate:.4f}"
+    plays by more than ``tolerance`` (relative): noise between equal models passes. Nothing
+    to compare on (no serving model, or no play newer than it): promoted."""
+    if candidate is None or serving is None:
+        return True, "promoted: no serving model, or no held-out play newer than it"
     floor = serving * (1.0 - tolerance)
     if candidate >= floor:
         return True, f"nDCG@10 {candidate:.4f} >= {floor:.4f} (serving {serving:.4f})"

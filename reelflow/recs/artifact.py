@@ -66,6 +66,7 @@ def to_files(model: ServingModel) -> tuple[bytes, bytes]:
     manifest = {
         "format": FORMAT,
         "version": model.version,
+        "trained_until": model.trained_until,
         "arrays_sha256": hashlib.sha256(data).hexdigest(),
         "item_ids": list(model.item_ids),
         "titles": list(meta.titles),
@@ -147,6 +148,7 @@ def _model(manifest: dict[str, Any], loaded: dict[str, np.ndarray]) -> ServingMo
         blend=Blend(**manifest["blend"]),
         popularity=loaded["popularity"],
         by_country={c: by_country[n] for n, c in enumerate(countries)},
+        trained_until=int(manifest["trained_until"]),
     )
 
 

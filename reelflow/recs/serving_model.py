@@ -50,6 +50,7 @@ class ServingModel:
     blend: Blend
     popularity: np.ndarray  # every item, recency-weighted plays everywhere
     by_country: dict[str, np.ndarray]  # per country with viewers in training
+    trained_until: int = 0  # Unix seconds of the newest play it was trained on
     _index: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _trending: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False)
 

@@ -22,8 +22,7 @@ uploads/<studio>/<upload id>/<file name>                 studio presigned upload
 events/type=<t>/date=<YYYY-MM-DD>/hour=<HH>/<file>       viewer events (Hive-partitioned)
 events-aggregates/<name>/date=<YYYY-MM-DD>/hour=<HH>/cells.parquet   what is kept of them
                                                          past retention (e.g. qoe_hourly)
-models/<name>/v<N>/<file>, models/<name>/serving.json   recommendation model versions and
-                                                         the pointer to the serving one
+models/<name>/v<N>/<file> (and serving.json)            recommendation model versions
 ```
 
 Masters and everything derived from them are keyed by content hash (``<sha16>`` is the
@@ -35,6 +34,7 @@ the contract with existing stores: they never change shape.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -378,30 +378,23 @@ def parse_event_aggregate_key(key: str) -> EventAggregateKey:
     return EventAggregateKey(name, at)
 
 
-# ---- recommendation models (versioned; a pointer names the serving one) -----------------
-
-
+# ---- recommendation models: models/<name>/v<N>/<file>, models/<name>/serving.json -----
 def models_prefix(name: str) -> str:
-    """``models/<name>/``: every version of one model, and its serving pointer."""
     return f"{MODELS}/{_slug('model name', name)}/"
 
 
 def model_file_key(name: str, version: int, filename: str) -> str:
-    """``models/<name>/v<N>/<file>``: one file of one trained version (arrays, manifest)."""
     return validate_key(f"{models_prefix(name)}{version_label(version)}/{_name(filename)}")
 
 
-def model_pointer_key(name: str) -> str:
-    """``models/<name>/serving.json``: which version serves (promote and rollback write it)."""
+def model_pointer_key(name: str) -> str:  # which version serves
     return validate_key(models_prefix(name) + "serving.json")
 
 
 def parse_model_file_key(name: str, key: str) -> tuple[int, str] | None:
-    """(version, file name) of a key of one of ``name``'s versions; None for other keys."""
-    parts = validate_key(key).removeprefix(models_prefix(name)).split("/")
-    if len(parts) != 2 or not key.startswith(models_prefix(name)):
-        return None
-    try:
-        return parse_version_label(parts[0]), parts[1]
-    except ValueError:
-        return None
+    """(version, file name) of one of ``name``'s version files; None for any other key."""
+    label, _, filename = validate_key(key).removeprefix(models_prefix(name)).partition("/")
+    if key.startswith(models_prefix(name)) and filename and "/" not in filename:
+        with suppress(ValueError):
+            return parse_version_label(label), filename
+    return None

@@ -59,7 +59,9 @@ class RecsTrainingWorkflow:
         if trained.version is None:
             promoted, decision = False, f"no candidate: {trained.skipped}"
         else:
-            promoted, decision = r.promotion(trained.ndcg, trained.serving_ndcg, trained.tolerance)
+            promoted, decision = r.promotion(
+                trained.compared_ndcg, trained.serving_ndcg, trained.tolerance
+            )
         self._progress.promoted, self._progress.decision = promoted, decision
         if promoted and trained.version is not None:
             self._progress.stage = "promote"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from reelflow.lifecycle.recs_training import promotion
 
 
-def test_the_first_model_is_promoted() -> None:
-    assert promotion(0.1, None, 0.02) == (True, "no serving model: promoted at nDCG@10 0.1000")
+def test_with_nothing_to_compare_the_candidate_is_promoted() -> None:
+    assert promotion(None, None, 0.02)[0] and promotion(0.1, None, 0.02)[0]
 
 
 def test_within_the_tolerance_is_promoted_past_it_is_not() -> None:

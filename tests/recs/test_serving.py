@@ -66,7 +66,7 @@ def train(settings: Settings) -> int:
     rows = watched_rows(EventFiles.from_settings(settings), NOW - timedelta(days=365), NOW)
     data = history_dataset(rows, title_facts(engine))
     candidate = train_candidate(data, models.load_serving())
-    version = models.save(candidate.model, candidate.stored_metrics(None))
+    version = models.save(candidate.model, candidate.stored_metrics())
     models.promote(version)
     client = redis.Redis.from_url(settings.redis_url)
     active_since = int((NOW - timedelta(days=30)).timestamp())
@@ -81,9 +81,18 @@ def watch(settings: Settings, account_name: str, titles: list[str]) -> None:
         save_progress(engine, account_name, title, DURATION_S - 60, DURATION_S)
 
 
-async def test_no_model_yet_gives_empty_lists(service: RecsService) -> None:
+async def test_no_model_yet_gives_empty_lists(settings: Settings) -> None:
+    """Built the way the API builds it, from the settings (REELFLOW_RECS_*)."""
+    configured = settings.model_copy(update={"recs_rows_ttl_s": 120, "recs_model_poll_s": 5.0})
+    client = AsyncRedis.from_url(settings.redis_url)
+    engine = make_engine(settings.resolved_database_url)
+    service = RecsService.from_settings(configured, client, store_from_settings(settings), engine)
+    assert (service._ttl, service.serving.poll_s) == (120, 5.0)
     recs = await service.viewer_recs(account(0), "FR", "hybrid")
     assert (recs.model_version, recs.top_picks, recs.trending, recs.genres) == ("", (), (), ())
+    with pytest.raises(ValueError, match="unknown recommendation model"):
+        await service.viewer_recs(account(0), "FR", "ease")  # type: ignore[arg-type]
+    await client.aclose()
 
 
 async def test_active_viewers_are_served_their_precomputed_rows(

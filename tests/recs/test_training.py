@@ -21,18 +21,27 @@ def test_a_regressing_candidate_is_not_promoted_and_a_sound_one_is() -> None:
     serving = train_candidate(older, None, FIXED).model
     # Content weighted against the viewer's taste: a model that recommends what they avoid.
     bad = train_candidate(data, serving, HybridSettings(tune=False, blend=Blend(content_weight=-3)))
-    assert bad.serving_metrics is not None
-    promoted, why = promotion(bad.metrics.ndcg, bad.serving_metrics.ndcg, 0.02)
+    assert bad.versus is not None
+    promoted, why = promotion(bad.versus.candidate.ndcg, bad.versus.serving.ndcg, 0.02)
     assert not promoted and "kept serving" in why
-    assert bad.metrics.ndcg < bad.serving_metrics.ndcg * 0.98
 
+    serving.version = 4
     sound = train_candidate(data, serving, FIXED)
-    assert sound.serving_metrics is not None
-    assert promotion(sound.metrics.ndcg, sound.serving_metrics.ndcg, 0.02)[0]
-    stored = sound.stored_metrics(serving_version=4)
+    assert sound.versus is not None and sound.versus.candidate.users > 0
+    assert promotion(sound.versus.candidate.ndcg, sound.versus.serving.ndcg, 0.02)[0]
+    stored = sound.stored_metrics()
     assert stored["ndcg_at_10"] == sound.metrics.ndcg and stored["compared_with"] == 4
-    assert stored["serving_ndcg_at_10"] == sound.serving_metrics.ndcg
+    assert stored["serving_ndcg_at_10"] == sound.versus.serving.ndcg
     assert stored["interactions"] == len(data.users) and stored["viewers"] == data.n_users
+    assert sound.model.trained_until == int(data.times.max())
+
+
+def test_with_no_play_newer_than_the_serving_model_there_is_nothing_to_compare() -> None:
+    data = synthetic.dataset()
+    serving = train_candidate(data, None, FIXED).model
+    again = train_candidate(data, serving, FIXED)
+    assert again.versus is None  # every held-out play is one the serving model learned
+    assert again.stored_metrics()["compared_with"] is None
 
 
 def test_the_serving_model_scores_only_titles_it_knows() -> None:
