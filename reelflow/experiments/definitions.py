@@ -5,7 +5,8 @@ every rule a running experiment relies on: the assignment rules of ``ExperimentS
 (key, variants and weights, target, layer slice), metric names from ``metrics.METRICS``,
 device classes from ``events.metrics.DEVICE_CLASSES``, and a bounded config per variant (it
 travels in every playback start) whose ``abr`` part holds only the player's settings
-(``player_config.ABR_SETTINGS``). A refusal is ``InvalidExperiment`` naming the field, e.g.
+(``player_config.ABR_SETTINGS``) and whose ``recs_model`` is a model the home serves
+(``recs_config.RECS_MODELS``). A refusal is ``InvalidExperiment`` naming the field, e.g.
 ``target.devices`` or ``guardrails``.
 """
 
@@ -27,6 +28,7 @@ from reelflow.experiments.assignment import (
 )
 from reelflow.experiments.metrics import METRICS
 from reelflow.experiments.player_config import check_abr
+from reelflow.experiments.recs_config import check_recs
 
 # A variant's config is answered to every viewer in the experiment at every playback start.
 MAX_CONFIG_BYTES = 4096
@@ -120,6 +122,7 @@ def checked(body: ExperimentIn) -> Definition:
         if len(json.dumps(v.config, separators=(",", ":"))) > MAX_CONFIG_BYTES:
             raise InvalidExperiment("variants.config", f"over {MAX_CONFIG_BYTES} bytes as JSON")
         check_abr(v.key, v.config)  # the player's part: only settings it applies whole
+        check_recs(v.key, v.config)  # the home's part: a model the recommender serves
     t = body.target
     layer = _layer(body.layer)
     # Built for its checks: the same rules the assigner runs under.

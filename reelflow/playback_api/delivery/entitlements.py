@@ -77,6 +77,17 @@ def is_visible(availability: TitleAvailability, country: str, now: datetime) -> 
     )
 
 
+def _plan_allowed(availability: TitleAvailability, plan: str) -> bool:
+    return plan in PLAN_LIMITS and (not availability.plans or plan in availability.plans)
+
+
+def is_offered(availability: TitleAvailability, country: str, plan: str, now: datetime) -> bool:
+    """Whether a title may be put in front of the viewer as something to play now: home rows
+    and search results. ``is_visible`` plus the plan, so a recommendation or a search hit is
+    never one that playback would refuse (``check_playback`` applies the same rules)."""
+    return is_visible(availability, country, now) and _plan_allowed(availability, plan)
+
+
 def check_playback(availability: TitleAvailability, viewer: Viewer, now: datetime) -> Entitlement:
     """The viewer's entitlement for this title, or a Problem naming the first refusal."""
     if availability.state != "published":
@@ -85,9 +96,9 @@ def check_playback(availability: TitleAvailability, viewer: Viewer, now: datetim
         raise Problem("outside_window", "this title is not available at this time")
     if not _region_allowed(availability, viewer.country):
         raise Problem("geo_blocked", f"this title is not available in {viewer.country}")
-    limits = PLAN_LIMITS.get(viewer.plan)
-    if limits is None or (availability.plans and viewer.plan not in availability.plans):
+    if not _plan_allowed(availability, viewer.plan):
         raise Problem("plan_insufficient", f"the {viewer.plan} plan does not include this title")
+    limits = PLAN_LIMITS[viewer.plan]
     return Entitlement(
         plan=viewer.plan,
         max_height=limits.max_height,

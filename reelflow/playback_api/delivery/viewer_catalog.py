@@ -1,7 +1,7 @@
 """The viewer catalog: listing, search and by-id reads of titles a viewer may watch.
 
-Called only by routes/catalog.py (``GET /v1/titles``, ``/v1/search``,
-``/v1/me/continue-watching``, and ``pick_artwork`` for the artwork endpoint). One title
+Called by routes/catalog.py (``GET /v1/titles``, ``/v1/search``, and ``pick_artwork`` for the
+artwork endpoint) and delivery/home_rows.py (the home's rows and continue watching). One title
 for playback comes from title_cache.py instead; the lifecycle's own reads and writes are
 reelflow/catalog/titles.py. The SQL is reelflow/catalog/viewer_queries.py.
 
@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from reelflow.catalog import viewer_queries as q
 from reelflow.catalog.models import as_utc
 from reelflow.playback_api.auth.signing import BadSignedValue, open_signed_value, sign_value
-from reelflow.playback_api.delivery.entitlements import TitleAvailability, is_visible
+from reelflow.playback_api.delivery.entitlements import TitleAvailability, is_offered, is_visible
 
 # Rows read per round trip beyond what the page needs, for rows Python turns down.
 _SCAN_SLACK = 16
@@ -120,14 +120,21 @@ def _entry(row: Row[Any]) -> CatalogEntry:
     )
 
 
+def _allows(country: str, plan: str | None, now: datetime) -> Callable[[CatalogEntry], bool]:
+    """The final word on a row: ``is_visible`` for the browse listing (plan does not hide a
+    title there), ``is_offered`` (plan too) when a ``plan`` is given: home rows and search."""
+    if plan is None:
+        return lambda e: is_visible(e.availability, country, now)
+    return lambda e: is_offered(e.availability, country, plan, now)
+
+
 def _collect(
     fetch: Callable[[int, int, PageKey | None], Sequence[Row[Any]]],
     want: int,
-    *,
-    country: str,
-    now: datetime,
+    keep: Callable[[CatalogEntry], bool],
 ) -> list[CatalogEntry]:
-    """Read batches until ``want`` visible entries or the end; ``fetch(limit, offset, after)``.
+    """Read batches until ``want`` entries ``keep`` allows or the end; ``fetch(limit, offset,
+    after)``.
 
     Keyed fetches resume after the last row read; the others (search, ranked by score)
     resume by offset.
@@ -140,7 +147,7 @@ def _collect(
         rows = fetch(batch, offset, after)
         for row in rows:
             entry = _entry(row)
-            if is_visible(entry.availability, country, now):
+            if keep(entry):
                 out.append(entry)
                 if len(out) == want:
                     return out
@@ -174,29 +181,30 @@ def list_visible(
         )
 
     # One extra entry tells whether another page exists without returning an empty one.
-    entries = _collect(fetch, limit + 1, country=country, now=now)
+    entries = _collect(fetch, limit + 1, _allows(country, None, now))
     if len(entries) > limit:
         return entries[:limit], entries[limit - 1].page_key
     return entries, None
 
 
 def search_visible(
-    engine: Engine, query: str, *, country: str, now: datetime, limit: int
+    engine: Engine, query: str, *, country: str, now: datetime, limit: int, plan: str | None = None
 ) -> list[CatalogEntry]:
-    """Visible titles matching ``query``, most relevant first (then newest, then id)."""
+    """Visible titles matching ``query``, most relevant first (then newest, then id); only
+    the ones ``plan`` may play when given (the viewer search)."""
 
     def fetch(batch: int, offset: int, _after: PageKey | None) -> Sequence[Row[Any]]:
         return q.visible_match_rows(
             engine, query, country=country, now=now, limit=batch, offset=offset
         )
 
-    return _collect(fetch, limit, country=country, now=now)
+    return _collect(fetch, limit, _allows(country, plan, now))
 
 
 def visible_by_ids(
     engine: Engine, ids: Iterable[str], *, country: str, now: datetime
 ) -> dict[str, CatalogEntry]:
-    """The visible ones among ``ids``, by id."""
+    """The visible ones among ``ids``, by id (callers offering them check the plan too)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}

@@ -119,6 +119,7 @@ def _include_api_routes(app: FastAPI, settings: Settings) -> None:
         catalog,
         dev,
         events,
+        home,
         license_proxy,
         licenses,
         manifests,
@@ -134,8 +135,8 @@ def _include_api_routes(app: FastAPI, settings: Settings) -> None:
     # seconds per player), then the per-session manifests and licenses.
     app.include_router(media.router)
     for module in (
-        events, manifests, licenses, playback, catalog, license_proxy, qoe, privacy, studio,
-        admin,
+        events, manifests, licenses, playback, catalog, home, license_proxy, qoe, privacy,
+        studio, admin,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(admin_qoe.router)

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
     from reelflow.events.queries import EventFiles
     from reelflow.playback_api.delivery.experiment_exposure import RunningExperiments
+    from reelflow.playback_api.delivery.home_rows import HomeCatalog
     from reelflow.recs.artwork_bandit import ArtworkChooser
+    from reelflow.recs.viewer_recs import RecsReader
 
 
 @dataclass
@@ -59,6 +61,8 @@ class ApiContext:
     _event_files: EventFiles | None = field(default=None, repr=False)
     _experiments: RunningExperiments | None = field(default=None, repr=False)
     _artwork: ArtworkChooser | None = field(default=None, repr=False)
+    _home: HomeCatalog | None = field(default=None, repr=False)
+    _recs: RecsReader | None = field(default=None, repr=False)
     _temporal: Client | None = field(default=None, repr=False)
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -121,6 +125,28 @@ class ApiContext:
 
             self._experiments = RunningExperiments(self.engine)
         return self._experiments
+
+    @property
+    def home(self) -> HomeCatalog:
+        """The home rows' cached catalog reads (delivery/home_rows.py), built on first use."""
+        if self._home is None:
+            from reelflow.playback_api.delivery.home_rows import HomeCatalog
+
+            self._home = HomeCatalog(self.engine)
+        return self._home
+
+    @property
+    def recs(self) -> RecsReader:
+        """The recommender's reader of a viewer's lists (recs/serving.py: precomputed rows in
+        Redis, fold-in from the serving model), built on first use: the model loads only in
+        an API that serves a home or a search."""
+        if self._recs is None:
+            from reelflow.recs.serving import RecsService
+
+            self._recs = RecsService.from_settings(
+                self.settings, self.redis, self.store, self.engine
+            )
+        return self._recs
 
     @property
     def artwork_chooser(self) -> ArtworkChooser:

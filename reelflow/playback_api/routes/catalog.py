@@ -22,13 +22,12 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from reelflow.catalog.models import as_utc, utcnow
 from reelflow.catalog.search import MAX_QUERY_CHARS
-from reelflow.catalog.viewer_queries import recent_progress
 from reelflow.domain.ids import is_title_id
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.auth.signing import (
@@ -37,11 +36,13 @@ from reelflow.playback_api.auth.signing import (
     open_signed_value,
     sign_value,
 )
-from reelflow.playback_api.delivery import artwork_choice
+from reelflow.playback_api.delivery import artwork_choice, home_rows
 from reelflow.playback_api.delivery import viewer_catalog as vc
 from reelflow.playback_api.delivery.entitlements import is_visible
+from reelflow.playback_api.delivery.recs_variant import viewer_recs
+from reelflow.playback_api.delivery.search_rank import SEARCH_POOL, personal_order
 from reelflow.playback_api.delivery.title_cache import TitleView
-from reelflow.playback_api.delivery.viewing_progress import effective_position, resume_position
+from reelflow.playback_api.delivery.viewing_progress import resume_position
 from reelflow.playback_api.http.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.http.problems import PROBLEM_MEDIA_TYPE, Problem
 from reelflow.playback_api.routes import API_V1
@@ -59,8 +60,6 @@ _ARTWORK_LINK_CONTEXT = b"reelflow artwork-link v1"
 # hour and the browser's image cache keeps hitting.
 _ARTWORK_LINK_BUCKET_S = 3600
 MAX_ARTWORK_LINK_CHARS = 512
-# Progress rows read for continue watching; finished and hidden titles are dropped after.
-_PROGRESS_SCAN = 200
 _NOT_FOUND = "no such title"
 # PostgreSQL text cannot hold NUL: refused as a 422 here rather than a database error.
 _NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]+$"
@@ -173,7 +172,7 @@ def _artwork_country(ctx: ApiContext, title_id: str, link: str | None) -> tuple[
     return country, candidate
 
 
-def _summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> TitleSummary:
+def title_summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> TitleSummary:
     return TitleSummary(
         **_title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub),
         published_at=entry.published_at,
@@ -240,7 +239,7 @@ async def list_titles(
         genre=genre,
     )
     return TitlePage(
-        items=[_summary(ctx, e, viewer) for e in entries],
+        items=[title_summary(ctx, e, viewer) for e in entries],
         next_cursor=vc.encode_cursor(ctx.signing_secret, next_key) if next_key else None,
     )
 
@@ -332,16 +331,31 @@ async def title_artwork(
 
 @router.get("/search", response_model=SearchResults, responses=_UNAUTHORIZED)
 async def search(
+    request: Request,
     q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS),
-    limit: int = Query(20, ge=1, le=50),
+    limit: int = Query(20, ge=1, le=SEARCH_POOL),
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> SearchResults:
-    """Full-text search over name, synopsis and genres; the last word matches as a prefix."""
+    """Full-text search over name, synopsis and genres; the last word matches as a prefix.
+
+    Only titles the caller may play now (their plan included), in the caller's order: exact
+    name matches first, then relevance fused with their affinity (delivery/search_rank.py)."""
     entries = await asyncio.to_thread(
-        vc.search_visible, ctx.engine, q, country=viewer.country, now=utcnow(), limit=limit
+        vc.search_visible,
+        ctx.engine,
+        q,
+        country=viewer.country,
+        now=utcnow(),
+        limit=SEARCH_POOL,
+        plan=viewer.plan,
     )
-    return SearchResults(items=[_summary(ctx, e, viewer) for e in entries])
+    if len(entries) > 1:
+        lost = request.app.state.metrics.events_lost
+        _, recs = await viewer_recs(ctx, viewer, request.headers.get("user-agent", ""), lost)
+        if recs is not None:
+            entries = personal_order(q, entries, recs)
+    return SearchResults(items=[title_summary(ctx, e, viewer) for e in entries[:limit]])
 
 
 @router.get("/me/continue-watching", response_model=ContinueWatching, responses=_UNAUTHORIZED)
@@ -350,29 +364,21 @@ async def continue_watching(
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> ContinueWatching:
-    """Titles the caller started and has not finished, most recently watched first."""
-    now = utcnow()
-    rows = await asyncio.to_thread(recent_progress, ctx.engine, viewer.sub, _PROGRESS_SCAN)
-    entries = await asyncio.to_thread(
-        vc.visible_by_ids, ctx.engine, [r.title_id for r in rows], country=viewer.country, now=now
-    )
-    items: list[ContinueWatchingItem] = []
-    for row in rows:
-        entry = entries.get(row.title_id)
-        if entry is None:
-            continue
-        position = effective_position(row.position_s, entry.duration_s or row.duration_s)
-        if position <= 0:
-            continue
-        watched_at = as_utc(row.updated_at)
-        assert watched_at is not None
-        items.append(
-            ContinueWatchingItem(
-                **_summary(ctx, entry, viewer).model_dump(),
-                resume_position_s=position,
-                last_watched_at=watched_at,
-            )
+    """Titles the caller started and has not finished and may still play, most recently
+    watched first (the home's first row, delivery/home_rows.py)."""
+    row = await home_rows.continue_watching(ctx.home, viewer, utcnow(), limit)
+    return ContinueWatching(items=continue_items(ctx, viewer, row))
+
+
+def continue_items(
+    ctx: ApiContext, viewer: Viewer, row: home_rows.HomeRow
+) -> list[ContinueWatchingItem]:
+    return [
+        ContinueWatchingItem(
+            **_title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub),
+            published_at=entry.published_at,
+            resume_position_s=row.resume[entry.id].position_s,
+            last_watched_at=row.resume[entry.id].watched_at,
         )
-        if len(items) == limit:
-            break
-    return ContinueWatching(items=items)
+        for entry in row.entries
+    ]
