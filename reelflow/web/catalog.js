@@ -1,7 +1,9 @@
-// Catalog views: home rows (continue watching, new, by genre), search results, title page.
-// Everything shown comes from the API, which lists only what the viewer may see.
+// Catalog views: the viewer's home rows (GET /v1/me/home: continue watching, top picks,
+// because you watched, trending, new, genres, in the order the API gives), search results,
+// title page. Everything shown comes from the API, which lists only what the viewer may play.
 // Viewer events (events.js): `search` per search, `row_impression` once per row (or result
-// grid) and page view when it scrolls into sight, `row_click` with the title's place in it.
+// grid) and page view when it scrolls into sight, `row_click` with the title's place in it;
+// a home row is named by its id from the API (new, top-picks, genre-drama...).
 
 import { api, enc } from './api.js';
 import { h, formatDuration, formatTime, languageName } from './dom.js';
@@ -43,20 +45,25 @@ function card(item, { progress = null } = {}, row = null, position = 0) {
       h('span', { class: 'card-title' }, item.name)));
 }
 
-function row(title, items, options = {}) {
-  const id = `row-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
-  const slug = rowSlug(title) || null;
-  return h('section', { class: 'row', 'aria-labelledby': id, dataset: { row: title } },
-    h('h2', { id }, title),
+function row({ id, kind, title, items }) {
+  const slug = rowSlug(id) || null;
+  const heading = `row-${slug}`;
+  const options = kind === 'continue_watching'
+    ? (item) => ({ progress: item.resume_position_s })
+    : () => ({});
+  const attributes = { class: 'row', 'aria-labelledby': heading,
+    dataset: { row: title, rowId: id, kind } };
+  return h('section', attributes,
+    h('h2', { id: heading }, title),
     h('ul', { class: 'cards' }, items.map((item, i) => card(item, options(item), slug, i))));
 }
 
 // One row_impression per row (or grid) and page view, when any of it comes into sight.
-// `rows`: [element, heading, items] in page order.
+// `rows`: [element, name, items] in page order (a home row's id, or 'search').
 function watchImpressions(rows) {
   const shown = new Map();
-  rows.forEach(([element, heading, items], position) => {
-    const slug = rowSlug(heading);
+  rows.forEach(([element, name, items], position) => {
+    const slug = rowSlug(name);
     if (slug) shown.set(element, { row: slug, position, titles: items.map((t) => t.id) });
   });
   const observer = new IntersectionObserver((entries) => {
@@ -70,27 +77,14 @@ function watchImpressions(rows) {
 
 export async function renderHome(main) {
   main.replaceChildren(h('p', { class: 'loading' }, 'Loading the catalog…'));
-  const [continuing, listing] = await Promise.all([
-    api(`/v1/me/continue-watching?limit=${ROW_SIZE}`),
-    api('/v1/titles?limit=100'),
-  ]);
-  const titles = listing.items;
-  const shown = []; // [heading, items] per row, in page order
-  if (continuing.items.length) shown.push(['Continue watching', continuing.items]);
-  if (titles.length) shown.push(['New', titles.slice(0, ROW_SIZE)]);
-  const genres = [...new Set(titles.flatMap((t) => t.genres))].sort();
-  for (const genre of genres) {
-    const items = titles.filter((t) => t.genres.includes(genre)).slice(0, ROW_SIZE);
-    shown.push([genre.charAt(0).toUpperCase() + genre.slice(1), items]);
-  }
-  const progress = (item) => ({ progress: item.resume_position_s });
-  const rows = shown.map(([title, items]) =>
-    row(title, items, title === 'Continue watching' ? progress : () => ({})));
+  const home = await api(`/v1/me/home?limit=${ROW_SIZE}`);
+  const shown = home.rows.filter((r) => r.items.length); // the API leaves out empty rows too
+  const rows = shown.map(row);
   main.replaceChildren(
     h('h1', { class: 'visually-hidden', tabindex: '-1' }, 'Catalog'),
     ...(rows.length ? rows : [h('p', { class: 'empty' }, 'Nothing to watch here yet.')]),
   );
-  watchImpressions(rows.map((element, i) => [element, ...shown[i]]));
+  watchImpressions(rows.map((element, i) => [element, shown[i].id, shown[i].items]));
 }
 
 export async function renderSearch(main, query) {
