@@ -146,11 +146,18 @@ def worker(
 @app.command()
 def demo(
     seconds: Annotated[int, typer.Option(help="length of the generated sample")] = 20,
+    shelf: Annotated[
+        bool,
+        typer.Option(
+            help="also publish a shelf of short titles, simulated viewers' history, a first "
+            "recommendation model and the home-recs experiment (hybrid against popularity)"
+        ),
+    ] = True,
 ) -> None:
     """Generate a sample title with ffmpeg, ingest it and follow it through the lifecycle."""
     from reelflow.cli.demo import run_demo
 
-    _exit(run_demo(get_settings(), seconds=seconds))
+    _exit(run_demo(get_settings(), seconds=seconds, shelf=shelf))
 
 
 def main() -> None:

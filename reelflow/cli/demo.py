@@ -15,6 +15,7 @@ from reelflow.config import Settings
 from reelflow.domain.ids import workflow_id
 from reelflow.lifecycle import contracts as c
 from reelflow.media.samples import make_test_title
+from reelflow.recs.demo_history import DemoTitle
 
 console = Console()
 
@@ -37,7 +38,7 @@ def generate_sample(path: Path, *, ffmpeg: str, seconds: int) -> Path:
     )
 
 
-def run_demo(settings: Settings, *, seconds: int = 20) -> int:
+def run_demo(settings: Settings, *, seconds: int = 20, shelf: bool = True) -> int:
     settings.ensure_home()
     sample = generate_sample(
         settings.home / "samples" / f"sample-{seconds}s.mp4",
@@ -71,6 +72,10 @@ def run_demo(settings: Settings, *, seconds: int = 20) -> int:
     )
     console.print(f"[bold]Temporal UI[/] {ui}")
     if status.state == "published":
+        if shelf:
+            from reelflow.cli.demo_catalog import set_the_shelf
+
+            set_the_shelf(settings, DemoTitle(title_id, tuple(inp.genres), float(seconds)))
         print_how_to_play(settings, title_id, inp.version)
         return 0
     console.print(f"[red]demo title ended in state {status.state}[/]")
@@ -98,6 +103,8 @@ def print_how_to_play(settings: Settings, title_id: str, version: int) -> None:
         f'  curl -s -H "Authorization: Bearer $TOKEN" -X POST '
         f"-H 'Content-Type: application/json' -d '{{\"device_id\": \"cli\"}}' "
         f"{base}/v1/titles/{title_id}/playback\n"
+        f"Home rows: {base}/#/ (Top picks and Because you watched follow what you watch; "
+        "`reelflow recs models` lists the trained models)\n"
         f"Take it down with: reelflow titles takedown {title_id}",
         soft_wrap=True,  # URLs and the curl line must stay copyable in a narrow terminal
     )

@@ -7,19 +7,36 @@ import asyncio
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from reelflow.config import get_settings
+from reelflow.config import Settings, get_settings
 
 if TYPE_CHECKING:  # numpy and scipy load only when a command runs
     from reelflow.recs.model_store import ModelStore
 
 err = Console(stderr=True)
 TRAIN_WAIT_S = 3600.0
+
+
+async def training_now(settings: Settings) -> dict[str, Any]:
+    """Run one training now (the workflow the schedule starts) and return its summary."""
+    from reelflow.lifecycle.recs_training import TrainingRequest
+    from reelflow.workflows.client import connect
+    from reelflow.workflows.recs_training import RecsTrainingWorkflow
+
+    client = await connect(settings)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    summary = await client.execute_workflow(
+        RecsTrainingWorkflow.run,
+        TrainingRequest(),
+        id=f"recs-training-cli-{stamp}",
+        task_queue=settings.control_queue,
+    )
+    return asdict(summary)
 
 
 def _models() -> ModelStore:
@@ -94,23 +111,12 @@ def train(
     settings = get_settings()
 
     async def go() -> str | None:
-        client = await connect(settings)
         if not wait:
             from reelflow.workflows.recs_training_schedule import trigger_training
 
-            await trigger_training(client, settings)
+            await trigger_training(await connect(settings), settings)
             return None
-        from reelflow.lifecycle.recs_training import TrainingRequest
-        from reelflow.workflows.recs_training import RecsTrainingWorkflow
-
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        summary = await client.execute_workflow(
-            RecsTrainingWorkflow.run,
-            TrainingRequest(),
-            id=f"recs-training-cli-{stamp}",
-            task_queue=settings.control_queue,
-        )
-        return json.dumps(asdict(summary))
+        return json.dumps(await training_now(settings))
 
     try:
         out = asyncio.run(asyncio.wait_for(go(), TRAIN_WAIT_S))
