@@ -1,11 +1,24 @@
-"""Which picture heights every title must offer: the plans' ceilings, weak devices, tiny
-sources. The one rule the ladder (which rungs to make) and entitlements (which rungs a
-plan may play) share. Pure, so media and workflow code may import it without the API.
+"""What each plan may play and which picture heights every title must offer: the plans'
+caps, weak devices, tiny sources. The one rule the ladder (which rungs to make) and
+entitlements (which rungs a plan may play) share. Pure, so media and workflow code may
+import it without the API.
 """
 
 from __future__ import annotations
 
-# The tallest picture each subscription plan may play.
+from reelflow.domain.track_classes import HD_MAX_PIXELS, SD_MAX_PIXELS, UHD_MAX_PIXELS
+
+# The largest picture each subscription plan may play, in pixels (width x height), so a
+# wide film's rungs count as what they are: each plan's cap is the top of its highest key
+# class (domain/track_classes.py), and entitlements give it exactly those classes' keys.
+PLAN_MAX_PIXELS: dict[str, int] = {
+    "basic": SD_MAX_PIXELS,
+    "standard": HD_MAX_PIXELS,
+    "premium": UHD_MAX_PIXELS,
+}
+# The heights the ladder offers a rung at or below, one per plan (coverage below). A plan's
+# cap is PLAN_MAX_PIXELS: a 16:9 basic viewer's tallest rung is 432p (768x432), which the
+# weak-device rung (at or below 360p) always leaves room for.
 PLAN_MAX_HEIGHT: dict[str, int] = {"basic": 540, "standard": 1080, "premium": 2160}
 # Phones on old chipsets and weak smart TVs decode nothing taller than this.
 WEAK_DEVICE_MAX_HEIGHT = 360

@@ -10,8 +10,8 @@ Key protection follows CPIX section 7 (encrypted key delivery):
   with RSA-OAEP, MGF1 and SHA-1 -- ``xmlenc#rsa-oaep-mgf1p``.
 
 Not done: the optional XML signatures (``ds:Signature``) over the document or its lists.
-Video usage rules use pixel counts (CPIX has no height filter): SD <= 1024x576 pixels,
-HD <= 1920x1080, UHD above, matching ``track_class_for_height`` for 16:9 frames.
+Video usage rules use the pixel counts that classify tracks (domain/track_classes.py):
+SD <= 768x576 pixels, HD <= 1920x1080, UHD above.
 
 Parsing uses the standard library's ElementTree, intended for documents we produced or
 received from a trusted peer.
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from reelflow.domain.content_keys import ContentKey
-from reelflow.domain.track_classes import TrackClass
+from reelflow.domain.track_classes import HD_MAX_PIXELS, SD_MAX_PIXELS, TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.errors import CpixError
 
@@ -47,12 +47,10 @@ ALG_HMAC_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha512"
 for _prefix, _uri in (("cpix", CPIX_NS), ("pskc", PSKC_NS), ("ds", DS_NS), ("enc", ENC_NS)):
     ET.register_namespace(_prefix, _uri)
 
-_PIXELS_SD = 1024 * 576
-_PIXELS_HD = 1920 * 1080
 _VIDEO_FILTERS: dict[TrackClass, dict[str, str]] = {
-    TrackClass.SD: {"maxPixels": str(_PIXELS_SD)},
-    TrackClass.HD: {"minPixels": str(_PIXELS_SD + 1), "maxPixels": str(_PIXELS_HD)},
-    TrackClass.UHD: {"minPixels": str(_PIXELS_HD + 1)},
+    TrackClass.SD: {"maxPixels": str(SD_MAX_PIXELS)},
+    TrackClass.HD: {"minPixels": str(SD_MAX_PIXELS + 1), "maxPixels": str(HD_MAX_PIXELS)},
+    TrackClass.UHD: {"minPixels": str(HD_MAX_PIXELS + 1)},
 }
 RSA_OAEP = OAEP(mgf=MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reelflow.domain.track_classes import TrackClass, track_class_for_height
+from reelflow.domain.track_classes import TrackClass, track_class_for_picture
 from reelflow.packaging.errors import PackagerInputError
 
 AUDIO_GROUP = "audio"
@@ -137,7 +137,7 @@ def _video_stream(v: VideoRendition, *, encrypted: bool) -> PlannedStream:
     _check_name(name, "video rendition")
     what = f"video '{name}' {v.width}x{v.height}"
     source = _check_source(v.path, what)
-    tc = track_class_for_height(v.height)
+    tc = track_class_for_picture(v.width, v.height)  # by pixels: a wide 1280x536 rung is HD
     parts = [
         f"in={source}",
         "stream=video",

@@ -16,3 +16,8 @@ COMPACT_LIFECYCLE = "compact-lifecycle-11"
 # encoded and joined after the main one) in the same package. Asked only when the option is
 # set, so runs without it (every recorded history) keep their commands unchanged.
 AV1_ALONGSIDE = "av1-alongside-14"
+
+# Issue 25: a video rendition's key class follows its pixel count (width x height), so a
+# wide film's 1280x536 rung gets the HD key. A run that made its keys before it keeps the
+# height-only classes its history holds.
+PIXEL_KEY_CLASSES = "pixel-key-classes-25"

@@ -9,12 +9,17 @@ from typing import Any
 from temporalio import workflow
 
 from reelflow.workflows.calls import ActivityCalls
+from reelflow.workflows.patches import PIXEL_KEY_CLASSES
 
 with workflow.unsafe.imports_passed_through():
     import reelflow.lifecycle.activity_defs as defs
     import reelflow.lifecycle.contracts as c
     from reelflow.domain.ids import legacy_workflow_id, workflow_id
-    from reelflow.domain.track_classes import TrackClass, track_class_for_height
+    from reelflow.domain.track_classes import (
+        TrackClass,
+        track_class_for_height,
+        track_class_for_picture,
+    )
 
 
 class Publishing(ActivityCalls):
@@ -68,12 +73,17 @@ class Publishing(ActivityCalls):
         return keys.kids
 
     def _key_classes(self) -> list[str]:
+        # By pixels (the packager's rule) since issue 25; a run that got here before keeps
+        # the height-only classes its recorded keys follow.
+        by_pixels = workflow.patched(PIXEL_KEY_CLASSES)
         classes: set[str] = set()
         for r in self._renditions:
             if r.kind == "audio":
                 classes.add(TrackClass.AUDIO)
+            elif r.kind == "video" and by_pixels:
+                # An unknown size counts as SD, the class every plan may receive.
+                classes.add(track_class_for_picture(r.width or 1, r.height or 1))
             elif r.kind == "video":
-                # An unknown height counts as SD, the class every plan may receive.
                 classes.add(track_class_for_height(r.height or 1))
         return sorted(classes)
 

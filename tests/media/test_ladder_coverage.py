@@ -9,7 +9,7 @@ import math
 import pytest
 
 from reelflow.domain.ladders import Measurement, Rung, apple_fixed_ladder
-from reelflow.domain.plans import PLAN_MAX_HEIGHT, coverage_problems
+from reelflow.domain.plans import PLAN_MAX_PIXELS, coverage_problems
 from reelflow.media.ladder import LadderOptions, analysis_resolutions
 from reelflow.media.ladder_curves import apple_cap_kbps, convex_hull, quality_at
 from reelflow.media.ladder_rungs import select_rungs
@@ -53,7 +53,7 @@ def assert_watchable(rungs: tuple[Rung, ...], src_height: int) -> None:
     heights = [r.height for r in rungs]
     assert coverage_problems(heights, src_height) == []
     for plan, limits in PLAN_LIMITS.items():  # the API's own plan table
-        assert min(heights) <= limits.max_height, plan
+        assert min(r.width * r.height for r in rungs) <= limits.max_pixels, plan
     assert rungs[0].bitrate_kbps <= 250
     rates = [r.bitrate_kbps for r in rungs]
     assert rates == sorted(rates) and len(set(rates)) == len(rates)
@@ -65,8 +65,8 @@ def assert_watchable(rungs: tuple[Rung, ...], src_height: int) -> None:
         assert r.bitrate_kbps <= apple_cap_kbps(r.width, r.height) + 1, r
 
 
-def test_plan_heights_have_one_home() -> None:
-    assert {p: lim.max_height for p, lim in PLAN_LIMITS.items()} == PLAN_MAX_HEIGHT
+def test_plan_caps_have_one_home() -> None:
+    assert {p: lim.max_pixels for p, lim in PLAN_LIMITS.items()} == PLAN_MAX_PIXELS
 
 
 def test_flat_720p_title_gets_three_rungs_for_every_plan() -> None:

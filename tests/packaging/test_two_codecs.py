@@ -143,15 +143,16 @@ def test_verification_decrypts_and_decodes_the_av1_rungs(
 def test_a_plan_ceiling_cuts_both_codecs_to_their_sd_sets(
     two_codec_pkg: PackageResult, content_keys: dict[TrackClass, ContentKey]
 ) -> None:
+    from reelflow.domain.track_classes import SD_MAX_PIXELS
     from reelflow.playback_api.delivery.manifest_filter import filter_hls_master, filter_mpd
 
     basic = Path(two_codec_pkg.out_dir) / "basic.mpd"
-    basic.write_text(filter_mpd(two_codec_pkg.mpd_path.read_text(), max_height=540))
+    basic.write_text(filter_mpd(two_codec_pkg.mpd_path.read_text(), max_pixels=SD_MAX_PIXELS))
     sd = content_keys[TrackClass.SD].kid.hex()
     assert sorted((codecs[:4], h, kid) for codecs, h, kid in _video_sets(basic)) == [
         ("av01", 360, sd),
         ("avc1", 360, sd),
     ]
-    master = filter_hls_master(two_codec_pkg.hls_master_path.read_text(), max_height=540)
+    master = filter_hls_master(two_codec_pkg.hls_master_path.read_text(), max_pixels=SD_MAX_PIXELS)
     assert "RESOLUTION=1280x720" not in master
     assert 'CODECS="av01.' in master and 'CODECS="avc1.' in master

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from reelflow.domain.track_classes import TrackClass, track_class_for_height
+from reelflow.domain.track_classes import TrackClass, pixel_limit, track_class_for_picture
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.delivery.entitlements import (
     TitleAvailability,
@@ -29,17 +29,18 @@ def refusal(availability: TitleAvailability, who: Viewer, now: datetime = NOW) -
 
 
 @pytest.mark.parametrize(
-    ("plan", "height", "classes", "streams"),
+    ("plan", "pixels", "classes", "streams"),
     [
-        ("basic", 540, {"AUDIO", "SD"}, 1),
-        ("standard", 1080, {"AUDIO", "SD", "HD"}, 2),
-        ("premium", 2160, {"AUDIO", "SD", "HD", "UHD"}, 4),
+        ("basic", 768 * 576, {"AUDIO", "SD"}, 1),
+        ("standard", 1920 * 1080, {"AUDIO", "SD", "HD"}, 2),
+        ("premium", 4096 * 2160, {"AUDIO", "SD", "HD", "UHD"}, 4),
     ],
 )
-def test_plan_table(plan: str, height: int, classes: set[str], streams: int) -> None:
+def test_plan_table(plan: str, pixels: int, classes: set[str], streams: int) -> None:
     ent = check_playback(TitleAvailability(state="published"), viewer(plan), NOW)
-    assert (ent.max_height, set(ent.key_classes), ent.max_streams) == (height, classes, streams)
-    assert height <= ent.max_height < height + 1
+    assert (ent.max_pixels, set(ent.key_classes), ent.max_streams) == (pixels, classes, streams)
+    # A plan's picture cap is the top of its key classes: what it may see it may decrypt.
+    assert ent.max_pixels == pixel_limit(ent.key_classes)
 
 
 def test_basic_plan_never_gets_hd_key_class() -> None:
@@ -47,7 +48,10 @@ def test_basic_plan_never_gets_hd_key_class() -> None:
     # license_auth.py issues a key only when its class is in the session's key_classes.
     assert TrackClass.HD not in ent.key_classes
     assert TrackClass.UHD not in ent.key_classes
-    assert track_class_for_height(540) in ent.key_classes
+    assert track_class_for_picture(768, 432) in ent.key_classes
+    # A 2.39:1 film's 1280x536 rung is HD by its pixels, so not the basic plan's.
+    assert track_class_for_picture(1280, 536) not in ent.key_classes
+    assert ent.max_pixels < 1280 * 536
 
 
 @pytest.mark.parametrize("state", ["draft", "ingesting", "qc_failed", "expired", "taken_down"])
@@ -96,7 +100,7 @@ def test_plan_restricted_title() -> None:
     premium_only = TitleAvailability(state="published", plans=["premium"])
     assert refusal(premium_only, viewer("basic")) == "plan_insufficient"
     assert refusal(premium_only, viewer("standard")) == "plan_insufficient"
-    assert check_playback(premium_only, viewer("premium"), NOW).max_height == 2160
+    assert check_playback(premium_only, viewer("premium"), NOW).max_pixels == 4096 * 2160
 
 
 def test_unknown_plan_is_refused_not_crashed() -> None:

@@ -50,6 +50,8 @@ CHALLENGE_TYPES = {
     "fairplay": "application/octet-stream",
 }
 PLAYREADY_SOAP = "http://schemas.microsoft.com/DRM/2007/03/protocols/AcquireLicense"
+# The least robust level each system's vendor knows as software DRM, and the hardware ones.
+SOFTWARE = {"widevine": "SW_SECURE_CRYPTO", "playready": "SL2000", "fairplay": "baseline"}
 
 
 @pytest.fixture
@@ -90,10 +92,13 @@ def post_license(
     url: str,
     drm: str,
     body: bytes | None = None,
+    *,
+    viewer: dict[str, str],
     **headers: str,
 ) -> Any:
+    """A player's license request: the session's URL and the viewer's own credential."""
     payload = challenge_for(drm) if body is None else body
-    sent = {"Content-Type": CHALLENGE_TYPES[drm], **headers}
+    sent = {"Content-Type": CHALLENGE_TYPES[drm], **viewer, **headers}
     return api.client.post(url, content=payload, headers=sent)
 
 
@@ -117,7 +122,9 @@ def test_relays_the_challenge_with_a_signed_entitlement(
     extra = {"SOAPAction": PLAYREADY_SOAP} if drm == "playready" else {}
     challenge = challenge_for(drm)
 
-    response = post_license(api, playback["licenses"][drm], drm, challenge, **extra)
+    response = post_license(
+        api, playback["licenses"][drm], drm, challenge, **extra, viewer=playback["headers"]
+    )
 
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -145,12 +152,13 @@ def test_relays_the_challenge_with_a_signed_entitlement(
     assert claims["drm"] == drm and claims["device_id"] == "device-1"
     assert claims["aud"] == f"{drm}-license-upstream" and claims["iss"] == "reelflow"
     assert 0 < claims["exp"] - claims["iat"] <= 60
+    low = SOFTWARE[drm]  # audio and SD: a software client will do
     assert claims["policy"] == {
         "license_expires_at": playback["expires_at"],
         "persistent": False,
         "track_classes": {
-            "audio": {"hdcp": "none", "security_level": "SW_SECURE_CRYPTO"},
-            "sd": {"hdcp": "none", "security_level": "SW_SECURE_CRYPTO"},
+            "audio": {"hdcp": "none", "security_level": "SW_SECURE_CRYPTO", "robustness": low},
+            "sd": {"hdcp": "none", "security_level": "SW_SECURE_CRYPTO", "robustness": low},
         },
     }
     metrics = api.client.get("/metrics").text
@@ -162,7 +170,9 @@ def test_premium_session_gets_hd_with_its_output_protection(
 ) -> None:
     published = api.publish("proxy-hd")
     playback = start(api, "proxy-hd", "widevine", plan="premium")
-    response = post_license(api, playback["licenses"]["widevine"], "widevine")
+    response = post_license(
+        api, playback["licenses"]["widevine"], "widevine", viewer=playback["headers"]
+    )
     assert response.status_code == 200, response.text
     [seen] = upstream.received
     assert seen.entitlement is not None
@@ -171,7 +181,8 @@ def test_premium_session_gets_hd_with_its_output_protection(
     assert hd.key == next(k.key for k in published.keys.values() if k.kid_hex == hd.kid)
     assert seen.entitlement.claims["policy"]["track_classes"]["hd"] == {
         "hdcp": "HDCP_V1",
-        "security_level": "SW_SECURE_DECODE",
+        "security_level": "HW_SECURE_CRYPTO",
+        "robustness": "HW_SECURE_CRYPTO",
     }
 
 
@@ -181,7 +192,12 @@ def test_each_license_gets_a_fresh_entitlement(
     api.publish("proxy-twice")
     playback = start(api, "proxy-twice", "widevine")
     for _ in range(2):
-        assert post_license(api, playback["licenses"]["widevine"], "widevine").status_code == 200
+        assert (
+            post_license(
+                api, playback["licenses"]["widevine"], "widevine", viewer=playback["headers"]
+            ).status_code
+            == 200
+        )
     # The stand-in refuses a replayed jti, so both passing means two distinct entitlements.
     assert [r.rejection for r in upstream.received] == [None, None]
 
@@ -203,7 +219,9 @@ def test_unconfigured_upstream_is_503_before_anything_is_contacted(
     playback = start(api, "proxy-off", "clearkey")
     for drm in SYSTEMS:
         url = playback["licenses"]["clearkey"].replace("/clearkey?", f"/{drm}?")
-        body = problem(post_license(api, url, drm), 503, "license_unavailable")
+        body = problem(
+            post_license(api, url, drm, viewer=playback["headers"]), 503, "license_unavailable"
+        )
         assert drm in body["detail"]
     assert upstream.received == []
 
@@ -218,7 +236,9 @@ def test_short_upstream_secret_counts_as_unconfigured(
     assert problem(refused, 406, "unsupported_drm")["supported"] == ["clearkey"]
     playback = start(api, "proxy-weak", "clearkey")
     url = playback["licenses"]["clearkey"].replace("/clearkey?", "/widevine?")
-    problem(post_license(api, url, "widevine"), 503, "license_unavailable")
+    problem(
+        post_license(api, url, "widevine", viewer=playback["headers"]), 503, "license_unavailable"
+    )
     assert upstream.received == []
 
 
@@ -228,7 +248,9 @@ def test_upstream_error_is_502_without_echoing_its_body(
     api.publish("proxy-broken")
     playback = start(api, "proxy-broken", "playready")
     upstream.mode = "error"
-    response = post_license(api, playback["licenses"]["playready"], "playready")
+    response = post_license(
+        api, playback["licenses"]["playready"], "playready", viewer=playback["headers"]
+    )
     body = problem(response, 502, "upstream_error")
     assert body["upstream_status"] == 500 and "HTTP 500" in body["detail"]
     assert ERROR_BODY.decode() not in response.text
@@ -243,7 +265,9 @@ def test_upstream_refusing_the_entitlement_is_502(
     api = open_api(**upstream.settings(license_fairplay_secret="x" * 40))
     api.publish("proxy-mismatch")
     playback = start(api, "proxy-mismatch", "fairplay")
-    response = post_license(api, playback["licenses"]["fairplay"], "fairplay")
+    response = post_license(
+        api, playback["licenses"]["fairplay"], "fairplay", viewer=playback["headers"]
+    )
     assert problem(response, 502, "upstream_error")["upstream_status"] == 403
     [seen] = upstream.received
     assert seen.rejection is not None and "Signature" in seen.rejection
@@ -258,7 +282,9 @@ def test_upstream_timeout_is_502_within_the_timeout(
     playback = start(api, "proxy-slow", "widevine")
     upstream.mode, upstream.delay_s = "slow", 3.0
     began = time.monotonic()
-    response = post_license(api, playback["licenses"]["widevine"], "widevine")
+    response = post_license(
+        api, playback["licenses"]["widevine"], "widevine", viewer=playback["headers"]
+    )
     elapsed = time.monotonic() - began
     assert "did not answer within 0.3 s" in problem(response, 502, "upstream_error")["detail"]
     assert elapsed < 2.0
@@ -269,7 +295,9 @@ def test_unreachable_upstream_is_502(open_api: OpenApi, upstream: FakeLicenseUps
     api = open_api(**upstream.settings(license_widevine_url=nowhere))
     api.publish("proxy-nowhere")
     playback = start(api, "proxy-nowhere", "widevine")
-    response = post_license(api, playback["licenses"]["widevine"], "widevine")
+    response = post_license(
+        api, playback["licenses"]["widevine"], "widevine", viewer=playback["headers"]
+    )
     assert "could not be reached" in problem(response, 502, "upstream_error")["detail"]
 
 
@@ -293,12 +321,26 @@ def test_bad_tokens_are_refused_before_the_upstream(
         b"another-deployment-signing-secret", playback["session_id"], "proxy-tokens", "v1",
         int(time.time()) + 600,
     )  # fmt: skip
-    problem(post_license(api, base, "widevine"), 401, "invalid_token")
-    problem(post_license(api, f"{base}?token={tampered}", "widevine"), 401, "invalid_token")
-    problem(post_license(api, f"{base}?token={expired}", "widevine"), 401, "token_expired")
-    problem(post_license(api, f"{base}?token={foreign}", "widevine"), 401, "invalid_token")
+    problem(post_license(api, base, "widevine", viewer=playback["headers"]), 401, "invalid_token")
+    problem(
+        post_license(api, f"{base}?token={tampered}", "widevine", viewer=playback["headers"]),
+        401,
+        "invalid_token",
+    )
+    problem(
+        post_license(api, f"{base}?token={expired}", "widevine", viewer=playback["headers"]),
+        401,
+        "token_expired",
+    )
+    problem(
+        post_license(api, f"{base}?token={foreign}", "widevine", viewer=playback["headers"]),
+        401,
+        "invalid_token",
+    )
     # A genuine token, but its session asked for Widevine only.
-    response = post_license(api, f"/v1/license/playready?token={token}", "playready")
+    response = post_license(
+        api, f"/v1/license/playready?token={token}", "playready", viewer=playback["headers"]
+    )
     problem(response, 406, "unsupported_drm")
     assert upstream.received == []
 
@@ -307,10 +349,10 @@ def test_ended_session_gets_no_license(api: ApiHarness, upstream: FakeLicenseUps
     api.publish("proxy-ended")
     playback = start(api, "proxy-ended", "fairplay")
     url = playback["licenses"]["fairplay"]
-    assert post_license(api, url, "fairplay").status_code == 200
+    assert post_license(api, url, "fairplay", viewer=playback["headers"]).status_code == 200
     ended = api.client.delete(f"/v1/sessions/{playback['session_id']}", headers=playback["headers"])
     assert ended.status_code == 204
-    problem(post_license(api, url, "fairplay"), 410, "session_expired")
+    problem(post_license(api, url, "fairplay", viewer=playback["headers"]), 410, "session_expired")
     assert len(upstream.received) == 1
 
 
@@ -324,7 +366,11 @@ def test_revoked_keys_are_withheld(api: ApiHarness, upstream: FakeLicenseUpstrea
                 s.add(row)
         s.commit()
     api.client.app.state.ctx.titles.invalidate()  # type: ignore[attr-defined]
-    problem(post_license(api, playback["licenses"]["widevine"], "widevine"), 403, "key_withheld")
+    problem(
+        post_license(api, playback["licenses"]["widevine"], "widevine", viewer=playback["headers"]),
+        403,
+        "key_withheld",
+    )
     assert upstream.received == []
 
 
@@ -332,7 +378,9 @@ def test_challenge_size_limits(api: ApiHarness, upstream: FakeLicenseUpstream) -
     api.publish("proxy-size")
     playback = start(api, "proxy-size", "widevine")
     url = playback["licenses"]["widevine"]
-    response = post_license(api, url, "widevine", b"\0" * (MAX_CHALLENGE_BYTES + 1))
+    response = post_license(
+        api, url, "widevine", b"\0" * (MAX_CHALLENGE_BYTES + 1), viewer=playback["headers"]
+    )
     problem(response, 413, "payload_too_large")
 
     def chunked() -> Iterator[bytes]:  # no Content-Length: cut off while streaming
@@ -340,9 +388,13 @@ def test_challenge_size_limits(api: ApiHarness, upstream: FakeLicenseUpstream) -
             yield b"\1" * 1024
 
     problem(api.client.post(url, content=chunked()), 413, "payload_too_large")
-    problem(post_license(api, url, "widevine", b""), 422, "validation_error")
+    problem(
+        post_license(api, url, "widevine", b"", viewer=playback["headers"]), 422, "validation_error"
+    )
     assert upstream.received == []
-    exactly = post_license(api, url, "widevine", b"\2" * MAX_CHALLENGE_BYTES)
+    exactly = post_license(
+        api, url, "widevine", b"\2" * MAX_CHALLENGE_BYTES, viewer=playback["headers"]
+    )
     assert exactly.status_code == 200, exactly.text
     assert upstream.received[0].body == b"\2" * MAX_CHALLENGE_BYTES
 
@@ -355,11 +407,17 @@ def test_nothing_secret_is_logged(
     caplog.set_level(logging.DEBUG)
     marker = b"CHALLENGE-MARKER-1234"
     assert (
-        post_license(api, playback["licenses"]["widevine"], "widevine", marker).status_code == 200
+        post_license(
+            api, playback["licenses"]["widevine"], "widevine", marker, viewer=playback["headers"]
+        ).status_code
+        == 200
     )
     upstream.mode = "error"
     assert (
-        post_license(api, playback["licenses"]["widevine"], "widevine", marker).status_code == 502
+        post_license(
+            api, playback["licenses"]["widevine"], "widevine", marker, viewer=playback["headers"]
+        ).status_code
+        == 502
     )
     entitlements = [r.headers["reelflow-entitlement"] for r in upstream.received]
     # Everything but the test client's own request lines (those carry the token by design).
@@ -434,7 +492,11 @@ def test_stand_in_accepts_a_genuine_entitlement() -> None:
     verified = verify_entitlement(token, SECRET, "widevine")
     assert {k.kid: k.key for k in verified.keys} == {kid: e.key for kid, e in KEYS.items()}
     assert verified.claims["policy"]["track_classes"] == {
-        c.lower(): {"hdcp": TRACK_POLICY[c].hdcp, "security_level": TRACK_POLICY[c].security_level}
+        c.lower(): {
+            "hdcp": TRACK_POLICY[c].hdcp,
+            "security_level": TRACK_POLICY[c].security_level,
+            "robustness": TRACK_POLICY[c].security_level,
+        }
         for c in ("HD", "SD")
     }
     assert verified.claims["exp"] - verified.claims["iat"] == ENTITLEMENT_TTL_S

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reelflow.config import get_settings
+from reelflow.domain.track_classes import HD_MAX_PIXELS, SD_MAX_PIXELS, UHD_MAX_PIXELS
 from reelflow.playback_api.delivery.manifest_filter import (
     KEYFORMATS,
     ManifestError,
@@ -160,7 +161,7 @@ def test_packager_output_is_as_expected(package: Package) -> None:
 
 
 def test_filter_mpd_drops_hd_and_its_key_signalling(package: Package) -> None:
-    filtered = filter_mpd(package.text("x.mpd"), max_height=540)
+    filtered = filter_mpd(package.text("x.mpd"), max_pixels=SD_MAX_PIXELS)
     assert _video_heights(filtered) == [360]
     kids = _default_kids(filtered)
     assert "33333333-3333-3333-3333-333333333333" not in kids
@@ -181,24 +182,24 @@ def test_filter_mpd_drops_hd_and_its_key_signalling(package: Package) -> None:
 
 
 def test_filter_mpd_keeps_everything_for_premium(package: Package) -> None:
-    filtered = filter_mpd(package.text("x.mpd"), max_height=2160)
+    filtered = filter_mpd(package.text("x.mpd"), max_pixels=UHD_MAX_PIXELS)
     assert _video_heights(filtered) == [360, 720]
     assert len(_default_kids(filtered)) == 3
 
 
 def test_filter_mpd_inserts_base_url_first(package: Package) -> None:
     base = "https://edge.example/media/1800000000/AAAAAAAAAAAAAAAAAAAAAA/tt/v1/"
-    filtered = filter_mpd(package.text("x.mpd"), max_height=1080, base_url=base)
+    filtered = filter_mpd(package.text("x.mpd"), max_pixels=HD_MAX_PIXELS, base_url=base)
     root = ET.fromstring(filtered)
     assert root[0].tag == "{urn:mpeg:dash:schema:mpd:2011}BaseURL"
     assert root[0].text == base
-    again = filter_mpd(filtered, max_height=1080, base_url=base)
+    again = filter_mpd(filtered, max_pixels=HD_MAX_PIXELS, base_url=base)
     assert len(ET.fromstring(again).findall("m:BaseURL", NS)) == 1
 
 
 def test_filter_mpd_with_nothing_playable(package: Package) -> None:
     with pytest.raises(NoPlayableVideo):
-        filter_mpd(package.text("x.mpd"), max_height=240)
+        filter_mpd(package.text("x.mpd"), max_pixels=426 * 240)
 
 
 def test_filter_mpd_multi_rep_adaptation_set_updates_max_height() -> None:
@@ -212,7 +213,7 @@ def test_filter_mpd_multi_rep_adaptation_set_updates_max_height() -> None:
 <AdaptationSet id="1" mimeType="image/jpeg">
 <Representation id="thumbs" bandwidth="1"/></AdaptationSet>
 </Period></MPD>"""
-    filtered = filter_mpd(mpd, max_height=720)
+    filtered = filter_mpd(mpd, max_pixels=1280 * 720)
     root = ET.fromstring(filtered)
     video = root.find(".//m:AdaptationSet[@id='0']", NS)
     assert video is not None
@@ -222,16 +223,48 @@ def test_filter_mpd_multi_rep_adaptation_set_updates_max_height() -> None:
     assert root.find(".//m:Representation[@id='thumbs']", NS) is not None
 
 
+_WIDE_MPD = """<?xml version="1.0"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"><Period>
+<AdaptationSet id="0" contentType="video" width="1280" height="536">
+<Representation id="wide" bandwidth="2"/></AdaptationSet>
+<AdaptationSet id="1" contentType="video">
+<Representation id="sd" width="768" height="576" bandwidth="1"/>
+<Representation id="nosize" height="360" bandwidth="1"/></AdaptationSet>
+</Period></MPD>"""
+
+
+def test_filter_mpd_counts_pixels_not_lines() -> None:
+    # A 2.39:1 film's 1280x536 rung (686,080 pixels, HD) is only 536 lines tall: an SD cap
+    # drops it, while a 768x576 one (442,368 pixels) stays; a rendition of unknown size
+    # could be any class and goes too.
+    root = ET.fromstring(filter_mpd(_WIDE_MPD, max_pixels=SD_MAX_PIXELS))
+    assert [r.get("id") for r in root.iterfind(".//m:Representation", NS)] == ["sd"]
+    root = ET.fromstring(filter_mpd(_WIDE_MPD, max_pixels=HD_MAX_PIXELS))
+    assert [r.get("id") for r in root.iterfind(".//m:Representation", NS)] == ["wide", "sd"]
+
+
+def test_filter_hls_master_counts_pixels_not_lines() -> None:
+    master = (
+        "#EXTM3U\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=2,RESOLUTION=1280x536,CODECS="avc1.64001f"\nwide.m3u8\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=768x576,CODECS="avc1.64001f"\nsd.m3u8\n'
+        '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,RESOLUTION=1280x536,URI="wide_iframe.m3u8"\n'
+    )
+    basic = filter_hls_master(master, max_pixels=SD_MAX_PIXELS)
+    assert "sd.m3u8" in basic and "wide" not in basic and "1280x536" not in basic
+    assert filter_hls_master(master, max_pixels=HD_MAX_PIXELS).count("wide") == 2
+
+
 def test_filter_mpd_rejects_non_mpd() -> None:
     with pytest.raises(ManifestError):
-        filter_mpd("<html/>", max_height=1080)
+        filter_mpd("<html/>", max_pixels=HD_MAX_PIXELS)
     with pytest.raises(ManifestError):
-        filter_mpd("<MPD", max_height=1080)
+        filter_mpd("<MPD", max_pixels=HD_MAX_PIXELS)
 
 
 def test_filter_hls_master(package: Package) -> None:
     master = package.text("master.m3u8")
-    filtered = filter_hls_master(master, max_height=540)
+    filtered = filter_hls_master(master, max_pixels=SD_MAX_PIXELS)
     assert "video/360/main.m3u8" in filtered
     assert "video/360/iframe.m3u8" in filtered
     assert "video/720/" not in filtered
@@ -241,11 +274,11 @@ def test_filter_hls_master(package: Package) -> None:
     assert len(stream_infs) == 1
     lines = filtered.splitlines()
     assert lines[lines.index(stream_infs[0]) + 1] == "video/360/main.m3u8"
-    assert filter_hls_master(master, max_height=1080).count("#EXT-X-STREAM-INF") == 2
+    assert filter_hls_master(master, max_pixels=HD_MAX_PIXELS).count("#EXT-X-STREAM-INF") == 2
     with pytest.raises(NoPlayableVideo):
-        filter_hls_master(master, max_height=200)
+        filter_hls_master(master, max_pixels=356 * 200)
     with pytest.raises(ManifestError):
-        filter_hls_master("<MPD/>", max_height=1080)
+        filter_hls_master("<MPD/>", max_pixels=HD_MAX_PIXELS)
 
 
 def _keys(playlist: str) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ import pytest
 
 from reelflow.config import get_settings
 from reelflow.domain.plans import WEAK_DEVICE_MAX_HEIGHT, coverage_problems
+from reelflow.domain.track_classes import pixel_limit
 from reelflow.media.chunks import Chunk
 from reelflow.media.encode import encode_chunk
 from reelflow.media.ladder import LadderOptions
@@ -20,6 +21,7 @@ from reelflow.media.ladder_analysis import analyse_per_title
 from reelflow.media.probe import probe
 from reelflow.packaging.streams import VideoRendition
 from reelflow.playback_api.delivery.entitlements import PLAN_LIMITS
+from reelflow.playback_api.delivery.key_policy import key_policy_from_settings
 from tests.playback_api.conftest import ApiHarness
 
 SECONDS = 4
@@ -55,15 +57,16 @@ def _renditions(name: str, lavfi: str, work: Path) -> tuple[VideoRendition, ...]
     )
 
 
-def _video_heights(mpd: str) -> list[int]:
-    """Heights of the MPD's video representations (a set with one size carries it)."""
-    heights = []
+def _video_pixels(mpd: str) -> list[int]:
+    """Pixel counts of the MPD's video representations (a set with one size carries it)."""
+    pixels = []
     for aset in ET.fromstring(mpd).iter("{urn:mpeg:dash:schema:mpd:2011}AdaptationSet"):
         if aset.get("contentType") != "video":
             continue
         for rep in aset.iter("{urn:mpeg:dash:schema:mpd:2011}Representation"):
-            heights.append(int(rep.get("height") or aset.get("height") or 0))
-    return heights
+            width = int(rep.get("width") or aset.get("width") or 0)
+            pixels.append(width * int(rep.get("height") or aset.get("height") or 0))
+    return pixels
 
 
 def _path(url: str) -> str:
@@ -78,14 +81,18 @@ def test_per_title_titles_play_on_every_plan(api: ApiHarness, tmp_path: Path) ->
         heights = sorted(v.height for v in videos)
         assert heights[0] <= WEAK_DEVICE_MAX_HEIGHT and len(heights) >= 3, heights
         api.publish(f"tt-{name}", videos=videos)
+        sizes = [v.width * v.height for v in videos]
+        clearkey = key_policy_from_settings(api.settings).unlockable("clearkey")
         for plan, limits in PLAN_LIMITS.items():
+            # The session's cap: the plan's, narrowed to what ClearKey may unlock.
+            cap = min(limits.max_pixels, pixel_limit(limits.key_classes & clearkey))
             response = api.start_playback(f"tt-{name}", api.auth(plan=plan))  # type: ignore[arg-type]
             assert response.status_code == 201, (name, plan, response.text)
             session: dict[str, Any] = response.json()
             mpd = api.client.get(_path(session["manifests"]["dash"]))
             assert mpd.status_code == 200, (name, plan)
-            shown = _video_heights(mpd.text)
-            assert shown and max(shown) <= limits.max_height, (name, plan, shown)
+            shown = _video_pixels(mpd.text)
+            assert shown and max(shown) <= cap, (name, plan, shown)
             # the plan sees every rung it is allowed, not just one
-            assert len(shown) == sum(h <= limits.max_height for h in heights), (name, plan)
+            assert len(shown) == sum(p <= cap for p in sizes), (name, plan)
             api.client.delete(f"/v1/sessions/{session['session_id']}", headers=api.auth(plan=plan))

@@ -32,16 +32,24 @@ def path_of(url: str) -> str:
 
 
 def start(api: ApiHarness, title: str, **auth: Any) -> dict[str, Any]:
-    response = api.start_playback(title, api.auth(**auth))
+    viewer = api.auth(**auth)
+    response = api.start_playback(title, viewer)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
+    body["viewer"] = viewer  # the player's credential, which licenses need beside the links
     return body
 
 
-def license_for(api: ApiHarness, session: dict[str, Any], kids: list[str]) -> Any:
+def license_for(
+    api: ApiHarness,
+    session: dict[str, Any],
+    kids: list[str],
+    viewer: dict[str, str] | None = None,
+) -> Any:
     return api.client.post(
         path_of(session["licenses"]["clearkey"]),
         json={"kids": [b64(k) for k in kids], "type": "temporary"},
+        headers=viewer or session["viewer"],
     )
 
 
@@ -52,6 +60,13 @@ def takeover(api: ApiHarness, headers: dict[str, str], device: str, replaces: st
         json={"device_id": device, "drm": ["clearkey"], "takeover_session_id": replaces},
         headers=headers,
     )
+
+
+@pytest.fixture
+def demo(open_api: OpenApi) -> ApiHarness:
+    """An operator who lets ClearKey unlock every class (a local demo in HD), so ClearKey
+    sessions show what the plan alone allows."""
+    return open_api(key_policy_clearkey="AUDIO,SD,HD,UHD")
 
 
 @pytest.fixture
@@ -68,7 +83,9 @@ def test_playback_start_hands_out_signed_urls_for_the_requested_drm(api: ApiHarn
     assert re.fullmatch(r"s[0-9a-f]{32}", body["session_id"])
     assert set(body["licenses"]) == {"clearkey"}
     assert body["hls_drm"] == "clearkey"
-    assert body["max_height"] == 2160
+    # ClearKey unlocks SD at most unless the operator says otherwise (issue 25): premium or
+    # not, the tallest picture this session may reach is the 640x360 rendition.
+    assert body["max_height"] == 360
     # Links live minutes (media_link_ttl_s, 300 s by default); heartbeats renew them.
     assert time.time() + 290 < body["expires_at"] <= time.time() + 301
     assert f"/media/{body['expires_at']}/" in body["media_prefix"]
@@ -171,7 +188,7 @@ def test_basic_plan_has_one_stream_and_ending_it_frees_the_slot(api: ApiHarness)
     assert ended.status_code == 204
     assert api.start_playback("tt-main", headers, device_id="laptop").status_code == 201
     # The ended session's licenses stop at once.
-    assert license_for(api, first, [api.published["tt-main"].kid("SD")]).status_code == 410
+    assert license_for(api, first, [api.published["tt-main"].kid("SD")], headers).status_code == 410
 
 
 def test_a_vanished_player_loses_its_lease_by_itself(short_lease: ApiHarness) -> None:
@@ -231,8 +248,9 @@ def test_sessions_of_another_account_are_invisible(api: ApiHarness) -> None:
 
 
 def test_dash_manifest_is_filtered_to_the_plan_and_based_on_the_signed_prefix(
-    api: ApiHarness,
+    demo: ApiHarness,
 ) -> None:
+    api = demo
     title = api.publish("tt-main")
     premium = api.client.get(path_of(start(api, "tt-main", plan="premium")["manifests"]["dash"]))
     basic_session = start(api, "tt-main", plan="basic")
@@ -273,7 +291,9 @@ def test_hls_master_drops_tall_variants_and_media_playlists_carry_one_key_system
     assert segments and all("/media/" in s and "/tt-main/v1/" in s for s in segments)
     assert api.client.get(path_of(segments[0])).status_code == 200
     # The identity key URL gives the SD key, and only to this session.
-    key = api.client.get(path_of(keys[0].split('URI="')[1].split('"')[0]))
+    key_url = path_of(keys[0].split('URI="')[1].split('"')[0])
+    assert api.client.get(key_url).status_code == 401  # the link alone: no key
+    key = api.client.get(key_url, headers=session["viewer"])
     assert key.status_code == 200 and key.content == title.key("SD").key
     hd = api.client.get(
         path_of(session["manifests"]["hls"]).replace("master.m3u8", "hls/video_720p_700k.m3u8")
@@ -349,7 +369,8 @@ def test_takedown_stops_manifests_within_the_cache_ttl(api: ApiHarness) -> None:
 # ---- ClearKey licenses -------------------------------------------------------------------
 
 
-def test_clearkey_license_answers_only_entitled_kids(api: ApiHarness) -> None:
+def test_clearkey_license_answers_only_entitled_kids(demo: ApiHarness) -> None:
+    api = demo
     title = api.publish("tt-main")
     basic = start(api, "tt-main", plan="basic")
     wanted = [title.kid("SD"), title.kid("HD"), title.kid("AUDIO")]
@@ -387,21 +408,22 @@ def test_license_requests_that_are_malformed_are_422(api: ApiHarness) -> None:
     session = start(api, "tt-main")
     url = path_of(session["licenses"]["clearkey"])
     for body in (b"", b"[]", b'{"kids": []}', b'{"kids": ["short"]}', b'{"kids": "x"}', b"\xff"):
-        response = api.client.post(url, content=body)
+        response = api.client.post(url, content=body, headers=session["viewer"])
         assert response.status_code == 422, body
     many = {"kids": [b64("00" * 16)] * 33}
-    assert api.client.post(url, json=many).status_code == 422
+    assert api.client.post(url, json=many, headers=session["viewer"]).status_code == 422
     persistent = {"kids": [b64("00" * 16)], "type": "persistent-license"}
-    assert api.client.post(url, json=persistent).status_code == 422
+    assert api.client.post(url, json=persistent, headers=session["viewer"]).status_code == 422
 
 
 def test_license_without_or_with_a_tampered_token_is_401(api: ApiHarness) -> None:
     title = api.publish("tt-main")
     session = start(api, "tt-main")
     body = {"kids": [b64(title.kid("SD"))]}
-    assert api.client.post("/v1/license/clearkey", json=body).status_code == 401
+    viewer = session["viewer"]
+    assert api.client.post("/v1/license/clearkey", json=body, headers=viewer).status_code == 401
     bad = path_of(session["licenses"]["clearkey"]).replace("token=ey", "token=ez")
-    assert api.client.post(bad, json=body).status_code == 401
+    assert api.client.post(bad, json=body, headers=viewer).status_code == 401
 
 
 def test_license_is_rate_limited_per_session(short_lease: ApiHarness) -> None:
@@ -530,10 +552,10 @@ def test_a_session_replaced_on_its_device_gets_no_more_licenses(api: ApiHarness)
     title = api.publish("tt-main")
     headers = api.auth(plan="premium", sub="reloader")
     first = api.start_playback("tt-main", headers, device_id="tv").json()
-    assert license_for(api, first, [title.kid("SD")]).status_code == 200
+    assert license_for(api, first, [title.kid("SD")], headers).status_code == 200
     second = takeover(api, headers, "tv", first["session_id"]).json()
-    assert license_for(api, first, [title.kid("SD")]).status_code == 410
-    assert license_for(api, second, [title.kid("SD")]).status_code == 200
+    assert license_for(api, first, [title.kid("SD")], headers).status_code == 410
+    assert license_for(api, second, [title.kid("SD")], headers).status_code == 200
 
 
 def test_a_device_bound_by_the_identity_provider_counts_once(api: ApiHarness) -> None:
@@ -594,7 +616,7 @@ def test_session_progress_and_license_on_sqlite_and_postgresql(api_any_db: ApiHa
     title = api.publish("tt-main")
     headers = api.auth(plan="standard", sub="both-dbs")
     session = api.start_playback("tt-main", headers, device_id="tv").json()
-    assert license_for(api, session, [title.kid("HD")]).status_code == 200
+    assert license_for(api, session, [title.kid("SD")], headers).status_code == 200
     beat = api.client.put(
         f"/v1/sessions/{session['session_id']}/heartbeat",
         json={"position": 5.25, "duration": 8},
@@ -632,4 +654,6 @@ def test_takedown_ends_sessions_at_their_next_heartbeat(api: ApiHarness) -> None
         f"/v1/sessions/{session['session_id']}/heartbeat", json={"position": 43.0}, headers=headers
     )
     assert again.status_code == 410  # the session ended with the refusal
-    assert license_for(api, session, [api.published["tt-main"].kid("SD")]).status_code == 410
+    assert (
+        license_for(api, session, [api.published["tt-main"].kid("SD")], headers).status_code == 410
+    )

@@ -1,8 +1,9 @@
-"""Security: the key policy per DRM system, and the height filter nobody may step around.
+"""Security: the key policy per DRM system, and the picture filter nobody may step around.
 
-Issue 13. Everything runs against the real app (real Redis, a real SQLite catalog) with
-titles packaged by the real Shaka Packager: 360p, 576p (SD key), 720p (HD key) and 1440p
-(UHD key). Production mode uses RS256 viewer tokens from a test identity provider, as a
+Issues 13 and 25. Everything runs against the real app (real Redis, a real SQLite catalog)
+with titles packaged by the real Shaka Packager: 640x360 and 768x576 (SD key), a 2.39:1
+1280x536 (HD key by its pixels, though only 536 lines tall), 1280x720 (HD key) and
+2560x1440 (UHD key). Production mode uses RS256 viewer tokens from a test identity provider, as a
 deployment does; the Widevine/PlayReady license services are the stand-in of
 tests/fixtures/fake_license_upstream.py (a commercial service cannot run here), which checks
 every entitlement as the documented contract says.
@@ -35,9 +36,8 @@ from temporalio.testing import ActivityEnvironment
 from reelflow.activities.deps import Deps
 from reelflow.activities.publish_activities import PublishActivities
 from reelflow.catalog import titles as q
-from reelflow.catalog.models import ContentKeyRow
+from reelflow.catalog.models import ContentKeyRow, Package
 from reelflow.config import ConfigError, Settings, get_settings
-from reelflow.domain.track_classes import SD_MAX_HEIGHT
 from reelflow.keystore.content_keys import open_key
 from reelflow.lifecycle import contracts as c
 from reelflow.packaging.packager import HLS_MASTER_NAME, MPD_NAME
@@ -59,11 +59,12 @@ ATTACKS: list[str] = []  # names of the attack tests, counted in the report
 
 @pytest.fixture(scope="module")
 def ladder(tmp_path_factory: pytest.TempPathFactory) -> tuple[VideoRendition, ...]:
-    """A 576p rendition (SD key, above the basic plan's 540p) and a 1440p one (UHD key)."""
+    """768x576 (the largest SD picture), a 2.39:1 1280x536 (HD: 686,080 pixels) and
+    2560x1440 (UHD)."""
     out = tmp_path_factory.mktemp("key-policy-media")
     ffmpeg = get_settings().binary("ffmpeg")
     renditions = []
-    for w, h, rate in ((1024, 576, 500_000), (2560, 1440, 900_000)):
+    for w, h, rate in ((768, 576, 500_000), (1280, 536, 600_000), (2560, 1440, 900_000)):
         path = out / f"v{h}.mp4"
         subprocess.run(
             [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
@@ -140,6 +141,7 @@ def start(
     response = api.start_playback(title, headers, drm=drm)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
+    body["viewer"] = headers  # licenses need the viewer's credential beside the session's links
     return body
 
 
@@ -154,7 +156,8 @@ def b64(kid_hex: str) -> str:
 
 def clearkey(api: ApiHarness, session: dict[str, Any], *kids: str) -> Any:
     url = path_of(session["licenses"]["clearkey"])
-    return api.client.post(url, json={"kids": [b64(k) for k in kids], "type": "temporary"})
+    body = {"kids": [b64(k) for k in kids], "type": "temporary"}
+    return api.client.post(url, json=body, headers=session["viewer"])
 
 
 def granted(response: Any) -> set[str]:
@@ -198,15 +201,15 @@ def test_attack_premium_clearkey_asks_for_hd_and_uhd_keys_in_production(
 ) -> None:
     title = publish(prod, ladder, "tt-film")
     session = start(prod, "tt-film", viewer(prod, idp_key, "premium"))
-    # The premium plan streams 2160p, but ClearKey unlocks SD at most: the session says so.
-    assert session["max_height"] == SD_MAX_HEIGHT
+    # The premium plan streams 4K, but ClearKey unlocks SD at most: the session says so.
+    assert session["max_height"] == 576
     everything = [title.kid(c) for c in ("audio", "sd", "hd", "uhd")]
     assert granted(clearkey(prod, session, *everything)) == {title.kid("audio"), title.kid("sd")}
     problem(clearkey(prod, session, title.kid("hd"), title.kid("uhd")), 403, "key_withheld")
     # The HLS identity-key endpoint is a second way to a ClearKey key: same answer.
     for cls in ("hd", "uhd"):
         url = f"/v1/license/hls-key/{title.kid(cls)}?token={session['token']}"
-        answer = prod.client.get(url)
+        answer = prod.client.get(url, headers=session["viewer"])
         problem(answer, 403, "key_withheld")
         assert title.key(cls).key not in answer.content
 
@@ -218,11 +221,14 @@ def test_attack_clearkey_in_a_session_whose_other_drm_unlocks_hd(
     title = publish(prod, ladder, "tt-film")
     # Widevine may unlock HD and UHD, so this session's key classes include them...
     session = start(prod, "tt-film", viewer(prod, idp_key, "premium"), ("widevine", "clearkey"))
-    assert session["max_height"] == 2160 and set(session["licenses"]) == {"widevine", "clearkey"}
+    assert session["max_height"] == 1440 and set(session["licenses"]) == {"widevine", "clearkey"}
     # ...but the ClearKey endpoint answers for ClearKey, not for the session.
     everything = [title.kid(c) for c in ("audio", "sd", "hd", "uhd")]
     assert granted(clearkey(prod, session, *everything)) == {title.kid("audio"), title.kid("sd")}
-    key = prod.client.get(f"/v1/license/hls-key/{title.kid('hd')}?token={session['token']}")
+    key = prod.client.get(
+        f"/v1/license/hls-key/{title.kid('hd')}?token={session['token']}",
+        headers=session["viewer"],
+    )
     problem(key, 403, "key_withheld")
     # The HLS master for the ClearKey key lines lists only what ClearKey may unlock; the one
     # for Widevine lists every height (its upstream enforces HDCP and a secure decoder).
@@ -231,7 +237,7 @@ def test_attack_clearkey_in_a_session_whose_other_drm_unlocks_hd(
     assert as_clearkey.status_code == 200, as_clearkey.text
     assert hls_heights(as_clearkey.text) == {360, 576}
     as_widevine = prod.client.get(hls.replace("drm=clearkey", "drm=widevine"))
-    assert hls_heights(as_widevine.text) == {360, 576, 720, 1440}
+    assert hls_heights(as_widevine.text) == {360, 536, 576, 720, 1440}
     # Naming the 720p media playlist directly with the ClearKey key system is refused.
     media = hls.replace("master.m3u8", "hls/video_720p_700k.m3u8").replace(
         "drm=widevine", "drm=clearkey"
@@ -253,7 +259,8 @@ def test_attack_manifests_of_a_clearkey_production_session_list_no_hd(
         assert str(uuid.UUID(title.kid(cls))) not in mpd.text.lower()
     master = prod.client.get(path_of(session["manifests"]["hls"]))
     assert hls_heights(master.text) == {360, 576}
-    for name in ("video_720p_700k.m3u8", "video_1440p_900k.m3u8", "video_720p_700k_iframe.m3u8"):
+    for name in ("video_720p_700k.m3u8", "video_1440p_900k.m3u8", "video_720p_700k_iframe.m3u8",
+                 "video_536p_600k.m3u8"):  # fmt: skip
         url = path_of(session["manifests"]["hls"]).replace("master.m3u8", f"hls/{name}")
         problem(prod.client.get(url), 403, "forbidden")
 
@@ -277,7 +284,7 @@ def test_attack_license_proxy_entitlement_carries_only_what_the_system_may_unloc
         answer = api.client.post(
             path_of(session["licenses"][drm]),
             content=b"challenge-" + drm.encode(),
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", **session["viewer"]},
         )
         assert answer.status_code == 200, answer.text
         [received] = list(upstream.requests_for(drm))
@@ -293,9 +300,14 @@ def test_attack_license_proxy_entitlement_carries_only_what_the_system_may_unloc
     playready = seen["playready"]
     assert playready.kids == set(classes.values())
     policy = playready.claims["policy"]["track_classes"]
-    assert policy["uhd"] == {"hdcp": "HDCP_V2_2", "security_level": "HW_SECURE_ALL"}
-    assert policy["hd"] == {"hdcp": "HDCP_V1", "security_level": "SW_SECURE_DECODE"}
+    assert policy["uhd"] == {
+        "hdcp": "HDCP_V2_2", "security_level": "HW_SECURE_ALL", "robustness": "SL3000"
+    }  # fmt: skip
+    assert policy["hd"] == {
+        "hdcp": "HDCP_V1", "security_level": "HW_SECURE_CRYPTO", "robustness": "SL3000"
+    }  # fmt: skip
     assert policy["sd"]["security_level"] == "SW_SECURE_CRYPTO"
+    assert policy["sd"]["robustness"] == "SL2000"
 
 
 @attack
@@ -317,21 +329,38 @@ def test_attack_clearkey_that_may_unlock_no_video_gets_no_session(
     assert set(mixed["licenses"]) == {"widevine"}
 
 
-def test_control_embedded_mode_still_gives_clearkey_hd(
+@attack
+def test_attack_embedded_clearkey_gets_no_hd_by_default(
     api: ApiHarness, ladder: tuple[VideoRendition, ...]
 ) -> None:
+    # Issue 25: ClearKey is software DRM in every mode; no default lets it unlock HD.
     title = publish(api, ladder, "tt-film")
     session = start(api, "tt-film", api.auth(plan="premium"))
-    assert session["max_height"] == 2160
+    assert session["max_height"] == 576
     everything = [title.kid(c) for c in ("audio", "sd", "hd", "uhd")]
-    assert granted(clearkey(api, session, *everything)) == set(everything)
+    assert granted(clearkey(api, session, *everything)) == {title.kid("audio"), title.kid("sd")}
     mpd = api.client.get(path_of(session["manifests"]["dash"]))
-    assert mpd_heights(mpd.text) == {360, 576, 720, 1440}
+    assert mpd_heights(mpd.text) == {360, 576}
 
 
-def test_control_embedded_mode_says_clearkey_unlocks_hd(
-    api: ApiHarness, caplog: pytest.LogCaptureFixture
+def test_control_operator_may_let_clearkey_unlock_hd(
+    open_api: OpenApi, ladder: tuple[VideoRendition, ...]
 ) -> None:
+    # A local demo in 720p: the operator's explicit setting, warned about at start-up.
+    demo = open_api(key_policy_clearkey="AUDIO,SD,HD,UHD")
+    title = publish(demo, ladder, "tt-film")
+    everything = [title.kid(c) for c in ("audio", "sd", "hd", "uhd")]
+    session = start(demo, "tt-film", demo.auth(plan="premium"))
+    assert session["max_height"] == 1440
+    assert granted(clearkey(demo, session, *everything)) == set(everything)
+    mpd = demo.client.get(path_of(session["manifests"]["dash"]))
+    assert mpd_heights(mpd.text) == {360, 536, 576, 720, 1440}
+
+
+def test_control_clearkey_hd_by_setting_is_warned_about(
+    open_api: OpenApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = open_api(key_policy_clearkey="AUDIO,SD,HD,UHD")
     # The lifespan already ran for the fixture; build the policy log again under capture.
     from reelflow.playback_api.delivery.key_policy import log_key_policy
 
@@ -342,7 +371,7 @@ def test_control_embedded_mode_says_clearkey_unlocks_hd(
     assert "REELFLOW_KEY_POLICY_CLEARKEY" in warning[0].getMessage()
 
 
-# ---- the height filter: no way around it -------------------------------------------------------
+# ---- the picture filter: no way around it ------------------------------------------------------
 
 
 @attack
@@ -388,20 +417,29 @@ def test_attack_hls_master_through_the_media_playlist_route(
 
 @attack
 @pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
-def test_attack_basic_plan_never_sees_576p(
+def test_attack_basic_plan_never_gets_a_wide_films_hd_rung(
     api: ApiHarness, ladder: tuple[VideoRendition, ...], encrypted: bool
 ) -> None:
-    # 576p is in the SD key class the basic plan holds, but above its 540p: the key class
-    # must not decide, the height must.
-    publish(api, ladder, "tt-film", encrypted=encrypted)
+    # Issue 25: a 2.39:1 1280x536 rung is 536 lines tall but has 686,080 pixels: HD. The
+    # height rule labelled it SD, so a basic ClearKey viewer got the key that decrypts it.
+    title = publish(api, ladder, "tt-film", encrypted=encrypted)
+    with Session(api.engine) as s:
+        package = s.exec(select(Package).where(Package.title_id == "tt-film")).one()
+    wide = next(r for r in package.representations if r.get("height") == 536)
+    assert wide["track_class"] == ("HD" if encrypted else None)
     session = start(api, "tt-film", api.auth(plan="basic"), ("clearkey",) if encrypted else ())
-    assert session["max_height"] == 540
+    assert session["max_height"] == 576  # 768x576, the largest SD picture, stays
     mpd = api.client.get(path_of(session["manifests"]["dash"]))
-    assert mpd_heights(mpd.text) == {360}
+    assert mpd_heights(mpd.text) == {360, 576}
     hls = path_of(session["manifests"]["hls"])
-    assert hls_heights(api.client.get(hls).text) == {360}
-    for name in ("video_576p_500k.m3u8", "video_576p_500k_iframe.m3u8"):
+    assert hls_heights(api.client.get(hls).text) == {360, 576}
+    for name in ("video_536p_600k.m3u8", "video_536p_600k_iframe.m3u8"):
         problem(api.client.get(hls.replace("master.m3u8", f"hls/{name}")), 403, "forbidden")
+    if encrypted:  # and no key for it: the HD key is not the basic plan's
+        assert granted(clearkey(api, session, title.kid("sd"))) == {title.kid("sd")}
+        problem(clearkey(api, session, title.kid("hd")), 403, "key_withheld")
+        url = f"/v1/license/hls-key/{title.kid('hd')}?token={session['token']}"
+        problem(api.client.get(url, headers=session["viewer"]), 403, "key_withheld")
 
 
 # ---- configuration and keys ------------------------------------------------------------------
@@ -419,7 +457,7 @@ def test_policy_settings_are_validated_naming_the_variable(tmp_path: Path) -> No
         assert fragment in str(caught.value)
     with pytest.raises(ConfigError, match="REELFLOW_KEY_POLICY_WIDEVINE"):
         key_policy_from_settings(Settings(home=tmp_path, key_policy_widevine="audio,sd,xhd"))
-    # Defaults: production fails closed for ClearKey, embedded keeps the demo playing.
+    # Defaults: ClearKey fails closed in every mode (issue 25); HD only by a setting.
     prod = key_policy_from_settings(
         Settings(home=tmp_path, env="production", key_policy_playready="audio, sd")
     )
@@ -427,7 +465,9 @@ def test_policy_settings_are_validated_naming_the_variable(tmp_path: Path) -> No
         "clearkey=AUDIO,SD widevine=AUDIO,HD,SD,UHD playready=AUDIO,SD fairplay=AUDIO,HD,SD,UHD"
     )
     embedded = key_policy_from_settings(Settings(home=tmp_path))
-    assert embedded.unlockable("clearkey") == frozenset({"AUDIO", "SD", "HD", "UHD"})
+    assert embedded.unlockable("clearkey") == frozenset({"AUDIO", "SD"})
+    demo = key_policy_from_settings(Settings(home=tmp_path, key_policy_clearkey="AUDIO,SD,HD"))
+    assert demo.unlockable("clearkey") == frozenset({"AUDIO", "SD", "HD"})
     assert (
         key_policy_from_settings(Settings(home=tmp_path, key_policy_clearkey="")).unlockable(
             "clearkey"
@@ -470,5 +510,5 @@ def test_each_version_of_a_title_gets_its_own_keys(api: ApiHarness) -> None:
 
 
 def test_attack_cases_counted() -> None:
-    # One entry per attack test function; the last two run twice (clear and encrypted title).
-    assert len(ATTACKS) == 8
+    # One entry per attack test function; two run twice (clear and encrypted title).
+    assert len(ATTACKS) == 9

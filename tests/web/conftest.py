@@ -142,6 +142,9 @@ async def web_stack(
         control_queue=f"web-{tag}-control",
         media_queue=f"web-{tag}-media",
         temporal_address=temporal_env.client.service_client.config.target_host,
+        # The local demo's operator lets ClearKey (the browser's only CDM here) unlock HD,
+        # as docs/drm.md says one may: software DRM gets SD only by default (issue 25).
+        key_policy_clearkey="AUDIO,SD,HD,UHD",
     )
     settings.ensure_home()
     upgrade(settings.resolved_database_url)

@@ -126,6 +126,8 @@ def test_sign_in_browse_search_and_play(
     session = page.evaluate("window.reelflow.session")
     license_posts = [r for r in netlog.requests if "/v1/license/clearkey" in r.url]
     assert license_posts and all(r.method == "POST" for r in license_posts)
+    # With the viewer's own token: the session's links alone get no license.
+    assert all(r.headers.get("authorization", "").startswith("Bearer ") for r in license_posts)
     for request in license_posts:
         claim = verify_playback_token(
             web_stack.secret, token_of(request.url), time.time(), session_id=session["session_id"]
@@ -185,23 +187,25 @@ def test_sign_in_browse_search_and_play(
     assert shot.stat().st_size > 10_000
 
 
-def test_basic_plan_never_gets_above_540p_or_the_hd_key(
+def test_basic_plan_never_gets_above_sd_or_the_hd_key(
     web_stack: WebStack, page: Page, netlog: NetLog
 ) -> None:
     sign_in(page, web_stack, f"cy-{uuid.uuid4().hex[:6]}", plan="basic")
     open_title_and_play(page, web_stack)
     wait_playing(page, 0.5)
+    # The basic plan is SD: at most 768x576 pixels (issue 25), so of the 16:9 ladder 768x432
+    # is its largest picture; 960x540 has 518,400 pixels, HD, with the HD key.
     heights = page.evaluate("reelflow.player.getVariantTracks().map(t => t.height)")
-    assert max(heights) == 540, heights
+    assert max(heights) == 432, heights
     options = page.eval_on_selector_all(".quality option", "os => os.map(o => o.value)")
-    assert options[0] == "auto" and max(int(o) for o in options[1:]) == 540
+    assert options[0] == "auto" and max(int(o) for o in options[1:]) == 432
 
     mpd = netlog.dash_mpd()
-    assert max(int(h) for h in re.findall(r'height="(\d+)"', mpd)) == 540
+    assert max(int(h) for h in re.findall(r'height="(\d+)"', mpd)) == 432
 
-    # Pick 540p by hand: it plays, and still no HD key was ever handed out.
-    page.select_option(".quality", "540")
-    page.wait_for_function("document.querySelector('.stage video').videoHeight === 540")
+    # Pick 432p by hand: it plays, and still no HD key was ever handed out.
+    page.select_option(".quality", "432")
+    page.wait_for_function("document.querySelector('.stage video').videoHeight === 432")
     wait_playing(page, 2.0)
     kids = web_stack.kids(MAIN_TITLE)
     licensed = licensed_kids(netlog)
@@ -355,6 +359,7 @@ def test_hls_with_identity_keys_from_the_api_plays_too(
     assert netlog.urls("/master.m3u8") and not netlog.urls("/manifest.mpd")
     keys = netlog.answered("/v1/license/hls-key/")
     assert keys and all(r.status == 200 for r in keys)
+    assert all(r.request.headers.get("authorization", "").startswith("Bearer ") for r in keys)
     assert not netlog.urls("/v1/license/clearkey")
     # No MPD rendered for a player that plays HLS.
     [start] = [r for r in netlog.responses if r.url.endswith("/playback") and r.status == 201]

@@ -80,8 +80,9 @@ class PlaybackClaim:
     title_id: str
     version: str
     expires_at: int
-    # The session's entitlement, carried (signed) so manifests need no session lookup.
-    max_height: int | None = None
+    # The session's entitlement, carried (signed) so manifests need no session lookup: its
+    # largest picture in pixels (width x height) and its DRM systems.
+    max_pixels: int | None = None
     drm: tuple[str, ...] = ()
 
 
@@ -246,7 +247,7 @@ def issue_playback_token(
     version: str,
     exp: int,
     *,
-    max_height: int | None = None,
+    max_pixels: int | None = None,
     drm: tuple[str, ...] = (),
 ) -> str:
     """A compact URL-safe token binding a playback session to one title package until exp."""
@@ -255,8 +256,10 @@ def issue_playback_token(
     if not ID_RE.match(session_id):
         raise SigningConfigError(f"session id {session_id!r} must match {ID_RE.pattern}")
     fields: dict[str, Any] = {"s": session_id, "t": title_id, "v": version, "e": int(exp)}
-    if max_height is not None:
-        fields["h"] = int(max_height)
+    if max_pixels is not None:
+        # "p", not the height-only "h" of tokens before issue 25: those carry no pixel cap
+        # and are refused by the manifest routes (failing closed) until a heartbeat renews.
+        fields["p"] = int(max_pixels)
     if drm:
         fields["d"] = list(drm)
     return sign_value(secret, _TOKEN_CONTEXT, fields)
@@ -281,13 +284,13 @@ def verify_playback_token(
     except BadSignedValue as exc:
         raise Problem("invalid_token", f"playback token: {exc}")
     try:
-        height = data.get("h")
+        pixels = data.get("p")
         claim = PlaybackClaim(
             session_id=str(data["s"]),
             title_id=str(data["t"]),
             version=str(data["v"]),
             expires_at=int(data["e"]),
-            max_height=int(height) if height is not None else None,
+            max_pixels=int(pixels) if pixels is not None else None,
             drm=tuple(str(d) for d in data.get("d", ())),
         )
     except (ValueError, KeyError, TypeError, binascii.Error):

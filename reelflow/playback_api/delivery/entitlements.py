@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from reelflow.domain.plans import PLAN_MAX_HEIGHT
+from reelflow.domain.plans import PLAN_MAX_PIXELS
 from reelflow.domain.track_classes import TrackClass
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.http.problems import Problem
@@ -19,15 +19,15 @@ AUDIO, SD, HD, UHD = TrackClass.AUDIO, TrackClass.SD, TrackClass.HD, TrackClass.
 
 @dataclass(frozen=True)
 class PlanLimits:
-    max_height: int
+    max_pixels: int  # the largest picture (width x height) the plan plays
     key_classes: frozenset[TrackClass]
     max_streams: int
 
 
 PLAN_LIMITS: dict[str, PlanLimits] = {
-    "basic": PlanLimits(PLAN_MAX_HEIGHT["basic"], frozenset({AUDIO, SD}), 1),
-    "standard": PlanLimits(PLAN_MAX_HEIGHT["standard"], frozenset({AUDIO, SD, HD}), 2),
-    "premium": PlanLimits(PLAN_MAX_HEIGHT["premium"], frozenset({AUDIO, SD, HD, UHD}), 4),
+    "basic": PlanLimits(PLAN_MAX_PIXELS["basic"], frozenset({AUDIO, SD}), 1),
+    "standard": PlanLimits(PLAN_MAX_PIXELS["standard"], frozenset({AUDIO, SD, HD}), 2),
+    "premium": PlanLimits(PLAN_MAX_PIXELS["premium"], frozenset({AUDIO, SD, HD, UHD}), 4),
 }
 
 
@@ -43,7 +43,7 @@ class TitleAvailability:
 @dataclass(frozen=True)
 class Entitlement:
     plan: str
-    max_height: int
+    max_pixels: int
     key_classes: frozenset[TrackClass]
     max_streams: int
 
@@ -101,7 +101,7 @@ def check_playback(availability: TitleAvailability, viewer: Viewer, now: datetim
     limits = PLAN_LIMITS[viewer.plan]
     return Entitlement(
         plan=viewer.plan,
-        max_height=limits.max_height,
+        max_pixels=limits.max_pixels,
         key_classes=limits.key_classes,
         max_streams=limits.max_streams,
     )

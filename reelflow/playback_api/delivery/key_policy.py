@@ -6,28 +6,37 @@ So every DRM system gets the set of ``TrackClass`` values it may unlock, and tha
 applied twice:
 
 * at playback start (``select_drm``): a session's key classes are the plan's classes that
-  its DRM systems may unlock, and its maximum height is limited to what those classes cover,
-  so its manifests (filtered by the token's height) offer only what its DRM may unlock;
+  its DRM systems may unlock, and its largest picture (in pixels, width x height) is
+  limited to what those classes cover, so its manifests (filtered by the token's pixel
+  cap) offer only what its DRM may unlock;
 * at every license answer (``license_auth.authorize_license``): a key leaves only if the
   *requesting* system may unlock its class, whatever the session's plan allows.
 
-Defaults (``default_classes``): in production ClearKey unlocks AUDIO and SD only, Widevine,
+Defaults (``default_classes``), in every mode: ClearKey unlocks AUDIO and SD only; Widevine,
 PlayReady and FairPlay every class (the license proxy then asks the upstream for each
-class's output protection, license_proxy.TRACK_POLICY). Embedded mode lets ClearKey unlock
-every class too, so the local demo plays 720p in a browser without a commercial CDM; the
-API says so at start-up. Each system's set can be set with
-``REELFLOW_KEY_POLICY_<SYSTEM>=AUDIO,SD`` (``Settings.key_policy_<system>``).
+class's robustness and output protection, license_proxy.TRACK_POLICY: hardware-backed DRM
+for HD and UHD, so a software CDM gets SD at most). ClearKey unlocks HD only when the
+operator says so, ``REELFLOW_KEY_POLICY_CLEARKEY=AUDIO,SD,HD`` (a local demo that wants
+720p in a browser without a commercial CDM), and the API warns at start-up when it does.
+Each system's set can be set with ``REELFLOW_KEY_POLICY_<SYSTEM>=AUDIO,SD``
+(``Settings.key_policy_<system>``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from reelflow.config import ConfigError, Settings
-from reelflow.domain.track_classes import HD_MAX_HEIGHT, SD_MAX_HEIGHT, TrackClass
+from reelflow.domain.track_classes import (
+    VIDEO_CLASSES,
+    TrackClass,
+    picture_pixels,
+    pixel_limit,
+    pixels_text,
+)
 from reelflow.playback_api.delivery.entitlements import Entitlement
 from reelflow.playback_api.http.problems import Problem
 
@@ -36,13 +45,7 @@ log = logging.getLogger("reelflow.api.key_policy")
 AUDIO, SD, HD, UHD = TrackClass.AUDIO, TrackClass.SD, TrackClass.HD, TrackClass.UHD
 ALL_CLASSES = frozenset(TrackClass)
 DRM_SYSTEMS = ("clearkey", "widevine", "playready", "fairplay")
-# Video classes from the lowest up, each with the tallest picture it covers (None: no limit).
-_VIDEO_LADDER: tuple[tuple[TrackClass, int | None], ...] = (
-    (SD, SD_MAX_HEIGHT),
-    (HD, HD_MAX_HEIGHT),
-    (UHD, None),
-)
-_PRODUCTION: Mapping[str, frozenset[TrackClass]] = MappingProxyType(
+_DEFAULTS: Mapping[str, frozenset[TrackClass]] = MappingProxyType(
     {
         # Software DRM whose keys reach JavaScript: audio and SD only.
         "clearkey": frozenset({AUDIO, SD}),
@@ -53,9 +56,10 @@ _PRODUCTION: Mapping[str, frozenset[TrackClass]] = MappingProxyType(
 )
 
 
-def default_classes(env: str, drm: str) -> frozenset[TrackClass]:
-    """What ``drm`` may unlock when its setting is unset (embedded: every class)."""
-    return _PRODUCTION[drm] if env == "production" else ALL_CLASSES
+def default_classes(drm: str) -> frozenset[TrackClass]:
+    """What ``drm`` may unlock when its setting is unset, in every mode: a software DRM's
+    HD is the operator's explicit choice, never a default (failing closed)."""
+    return _DEFAULTS[drm]
 
 
 def env_var(drm: str) -> str:
@@ -66,7 +70,7 @@ def parse_classes(drm: str, spec: str) -> frozenset[TrackClass]:
     """``"AUDIO,SD"`` as track classes; ConfigError naming the variable when it is not one.
 
     Empty means the system unlocks nothing. Video classes must be contiguous from SD up
-    (manifests are filtered by a maximum height, which cannot skip a class), and a system
+    (manifests are filtered by a largest picture, which cannot skip a class), and a system
     that unlocks video must unlock audio too (a picture without sound is no playback)."""
     names = [part.strip().upper() for part in spec.split(",") if part.strip()]
     unknown = sorted({n for n in names if n not in TrackClass.__members__})
@@ -76,8 +80,8 @@ def parse_classes(drm: str, spec: str) -> frozenset[TrackClass]:
             f"(known: {', '.join(TrackClass)})"
         )
     classes = frozenset(TrackClass(n) for n in names)
-    video = [tc for tc, _ in _VIDEO_LADDER if tc in classes]
-    if video != [tc for tc, _ in _VIDEO_LADDER[: len(video)]]:
+    video = [tc for tc, _ in VIDEO_CLASSES if tc in classes]
+    if video != [tc for tc, _ in VIDEO_CLASSES[: len(video)]]:
         raise ConfigError(
             f"{env_var(drm)}: video classes must run from SD up without a gap "
             f"(SD / SD,HD / SD,HD,UHD), got {','.join(video)}"
@@ -85,21 +89,6 @@ def parse_classes(drm: str, spec: str) -> frozenset[TrackClass]:
     if video and AUDIO not in classes:
         raise ConfigError(f"{env_var(drm)}: a system that unlocks video must unlock AUDIO too")
     return classes
-
-
-def height_limit(classes: Iterable[TrackClass | str]) -> int | None:
-    """The tallest picture ``classes`` can decrypt: 0 without SD, None when UHD (no limit)."""
-    have = set(classes)
-    limit: int | None = 0
-    for tc, top in _VIDEO_LADDER:
-        if tc not in have:
-            break
-        limit = top
-    return limit
-
-
-def capped(max_height: int, limit: int | None) -> int:
-    return max_height if limit is None else min(max_height, limit)
 
 
 @dataclass(frozen=True)
@@ -111,9 +100,10 @@ class KeyPolicy:
         # A system this table does not know unlocks nothing: failing closed.
         return self.classes.get(drm, frozenset())
 
-    def max_height(self, drm: str, session_max_height: int) -> int:
-        """The session's height as far as ``drm`` may decrypt it (for per-system manifests)."""
-        return capped(session_max_height, height_limit(self.unlockable(drm)))
+    def max_pixels(self, drm: str, session_max_pixels: int) -> int:
+        """The session's largest picture as far as ``drm`` may decrypt it (for per-system
+        manifests)."""
+        return min(session_max_pixels, pixel_limit(self.unlockable(drm)))
 
     def describe(self) -> str:
         return " ".join(
@@ -130,7 +120,7 @@ def key_policy_from_settings(settings: Settings) -> KeyPolicy:
         "fairplay": settings.key_policy_fairplay,
     }
     classes = {
-        drm: default_classes(settings.env, drm) if spec is None else parse_classes(drm, spec)
+        drm: default_classes(drm) if spec is None else parse_classes(drm, spec)
         for drm, spec in configured.items()
     }
     return KeyPolicy(settings.env, MappingProxyType(classes))
@@ -142,8 +132,8 @@ def log_key_policy(policy: KeyPolicy) -> None:
     above_sd = sorted(policy.unlockable("clearkey") & {HD, UHD})
     if above_sd:
         log.warning(
-            "ClearKey unlocks %s keys: they reach the browser in the clear. Production "
-            "defaults to AUDIO,SD (%s)",
+            "ClearKey unlocks %s keys: they reach the browser in the clear. The default "
+            "is AUDIO,SD (%s)",
             ",".join(above_sd),
             env_var("clearkey"),
             extra={"fields": {"env": policy.env}},
@@ -152,11 +142,11 @@ def log_key_policy(policy: KeyPolicy) -> None:
 
 @dataclass(frozen=True)
 class DrmSelection:
-    """What a new session may use: its DRM systems, key classes and maximum height."""
+    """What a new session may use: its DRM systems, key classes and largest picture."""
 
     drm: tuple[str, ...]
     key_classes: frozenset[TrackClass]
-    max_height: int
+    max_pixels: int
 
 
 def select_drm(
@@ -164,28 +154,31 @@ def select_drm(
     entitlement: Entitlement,
     asked: Sequence[str],
     available: Sequence[str],
-    min_height: int | None,
+    smallest: tuple[int, int] | None,
 ) -> DrmSelection:
-    """The session's systems (those asked for, in order, that can unlock the title's lowest
-    rendition under the plan), the plan's classes they may unlock, the height those cover.
+    """The session's systems (those asked for, in order, that can unlock the title's
+    smallest rendition under the plan), the plan's classes they may unlock, the largest
+    picture those cover.
 
     ``asked`` and ``available`` hold only systems this deployment can license for this
-    title; ``min_height`` is the title's lowest video rendition (None: no video). Raises
-    drm_policy, naming the available systems that could play it, when none asked can."""
+    title; ``smallest`` is the (width, height) of the title's smallest video rendition
+    (None: no video). Raises drm_policy, naming the available systems that could play it,
+    when none asked can."""
+    lowest = picture_pixels(*smallest) if smallest else None
 
     def classes_for(drm: str) -> frozenset[TrackClass]:
         return entitlement.key_classes & policy.unlockable(drm)
 
     def plays(drm: str) -> bool:
         mine = classes_for(drm)
-        if min_height is None:
+        if lowest is None:
             return bool(mine)
-        return capped(entitlement.max_height, height_limit(mine)) >= min_height
+        return min(entitlement.max_pixels, pixel_limit(mine)) >= lowest
 
     chosen = [drm for drm in asked if plays(drm)]
     if not chosen:
-        limits = ", ".join(f"{d} up to {_height_text(height_limit(classes_for(d)))}" for d in asked)
-        start = f"this title starts at {min_height}p" if min_height else "this title"
+        limits = ", ".join(f"{d} up to {pixels_text(pixel_limit(classes_for(d)))}" for d in asked)
+        start = f"this title starts at {smallest[0]}x{smallest[1]}" if smallest else "this title"
         raise Problem(
             "drm_policy",
             f"{start}: the requested DRM may not unlock it under the key policy ({limits})",
@@ -195,11 +188,5 @@ def select_drm(
     return DrmSelection(
         drm=tuple(chosen),
         key_classes=classes,
-        max_height=capped(entitlement.max_height, height_limit(classes)),
+        max_pixels=min(entitlement.max_pixels, pixel_limit(classes)),
     )
-
-
-def _height_text(height: int | None) -> str:
-    if height is None:
-        return "any height"
-    return f"{height}p" if height else "no video"

@@ -27,7 +27,9 @@ The contract with the upstream (docs/drm.md repeats it for vendors):
   expiry, minutes ahead and moved on only by heartbeats that hold the lease, so a license
   outlives the lease by at most one link lifetime and the player renews it by a new
   request, which needs a live lease), ``persistent`` false,
-  ``track_classes``: TRACK_POLICY for each class in ``keys``.
+  ``track_classes``: for each class in ``keys``, its ``hdcp`` and Widevine
+  ``security_level`` (TRACK_POLICY) and ``robustness``: the least robust client this
+  system's service may give that key to, in the system's own terms (TrackPolicy).
 * A 2xx answer is relayed (body and Content-Type); anything else is a 502 to the player.
 """
 
@@ -86,20 +88,30 @@ DEFAULT_CHALLENGE_TYPES: Mapping[str, str] = MappingProxyType(
 @dataclass(frozen=True)
 class TrackPolicy:
     hdcp: str
-    security_level: str
+    security_level: str  # Widevine's term, the most detailed vocabulary
+    playready: str  # PlayReady security level
+    fairplay: str  # FairPlay Streaming content security level
+
+    def robustness(self, drm: str) -> str:
+        """The least robust client ``drm``'s service may give the key to, in its terms."""
+        return {"playready": self.playready, "fairplay": self.fairplay}.get(
+            drm, self.security_level
+        )
 
 
-# The output protection each key class demands, in one place. Values use Widevine's policy
-# vocabulary (the most detailed one); the upstream maps them onto PlayReady output
-# protection levels or FairPlay HDCP enforcement. SD and audio accept a software CDM
-# (Widevine L3) so browsers play them; HD needs HDCP 1.x and a secure decoder; UHD needs
-# HDCP 2.2 and hardware-backed decryption and decoding (Widevine L1, PlayReady SL3000).
+# What each key class demands of the client, in one place (docs/drm.md "Which classes each
+# DRM system and robustness level may unlock"). Studios' rule: software DRM for SD at most,
+# hardware-backed DRM for HD and UHD. So audio and SD accept a software CDM (Widevine L3,
+# PlayReady SL2000, FairPlay baseline) and browsers play them; HD needs crypto in hardware
+# (Widevine HW_SECURE_CRYPTO, L2 or better; PlayReady SL3000; FairPlay main) and HDCP 1.x,
+# which a software client cannot meet, so it gets SD at most; UHD needs decryption and
+# decoding in hardware (Widevine HW_SECURE_ALL, L1) and HDCP 2.2.
 TRACK_POLICY: Mapping[str, TrackPolicy] = MappingProxyType(
     {
-        TrackClass.AUDIO: TrackPolicy(hdcp="none", security_level="SW_SECURE_CRYPTO"),
-        TrackClass.SD: TrackPolicy(hdcp="none", security_level="SW_SECURE_CRYPTO"),
-        TrackClass.HD: TrackPolicy(hdcp="HDCP_V1", security_level="SW_SECURE_DECODE"),
-        TrackClass.UHD: TrackPolicy(hdcp="HDCP_V2_2", security_level="HW_SECURE_ALL"),
+        TrackClass.AUDIO: TrackPolicy("none", "SW_SECURE_CRYPTO", "SL2000", "baseline"),
+        TrackClass.SD: TrackPolicy("none", "SW_SECURE_CRYPTO", "SL2000", "baseline"),
+        TrackClass.HD: TrackPolicy("HDCP_V1", "HW_SECURE_CRYPTO", "SL3000", "main"),
+        TrackClass.UHD: TrackPolicy("HDCP_V2_2", "HW_SECURE_ALL", "SL3000", "main"),
     }
 )
 # A class this table does not know gets the strictest policy: failing closed.
@@ -108,6 +120,16 @@ STRICTEST_POLICY = TRACK_POLICY[TrackClass.UHD]
 
 def policy_for(track_class: str) -> TrackPolicy:
     return TRACK_POLICY.get(track_class, STRICTEST_POLICY)
+
+
+def class_policy(track_class: str, drm: str) -> dict[str, str]:
+    """One class's entry of the entitlement's ``policy.track_classes`` for ``drm``."""
+    policy = policy_for(track_class)
+    return {
+        "hdcp": policy.hdcp,
+        "security_level": policy.security_level,
+        "robustness": policy.robustness(drm),
+    }
 
 
 def wire_class(track_class: str) -> str:
@@ -235,13 +257,7 @@ def build_entitlement(
             # The live session's link expiry (renewed by heartbeats), never hours ahead.
             "license_expires_at": session.expires_at,
             "persistent": False,
-            "track_classes": {
-                wire_class(c): {
-                    "hdcp": policy_for(c).hdcp,
-                    "security_level": policy_for(c).security_level,
-                }
-                for c in classes
-            },
+            "track_classes": {wire_class(c): class_policy(c, drm) for c in classes},
         },
     }
     return jwt.encode(claims, secret, algorithm=ENTITLEMENT_ALGORITHM)

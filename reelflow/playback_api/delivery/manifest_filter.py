@@ -1,8 +1,11 @@
 """Manifest filters: pure text/XML transforms of what Shaka Packager writes.
 
-- ``filter_mpd``: drop video Representations above the entitled height, with any
+- ``filter_mpd``: drop video Representations larger than the entitled picture (in pixels,
+  width x height: a 2.39:1 1280x536 rendition is HD, domain/track_classes.py), with any
   AdaptationSet (and so its ContentProtection) they leave empty; optionally add a BaseURL.
-- ``filter_hls_master``: drop EXT-X-STREAM-INF / EXT-X-I-FRAME-STREAM-INF variants above it.
+  A video Representation without a width and height is dropped too (failing closed).
+- ``filter_hls_master``: drop EXT-X-STREAM-INF / EXT-X-I-FRAME-STREAM-INF variants larger
+  than it (by RESOLUTION; a variant without one, such as audio only, stays).
 - ``rewrite_hls_keys``: keep only the EXT-X-KEY lines for the client's key system and point
   their URI at the right place (FairPlay ``skd://``, ClearKey identity key URL).
 - ``rebase_hls_uris``: make relative URIs in a playlist absolute under a base (a media
@@ -28,6 +31,8 @@ from io import StringIO
 from typing import Literal
 from urllib.parse import urljoin
 
+from reelflow.domain.track_classes import pixels_text
+
 DrmSystem = Literal["fairplay", "clearkey", "widevine", "playready"]
 
 MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
@@ -49,7 +54,7 @@ class ManifestError(ValueError):
 
 
 class NoPlayableVideo(ManifestError):
-    """Every video rendition is above the entitled height (callers map it to plan_insufficient)."""
+    """Every video rendition is above the entitled size (callers map it to plan_insufficient)."""
 
 
 # ---- DASH ------------------------------------------------------------------------------------
@@ -85,14 +90,21 @@ def _is_video(adaptation: ET.Element, rep: ET.Element) -> bool:
     return content == "video" or mime.startswith("video/")
 
 
-def _filter_adaptation(adaptation: ET.Element, max_height: int) -> tuple[int, int]:
-    """Drop tall Representations; return (video kept, video dropped)."""
+def _too_large(adaptation: ET.Element, rep: ET.Element, max_pixels: int) -> bool:
+    width = _int_attr(rep, "width") or _int_attr(adaptation, "width")
+    height = _int_attr(rep, "height") or _int_attr(adaptation, "height")
+    if not width or not height or width < 0 or height < 0:
+        return True  # a picture of unknown size could be any class
+    return width * height > max_pixels
+
+
+def _filter_adaptation(adaptation: ET.Element, max_pixels: int) -> tuple[int, int]:
+    """Drop Representations larger than ``max_pixels``; return (video kept, video dropped)."""
     kept = dropped = 0
     for rep in adaptation.findall(f"{_M}Representation"):
         if not _is_video(adaptation, rep):
             continue
-        height = _int_attr(rep, "height") or _int_attr(adaptation, "height")
-        if height is not None and height > max_height:
+        if _too_large(adaptation, rep, max_pixels):
             adaptation.remove(rep)
             dropped += 1
         else:
@@ -132,8 +144,9 @@ def _insert_base_url(root: ET.Element, base_url: str) -> None:
     root.insert(index, element)
 
 
-def filter_mpd(mpd_xml: str, *, max_height: int, base_url: str | None = None) -> str:
-    """The MPD without video above ``max_height``; raises NoPlayableVideo if none is left."""
+def filter_mpd(mpd_xml: str, *, max_pixels: int, base_url: str | None = None) -> str:
+    """The MPD without video larger than ``max_pixels`` (width x height); raises
+    NoPlayableVideo if none is left."""
     try:
         _register_namespaces(mpd_xml)
         root = ET.fromstring(mpd_xml)
@@ -144,14 +157,14 @@ def filter_mpd(mpd_xml: str, *, max_height: int, base_url: str | None = None) ->
     total_kept = total_dropped = 0
     for period in root.findall(f"{_M}Period"):
         for adaptation in period.findall(f"{_M}AdaptationSet"):
-            kept, dropped = _filter_adaptation(adaptation, max_height)
+            kept, dropped = _filter_adaptation(adaptation, max_pixels)
             total_kept += kept
             total_dropped += dropped
             if not adaptation.findall(f"{_M}Representation"):
                 period.remove(adaptation)  # its ContentProtection goes with it
         _prune_switching(period)
     if total_dropped and not total_kept:
-        raise NoPlayableVideo(f"no video rendition at or below {max_height}p")
+        raise NoPlayableVideo(f"no video rendition of at most {pixels_text(max_pixels)}")
     if base_url is not None:
         _insert_base_url(root, base_url)
     body = ET.tostring(root, encoding="unicode")
@@ -171,14 +184,14 @@ def parse_attributes(line: str) -> dict[str, str]:
     return {k: v.strip('"') for k, v in _ATTR_RE.findall(attrs)}
 
 
-def _variant_height(line: str) -> int | None:
+def _variant_pixels(line: str) -> int | None:
     resolution = parse_attributes(line).get("RESOLUTION")
     if resolution is None:
         return None
     match = _RESOLUTION_RE.match(resolution)
     if not match:
         raise ManifestError(f"bad RESOLUTION {resolution!r}")
-    return int(match.group(2))
+    return int(match.group(1)) * int(match.group(2))
 
 
 def _check_playlist(text: str) -> list[str]:
@@ -188,8 +201,8 @@ def _check_playlist(text: str) -> list[str]:
     return lines
 
 
-def filter_hls_master(text: str, *, max_height: int) -> str:
-    """The master playlist without variants above ``max_height``."""
+def filter_hls_master(text: str, *, max_pixels: int) -> str:
+    """The master playlist without variants larger than ``max_pixels`` (width x height)."""
     lines = _check_playlist(text)
     out: list[str] = []
     kept = dropped = 0
@@ -200,8 +213,8 @@ def filter_hls_master(text: str, *, max_height: int) -> str:
                 skip_uri = False
             continue  # drop the URI line (and anything between tag and URI)
         if line.startswith(("#EXT-X-STREAM-INF:", "#EXT-X-I-FRAME-STREAM-INF:")):
-            height = _variant_height(line)
-            if height is not None and height > max_height:
+            pixels = _variant_pixels(line)
+            if pixels is not None and pixels > max_pixels:
                 dropped += 1
                 skip_uri = line.startswith("#EXT-X-STREAM-INF:")
                 continue
@@ -209,7 +222,7 @@ def filter_hls_master(text: str, *, max_height: int) -> str:
                 kept += 1
         out.append(line)
     if dropped and not kept:
-        raise NoPlayableVideo(f"no HLS variant at or below {max_height}p")
+        raise NoPlayableVideo(f"no HLS variant of at most {pixels_text(max_pixels)}")
     return "\n".join(out) + "\n"
 
 

@@ -35,7 +35,7 @@ def sign_session(ctx: ApiContext, session: PlaybackSession) -> SessionLinks:
         session.title_id,
         session.version_dir,
         session.expires_at,
-        max_height=session.max_height,
+        max_pixels=session.max_pixels,
         drm=session.drm,
     )
     q = f"token={quote(token)}"

@@ -62,30 +62,31 @@ def _package_text(ctx: ApiContext, title_id: str, package: LivePackage, name: st
 
 
 async def session_mpd(
-    ctx: ApiContext, package: LivePackage, title_id: str, max_height: int, media_prefix: str
+    ctx: ApiContext, package: LivePackage, title_id: str, max_pixels: int, media_prefix: str
 ) -> str:
-    """A session's DASH MPD: renditions up to ``max_height``, segments under its signed
-    ``media_prefix``. The manifest route serves it; a playback start can inline it."""
-    key = ("mpd", title_id, str(package.version), package.mpd, str(max_height))
+    """A session's DASH MPD: renditions of at most ``max_pixels`` (width x height), segments
+    under its signed ``media_prefix``. The manifest route serves it; a start can inline it."""
+    key = ("mpd", title_id, str(package.version), package.mpd, str(max_pixels))
 
     def build() -> str:
         raw = _package_text(ctx, title_id, package, package.mpd)
-        return filter_mpd(raw, max_height=max_height, base_url=_BASE)
+        return filter_mpd(raw, max_pixels=max_pixels, base_url=_BASE)
 
     text = await _cached(ctx, key, build)
     return text.replace(_BASE, escape(media_prefix))
 
 
 async def session_hls_master(
-    ctx: ApiContext, package: LivePackage, title_id: str, max_height: int, query: str
+    ctx: ApiContext, package: LivePackage, title_id: str, max_pixels: int, query: str
 ) -> str:
-    """A session's HLS master: variants up to ``max_height``; its media playlists are
+    """A session's HLS master: variants of at most ``max_pixels``; its media playlists are
     ``hls/<name>?<query>`` relative to the master's URL."""
-    key = ("m3u8", title_id, str(package.version), package.hls_master, str(max_height))
+    key = ("m3u8", title_id, str(package.version), package.hls_master, str(max_pixels))
 
     def build() -> str:
         raw = _package_text(ctx, title_id, package, package.hls_master)
-        return point_media_playlists(filter_hls_master(raw, max_height=max_height), "hls/", _QUERY)
+        master = filter_hls_master(raw, max_pixels=max_pixels)
+        return point_media_playlists(master, "hls/", _QUERY)
 
     text = await _cached(ctx, key, build)
     return text.replace(_QUERY, query)

@@ -41,6 +41,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from reelflow.domain.track_classes import pixel_limit
 from reelflow.playback_api.http.problems import Problem
 
 _START = """
@@ -116,11 +117,18 @@ class PlaybackSession:
     version_dir: str  # "v1": the <version> part of media paths
     plan: str
     country: str
-    max_height: int
+    max_height: int  # the tallest rendition within max_pixels (for the player and events)
     key_classes: tuple[str, ...]  # TrackClass values
     drm: tuple[str, ...]
     # Token and media-link expiry (unix s): minutes ahead, moved on by every heartbeat.
     expires_at: int
+
+    @property
+    def max_pixels(self) -> int:
+        """The largest picture the session plays: the top of its key classes. The plan's cap
+        is the top of the plan's classes and the key policy only removes classes, so this is
+        both (and sessions stored before it need nothing new)."""
+        return pixel_limit(self.key_classes)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -146,6 +146,22 @@ class LivePackage:
     def max_height(self) -> int:
         return max((r.get("height") or 0 for r in self.representations), default=0)
 
+    @cached_property
+    def pictures(self) -> tuple[tuple[int, int], ...]:
+        """(width, height) of each video rendition of known size, smallest picture first."""
+        sizes = [
+            (int(r.get("width") or 0), int(r.get("height") or 0))
+            for r in self.representations
+            if r.get("kind") == "video"
+        ]
+        known = [(w, h) for w, h in sizes if w > 0 and h > 0]
+        return tuple(sorted(known, key=lambda p: p[0] * p[1]))
+
+    def tallest_within(self, max_pixels: int) -> int:
+        """The tallest rendition of at most ``max_pixels`` (what a session is told it may
+        reach), 0 if none."""
+        return max((h for w, h in self.pictures if w * h <= max_pixels), default=0)
+
 
 @dataclass(frozen=True)
 class TitleView:

@@ -1,7 +1,8 @@
 """Tokenized manifest routes: a session's DASH MPD, HLS master and HLS media playlists.
 
 What each manifest holds is delivery/session_manifests.py. HLS names its key system
-(``?drm=``), so its height is also limited to what that system may unlock (key_policy.py):
+(``?drm=``), so its largest picture is also limited to what that system may unlock
+(key_policy.py):
 a ClearKey HLS client of a multi-DRM session sees no HD variant. These are fast-path
 routes (http/fast_params.py says why they read their parameters by hand).
 """
@@ -47,12 +48,13 @@ def _common(request: Request) -> tuple[ApiContext, str, str]:
 def _claim(ctx: ApiContext, session_id: str, token: str) -> tuple[PlaybackClaim, int]:
     """The signed token is the whole authority here: manifests cost no session lookup.
 
-    It binds session, title, package version, entitlement height and DRM systems until its
-    expiry; an ended session can still fetch a manifest but no license (license_auth.py)."""
+    It binds session, title, package version, entitlement (largest picture, in pixels) and
+    DRM systems until its expiry; an ended session can still fetch a manifest but no license
+    (license_auth.py)."""
     claim = verify_playback_token(ctx.signing_secret, token, time.time(), session_id=session_id)
-    if claim.max_height is None:
+    if claim.max_pixels is None:
         raise Problem("invalid_token", "this token does not carry a playback entitlement")
-    return claim, claim.max_height
+    return claim, claim.max_pixels
 
 
 async def _package(ctx: ApiContext, claim: PlaybackClaim) -> LivePackage:
@@ -79,9 +81,9 @@ async def dash_manifest(request: Request) -> Response:
     """The session's DASH MPD: entitled renditions only, segments under the signed prefix."""
     # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     ctx, session_id, token = _common(request)
-    claim, max_height = _claim(ctx, session_id, token)
+    claim, max_pixels = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
-    body = await session_mpd(ctx, package, claim.title_id, max_height, _prefix(ctx, claim))
+    body = await session_mpd(ctx, package, claim.title_id, max_pixels, _prefix(ctx, claim))
     return Response(body, media_type="application/dash+xml", headers=_NO_STORE)
 
 
@@ -105,18 +107,18 @@ async def hls_master(request: Request) -> Response:
     # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     ctx, session_id, token = _common(request)
     drm = fp.choice(request, "drm", DRM_SYSTEMS)
-    claim, max_height = _claim(ctx, session_id, token)
+    claim, max_pixels = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
     system = _hls_drm(package, claim, drm)
-    max_height = _system_height(ctx, system, max_height)
+    max_pixels = _system_pixels(ctx, system, max_pixels)
     query = f"token={quote(token)}" + (f"&drm={system}" if system != "clear" else "")
-    text = await session_hls_master(ctx, package, claim.title_id, max_height, query)
+    text = await session_hls_master(ctx, package, claim.title_id, max_pixels, query)
     return Response(text, media_type="application/vnd.apple.mpegurl", headers=_NO_STORE)
 
 
-def _system_height(ctx: ApiContext, system: str, max_height: int) -> int:
-    """The session's height, limited to what the HLS key system may unlock."""
-    return max_height if system == "clear" else ctx.key_policy.max_height(system, max_height)
+def _system_pixels(ctx: ApiContext, system: str, max_pixels: int) -> int:
+    """The session's largest picture, limited to what the HLS key system may unlock."""
+    return max_pixels if system == "clear" else ctx.key_policy.max_pixels(system, max_pixels)
 
 
 @router.get(
@@ -137,15 +139,15 @@ async def hls_media_playlist(request: Request) -> Response:
     ctx, session_id, token = _common(request)
     playlist = fp.path_param(request, "playlist", PLAYLIST_RE)
     drm = fp.choice(request, "drm", DRM_SYSTEMS)
-    claim, max_height = _claim(ctx, session_id, token)
+    claim, max_pixels = _claim(ctx, session_id, token)
     package = await _package(ctx, claim)
     system = _hls_drm(package, claim, drm)
     rep = media_playlist(package, playlist)
     if rep.get("kind") == "video":
-        # A video playlist of unknown height is refused too: failing closed.
-        height = int(rep.get("height") or 0)
-        if not height or height > _system_height(ctx, system, max_height):
-            raise Problem("forbidden", f"{height}p is above what this session may play")
+        # A video playlist of unknown size is refused too: failing closed.
+        width, height = int(rep.get("width") or 0), int(rep.get("height") or 0)
+        if width <= 0 or height <= 0 or width * height > _system_pixels(ctx, system, max_pixels):
+            raise Problem("forbidden", f"{width}x{height} is above what this session may play")
     body = await session_hls_media(
         ctx,
         package,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelflow.catalog.viewer_queries import save_progress
 from reelflow.config import Settings
 from reelflow.domain.ids import TITLE_ID_PATTERN, TITLE_ID_RE
+from reelflow.domain.track_classes import pixels_text
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.delivery import bandwidth_hint, experiment_exposure, server_events
 from reelflow.playback_api.delivery.entitlements import Entitlement, check_playback
@@ -174,7 +175,7 @@ async def start_playback(request: Request) -> Response:
         version_dir=package.version_dir,
         plan=viewer.plan,
         country=viewer.country,
-        max_height=grant.max_height,
+        max_height=package.tallest_within(grant.max_pixels),
         key_classes=tuple(sorted(grant.key_classes)),
         drm=grant.drm,
         expires_at=link_expiry(ctx),
@@ -184,7 +185,7 @@ async def start_playback(request: Request) -> Response:
     # instead of leaving a lease behind.
     inline = body.inline_manifest and "dash" in body.protocols and bool(package.mpd)
     mpd = (
-        await session_mpd(ctx, package, title_id, grant.max_height, signed.media_prefix)
+        await session_mpd(ctx, package, title_id, grant.max_pixels, signed.media_prefix)
         if inline
         else None
     )
@@ -204,29 +205,23 @@ async def start_playback(request: Request) -> Response:
     return JSONResponse(start.model_dump(), status_code=201)
 
 
-def _video_heights(package: LivePackage) -> list[int]:
-    return [
-        r["height"] for r in package.representations if r.get("kind") == "video" and r.get("height")
-    ]
-
-
 async def _entitled_view(
     ctx: ApiContext, title_id: str, viewer: Viewer
 ) -> tuple[TitleView, Entitlement]:
     """The title and the viewer's entitlement to it, if it has a package the plan can play
-    (its lowest rendition within the plan's height); a problem saying why not otherwise."""
+    (its smallest rendition within the plan's picture size); a problem saying why not."""
     view = await ctx.titles.title(title_id)
     if view is None:
         raise Problem("not_found", "no such title")
     entitlement = check_playback(view.availability, viewer, _now())
     if view.package is None:
         raise Problem("not_published", "this title is not available for playback")
-    heights = _video_heights(view.package)
-    if heights and min(heights) > entitlement.max_height:
+    pictures = view.package.pictures
+    if pictures and pictures[0][0] * pictures[0][1] > entitlement.max_pixels:
         raise Problem(
             "plan_insufficient",
-            f"the {viewer.plan} plan streams up to {entitlement.max_height}p; "
-            f"this title starts at {min(heights)}p",
+            f"the {viewer.plan} plan streams pictures up to {pixels_text(entitlement.max_pixels)}"
+            f"; this title starts at {pictures[0][0]}x{pictures[0][1]}",
         )
     return view, entitlement
 
@@ -234,12 +229,13 @@ async def _entitled_view(
 def _drm_grant(
     ctx: ApiContext, package: LivePackage, entitlement: Entitlement, wanted: Sequence[str]
 ) -> DrmSelection:
-    """The session's DRM systems, key classes and height: the plan's own for a clear title;
+    """The session's DRM systems, key classes and largest picture: the plan's own for a clear
+    title;
     for an encrypted one, what the asked-for systems may unlock under the key policy."""
     if not package.encrypted:
-        # A clear title has no keys to hold back: the plan's height and classes are the
-        # session's.
-        return DrmSelection((), entitlement.key_classes, entitlement.max_height)
+        # A clear title has no keys to hold back: the plan's picture size and classes are
+        # the session's.
+        return DrmSelection((), entitlement.key_classes, entitlement.max_pixels)
     usable = [d for d in package.drm_systems if d in _licensable(ctx)]
     asked = [d for d in dict.fromkeys(wanted) if d in usable]
     if not asked:
@@ -249,9 +245,9 @@ def _drm_grant(
             supported=usable,
         )
     # The key policy narrows the plan to what these DRM systems may unlock; the token's
-    # height (and so every manifest of the session) follows.
-    lowest = min(_video_heights(package), default=None)
-    return select_drm(ctx.key_policy, entitlement, asked, usable, lowest)
+    # pixel cap (and so every manifest of the session) follows.
+    smallest = next(iter(package.pictures), None)
+    return select_drm(ctx.key_policy, entitlement, asked, usable, smallest)
 
 
 async def _take_lease(
