@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reelflow.recs.artwork_bandit import thompson_choice
+from reelflow.recs.artwork_bandit import SLOTS, sample_table, thompson_choice
 
 # (title, impressions per arm, clicks per arm, rng) -> arm
 Policy = Callable[[int, np.ndarray, np.ndarray, np.random.Generator], int]
@@ -70,6 +70,33 @@ def thompson_policy(
     return thompson_choice(impressions.tolist(), clicks.tolist(), rng)
 
 
+class ServingPolicy:
+    """What the API does (artwork_bandit.ArtworkChooser): sample tables rebuilt from the
+    counts every ``refresh_every`` events (the API's reload), uniforms fixed per "hour" of
+    ``hour_every`` events, each impression a viewer in a random slot."""
+
+    def __init__(self, *, refresh_every: int = 500, hour_every: int = 5000) -> None:
+        self.refresh_every = refresh_every
+        self.hour_every = hour_every
+        self.calls = 0
+        self.tables: dict[int, np.ndarray] = {}
+
+    def __call__(
+        self, title: int, impressions: np.ndarray, clicks: np.ndarray, rng: np.random.Generator
+    ) -> int:
+        if self.calls % self.refresh_every == 0:
+            self.tables = {}  # the reload: every table redrawn from the counts of now
+        hour = self.calls // self.hour_every
+        self.calls += 1
+        table = self.tables.get(title)
+        if table is None:
+            hour_rng = np.random.default_rng([title, hour])
+            uniforms = hour_rng.random((SLOTS, len(impressions)))
+            table = sample_table(impressions.tolist(), clicks.tolist(), uniforms)
+            self.tables[title] = table
+        return int(np.argmax(table[int(rng.integers(SLOTS))]))
+
+
 def uniform_policy(
     title: int, impressions: np.ndarray, clicks: np.ndarray, rng: np.random.Generator
 ) -> int:
@@ -97,13 +124,18 @@ def replay(log: SimulatedLog, policy: Policy, *, seed: int = 1) -> ReplayResult:
 
 @dataclass(frozen=True)
 class ReplayComparison:
-    bandit: ReplayResult
+    bandit: ReplayResult  # Thompson sampling, posterior updated after every event
+    serving: ReplayResult  # the API's way: batched reloads, sample tables, sticky slots
     uniform: ReplayResult
     best_ctr: float  # the mean rate of the known best arms (the ceiling)
 
     @property
     def ratio(self) -> float:
         return self.bandit.ctr / self.uniform.ctr if self.uniform.ctr else 0.0
+
+    @property
+    def serving_ratio(self) -> float:
+        return self.serving.ctr / self.uniform.ctr if self.uniform.ctr else 0.0
 
 
 def compare(events: int, *, seed: int = 0) -> ReplayComparison:
@@ -112,6 +144,7 @@ def compare(events: int, *, seed: int = 0) -> ReplayComparison:
     best = float(log.true_ctr[np.arange(len(log.best_arm)), log.best_arm].mean())
     return ReplayComparison(
         replay(log, thompson_policy, seed=seed + 1),
+        replay(log, ServingPolicy(), seed=seed + 3),
         replay(log, uniform_policy, seed=seed + 2),
         best,
     )

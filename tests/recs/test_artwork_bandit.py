@@ -1,4 +1,4 @@
-"""Thompson choice of artwork candidates and its counts in a real Redis."""
+"""Thompson choice of artwork candidates, its sample tables, and its counts in a real Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ import numpy as np
 import redis
 from redis.asyncio import Redis
 
-from reelflow.recs.artwork_bandit import COUNTS_KEY, ArtworkChooser, thompson_choice, viewer_seed
+from reelflow.recs.artwork_bandit import (
+    COUNTS_KEY,
+    SLOTS,
+    ArtworkChooser,
+    build_tables,
+    sample_table,
+    thompson_choice,
+    viewer_seed,
+)
+
+NOW = 3600.0 * 498_900 + 60  # a fixed clock, a minute into an hour: it never turns
 
 
 def test_thompson_prefers_the_better_arm_but_explores() -> None:
@@ -31,33 +41,63 @@ def test_seed_is_stable_and_varies() -> None:
                 viewer_seed("a", "film", 11), viewer_seed("a", "show", 10)}) == 4  # fmt: skip
 
 
+def test_a_slot_keeps_its_arm_when_the_counts_move_a_little() -> None:
+    """Fixed uniforms, inverse CDF: one more impression changes almost no slot's best arm;
+    a clear winner takes every slot."""
+    uniforms = np.random.default_rng(5).random((SLOTS, 3))
+    before = sample_table([100, 100, 100], [10, 11, 9], uniforms).argmax(axis=1)
+    after = sample_table([101, 100, 100], [10, 11, 9], uniforms).argmax(axis=1)
+    assert int((before != after).sum()) <= 2
+    assert len(set(before.tolist())) == 3  # near-equal arms: every arm gets viewers
+    clear = sample_table([300, 300, 300], [3, 120, 4], uniforms).argmax(axis=1)
+    assert set(clear.tolist()) == {1}
+
+
+def test_tables_are_the_same_in_every_process_and_kept_when_unchanged() -> None:
+    counts = {"film": ([50, 60], [5, 9]), "show": ([10], [1])}
+    first = build_tables(counts, 7, {})
+    again = build_tables(counts, 7, {})
+    assert all(np.array_equal(first[t][1], again[t][1]) for t in counts)
+    kept = build_tables(counts, 7, first)
+    assert kept["film"][1] is first["film"][1]
+    moved = build_tables({**counts, "film": ([51, 60], [5, 9])}, 7, first)
+    assert moved["film"][1] is not first["film"][1] and moved["show"] is first["show"]
+
+
 def test_counts_choice_and_click_dedup(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).delete(COUNTS_KEY)
+    clock = [NOW]
 
     async def scenario() -> None:
         client = Redis.from_url(redis_url)
-        chooser = ArtworkChooser(client, refresh_s=3600.0)
+        # refresh_s=0: every await may reload; the choices compared run without one between.
+        chooser = ArtworkChooser(client, refresh_s=0.0, clock=lambda: clock[0])
+        viewers = [f"viewer-{i}" for i in range(300)]
         try:
-            # One title with one candidate is never asked anything.
-            assert chooser.choose("v1", "solo", 1) == 0
+            assert chooser.choose("v1", "solo", 1) == 0  # one candidate: nothing to choose
+            # No counts yet: flat, each arm about a third of the viewers.
+            flat = Counter(chooser.choose(v, "film", 3) for v in viewers)
+            assert all(70 < flat[arm] < 130 for arm in range(3)), flat
             for _ in range(300):
                 await chooser.record_impression("film", 0)
                 await chooser.record_impression("film", 2)
-            await client.hset(
-                COUNTS_KEY,
-                mapping={"film\t2\tc": 120, "film\t0\tc": 3, "film\t1\ti": 300, "film\t1\tc": 4},
-            )
+            await client.hset(COUNTS_KEY, "film\t2\tc", 120)
+            await client.hset(COUNTS_KEY, "film\t0\tc", 3)
+            await client.hset(COUNTS_KEY, "film\t1\ti", 300)
+            await client.hset(COUNTS_KEY, "film\t1\tc", 4)
+            await client.hset(COUNTS_KEY, "film\t9\ti", 10**9)  # not an arm: ignored
             await chooser.refresh_if_stale()
-            viewers = [f"viewer-{i}" for i in range(50)]
-            chosen = [chooser.choose(v, "film", 3, now=7200.0) for v in viewers]
+            chosen = [chooser.choose(v, "film", 3) for v in viewers]
             assert Counter(chosen)[2] == len(viewers)  # 40% against about 1%: no contest
-            # Sticky: the same viewer, title and hour choose the same again.
-            assert chosen == [chooser.choose(v, "film", 3, now=7200.0 + 1800) for v in viewers]
-            assert await chooser.record_click("viewer-0", "film", 2, now=7200.0)
-            assert not await chooser.record_click("viewer-0", "film", 2, now=7300.0)
-            assert await chooser.record_click("viewer-0", "film", 2, now=7200.0 + 3600)
+            clock[0] = NOW + 1800  # the same hour: the same choice
+            assert chosen == [chooser.choose(v, "film", 3) for v in viewers]
+            assert await chooser.record_click("viewer-0", "film", 2)
+            assert not await chooser.record_click("viewer-0", "film", 2)  # once an hour
+            clock[0] = NOW + 3600
+            assert await chooser.record_click("viewer-0", "film", 2)
             raw = await client.hgetall(COUNTS_KEY)
             assert raw[b"film\t2\tc"] == b"122" and raw[b"film\t2\ti"] == b"300"
+            await chooser.refresh_if_stale()  # no load left running past the client
         finally:
             await client.aclose()
 

@@ -27,6 +27,8 @@ def test_replay_keeps_only_agreeing_events() -> None:
 def test_bandit_beats_random_choice_by_replay() -> None:
     """The issue's bar: replayed click rate at least 1.2x random choice (fixed seed)."""
     result = compare(60_000, seed=0)
-    assert result.uniform.kept > 10_000 and result.bandit.kept > 10_000
+    assert min(result.uniform.kept, result.bandit.kept, result.serving.kept) > 10_000
     assert result.ratio >= 1.2, (result.bandit.ctr, result.uniform.ctr)
+    # The API's way (batched reloads, sticky slots) learns a little later, and still clears it.
+    assert result.serving_ratio >= 1.2, (result.serving.ctr, result.uniform.ctr)
     assert result.bandit.ctr <= result.best_ctr * 1.1  # cannot beat the known best by much

@@ -8,7 +8,6 @@ title's detail answer counts a click on the candidate its viewer is being shown.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,4 +59,4 @@ async def count_click(
     if count > 1:
         await chooser.refresh_if_stale()
         shown = chooser.choose(viewer_sub, title_id, count)
-        await chooser.record_click(viewer_sub, title_id, shown, time.time())
+        await chooser.record_click(viewer_sub, title_id, shown)
