@@ -82,7 +82,7 @@ class HybridParts:
         """components() of any history rows (rows x items, weighted as history() weighs):
         serving folds a viewer in through this, with no refit."""
         collaborative = np.zeros((history.shape[0], self.data.n_items), dtype=np.float64)
-        warm_scores = history[:, self.warm] @ self.weights
+        warm_scores = self._warm_scores(history[:, self.warm].tocsc())
         collaborative[:, self.warm] = warm_scores
         if blend.cold_weight and len(self.cold):
             fill = np.asarray((self.fill @ warm_scores.T).T)
@@ -90,6 +90,14 @@ class HybridParts:
         top = np.abs(collaborative).max(axis=1, keepdims=True)
         top[top == 0] = 1.0
         return collaborative / top, affinity(history, self.features)
+
+    def _warm_scores(self, warm_history: sp.csc_matrix) -> np.ndarray:
+        """warm_history @ weights over only the columns anyone in it watched: a fold-in of
+        a few plays touches a few rows of the EASE matrix, not all of it (scipy's sparse @
+        dense would convert the whole matrix to float64 on every call)."""
+        used = np.flatnonzero(np.diff(warm_history.indptr))
+        weights = self.weights[used].astype(np.float64)
+        return np.asarray(warm_history[:, used].toarray() @ weights)
 
     def scores(self, users: np.ndarray, blend: Blend) -> np.ndarray:
         return self.history_scores(self.history(blend)[users], blend)
