@@ -27,13 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.recs import movielens  # noqa: E402
-from reelflow.recs.hybrid import Hybrid, HybridSettings  # noqa: E402
-from reelflow.recs.interactions import Dataset  # noqa: E402
-from reelflow.recs.model_store import ModelStore  # noqa: E402
-from reelflow.recs.popularity import Popularity  # noqa: E402
-from reelflow.recs.serving_model import ServingModel, Viewing  # noqa: E402
-from reelflow.storage import LocalStore  # noqa: E402
+from bench.recs import movielens
+from reelflow.recs.hybrid import Hybrid, HybridSettings
+from reelflow.recs.interactions import Dataset
+from reelflow.recs.model_store import ModelStore
+from reelflow.recs.popularity import Popularity
+from reelflow.recs.serving_model import ServingModel, Viewing
+from reelflow.storage import LocalStore
 
 AIM_P99_MS = 25.0
 
