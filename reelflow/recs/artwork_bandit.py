@@ -107,6 +107,32 @@ def build_tables(
     return tables
 
 
+def _count(value: object) -> int | None:
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
+def parse_counts(raw: dict[Any, Any]) -> dict[str, tuple[list[int], list[int]]]:
+    """The hash's fields as impressions and clicks per title and arm. Anything else in it
+    (another field shape, an arm out of range, a value that is not a count) is ignored
+    rather than trusted: the choice must never fail on what Redis holds."""
+    counts: dict[str, tuple[list[int], list[int]]] = {}
+    for key, value in raw.items():
+        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        parts = name.split("\t")
+        number = _count(value)
+        if len(parts) != 3 or parts[1] not in _ARMS or parts[2] not in ("i", "c"):
+            continue
+        if number is None:
+            continue
+        n = int(parts[1])
+        shown, won = counts.setdefault(parts[0], ([], []))
+        target = shown if parts[2] == "i" else won
+        target.extend([0] * (n + 1 - len(target)))
+        target[n] = number
+    return counts
+
+
 class ArtworkChooser:
     """The per-process sample tables, the choice, and the counts in Redis."""
 
@@ -169,16 +195,7 @@ class ArtworkChooser:
             log.warning("artwork counts not refreshed: %s", type(exc).__name__)
             self._loaded_at = time.monotonic()
             return
-        counts: dict[str, tuple[list[int], list[int]]] = {}
-        for key, value in raw.items():
-            parts = (key.decode() if isinstance(key, bytes) else str(key)).split("\t")
-            if len(parts) != 3 or parts[1] not in _ARMS or parts[2] not in ("i", "c"):
-                continue  # not ours: ignored rather than trusted
-            title_id, n = parts[0], int(parts[1])
-            shown, won = counts.setdefault(title_id, ([], []))
-            target = shown if parts[2] == "i" else won
-            target.extend([0] * (n + 1 - len(target)))
-            target[n] = int(value)
+        counts = parse_counts(raw)
         hour = int(self._clock()) // HOUR_S
         # Drawn off the event loop: thousands of titles take a moment.
         previous = self._tables if hour == self._hour else {}

@@ -14,6 +14,7 @@ from reelflow.recs.artwork_bandit import (
     SLOTS,
     ArtworkChooser,
     build_tables,
+    parse_counts,
     sample_table,
     thompson_choice,
     viewer_seed,
@@ -62,6 +63,23 @@ def test_tables_are_the_same_in_every_process_and_kept_when_unchanged() -> None:
     assert kept["film"][1] is first["film"][1]
     moved = build_tables({**counts, "film": ([51, 60], [5, 9])}, 7, first)
     assert moved["film"][1] is not first["film"][1] and moved["show"] is first["show"]
+
+
+def test_what_is_not_a_count_in_the_hash_is_ignored() -> None:
+    raw = {
+        b"film\t0\ti": b"40",
+        b"film\t0\tc": b"4",
+        b"film\t2\ti": b"7",
+        b"film\t1\tc": b"-3",  # negative
+        b"film\t1\ti": b"lots",  # not a number
+        b"film\t3\ti": b"9",  # no such arm
+        b"film\t9999999\ti": b"1",  # would have grown a list to ten million
+        b"film\t0\tx": b"1",
+        b"\xff\xfe": b"1",
+        b"other": b"2",
+        b"show\t1\tc": b"99999999999999999999999",  # absurdly large
+    }
+    assert parse_counts(raw) == {"film": ([40, 0, 7], [4])}
 
 
 def test_counts_choice_and_click_dedup(redis_url: str) -> None:
