@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
 from reelflow.catalog.models import ViewingProgress
@@ -133,7 +134,7 @@ class RecsService:
             return no_model(model)
         viewer = viewer_pseudonym(self._key, viewer_sub)
         raw, progress = await asyncio.gather(
-            self.redis.hgetall(rows_key(viewer)),
+            self._cached(viewer),
             asyncio.to_thread(recent_progress, self.engine, viewer_sub, FOLD_IN_HISTORY),
         )
         newest = max((_seconds(row.updated_at) for row in progress), default=0.0)
@@ -148,9 +149,24 @@ class RecsService:
                 return replace(recs, trending=serving.trending(country))
         lists = await asyncio.to_thread(serving.recs, viewings(progress), country)
         if progress:  # a stranger's lists are trending: nothing worth a key per viewer
-            fields = encode_rows(lists, str(serving.version), newest)
+            await self._keep(viewer, encode_rows(lists, str(serving.version), newest))
+        return replace(lists[model], folded_in=True)
+
+    # Redis is a cache here: without it every request folds in (slower, same lists), so its
+    # errors are logged rather than failing the home page.
+    async def _cached(self, viewer: str) -> Mapping[bytes | str, bytes | str]:
+        try:
+            raw: Mapping[bytes | str, bytes | str] = await self.redis.hgetall(rows_key(viewer))
+            return raw
+        except RedisError as exc:
+            log.warning("recommendations: precomputed rows unreadable (%s); folding in", exc)
+            return {}
+
+    async def _keep(self, viewer: str, fields: dict[str, str]) -> None:
+        try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.hset(rows_key(viewer), mapping=fields)  # type: ignore[arg-type]
                 pipe.expire(rows_key(viewer), self._ttl)
                 await pipe.execute()
-        return replace(lists[model], folded_in=True)
+        except RedisError as exc:
+            log.warning("recommendations: folded-in rows not cached (%s)", exc)

@@ -171,3 +171,18 @@ async def test_rollback_serves_the_earlier_version(
     # An active viewer known only to the events store keeps v2's rows until a precompute.
     active = await service.viewer_recs(account(0), "FR", "hybrid")
     assert active.model_version == "2" and not active.folded_in
+
+
+async def test_without_redis_every_request_folds_in(settings: Settings) -> None:
+    train(settings)
+    down = AsyncRedis.from_url("redis://127.0.0.1:1/0")  # nothing listens there
+    engine = make_engine(settings.resolved_database_url)
+    key = pseudonym_key(settings.secrets().signing_secret)
+    models = ModelStore(store_from_settings(settings))
+    service = RecsService(down, models, engine, key, rows_ttl_s=600, poll_s=60.0)
+    viewer = f"new-{uuid.uuid4().hex[:8]}"
+    watch(settings, viewer, ["doc-1", "doc-2", "doc-3"])
+    for _ in range(2):
+        recs = await service.viewer_recs(viewer, "FR", "hybrid")
+        assert recs.folded_in and recs.top_picks[0].startswith("doc-")
+    await down.aclose()
