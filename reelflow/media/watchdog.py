@@ -135,12 +135,19 @@ def spawn(
     stderr: IO[bytes],
     not_found: Exception,
     cwd: Path | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start a tool with no stdin, the runners' one way in; a missing binary raises
-    ``not_found`` without chaining the ``FileNotFoundError`` (whose text is the command)."""
+    ``not_found`` without chaining the ``FileNotFoundError`` (whose text is the command).
+    ``pass_fds``: descriptors the tool inherits (the packager's in-memory key flags)."""
     try:
         return subprocess.Popen(
-            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+            cmd,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=pass_fds,
         )
     except FileNotFoundError:
         raise not_found from None

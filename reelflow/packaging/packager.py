@@ -19,8 +19,8 @@ of its track class; the playback API picks the line per client at serve time
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
-from reelflow.packaging.packager_run import run_packager, write_key_flagfile
+from reelflow.packaging.packager_run import KeyFlags, key_flags, run_packager
 from reelflow.packaging.streams import (
     AudioTrack,
     PlannedStream,
@@ -113,7 +113,7 @@ def packager_args(
     streams: Sequence[PlannedStream],
     *,
     segment_duration: int = 6,
-    key_flagfile: Path | None = None,
+    key_flags: KeyFlags | None = None,
 ) -> list[str]:
     """The packager argument list (without the binary). Run it with cwd = the output folder."""
     if segment_duration <= 0:
@@ -130,9 +130,9 @@ def packager_args(
         "--hls_playlist_type",
         "VOD",
     ]
-    if key_flagfile is not None:
+    if key_flags is not None:
         args += [
-            f"--flagfile={key_flagfile}",
+            key_flags.arg,
             "--protection_scheme",
             "cbcs",
             "--clear_lead",
@@ -293,12 +293,13 @@ def package(
     streams = plan_streams(videos, audios, subtitles, encrypted=keys is not None)
     kids = _kids_for(streams, keys, key_uri_template) if keys is not None else {}
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="reelflow-pkg-") as private:
-        flagfile = (
-            write_key_flagfile({tc: keys[tc] for tc in kids}, Path(private)) if keys else None
-        )
-        args = packager_args(streams, segment_duration=segment_duration, key_flagfile=flagfile)
-        run_packager(packager, args, cwd=out, streams=streams, timeout=timeout)
+    with contextlib.ExitStack() as stack:
+        flags = stack.enter_context(key_flags({tc: keys[tc] for tc in kids})) if keys else None
+        args = packager_args(streams, segment_duration=segment_duration, key_flags=flags)
+        run_packager(
+            packager, args, cwd=out, streams=streams, timeout=timeout,
+            pass_fds=flags.pass_fds if flags else (),
+        )  # fmt: skip
     if kids:
         _set_key_uris(out, streams, kids, key_uri_template)
     thumbs = _copy_thumbnails(thumbnails_vtt, out) if thumbnails_vtt is not None else None

@@ -1,5 +1,12 @@
-"""Running Shaka Packager: raw keys in a 0600 flag file, a stall watchdog, and errors that
-name the failing stream without echoing a key or the argument list."""
+"""Running Shaka Packager: raw keys in a flag file that exists only in memory, a stall
+watchdog, and errors that name the failing stream without echoing a key or the argument list.
+
+The keys reach the packager as ``--flagfile=/proc/self/fd/<n>``: an anonymous memory file
+(memfd) the child inherits and nothing else can reach, gone with the last process holding
+it. A file on disk (the old way, ``keys.*.flags`` under ``reelflow-pkg-*``) lived for the
+whole run and outlived a SIGKILL; ``sweep_key_files`` removes any such leftover when a
+media worker starts.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,9 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -24,13 +33,29 @@ from reelflow.packaging.errors import PackagerError
 from reelflow.packaging.streams import PlannedStream
 
 
-def write_key_flagfile(
+@dataclass(frozen=True)
+class KeyFlags:
+    """The keys' flag file for one packager run: pass ``arg`` and ``pass_fds``."""
+
+    fd: int
+
+    @property
+    def arg(self) -> str:
+        return f"--flagfile=/proc/self/fd/{self.fd}"
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        return (self.fd,)
+
+
+@contextmanager
+def key_flags(
     keys: Mapping[TrackClass, ContentKey],
-    directory: Path,
     *,
     purpose: Literal["encryption", "decryption"] = "encryption",
-) -> Path:
-    """A 0600 flag file holding the raw keys, so they never appear on a command line.
+) -> Iterator[KeyFlags]:
+    """The raw keys as a packager flag file in memory only, so they are never on a command
+    line or a disk; closed when the block ends.
 
     ``decryption`` is verification's use: the packager decrypts a sample segment.
     """
@@ -38,10 +63,26 @@ def write_key_flagfile(
         f"label={tc.value}:key_id={k.kid.hex()}:key={k.key.hex()}"
         for tc, k in sorted(keys.items(), key=lambda item: item[0].value)
     )
-    fd, name = tempfile.mkstemp(prefix="keys.", suffix=".flags", dir=directory)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"--enable_raw_key_{purpose}\n--keys={spec}\n")
-    return Path(name)
+    # Close-on-exec: only a child given it in pass_fds inherits it (at the same number,
+    # which is what /proc/self/fd/<n> names in the child).
+    fd = os.memfd_create("reelflow-keys", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, f"--enable_raw_key_{purpose}\n--keys={spec}\n".encode())
+        yield KeyFlags(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep_key_files(root: Path | None = None) -> int:
+    """Remove ``keys.*.flags`` left in ``reelflow-pkg-*`` folders by earlier releases (a
+    killed run kept them); returns how many. No release writes them any more."""
+    base = Path(root or tempfile.gettempdir())
+    removed = 0
+    for leftover in base.glob("reelflow-pkg-*/keys.*.flags"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+            removed += 1
+    return removed
 
 
 # glog line: E1124 09:32:03.848467    6890 packager_main.cc:629] message
@@ -96,6 +137,7 @@ def run_packager(
     streams: Sequence[PlannedStream],
     timeout: float | None = None,
     step: str = "package",
+    pass_fds: tuple[int, ...] = (),
 ) -> None:
     """Errors name the tool, the step and the stream, never the argument list.
 
@@ -109,6 +151,7 @@ def run_packager(
             stdout=subprocess.DEVNULL,
             stderr=err_file,
             not_found=PackagerError("(all streams)", f"packager binary not found: {packager}"),
+            pass_fds=pass_fds,
         )
 
         def written() -> tuple[int, int]:

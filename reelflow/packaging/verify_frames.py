@@ -15,7 +15,7 @@ from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.errors import PackagerError
 from reelflow.packaging.packager import PackageResult, Representation
-from reelflow.packaging.packager_run import run_packager, write_key_flagfile
+from reelflow.packaging.packager_run import key_flags, run_packager
 from reelflow.packaging.verify_report import (
     DEFAULT_TIMEOUT_S,
     Check,
@@ -66,13 +66,13 @@ def _decrypt_segment(
     """Shaka Packager decrypts ``joined`` (init + one segment) into a clear MP4 beside it."""
     work = joined.parent
     clear = work / "clear.mp4"
-    flagfile = write_key_flagfile({track_class: key}, work, purpose="decryption")
     stream = f"in={joined},stream={kind},output={clear},drm_label={track_class.value}"
     try:
-        run_packager(
-            packager, [stream, f"--flagfile={flagfile}"], cwd=work, streams=(),
-            timeout=timeout_s, step=f"decrypt {kind} {joined.name}",
-        )  # fmt: skip
+        with key_flags({track_class: key}, purpose="decryption") as flags:
+            run_packager(
+                packager, [stream, flags.arg], cwd=work, streams=(), timeout=timeout_s,
+                step=f"decrypt {kind} {joined.name}", pass_fds=flags.pass_fds,
+            )  # fmt: skip
     except PackagerError as exc:
         raise ToolFailed(f"packager: {exc.packager_message}") from None
     return clear

@@ -115,4 +115,9 @@ def run_workers(settings: Settings, queues: list[str]) -> None:
         from reelflow.events.retention import retention_from_settings
 
         retention_from_settings(settings)  # a bad setting stops the start, not a run at :05
+    if "media" in queues:
+        from reelflow.packaging.packager_run import sweep_key_files
+
+        if removed := sweep_key_files():
+            log.warning("removed %d key flag file(s) a killed packager run left on disk", removed)
     asyncio.run(_run_temporal(settings, queues))

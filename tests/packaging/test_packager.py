@@ -11,7 +11,7 @@ from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging import drm
 from reelflow.packaging.errors import PackagerError, PackagerInputError
 from reelflow.packaging.packager import PackageResult, package, packager_args
-from reelflow.packaging.packager_run import write_key_flagfile
+from reelflow.packaging.packager_run import key_flags
 from reelflow.packaging.streams import AudioTrack, VideoRendition, plan_streams
 from tests.packaging.conftest import Media
 
@@ -107,13 +107,18 @@ def test_key_args_stay_off_the_command_line(
     media: Media, content_keys: dict[TrackClass, ContentKey], tmp_path: Path
 ) -> None:
     streams = plan_streams(media.videos(), media.audios(), encrypted=True)
-    flagfile = write_key_flagfile(content_keys, tmp_path)
-    args = packager_args(streams, key_flagfile=flagfile)
-    joined = " ".join(args)
-    assert all(k.key.hex() not in joined for k in content_keys.values())
-    assert "--generate_static_live_mpd" in args and "cbcs" in args and "--clear_lead" in args
-    assert flagfile.stat().st_mode & 0o077 == 0
-    assert content_keys[TrackClass.HD].key.hex() in flagfile.read_text()
+    with key_flags(content_keys) as flags:
+        args = packager_args(streams, key_flags=flags)
+        joined = " ".join(args)
+        assert all(k.key.hex() not in joined for k in content_keys.values())
+        assert "--generate_static_live_mpd" in args and "cbcs" in args and "--clear_lead" in args
+        assert flags.arg in args and flags.arg.startswith("--flagfile=/proc/self/fd/")
+        # the flag file is in memory: nothing under the folders a run writes to holds a key
+        on_disk = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert all(content_keys[TrackClass.HD].key.hex() not in p.read_text() for p in on_disk)
+        assert (
+            content_keys[TrackClass.HD].key.hex() in Path(f"/proc/self/fd/{flags.fd}").read_text()
+        )
 
 
 def test_clear_package_has_no_drm(clear_pkg: PackageResult) -> None:

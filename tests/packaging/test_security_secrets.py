@@ -2,7 +2,8 @@
 
 Tool wrappers: ``_recording`` puts a shell script in front of the real ffmpeg / ffprobe /
 packager that logs the kernel's view of its own argument list (``/proc/$$/cmdline``, what any
-local user can read) and the mode of any ``--flagfile`` before ``exec``-ing the real binary.
+local user can read) and what any ``--flagfile`` is (an in-memory file), then ``exec``s the
+real binary.
 ``_slow`` is a FAULT WRAPPER: a tool that hangs is a fault a real binary cannot be made to
 produce on demand, so it logs its argv and then ``exec sleep``s past the timeout.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import stat
 import subprocess
 import traceback
 from pathlib import Path
@@ -26,7 +26,7 @@ from reelflow.media.errors import FFmpegTimeout, ProbeError
 from reelflow.media.ffmpeg_run import run_ffmpeg, run_ffmpeg_detailed, run_ffprobe_json
 from reelflow.packaging.errors import PackagerError
 from reelflow.packaging.packager import PackageResult
-from reelflow.packaging.packager_run import run_packager, write_key_flagfile
+from reelflow.packaging.packager_run import key_flags, run_packager, sweep_key_files
 from reelflow.packaging.verify import verify_package
 
 
@@ -51,7 +51,7 @@ def _wrapper(path: Path, real: str, log: Path, *, hang: bool) -> str:
         "#!/bin/sh\n"
         f'tr "\\0" " " < /proc/$$/cmdline >> "{log}"; echo >> "{log}"\n'
         'for a in "$@"; do case "$a" in --flagfile=*) f="${a#--flagfile=}";\n'
-        f'  echo "flagfile $f $(stat -c %a "$f") $(stat -c %a "$(dirname "$f")")" >> "{log}";;\n'
+        f'  echo "flagfile $f $(readlink "$f")" >> "{log}";;\n'
         "esac; done\n"
         f"{run}\n"
     )
@@ -95,11 +95,11 @@ def test_real_verification_keeps_keys_off_every_argv(
     assert "-decryption_key" not in logged
     flagfiles = [ln.split() for ln in logged.splitlines() if ln.startswith("flagfile ")]
     packager_runs = [ln for ln in logged.splitlines() if "/packager " in ln]
-    # One decrypt per class (AUDIO, SD, HD) at least, each through its own flag file.
+    # One decrypt per class (AUDIO, SD, HD) at least, each through its own flag file, which
+    # is an inherited memory file (memfd), never a path on a disk.
     assert len(flagfiles) == len(packager_runs) >= 3
-    for _, path, mode, dir_mode in flagfiles:
-        assert (mode, dir_mode) == ("600", "700"), (path, mode, dir_mode)
-        assert not Path(path).exists() and not Path(path).parent.exists(), "flag file left behind"
+    for _, path, target, *_ in flagfiles:
+        assert path.startswith("/proc/self/fd/") and target.startswith("/memfd:"), (path, target)
 
 
 @pytest.mark.parametrize("hung", ["ffmpeg", "packager"])
@@ -207,13 +207,33 @@ def test_ffprobe_timeout_text_carries_no_argv(tmp_path: Path) -> None:
     assert _MARKER not in _failure_text(err.value)
 
 
-def test_flag_file_is_private_from_creation(
+def test_key_flags_live_in_memory_only_and_reach_the_child(
     content_keys: dict[TrackClass, ContentKey], tmp_path: Path
 ) -> None:
-    old = os.umask(0)  # even a permissive umask must not widen it
-    try:
-        path = write_key_flagfile(content_keys, tmp_path, purpose="decryption")
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.read_text().startswith("--enable_raw_key_decryption\n--keys=label=")
+    with key_flags(content_keys, purpose="decryption") as flags:
+        # the child reads the keys through the path its argument names
+        shown = subprocess.run(
+            ["cat", flags.arg.removeprefix("--flagfile=")],
+            pass_fds=flags.pass_fds, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert shown.startswith("--enable_raw_key_decryption\n--keys=label=")
+        assert content_keys[TrackClass.HD].key.hex() in shown
+        # a child not given the descriptor sees nothing there
+        blind = subprocess.run(
+            ["cat", flags.arg.removeprefix("--flagfile=")], capture_output=True, check=False
+        )
+        assert blind.returncode != 0 and not blind.stdout
+        assert os.readlink(f"/proc/self/fd/{flags.fd}").startswith("/memfd:")
+    with pytest.raises(OSError):
+        os.fstat(flags.fd)  # closed with the block
+
+
+def test_key_files_an_older_release_left_are_swept(tmp_path: Path) -> None:
+    left = tmp_path / "reelflow-pkg-abc123" / "keys.x1y2.flags"
+    left.parent.mkdir()
+    left.write_text("--keys=label=HD:key_id=00:key=11\n")
+    other = tmp_path / "reelflow-pkg-abc123" / "notes.txt"
+    other.write_text("kept")
+    assert sweep_key_files(tmp_path) == 1
+    assert not left.exists() and other.exists()
+    assert sweep_key_files(tmp_path) == 0
