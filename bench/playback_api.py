@@ -342,15 +342,16 @@ def run(
 
     kid_b64 = [base64.urlsafe_b64encode(bytes.fromhex(k)).rstrip(b"=").decode() for k in kids]
     license_body = json.dumps({"kids": kid_b64, "type": "temporary"})
-    for url, kwargs in ((manifest, {}), (license_url, {"content": license_body})):
+    # A license needs the viewer's credential beside the session's link, as a player sends it.
+    license_kwargs = {"content": license_body, "headers": auth}
+    for url, kwargs in ((manifest, {}), (license_url, license_kwargs)):
         check = httpx.request("POST" if kwargs else "GET", url, **kwargs)  # type: ignore[arg-type]
         check.raise_for_status()
 
     print(f"\nsaturation: wrk -t1 -c16 -d{opts.seconds}s from a second process (shares 2 cores)")
     bare: Target = ("bare FastAPI JSON endpoint", f"http://127.0.0.1:{bare_port}/bare", None)
-    json_type = {"Content-Type": "application/json"}
     post_lua = wrk_script(base / "post.lua", "POST", start_body, tv_auth)
-    license_lua = wrk_script(base / "lic.lua", "POST", license_body, json_type)
+    license_lua = wrk_script(base / "lic.lua", "POST", license_body, auth)
     pairs(opts, bare, ("POST /v1/titles/{id}/playback", f"{api}/v1/titles/tt-bench/playback",
                        post_lua))  # fmt: skip
     pairs(opts, bare, ("GET manifest.mpd (filtered)", manifest, None))
@@ -373,7 +374,7 @@ def run(
                 "name": "license",
                 "method": "POST",
                 "url": license_url,
-                "headers": {"Content-Type": "application/json"},
+                "headers": auth,
                 "body": license_body,
             },
         ],

@@ -9,7 +9,7 @@ import {
 } from './abr.js';
 import { api, enc, ApiProblem } from './api.js';
 import { codecConfig } from './codecs.js';
-import { deviceId, getAuth, lastSessionId, rememberSession } from './auth.js';
+import { deviceId, getAuth, getToken, lastSessionId, rememberSession } from './auth.js';
 import { Controls } from './controls.js';
 import { announce } from './dom.js';
 import { flushEvents, track } from './events.js';
@@ -103,8 +103,14 @@ class Playback {
     window.reelflow.player = player;
     player.setVideoContainer(this.stage); // subtitles render in the stage, above the controls
     // Manifests, segments, keys and licenses all go out with the newest renewed links.
+    // Licenses and HLS keys also need the viewer's own token: the session's links alone
+    // (which a viewer could hand around) unlock nothing.
     player.getNetworkingEngine().registerRequestFilter((type, request) => {
       request.uris = request.uris.map((uri) => renewUri(uri, this.links));
+      const token = getToken();
+      if (token && request.uris.some((uri) => uri.includes('/v1/license/'))) {
+        request.headers.Authorization = `Bearer ${token}`;
+      }
     });
     const attached = player.attach(this.video);
     let start;

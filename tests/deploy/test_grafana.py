@@ -123,7 +123,7 @@ def test_every_dashboard_metric_is_exported(api: ApiHarness) -> None:
     session = api.start_playback("tt-grafana", headers).json()
     kid = base64.urlsafe_b64encode(bytes.fromhex(title.kid("SD"))).rstrip(b"=").decode()
     license_url = session["licenses"]["clearkey"].split("8000", 1)[1]
-    assert api.client.post(license_url, json={"kids": [kid]}).status_code == 200
+    assert api.client.post(license_url, json={"kids": [kid]}, headers=headers).status_code == 200
     beacon = {"session_id": session["session_id"], "title_id": "tt-grafana", "startup_ms": 420.0}
     beacon |= {"played_ms": 9000.0, "rebuffer_ms": 1000.0}
     assert api.client.post("/v1/qoe", json=beacon, headers=headers).status_code == 202

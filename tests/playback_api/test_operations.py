@@ -25,10 +25,11 @@ def test_metrics_count_requests_refusals_licenses_and_leases(api: ApiHarness) ->
     title = api.publish("tt-main")
     api.publish("tt-fr", regions=("FR",))
     assert api.start_playback("tt-fr", api.auth(country="US")).status_code == 403
-    session = api.start_playback("tt-main", api.auth(plan="basic")).json()
+    viewer = api.auth(plan="basic")
+    session = api.start_playback("tt-main", viewer).json()
     kid = base64.urlsafe_b64encode(bytes.fromhex(title.kid("SD"))).rstrip(b"=").decode()
     license_url = session["licenses"]["clearkey"].split("8000", 1)[1]
-    assert api.client.post(license_url, json={"kids": [kid]}).status_code == 200
+    assert api.client.post(license_url, json={"kids": [kid]}, headers=viewer).status_code == 200
     text = api.client.get("/metrics").text
     route = "/v1/titles/{title_id}/playback"
     assert metric(text, "reelflow_http_requests_total", route=route, status="201") == 1
@@ -61,14 +62,16 @@ def test_logs_are_json_and_hold_no_tokens_keys_or_signatures(api: ApiHarness) ->
     title = api.publish("tt-main")
     stream = io.StringIO()
     api.client.app.state.access_log.stream = stream  # type: ignore[attr-defined]
-    session = api.start_playback("tt-main", api.auth(plan="premium")).json()
+    viewer = api.auth(plan="premium")
+    session = api.start_playback("tt-main", viewer).json()
     base = session["manifests"]["dash"].split("8000", 1)[1]
     mpd = api.client.get(base).text
     prefix = re.search(r"<BaseURL>http://[^/]+(/media/[^<]+)</BaseURL>", mpd)
     assert prefix is not None
     api.client.get(prefix.group(1) + "video_360p_300k/init.mp4")
     kid = base64.urlsafe_b64encode(bytes.fromhex(title.kid("HD"))).rstrip(b"=").decode()
-    api.client.post(session["licenses"]["clearkey"].split("8000", 1)[1], json={"kids": [kid]})
+    license_url = session["licenses"]["clearkey"].split("8000", 1)[1]
+    api.client.post(license_url, json={"kids": [kid]}, headers=viewer)
     api.client.get("/v1/titles/nope", headers={"Authorization": "Bearer forged.token.value"})
     lines = stream.getvalue().splitlines()
     entries = [json.loads(line) for line in lines]
@@ -80,7 +83,8 @@ def test_logs_are_json_and_hold_no_tokens_keys_or_signatures(api: ApiHarness) ->
     everything = stream.getvalue()
     signature = prefix.group(1).split("/")[3]
     hd_key = base64.urlsafe_b64encode(title.key("HD").key).rstrip(b"=").decode()
-    for secret in (session["token"], signature, hd_key, session["session_id"], "forged.token"):
+    bearer = viewer["Authorization"].split(" ", 1)[1]
+    for secret in (session["token"], bearer, signature, hd_key, session["session_id"], "forged"):
         assert secret not in everything
 
 

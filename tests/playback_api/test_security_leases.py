@@ -64,22 +64,23 @@ class Stack:
             f"/v1/sessions/{session_id}/heartbeat", json={"position": 1.0}, headers=headers
         )
 
-    def clearkey(self, token: str) -> int:
+    # License requests carry the session's token and the viewer's credential, as a player does.
+    def clearkey(self, token: str, viewer: dict[str, str]) -> int:
         kid = bytes.fromhex(self.api.published[TITLE].kid("SD"))
         body = {"kids": [base64.urlsafe_b64encode(kid).rstrip(b"=").decode()]}
-        return int(
-            self.api.client.post(f"/v1/license/clearkey?token={token}", json=body).status_code
-        )
+        url = f"/v1/license/clearkey?token={token}"
+        return int(self.api.client.post(url, json=body, headers=viewer).status_code)
 
-    def hls_key(self, token: str) -> int:
+    def hls_key(self, token: str, viewer: dict[str, str]) -> int:
         kid = self.api.published[TITLE].kid("SD")
-        return int(self.api.client.get(f"/v1/license/hls-key/{kid}?token={token}").status_code)
+        url = f"/v1/license/hls-key/{kid}?token={token}"
+        return int(self.api.client.get(url, headers=viewer).status_code)
 
-    def widevine(self, token: str) -> Any:
+    def widevine(self, token: str, viewer: dict[str, str]) -> Any:
         return self.api.client.post(
             f"/v1/license/widevine?token={token}",
             content=b"widevine-challenge",
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", **viewer},
         )
 
     def manifest(self, session_id: str, token: str) -> int:
@@ -176,7 +177,7 @@ def test_an_ended_session_stops_playing_while_the_new_device_keeps_renewing(
     headers = viewer(stack, "acct-one-stream")
     a = stack.started(headers, "phone")
     assert time.time() + LINK_TTL_S - 2 <= a["expires_at"] <= time.time() + LINK_TTL_S + 1
-    assert stack.widevine(a["token"]).status_code == 200
+    assert stack.widevine(a["token"], headers).status_code == 200
     assert license_expiry(stack) == a["expires_at"]  # the license ends with the link
 
     # While A holds its lease a heartbeat renews everything it plays with.
@@ -204,9 +205,9 @@ def test_an_ended_session_stops_playing_while_the_new_device_keeps_renewing(
     gone = problem(stack.heartbeat(headers, a["session_id"]), 410, "session_expired")
     assert "token" not in gone and "media_prefix" not in gone
     # Attacks 2-4: A's license requests, with its newest token, are refused at once.
-    assert stack.clearkey(a_last["token"]) == 410
-    assert stack.hls_key(a_last["token"]) == 410
-    problem(stack.widevine(a_last["token"]), 410, "session_expired")
+    assert stack.clearkey(a_last["token"], headers) == 410
+    assert stack.hls_key(a_last["token"], headers) == 410
+    problem(stack.widevine(a_last["token"], headers), 410, "session_expired")
     # The residual window, bounded: A's links stay genuine until their expiry at most.
     assert stack.origin(a_last["media_prefix"]) == 200
 
@@ -232,14 +233,16 @@ def test_an_ended_session_stops_playing_while_the_new_device_keeps_renewing(
         f"/v1/playback/{a['session_id']}/manifest.mpd?token={a_last['token']}"
     )
     problem(expired, 401, "token_expired")
-    assert stack.clearkey(a_last["token"]) == 401  # expired token: refused before any lookup
+    assert (
+        stack.clearkey(a_last["token"], headers) == 401
+    )  # expired token: refused before any lookup
 
     # B's first links have expired as well: only the renewal keeps it playing.
     assert stack.origin(b["media_prefix"]) == stack.at_edge(b["media_prefix"]) == 410
     assert stack.origin(b_last["media_prefix"]) == stack.at_edge(b_last["media_prefix"]) == 200
     assert stack.manifest(b["session_id"], b_last["token"]) == 200
-    assert stack.clearkey(b_last["token"]) == 200
-    assert stack.widevine(b_last["token"]).status_code == 200
+    assert stack.clearkey(b_last["token"], headers) == 200
+    assert stack.widevine(b_last["token"], headers).status_code == 200
     # The Widevine license lasts no longer than B's current links.
     assert license_expiry(stack) == b_last["expires_at"] <= time.time() + LINK_TTL_S + 1
 
@@ -263,16 +266,16 @@ def test_takeover_needs_the_replaced_session_id_when_the_device_is_not_bound(
     assert stack.start(headers, "tv", takeover="s" + "0" * 31 + "'").status_code == 422
     # A was never disturbed by any of that.
     assert stack.heartbeat(headers, a["session_id"]).status_code == 200
-    assert stack.clearkey(a["token"]) == 200
+    assert stack.clearkey(a["token"], headers) == 200
 
     # The device itself (a reload: it knows its session) takes its lease over.
     reload = stack.started(headers, "tv", takeover=a["session_id"])
     # Attacks 16-19: the replaced session gets no renewal and no license of any kind.
     problem(stack.heartbeat(headers, a["session_id"]), 410, "session_expired")
-    assert stack.clearkey(a["token"]) == 410
-    assert stack.hls_key(a["token"]) == 410
-    problem(stack.widevine(a["token"]), 410, "session_expired")
-    assert stack.clearkey(reload["token"]) == 200
+    assert stack.clearkey(a["token"], headers) == 410
+    assert stack.hls_key(a["token"], headers) == 410
+    problem(stack.widevine(a["token"], headers), 410, "session_expired")
+    assert stack.clearkey(reload["token"], headers) == 200
     # Attack 20: the replaced session's id no longer takes the lease back.
     problem(stack.start(headers, "tv", takeover=a["session_id"]), 409, "device_in_use")
     assert stack.heartbeat(headers, reload["session_id"]).status_code == 200
@@ -288,9 +291,9 @@ def test_a_device_bound_by_the_identity_provider_takes_over_without_the_session_
     second = stack.started(headers, "b")
     # Attacks 21-23: the replaced bound session gets no renewal and no license.
     problem(stack.heartbeat(headers, first["session_id"]), 410, "session_expired")
-    assert stack.clearkey(first["token"]) == 410
-    problem(stack.widevine(first["token"]), 410, "session_expired")
-    assert stack.clearkey(second["token"]) == 200
+    assert stack.clearkey(first["token"], headers) == 410
+    problem(stack.widevine(first["token"], headers), 410, "session_expired")
+    assert stack.clearkey(second["token"], headers) == 200
     # Attack 24: the same account without the device claim opens no second stream beside it.
     unbound = viewer(stack, "acct-stb")
     problem(stack.start(unbound, "c"), 409, "too_many_streams")
@@ -313,7 +316,7 @@ def test_owner_keys_of_accounts_and_devices_holding_colons_never_collide(
     # Attacks 25-26: the second account's start did not replace the first one's lease.
     for headers, session in starts:
         assert stack.heartbeat(headers, session["session_id"]).status_code == 200
-        assert stack.clearkey(session["token"]) == 200
+        assert stack.clearkey(session["token"], headers) == 200
     keys = {owner_key("rf:", sub, device) for sub, device in (first, second)}
     assert len(keys) == 2
     store = redis.Redis.from_url(stack.api.settings.redis_url)

@@ -106,7 +106,8 @@ def test_title_spreads_over_media_hosts_and_plays_across_replicas_and_edge(
     renewed = json.loads(beat[2])
     kids = lc.default_kids(mpd.decode())
     lic = http("POST", lc.on_replica(topo, renewed["licenses"]["clearkey"], 2),
-               {"kids": kids, "type": "temporary"})  # fmt: skip
+               {"kids": kids, "type": "temporary"},
+               {"Authorization": f"Bearer {topo.viewer_token('viewer-1')}"})  # fmt: skip
     assert lic[0] == 200, lic
     assert {k["kid"] for k in json.loads(lic[2])["keys"]} == set(kids)
 

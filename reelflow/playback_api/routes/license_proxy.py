@@ -129,7 +129,7 @@ async def _proxy(request: Request, ctx: ApiContext, token: str | None, drm: str)
     # Configuration first: with no upstream nothing else can help, and nothing is contacted.
     upstream = upstream_config(ctx.settings, drm)
     challenge = await _read_challenge(request)
-    grant = await authorize_license(ctx, token, drm)
+    grant = await authorize_license(ctx, request, token, drm)
     if not grant.keys:
         raise Problem("key_withheld", "no key of this title may be issued to this session")
     entitlement = build_entitlement(grant.session, grant.keys, drm, upstream.secret)

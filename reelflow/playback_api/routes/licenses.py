@@ -91,7 +91,7 @@ async def clearkey_license(request: Request) -> Response:
     except (ValueError, ValidationError):
         raise Problem("validation_error", 'expected {"kids": ["<base64url>"], "type": "temporary"}')
     wanted = [_kid_hex(kid) for kid in body.kids]
-    grant = await authorize_license(ctx, token, "clearkey")
+    grant = await authorize_license(ctx, request, token, "clearkey")
     keys = [
         {"kty": "oct", "kid": b64url(bytes.fromhex(entry.kid)), "k": b64url(entry.key)}
         for kid in dict.fromkeys(wanted)
@@ -114,7 +114,7 @@ async def hls_identity_key(request: Request) -> Response:
     # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     ctx = api_context(request)
     kid = fp.path_param(request, "kid", _KID_RE)
-    grant = await authorize_license(ctx, fp.token(request), "clearkey")
+    grant = await authorize_license(ctx, request, fp.token(request), "clearkey")
     entry = grant.entitled(kid)
     if entry is None:
         raise Problem("key_withheld", "this key may not be issued to this session")
