@@ -19,7 +19,7 @@ from reelflow.activities.heartbeat import auto_heartbeat, current_progress
 from reelflow.catalog import packages as catalog_packages
 from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
-from reelflow.keystore.content_keys import open_key
+from reelflow.keystore.content_keys import KeyPlace, open_key
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements
@@ -43,7 +43,8 @@ def load_keys(deps: Deps, title_id: str, kids: dict[str, str]) -> dict[TrackClas
         if row is None:
             raise ApplicationError(f"no content key {kid_hex} for {title_id}", type="KeyMissing")
         kid = bytes.fromhex(kid_hex)
-        key = open_key(row.sealed_key, master_keys=master, kid=kid)
+        place = KeyPlace(title_id, row.version, cls)
+        key = open_key(row.sealed_key, master_keys=master, kid=kid, place=place)
         out[TrackClass(cls)] = ContentKey(kid=kid, key=key, track_class=TrackClass(cls))
     return out
 

@@ -18,7 +18,7 @@ from reelflow.catalog.models import ContentKeyRow, TitleState
 from reelflow.domain.artwork import CANDIDATES_ENTRY, MAX_ARTWORK_CANDIDATES
 from reelflow.domain.content_keys import generate_content_keys
 from reelflow.domain.track_classes import TrackClass
-from reelflow.keystore.content_keys import seal_key
+from reelflow.keystore.content_keys import KeyPlace, seal_key
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle.activity_defs import implements
@@ -59,6 +59,7 @@ class PublishActivities:
                         master_key=secrets.master_key,
                         key_version=secrets.master_key_version,
                         kid=key.kid,
+                        place=KeyPlace(req.title_id, req.version, str(cls)),
                     ),
                     key_version=secrets.master_key_version,
                 )

@@ -187,6 +187,30 @@ def reseal_content_keys(
     return resealed, int(total)
 
 
+def rewrite_content_keys(
+    engine: Engine, rewrite: Callable[[ContentKeyRow], bool], *, batch: int = 500
+) -> int:
+    """Hand every key row, in KID order, to ``rewrite`` (which changes it in place and says
+    whether it did), a batch per transaction; returns how many it changed."""
+    changed = 0
+    after = ""
+    while True:
+        with session_scope(engine) as s:
+            rows = s.exec(
+                select(ContentKeyRow)
+                .where(col(ContentKeyRow.kid) > after)
+                .order_by(col(ContentKeyRow.kid))
+                .limit(batch)
+            ).all()
+            if not rows:
+                return changed
+            for row in rows:
+                if rewrite(row):
+                    s.add(row)
+                    changed += 1
+            after = rows[-1].kid
+
+
 def active_content_keys(engine: Engine, title_id: str) -> list[ContentKeyRow]:
     """The title's unrevoked key rows, every version."""
     with Session(engine) as s:

@@ -39,8 +39,24 @@ def rotate_master_cmd(
         raise typer.Exit(2)
     console.print(
         f"master key version {result.version}: resealed {result.resealed} content key(s), "
-        f"{result.already_current} already current"
+        f"{result.already_current} already current, {result.bound} bound to their place"
     )
+
+
+@keys_app.command("bind")
+def bind_cmd() -> None:
+    """Reseal the content keys sealed before keys were bound to their title, version and
+    class (same master key); `rotate-master` does it too."""
+    from reelflow.catalog import engine_from_settings
+    from reelflow.cli.keys_admin import KeyAdminError, bind_places
+
+    settings = get_settings()
+    try:
+        bound = bind_places(settings, engine_from_settings(settings))
+    except (ConfigError, KeyAdminError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    console.print(f"bound {bound} content key(s) to their title, version and class")
 
 
 @keys_app.command("export-cpix")

@@ -11,7 +11,7 @@ from reelflow.catalog.models import ContentKeyRow
 from reelflow.config import Settings
 from reelflow.domain.content_keys import ContentKey
 from reelflow.domain.track_classes import TrackClass
-from reelflow.keystore.content_keys import open_key, reseal
+from reelflow.keystore.content_keys import KeyPlace, is_bound, open_key, reseal
 from reelflow.packaging.cpix import build_cpix
 
 
@@ -24,6 +24,38 @@ class RotationResult:
     version: int
     resealed: int
     already_current: int
+    bound: int = 0  # keys of the current version resealed to bind their place (format 0x02)
+
+
+def _place(row: ContentKeyRow) -> KeyPlace:
+    return KeyPlace(row.title_id, row.version, row.track_class)
+
+
+def bind_places(settings: Settings, engine: Engine, *, batch: int = 500) -> int:
+    """Reseal every key sealed before places were bound (format 0x01) under its own master
+    key version, now binding its title, version and class; returns how many. A rerun after a
+    crash finishes the job: each batch is one transaction, and a bound key is left alone."""
+    ring = settings.secrets().master_keys
+
+    def bind(row: ContentKeyRow) -> bool:
+        if is_bound(row.sealed_key):
+            return False
+        if row.key_version not in ring:
+            raise KeyAdminError(
+                f"key {row.kid} is sealed under master key version {row.key_version}, "
+                "which is not configured: add it to REELFLOW_RETIRED_MASTER_KEYS"
+            )
+        row.sealed_key = reseal(
+            row.sealed_key,
+            old=ring,
+            new_version=row.key_version,
+            new_master=ring[row.key_version],
+            kid=bytes.fromhex(row.kid),
+            place=_place(row),
+        )
+        return True
+
+    return packages.rewrite_content_keys(engine, bind, batch=batch)
 
 
 def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> RotationResult:
@@ -48,6 +80,7 @@ def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> Ro
             new_version=secrets.master_key_version,
             new_master=secrets.master_key,
             kid=bytes.fromhex(row.kid),
+            place=_place(row),
         )
         row.key_version = secrets.master_key_version
 
@@ -58,7 +91,9 @@ def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> Ro
     from reelflow.studios.accounts import reseal_webhook_secrets
 
     reseal_webhook_secrets(settings, engine)
-    return RotationResult(secrets.master_key_version, resealed, total - resealed)
+    # Keys already under the current version but sealed before places were bound.
+    bound = bind_places(settings, engine, batch=batch)
+    return RotationResult(secrets.master_key_version, resealed, total - resealed, bound)
 
 
 def export_cpix(
@@ -81,6 +116,8 @@ def export_cpix(
         kid = bytes.fromhex(row.kid)
         cls = TrackClass(row.track_class)
         keys[cls] = ContentKey(
-            kid=kid, key=open_key(row.sealed_key, master_keys=ring, kid=kid), track_class=cls
+            kid=kid,
+            key=open_key(row.sealed_key, master_keys=ring, kid=kid, place=_place(row)),
+            track_class=cls,
         )
     return build_cpix(title_id, keys, recipient_cert_pem)

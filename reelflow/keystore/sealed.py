@@ -2,7 +2,11 @@
 
 Format (all big-endian)::
 
-    0x01 | master-key version (4 bytes) | nonce (12 bytes) | AES-256-GCM(ciphertext + tag)
+    format | master-key version (4 bytes) | nonce (12 bytes) | AES-256-GCM(ciphertext + tag)
+
+The format byte is 0x01, or 0x02 for a content key whose associated data also binds its
+title, version and track class (content_keys.py); callers that bind the format byte into
+their associated data cannot have it changed under them.
 
 The caller supplies the associated data (binding a blob to its row: a KID, a studio id),
 given the master-key version so it may bind that too. Pure: no settings, no catalog.
@@ -18,6 +22,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SEAL_FORMAT = 0x01
+BOUND_FORMAT = 0x02
+KNOWN_FORMATS = frozenset({SEAL_FORMAT, BOUND_FORMAT})
 NONCE_BYTES = 12
 TAG_BYTES = 16
 MASTER_KEY_BYTES = 32
@@ -48,24 +54,33 @@ class OpenFailed(SealError):
         self.version = version
 
 
-def seal(plaintext: bytes, *, master_key: bytes, key_version: int, aad: bytes) -> bytes:
+def seal(
+    plaintext: bytes, *, master_key: bytes, key_version: int, aad: bytes, fmt: int = SEAL_FORMAT
+) -> bytes:
     if len(master_key) != MASTER_KEY_BYTES:
         raise ValueError(f"the master key must be {MASTER_KEY_BYTES} bytes")
     if not 0 <= key_version <= 0xFFFFFFFF:
         raise ValueError(f"master key version must fit in 32 bits, got {key_version}")
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(master_key).encrypt(nonce, plaintext, aad)
-    return HEADER.pack(SEAL_FORMAT, key_version) + nonce + sealed
+    if fmt not in KNOWN_FORMATS:
+        raise ValueError(f"unknown seal format 0x{fmt:02x}")
+    return HEADER.pack(fmt, key_version) + nonce + sealed
+
+
+def sealed_header(sealed: bytes, *, min_plaintext: int = 0) -> tuple[int, int]:
+    """(format byte, master-key version) of a blob."""
+    if len(sealed) < HEADER.size + NONCE_BYTES + min_plaintext + TAG_BYTES:
+        raise MalformedSeal(f"sealed data is too short ({len(sealed)} bytes)")
+    fmt, version = HEADER.unpack_from(sealed)
+    if fmt not in KNOWN_FORMATS:
+        raise MalformedSeal(f"unknown seal format byte 0x{fmt:02x}")
+    return int(fmt), int(version)
 
 
 def sealed_version(sealed: bytes, *, min_plaintext: int = 0) -> int:
     """The master-key version a blob was sealed under (to skip rows already rotated)."""
-    if len(sealed) < HEADER.size + NONCE_BYTES + min_plaintext + TAG_BYTES:
-        raise MalformedSeal(f"sealed data is too short ({len(sealed)} bytes)")
-    fmt, version = HEADER.unpack_from(sealed)
-    if fmt != SEAL_FORMAT:
-        raise MalformedSeal(f"unknown seal format byte 0x{fmt:02x}")
-    return int(version)
+    return sealed_header(sealed, min_plaintext=min_plaintext)[1]
 
 
 def unseal(

@@ -10,14 +10,19 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlmodel import Session, select
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.packaging_activities import load_keys
 from reelflow.activities.publish_activities import PublishActivities
 from reelflow.catalog import titles as q
 from reelflow.catalog.db import make_engine, upgrade
+from reelflow.catalog.models import ContentKeyRow
 from reelflow.cli.keys_admin import KeyAdminError, export_cpix, rotate_master
 from reelflow.config import ConfigError, Settings, rotate_generated_master_key
+from reelflow.domain.track_classes import TrackClass
+from reelflow.keystore import sealed
+from reelflow.keystore.content_keys import KeyPlace, KeyUnsealError, is_bound, open_key
 from reelflow.lifecycle import contracts as c
 from reelflow.storage import LocalStore
 from tests.fixtures import catalog_reads as reads
@@ -144,3 +149,45 @@ def test_cli_rotate_and_export(sealed_title: tuple[Deps, dict[str, str]], tmp_pa
         timeout=60,
     )
     assert r.returncode == 2 and "no active content keys" in r.stderr
+
+
+def test_keys_sealed_before_places_were_bound_are_bound_by_the_cli(
+    sealed_title: tuple[Deps, dict[str, str]], tmp_path: Path
+) -> None:
+    deps, kids = sealed_title
+    clear = {k: v.key for k, v in load_keys(deps, "film", kids).items()}
+    # Make the HD row what an older release wrote: format 0x01, KID and version only.
+    secrets = deps.settings.secrets()
+    hd_kid = kids["HD"]
+    with Session(deps.engine) as s:
+        row = s.exec(select(ContentKeyRow).where(ContentKeyRow.kid == hd_kid)).one()
+        kid = bytes.fromhex(hd_kid)
+        row.sealed_key = sealed.seal(
+            clear[TrackClass.HD],
+            master_key=secrets.master_key,
+            key_version=secrets.master_key_version,
+            aad=b"reelflow/content-key/v1"
+            + sealed.HEADER.pack(sealed.SEAL_FORMAT, secrets.master_key_version)
+            + kid,
+        )
+        s.add(row)
+        s.commit()
+    assert load_keys(deps, "film", kids)[TrackClass.HD].key == clear[TrackClass.HD]
+    exe = str(Path(sys.executable).parent / "reelflow")
+    env = {**os.environ, "REELFLOW_HOME": str(tmp_path), "COLUMNS": "200"}
+    r = subprocess.run([exe, "keys", "bind"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "bound 1 content key(s)" in r.stdout
+    rows = {r.kid: r for r in reads.content_keys_for(deps.engine, "film", 1)}
+    assert all(is_bound(r.sealed_key) for r in rows.values())
+    assert {k: v.key for k, v in load_keys(deps, "film", kids).items()} == clear
+    # bound now: the same row relabelled SD no longer opens
+    with pytest.raises(KeyUnsealError):
+        open_key(
+            rows[hd_kid].sealed_key,
+            master_keys=secrets.master_keys,
+            kid=bytes.fromhex(hd_kid),
+            place=KeyPlace("film", 1, "SD"),
+        )
+    r = subprocess.run([exe, "keys", "bind"], capture_output=True, text=True, env=env, timeout=60)
+    assert "bound 0 content key(s)" in r.stdout

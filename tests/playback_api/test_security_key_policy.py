@@ -38,7 +38,7 @@ from reelflow.activities.publish_activities import PublishActivities
 from reelflow.catalog import titles as q
 from reelflow.catalog.models import ContentKeyRow, Package
 from reelflow.config import ConfigError, Settings, get_settings
-from reelflow.keystore.content_keys import open_key
+from reelflow.keystore.content_keys import KeyPlace, open_key
 from reelflow.lifecycle import contracts as c
 from reelflow.packaging.packager import HLS_MASTER_NAME, MPD_NAME
 from reelflow.packaging.streams import VideoRendition
@@ -499,7 +499,12 @@ def test_each_version_of_a_title_gets_its_own_keys(api: ApiHarness) -> None:
         rows = s.exec(select(ContentKeyRow).where(ContentKeyRow.title_id == "tt-keys")).all()
     clear = {
         row.version: {
-            open_key(row.sealed_key, master_keys=master_keys, kid=bytes.fromhex(row.kid))
+            open_key(
+                row.sealed_key,
+                master_keys=master_keys,
+                kid=bytes.fromhex(row.kid),
+                place=KeyPlace(row.title_id, row.version, row.track_class),
+            )
             for row in rows
             if row.version == version
         }

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reelflow.catalog.models import Availability, Package, Title, TitleState
 from reelflow.catalog.viewer_queries import package_key_rows, title_for_playback
 from reelflow.domain.ids import version_label
-from reelflow.keystore.content_keys import open_key
+from reelflow.keystore.content_keys import KeyPlace, open_key
 from reelflow.playback_api.delivery.entitlements import TitleAvailability
 from reelflow.playback_api.http.problems import Problem
 from reelflow.storage.layout import origin_subpath, parse_origin_key
@@ -272,7 +272,10 @@ class TitleCache:
         out: dict[str, KeyEntry] = {}
         for row in rows:
             key = open_key(
-                row.sealed_key, master_keys=self._master_keys, kid=bytes.fromhex(row.kid)
+                row.sealed_key,
+                master_keys=self._master_keys,
+                kid=bytes.fromhex(row.kid),
+                place=KeyPlace(title_id, version, row.track_class),
             )
             out[row.kid] = KeyEntry(row.kid, row.track_class, key, row.revoked)
         return out
