@@ -129,3 +129,16 @@ def test_the_drm_proxy_needs_the_viewers_credential_too(
     assert len(upstream.received) == seen  # refused before the vendor was asked
     licensed = api.client.post(url, content=challenge, headers={**octets, **viewer})
     assert licensed.status_code == 200, licensed.text
+
+
+def test_the_openapi_document_says_licenses_need_the_bearer_token(api: ApiHarness) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    for path, method in (
+        ("/v1/license/clearkey", "post"),
+        ("/v1/license/hls-key/{kid}", "get"),
+        ("/v1/license/widevine", "post"),
+        ("/v1/license/playready", "post"),
+        ("/v1/license/fairplay", "post"),
+    ):
+        assert paths[path][method]["security"] == [{"HTTPBearer": []}], path
+    assert "security" not in paths["/v1/license/fairplay/certificate"]["get"]  # public

@@ -27,6 +27,9 @@ from reelflow.playback_api.delivery.title_cache import KeyEntry, LivePackage, Ti
 from reelflow.playback_api.http.context import ApiContext, viewer_of
 from reelflow.playback_api.http.problems import Problem
 
+# OpenAPI: license routes read the header by hand (fast path) yet need the viewer's token.
+VIEWER_BEARER: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
+
 
 @dataclass(frozen=True)
 class LicenseGrant:

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
-from reelflow.playback_api.auth.license_auth import authorize_license
+from reelflow.playback_api.auth.license_auth import VIEWER_BEARER, authorize_license
 from reelflow.playback_api.delivery.license_proxy import (
     DEFAULT_CHALLENGE_TYPES,
     ENTITLEMENT_HEADER,
@@ -55,11 +55,12 @@ _PROBLEM: dict[str, Any] = {PROBLEM_MEDIA_TYPE: {}}
 
 def _challenge_doc(*content_types: str) -> dict[str, Any]:
     return {
+        "security": VIEWER_BEARER,
         "requestBody": {
             "required": True,
             "description": f"the CDM's license challenge, at most {MAX_CHALLENGE_BYTES} bytes",
             "content": {ct: _BINARY for ct in content_types},
-        }
+        },
     }
 
 
@@ -68,8 +69,14 @@ _PROXY_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "the license service's answer, relayed unchanged",
         "content": {"application/octet-stream": _BINARY},
     },
-    401: {"description": "missing, invalid or expired playback token", "content": _PROBLEM},
-    403: {"description": "no key may be issued to this session", "content": _PROBLEM},
+    401: {
+        "description": "missing, invalid or expired playback token or viewer bearer token",
+        "content": _PROBLEM,
+    },
+    403: {
+        "description": "no key may be issued to this session, or it is another viewer's",
+        "content": _PROBLEM,
+    },
     406: {"description": "the session did not ask for this DRM system", "content": _PROBLEM},
     410: {"description": "the playback session has ended", "content": _PROBLEM},
     413: {"description": "the challenge is larger than 64 KiB", "content": _PROBLEM},

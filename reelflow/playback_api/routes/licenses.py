@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reelflow.playback_api.auth.license_auth import authorize_license
+from reelflow.playback_api.auth.license_auth import VIEWER_BEARER, authorize_license
 from reelflow.playback_api.auth.signing import b64url, b64url_decode
 from reelflow.playback_api.http import fast_params as fp
 from reelflow.playback_api.http.context import api_context
@@ -65,6 +65,7 @@ def _kid_hex(kid: str) -> str:
 
 
 _REQUEST_SCHEMA: dict[str, Any] = {
+    "security": VIEWER_BEARER,
     "parameters": [fp.TOKEN_DOC],
     "requestBody": fp.body_doc(ClearKeyRequest),
 }
@@ -107,7 +108,10 @@ async def clearkey_license(request: Request) -> Response:
     "/license/hls-key/{kid}",
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
-    openapi_extra={"parameters": [fp.path_doc("kid", _KID_RE.pattern), fp.TOKEN_DOC]},
+    openapi_extra={
+        "security": VIEWER_BEARER,
+        "parameters": [fp.path_doc("kid", _KID_RE.pattern), fp.TOKEN_DOC],
+    },
 )
 async def hls_identity_key(request: Request) -> Response:
     """The 16-byte key for an HLS ``KEYFORMAT="identity"`` key line (web ClearKey playback)."""
