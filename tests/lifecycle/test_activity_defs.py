@@ -12,12 +12,14 @@ from temporalio import activity
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle import events_upkeep as u
+from reelflow.lifecycle import recs_training as r
 
 # As they sit in recorded histories: renaming one breaks the replay of every running title.
 CONTROL = {
     "record_event", "register_title", "generate_keys", "publish_title", "update_availability",
     "expire_title", "notify_studio",
     "plan_events_upkeep", "upkeep_event_type", "expire_events",  # EventsUpkeepWorkflow
+    "train_recs_model", "promote_recs_model", "precompute_recs_rows",  # RecsTrainingWorkflow
 }  # fmt: skip
 MEDIA = {
     "ingest_master", "run_qc", "analyse_ladder", "encode_chunk", "join_renditions",
@@ -28,7 +30,7 @@ MEDIA = {
 def test_every_wire_name_has_one_definition() -> None:
     constants = {
         value
-        for module in (c, u)
+        for module in (c, u, r)
         for key, value in vars(module).items()
         if key.isupper() and isinstance(value, str)
     }
