@@ -67,14 +67,13 @@ async def ts_env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
     return time_skipping_env
 
 
-def rungs_of(ladder_key: str) -> list[c.RungSpec]:
-    """The stand-in ladder behind a key: RUNGS, or (``l-<codec>.json``) RUNGS in that codec."""
+def rungs_of(ladder_key: str, base: list[c.RungSpec] = RUNGS) -> list[c.RungSpec]:
+    """The stand-in ladder behind a key: ``base`` (RUNGS), or (``l-<codec>.json``) those
+    rungs in that codec."""
     codec = ladder_key.rsplit("/", 1)[-1].removeprefix("l").removesuffix(".json").lstrip("-")
     if not codec:
-        return list(RUNGS)
-    return [
-        c.RungSpec(f"{codec}_{r.name}", r.width, r.height, r.bitrate_kbps, codec) for r in RUNGS
-    ]
+        return list(base)
+    return [c.RungSpec(f"{codec}_{r.name}", r.width, r.height, r.bitrate_kbps, codec) for r in base]
 
 
 @dataclass
@@ -102,6 +101,9 @@ class StandIns:
     published: list[c.PackageInfo] = field(default_factory=list)
     analyse_codecs: list[str] = field(default_factory=list)
     package_requests: list[c.PackageRequest] = field(default_factory=list)
+    # The ladder the stand-ins encode, and the key classes the run asked for.
+    rungs: list[c.RungSpec] = field(default_factory=lambda: list(RUNGS))
+    keys_asked: list[list[str]] = field(default_factory=list)
 
     def release(self, index: int) -> None:
         self.releases.setdefault(index, asyncio.Event()).set()
@@ -150,7 +152,7 @@ class StandIns:
                 ladder_key=f"ladders/{req.title_id}/l{suffix}.json",
                 method=req.method,
                 metric=None,
-                rungs=rungs_of(f"l{suffix}.json"),
+                rungs=rungs_of(f"l{suffix}.json", self.rungs),
                 # As the real activity: a plan asked for by key stays in the store.
                 chunks=[] if req.plan_by_key else plan,
                 chunk_plan_key=f"ladders/{req.title_id}/l-chunks.json" if req.plan_by_key else "",
@@ -174,7 +176,7 @@ class StandIns:
             prefix = f"renditions/{req.title_id}/abc"
             parts = {
                 r.name: f"{prefix}/chunks/{index:05d}/{r.name}.mp4"
-                for r in rungs_of(req.ladder_key)
+                for r in rungs_of(req.ladder_key, self.rungs)
             }
             return c.EncodeChunkResult(index, parts, False, parts_prefix=prefix)
 
@@ -184,11 +186,16 @@ class StandIns:
             self.join_requests.append(req)
             indexes = [r.index for r in req.chunk_results] or list(range(req.chunk_count))
             assert indexes == list(range(self.chunks))
-            return [
+            return [  # with its size, as the real join records it
                 c.RenditionInfo(
-                    r.name, "video", f"renditions/{req.title_id}/{r.name}.mp4", codec=r.codec
+                    r.name,
+                    "video",
+                    f"renditions/{req.title_id}/{r.name}.mp4",
+                    codec=r.codec,
+                    width=r.width,
+                    height=r.height,
                 )
-                for r in rungs_of(req.ladder_key)
+                for r in rungs_of(req.ladder_key, self.rungs)
             ]
 
         @activity.defn(name=c.ENCODE_AUDIO)
@@ -226,6 +233,7 @@ class StandIns:
         @activity.defn(name=c.GENERATE_KEYS)
         async def generate_keys(req: c.KeysRequest) -> c.KeysResult:
             self.calls[c.GENERATE_KEYS] += 1
+            self.keys_asked.append(list(req.classes))
             return c.KeysResult({cls: "00" * 16 for cls in req.classes})
 
         @activity.defn(name=c.PACKAGE_TITLE)
@@ -513,6 +521,24 @@ async def test_extra_codec_ladder_is_analysed_encoded_and_packaged_beside_the_ma
     assert "av1: 2 chunk(s) x 2 rungs" in stage(st, "encode").detail
     assert stage(st, "encode").progress == 100.0
     assert any("av1-alongside-14" in p for p in patches), patches
+
+
+async def test_a_new_run_keys_a_wide_rung_by_its_pixels(ts_env: WorkflowEnvironment) -> None:
+    # Issue 25: a 2.39:1 film's 1280x536 rung is HD (686,080 pixels), not SD by its height;
+    # the run records the patch, so runs that started before it replay with the old rule.
+    wide = c.RungSpec("536p", 1280, 536, 2000, "h264")
+    fakes = StandIns(rungs=[wide, *RUNGS])
+    async with started(ts_env, fakes) as handle:
+        st = await handle.result()
+        patches = _patches((await handle.fetch_history()).to_json())
+    assert st.state == FINISHED
+    assert fakes.keys_asked == [["AUDIO", "HD", "SD"]]
+    assert any("pixel-key-classes-25" in p for p in patches), patches
+    # Control: the usual 640x360 and 426x240 ladder needs the SD key only.
+    plain = StandIns()
+    async with started(ts_env, plain) as handle:
+        await handle.result()
+    assert plain.keys_asked == [["AUDIO", "SD"]]
 
 
 async def test_no_extra_codec_records_no_patch_and_one_ladder(
