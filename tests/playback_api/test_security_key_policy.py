@@ -42,6 +42,7 @@ from reelflow.keystore.content_keys import KeyPlace, open_key
 from reelflow.lifecycle import contracts as c
 from reelflow.packaging.packager import HLS_MASTER_NAME, MPD_NAME
 from reelflow.packaging.streams import VideoRendition
+from reelflow.playback_api.auth.signing import issue_playback_token
 from reelflow.playback_api.delivery.key_policy import key_policy_from_settings
 from reelflow.playback_api.routes.media import PACKAGE_MANIFEST_RE
 from tests.fixtures.fake_license_upstream import FakeLicenseUpstream
@@ -440,6 +441,24 @@ def test_attack_basic_plan_never_gets_a_wide_films_hd_rung(
         problem(clearkey(api, session, title.kid("hd")), 403, "key_withheld")
         url = f"/v1/license/hls-key/{title.kid('hd')}?token={session['token']}"
         problem(api.client.get(url, headers=session["viewer"]), 403, "key_withheld")
+
+
+def test_a_token_without_a_pixel_cap_gets_no_manifest(
+    api: ApiHarness, ladder: tuple[VideoRendition, ...]
+) -> None:
+    # Tokens from before issue 25 carried a height ("h"), which says nothing of a wide
+    # picture's pixels: the manifest routes refuse them (fail closed) until a renewal.
+    publish(api, ladder, "tt-film")
+    session = start(api, "tt-film", api.auth(plan="basic"))
+    secret = api.settings.secrets().signing_secret
+    capless = issue_playback_token(
+        secret, session["session_id"], "tt-film", "v1", session["expires_at"], drm=("clearkey",)
+    )
+    for kind in ("dash", "hls"):
+        url = path_of(session["manifests"][kind]).replace(session["token"], capless)
+        problem(api.client.get(url), 401, "invalid_token")
+    # Control: the session's own token, which carries the cap, is served.
+    assert api.client.get(path_of(session["manifests"]["dash"])).status_code == 200
 
 
 # ---- configuration and keys ------------------------------------------------------------------
