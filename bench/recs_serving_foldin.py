@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from recs import movielens  # bench/ is on sys.path when the script runs (and for mypy)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.recs import movielens
 from reelflow.recs.hybrid import Hybrid, HybridSettings
 from reelflow.recs.interactions import Dataset
 from reelflow.recs.model_store import ModelStore
