@@ -122,6 +122,8 @@ def _dedupe(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One row per (user, item): the index of its latest row (a rewatch moves it forward)
     and the strongest weight it had."""
+    if not len(users):  # a store with no watching yet: reduceat needs one row
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     order = np.lexsort((times, items, users))
     pair = users[order] * n_items + items[order]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])

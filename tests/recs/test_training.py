@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reelflow.catalog.recs_queries import TitleFacts
 from reelflow.lifecycle.recs_training import promotion
+from reelflow.recs.event_history import history_dataset
 from reelflow.recs.hybrid import HybridSettings
 from reelflow.recs.hybrid_parts import Blend
 from reelflow.recs.training import NotEnoughHistory, ServingScorer, train_candidate
@@ -57,3 +59,7 @@ def test_no_viewer_with_two_plays_is_not_enough_to_train() -> None:
     data = synthetic.dataset(users=5, plays=1)
     with pytest.raises(NotEnoughHistory):
         train_candidate(data, None, FIXED)
+    nothing = history_dataset([], [TitleFacts("t1", "T1", ("Drama",), 60.0)])  # a new store
+    assert (nothing.n_users, nothing.item_ids, len(nothing.users)) == (0, ("t1",), 0)
+    with pytest.raises(NotEnoughHistory):
+        train_candidate(nothing, None, FIXED)

@@ -125,3 +125,20 @@ async def test_an_instant_after_the_runs_start_is_refused(
             )
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "BadInstant"
+
+
+async def test_a_store_with_no_watching_trains_nothing_and_the_run_succeeds(
+    time_skipping_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, redis_url: str
+) -> None:
+    fresh = Settings(
+        home=tmp_path / "fresh", control_queue=f"{task_queue}-fresh", redis_url=redis_url
+    )
+    fresh.ensure_home()
+    upgrade(fresh.resolved_database_url)
+    add_titles(make_engine(fresh.resolved_database_url), {"doc-1": "Documentary"})
+    async with build_worker(time_skipping_env.client, fresh, "control"):
+        summary, progress, _ = await _run(time_skipping_env, fresh)
+    assert summary.trained.version is None and "nothing to hold out" in summary.trained.skipped
+    assert not summary.promoted and summary.decision.startswith("no candidate")
+    assert (summary.precomputed.version, summary.precomputed.viewers) == (None, 0)
+    assert progress.stage == "done"
