@@ -79,11 +79,6 @@ def _header(blob: bytes) -> tuple[int, int]:
         raise KeyUnsealError(f"sealed key: {exc}") from None
 
 
-def sealed_key_version(blob: bytes) -> int:
-    """The master-key version a sealed key was made with (to skip rows already rotated)."""
-    return _header(blob)[1]
-
-
 def is_bound(blob: bytes) -> bool:
     """Whether a sealed key binds its place (format 0x02) rather than its KID alone."""
     return _header(blob)[0] == sealed.BOUND_FORMAT

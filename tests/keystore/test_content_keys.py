@@ -15,8 +15,8 @@ from reelflow.keystore.content_keys import (
     open_key,
     reseal,
     seal_key,
-    sealed_key_version,
 )
+from reelflow.keystore.sealed import sealed_version
 
 PLACE = KeyPlace("tt-film", 2, "HD")
 
@@ -30,7 +30,7 @@ _SEALED_BEFORE_MOVE = bytes.fromhex(
 
 def test_key_sealed_by_earlier_code_still_opens() -> None:
     kid, key, master = bytes(range(16)), bytes(range(16, 32)), bytes(range(32, 64))
-    assert sealed_key_version(_SEALED_BEFORE_MOVE) == 3
+    assert sealed_version(_SEALED_BEFORE_MOVE) == 3
     assert open_key(_SEALED_BEFORE_MOVE, master_keys={3: master}, kid=kid, place=PLACE) == key
 
 
@@ -43,7 +43,7 @@ def test_seal_open_round_trip(material: tuple[bytes, bytes, bytes]) -> None:
     kid, key, master = material
     sealed = seal_key(key, master_key=master, key_version=7, kid=kid, place=PLACE)
     assert key not in sealed
-    assert sealed_key_version(sealed) == 7
+    assert sealed_version(sealed) == 7
     assert open_key(sealed, master_keys={7: master}, kid=kid, place=PLACE) == key
     # random nonce: sealing twice gives different bytes
     assert seal_key(key, master_key=master, key_version=7, kid=kid, place=PLACE) != sealed
@@ -94,7 +94,7 @@ def test_rotation(material: tuple[bytes, bytes, bytes]) -> None:
     rotated = reseal(
         sealed, old={1: old_master}, new_version=2, new_master=new_master, kid=kid, place=PLACE
     )
-    assert sealed_key_version(rotated) == 2
+    assert sealed_version(rotated) == 2
     assert open_key(rotated, master_keys={2: new_master}, kid=kid, place=PLACE) == key
     with pytest.raises(UnknownMasterKeyVersion):
         open_key(rotated, master_keys={1: old_master}, kid=kid, place=PLACE)
@@ -130,7 +130,7 @@ def test_a_key_sealed_before_places_were_bound_opens_and_reseals_bound() -> None
     bound = reseal(
         _SEALED_BEFORE_MOVE, old={3: master}, new_version=3, new_master=master, kid=kid, place=PLACE
     )
-    assert is_bound(bound) and sealed_key_version(bound) == 3
+    assert is_bound(bound) and sealed_version(bound) == 3
     assert open_key(bound, master_keys={3: master}, kid=kid, place=PLACE) == key
     with pytest.raises(KeyUnsealError):
         open_key(bound, master_keys={3: master}, kid=kid, place=KeyPlace("tt-film", 2, "SD"))
