@@ -15,6 +15,7 @@ import pytest
 from reelflow.catalog.models import TitleState
 from reelflow.catalog.viewer_queries import save_progress
 from reelflow.playback_api.delivery.home_rows import MAX_ROW_LIMIT, slug
+from reelflow.playback_api.routes.home import Home
 from tests.playback_api.conftest import ApiHarness
 from tests.playback_api.test_catalog import assert_problem, set_published_at
 
@@ -51,6 +52,7 @@ def test_rows_in_order_with_continue_watching_new_and_genres(api: ApiHarness) ->
     r = api.client.get(HOME, headers=api.auth(sub="ana"))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
+    Home.model_validate_json(r.content)  # the answer put together by hand is the documented one
     body = r.json()
     # The catalog's genres, most frequent among the newest titles first (ties: newest first).
     assert row_ids(body) == [
@@ -69,6 +71,11 @@ def test_rows_in_order_with_continue_watching_new_and_genres(api: ApiHarness) ->
     # No recommender in this app: default model, no personal rows, no experiment.
     assert (body["model"], body["model_version"], body["experiment"]) == ("hybrid", None, None)
 
+    again = api.client.get(HOME, headers=api.auth(sub="ana"))  # from the cached fragments
+    assert again.json() == body
+    other_country = api.client.get(HOME, headers=api.auth(sub="ana", country="FR")).json()
+    poster = other_country["rows"][1]["items"][0]["artwork"]["poster"]
+    assert poster != rows["new"]["items"][0]["artwork"]["poster"]  # signed for FR, not US
     limited = api.client.get(HOME, params={"limit": 1, "genre_rows": 1}, headers=api.auth())
     assert row_ids(limited.json()) == ["new", "genre-scifi"]
     assert all(len(row["items"]) == 1 for row in limited.json()["rows"])

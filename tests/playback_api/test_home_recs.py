@@ -16,6 +16,7 @@ from reelflow.events.pseudonym import pseudonym_key, viewer_pseudonym
 from reelflow.experiments.assignment import Viewer as Assignee
 from reelflow.experiments.definitions import ExperimentIn, checked, spec_of
 from reelflow.playback_api.delivery.recs_variant import session_key
+from reelflow.playback_api.routes.home import Home
 from reelflow.recs.hybrid import Hybrid, HybridSettings
 from reelflow.recs.interactions import ItemCatalog, build_dataset
 from reelflow.recs.model_store import ModelStore
@@ -90,6 +91,7 @@ def test_a_viewer_with_three_plays_gets_rows_that_reflect_them(api: ApiHarness) 
     r = api.client.get(HOME, headers=api.auth(sub="sci-fan"))
     assert r.status_code == 200, r.text
     answer = r.json()
+    Home.model_validate_json(r.content)
     assert (answer["model"], answer["model_version"]) == ("hybrid", str(version))
     assert answer["folded_in"] is True
     rows = _rows(answer)

@@ -21,10 +21,11 @@ watch).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -39,6 +40,8 @@ from reelflow.playback_api.delivery.entitlements import is_offered
 from reelflow.playback_api.delivery.title_cache import TTLCache
 from reelflow.playback_api.delivery.viewing_progress import effective_position
 from reelflow.recs.viewer_recs import LIST_LENGTH, ViewerRecs
+
+log = logging.getLogger(__name__)
 
 RowKind = Literal["continue_watching", "top_picks", "because", "trending", "new", "genre"]
 ROW_LIMIT = 20  # titles per row unless the caller asks for fewer or more
@@ -76,40 +79,97 @@ class EntryCache:
     """Listable titles by (country, id), kept ``ttl_s``; misses are read in one batch.
 
     Unlike ``TTLCache`` this loads many keys at once (a home names a few hundred ids); a
-    title not visible in the country is cached as such (None) for the same time."""
+    title not visible in the country is cached as such (None) for the same time. As in
+    ``TTLCache``, an entry past its TTL is still served for ``stale_s`` while one background
+    read refreshes the expired ids of that request (so the 2 s refresh of a busy catalog is
+    not a burst of requests waiting on the database); older than that, the request waits. A
+    refresh that fails drops the entries it was refreshing (fail closed)."""
 
-    def __init__(self, engine: Engine, ttl_s: float = CACHE_TTL_S, max_entries: int = 50_000):
+    def __init__(
+        self,
+        engine: Engine,
+        ttl_s: float = CACHE_TTL_S,
+        max_entries: int = 50_000,
+        stale_s: float = 0.5,
+    ) -> None:
         self._engine = engine
         self._ttl_s = ttl_s
+        self._stale_s = stale_s
         self._max = max_entries
         self._data: OrderedDict[tuple[str, str], tuple[float, vc.CatalogEntry | None]] = (
             OrderedDict()
         )
+        self._refreshing: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # held so they are not collected
 
     async def get_many(self, country: str, ids: Iterable[str]) -> dict[str, vc.CatalogEntry]:
         now = time.monotonic()
         found: dict[str, vc.CatalogEntry] = {}
         missing: list[str] = []
+        stale: list[str] = []
         for title_id in dict.fromkeys(ids):
             hit = self._data.get((country, title_id))
-            if hit is None or hit[0] <= now:
+            if hit is None or hit[0] + self._stale_s <= now:
                 missing.append(title_id)
-            elif hit[1] is not None:
+                continue
+            if hit[0] <= now and (country, title_id) not in self._refreshing:
+                stale.append(title_id)
+            if hit[1] is not None:
                 found[title_id] = hit[1]
+        if stale:
+            self._refreshing.update((country, t) for t in stale)
+            task = asyncio.ensure_future(self._refresh(country, stale))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         if missing:
-            loaded = await asyncio.to_thread(
-                vc.visible_by_ids, self._engine, missing, country=country, now=utcnow()
-            )
-            expires = time.monotonic() + self._ttl_s
-            for title_id in missing:
-                entry = loaded.get(title_id)
-                self._data[(country, title_id)] = (expires, entry)
-                self._data.move_to_end((country, title_id))
-                if entry is not None:
-                    found[title_id] = entry
-            while len(self._data) > self._max:
-                self._data.popitem(last=False)
+            found.update(await self._load(country, missing))
         return found
+
+    async def _refresh(self, country: str, ids: list[str]) -> None:
+        try:
+            await self._load(country, ids)
+        except Exception:
+            for title_id in ids:
+                self._data.pop((country, title_id), None)
+            log.warning("home: catalog entries not refreshed", exc_info=True)
+        finally:
+            self._refreshing.difference_update((country, t) for t in ids)
+
+    async def _load(self, country: str, ids: list[str]) -> dict[str, vc.CatalogEntry]:
+        loaded = await asyncio.to_thread(
+            vc.visible_by_ids, self._engine, ids, country=country, now=utcnow()
+        )
+        expires = time.monotonic() + self._ttl_s
+        for title_id in ids:
+            self._data[(country, title_id)] = (expires, loaded.get(title_id))
+            self._data.move_to_end((country, title_id))
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+        return loaded
+
+
+class RenderCache:
+    """Answer fragments (a title's JSON, a shared row's) by key, each valid only for a source
+    equal to the one it was made from (the catalog entry, the row's entries): a title the
+    catalog changed is a miss, so a fragment never shows more than the entry caches above
+    hold. Least recently used out past ``max_entries``."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._max = max_entries
+        self._data: OrderedDict[tuple[Hashable, ...], tuple[object, bytes]] = OrderedDict()
+
+    def get(self, key: tuple[Hashable, ...], source: object) -> bytes | None:
+        hit = self._data.get(key)
+        if hit is None or (hit[0] is not source and hit[0] != source):
+            return None
+        self._data.move_to_end(key)
+        return hit[1]
+
+    def put(self, key: tuple[Hashable, ...], source: object, data: bytes) -> None:
+        self._data[key] = (source, data)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
 
 
 class HomeCatalog:
@@ -118,6 +178,7 @@ class HomeCatalog:
     def __init__(self, engine: Engine, ttl_s: float = CACHE_TTL_S) -> None:
         self.engine = engine
         self.entries = EntryCache(engine, ttl_s)
+        self.rendered = RenderCache()
         self._pools: TTLCache[tuple[str, str | None], tuple[vc.CatalogEntry, ...]] = TTLCache(
             ttl_s, max_entries=4096
         )
@@ -241,9 +302,7 @@ async def home_rows(
         trending = _pick(recs.trending, entries, offered, limit)
         rows.append(HomeRow("trending", "trending", f"Trending in {viewer.country}", trending))
     newest = await catalog.pool(viewer.country, None)
-    rows.append(
-        HomeRow("new", "new", "New", _pick((e.id for e in newest), _by_id(newest), offered, limit))
-    )
+    rows.append(HomeRow("new", "new", "New", _pick_pool(newest, offered, limit)))
     rows = [row for row in rows if row.entries]
     # A genre the viewer likes may have nothing they can play here: the next one takes its
     # place, up to twice as many tries as rows asked for.
@@ -252,11 +311,20 @@ async def home_rows(
         if shown == genre_rows:
             break
         pool = await catalog.pool(viewer.country, genre)
-        if items := _pick((e.id for e in pool), _by_id(pool), offered, limit):
+        if items := _pick_pool(pool, offered, limit):
             rows.append(HomeRow(f"genre-{slug(genre)}", "genre", _heading(genre), items))
             shown += 1
     return rows
 
 
-def _by_id(entries: Sequence[vc.CatalogEntry]) -> dict[str, vc.CatalogEntry]:
-    return {e.id: e for e in entries}
+def _pick_pool(
+    pool: Sequence[vc.CatalogEntry], offered: Callable[[vc.CatalogEntry], bool], limit: int
+) -> tuple[vc.CatalogEntry, ...]:
+    """The first ``limit`` entries of a pool (distinct already) the viewer may play now."""
+    out: list[vc.CatalogEntry] = []
+    for entry in pool:
+        if offered(entry):
+            out.append(entry)
+            if len(out) == limit:
+                break
+    return tuple(out)

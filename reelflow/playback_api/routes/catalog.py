@@ -135,12 +135,29 @@ class ContinueWatching(BaseModel):
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _artwork_links(
-    ctx: ApiContext, title_id: str, artwork: dict[str, list[str]], country: str, viewer: str = ""
-) -> ArtworkLinks:
-    expires = (int(time.time()) // _ARTWORK_LINK_BUCKET_S + 2) * _ARTWORK_LINK_BUCKET_S
+def _link_value(
+    ctx: ApiContext, title_id: str, artwork: dict[str, list[str]], country: str, viewer: str
+) -> dict[str, Any]:
+    """What an artwork link signs: title, country, expiry and the viewer's candidate."""
     choice = artwork_choice.link_choice(ctx.artwork_chooser, viewer, title_id, artwork)
-    value = {"t": title_id, "c": country, "e": expires, **choice}  # the viewer's candidate
+    return {"t": title_id, "c": country, "e": link_expiry(), **choice}  # the viewer's candidate
+
+
+def link_expiry() -> int:
+    """When artwork links signed now expire: the hour after next."""
+    return (int(time.time()) // _ARTWORK_LINK_BUCKET_S + 2) * _ARTWORK_LINK_BUCKET_S
+
+
+def _artwork_links(
+    ctx: ApiContext,
+    title_id: str,
+    artwork: dict[str, list[str]],
+    country: str,
+    viewer: str = "",
+    value: dict[str, Any] | None = None,
+) -> ArtworkLinks:
+    if value is None:
+        value = _link_value(ctx, title_id, artwork, country, viewer)
     link = sign_value(ctx.signing_secret, _ARTWORK_LINK_CONTEXT, value)
     base = f"{ctx.public_base}/v1/titles/{quote(title_id, safe='')}/artwork"
     links = {
@@ -179,12 +196,29 @@ def title_summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> Ti
     )
 
 
+def summary_json(
+    ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer, cache: home_rows.RenderCache
+) -> bytes:
+    """``title_summary`` as JSON, kept in ``cache`` while its links stay the same: they
+    depend on the title, the country, the link's expiry (the hour) and the viewer's artwork
+    candidate only, so a home of a few hundred titles signs each once an hour, not per view."""
+    value = _link_value(ctx, entry.id, entry.artwork, viewer.country, viewer.sub)
+    key = (entry.id, viewer.country, value["e"], value.get("a", 0))
+    if (data := cache.get(key, entry)) is not None:
+        return data
+    fields = _title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub, value)
+    data = TitleSummary(**fields, published_at=entry.published_at).model_dump_json().encode()
+    cache.put(key, entry, data)
+    return data
+
+
 def _title_fields(
     ctx: ApiContext,
     item: vc.CatalogEntry | TitleView,
     artwork: dict[str, list[str]],
     country: str,
     viewer: str = "",  # whose artwork candidate the links name
+    link_value: dict[str, Any] | None = None,  # the links' signed value, when computed already
 ) -> dict[str, Any]:
     """The ``_TitleFields`` of a listed entry or a cached title view."""
     return {
@@ -194,7 +228,7 @@ def _title_fields(
         "genres": list(item.genres),
         "rating": item.rating,
         "duration_s": item.duration_s,
-        "artwork": _artwork_links(ctx, item.id, artwork, country, viewer),
+        "artwork": _artwork_links(ctx, item.id, artwork, country, viewer, link_value),
     }
 
 

@@ -8,6 +8,7 @@ artwork links included); the Continue watching row's carry the resume position.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from reelflow.catalog.models import utcnow
+from reelflow.domain.artwork import candidate_count
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.delivery import home_rows
 from reelflow.playback_api.delivery.recs_variant import viewer_recs
@@ -25,7 +27,8 @@ from reelflow.playback_api.routes.catalog import (
     ContinueWatchingItem,
     TitleSummary,
     continue_items,
-    title_summary,
+    link_expiry,
+    summary_json,
 )
 
 router = APIRouter(prefix=API_V1, tags=["catalog"])
@@ -86,25 +89,53 @@ async def home(
     rows = await home_rows.home_rows(
         ctx.home, viewer, recs, now=utcnow(), limit=limit, genre_rows=genre_rows
     )
-    answer = Home(
-        rows=[_row(ctx, viewer, row) for row in rows],
-        model=chosen.model,
-        model_version=(recs.model_version or None) if recs is not None else None,
-        folded_in=recs.folded_in if recs is not None else False,
-        experiment=(
-            HomeExperiment(key=chosen.experiment, variant=chosen.variant)
-            if chosen.experiment is not None and chosen.variant is not None
-            else None
-        ),
+    experiment = (
+        {"key": chosen.experiment, "variant": chosen.variant}
+        if chosen.experiment is not None and chosen.variant is not None
+        else None
     )
-    # Serialised once here: returning the model would have FastAPI validate it again.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    meta = json.dumps(
+        {
+            "model": chosen.model,
+            "model_version": (recs.model_version or None) if recs is not None else None,
+            "folded_in": recs.folded_in if recs is not None else False,
+            "experiment": experiment,
+        },
+        separators=(",", ":"),
+    ).encode()
+    body = b'{"rows":[' + b",".join(_row(ctx, viewer, row) for row in rows) + b"]," + meta[1:]
+    return Response(body, media_type="application/json")
 
 
-def _row(ctx: ApiContext, viewer: Viewer, row: home_rows.HomeRow) -> HomeRow:
-    items: list[ContinueWatchingItem] | list[TitleSummary]
+# Rows the same for every viewer of a country and plan (their titles and order): kept whole.
+_SHARED_KINDS = frozenset({"new", "genre", "trending"})
+
+
+def _row(ctx: ApiContext, viewer: Viewer, row: home_rows.HomeRow) -> bytes:
+    """One row as ``HomeRow`` JSON, put together from cached fragments: building and signing
+    a few hundred summaries per request was most of the home's time (bench/home.py). A
+    shared row is kept whole under its exact titles (so it is as fresh as they are) while no
+    title in it has artwork candidates to choose per viewer; tests/playback_api/
+    test_home.py checks the answer against ``Home``."""
+    cache = ctx.home.rendered
+    key = None
+    if row.kind in _SHARED_KINDS:
+        key = (
+            "row",
+            row.id,
+            row.title,
+            viewer.country,
+            link_expiry(),
+            *(e.id for e in row.entries),
+        )
+        if (data := cache.get(key, row.entries)) is not None:
+            return data
     if row.kind == "continue_watching":
-        items = continue_items(ctx, viewer, row)
+        items = [i.model_dump_json().encode() for i in continue_items(ctx, viewer, row)]
     else:
-        items = [title_summary(ctx, entry, viewer) for entry in row.entries]
-    return HomeRow(id=row.id, kind=row.kind, title=row.title, items=items)
+        items = [summary_json(ctx, entry, viewer, cache) for entry in row.entries]
+    head = json.dumps({"id": row.id, "kind": row.kind, "title": row.title}, separators=(",", ":"))
+    data = head[:-1].encode() + b',"items":[' + b",".join(items) + b"]}"
+    if key is not None and all(candidate_count(e.artwork, "poster") <= 1 for e in row.entries):
+        cache.put(key, row.entries, data)
+    return data
