@@ -49,8 +49,9 @@ def _models() -> ModelStore:
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
 ) -> None:
-    """Every trained version, oldest first: nDCG@10 on its holdout, the serving model's on
-    the same holdout, sizes; the serving one marked."""
+    """Every trained version, oldest first: nDCG@10 on its holdout; it and the model serving
+    then on the same plays (those newer than that model's training); sizes; the serving one
+    marked."""
     store = _models()
     versions = store.versions()
     pointer = store.pointer()
@@ -67,15 +68,22 @@ def models(
     if not versions:
         typer.echo("no trained model yet: the training schedule makes one (reelflow recs train)")
         return
-    table = Table("version", "serving", "nDCG@10", "vs serving", "viewers", "titles", "plays")
+    table = Table(
+        "version", "serving", "nDCG@10", "vs serving, same plays", "viewers", "titles", "plays"
+    )
     for v in versions:
         m = v.metrics
         compared = m.get("serving_ndcg_at_10")
+        versus = (
+            f"{m.get('compared_ndcg_at_10', 0):.4f} vs {compared:.4f} (v{m.get('compared_with')})"
+            if compared is not None
+            else ""
+        )
         table.add_row(
             f"v{v.version}",
             "*" if v.serving else "",
             f"{m.get('ndcg_at_10', 0):.4f}",
-            "" if compared is None else f"{compared:.4f} (v{m.get('compared_with')})",
+            versus,
             str(m.get("viewers", "")),
             str(m.get("items", "")),
             str(m.get("interactions", "")),

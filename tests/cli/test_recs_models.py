@@ -32,6 +32,7 @@ def _cli(
         "REELFLOW_TEMPORAL_ADDRESS": address,
         "REELFLOW_CONTROL_QUEUE": settings.control_queue,
         "PATH": "/usr/bin",
+        "COLUMNS": "160",  # rich wraps the table to the terminal; a pipe has none
     }
     return subprocess.run(
         [REELFLOW, "recs", *args], capture_output=True, text=True, env=env, timeout=120
@@ -53,7 +54,8 @@ def test_models_lists_versions_and_rollback_serves_an_earlier_one(settings: Sett
     assert empty.returncode == 0 and "no trained model yet" in empty.stdout
     models = ModelStore(store_from_settings(settings))
     models.promote(models.save(serving_model(), {"ndcg_at_10": 0.25, "viewers": 60}))
-    models.promote(models.save(serving_model(), {"ndcg_at_10": 0.27, "viewers": 61}))
+    compared = {"compared_ndcg_at_10": 0.31, "serving_ndcg_at_10": 0.3, "compared_with": 1}
+    models.promote(models.save(serving_model(), {"ndcg_at_10": 0.27, "viewers": 61, **compared}))
 
     listed = json.loads(_cli(settings, "models", "--json").stdout)
     assert listed["serving"]["version"] == 2
@@ -64,7 +66,7 @@ def test_models_lists_versions_and_rollback_serves_an_earlier_one(settings: Sett
         (2, True, 0.27),
     ]
     table = _cli(settings, "models")
-    assert "0.2700" in table.stdout and "v2" in table.stdout
+    assert "0.2700" in table.stdout and "0.3100 vs 0.3000 (v1)" in table.stdout
 
     back = _cli(settings, "rollback", "1")
     assert back.returncode == 0 and "serving v1 (was v2)" in back.stdout
