@@ -112,6 +112,16 @@ def test_another_sites_page_gets_no_dev_token_and_no_cors_grant(api: ApiHarness)
         assert "access-control-allow-origin" not in preflight.headers
 
 
+def test_a_cross_site_simple_post_is_refused_before_its_body_is_read(api: ApiHarness) -> None:
+    # text/plain needs no preflight; the refusal names the Origin, not the body.
+    refused = api.client.post(
+        DEV,
+        content=b"not even json",
+        headers={"Origin": "http://evil.example", "Content-Type": "text/plain"},
+    )
+    assert "loopback origin" in _problem(refused)["detail"]
+
+
 def test_a_proxied_request_gets_no_dev_token(api: ApiHarness) -> None:
     # A same-host proxy that rewrites Host to the upstream's still says it forwarded.
     for name, value in (

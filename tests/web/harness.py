@@ -39,10 +39,11 @@ def chromium(
     *,
     viewport: tuple[int, int] = (1280, 800),
     executable: Path = CHROMIUM,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[BrowserContext]:
     """A Chromium context on a fresh profile (``user_data_dir`` must be new or empty);
     ``executable``: a wrapper around /usr/bin/chromium (bench/shaped_link.py runs it in a
-    network namespace)."""
+    network namespace); ``extra_args``: more switches (e.g. ``--host-resolver-rules``)."""
     if not CHROMIUM.exists():
         raise RuntimeError("Chromium missing: apt-get install chromium (./deploy/dev.sh test)")
     with tempfile.TemporaryDirectory(prefix="reelflow-chromium-") as scratch:
@@ -52,7 +53,7 @@ def chromium(
                 str(profile),
                 executable_path=str(executable),
                 headless=False,  # the headless mode comes from --headless=new
-                args=list(CHROMIUM_ARGS),
+                args=[*CHROMIUM_ARGS, *extra_args],
                 viewport={"width": viewport[0], "height": viewport[1]},
             )
             context.add_init_script(MUTED)

@@ -7,7 +7,8 @@ the proxy forwards its public ``Host`` (the edge sends ``$http_host``) and its
 ``X-Forwarded-*`` headers, the rebinding page's ``Host`` is its own name, and another site's
 page sends its ``Origin``. So in embedded mode every request must name a loopback host (or the
 bind address that ``REELFLOW_EMBEDDED_ALLOW_PUBLIC_BIND=1`` opened on purpose), and the dev
-token route also refuses proxied requests and pages from other origins (``dev_caller_problem``).
+routes also refuse proxied requests and pages from other origins (``dev_caller_problem``),
+before anything reads the body (a "simple" cross-site POST needs no preflight).
 Production has none of this: it has no dev auth, and its edge and CDN answer under any name.
 """
 
@@ -87,8 +88,12 @@ def dev_caller_problem(headers: Iterable[tuple[str, str]], extra: str | None) ->
     return None
 
 
+DEV_PREFIX = "/v1/dev/"
+
+
 class EmbeddedHostGuard:
-    """Refuse (403 problem) any request whose ``Host`` is not loopback (or the opened bind)."""
+    """Refuse (403 problem) any request whose ``Host`` is not loopback (or the opened bind),
+    and a dev-route request that came through a proxy or from another origin's page."""
 
     def __init__(self, app: ASGIApp, *, extra: str | None = None) -> None:
         self.app = app
@@ -107,17 +112,23 @@ class EmbeddedHostGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        host = next((v for k, v in scope.get("headers", ()) if k == b"host"), None)
-        if host is not None and self._allowed(host):
+        headers = scope.get("headers", ())
+        host = next((v for k, v in headers if k == b"host"), None)
+        problem: Problem | None = None
+        if host is None or not self._allowed(host):
+            problem = Problem(
+                "forbidden",
+                "embedded mode answers only requests addressed to a loopback host "
+                "(127.0.0.1, [::1] or localhost, any port); this one named another host, as "
+                "through a reverse proxy or a DNS-rebinding page. Behind an edge, run "
+                "REELFLOW_ENV=production",
+            )
+        elif scope.get("path", "").startswith(DEV_PREFIX):
+            decoded = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers)
+            problem = dev_caller_problem(decoded, self.extra)
+        if problem is None:
             await self.app(scope, receive, send)
             return
-        problem = Problem(
-            "forbidden",
-            "embedded mode answers only requests addressed to a loopback host "
-            "(127.0.0.1, [::1] or localhost, any port); this one named another host, as "
-            "through a reverse proxy or a DNS-rebinding page. Behind an edge, run "
-            "REELFLOW_ENV=production",
-        )
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return

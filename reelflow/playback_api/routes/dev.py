@@ -2,9 +2,10 @@
 
 Served only when ``auth_config.dev_auth_enabled``: embedded mode bound to loopback (or the
 explicit public-bind override); everywhere else the path answers 404 and is not documented.
-Only to a caller on this machine (``embedded_guard``: a loopback Host, a loopback Origin if
-any, no proxy's headers), and never an admin token: anyone who can make a browser post here
-could take one, so admin tokens come from ``reelflow dev token --admin`` only.
+Only to a caller on this machine (``http/embedded_guard.py`` refuses the others before this
+route runs: a loopback Host, a loopback Origin if any, no proxy's headers), and never an
+admin token: anyone who can make a browser post here could take one, so admin tokens come
+from ``reelflow dev token --admin`` only.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from reelflow.playback_api.auth.auth import mint_dev_token
 from reelflow.playback_api.auth.auth_config import dev_auth_enabled, dev_token_secret
 from reelflow.playback_api.http.context import ApiContext, get_ctx
-from reelflow.playback_api.http.embedded_guard import dev_caller_problem, extra_host
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
 
@@ -47,15 +47,10 @@ class DevToken(BaseModel):
 
 
 @router.post("/dev/token", response_model=DevToken)
-async def dev_token(
-    body: DevTokenRequest, request: Request, ctx: ApiContext = Depends(get_ctx)
-) -> DevToken:
+async def dev_token(body: DevTokenRequest, ctx: ApiContext = Depends(get_ctx)) -> DevToken:
     """A viewer token for any dev account and plan (embedded mode on loopback only)."""
     if not dev_auth_enabled(ctx.settings):
         raise Problem("not_found", "dev tokens exist only in embedded mode bound to loopback")
-    refused = dev_caller_problem(request.headers.items(), extra_host(ctx.settings))
-    if refused is not None:
-        raise refused
     if body.admin:
         raise Problem(
             "forbidden",
