@@ -174,16 +174,16 @@ def running(opts: argparse.Namespace) -> Iterator[Run]:
                       base / "api.log", tokens)  # fmt: skip
 
 
-def warm(run: Run, limit: int) -> dict[str, Any]:
-    """Every account's first home, one at a time (discarded); the last answer's shape."""
+def warm(run: Run, target: str) -> tuple[dict[str, Any], int]:
+    """Every account's first home, one at a time (discarded); the last answer and its size."""
     answer: dict[str, Any] = {}
+    size = 0
     with httpx.Client(base_url=run.api, timeout=30) as client:
         for token in run.tokens:
-            r = client.get("/v1/me/home", params={"limit": limit},
-                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            r = client.get(target, headers={"Authorization": f"Bearer {token}"})
             r.raise_for_status()
-            answer = r.json()
-    return answer
+            answer, size = r.json(), len(r.content)
+    return answer, size
 
 
 def wrk_home(path: Path, target: str, tokens: list[str]) -> Path:
@@ -249,13 +249,14 @@ def main() -> None:
     parser.add_argument("--titles", type=int, default=400)
     parser.add_argument("--viewers", type=int, default=2_000)
     parser.add_argument("--limit", type=int, default=20, help="titles per row")
+    parser.add_argument("--genre-rows", type=int, default=6)
     opts = parser.parse_args()
-    target = f"/v1/me/home?limit={opts.limit}"
+    target = f"/v1/me/home?limit={opts.limit}&genre_rows={opts.genre_rows}"
     with running(opts) as run:
-        shape = warm(run, opts.limit)
+        shape, size = warm(run, target)
         items = sum(len(row["items"]) for row in shape["rows"])
-        print(f"  a home: {len(shape['rows'])} rows, {items} titles, model "
-              f"{shape['model']} v{shape['model_version']}", flush=True)  # fmt: skip
+        print(f"  {target}: {len(shape['rows'])} rows, {items} titles, {size / 1024:.0f} KiB, "
+              f"model {shape['model']} v{shape['model_version']}", flush=True)  # fmt: skip
         saturation(opts, run, target)
         fixed_rate(opts, run, target)
 

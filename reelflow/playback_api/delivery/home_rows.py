@@ -271,18 +271,20 @@ async def home_rows(
     catalog: HomeCatalog,
     viewer: Viewer,
     recs: ViewerRecs | None,
+    watching: HomeRow,
     *,
     now: datetime,
     limit: int,
     genre_rows: int,
 ) -> list[HomeRow]:
     """The viewer's rows, in order, each filtered for what they may play now; empty rows
-    are left out. ``recs`` None (no recommender): the rows that need none."""
+    are left out. ``watching``: their ``continue_watching`` row (read beside the
+    recommender's lists); ``recs`` None (the recommender failed): the rows that need none."""
 
     def offered(entry: vc.CatalogEntry) -> bool:
         return is_offered(entry.availability, viewer.country, viewer.plan, now)
 
-    rows = [await continue_watching(catalog, viewer, now, limit)]
+    rows = [watching]
     if recs is not None:
         entries = await catalog.entries.get_many(viewer.country, _personal_ids(recs))
         rows.append(

@@ -8,6 +8,7 @@ artwork links included); the Continue watching row's carry the resume position.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Literal
 
@@ -85,9 +86,14 @@ async def home(
 ) -> Response:
     """The caller's home rows, each holding only titles they may play now."""
     lost = request.app.state.metrics.events_lost
-    chosen, recs = await viewer_recs(ctx, viewer, request.headers.get("user-agent", ""), lost)
+    now = utcnow()
+    # The two reads that wait on Redis and the catalog run side by side.
+    (chosen, recs), watching = await asyncio.gather(
+        viewer_recs(ctx, viewer, request.headers.get("user-agent", ""), lost),
+        home_rows.continue_watching(ctx.home, viewer, now, limit),
+    )
     rows = await home_rows.home_rows(
-        ctx.home, viewer, recs, now=utcnow(), limit=limit, genre_rows=genre_rows
+        ctx.home, viewer, recs, watching, now=now, limit=limit, genre_rows=genre_rows
     )
     experiment = (
         {"key": chosen.experiment, "variant": chosen.variant}
