@@ -208,10 +208,13 @@ def erase(account: Annotated[str, typer.Argument(help="the account (the token's 
     from sqlalchemy.exc import SQLAlchemyError
 
     from reelflow.events.service import ErasureFailed
+    from reelflow.recs.rows_cache import ROWS_PREFIX as RECS_ROWS_PREFIX
 
     account = _account(account)
     try:
-        row = _events().erase(account, actor="cli", catalog=_catalog())
+        row = _events().erase(
+            account, actor="cli", catalog=_catalog(), derived_prefixes=(RECS_ROWS_PREFIX,)
+        )
     except ErasureFailed as failed:
         err.print(f"[red]{escape(str(failed))}[/]; run it again")
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -92,7 +93,13 @@ class Events:
         return queries.watch_history(self.files, self.viewer(account))
 
     def erase(
-        self, account: str, *, actor: str, catalog: Engine, wait_s: float = ERASURE_WAIT_S
+        self,
+        account: str,
+        *,
+        actor: str,
+        catalog: Engine,
+        wait_s: float = ERASURE_WAIT_S,
+        derived_prefixes: Sequence[str] = (),
     ) -> ErasureAudit:
         """Remove the account's events from the stream first, then from the files, recorded
         in the catalog's erasure audit log: a ``started`` row before anything is removed
@@ -100,7 +107,11 @@ class Events:
         the reason and what was removed by then (``ErasureFailed`` carries that row).
 
         One erasure at a time across every process (a Redis lock): two rewriting the same
-        file at once would each write back the rows the other removed."""
+        file at once would each write back the rows the other removed.
+
+        ``derived_prefixes``: Redis keys of data made from the viewer's events (the
+        recommender's precomputed lists, ``recs:rows:``), named by prefix + pseudonym by the
+        layers that own them, deleted first."""
         audit = viewer_privacy.start_erasure(catalog, account, actor)
         assert audit.id is not None
         counts: dict[str, int] = {}
@@ -109,7 +120,10 @@ class Events:
             if not lock.acquire():
                 raise ErasureBusy("another erasure is running; run this one again after it")
             try:
-                self._erase_viewer(self.viewer(account), counts)
+                viewer = self.viewer(account)
+                if derived_prefixes:
+                    self.log.client.delete(*(prefix + viewer for prefix in derived_prefixes))
+                self._erase_viewer(viewer, counts)
             finally:
                 # A lock that lapsed (an erasure past ERASURE_LOCK_S) or a Redis gone by now
                 # changes nothing done; the lock lapses by itself.

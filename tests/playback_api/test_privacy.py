@@ -17,6 +17,7 @@ from reelflow.events.privacy import ANONYMOUS
 from reelflow.events.schema import StoredEvent
 from reelflow.events.service import Events
 from reelflow.events.writer import EventWriter
+from reelflow.recs.rows_cache import rows_key
 from tests.playback_api.conftest import ApiHarness, OpenApi
 from tests.playback_api.test_qoe import _add_title, _live_session
 
@@ -144,6 +145,10 @@ def test_the_admin_erasure_removes_stream_and_files_and_is_audited(api: ApiHarne
     events = Events.from_settings(api.settings)
     jane = events.viewer("jane")
     assert len(events.export("jane")) == 2 and any(e.viewer == jane for e in _logged(api))
+    # the recommender's precomputed lists are made from her events: they go too
+    cache = redis.Redis.from_url(api.settings.redis_url)
+    cache.hset(rows_key(jane), "version", "1")
+    cache.hset(rows_key(events.viewer("kurt")), "version", "1")
 
     admin = api.auth(sub="ops-ann", admin=True)
     r = api.client.post("/v1/admin/accounts/jane/erasure", headers=admin)
@@ -155,6 +160,8 @@ def test_the_admin_erasure_removes_stream_and_files_and_is_audited(api: ApiHarne
     assert [e.viewer for e in _logged(api)] == []  # the stream held hers only
     assert events.export("jane") == []
     assert [e["query"] for e in events.export("kurt")] == ["two"]
+    assert not cache.exists(rows_key(jane)) and cache.exists(rows_key(events.viewer("kurt")))
+    cache.close()
 
     listed = api.client.get("/v1/admin/erasures", headers=admin)
     assert listed.status_code == 200

@@ -26,6 +26,7 @@ from reelflow.playback_api.delivery.viewer_privacy import consent_of, set_consen
 from reelflow.playback_api.http.context import ApiContext, current_admin, current_viewer, get_ctx
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
+from reelflow.recs.rows_cache import ROWS_PREFIX as RECS_ROWS_PREFIX
 
 router = APIRouter(prefix=API_V1, tags=["privacy"])
 
@@ -101,7 +102,9 @@ async def put_privacy(
 def _erase(settings: Settings, engine: Engine, account: str, actor: str) -> ErasureAudit:
     events = Events.from_settings(settings)
     try:
-        return events.erase(account, actor=actor, catalog=engine)
+        return events.erase(
+            account, actor=actor, catalog=engine, derived_prefixes=(RECS_ROWS_PREFIX,)
+        )
     finally:
         events.log.client.close()
 
