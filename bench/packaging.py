@@ -11,6 +11,7 @@ Runs are interleaved so machine noise hits both sides alike. Prints medians and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import tempfile
@@ -21,7 +22,7 @@ from reelflow.config import get_settings
 from reelflow.domain.content_keys import generate_content_keys
 from reelflow.domain.track_classes import TrackClass
 from reelflow.packaging.packager import package, packager_args
-from reelflow.packaging.packager_run import write_key_flagfile
+from reelflow.packaging.packager_run import key_flags
 from reelflow.packaging.streams import AudioTrack, SubtitleTrack, VideoRendition, plan_streams
 
 RUNGS = ((426, 240, "300k"), (640, 360, "600k"), (854, 480, "1000k"), (1280, 720, "2000k"))
@@ -57,16 +58,16 @@ def main() -> None:
     settings = get_settings()
     packager, ffmpeg = settings.binary("packager"), settings.binary("ffmpeg")
     keys = generate_content_keys([TrackClass.AUDIO, TrackClass.SD, TrackClass.HD])
-    with tempfile.TemporaryDirectory(prefix="bench-pkg-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pkg-")))
         videos, audios = make_media(root, ffmpeg, opts.seconds)
         vtt = root / "en.vtt"
         vtt.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nHello\n")
         subs = [SubtitleTrack(vtt, "en")]
         # The bare side gets the identical argument list the wrapper builds.
         streams = plan_streams(videos, audios, subs, encrypted=True)
-        flagfile = write_key_flagfile(keys, root)
-        bare_args = [packager, *packager_args(streams, key_flagfile=flagfile)]
+        flags = stack.enter_context(key_flags(keys))
+        bare_args = [packager, *packager_args(streams, key_flags=flags)]
 
         wrapper_s: list[float] = []
         bare_s: list[float] = []
@@ -77,7 +78,10 @@ def main() -> None:
             for side in ("bare", "wrapper") if i % 2 else ("wrapper", "bare"):
                 t0 = time.perf_counter()
                 if side == "bare":
-                    subprocess.run(bare_args, cwd=out_b, capture_output=True, check=True)
+                    subprocess.run(
+                        bare_args, cwd=out_b, capture_output=True, check=True,
+                        pass_fds=flags.pass_fds,
+                    )  # fmt: skip
                 else:
                     result = package(
                         videos, audios, subs, out_dir=out_w, packager=packager, keys=keys
