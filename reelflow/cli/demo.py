@@ -105,6 +105,7 @@ def print_how_to_play(settings: Settings, title_id: str, version: int) -> None:
         f"{base}/v1/titles/{title_id}/playback\n"
         f"Home rows: {base}/#/ (Top picks and Because you watched follow what you watch; "
         "`reelflow recs models` lists the trained models)\n"
+        "Admin console (experiments, QoE): .venv/bin/reelflow dev token --admin --console-url\n"
         f"Take it down with: reelflow titles takedown {title_id}",
         soft_wrap=True,  # URLs and the curl line must stay copyable in a narrow terminal
     )
