@@ -135,7 +135,7 @@ class ContinueWatching(BaseModel):
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _link_value(
+def link_value(
     ctx: ApiContext, title_id: str, artwork: dict[str, list[str]], country: str, viewer: str
 ) -> dict[str, Any]:
     """What an artwork link signs: title, country, expiry and the viewer's candidate."""
@@ -156,8 +156,7 @@ def _artwork_links(
     viewer: str = "",
     value: dict[str, Any] | None = None,
 ) -> ArtworkLinks:
-    if value is None:
-        value = _link_value(ctx, title_id, artwork, country, viewer)
+    value = value or link_value(ctx, title_id, artwork, country, viewer)
     link = sign_value(ctx.signing_secret, _ARTWORK_LINK_CONTEXT, value)
     base = f"{ctx.public_base}/v1/titles/{quote(title_id, safe='')}/artwork"
     links = {
@@ -191,28 +190,12 @@ def _artwork_country(ctx: ApiContext, title_id: str, link: str | None) -> tuple[
 
 def title_summary(ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer) -> TitleSummary:
     return TitleSummary(
-        **_title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub),
+        **title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub),
         published_at=entry.published_at,
     )
 
 
-def summary_json(
-    ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer, cache: home_rows.RenderCache
-) -> bytes:
-    """``title_summary`` as JSON, kept in ``cache`` while its links stay the same: they
-    depend on the title, the country, the link's expiry (the hour) and the viewer's artwork
-    candidate only, so a home of a few hundred titles signs each once an hour, not per view."""
-    value = _link_value(ctx, entry.id, entry.artwork, viewer.country, viewer.sub)
-    key = (entry.id, viewer.country, value["e"], value.get("a", 0))
-    if (data := cache.get(key, entry)) is not None:
-        return data
-    fields = _title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub, value)
-    data = TitleSummary(**fields, published_at=entry.published_at).model_dump_json().encode()
-    cache.put(key, entry, data)
-    return data
-
-
-def _title_fields(
+def title_fields(
     ctx: ApiContext,
     item: vc.CatalogEntry | TitleView,
     artwork: dict[str, list[str]],
@@ -298,7 +281,7 @@ async def title_detail(
     )
     await artwork_choice.count_click(ctx.artwork_chooser, viewer.sub, view.id, package.artwork)
     return TitleDetail(
-        **_title_fields(ctx, view, package.artwork, viewer.country, viewer.sub),
+        **title_fields(ctx, view, package.artwork, viewer.country, viewer.sub),
         audio_languages=package.languages("audio"),
         subtitle_languages=package.languages("text"),
         availability=AvailabilityWindow(
@@ -371,10 +354,8 @@ async def search(
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> SearchResults:
-    """Full-text search over name, synopsis and genres; the last word matches as a prefix.
-
-    Only titles the caller may play now (their plan included), in the caller's order: exact
-    name matches first, then relevance fused with their affinity (delivery/search_rank.py)."""
+    """Full-text search (name, synopsis, genres; the last word as a prefix) over titles the
+    caller may play now (plan included), in their own order (delivery/search_rank.py)."""
     entries = await asyncio.to_thread(
         vc.search_visible,
         ctx.engine,
@@ -398,8 +379,7 @@ async def continue_watching(
     viewer: Viewer = Depends(current_viewer),
     ctx: ApiContext = Depends(get_ctx),
 ) -> ContinueWatching:
-    """Titles the caller started and has not finished and may still play, most recently
-    watched first (the home's first row, delivery/home_rows.py)."""
+    """Unfinished titles the caller may still play, latest first (the home's first row)."""
     row = await home_rows.continue_watching(ctx.home, viewer, utcnow(), limit)
     return ContinueWatching(items=continue_items(ctx, viewer, row))
 
@@ -409,7 +389,7 @@ def continue_items(
 ) -> list[ContinueWatchingItem]:
     return [
         ContinueWatchingItem(
-            **_title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub),
+            **title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub),
             published_at=entry.published_at,
             resume_position_s=row.resume[entry.id].position_s,
             last_watched_at=row.resume[entry.id].watched_at,

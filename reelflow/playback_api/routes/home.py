@@ -20,6 +20,7 @@ from reelflow.catalog.models import utcnow
 from reelflow.domain.artwork import candidate_count
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.delivery import home_rows
+from reelflow.playback_api.delivery import viewer_catalog as vc
 from reelflow.playback_api.delivery.recs_variant import viewer_recs
 from reelflow.playback_api.http.context import ApiContext, current_viewer, get_ctx
 from reelflow.playback_api.http.problems import PROBLEM_MEDIA_TYPE
@@ -29,7 +30,8 @@ from reelflow.playback_api.routes.catalog import (
     TitleSummary,
     continue_items,
     link_expiry,
-    summary_json,
+    link_value,
+    title_fields,
 )
 
 router = APIRouter(prefix=API_V1, tags=["catalog"])
@@ -144,4 +146,20 @@ def _row(ctx: ApiContext, viewer: Viewer, row: home_rows.HomeRow) -> bytes:
     data = head[:-1].encode() + b',"items":[' + b",".join(items) + b"]}"
     if key is not None and all(candidate_count(e.artwork, "poster") <= 1 for e in row.entries):
         cache.put(key, row.entries, data)
+    return data
+
+
+def summary_json(
+    ctx: ApiContext, entry: vc.CatalogEntry, viewer: Viewer, cache: home_rows.RenderCache
+) -> bytes:
+    """``title_summary`` as JSON, kept in ``cache`` while its links stay the same: they
+    depend on the title, the country, the link's expiry (the hour) and the viewer's artwork
+    candidate only, so a home of a few hundred titles signs each once an hour, not per view."""
+    value = link_value(ctx, entry.id, entry.artwork, viewer.country, viewer.sub)
+    key = (entry.id, viewer.country, value["e"], value.get("a", 0))
+    if (data := cache.get(key, entry)) is not None:
+        return data
+    fields = title_fields(ctx, entry, entry.artwork, viewer.country, viewer.sub, value)
+    data = TitleSummary(**fields, published_at=entry.published_at).model_dump_json().encode()
+    cache.put(key, entry, data)
     return data
