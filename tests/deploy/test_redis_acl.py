@@ -147,7 +147,7 @@ def test_the_dangerous_commands_are_refused(
 ) -> None:
     client = redis.Redis.from_url(_url(*acl_redis))
     # NOPERM from the ACL; MODULE and DEBUG are also off in Redis 7's own defaults
-    with pytest.raises(redis.exceptions.ResponseError, match="no permissions|not allowed"):
+    with pytest.raises(redis.exceptions.ResponseError, match=r"no permissions|not allowed"):
         client.execute_command(*command)
     assert client.ping()  # and the server is still there
 
