@@ -22,7 +22,8 @@ def test_health_and_readiness_name_what_is_down(tmp_path: Path, redis_url: str) 
     port = free_port()
     settings = Settings(home=tmp_path, redis_url=redis_url, temporal_address=f"127.0.0.1:{port}")
     upgrade(settings.resolved_database_url)
-    client = TestClient(create_app(settings))
+    # embedded mode answers loopback hosts only (TestClient says "testserver" by default)
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1:8000")
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 503
