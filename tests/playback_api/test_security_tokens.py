@@ -32,11 +32,17 @@ class Idp:
     def __init__(self) -> None:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.fetches = 0
+        # Cleared: a fetch waits here (a slow IdP) until the test sets it, at most 20 s.
+        self.answering = threading.Event()
+        self.answering.set()
+        self.waiting = threading.Event()
         idp = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 idp.fetches += 1
+                idp.waiting.set()
+                idp.answering.wait(timeout=20)
                 body = json.dumps({"keys": [idp.jwk(kid) for kid in idp.keys]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -147,6 +153,32 @@ def test_random_kids_refetch_the_jwks_at_most_once_per_interval(
     fetched = idp.fetches
     _refused(_get(api, _token(api, key, "kid-unknown-2")))
     assert idp.fetches == fetched  # the second unknown kid in the interval fetched nothing
+
+
+def test_a_slow_idp_fetch_does_not_stall_requests_with_known_tokens(
+    open_api: OpenApi, idp: Idp
+) -> None:
+    idp.add_key("kid-a")
+    api = open_api(auth_jwks_url=idp.url, auth_jwks_refetch_s=1)
+    known = _token(api, idp.keys["kid-a"], "kid-a")
+    assert _get(api, known).status_code == 200  # fetched once; its claims cached
+    time.sleep(1.1)  # past the refetch interval: a new kid fetches again
+    idp.add_key("kid-b")
+    idp.answering.clear()
+    idp.waiting.clear()
+    first: list[int] = []
+    fresh = _token(api, idp.keys["kid-b"], "kid-b")
+    slow = threading.Thread(target=lambda: first.append(_get(api, fresh).status_code))
+    slow.start()
+    try:
+        assert idp.waiting.wait(timeout=20)  # the new kid's fetch is at the IdP, held there
+        # The event loop is free: a viewer whose token is known is answered meanwhile.
+        assert _get(api, known).status_code == 200
+        assert not first and idp.answering.is_set() is False
+    finally:
+        idp.answering.set()
+        slow.join(timeout=30)
+    assert first == [200]
 
 
 def test_an_unreachable_idp_is_503_not_a_pass(open_api: OpenApi, idp: Idp) -> None:

@@ -153,8 +153,12 @@ class RemoteJwks:
                 self._fetch()
             return self._current()
 
-    def holds(self, kid: str) -> bool:
-        return any(k == kid for _, k in self.ring(None).by_kid)
+    def holds_now(self, kid: str) -> bool:
+        """Whether the set held now, if still fresh, has ``kid``. Never fetches and never
+        waits for the lock a fetch holds (two attribute reads, each atomic): this is what the
+        event loop calls."""
+        fresh = self._clock() - self._fetched_at < self._cache_s
+        return fresh and any(k == kid for _, k in self._current().by_kid)
 
     def _current(self) -> _KeyRing:
         return self._ring if self._ring is not None else _KeyRing()
@@ -273,24 +277,35 @@ class TokenVerifier:
         self._lock = threading.Lock()
         self.cache_hits = 0
 
-    def verify(self, token: str) -> Viewer:
+    def cached(self, token: str) -> Viewer | None:
+        """The viewer of a token verified before and still valid, without any I/O; None when
+        it must be verified (``verify``, which may fetch the identity provider's keys: call
+        that off the event loop). Raises for a token too long or expired."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise _invalid("token missing or too long")
         digest = hashlib.sha256(token.encode()).digest()
-        now = self._clock()
         with self._lock:
             cached = self._cache.get(digest)
-            if cached is not None:
-                viewer, remote_kid = cached
-                if viewer.exp + self._config.leeway_s <= now:
-                    del self._cache[digest]
-                    raise Problem("token_expired", "the access token has expired")
-                self._cache.move_to_end(digest)
-        if cached is not None and (
-            remote_kid is None or self._remote is None or self._remote.holds(remote_kid)
-        ):
-            self.cache_hits += 1
+            if cached is None:
+                return None
+            viewer, remote_kid = cached
+            if viewer.exp + self._config.leeway_s <= self._clock():
+                del self._cache[digest]
+                raise Problem("token_expired", "the access token has expired")
+            self._cache.move_to_end(digest)
+        # A key from the JWKS URL must still be in the set held (no fetch here: a stale set
+        # is refreshed by the next verify).
+        remote = self._remote
+        if remote_kid is not None and remote is not None and not remote.holds_now(remote_kid):
+            return None
+        self.cache_hits += 1
+        return viewer
+
+    def verify(self, token: str) -> Viewer:
+        if (viewer := self.cached(token)) is not None:
             return viewer
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._clock()
         viewer, remote_kid = self._verify_uncached(token, now)
         with self._lock:
             self._cache[digest] = (viewer, remote_kid)

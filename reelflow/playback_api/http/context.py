@@ -225,7 +225,12 @@ async def current_viewer(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem("invalid_token", "a bearer token is required")
     ctx = api_context(request)
-    viewer = ctx.verifier.verify(credentials.credentials)
+    token = credentials.credentials
+    # A token seen before is answered from memory; a new one may need the identity
+    # provider's keys fetched (seconds, at worst), which must not stall the event loop.
+    viewer = ctx.verifier.cached(token)
+    if viewer is None:
+        viewer = await asyncio.to_thread(ctx.verifier.verify, token)
     await ctx.revocations.check(viewer)
     request.state.account = viewer.sub
     return viewer
