@@ -216,6 +216,7 @@ def running_api() -> Iterator[Api]:
             )  # fmt: skip
         env = {**os.environ, "REELFLOW_HOME": str(settings.home), "REELFLOW_REDIS_URL": r,
                "REELFLOW_API_PORT": str(port), "REELFLOW_LEASE_TTL_S": "3600",
+               "REELFLOW_PLAYBACK_STARTS_PER_MINUTE": "100000000",
                "REELFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}  # fmt: skip
         log = base / "api.log"
         with log.open("wb") as out:

@@ -242,6 +242,8 @@ def main() -> None:
                 "REELFLOW_API_PORT": str(api_port),
                 # Sustained load from one session would trip the per-session license limit.
                 "REELFLOW_LICENSE_RATE_PER_MINUTE": "100000000",
+                # The bench's one account starts thousands of sessions a second.
+                "REELFLOW_PLAYBACK_STARTS_PER_MINUTE": "100000000",
                 # The measured session sends no heartbeats: keep its lease for the whole run.
                 "REELFLOW_LEASE_TTL_S": "3600",
                 "REELFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",

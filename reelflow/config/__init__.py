@@ -140,6 +140,9 @@ class Settings(BaseSettings, RecsSettings):
     )
     lease_ttl_s: int = Field(default=60, ge=1, description="a stream's lease without heartbeat")
     license_rate_per_minute: int = Field(default=60, ge=1)
+    # Playback starts per account and minute: a real player's restarts, retries and ad
+    # breaks stay far below it; a shared token handed round a crowd does not.
+    playback_starts_per_minute: int = Field(default=60, ge=1)
 
     # Viewer analytics consent for an account that has not chosen (docs/privacy.md): on
     # keeps its behavioural events (opt-out); a deployment whose law or policy asks for

@@ -191,6 +191,27 @@ def test_basic_plan_has_one_stream_and_ending_it_frees_the_slot(api: ApiHarness)
     assert license_for(api, first, [api.published["tt-main"].kid("SD")], headers).status_code == 410
 
 
+def test_playback_starts_are_rate_limited_per_account(open_api: OpenApi) -> None:
+    # A shared token handed round a crowd starts far more often than one viewer restarts.
+    api = open_api(playback_starts_per_minute=3)
+    api.publish("tt-main")
+    headers = api.auth(plan="premium", sub="shared")
+    started = 0
+    for n in range(8):  # 3 per minute window; a window may turn once during the loop
+        answer = api.start_playback("tt-main", headers, device_id=f"d{n}")
+        if answer.status_code != 201:
+            break
+        started += 1
+        api.client.delete(f"/v1/sessions/{answer.json()['session_id']}", headers=headers)
+    refused = answer
+    assert 3 <= started <= 6, started
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["type"].endswith("/rate_limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    other = api.start_playback("tt-main", api.auth(plan="premium", sub="someone-else"))
+    assert other.status_code == 201  # per account: nobody else is held back
+
+
 def test_a_vanished_player_loses_its_lease_by_itself(short_lease: ApiHarness) -> None:
     api = short_lease
     api.publish("tt-main")

@@ -200,21 +200,36 @@ _bearer = HTTPBearer(
 async def viewer_of(request: Request) -> Viewer:
     """The authenticated viewer from the Authorization header, or a 401 problem (for the hot
     routes that read their inputs by hand; others use ``current_viewer``)."""
-    viewer = viewer_without_revocation_check(request)
-    await api_context(request).revocations.check(viewer)  # after the claims cache: immediate
+    ctx = api_context(request)
+    viewer = await verified(ctx, _bearer_token(request))
+    await ctx.revocations.check(viewer)  # after the claims cache: immediate
     request.state.account = viewer.sub
     return viewer
 
 
-def viewer_without_revocation_check(request: Request) -> Viewer:
+def _bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem("invalid_token", "a bearer token is required")
+    return token.strip()
+
+
+async def verified(ctx: ApiContext, token: str) -> Viewer:
+    """The token's viewer: from memory when verified before; otherwise verified in a worker
+    thread, since that may fetch the identity provider's keys (seconds, at worst), which
+    must not stall the event loop."""
+    viewer = ctx.verifier.cached(token)
+    if viewer is None:
+        viewer = await asyncio.to_thread(ctx.verifier.verify, token)
+    return viewer
+
+
+async def viewer_without_revocation_check(request: Request) -> Viewer:
     """The token's viewer, its revocation NOT checked yet: only for a route that runs that
     check inside its own Redis script before any other work (POST /v1/events, which saves a
     round trip so), and sets ``request.state.account`` after it. Anywhere else, a revoked
     token would pass."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem("invalid_token", "a bearer token is required")
-    return api_context(request).verifier.verify(token.strip())
+    return await verified(api_context(request), _bearer_token(request))
 
 
 async def current_viewer(
@@ -225,12 +240,7 @@ async def current_viewer(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem("invalid_token", "a bearer token is required")
     ctx = api_context(request)
-    token = credentials.credentials
-    # A token seen before is answered from memory; a new one may need the identity
-    # provider's keys fetched (seconds, at worst), which must not stall the event loop.
-    viewer = ctx.verifier.cached(token)
-    if viewer is None:
-        viewer = await asyncio.to_thread(ctx.verifier.verify, token)
+    viewer = await verified(ctx, credentials.credentials)
     await ctx.revocations.check(viewer)
     request.state.account = viewer.sub
     return viewer

@@ -125,7 +125,7 @@ async def post_events(request: Request) -> JSONResponse:
     """Append a batch of viewer events (202); bad events are named, good ones kept."""
     # Fast path (http/fast_params.py): the Request only, the body validated by hand. The
     # token's revocation is checked by the append script (its gate), before anything else.
-    viewer = viewer_without_revocation_check(request)
+    viewer = await viewer_without_revocation_check(request)
     # For the access log, a 429 included (a revoked token's 401 names its account too).
     request.state.account = viewer.sub
     ctx = api_context(request)

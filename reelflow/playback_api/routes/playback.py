@@ -161,6 +161,9 @@ async def start_playback(request: Request) -> Response:
     title_id = fp.path_param(request, "title_id", TITLE_ID_RE)
     body = await fp.json_body(request, PlaybackRequest)
     ctx = api_context(request)
+    await ctx.sessions.hit_rate_limit(
+        f"starts:{viewer.sub}", ctx.settings.playback_starts_per_minute
+    )
     view, entitlement = await _entitled_view(ctx, title_id, viewer)
     package = view.package
     assert package is not None  # _entitled_view refuses a title without one
