@@ -43,6 +43,7 @@ def live_api(redis_url: str, media_set: MediaSet, packager_path: str) -> Iterato
         temporal_address=f"127.0.0.1:{free_port()}",
         api_port=port,
         license_rate_per_minute=100_000,
+        playback_starts_per_minute=100_000,  # the fuzzer starts hundreds from one account
     )
     upgrade(config.resolved_database_url)
     app = create_app(config)
