@@ -97,6 +97,16 @@ _API = (
 )
 
 
+# The admin API is for operators, not the public: the edge answers its paths itself (404,
+# nothing reaches a replica) unless rendered with --public-admin behind the operator's own
+# access control. Operators reach a replica directly, as the topology does.
+_ADMIN_OFF = """
+        location /v1/admin/ {
+            return 404;
+        }
+"""
+
+
 class RenderError(ValueError):
     """A placeholder value would produce an unsafe or broken nginx config."""
 
@@ -116,6 +126,7 @@ def render(
     runtime_dir: str | Path,
     template: str | None = None,
     upstreams: Sequence[str] = (),
+    public_admin: bool = False,
 ) -> str:
     listen_text = str(listen)
     if not LISTEN_RE.match(listen_text):
@@ -142,7 +153,7 @@ def render(
         servers = "".join(f"        server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams)
         values["upstream"] = _UPSTREAM.format(servers=servers, runtime_dir=runtime)
         values["origin"] = _CACHED_ORIGIN.format(valid=CACHE_VALID)
-        values["api"] = _API.format(runtime_dir=runtime)
+        values["api"] = _API.format(runtime_dir=runtime) + ("" if public_admin else _ADMIN_OFF)
         values["root"] = "(none: upstream mode)"  # only the header comment names it
     text = TEMPLATE.read_text() if template is None else template
     for key, value in values.items():
@@ -184,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime-dir", required=True)
     parser.add_argument("--secret-file", required=True, help="file holding the link secret")
     parser.add_argument("--output", help="write here instead of stdout")
+    parser.add_argument(
+        "--public-admin",
+        action="store_true",
+        help="proxy /v1/admin/ too (only behind your own access control)",
+    )
     args = parser.parse_args(argv)
     secret = Path(args.secret_file).read_text().strip()
     try:
@@ -193,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             secret=secret,
             runtime_dir=args.runtime_dir,
             upstreams=args.upstream or (),
+            public_admin=args.public_admin,
         )
     except RenderError as exc:
         print(f"render.py: {exc}", file=sys.stderr)

@@ -50,7 +50,7 @@ def token_cmd(
 
     Admin tokens come only from here (the API's dev-token endpoint refuses them): whoever can
     run this can read the dev secret anyway."""
-    from reelflow.playback_api.auth.auth import PLANS, Plan, mint_dev_token
+    from reelflow.playback_api.auth.auth import ADMIN_MAX_LIFETIME_S, PLANS, Plan, mint_dev_token
     from reelflow.playback_api.auth.auth_config import dev_token_secret, verifier_config
 
     settings = get_settings()
@@ -71,6 +71,8 @@ def token_cmd(
         raise _fail(f"--ttl must be between {MIN_TTL_S} and {MAX_TTL_S} seconds, not {ttl}")
     if console_url and not admin:
         raise _fail("--console-url signs in the admin console: add --admin")
+    if admin and ttl > ADMIN_MAX_LIFETIME_S:
+        raise _fail(f"an admin token may live at most {ADMIN_MAX_LIFETIME_S} s, not {ttl}")
     try:
         signing_secret = settings.secrets().signing_secret
         algorithms = verifier_config(settings, signing_secret).algorithms
@@ -90,6 +92,7 @@ def token_cmd(
         audience=settings.auth_audience,
         admin=admin,
         ttl_s=ttl,
+        admin_audience=settings.auth_admin_audience,
     )
     # typer.echo, not rich: rich wraps long lines at the terminal width, breaking the token.
     typer.echo(

@@ -131,6 +131,9 @@ class Settings(BaseSettings, RecsSettings):
     auth_jwks_refetch_s: int = Field(default=60, ge=1)
     # Longest viewer-token lifetime accepted (exp - now); revocation records live this long.
     auth_max_token_lifetime_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # The audience an admin token must be issued for (and it lives at most an hour), so a
+    # viewer token can never carry the admin API.
+    auth_admin_audience: str = Field(default="reelflow-admin", min_length=1)
 
     # Playback sessions
     # Tokens and media links live minutes and are renewed by heartbeats while the lease is

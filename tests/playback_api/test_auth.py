@@ -32,6 +32,7 @@ from reelflow.playback_api.http.problems import Problem, install_problem_handler
 
 ISS = "https://id.example.test/"
 AUD = "reelflow-playback"
+ADMIN_AUD = "reelflow-admin"
 DEV_SECRET = "dev-secret-" + "x" * 32
 
 
@@ -104,12 +105,30 @@ def forge_hs256(secret: bytes, payload: dict[str, Any]) -> str:
 
 
 def test_valid_rs256_token_gives_viewer(rs_verifier: TokenVerifier, rsa_key: Any) -> None:
-    viewer = rs_verifier.verify(rs_token(rsa_key, device="tv-1", admin=True))
+    viewer = rs_verifier.verify(rs_token(rsa_key, device="tv-1", admin=True, aud=ADMIN_AUD))
     assert viewer.sub == "acct-1"
     assert viewer.plan == "premium"
     assert viewer.country == "US"
     assert viewer.device == "tv-1"
     assert viewer.admin is True
+
+
+def test_an_admin_token_has_its_own_audience_and_lives_an_hour_at_most(
+    rs_verifier: TokenVerifier, rsa_key: Any
+) -> None:
+    # The admin claim in a viewer token (a player holds those for days) is refused.
+    assert problem_slug(rs_verifier, rs_token(rsa_key, admin=True)) == "invalid_token"
+    now = int(time.time())
+    long_admin = rs_token(rsa_key, admin=True, aud=ADMIN_AUD, exp=now + 2 * 3600)
+    assert problem_slug(rs_verifier, long_admin) == "invalid_token"
+    # A token for the admin audience alone must be an admin's.
+    assert problem_slug(rs_verifier, rs_token(rsa_key, aud=ADMIN_AUD)) == "invalid_token"
+    # Both audiences: a viewer token that is also an admin's, an hour long.
+    both = rs_verifier.verify(rs_token(rsa_key, sub="both", admin=True, aud=[AUD, ADMIN_AUD]))
+    assert both.admin is True
+    with pytest.raises(ValueError, match="at most 3600 s"):
+        mint_dev_token(DEV_SECRET, sub="x", plan="basic", country="DE", issuer=ISS,
+                       audience=AUD, admin=True, ttl_s=7200)  # fmt: skip
 
 
 def test_admin_claim_must_be_literal_true(rs_verifier: TokenVerifier, rsa_key: Any) -> None:
@@ -318,7 +337,7 @@ def test_fastapi_dependencies(rs_verifier: TokenVerifier, rsa_key: Any, redis_ur
     # One event loop for every request: the asyncio Redis client belongs to it.
     with TestClient(app) as client:
         user = rs_token(rsa_key)
-        boss = rs_token(rsa_key, sub="boss", admin=True)
+        boss = rs_token(rsa_key, sub="boss", admin=True, aud=ADMIN_AUD)
         assert client.get("/me", headers={"Authorization": f"Bearer {user}"}).json() == {
             "sub": "acct-1",
             "country": "US",

@@ -221,6 +221,24 @@ def _through(port: int, host: str) -> tuple[int, dict[str, Any]]:
         conn.close()
 
 
+def test_the_edge_keeps_the_admin_api_off_the_public_side(edge: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", edge, timeout=10)
+    try:
+        conn.request("GET", "/v1/admin/experiments", headers={"Host": f"127.0.0.1:{edge}"})
+        answer = conn.getresponse()
+        body = answer.read()
+    finally:
+        conn.close()
+    # The edge's own 404: through this edge the API itself would answer 403 (the request
+    # carries the edge's X-Forwarded-For, test below), so the request never reached it.
+    assert answer.status == 404 and b"not_found" in body, body
+    conf = load_render().render(
+        listen="127.0.0.1:1", root=None, upstreams=["127.0.0.1:2"], secret="x" * 32,
+        runtime_dir="/tmp", public_admin=True,
+    )  # fmt: skip
+    assert "location /v1/admin/" not in conf
+
+
 def test_the_edge_with_a_loopback_upstream_hands_out_no_dev_token(edge: int) -> None:
     # A visitor from outside names the edge's public host: refused for the whole API.
     status, body = _through(edge, "reelflow.example.com")

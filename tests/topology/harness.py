@@ -265,7 +265,8 @@ class Topology:
             "plan": plan,
             "country": "US",
             "iss": ISSUER,
-            "aud": AUDIENCE,
+            # An admin token is for the admin audience (and lives an hour at most).
+            "aud": "reelflow-admin" if admin else AUDIENCE,
             "iat": now,
             "nbf": now,
             "exp": now + ttl_s,

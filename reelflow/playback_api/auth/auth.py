@@ -51,6 +51,8 @@ MAX_TOKEN_CHARS = 8192
 MIN_HS256_SECRET_BYTES = 32
 MAX_JTI_CHARS = 256
 JWKS_FETCH_TIMEOUT_S = 5.0
+DEFAULT_ADMIN_AUDIENCE = "reelflow-admin"
+ADMIN_MAX_LIFETIME_S = 3600
 log = logging.getLogger("reelflow.api")
 
 
@@ -81,6 +83,10 @@ class VerifierConfig:
     jwks_cache_s: float = 300.0
     jwks_refetch_s: float = 60.0
     max_lifetime_s: float | None = None
+    # Admin tokens: their own audience and a short life, so a viewer token (days long, held
+    # by a player) can never carry the admin API.
+    admin_audience: str = DEFAULT_ADMIN_AUDIENCE
+    admin_max_lifetime_s: float = ADMIN_MAX_LIFETIME_S
     hs256_secret: str | bytes | None = None
     env: Literal["embedded", "production"] = "production"
     leeway_s: float = 30.0
@@ -313,6 +319,23 @@ class TokenVerifier:
                 self._cache.popitem(last=False)
         return viewer
 
+    def _check_admin(self, viewer: Viewer, audience: str | list[str], now: float) -> None:
+        """An admin claim needs the admin audience and a life of at most an hour; a token
+        for the admin audience alone must carry the claim."""
+        audiences = [audience] if isinstance(audience, str) else list(audience)
+        for_admin = self._config.admin_audience in audiences
+        if viewer.admin:
+            if not for_admin:
+                raise _invalid(
+                    f"an admin token must be issued for the {self._config.admin_audience!r} "
+                    "audience"
+                )
+            longest = self._config.admin_max_lifetime_s
+            if viewer.exp - now > longest + self._config.leeway_s:
+                raise _invalid(f"an admin token may live at most {int(longest)} s")
+        elif for_admin and self._config.audience not in audiences:
+            raise _invalid("a token for the admin audience must carry the admin claim")
+
     def _candidates(self, alg: str, kid: str | None) -> tuple[list[Any], bool]:
         """Keys that may verify the token, and whether they came from the JWKS URL."""
         if self._remote is not None and kid is not None and (alg, kid) not in self._keys.by_kid:
@@ -342,7 +365,7 @@ class TokenVerifier:
                     token,
                     key,
                     algorithms=[alg],  # exactly the one family this key belongs to
-                    audience=self._config.audience,
+                    audience=[self._config.audience, self._config.admin_audience],
                     issuer=self._config.issuer,
                     leeway=self._config.leeway_s,
                     options={"require": ["exp", "iss", "aud", "sub"]},
@@ -366,6 +389,7 @@ class TokenVerifier:
             limit = self._config.max_lifetime_s
             if limit is not None and viewer.exp - now > limit + self._config.leeway_s:
                 raise _invalid(f"token lifetime is longer than the {int(limit)} s this API accepts")
+            self._check_admin(viewer, claims["aud"], now)
             return viewer, (kid or "") if remote else None
         raise _invalid("token signature is invalid") from last_error
 
@@ -382,10 +406,14 @@ def mint_dev_token(
     device: str | None = None,
     ttl_s: int = 3600,
     now: float | None = None,
+    admin_audience: str = DEFAULT_ADMIN_AUDIENCE,
 ) -> str:
-    """An HS256 viewer token for the embedded stack (``reelflow dev token``)."""
+    """An HS256 viewer token for the embedded stack (``reelflow dev token``); an admin one
+    is for the admin audience and lives at most ``ADMIN_MAX_LIFETIME_S``."""
     if plan not in PLANS:
         raise ValueError(f"plan must be one of {', '.join(PLANS)}, not {plan!r}")
+    if admin and ttl_s > ADMIN_MAX_LIFETIME_S:
+        raise ValueError(f"an admin token may live at most {ADMIN_MAX_LIFETIME_S} s")
     if not _COUNTRY_RE.match(country):
         raise ValueError(f"country must be an ISO 3166 alpha-2 code, not {country!r}")
     issued = int(time.time() if now is None else now)
@@ -394,7 +422,7 @@ def mint_dev_token(
         "plan": plan,
         "country": country.upper(),
         "iss": issuer,
-        "aud": audience,
+        "aud": admin_audience if admin else audience,
         "iat": issued,
         "nbf": issued,
         "exp": issued + ttl_s,

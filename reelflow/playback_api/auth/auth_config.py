@@ -121,6 +121,7 @@ def verifier_config(settings: Settings, signing_secret: bytes) -> VerifierConfig
         jwks_cache_s=settings.auth_jwks_cache_s,
         jwks_refetch_s=settings.auth_jwks_refetch_s,
         max_lifetime_s=settings.auth_max_token_lifetime_s,
+        admin_audience=settings.auth_admin_audience,
         hs256_secret=dev_token_secret(signing_secret) if "HS256" in algorithms else None,
         env=settings.env,
     )
