@@ -50,7 +50,7 @@ def token_cmd(
 
     Admin tokens come only from here (the API's dev-token endpoint refuses them): whoever can
     run this can read the dev secret anyway."""
-    from reelflow.playback_api.auth.auth import ADMIN_MAX_LIFETIME_S, PLANS, Plan, mint_dev_token
+    from reelflow.playback_api.auth.auth import Plan, mint_dev_token
     from reelflow.playback_api.auth.auth_config import dev_token_secret, verifier_config
 
     settings = get_settings()
@@ -61,18 +61,7 @@ def token_cmd(
             f"dev tokens exist only in embedded mode (REELFLOW_ENV is {settings.env!r}); "
             "get a token from your identity provider"
         )
-    if plan not in PLANS:
-        raise _fail(f"--plan must be one of {', '.join(PLANS)}, not {plan!r}")
-    if not _COUNTRY_RE.match(country):
-        raise _fail(f"--country must be an ISO 3166 alpha-2 code such as US, not {country!r}")
-    if not _SUB_RE.match(sub):
-        raise _fail(f"--sub must be 1-64 characters of letters, digits and ._@-, not {sub!r}")
-    if not MIN_TTL_S <= ttl <= MAX_TTL_S:
-        raise _fail(f"--ttl must be between {MIN_TTL_S} and {MAX_TTL_S} seconds, not {ttl}")
-    if console_url and not admin:
-        raise _fail("--console-url signs in the admin console: add --admin")
-    if admin and ttl > ADMIN_MAX_LIFETIME_S:
-        raise _fail(f"an admin token may live at most {ADMIN_MAX_LIFETIME_S} s, not {ttl}")
+    _check_token_options(plan, country, sub, ttl, admin=admin, console_url=console_url)
     try:
         signing_secret = settings.secrets().signing_secret
         algorithms = verifier_config(settings, signing_secret).algorithms
@@ -98,6 +87,25 @@ def token_cmd(
     typer.echo(
         admin_console_url(settings.resolved_public_base_url, token) if console_url else token
     )
+
+
+def _check_token_options(
+    plan: str, country: str, sub: str, ttl: int, *, admin: bool, console_url: bool
+) -> None:
+    from reelflow.playback_api.auth.auth import ADMIN_MAX_LIFETIME_S, PLANS
+
+    if plan not in PLANS:
+        raise _fail(f"--plan must be one of {', '.join(PLANS)}, not {plan!r}")
+    if not _COUNTRY_RE.match(country):
+        raise _fail(f"--country must be an ISO 3166 alpha-2 code such as US, not {country!r}")
+    if not _SUB_RE.match(sub):
+        raise _fail(f"--sub must be 1-64 characters of letters, digits and ._@-, not {sub!r}")
+    if not MIN_TTL_S <= ttl <= MAX_TTL_S:
+        raise _fail(f"--ttl must be between {MIN_TTL_S} and {MAX_TTL_S} seconds, not {ttl}")
+    if console_url and not admin:
+        raise _fail("--console-url signs in the admin console: add --admin")
+    if admin and ttl > ADMIN_MAX_LIFETIME_S:
+        raise _fail(f"an admin token may live at most {ADMIN_MAX_LIFETIME_S} s, not {ttl}")
 
 
 def admin_console_url(base_url: str, token: str) -> str:
