@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -31,6 +32,24 @@ def _place(row: ContentKeyRow) -> KeyPlace:
     return KeyPlace(row.title_id, row.version, row.track_class)
 
 
+def _reseal_row(row: ContentKeyRow, ring: Mapping[int, bytes], version: int, master: bytes) -> None:
+    """The row's key resealed under ``master`` (``version``), bound to its place."""
+    if row.key_version not in ring:
+        raise KeyAdminError(
+            f"key {row.kid} is sealed under master key version {row.key_version}, "
+            "which is not configured: add it to REELFLOW_RETIRED_MASTER_KEYS"
+        )
+    row.sealed_key = reseal(
+        row.sealed_key,
+        old=ring,
+        new_version=version,
+        new_master=master,
+        kid=bytes.fromhex(row.kid),
+        place=_place(row),
+    )
+    row.key_version = version
+
+
 def bind_places(settings: Settings, engine: Engine, *, batch: int = 500) -> int:
     """Reseal every key sealed before places were bound (format 0x01) under its own master
     key version, now binding its title, version and class; returns how many. A rerun after a
@@ -40,19 +59,7 @@ def bind_places(settings: Settings, engine: Engine, *, batch: int = 500) -> int:
     def bind(row: ContentKeyRow) -> bool:
         if is_bound(row.sealed_key):
             return False
-        if row.key_version not in ring:
-            raise KeyAdminError(
-                f"key {row.kid} is sealed under master key version {row.key_version}, "
-                "which is not configured: add it to REELFLOW_RETIRED_MASTER_KEYS"
-            )
-        row.sealed_key = reseal(
-            row.sealed_key,
-            old=ring,
-            new_version=row.key_version,
-            new_master=ring[row.key_version],
-            kid=bytes.fromhex(row.kid),
-            place=_place(row),
-        )
+        _reseal_row(row, ring, row.key_version, ring.get(row.key_version, b""))
         return True
 
     return packages.rewrite_content_keys(engine, bind, batch=batch)
@@ -69,20 +76,7 @@ def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> Ro
     ring = secrets.master_keys
 
     def reseal_row(row: ContentKeyRow) -> None:
-        if row.key_version not in ring:
-            raise KeyAdminError(
-                f"key {row.kid} is sealed under master key version {row.key_version}, "
-                "which is not configured: add it to REELFLOW_RETIRED_MASTER_KEYS"
-            )
-        row.sealed_key = reseal(
-            row.sealed_key,
-            old=ring,
-            new_version=secrets.master_key_version,
-            new_master=secrets.master_key,
-            kid=bytes.fromhex(row.kid),
-            place=_place(row),
-        )
-        row.key_version = secrets.master_key_version
+        _reseal_row(row, ring, secrets.master_key_version, secrets.master_key)
 
     resealed, total = packages.reseal_content_keys(
         engine, secrets.master_key_version, reseal_row, batch=batch

@@ -24,18 +24,16 @@ from temporalio.client import (
     Schedule,
     ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from reelflow.config import Settings
 from reelflow.lifecycle.events_upkeep import UpkeepRequest
 from reelflow.workflows.events_upkeep import EventsUpkeepWorkflow
+from reelflow.workflows.schedules import ensure_schedule
 
 EVERY = timedelta(hours=1)
 OFFSET = timedelta(minutes=5)
@@ -66,20 +64,7 @@ def _schedule(settings: Settings) -> Schedule:
 
 async def ensure_upkeep_schedule(client: Client, settings: Settings) -> bool:
     """Create the schedule, or update an existing one to this code's; True if created."""
-    schedule_id = upkeep_schedule_id(settings)
-    try:
-        await client.create_schedule(schedule_id, _schedule(settings))
-        return True
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
-        wanted = _schedule(settings)
-        wanted.state = current.description.schedule.state  # paused and note are ops'
-        return ScheduleUpdate(schedule=wanted)
-
-    await client.get_schedule_handle(schedule_id).update(update)
-    return False
+    return await ensure_schedule(client, upkeep_schedule_id(settings), _schedule(settings))
 
 
 @dataclass(frozen=True)

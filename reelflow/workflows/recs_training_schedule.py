@@ -16,18 +16,16 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from reelflow.config import Settings
 from reelflow.lifecycle.recs_training import TrainingRequest
 from reelflow.workflows.recs_training import RecsTrainingWorkflow
+from reelflow.workflows.schedules import ensure_schedule
 
 # A wedged run must not hold the schedule (overlap: skip) for ever.
 RUN_TIMEOUT = timedelta(hours=6)
@@ -58,20 +56,7 @@ def _schedule(settings: Settings) -> Schedule:
 
 async def ensure_training_schedule(client: Client, settings: Settings) -> bool:
     """Create the schedule, or update an existing one to this code's; True if created."""
-    schedule_id = training_schedule_id(settings)
-    try:
-        await client.create_schedule(schedule_id, _schedule(settings))
-        return True
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
-        wanted = _schedule(settings)
-        wanted.state = current.description.schedule.state  # paused and note are ops'
-        return ScheduleUpdate(schedule=wanted)
-
-    await client.get_schedule_handle(schedule_id).update(update)
-    return False
+    return await ensure_schedule(client, training_schedule_id(settings), _schedule(settings))
 
 
 async def trigger_training(client: Client, settings: Settings) -> None:
