@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -21,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress
+from reelflow.activities.payloads import aware_instant
 from reelflow.config import ConfigError
 from reelflow.events import upkeep
 from reelflow.events.queries import EventFiles
@@ -30,15 +30,6 @@ from reelflow.events.service import upkeep_lock
 from reelflow.lifecycle import activity_defs as defs
 from reelflow.lifecycle import events_upkeep as u
 from reelflow.lifecycle.activity_defs import implements
-
-
-def _instant(value: str) -> datetime:
-    at = datetime.fromisoformat(value)
-    if at.tzinfo is None:
-        raise ApplicationError(
-            f"{value!r} has no UTC offset", type="BadInstant", non_retryable=True
-        )
-    return at
 
 
 class EventsUpkeepActivities:
@@ -57,7 +48,7 @@ class EventsUpkeepActivities:
     @implements(defs.plan_events_upkeep)
     @auto_heartbeat
     def plan_events_upkeep(self, req: u.UpkeepAt) -> u.UpkeepPlan:
-        now, progress = _instant(req.now), current_progress()
+        now, progress = aware_instant(req.now), current_progress()
         types = []
         for done, event_type in enumerate(EVENT_TYPES):
             progress.update("plan", done=done, total=len(EVENT_TYPES), unit="types")
@@ -76,7 +67,12 @@ class EventsUpkeepActivities:
             progress.update(step, done=done, total=total, unit="hours")
 
         done = upkeep.upkeep_type(
-            self.deps.store, self.files, req.event_type, _instant(req.now), report, self._exclusive
+            self.deps.store,
+            self.files,
+            req.event_type,
+            aware_instant(req.now),
+            report,
+            self._exclusive,
         )
         return u.TypeUpkeepResult(done.event_type, done.hours, done.compacted, done.aggregated)
 
@@ -89,6 +85,6 @@ class EventsUpkeepActivities:
             # No retry mends a setting: the run fails, named, until the worker is fixed.
             raise ApplicationError(str(exc), type="ConfigError", non_retryable=True) from None
         current_progress().update("expire")
-        now = _instant(req.now)
+        now = aware_instant(req.now)
         expiry = upkeep.expire_raw(self.deps.store, self.files, now, retention, self._exclusive)
         return u.ExpireResult(expiry.files_by_type, expiry.aggregated)

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from temporalio.exceptions import ApplicationError
 
 from reelflow.activities.deps import Deps
 from reelflow.activities.heartbeat import auto_heartbeat, current_progress
+from reelflow.activities.payloads import aware_instant
 from reelflow.catalog.recs_queries import title_facts
 from reelflow.events.queries import EventFiles
 from reelflow.lifecycle import activity_defs as defs
@@ -29,15 +29,6 @@ from reelflow.recs.interactions import Dataset
 from reelflow.recs.model_store import ModelStore
 from reelflow.recs.precompute import precompute_rows
 from reelflow.recs.training import NotEnoughHistory, train_candidate
-
-
-def _instant(value: str) -> datetime:
-    at = datetime.fromisoformat(value)
-    if at.tzinfo is None:
-        raise ApplicationError(
-            f"{value!r} has no UTC offset", type="BadInstant", non_retryable=True
-        )
-    return at
 
 
 class RecsTrainingActivities:
@@ -60,7 +51,7 @@ class RecsTrainingActivities:
     def train_recs_model(self, req: r.TrainAt) -> r.TrainResult:
         progress, settings = current_progress(), self.deps.settings
         progress.update("read history")
-        data = self._history(_instant(req.now))
+        data = self._history(aware_instant(req.now))
         progress.update("load serving model")
         serving = self.models.load_serving()
         tolerance = settings.recs_promote_tolerance
@@ -100,7 +91,7 @@ class RecsTrainingActivities:
         model = self.models.load_serving()
         if model is None:
             return r.PrecomputeResult(None, 0)
-        now = _instant(req.now)
+        now = aware_instant(req.now)
         progress.update("read history")
         data = self._history(now)
         active_since = int((now - timedelta(days=settings.recs_active_days)).timestamp())
