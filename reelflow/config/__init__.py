@@ -18,10 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelflow.config.errors import ConfigError as ConfigError
 from reelflow.config.recs import RecsSettings
+from reelflow.config.resilience import ResilienceSettings
 from reelflow.config.secrets import Secrets, load_secrets
 from reelflow.config.secrets import (
     rotate_generated_master_key as rotate_generated_master_key,
 )
+from reelflow.config.studios import StudioQuotaSettings
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The checkout root when running from a clone (editable install); None when installed as a wheel.
@@ -37,7 +39,7 @@ def _default_home() -> Path:
     return Path.home() / ".reelflow"
 
 
-class Settings(BaseSettings, RecsSettings):
+class Settings(BaseSettings, RecsSettings, ResilienceSettings, StudioQuotaSettings):
     model_config = SettingsConfigDict(env_prefix="REELFLOW_", extra="ignore")
 
     env: Literal["embedded", "production"] = "embedded"

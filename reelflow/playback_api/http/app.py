@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from reelflow.catalog import engine_from_settings
 from reelflow.config import Settings, get_settings
 from reelflow.playback_api.auth.auth_config import check_embedded_bind, dev_auth_enabled
+from reelflow.playback_api.http.admission import AdmissionMiddleware, Limits
 from reelflow.playback_api.http.body_limit import BodyLimitMiddleware
 from reelflow.playback_api.http.context import ApiContext
 from reelflow.playback_api.http.embedded_guard import EmbeddedHostGuard, extra_host
@@ -171,6 +172,10 @@ def _add_middleware(
     app: FastAPI, settings: Settings, metrics: Metrics, access_log: AccessLog
 ) -> None:
     # Outermost first: observability sees every response, including 413s and CORS answers.
+    if settings.api_admission:
+        # Innermost: a refused request still gets CORS headers (a browser may read its
+        # Retry-After) and is counted and logged; preflights never wait for a slot.
+        app.add_middleware(AdmissionMiddleware, limits=Limits.from_settings(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(

@@ -74,6 +74,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = _registry(
     ProblemType("range_not_satisfiable", "Range not satisfiable", 416),
     ProblemType("validation_error", "Request validation failed", 422),
     ProblemType("service_unavailable", "A service the API depends on is unavailable", 503),
+    # Admission control (http/admission.py): this worker is at capacity; Retry-After says when.
+    ProblemType("overloaded", "The server is at capacity", 503),
     ProblemType("internal_error", "Internal server error", 500),
 )
 
