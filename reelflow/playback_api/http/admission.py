@@ -24,6 +24,7 @@ process: each worker counts its own requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -122,10 +123,8 @@ class AdmissionMiddleware:
     def _drop(self, waiter: _Waiter) -> None:
         # Out of the queue at once, so stale waiters never count against max_queue.
         waiter.granted.cancel()
-        try:
+        with contextlib.suppress(ValueError):  # _release popped it already
             self.waiting.remove(waiter)
-        except ValueError:
-            pass  # _release popped it already
 
     def _release(self) -> None:
         """Hand the freed slot to the oldest waiter still within its budget; a waiter whose
