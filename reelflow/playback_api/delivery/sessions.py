@@ -44,11 +44,13 @@ from redis.asyncio import Redis
 from reelflow.domain.track_classes import pixel_limit
 from reelflow.playback_api.http.problems import Problem
 
+# A lease held by this very session is taken again, not over: a repeated idempotent start
+# (delivery/idempotency.py) reuses its first attempt's session id.
 _START = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
   local holder = redis.call('GET', KEYS[2])
-  if holder and ARGV[10] ~= '1' and holder ~= ARGV[9] then
+  if holder and ARGV[10] ~= '1' and holder ~= ARGV[9] and holder ~= ARGV[5] then
     return {-1, ''}
   end
 elseif redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then

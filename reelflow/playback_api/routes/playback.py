@@ -16,14 +16,19 @@ from reelflow.config import Settings
 from reelflow.domain.ids import TITLE_ID_PATTERN, TITLE_ID_RE
 from reelflow.domain.track_classes import pixels_text
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.delivery import bandwidth_hint, experiment_exposure, server_events
+from reelflow.playback_api.delivery import (
+    bandwidth_hint,
+    experiment_exposure,
+    idempotency,
+    server_events,
+)
 from reelflow.playback_api.delivery.entitlements import Entitlement, check_playback
 from reelflow.playback_api.delivery.experiment_exposure import AssignedVariant
 from reelflow.playback_api.delivery.key_policy import DrmSelection, select_drm
 from reelflow.playback_api.delivery.license_proxy import usable_upstreams
 from reelflow.playback_api.delivery.session_links import SessionLinks, link_expiry, sign_session
 from reelflow.playback_api.delivery.session_manifests import session_mpd
-from reelflow.playback_api.delivery.sessions import SESSION_ID_RE, PlaybackSession, new_session_id
+from reelflow.playback_api.delivery.sessions import SESSION_ID_RE, PlaybackSession
 from reelflow.playback_api.delivery.title_cache import LivePackage, TitleView
 from reelflow.playback_api.delivery.viewing_progress import effective_position, stored_position
 from reelflow.playback_api.http import fast_params as fp
@@ -149,7 +154,7 @@ def _now() -> datetime:
     response_model=PlaybackStart,
     status_code=201,
     openapi_extra={
-        "parameters": [fp.path_doc("title_id", TITLE_ID_PATTERN)],
+        "parameters": [fp.path_doc("title_id", TITLE_ID_PATTERN), idempotency.HEADER_DOC],
         "requestBody": fp.body_doc(PlaybackRequest),
         "security": fp.BEARER,
     },
@@ -161,6 +166,9 @@ async def start_playback(request: Request) -> Response:
     title_id = fp.path_param(request, "title_id", TITLE_ID_RE)
     body = await fp.json_body(request, PlaybackRequest)
     ctx = api_context(request)
+    claim = await idempotency.claim_start(ctx, viewer.sub, request.headers, title_id, body)
+    if claim.answer is not None:  # a repeat of a start that answered: the same session
+        return JSONResponse(claim.answer, status_code=201, headers=idempotency.REPLAYED)
     await ctx.sessions.hit_rate_limit(
         f"starts:{viewer.sub}", ctx.settings.playback_starts_per_minute
     )
@@ -169,7 +177,7 @@ async def start_playback(request: Request) -> Response:
     assert package is not None  # _entitled_view refuses a title without one
     grant = _drm_grant(ctx, package, entitlement, body.drm)
     session = PlaybackSession(
-        session_id=new_session_id(),
+        session_id=claim.session_id,
         account=viewer.sub,
         # A device bound by the identity provider wins over what the player says.
         device_id=viewer.device or body.device_id,
@@ -205,7 +213,8 @@ async def start_playback(request: Request) -> Response:
     )
     start = _start_answer(ctx, session, signed, package, body.protocols, resume, hint, mpd)
     start.experiments = exposed.answer
-    return JSONResponse(start.model_dump(), status_code=201)
+    await idempotency.remember(ctx, claim, answer := start.model_dump())
+    return JSONResponse(answer, status_code=201)
 
 
 async def _entitled_view(
