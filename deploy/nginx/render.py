@@ -58,6 +58,10 @@ _PROXY = """\
             proxy_connect_timeout 2s;
             proxy_next_upstream error timeout http_502 http_503 http_504;
 """
+# "error" covers a replica refusing the connection (stopped, draining) and one resetting it
+# mid-request (killed): a GET, HEAD, PUT or DELETE goes to the other replica. A POST already
+# sent is not repeated unless the API makes the repeat harmless, which is so for these:
+_RETRY_POST = _PROXY.replace("http_504;", "http_504 non_idempotent;")
 
 _CACHED_ORIGIN = (
     """\
@@ -80,18 +84,44 @@ _CACHED_ORIGIN = (
 """
 )
 
-_API = (
-    """
-        # The playback API: manifests, licenses and sessions are per viewer, never cached.
-        location /v1/ {{
-            proxy_pass http://reelflow_api;
-"""
-    + _PROXY
-    + """\
+_API_PASS = """\
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_cache off;
             access_log {runtime_dir}/api_access.log reelflow_api;
+"""
+
+_API = (
+    """
+        # The playback API: manifests, licenses and sessions are per viewer, never cached.
+        location /v1/ {{
+            # A request with an Idempotency-Key (a player's playback start): a repeat answers
+            # the same session, so it may go to the other replica even once sent.
+            if ($http_idempotency_key) {{
+                rewrite ^ /_retry_post$uri last;
+            }}
+            proxy_pass http://reelflow_api;
+"""
+    + _PROXY
+    + _API_PASS
+    + """\
+        }}
+        # License requests: a repeat issues the same keys for the same live session.
+        location /v1/license/ {{
+            proxy_pass http://reelflow_api;
+"""
+    + _RETRY_POST
+    + _API_PASS
+    + """\
+        }}
+        location /_retry_post/ {{
+            internal;
+            rewrite ^/_retry_post(/.*)$ $1 break;
+            proxy_pass http://reelflow_api;
+"""
+    + _RETRY_POST
+    + _API_PASS
+    + """\
         }}
 """
 )

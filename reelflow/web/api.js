@@ -17,8 +17,10 @@ export class ApiProblem extends Error {
   }
 }
 
-export async function api(url, { method = 'GET', body, auth = true, keepalive = false } = {}) {
-  const headers = {};
+export async function api(
+  url, { method = 'GET', body, auth = true, keepalive = false, headers: extra = {} } = {},
+) {
+  const headers = { ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const token = getToken();
   if (auth && token) headers.Authorization = `Bearer ${token}`;

@@ -48,6 +48,26 @@ export function renderPlayer(main, titleId, { startOver = false } = {}) {
 // the API) when DASH is missing or localStorage 'reelflow.protocol' is 'hls'. The DASH MPD
 // the start answer carried (dash_mpd) loads from a data: URI: its BaseURL is absolute, so
 // segments resolve as they would from the manifest URL.
+// One key per start, sent again on its retries: a start repeated after a network error or
+// a 502/503/504 (a replica lost mid-request; the edge retries such a start too) answers the
+// same session instead of opening a second one. getRandomValues, not randomUUID: the latter
+// exists only in secure contexts, and a LAN demo is plain http.
+const START_RETRIES = 2;
+async function startSession(titleId, body) {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const key = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  const headers = { 'Idempotency-Key': key };
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await api(`/v1/titles/${enc(titleId)}/playback`, { method: 'POST', body, headers });
+    } catch (problem) {
+      const transient = problem instanceof ApiProblem && [0, 502, 503, 504].includes(problem.status);
+      if (!transient || attempt >= START_RETRIES) throw problem;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+    }
+  }
+}
+
 function prefersHls() {
   return localStorage.getItem('reelflow.protocol') === 'hls';
 }
@@ -123,7 +143,7 @@ class Playback {
       };
       const previous = lastSessionId(); // a reload or second tab replaces it on this device
       if (previous) body.takeover_session_id = previous;
-      start = await api(`/v1/titles/${enc(this.titleId)}/playback`, { method: 'POST', body });
+      start = await startSession(this.titleId, body);
     } catch (problem) {
       this.refuse(problem);
       return;

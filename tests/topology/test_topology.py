@@ -33,6 +33,7 @@ from tests.topology.harness import (
     topology,
     wait_until,
 )
+from tests.topology.players import Players
 
 pytestmark = pytest.mark.slow
 
@@ -382,6 +383,59 @@ def test_an_operator_runs_an_experiment_across_replicas_and_reads_it(
     trail = json.loads(http("GET", f"{base}/{key}", None, auth)[2])["audit"]
     assert [(a["action"], a["actor"]) for a in trail] == [
         ("create", "ops-topo"), ("start", "ops-topo"), ("stop", "ops-topo")]  # fmt: skip
+
+
+def _back_in_rotation(topo: Topology, replica: int) -> None:
+    """A restarted replica ready (/readyz) and the edge sending it players again: the edge
+    skips a replica for fail_timeout after it refused a connection, so draining the next
+    one any sooner leaves the edge with no replica it will try (502)."""
+    wait_until(lambda: http("GET", f"{topo.api_url(replica)}/readyz", timeout_s=5)[0] == 200,
+               120, f"api-{replica} ready again")  # fmt: skip
+    log = topo.edge_runtime / "api_access.log"
+    seen = len(log.read_text().splitlines())
+    addr = f"{topo.addr(f'api-{replica}')}:"
+
+    def served_by_it() -> bool:
+        lines = log.read_text().splitlines()[seen:]
+        return any(line.rsplit("upstream=", 1)[-1].split(", ")[-1].startswith(addr)
+                   and " api 2" in line for line in lines)  # fmt: skip
+
+    wait_until(served_by_it, 60, f"the edge sending to api-{replica} again")
+
+
+def test_a_replica_killed_under_player_load_fails_no_player_request(
+    topo: Topology, workdir: Path
+) -> None:
+    """SIGKILL api-1 while players start sessions, fetch manifests and licenses through the
+    edge: the edge sends what api-1 dropped or refused to api-2 (the start too: it carries
+    an Idempotency-Key), and no player sees an error."""
+    title = _playable_title(topo, workdir)
+    with Players(topo, title, "fleet-kill") as players:
+        players.wait_for(12, 180)
+        assert topo.hosts.kill_all("api-1") > 0
+        topo.services["api-1"].stop()  # reap
+        at_kill = players.count()
+        try:
+            players.wait_for(at_kill + 30, 180)  # on api-2 alone
+        finally:
+            topo.services["api-1"].start()
+        _back_in_rotation(topo, 1)  # the topology whole again for the tests after this one
+    print(f"player answers around the kill of api-1 (at answer {at_kill}):", players.summary())
+    assert players.failures() == []
+
+
+def test_a_rolling_restart_under_player_load_answers_no_5xx(topo: Topology, workdir: Path) -> None:
+    """SIGTERM each replica in turn (uvicorn drains: it stops accepting, finishes what it
+    holds), start it again, wait until ready, then the next: the players see no 5xx."""
+    title = _playable_title(topo, workdir)
+    with Players(topo, title, "fleet-roll") as players:
+        players.wait_for(12, 180)
+        for replica in (1, 2):
+            topo.services[f"api-{replica}"].stop(signal.SIGTERM, timeout_s=60)
+            topo.services[f"api-{replica}"].start()
+            _back_in_rotation(topo, replica)
+    print("player answers across the rolling restart:", players.summary())
+    assert players.failures() == []
 
 
 def test_events_reach_parquet_through_the_writer_on_the_control_host(topo: Topology) -> None:

@@ -122,6 +122,9 @@ def test_sign_in_browse_search_and_play(
     assert later["t"] > first["t"] + 0.5, (first, later)
     assert later["w"] > 0 and later["muted"]
 
+    # The start carried an Idempotency-Key, so it may be retried (the edge, the player).
+    starts = [r for r in netlog.requests if r.url.endswith(f"/titles/{MAIN_TITLE}/playback")]
+    assert starts and all(len(r.headers.get("idempotency-key", "")) == 32 for r in starts)
     # The API issued the ClearKey license for this very session.
     session = page.evaluate("window.reelflow.session")
     license_posts = [r for r in netlog.requests if "/v1/license/clearkey" in r.url]

@@ -42,6 +42,12 @@ OPENAPI_TAGS = [
 ]
 
 
+# SOAPAction: PlayReady challenges carry it to the license proxy. Idempotency-Key: a
+# player's playback start, safe to retry (delivery/idempotency.py).
+ALLOW_HEADERS = ("Authorization", "Content-Type", "Range", "X-Request-Id", "SOAPAction",
+                 "Idempotency-Key")  # fmt: skip
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Embedded mode on a public bind: ConfigError, or the override's warning.
@@ -182,8 +188,7 @@ def _add_middleware(
         CORSMiddleware,
         allow_origins=origins,
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        # SOAPAction: PlayReady challenges carry it to the license proxy.
-        allow_headers=["Authorization", "Content-Type", "Range", "X-Request-Id", "SOAPAction"],
+        allow_headers=[*ALLOW_HEADERS],
         expose_headers=["Content-Length", "Content-Range", "X-Request-Id", "Retry-After"],
         max_age=600,
     )
