@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -47,6 +47,9 @@ class TitleState:
 
 class Title(SQLModel, table=True):
     __tablename__ = "titles"
+    __table_args__ = (
+        UniqueConstraint("studio_id", "studio_title_id", name="uq_title_studio_title_id"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=300)
@@ -56,6 +59,9 @@ class Title(SQLModel, table=True):
     version: int = Field(default=1)
     state: str = Field(default=TitleState.INGESTING, index=True, max_length=32)
     studio_id: str | None = Field(default=None, index=True, max_length=64)
+    # The id the owning studio names this title by (its own namespace: "<studio>--<id>" is
+    # the catalog id of a title a studio claimed; older ones kept their bare id).
+    studio_title_id: str | None = Field(default=None, max_length=64)
     callback_url: str | None = Field(default=None, max_length=2048)
     duration_s: float | None = None
     created_at: datetime = stamped()
@@ -231,6 +237,10 @@ class Studio(SQLModel, table=True):
     sealed_webhook_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     key_version: int = 1
     disabled: bool = False
+    # Quotas of this studio; None: the REELFLOW_STUDIO_* default (config/studios.py).
+    ingests_per_minute: int | None = None
+    ingests_per_hour: int | None = None
+    max_upload_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_at: datetime = stamped()
 
 

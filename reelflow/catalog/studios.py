@@ -107,3 +107,25 @@ def disable_studio(engine: Engine, studio_id: str) -> bool:
         row.disabled = True
         s.add(row)
         return True
+
+
+QUOTA_FIELDS = ("ingests_per_minute", "ingests_per_hour", "max_upload_bytes")
+
+
+def set_studio_quotas(engine: Engine, studio_id: str, changes: dict[str, int | None]) -> Studio:
+    """Set (an int) or clear (None: the REELFLOW_STUDIO_* default) a studio's quotas;
+    fields not in ``changes`` stay. Returns the row afterwards."""
+    unknown = set(changes) - set(QUOTA_FIELDS)
+    if unknown:
+        raise ValueError(f"not studio quotas: {', '.join(sorted(unknown))}")
+    with session_scope(engine) as s:
+        row = s.get(Studio, studio_id, with_for_update=True)
+        if row is None:
+            raise StudioNotFound(studio_id)
+        for field, value in changes.items():
+            setattr(row, field, value)
+        s.add(row)
+        s.flush()
+        s.refresh(row)
+        s.expunge(row)
+        return row

@@ -73,7 +73,11 @@ def upsert_title(
     with session_scope(engine) as s:
         title = s.get(Title, title_id, with_for_update=True)
         if title is None:
-            title = Title(id=title_id, name=name, studio_id=studio_id)
+            # Normally claimed at ingest; should a run register first, keep the studio's
+            # name for it (its namespace, studio_ingest.studio_catalog_id) all the same.
+            prefix = f"{studio_id}--"
+            named = title_id.removeprefix(prefix) if studio_id else None
+            title = Title(id=title_id, name=name, studio_id=studio_id, studio_title_id=named)
         elif studio_id is not None and title.studio_id != studio_id:
             raise TitleOwnedElsewhere(title_id)
         title.name = name

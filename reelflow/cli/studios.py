@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -10,6 +10,9 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from reelflow.config import ConfigError, get_settings
+
+if TYPE_CHECKING:
+    from reelflow.studios.accounts import StudioInfo
 
 studios_app = typer.Typer(
     no_args_is_help=True, help="studio partners: API keys and webhook secrets for signed ingest"
@@ -69,6 +72,9 @@ def list_cmd() -> None:
     table = Table(title="studios")
     for column in ("id", "name", "status", "master key", "created"):
         table.add_column(column)
+    quotas = Table(title="quotas (* = the REELFLOW_STUDIO_* default)")
+    for column in ("id", "ingests/min", "ingests/h", "largest upload"):
+        quotas.add_column(column)
     for s in rows:
         table.add_row(
             s.id,
@@ -77,7 +83,69 @@ def list_cmd() -> None:
             f"v{s.key_version}",
             s.created_at.isoformat(timespec="seconds"),
         )
+        quotas.add_row(s.id, *_quota_cells(s, human=True))
     console.print(table)
+    console.print(quotas)
+
+
+def _quota_cells(info: StudioInfo, *, human: bool = False) -> list[str]:
+    """Each quota, the studio's own or the default marked ``*``; sizes exact unless human."""
+    settings = get_settings()
+
+    def cell(own: int | None, default: int, size: bool = False) -> str:
+        value = own if own is not None else default
+        shown = _size(value) if size and human else str(value)
+        return shown if own is not None else f"{shown}*"
+
+    return [
+        cell(info.ingests_per_minute, settings.studio_ingests_per_minute),
+        cell(info.ingests_per_hour, settings.studio_ingests_per_hour),
+        cell(info.max_upload_bytes, settings.studio_upload_max_bytes, size=True),
+    ]
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} B"
+
+
+_QUOTA_HELP = "a number >= 1; 0: back to the REELFLOW_STUDIO_* default"
+
+
+@studios_app.command("quota")
+def quota(
+    studio_id: str,
+    ingests_per_minute: Annotated[
+        int | None, typer.Option(min=0, help=f"webhook ingests per minute: {_QUOTA_HELP}")
+    ] = None,
+    ingests_per_hour: Annotated[
+        int | None, typer.Option(min=0, help=f"webhook ingests per hour: {_QUOTA_HELP}")
+    ] = None,
+    max_upload_bytes: Annotated[
+        int | None, typer.Option(min=0, help=f"largest upload in bytes: {_QUOTA_HELP}")
+    ] = None,
+) -> None:
+    """Show a studio's quotas, or set its own (over quota: 429 for ingests, and the store
+    refuses a larger upload)."""
+    from reelflow.studios.accounts import StudioError, set_quotas
+
+    given = {
+        "ingests_per_minute": ingests_per_minute,
+        "ingests_per_hour": ingests_per_hour,
+        "max_upload_bytes": max_upload_bytes,
+    }
+    changes = {name: value or None for name, value in given.items() if value is not None}
+    try:
+        info = set_quotas(_engine(), studio_id, changes)
+    except StudioError as exc:
+        raise _fail(str(exc))
+    minute, hour, upload = _quota_cells(info)
+    # Plain echo: scripts read these lines.
+    typer.echo(f"ingests per minute: {minute}")
+    typer.echo(f"ingests per hour:   {hour}")
+    typer.echo(f"upload max bytes:   {upload}")
 
 
 @studios_app.command("rotate-secret")

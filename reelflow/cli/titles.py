@@ -243,12 +243,12 @@ def transfer(
     """Give a title to another studio (the only way ownership changes; clears the
     callback URL, so the previous owner stops being notified)."""
     from reelflow.catalog import engine_from_settings
-    from reelflow.catalog.studio_ingest import UnknownStudio, transfer_title
+    from reelflow.catalog.studio_ingest import NameTakenByNewOwner, UnknownStudio, transfer_title
     from reelflow.catalog.titles import TitleNotFound
 
     try:
         previous = transfer_title(engine_from_settings(get_settings()), title_id, to, actor=actor)
-    except (TitleNotFound, UnknownStudio) as exc:
+    except (TitleNotFound, UnknownStudio, NameTakenByNewOwner) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2)
     console.print(f"{title_id}: owner {previous or '(ops)'} -> {to}; callback URL cleared")

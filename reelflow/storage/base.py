@@ -75,6 +75,17 @@ class UploadResume:
             self.on_change(state)
 
 
+@dataclass(frozen=True)
+class UploadForm:
+    """A presigned POST: send ``fields``, then the file last (field ``file``), as
+    multipart/form-data to ``url``. The signed policy inside allows exactly one key and a
+    body of 1 to ``max_bytes`` bytes until it expires."""
+
+    url: str
+    fields: dict[str, str]
+    max_bytes: int
+
+
 # ---- the protocol -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -155,9 +166,11 @@ class ObjectStore(Protocol):
         """A URL that reads the object: presigned GET on S3, file:// for LocalStore."""
         ...
 
-    def upload_url(self, key: str, expires_s: int = 3600) -> str | None:
-        """A URL a third party may PUT the object's bytes to without credentials (presigned
-        PUT on S3), or None when the store has no such thing (LocalStore)."""
+    def upload_form(self, key: str, max_bytes: int, expires_s: int = 3600) -> UploadForm | None:
+        """A form a third party may POST the object's bytes with, no other credentials: a
+        presigned POST policy on S3 that names this key and refuses a body larger than
+        ``max_bytes`` (checked by the store itself). None when the store has no such thing
+        (LocalStore)."""
         ...
 
     def local_path(self, key: str) -> Path | None:

@@ -20,6 +20,7 @@ from reelflow.storage.base import (
     Progress,
     StorageError,
     StorageUnavailable,
+    UploadForm,
     UploadResume,
     atomic_temp,
     check_expiry,
@@ -239,10 +240,10 @@ class LocalStore:
         check_expiry(expires_s)
         return self._path(key).as_uri()
 
-    def upload_url(self, key: str, expires_s: int = 3600) -> str | None:
+    def upload_form(self, key: str, max_bytes: int, expires_s: int = 3600) -> UploadForm | None:
         check_expiry(expires_s)
         self._path(key)  # the same key errors as every other call
-        return None  # no server of its own to take a PUT
+        return None  # no server of its own to take an upload
 
     def local_path(self, key: str) -> Path | None:
         return self._existing_file(key)

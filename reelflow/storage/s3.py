@@ -23,6 +23,7 @@ from reelflow.storage.base import (
     Progress,
     StorageError,
     StorageUnavailable,
+    UploadForm,
     UploadResume,
     check_expiry,
     check_range,
@@ -94,6 +95,7 @@ class S3Store:
             http_client=http_client,  # None: the SDK's pool (5 retries, 5 min read timeout)
         )
         self._bucket_ready = False
+        self._secure = secure
 
     def __repr__(self) -> str:
         return f"S3Store(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
@@ -305,15 +307,27 @@ class S3Store:
             )
         return url
 
-    def upload_url(self, key: str, expires_s: int = 3600) -> str | None:
+    def upload_form(self, key: str, max_bytes: int, expires_s: int = 3600) -> UploadForm | None:
+        from minio.datatypes import PostPolicy
+
         validate_key(key)
         check_expiry(expires_s)
-        self._ensure_bucket()  # a PUT to a missing bucket would fail at the uploader's end
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        self._ensure_bucket()  # a POST to a missing bucket would fail at the uploader's end
+        policy = PostPolicy(self.bucket, datetime.now(UTC) + timedelta(seconds=expires_s))
+        policy.add_equals_condition("key", key)
+        # The store refuses a body outside this range (EntityTooLarge / EntityTooSmall),
+        # whatever the uploader claims: the limit is part of the signed policy.
+        policy.add_content_length_range_condition(1, max_bytes)
         with self._errors("presign upload", key):
-            url: str = self.client.presigned_put_object(
-                self.bucket, key, expires=timedelta(seconds=expires_s)
-            )
-        return url
+            fields: dict[str, str] = self.client.presigned_post_policy(policy)
+        scheme = "https" if self._secure else "http"
+        return UploadForm(
+            url=f"{scheme}://{self.endpoint}/{self.bucket}",
+            fields={"key": key, **fields},
+            max_bytes=max_bytes,
+        )
 
     def local_path(self, key: str) -> Path | None:
         validate_key(key)

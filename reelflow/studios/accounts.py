@@ -74,6 +74,10 @@ class StudioInfo:
     disabled: bool
     key_version: int
     created_at: datetime
+    # The studio's own quotas; None: the REELFLOW_STUDIO_* default.
+    ingests_per_minute: int | None = None
+    ingests_per_hour: int | None = None
+    max_upload_bytes: int | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -210,10 +214,35 @@ def create_studio(
 def list_studios(engine: Engine) -> list[StudioInfo]:
     out = []
     for row in catalog_studios.all_studios(engine):
-        created = as_utc(row.created_at)
-        assert created is not None
-        out.append(StudioInfo(row.id, row.name, row.disabled, row.key_version, created))
+        out.append(_info(row))
     return out
+
+
+def _info(row: Studio) -> StudioInfo:
+    created = as_utc(row.created_at)
+    assert created is not None
+    return StudioInfo(
+        row.id,
+        row.name,
+        row.disabled,
+        row.key_version,
+        created,
+        ingests_per_minute=row.ingests_per_minute,
+        ingests_per_hour=row.ingests_per_hour,
+        max_upload_bytes=row.max_upload_bytes,
+    )
+
+
+def set_quotas(engine: Engine, studio_id: str, changes: dict[str, int | None]) -> StudioInfo:
+    """Set a studio's own quotas (``changes``: field -> a value >= 1, or None for the
+    default); StudioError for an unknown studio or a value below 1."""
+    bad = [name for name, value in changes.items() if value is not None and value < 1]
+    if bad:
+        raise StudioError(f"quotas must be at least 1: {', '.join(bad)}")
+    try:
+        return _info(catalog_studios.set_studio_quotas(engine, studio_id, changes))
+    except catalog_studios.StudioNotFound as exc:
+        raise StudioError(str(exc)) from None
 
 
 def rotate_webhook_secret(

@@ -1,18 +1,26 @@
-"""Idempotency-Key records and title lookups behind studio ingest, on SQLite and PostgreSQL."""
+"""Idempotency-Key records and title lookups behind studio ingest, on SQLite and PostgreSQL;
+migration 0008 (studio namespaces, quotas) up over titles claimed before it, and down."""
 
 from __future__ import annotations
 
+from alembic import command
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from reelflow.catalog import titles
+from reelflow.catalog.db import alembic_config, make_engine, upgrade
 from reelflow.catalog.models import Title
 from reelflow.catalog.studio_ingest import (
+    FINAL_EVENTS,
     PENDING,
     claim_ingest_request,
+    claim_title,
     complete_ingest_request,
     find_ingest_request,
-    find_title,
+    find_studio_title,
     release_ingest_request,
+    version_is_final,
 )
 
 
@@ -52,10 +60,55 @@ def test_only_a_pending_claim_is_released(catalog: Engine) -> None:
     assert kept is not None and kept.status_code == 202
 
 
-def test_find_title(catalog: Engine) -> None:
-    assert find_title(catalog, "t1") is None
+def test_find_studio_title_looks_only_in_the_studios_namespace(catalog: Engine) -> None:
+    assert find_studio_title(catalog, "s1", "t1") is None
     with Session(catalog) as s:
-        s.add(Title(id="t1", name="First", studio_id="s1"))
+        s.add(Title(id="s1--t1", name="First", studio_id="s1", studio_title_id="t1"))
+        s.add(Title(id="t1", name="Ops", studio_id=None))
         s.commit()
-    title = find_title(catalog, "t1")
-    assert title is not None and title.studio_id == "s1"
+    title = find_studio_title(catalog, "s1", "t1")
+    assert title is not None and title.id == "s1--t1"
+    assert find_studio_title(catalog, "s2", "t1") is None
+
+
+def test_a_version_is_final_once_published_taken_down_or_rejected(catalog: Engine) -> None:
+    titles.upsert_title(catalog, title_id="s1--f", name="F", studio_id="s1")
+    titles.append_event(catalog, title_id="s1--f", event="failed", actor="wf", version=1)
+    titles.append_event(catalog, title_id="s1--f", event="qc_failed", actor="wf", version=2)
+    assert not version_is_final(catalog, "s1--f", 1)
+    assert not version_is_final(catalog, "s1--f", 2)
+    for version, event in enumerate(FINAL_EVENTS, start=3):
+        titles.append_event(catalog, title_id="s1--f", event=event, actor="wf", version=version)
+        assert version_is_final(catalog, "s1--f", version)
+
+
+def test_migration_0008_keeps_earlier_studio_titles_under_their_ids(catalog_url: str) -> None:
+    command.downgrade(alembic_config(catalog_url), "0007")
+    engine = make_engine(catalog_url)
+    assert "studio_title_id" not in {c["name"] for c in inspect(engine).get_columns("titles")}
+    with engine.begin() as conn:  # the shared namespace of before: bare ids
+        for title_id, studio in (("old-film", "acme"), ("ops-film", None)):
+            conn.execute(
+                text(
+                    "INSERT INTO titles (id, name, synopsis, genres, version, state, studio_id,"
+                    " created_at, updated_at) VALUES (:id, 'F', '', '[]', 1, 'published',"
+                    " :studio, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": title_id, "studio": studio},
+            )
+    engine.dispose()
+    upgrade(catalog_url)
+    engine = make_engine(catalog_url)
+    try:
+        legacy = find_studio_title(engine, "acme", "old-film")
+        assert legacy is not None and legacy.id == "old-film"  # still its catalog id
+        again = claim_title(engine, "acme", "old-film", "F v2", 2)
+        assert again is not None and (again.catalog_id, again.created) == ("old-film", False)
+        # Another studio's "old-film" is a title of its own; the ops title is nobody's.
+        theirs = claim_title(engine, "globex", "old-film", "Theirs")
+        assert theirs is not None and theirs.catalog_id == "globex--old-film"
+        with Session(engine) as s:
+            ops = s.get(Title, "ops-film")
+        assert ops is not None and ops.studio_title_id is None
+    finally:
+        engine.dispose()

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import socket
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -29,7 +28,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from reelflow.catalog import engine_from_settings
@@ -87,6 +86,11 @@ def problem_type(response: httpx.Response) -> str:
 
 def new_title_id() -> str:
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def in_catalog(creds: StudioCredentials, title_id: str) -> str:
+    """The catalog id of a studio's title: each studio has a namespace of its own."""
+    return f"{creds.studio_id}--{title_id}"
 
 
 def ingest_doc(title_id: str, **extra: Any) -> dict[str, Any]:
@@ -210,6 +214,7 @@ async def test_signed_ingest_starts_the_workflow_and_reports_status(
     client = temporal_env.client
     creds = temporal_api.studio()
     title_id = new_title_id()
+    cid = in_catalog(creds, title_id)
     doc = ingest_doc(title_id)
     t0 = int(time.time())
     first = await call(temporal_api.post, creds, doc, t=t0, idempotency_key="delivery-1")
@@ -217,13 +222,14 @@ async def test_signed_ingest_starts_the_workflow_and_reports_status(
     accepted = first.json()
     assert accepted == {
         "title_id": title_id,
+        "catalog_title_id": cid,
         "version": 1,
-        "workflow_id": f"title-{title_id}",
+        "workflow_id": f"title-{cid}",
         "status_url": f"http://127.0.0.1:8000/v1/studio/titles/{title_id}",
     }
     assert first.headers["location"] == accepted["status_url"]
     assert "idempotent-replayed" not in first.headers
-    handle = client.get_workflow_handle(f"title-{title_id}")
+    handle = client.get_workflow_handle(f"title-{cid}")
     try:
         desc = await handle.describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING
@@ -269,7 +275,8 @@ async def test_signed_ingest_starts_the_workflow_and_reports_status(
             assert status.status_code == 200, status.text
             body = status.json()
             assert body["title_id"] == title_id and body["version"] == 1
-            assert body["workflow_id"] == f"title-{title_id}"
+            assert body["catalog_title_id"] == cid
+            assert body["workflow_id"] == f"title-{cid}"
             assert body["workflow_status"] == "RUNNING"
             assert body["state"] == "ingesting" and body["stage"] == "ingest"
             assert [s["name"] for s in body["stages"]][:2] == ["ingest", "qc"]
@@ -285,16 +292,17 @@ async def test_signed_ingest_starts_the_workflow_and_reports_status(
             title = None
             while time.monotonic() < deadline:
                 with Session(temporal_api.engine) as s:
-                    title = s.get(Title, title_id)
+                    title = s.get(Title, cid)
                 if title is not None and title.callback_url is not None:
                     break
                 await asyncio.sleep(0.1)
             assert title is not None and title.studio_id == creds.studio_id
+            assert title.studio_title_id == title_id
             assert title.callback_url == "https://hooks.example.com/reelflow"
             again_status = await call(temporal_api.status, creds, title_id)
             assert again_status.status_code == 200
     finally:
-        await terminate(client, f"title-{title_id}")
+        await terminate(client, f"title-{cid}")
     # Secrets and signatures never reach a log line.
     mac = sign_payload(creds.webhook_secret.encode(), json.dumps(doc).encode(), t0)
     for secret in (creds.api_key, creds.webhook_secret, mac.rpartition("v1=")[2]):
@@ -306,111 +314,22 @@ async def test_duplicate_delivery_without_a_key_joins_the_same_run(
 ) -> None:
     creds = temporal_api.studio()
     title_id = new_title_id()
+    cid = in_catalog(creds, title_id)
     try:
         one = await call(temporal_api.post, creds, ingest_doc(title_id))
-        run = (await temporal_env.client.get_workflow_handle(f"title-{title_id}").describe()).run_id
+        run = (await temporal_env.client.get_workflow_handle(f"title-{cid}").describe()).run_id
         two = await call(temporal_api.post, creds, ingest_doc(title_id, name="Renamed"))
         assert one.status_code == two.status_code == 202
         assert one.json() == two.json() and "idempotent-replayed" not in two.headers
-        again = await temporal_env.client.get_workflow_handle(f"title-{title_id}").describe()
+        again = await temporal_env.client.get_workflow_handle(f"title-{cid}").describe()
         assert again.run_id == run
         v2 = await call(temporal_api.post, creds, ingest_doc(title_id, version=2))
         assert v2.status_code == 202
-        assert v2.json()["workflow_id"] == workflow_id(title_id, 2)
+        assert v2.json()["workflow_id"] == workflow_id(cid, 2)
         assert v2.json()["status_url"].endswith(f"/v1/studio/titles/{title_id}?version=2")
     finally:
-        await terminate(temporal_env.client, f"title-{title_id}")
-        await terminate(temporal_env.client, workflow_id(title_id, 2))
-
-
-async def test_titles_of_another_studio_are_forbidden_and_invisible(
-    temporal_api: StudioApi, temporal_env: WorkflowEnvironment
-) -> None:
-    acme, globex = temporal_api.studio(), temporal_api.studio()
-    title_id = new_title_id()
-    try:
-        mine = await call(temporal_api.post, acme, ingest_doc(title_id))
-        assert mine.status_code == 202
-        # The catalog has no row yet (no worker): the run's memo names the owner.
-        theirs = await call(temporal_api.post, globex, ingest_doc(title_id))
-        assert theirs.status_code == 403 and problem_type(theirs) == "forbidden"
-        peek = await call(temporal_api.status, globex, title_id)
-        assert peek.status_code == 404 and problem_type(peek) == "not_found"
-        memo = await (
-            await temporal_env.client.get_workflow_handle(f"title-{title_id}").describe()
-        ).memo()
-        assert memo["studio_id"] == acme.studio_id
-        none = await call(temporal_api.status, acme, new_title_id())
-        assert none.status_code == 404 and problem_type(none) == "not_found"
-    finally:
-        await terminate(temporal_env.client, f"title-{title_id}")
-
-    # A catalog title of another studio (or of ops): refused before anything starts.
-    owned = new_title_id()
-    with Session(temporal_api.engine) as s:
-        s.add(Title(id=owned, name="Owned", studio_id=acme.studio_id))
-        s.commit()
-    refused = await call(temporal_api.post, globex, ingest_doc(owned), idempotency_key="k1")
-    assert refused.status_code == 403 and problem_type(refused) == "forbidden"
-    assert temporal_api.ingest_rows(globex.studio_id) == []
-    with pytest.raises(RPCError) as missing:
-        await temporal_env.client.get_workflow_handle(f"title-{owned}").describe()
-    assert missing.value.status == RPCStatusCode.NOT_FOUND
-    peek_catalog = await call(temporal_api.status, globex, owned)
-    assert peek_catalog.status_code == 404
-
-
-async def test_another_studio_cannot_take_a_title_over_by_a_new_version(
-    temporal_api: StudioApi, temporal_env: WorkflowEnvironment
-) -> None:
-    # The takeover this closes: acme's run has not registered the title yet (no worker),
-    # globex delivers version 2 under its own workflow id, and its registration would
-    # have rewritten the owner.
-    acme, globex = temporal_api.studio(), temporal_api.studio()
-    title_id = new_title_id()
-    try:
-        mine = await call(temporal_api.post, acme, ingest_doc(title_id))
-        assert mine.status_code == 202
-        for version in (1, 2, 7):
-            theirs = await call(temporal_api.post, globex, ingest_doc(title_id, version=version))
-            assert theirs.status_code == 403 and problem_type(theirs) == "forbidden"
-        with Session(temporal_api.engine) as s:
-            row = s.get(Title, title_id)
-        assert row is not None and row.studio_id == acme.studio_id
-        with pytest.raises(RPCError) as missing:
-            await temporal_env.client.get_workflow_handle(workflow_id(title_id, 2)).describe()
-        assert missing.value.status == RPCStatusCode.NOT_FOUND
-    finally:
-        await terminate(temporal_env.client, f"title-{title_id}")
-
-
-async def test_concurrent_first_ingests_by_two_studios_leave_one_owner(
-    temporal_api: StudioApi, temporal_env: WorkflowEnvironment
-) -> None:
-    studios = [temporal_api.studio() for _ in range(4)]
-    title_id = new_title_id()
-    start = threading.Barrier(len(studios))
-
-    def deliver(creds: StudioCredentials) -> httpx.Response:
-        start.wait()
-        return temporal_api.post(creds, ingest_doc(title_id))
-
-    def burst() -> list[httpx.Response]:
-        with ThreadPoolExecutor(max_workers=len(studios)) as pool:
-            return list(pool.map(deliver, studios))
-
-    try:
-        responses = await asyncio.to_thread(burst)
-        codes = [r.status_code for r in responses]
-        assert sorted(codes) == [202, 403, 403, 403], [r.text for r in responses]
-        winner = studios[codes.index(202)].studio_id
-        with Session(temporal_api.engine) as s:
-            row = s.get(Title, title_id)
-        assert row is not None and row.studio_id == winner
-        desc = await temporal_env.client.get_workflow_handle(f"title-{title_id}").describe()
-        assert (await desc.memo())["studio_id"] == winner
-    finally:
-        await terminate(temporal_env.client, f"title-{title_id}")
+        await terminate(temporal_env.client, f"title-{cid}")
+        await terminate(temporal_env.client, workflow_id(cid, 2))
 
 
 async def test_concurrent_retries_under_one_key_store_one_answer(
@@ -437,7 +356,7 @@ async def test_concurrent_retries_under_one_key_store_one_answer(
         rows = temporal_api.ingest_rows(creds.studio_id)
         assert len(rows) == 1 and rows[0].status_code == 202
     finally:
-        await terminate(temporal_env.client, f"title-{title_id}")
+        await terminate(temporal_env.client, f"title-{in_catalog(creds, title_id)}")
 
 
 async def test_a_claim_left_by_a_dead_request_is_taken_over(
@@ -463,10 +382,10 @@ async def test_a_claim_left_by_a_dead_request_is_taken_over(
         assert response.status_code == 202, response.text
         rows = temporal_api.ingest_rows(creds.studio_id)
         assert [(r.status_code, r.response["workflow_id"]) for r in rows] == [
-            (202, f"title-{title_id}")
+            (202, f"title-{in_catalog(creds, title_id)}")
         ]
     finally:
-        await terminate(temporal_env.client, f"title-{title_id}")
+        await terminate(temporal_env.client, f"title-{in_catalog(creds, title_id)}")
 
 
 # ---- Temporal unreachable ---------------------------------------------------------------
@@ -474,11 +393,15 @@ async def test_a_claim_left_by_a_dead_request_is_taken_over(
 
 def test_temporal_down_is_503_and_leaves_nothing_behind(offline_api: StudioApi) -> None:
     creds = offline_api.studio()
-    raw = json.dumps(ingest_doc(new_title_id())).encode()
+    title_id = new_title_id()
+    raw = json.dumps(ingest_doc(title_id)).encode()
     signature = sign_payload(creds.webhook_secret.encode(), raw, int(time.time()))
     first = offline_api.post(creds, raw, signature=signature, idempotency_key="retry-me")
     assert first.status_code == 503 and problem_type(first) == "service_unavailable"
     assert offline_api.ingest_rows(creds.studio_id) == []
+    # The claim of the id is released too: nothing started, so nothing is held.
+    with Session(offline_api.engine) as s:
+        assert s.exec(select(Title).where(Title.studio_id == creds.studio_id)).all() == []
     # Not processed, so the exact same bytes may come again (503 again, not a replay 409).
     second = offline_api.post(creds, raw, signature=signature, idempotency_key="retry-me")
     assert second.status_code == 503
@@ -793,10 +716,10 @@ def test_codecs_option_becomes_the_main_ladder_and_those_beside_it() -> None:
     body = ingest_body.IngestBody.model_validate_json(
         json.dumps(ingest_doc("h1", options={"codecs": ["h264", "av1"]}))
     )
-    opts = body.to_title_input("studio-a", "q").options
+    opts = body.to_title_input("t1", "studio-a", "q").options
     assert (opts.codec, opts.extra_codecs) == ("h264", ["av1"])
     plain = ingest_body.IngestBody.model_validate_json(json.dumps(ingest_doc("h1", options={})))
-    opts = plain.to_title_input("studio-a", "q").options
+    opts = plain.to_title_input("t1", "studio-a", "q").options
     assert (opts.codec, opts.extra_codecs) == ("h264", [])
 
 

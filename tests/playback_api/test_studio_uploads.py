@@ -1,4 +1,4 @@
-"""Studios deliver into reelflow's own store: a presigned PUT, then ``store:uploads/<studio>/``.
+"""Studios deliver into reelflow's own store: a presigned POST, then ``store:uploads/<studio>/``.
 
 The upload endpoint runs against a real S3 server (SeaweedFS, signatures checked) and a
 LocalStore; the ingest-body and fetcher rules are checked directly and through the app.
@@ -6,6 +6,7 @@ LocalStore; the ingest-body and fetcher rules are checked directly and through t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from reelflow.playback_api.http.app import create_app
 from reelflow.playback_api.http.problems import PROBLEM_BASE_URI, Problem
 from reelflow.playback_api.studio.ingest_body import parse_ingest_body
 from reelflow.storage import LocalStore, S3Store
-from reelflow.studios.accounts import StudioCredentials, create_studio
+from reelflow.studios.accounts import StudioCredentials, create_studio, set_quotas
 from reelflow.studios.signatures import SIGNATURE_HEADER, sign_payload
 from tests.services import S3Server, free_port, seaweedfs_server
 
@@ -185,7 +186,15 @@ def _ingest(client: TestClient, creds: StudioCredentials, source: str) -> httpx.
     return client.post("/v1/studio/ingest", content=raw, headers=headers)
 
 
-def test_upload_url_takes_a_put_and_the_source_ingests(
+def _post_upload(doc: dict[str, Any], payload: bytes, **override: str) -> httpx.Response:
+    """The studio's side: the granted form fields, then the file last, no credentials."""
+    form = doc["upload"]
+    fields = {**form["fields"], **override}
+    files = {"file": ("master.mov", payload, "application/octet-stream")}
+    return httpx.post(form["url"], data=fields, files=files, timeout=60)
+
+
+def test_upload_form_takes_a_post_and_the_source_ingests(
     s3_app: tuple[Settings, TestClient], seaweed: S3Server
 ) -> None:
     settings, client = s3_app
@@ -197,13 +206,14 @@ def test_upload_url_takes_a_put_and_the_source_ingests(
     doc = granted.json()
     source: str = doc["source"]
     assert source.startswith(f"store:uploads/{creds.studio_id}/") and source.endswith("/master.mov")
+    assert doc["max_bytes"] == settings.studio_upload_max_bytes
+    assert "upload_url" not in doc  # no open PUT any more
     expires = datetime.fromisoformat(doc["expires_at"])
     assert 3000 < (expires - datetime.now(UTC)).total_seconds() <= 3600
 
-    # The studio's PUT carries no credentials of its own: only the presigned URL.
     payload = os.urandom(3 * 1024 * 1024 + 7)
-    put = httpx.put(doc["upload_url"], content=payload, timeout=30)
-    assert put.status_code == 200, put.text
+    posted = _post_upload(doc, payload)
+    assert posted.status_code in (200, 201, 204), posted.text
     store = S3Store(
         endpoint=seaweed.endpoint,
         access_key=seaweed.access_key,
@@ -213,10 +223,10 @@ def test_upload_url_takes_a_put_and_the_source_ingests(
     key = source.removeprefix("store:")
     assert store.get_bytes(key) == payload
 
-    # The URL is for that key and method only: a tampered key is refused by S3.
-    tampered = doc["upload_url"].replace("/master.mov?", "/other.mov?")
-    assert httpx.put(tampered, content=b"x", timeout=30).status_code == 403
-    assert not store.exists(key.replace("master.mov", "other.mov"))
+    # The policy is for that key only: another key is refused by S3.
+    other_key = key.replace("master.mov", "other.mov")
+    assert _post_upload(doc, b"x", key=other_key).status_code == 403
+    assert not store.exists(other_key)
 
     # Each grant is a fresh key.
     again = client.post(UPLOADS, json={"name": "master.mov"}, headers={"X-Api-Key": creds.api_key})
@@ -228,6 +238,54 @@ def test_upload_url_takes_a_put_and_the_source_ingests(
     other = _studio(settings)
     refused = _ingest(client, other, source)  # another studio naming this upload
     assert refused.status_code == 422 and problem_type(refused) == "validation_error"
+
+
+def test_the_store_itself_refuses_an_upload_over_the_studios_limit(
+    s3_app: tuple[Settings, TestClient], seaweed: S3Server
+) -> None:
+    from reelflow.catalog import engine_from_settings
+
+    settings, client = s3_app
+    creds = _studio(settings)
+    limit = 64 * 1024
+    set_quotas(engine_from_settings(settings), creds.studio_id, {"max_upload_bytes": limit})
+    headers = {"X-Api-Key": creds.api_key}
+
+    # Declared too big: 413 at once, and no form is handed out.
+    declared = client.post(UPLOADS, json={"name": "m.mov", "size": limit + 1}, headers=headers)
+    assert declared.status_code == 413 and problem_type(declared) == "payload_too_large"
+    assert declared.json()["max_bytes"] == limit
+
+    granted = client.post(UPLOADS, json={"name": "m.mov", "size": limit}, headers=headers)
+    assert granted.status_code == 201, granted.text
+    doc = granted.json()
+    assert doc["max_bytes"] == limit
+    store = S3Store(
+        endpoint=seaweed.endpoint,
+        access_key=seaweed.access_key,
+        secret_key=seaweed.secret_key,
+        bucket=settings.s3_bucket,
+    )
+    key = doc["source"].removeprefix("store:")
+    # Whatever was declared, one byte over the signed range is refused by SeaweedFS itself.
+    over = _post_upload(doc, os.urandom(limit + 1))
+    assert over.status_code == 400 and "EntityTooLarge" in over.text, over.text
+    assert not store.exists(key)
+    assert "EntityTooSmall" in _post_upload(doc, b"").text
+    assert not store.exists(key)
+    # A policy edited to allow more no longer matches its signature.
+    policy = json.loads(base64.b64decode(doc["upload"]["fields"]["policy"]))
+    for cond in policy["conditions"]:
+        if isinstance(cond, list) and cond[0] == "content-length-range":
+            cond[2] = limit * 1024
+    forged = base64.b64encode(json.dumps(policy).encode()).decode()
+    assert _post_upload(doc, os.urandom(limit + 1), policy=forged).status_code == 403
+    assert not store.exists(key)
+    # Exactly at the limit: stored.
+    payload = os.urandom(limit)
+    within = _post_upload(doc, payload)
+    assert within.status_code in (200, 201, 204), within.text
+    assert store.get_bytes(key) == payload
 
 
 @pytest.mark.parametrize("source", REFUSED_SOURCES)

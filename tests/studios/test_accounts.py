@@ -230,6 +230,49 @@ def test_cli_add_prints_a_key_that_authenticates(cli_env: Engine) -> None:
     assert unknown.exit_code == 2 and "no studio" in unknown.stderr
 
 
+def test_cli_quota_shows_sets_and_resets_a_studios_quotas(
+    cli_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELFLOW_STUDIO_INGESTS_PER_HOUR", "500")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(studios_app, ["add", "acme", "--name", "Acme"]).exit_code == 0
+    shown = runner.invoke(studios_app, ["quota", "acme"])
+    assert shown.exit_code == 0, shown.output
+    assert "ingests per hour:   500*" in shown.stdout  # * : the setting's default
+
+    set_ = runner.invoke(
+        studios_app, ["quota", "acme", "--ingests-per-minute", "5", "--max-upload-bytes", "1000"]
+    )
+    assert set_.exit_code == 0, set_.output
+    assert "ingests per minute: 5\n" in set_.stdout and "upload max bytes:   1000\n" in set_.stdout
+    studio = studio_by_id(cli_env, "acme")
+    assert (studio.ingests_per_minute, studio.ingests_per_hour, studio.max_upload_bytes) == (
+        5,
+        None,
+        1000,
+    )
+    listed = runner.invoke(studios_app, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert re.search(r"acme\s*│\s*5\s*│\s*500\*\s*│\s*1000 B", listed.stdout), listed.stdout
+
+    reset = runner.invoke(studios_app, ["quota", "acme", "--ingests-per-minute", "0"])
+    assert reset.exit_code == 0 and "ingests per minute: 30*" in reset.stdout
+    assert studio_by_id(cli_env, "acme").max_upload_bytes == 1000  # untouched
+
+    unknown = runner.invoke(studios_app, ["quota", "nobody", "--ingests-per-hour", "9"])
+    assert unknown.exit_code == 2 and "no studio" in unknown.stderr
+    negative = runner.invoke(studios_app, ["quota", "acme", "--ingests-per-hour", "-1"])
+    assert negative.exit_code == 2
+
+
+def studio_by_id(engine: Engine, studio_id: str) -> Studio:
+    with Session(engine) as s:
+        row = s.get(Studio, studio_id)
+    assert row is not None
+    return row
+
+
 def test_cli_refuses_an_unmigrated_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REELFLOW_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("REELFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")

@@ -4,14 +4,20 @@
 ``Reelflow-Signature`` over the raw body (401 bad_signature; 409 replayed_request when it
 is stale or this exact delivery was seen), the ``Idempotency-Key`` (a stored answer is
 replayed; another body under the same key is 422 idempotency_conflict), the body itself
-(422 validation_error), ownership of the title id (403 forbidden: the first accepted
-ingest of an id claims it in the catalog, atomically, and only ``reelflow titles
-transfer`` moves it; the run's memo must name this studio too). Then it starts, or joins,
-the title's workflow: 202.
+(422 validation_error), the studio's ingest quota (429 rate_limited with Retry-After,
+per minute and per hour: studio/quotas.py), then the title id in the studio's own
+namespace (catalog id ``<studio>--<id>``: no studio's answer depends on another studio's
+titles; the first accepted ingest claims it atomically and only ``reelflow titles
+transfer`` moves it; 403 forbidden, one message, for an id the studio cannot use; the
+run's memo must name this studio too). Then it starts, or joins, the title's workflow:
+202. A version whose run failed before anything was published starts afresh when
+delivered again; a claim whose first start failed is released.
 
-``POST /v1/studio/uploads`` hands a studio a presigned PUT URL into the store (S3 only)
-and the ``store:uploads/<studio id>/...`` source to name in the ingest body afterwards:
-the way in for studios whose masters are not on a public web server.
+``POST /v1/studio/uploads`` hands a studio a presigned POST into the store (S3 only),
+whose signed policy names one key and caps the body at the studio's upload limit (the
+store refuses more: EntityTooLarge), and the ``store:uploads/<studio id>/...`` source to
+name in the ingest body afterwards: the way in for studios whose masters are not on a
+public web server.
 
 Only 202 answers are stored under an Idempotency-Key: a refusal is recomputed on retry
 (it is deterministic for the same body), and a studio that fixes a rejected body may send
@@ -38,6 +44,7 @@ from reelflow.playback_api.auth import webhook_auth
 from reelflow.playback_api.http.context import ApiContext, get_ctx
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
+from reelflow.playback_api.studio import quotas
 from reelflow.playback_api.studio.ingest_body import (
     IDEMPOTENCY_KEY_RE,
     IngestBody,
@@ -56,7 +63,7 @@ from reelflow.studios.signatures import SIGNATURE_HEADER
 
 router = APIRouter(prefix=f"{API_V1}/studio", tags=["studio"])
 
-# Long enough to start a multi-GB PUT (S3 checks the signature when the request begins).
+# Long enough to start a multi-GB POST (S3 checks the policy when the request begins).
 UPLOAD_URL_TTL_S = 3600
 
 
@@ -115,10 +122,11 @@ INGEST_OPENAPI: dict[str, Any] = {
             },
         },
         401: {"description": "invalid_api_key or bad_signature"},
-        403: {"description": "forbidden: the title id belongs to another studio"},
+        403: {"description": "forbidden: the title id is not available to you"},
         409: {"description": "replayed_request: a stale timestamp or an exact re-send"},
         413: {"description": "payload_too_large"},
         422: {"description": "validation_error or idempotency_conflict"},
+        429: {"description": "rate_limited: your ingest quota; Retry-After says when"},
         503: {"description": "service_unavailable: nothing was stored; retry"},
     },
 )
@@ -194,12 +202,27 @@ class UploadBody(BaseModel):
         description="file name for the object: A-Z a-z 0-9 . _ -, at most 200, no leading dot",
         examples=["big-buck-bunny.mov"],
     )
+    size: int | None = Field(
+        default=None,
+        ge=1,
+        description="the file's size in bytes, if known: over your upload limit is a 413 now "
+        "rather than a refusal by the store after the bytes were sent",
+    )
+
+
+class UploadFormOut(BaseModel):
+    url: str = Field(description="POST a multipart/form-data body here")
+    fields: dict[str, str] = Field(
+        description="send every one of these form fields as given, then the file last, as "
+        "the field `file`"
+    )
 
 
 class UploadGranted(BaseModel):
     source: str = Field(description="name this as the ingest body's `source` once uploaded")
-    upload_url: str = Field(description="PUT the file's bytes here (no other credentials)")
-    expires_at: str = Field(description="ISO 8601: the PUT must start before this")
+    upload: UploadFormOut = Field(description="a presigned POST: no other credentials needed")
+    max_bytes: int = Field(description="the store refuses a larger file (EntityTooLarge)")
+    expires_at: str = Field(description="ISO 8601: the POST must start before this")
 
 
 @router.post(
@@ -208,7 +231,8 @@ class UploadGranted(BaseModel):
     response_model=UploadGranted,
     responses={
         401: {"description": "invalid_api_key"},
-        422: {"description": "validation_error: the file name"},
+        413: {"description": "payload_too_large: the declared size is over your upload limit"},
+        422: {"description": "validation_error: the file name or size"},
         501: {"description": "uploads_unavailable: the store is not S3"},
         503: {"description": "service_unavailable: the object store did not answer"},
     },
@@ -218,21 +242,30 @@ async def create_upload(
     studio: Studio = Depends(current_studio),
     ctx: ApiContext = Depends(get_ctx),
 ) -> UploadGranted:
-    """A presigned PUT URL into your own uploads, and the `source` that then names it."""
+    """A presigned POST into your own uploads, capped at your upload limit, and the
+    `source` that then names it."""
+    limit = quotas.upload_max_bytes(ctx.settings, studio)
+    if body.size is not None and body.size > limit:
+        raise Problem(
+            "payload_too_large",
+            f"the file is larger than your upload limit of {limit} bytes",
+            max_bytes=limit,
+        )
     # A fresh directory per upload: two uploads of one file name never overwrite each other.
     key = upload_key(studio.id, uuid.uuid4().hex, body.name)
     expires_at = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_TTL_S)
     try:
-        url = await asyncio.to_thread(ctx.store.upload_url, key, UPLOAD_URL_TTL_S)
+        form = await asyncio.to_thread(ctx.store.upload_form, key, limit, UPLOAD_URL_TTL_S)
     except StorageError as exc:
         raise Problem("service_unavailable", "the object store did not answer") from exc
-    if url is None:
+    if form is None:
         raise Problem(
             "uploads_unavailable",
             "uploads need an S3 object store; this deployment stores objects on local disk",
         )
     return UploadGranted(
         source=f"{STORE_PREFIX}{key}",
-        upload_url=url,
+        upload=UploadFormOut(url=form.url, fields=form.fields),
+        max_bytes=form.max_bytes,
         expires_at=expires_at.isoformat().replace("+00:00", "Z"),
     )

@@ -274,9 +274,10 @@ class IngestBody(BaseModel):
     def _dedupe(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
-    def to_title_input(self, studio_id: str, media_queue: str) -> c.TitleInput:
+    def to_title_input(self, catalog_id: str, studio_id: str, media_queue: str) -> c.TitleInput:
+        """The workflow's input; ``catalog_id``: the title in the studio's namespace."""
         return c.TitleInput(
-            title_id=self.title_id,
+            title_id=catalog_id,
             source=self.source,
             name=self.name,
             version=self.version,

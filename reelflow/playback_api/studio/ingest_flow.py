@@ -26,6 +26,7 @@ from reelflow.catalog.models import IngestRequestRow, Studio, as_utc
 from reelflow.domain.ids import workflow_id
 from reelflow.playback_api.http.context import ApiContext
 from reelflow.playback_api.http.problems import Problem
+from reelflow.playback_api.studio import quotas
 from reelflow.playback_api.studio.ingest_body import (
     FETCHABLE_SCHEMES,
     IngestBody,
@@ -44,7 +45,11 @@ IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
 
 
 class IngestAccepted(BaseModel):
-    title_id: str
+    title_id: str = Field(description="your id for the title, as you sent it")
+    catalog_title_id: str = Field(
+        description="the catalog's id for it (playback, callbacks): `<studio id>--<title_id>`"
+        " for titles first delivered since namespaces (older titles kept their id)"
+    )
     version: int
     workflow_id: str
     status_url: str = Field(description="GET it with your X-Api-Key to follow the title")
@@ -112,13 +117,32 @@ async def workflow_owner(handle: WorkflowHandle[Any, Any]) -> tuple[str | None, 
     return (owner if isinstance(owner, str) else None), status
 
 
-async def _start_title(ctx: ApiContext, studio_id: str, body: IngestBody) -> IngestAccepted:
+def _not_yours() -> Problem:
+    # One answer for every id a studio cannot use; with a namespace per studio it can only
+    # come from the studio's own namespace, so it says nothing about any other studio.
+    return Problem("forbidden", "this title id is not available to you")
+
+
+async def _reuse_policy(ctx: ApiContext, catalog_id: str, version: int) -> WorkflowIDReusePolicy:
+    """A version whose run ended before anything was published (failed, QC failed,
+    terminated) may be delivered again: a new run under the same id. Once published,
+    taken down or rejected, a closed run is final and a redelivery joins it."""
+    final = await asyncio.to_thread(records.version_is_final, ctx.engine, catalog_id, version)
+    if final:
+        return WorkflowIDReusePolicy.REJECT_DUPLICATE
+    return WorkflowIDReusePolicy.ALLOW_DUPLICATE
+
+
+async def _start_title(
+    ctx: ApiContext, studio_id: str, body: IngestBody, catalog_id: str
+) -> IngestAccepted:
     client = await ctx.temporal()
-    wf_id = workflow_id(body.title_id, body.version)
+    wf_id = workflow_id(catalog_id, body.version)
+    reuse = await _reuse_policy(ctx, catalog_id, body.version)
     try:
         # A version started before the "@v" ids runs under its legacy id: join that run.
         found = (
-            await find_title_run(client, body.title_id, body.version, rpc_timeout=RPC_TIMEOUT)
+            await find_title_run(client, catalog_id, body.version, rpc_timeout=RPC_TIMEOUT)
             if body.version > 1
             else None
         )
@@ -128,13 +152,13 @@ async def _start_title(ctx: ApiContext, studio_id: str, body: IngestBody) -> Ing
             try:
                 handle = await client.start_workflow(
                     TitleWorkflow.run,
-                    body.to_title_input(studio_id, ctx.settings.media_queue),
+                    body.to_title_input(catalog_id, studio_id, ctx.settings.media_queue),
                     id=wf_id,
                     task_queue=ctx.settings.control_queue,
                     # The same id joins the running workflow: a duplicate delivery starts
                     # nothing.
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_reuse_policy=reuse,
                     # Which studio started the run: ownership before the catalog row exists.
                     memo={MEMO_STUDIO: studio_id},
                     rpc_timeout=RPC_TIMEOUT,
@@ -147,14 +171,32 @@ async def _start_title(ctx: ApiContext, studio_id: str, body: IngestBody) -> Ing
     except RPCError as exc:
         raise Problem("service_unavailable", "the workflow service did not answer") from exc
     if owner != studio_id:
-        raise Problem("forbidden", "this title id belongs to another studio")
+        raise _not_yours()
     suffix = f"?version={body.version}" if body.version > 1 else ""
     return IngestAccepted(
         title_id=body.title_id,
+        catalog_title_id=catalog_id,
         version=body.version,
         workflow_id=wf_id,
         status_url=f"{ctx.public_base}/v1/studio/titles/{body.title_id}{suffix}",
     )
+
+
+async def _claim_title(ctx: ApiContext, studio: Studio, body: IngestBody) -> records.TitleClaim:
+    """The studio's title in its own namespace, claimed (one conditional insert) if new."""
+    try:
+        title = await asyncio.to_thread(
+            records.claim_title, ctx.engine, studio.id, body.title_id, body.name, body.version
+        )
+    except records.BadStudioTitleId as exc:
+        raise Problem(
+            "validation_error",
+            "the ingest body did not match the schema",
+            errors=[{"loc": ["body", "title_id"], "msg": str(exc), "type": "value_error"}],
+        ) from None
+    if title is None:
+        raise _not_yours()
+    return title
 
 
 async def run_ingest(
@@ -172,13 +214,9 @@ async def run_ingest(
                 return _answer(earlier)
     # In a thread: validating the URLs resolves their hosts (blocking DNS).
     body = await asyncio.to_thread(parse_ingest_body, raw, _source_schemes_setting(ctx), studio.id)
-    # The first accepted ingest of an id claims it for good (one conditional insert, so
-    # of two racing studios exactly one wins); ops-ingested titles belong to no studio.
-    owner = await asyncio.to_thread(
-        records.claim_title, ctx.engine, body.title_id, studio.id, body.name, body.version
-    )
-    if owner != studio.id:
-        raise Problem("forbidden", "this title id belongs to another studio")
+    # Counted before anything is claimed or started: a 429 leaves nothing behind.
+    await quotas.count_ingest(ctx, studio)
+    title = await _claim_title(ctx, studio, body)
     claim: int | None = None
     if idempotency_key is not None:
         outcome = await _claim(ctx, studio.id, idempotency_key, body_hash, body.title_id)
@@ -186,10 +224,12 @@ async def run_ingest(
             return _answer(outcome)
         claim = outcome
     try:
-        accepted = await _start_title(ctx, studio.id, body)
+        accepted = await _start_title(ctx, studio.id, body, title.catalog_id)
     except BaseException:
         if claim is not None:
             await asyncio.to_thread(records.release_ingest_request, ctx.engine, claim)
+        if title.created:  # nothing started: the id is free again, as if never delivered
+            await asyncio.to_thread(records.release_title, ctx.engine, title.catalog_id, studio.id)
         raise
     doc = accepted.model_dump(mode="json")
     if claim is not None:

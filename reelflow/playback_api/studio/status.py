@@ -1,8 +1,9 @@
 """A studio's view of one title: the workflow's ``status`` query, owner-checked, keys hidden.
 
-Behind ``GET /v1/studio/titles/{title_id}``: the catalog says whose title it is, the run's
-memo must agree (a run ops started by hand has none), and the answer leaves out the
-object-store keys of the renditions.
+Behind ``GET /v1/studio/titles/{title_id}``: the id is looked up in the studio's own
+namespace (``studio_ingest.find_studio_title``), the run's memo must agree (a run ops
+started by hand has none), and the answer leaves out the object-store keys of the
+renditions.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class StudioTitleStatus(BaseModel):
     """The title workflow's ``status`` query, plus an overall percentage."""
 
     title_id: str
+    catalog_title_id: str = Field(description="the catalog's id (playback, callbacks)")
     version: int
     workflow_id: str
     workflow_status: str = Field(description="RUNNING, COMPLETED, FAILED, TERMINATED, ...")
@@ -69,14 +71,15 @@ async def studio_title_status(
     """The status of the studio's title (newest version unless ``version``); 404 when the
     title is another studio's or has no run."""
     not_found = Problem("not_found", "you have no title with this id")
-    title = await asyncio.to_thread(records.find_title, ctx.engine, title_id)
-    if title is not None and title.studio_id != studio.id:
+    # Only the studio's own namespace is looked at: another studio's ids are never found.
+    title = await asyncio.to_thread(records.find_studio_title, ctx.engine, studio.id, title_id)
+    if title is None:
         raise not_found
-    wanted = version or (title.version if title is not None else 1)
+    wanted = version or title.version
     client = await ctx.temporal()
     try:
         # Under its id, or the legacy id of a version started before the "@v" ids.
-        handle = await find_title_run(client, title_id, wanted, rpc_timeout=RPC_TIMEOUT)
+        handle = await find_title_run(client, title.id, wanted, rpc_timeout=RPC_TIMEOUT)
         if handle is None:
             raise not_found
         owner, run_status = await workflow_owner(handle)
@@ -84,8 +87,8 @@ async def studio_title_status(
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise not_found from None
         raise Problem("service_unavailable", "the workflow service did not answer") from exc
-    # A run ops started by hand (no memo) is shown when the catalog says the title is yours.
-    if owner != studio.id and not (owner is None and title is not None):
+    # A run ops started by hand (no memo) is shown: the catalog says the title is yours.
+    if owner not in (studio.id, None):
         raise not_found
     try:
         status: c.TitleStatus = await handle.query(TitleWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
@@ -99,6 +102,7 @@ async def studio_title_status(
                 for r in status.renditions
             ],
             "title_id": title_id,
+            "catalog_title_id": title.id,
             "version": wanted,
             "workflow_id": handle.id,
             "workflow_status": run_status,
