@@ -4,6 +4,7 @@ unreachable endpoints, settings."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ from minio import Minio
 from minio.error import S3Error
 
 from reelflow.storage import (
+    InvalidObjectKey,
+    LocalStore,
     S3Store,
     StorageError,
     StorageUnavailable,
@@ -59,6 +62,29 @@ def test_s3_presigned_url_is_checked(seaweed_endpoint: str) -> None:
     # Another key under the same signature is refused: the signature covers the path.
     assert httpx.get(url.replace("seg/1.m4s", "seg/2.m4s")).status_code == 403
     assert httpx.get(url.split("?")[0]).status_code == 403
+
+
+def test_s3_upload_form_caps_the_size_in_the_store(seaweed_endpoint: str, tmp_path: Path) -> None:
+    """The presigned POST's content-length-range is enforced by SeaweedFS itself."""
+    store = s3_store(seaweed_endpoint)
+    form = store.upload_form("up/a/m.mov", max_bytes=1000, expires_s=60)
+    assert form is not None and form.max_bytes == 1000
+    assert form.url.endswith(f"/{store.bucket}") and form.fields["key"] == "up/a/m.mov"
+
+    def post(payload: bytes) -> httpx.Response:
+        return httpx.post(form.url, data=form.fields, files={"file": ("m", payload)})
+
+    over = post(b"x" * 1001)
+    assert over.status_code == 400 and "EntityTooLarge" in over.text
+    assert not store.exists("up/a/m.mov")
+    assert post(b"x" * 1000).status_code in (200, 201, 204)
+    assert store.get_bytes("up/a/m.mov") == b"x" * 1000
+    with pytest.raises(InvalidObjectKey):
+        store.upload_form("../m.mov", max_bytes=1)
+    with pytest.raises(ValueError, match="max_bytes"):
+        store.upload_form("up/b", max_bytes=0)
+    # A local folder has no server to take an upload.
+    assert LocalStore(tmp_path / "objects").upload_form("up/a/m.mov", max_bytes=1000) is None
 
 
 def test_s3_unreachable_endpoint() -> None:
