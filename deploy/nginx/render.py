@@ -95,8 +95,15 @@ _API = (
     """
         # The playback API: manifests, licenses and sessions are per viewer, never cached.
         location /v1/ {{
-            # A request with an Idempotency-Key (a player's playback start): a repeat answers
-            # the same session, so it may go to the other replica even once sent.
+            proxy_pass http://reelflow_api;
+"""
+    + _PROXY
+    + _API_PASS
+    + """\
+        }}
+        # A playback start with an Idempotency-Key: a repeat answers the same session, so it
+        # may go to the other replica even once sent (delivery/idempotency.py).
+        location ~ ^/v1/titles/[^/]+/playback$ {{
             if ($http_idempotency_key) {{
                 rewrite ^ /_retry_post$uri last;
             }}
