@@ -62,11 +62,15 @@ def studio_by_api_key_hash(engine: Engine, api_key_sha256: str) -> Studio | None
         return s.exec(select(Studio).where(Studio.api_key_sha256 == api_key_sha256)).first()
 
 
-def title_owner(engine: Engine, title_id: str) -> Studio | None:
-    """The studio owning a title (None: no such title, or ingested by ops)."""
+def title_owner(engine: Engine, title_id: str) -> tuple[Studio, str] | None:
+    """The studio owning a title and its own id for it (the name in its namespace); None:
+    no such title, or ingested by ops."""
     with Session(engine) as s:
         title = s.get(Title, title_id)
-        return s.get(Studio, title.studio_id) if title and title.studio_id else None
+        studio = s.get(Studio, title.studio_id) if title and title.studio_id else None
+        if title is None or studio is None:
+            return None
+        return studio, title.studio_title_id or title.id
 
 
 def reseal_studio(engine: Engine, studio_id: str, reseal: Reseal) -> None:

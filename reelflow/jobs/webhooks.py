@@ -120,10 +120,13 @@ class Notification:
     def from_payload(cls, payload: dict[str, Any]) -> Notification:
         return cls(**payload)
 
-    def body(self) -> bytes:
+    def body(self, studio_title_id: str | None = None) -> bytes:
+        """``title_id``: the catalog's (playback); ``studio_title_id``: the studio's own
+        (its namespace, ``<studio>--<id>`` in the catalog; the same for older titles)."""
         doc = {
             "event": self.event,
             "title_id": self.title_id,
+            "studio_title_id": studio_title_id or self.title_id,
             "version": self.version,
             "occurred_at": self.occurred_at,
             "detail": self.detail,
@@ -229,8 +232,10 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
         if _already_delivered(engine, note.delivery_id):
             return {"status": "already_delivered", "delivery_id": note.delivery_id}
         try:
-            key = _callback_key(settings, engine, note.title_id)
-            status = _post(note, key, allow_loopback=settings.allow_loopback_callbacks)
+            key, name = _callback_key(settings, engine, note.title_id)
+            status = _post(
+                note, key, studio_title_id=name, allow_loopback=settings.allow_loopback_callbacks
+            )
         except RefusedCallback as exc:
             _record_failure(engine, note, attempts=attempt, http_status=None, error=str(exc))
             return {"status": "refused", "attempts": attempt}
@@ -247,25 +252,28 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
         return {"status": "failed", "http_status": status, "attempts": attempt}
 
 
-def _callback_key(settings: Settings, engine: Engine, title_id: str) -> bytes:
-    """The outbound key of the owning studio's current webhook secret; RefusedCallback
-    for a title no studio owns (nobody outside may hold a key derived from ours)."""
+def _callback_key(settings: Settings, engine: Engine, title_id: str) -> tuple[bytes, str]:
+    """The outbound key of the owning studio's current webhook secret, and the studio's
+    own id for the title; RefusedCallback for a title no studio owns (nobody outside may
+    hold a key derived from ours)."""
     from reelflow.studios.accounts import active_webhook_secrets
 
-    studio = title_owner(engine, title_id)
-    if studio is None:
+    owner = title_owner(engine, title_id)
+    if owner is None:
         raise RefusedCallback("the title has no owning studio: callbacks are not sent")
-    return callback_signing_key(active_webhook_secrets(settings, studio, time.time())[0])
+    studio, name = owner
+    return callback_signing_key(active_webhook_secrets(settings, studio, time.time())[0]), name
 
 
 def _post(
     note: Notification,
     key: bytes,
     *,
+    studio_title_id: str | None = None,
     resolver: Resolver | None = None,
     allow_loopback: bool = False,
 ) -> int:
-    body = note.body()
+    body = note.body(studio_title_id)
     headers = {
         "Content-Type": "application/json",
         CALLBACK_SIGNATURE_HEADER: sign_payload(key, body, int(time.time())),

@@ -58,6 +58,9 @@ def test_title_owner(catalog: Engine) -> None:
     titles.upsert_title(catalog, title_id="owned", name="Film", studio_id="acme")
     titles.upsert_title(catalog, title_id="ops", name="Film")
     owner = catalog_studios.title_owner(catalog, "owned")
-    assert owner is not None and owner.id == "acme"
+    assert owner is not None and owner[0].id == "acme" and owner[1] == "owned"
+    titles.upsert_title(catalog, title_id="acme--named", name="Film", studio_id="acme")
+    named = catalog_studios.title_owner(catalog, "acme--named")
+    assert named is not None and named[1] == "named"  # the id in acme's namespace
     assert catalog_studios.title_owner(catalog, "ops") is None
     assert catalog_studios.title_owner(catalog, "missing") is None

@@ -22,6 +22,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy.engine import Engine
 
+from reelflow.catalog.studio_ingest import claim_title
 from reelflow.catalog.titles import upsert_title
 from reelflow.config import Settings, get_settings
 from reelflow.jobs.queue import get_worker, redis_connection
@@ -136,9 +137,10 @@ class Owner:
 
     def new_title(self) -> str:
         # rq job ids are global in Redis, so every test run needs its own titles.
-        title_id = f"t-{uuid.uuid4().hex[:12]}"
-        upsert_title(self.engine, title_id=title_id, name="T", studio_id=self.credentials.studio_id)
-        return title_id
+        name = f"t-{uuid.uuid4().hex[:12]}"
+        claim = claim_title(self.engine, self.credentials.studio_id, name, "T")
+        assert claim is not None  # the catalog id: <studio>--<name>
+        return claim.catalog_id
 
 
 @pytest.fixture
@@ -217,6 +219,9 @@ def test_delivers_signed_notification(
     assert req.headers[DELIVERY_HEADER] == job_id
     doc = json.loads(req.body)
     assert doc["event"] == "published" and doc["title_id"] == title and doc["version"] == 2
+    # The studio's own id for it, beside the catalog's.
+    assert doc["studio_title_id"] == title.removeprefix(f"{owner.credentials.studio_id}--")
+    assert doc["studio_title_id"] != title
     assert doc["detail"] == {"regions": ["GB"]} and doc["occurred_at"]
     # What a studio does on receipt: verify under the outbound key derived from its
     # webhook secret; tampering fails, and the secret itself does not verify it.
