@@ -57,6 +57,10 @@ def client() -> TestClient:
     async def limited() -> dict[str, str]:
         raise Problem("rate_limited", headers={"Retry-After": "3"})
 
+    @app.get("/down")
+    async def down() -> dict[str, str]:
+        raise Problem("service_unavailable", "the catalog is not reachable")
+
     @app.post("/items")
     async def items(body: Body) -> dict[str, str]:
         return {"name": body.name}
@@ -104,6 +108,15 @@ def test_custom_headers_pass_through(client: TestClient) -> None:
     assert response.status_code == 429
     assert response.headers["retry-after"] == "3"
     assert "detail" not in response.json()
+
+
+def test_every_503_says_when_to_retry(client: TestClient) -> None:
+    response = client.get("/down")
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
+    assert response.headers["retry-after"] == "5"
+    given = Problem("license_unavailable", headers={"Retry-After": "30"})
+    assert given.headers["Retry-After"] == "30"  # a caller's own value wins
 
 
 def test_validation_error_is_a_problem_without_echoing_input(client: TestClient) -> None:

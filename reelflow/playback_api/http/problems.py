@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE_URI = "https://reelflow.dev/problems/"
@@ -82,6 +84,10 @@ PROBLEM_TYPES: dict[str, ProblemType] = _registry(
 # Routing errors raised by Starlette itself, mapped onto registered slugs.
 _STATUS_SLUGS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
+# Every 503 says when to come back (RFC 9110 section 10.2.3): a player or load balancer told
+# nothing retries at once, all together, while Redis or the catalog restarts.
+RETRY_AFTER_UNAVAILABLE_S = 5
+
 _WWW_AUTHENTICATE = {
     "invalid_token": 'Bearer error="invalid_token"',
     "token_expired": 'Bearer error="invalid_token", error_description="token expired"',
@@ -115,6 +121,8 @@ class Problem(Exception):
         self.headers = dict(headers or {})
         if slug in _WWW_AUTHENTICATE:
             self.headers.setdefault("WWW-Authenticate", _WWW_AUTHENTICATE[slug])
+        if self.problem_type.status == 503:
+            self.headers.setdefault("Retry-After", str(RETRY_AFTER_UNAVAILABLE_S))
         super().__init__(f"{slug}: {detail}" if detail else slug)
 
     @property
@@ -196,9 +204,20 @@ async def unexpected_problem_handler(request: Request, exc: Exception) -> JSONRe
     return problem_response(Problem("internal_error", "the server failed to answer"))
 
 
+async def catalog_down_handler(request: Request, exc: Exception) -> JSONResponse:
+    # The catalog's server refused, dropped or could not hand out a connection (a restart, a
+    # failover, a full pool): a 503 the player retries, not a 500. Paths that must say more
+    # (nothing erased, keys withheld) catch SQLAlchemyError themselves first.
+    problem = Problem("service_unavailable", "the catalog is not reachable; try again shortly")
+    request.state.problem = problem.slug
+    return problem_response(problem)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register every handler so no error leaves the app as anything but problem+json."""
     app.add_exception_handler(Exception, unexpected_problem_handler)
+    for unreachable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unreachable, catalog_down_handler)
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(RequestValidationError, validation_problem_handler)
     app.add_exception_handler(StarletteHTTPException, http_problem_handler)
