@@ -98,3 +98,18 @@ async def test_a_pool_busy_past_its_timeout_is_a_connection_error(own_redis: str
         await asyncio.wait_for(held, timeout=10)
     finally:
         await client.aclose()
+
+
+async def test_connections_redis_closed_are_replaced_not_failed(own_redis: str) -> None:
+    """After a Redis restart every pooled connection is dead (bench/soak.py saw a 503 for
+    each one as it was next used, for over ten seconds): the command goes again on a new
+    connection. CLIENT KILL closes them as a restart does, without changing the port."""
+    client = redis_client(Settings(redis_url=own_redis, redis_max_connections=4))
+    try:
+        await asyncio.gather(*(client.set(f"k{n}", b"v") for n in range(8)))
+        with redis.Redis.from_url(own_redis) as probe:
+            assert probe.client_kill_filter(_type="normal", skipme=True) >= 1
+        answers = await asyncio.gather(*(client.get(f"k{n}") for n in range(8)))
+        assert answers == [b"v"] * 8
+    finally:
+        await client.aclose()

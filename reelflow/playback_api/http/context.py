@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.engine import Engine
 
 from reelflow.config import Settings
@@ -177,6 +180,11 @@ def redis_client(settings: Settings, *, wait_s: float = REDIS_POOL_WAIT_S) -> Re
         timeout=wait_s,
         socket_timeout=5,
         socket_connect_timeout=2,
+        # A pooled connection Redis has closed (a restart, a failover) fails when next used:
+        # send the command once more on a new connection rather than answer a 503 for each
+        # dead connection after Redis is back. Connection errors only: a command that timed
+        # out may have run.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
     return Redis.from_pool(pool)
 
