@@ -32,10 +32,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import (
     Availability,
     ContentKeyRow,
@@ -233,16 +234,24 @@ def visible_rows_by_ids(
 def save_progress(
     engine: Engine, account: str, title_id: str, position_s: float, duration_s: float | None
 ) -> None:
-    """Store the account's position in the title (and its duration, when known)."""
-    with session_scope(engine) as s:
-        row = s.get(ViewingProgress, (account, title_id)) or ViewingProgress(
-            account=account, title_id=title_id
-        )
-        row.position_s = position_s
-        if duration_s:
-            row.duration_s = duration_s
-        row.updated_at = utcnow()
-        s.add(row)
+    """Store the account's position in the title (and its duration, when known).
+
+    One statement, inserting or updating on the key: two first saves at once (a heartbeat
+    and the session's end, two devices of one account) must not both insert."""
+    values: dict[str, Any] = {
+        "account": account,
+        "title_id": title_id,
+        "position_s": position_s,
+        "updated_at": utcnow(),
+    }
+    if duration_s:
+        values["duration_s"] = duration_s
+    insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(ViewingProgress).values(**values)
+    changed = {k: stmt.excluded[k] for k in values if k not in ("account", "title_id")}
+    stmt = stmt.on_conflict_do_update(index_elements=["account", "title_id"], set_=changed)
+    with engine.begin() as conn:
+        conn.execute(stmt)
 
 
 def progress_row(engine: Engine, account: str, title_id: str) -> ViewingProgress | None:
