@@ -17,5 +17,6 @@ class StudioQuotaSettings(BaseModel):
     studio_ingests_per_minute: int = Field(default=30, ge=1, le=100_000)
     studio_ingests_per_hour: int = Field(default=300, ge=1, le=1_000_000)
     # The largest master a studio may upload through a presigned POST: the store itself
-    # refuses a bigger body (the POST policy's content-length-range).
-    studio_upload_max_bytes: int = Field(default=50 * GIB, ge=1, le=5 * 1024 * GIB)
+    # refuses a bigger body (the POST policy's content-length-range). 5 GiB is what one
+    # POST may carry on AWS S3; larger masters come by an https source URL.
+    studio_upload_max_bytes: int = Field(default=5 * GIB, ge=1, le=5 * 1024 * GIB)
