@@ -386,7 +386,9 @@ def run(
 
     segment = "video_720p_700k/1.m4s"
     size = (origin_root / "tt-bench/v1" / segment).stat().st_size
-    prefix = sign_prefix(link_secret, "tt-bench", "v1", int(time.time()) + 3600)
+    # The player's session holds the link (its lease lasts the run: REELFLOW_LEASE_TTL_S).
+    exp = int(time.time()) + 3600
+    prefix = sign_prefix(link_secret, "tt-bench", "v1", exp, holder=s["session_id"])
     print(f"\nsegments: one {size // 1024} KiB .m4s, wrk -t1 -c16 -d{opts.seconds}s")
     plain_url = f"http://127.0.0.1:{bare_port}/file/tt-bench/v1/{segment}"
     pairs(opts, ("Starlette FileResponse (plain)", plain_url, None),

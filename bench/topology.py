@@ -155,6 +155,7 @@ def main() -> None:
             "bench-two-hosts",
             "v1",
             int(time.time()) + 600,
+            holder=session["session_id"],
         )
         local_urls = [local_base + prefix + u.split("/v1/", 1)[1] for u in urls]
         local = timed_fetches([_get(u) for u in local_urls * args.passes], args.threads)

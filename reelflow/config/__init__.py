@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelflow.config.errors import ConfigError as ConfigError
+from reelflow.config.licenses import LicenseLimitSettings
 from reelflow.config.recs import RecsSettings
 from reelflow.config.resilience import ResilienceSettings
 from reelflow.config.secrets import Secrets, load_secrets
@@ -39,7 +40,9 @@ def _default_home() -> Path:
     return Path.home() / ".reelflow"
 
 
-class Settings(BaseSettings, RecsSettings, ResilienceSettings, StudioQuotaSettings):
+class Settings(
+    BaseSettings, RecsSettings, ResilienceSettings, StudioQuotaSettings, LicenseLimitSettings
+):
     model_config = SettingsConfigDict(env_prefix="REELFLOW_", extra="ignore")
 
     env: Literal["embedded", "production"] = "embedded"

@@ -3,12 +3,12 @@
 // player goes out with them: the networking-engine request filter in player.js passes each
 // URI through renewUri.
 //
-// A signed prefix is /media/<exp>/<sig>/<title>/<version>/ and one signature covers the
-// whole package, so renewing a segment URL only swaps <exp>/<sig> in front of this
-// package's <title>/<version>/. API URLs (manifests, playlists, HLS keys, licenses) carry
+// A signed prefix is /media/<exp>/<sig>/<session>/<title>/<version>/ and one signature
+// covers the whole package for this session, so renewing a segment URL only swaps
+// <exp>/<sig> in front of this session's <session>/<title>/<version>/. API URLs (manifests, playlists, HLS keys, licenses) carry
 // the playback token as ?token=, which is swapped for the newest one.
 
-const PREFIX_RE = /\/media\/(\d+)\/([A-Za-z0-9_-]+)\/([^/]+\/[^/]+\/)$/;
+const PREFIX_RE = /\/media\/(\d+)\/([A-Za-z0-9_-]+)\/([^/]+\/[^/]+\/[^/]+\/)$/;
 
 function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -23,7 +23,7 @@ export function parseLinks({ token, media_prefix: mediaPrefix, expires_at: expir
     token,
     expiresAt,
     signed: `/media/${exp}/${sig}/${scope}`,
-    // This package's media paths under any earlier <exp>/<sig>.
+    // This session's media paths of this package under any earlier <exp>/<sig>.
     media: new RegExp(`/media/\\d+/[A-Za-z0-9_-]+/${escapeRegExp(scope)}`),
   };
 }

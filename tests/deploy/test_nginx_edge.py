@@ -16,13 +16,20 @@ from types import ModuleType
 
 import pytest
 
-from reelflow.playback_api.auth.signing import MEDIA_CONTENT_TYPES, media_link_secret, sign_prefix
+from reelflow.playback_api.auth.signing import (
+    MEDIA_CONTENT_TYPES,
+    THUMBNAILS_HOLDER,
+    media_link_secret,
+    sign_prefix,
+)
 from reelflow.playback_api.routes.media import PACKAGE_MANIFEST
 from tests.services import free_port, wait_for_port
 
 NGINX = Path("/usr/sbin/nginx")
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
 SECRET = media_link_secret(b"edge-test-signing-secret-0123456789")
+SESSION_A = "s" + "a" * 32
+SESSION_B = "s" + "b" * 32
 SEGMENT = bytes(range(256)) * 40  # 10 KiB with known content for Range checks
 
 FILES = {
@@ -113,8 +120,10 @@ def _run_edge(base: Path) -> Iterator[Edge]:
         stderr.close()
 
 
-def prefix(title: str = "tt-001", version: str = "v1", ttl: int = 300) -> str:
-    return sign_prefix(SECRET, title, version, int(time.time()) + ttl)
+def prefix(
+    title: str = "tt-001", version: str = "v1", ttl: int = 300, holder: str = SESSION_A
+) -> str:
+    return sign_prefix(SECRET, title, version, int(time.time()) + ttl, holder=holder)
 
 
 @pytest.mark.parametrize(
@@ -189,6 +198,24 @@ def test_token_for_one_title_refused_on_another(edge: Edge) -> None:
     assert edge.get(prefix("tt-001", "v2") + "x.m4s").status == 200
 
 
+def test_a_sessions_link_is_not_another_sessions_and_thumbs_links_get_thumbs_only(
+    edge: Edge,
+) -> None:
+    signed = prefix()
+    assert edge.get(signed + "x.m4s").status == 200
+    # Session A's link relabelled as session B's (or as the thumbnails holder): the holder is
+    # inside the signed scope, so the signature fails.
+    assert edge.get(signed.replace(SESSION_A, SESSION_B) + "x.m4s").status == 403
+    assert edge.get(signed.replace(SESSION_A, THUMBNAILS_HOLDER) + "x.m4s").status == 403
+    # A link without a holder (the format before issue 25) is refused outright.
+    assert edge.get(signed.replace(f"/{SESSION_A}/", "/") + "x.m4s").status == 403
+    # The admin console's thumbnails link: thumbs/ only, never a segment or a playlist.
+    thumbs = prefix(holder=THUMBNAILS_HOLDER)
+    assert edge.get(thumbs + "thumbs/sprite.jpg").status == 200
+    for rest in ("x.m4s", "video/360/1.m4s", "video_360p.m3u8", "thumbs/../x.m4s"):
+        assert edge.get(thumbs + rest).status == 403, rest
+
+
 @pytest.mark.parametrize(
     "rest",
     [
@@ -209,7 +236,7 @@ def test_traversal_out_of_the_signed_prefix_is_refused(edge: Edge, rest: str) ->
 
 
 def test_malformed_media_paths_and_other_paths(edge: Edge) -> None:
-    assert edge.get("/media/123/short/tt-001/v1/x.m4s").status == 403
+    assert edge.get(f"/media/123/short/{SESSION_A}/tt-001/v1/x.m4s").status == 403
     assert edge.get("/media/").status == 403
     assert edge.get(prefix()).status == 403  # no object named
     missing = edge.get(prefix() + "nope.m4s")

@@ -106,10 +106,11 @@ def test_edge_serves_a_published_package_under_links_from_the_api(
     parts[3] = ("A" if parts[3][0] != "A" else "B") + parts[3][1:]
     assert edge.get("/".join(parts) + init_path).status == 403
     link_secret = api.client.app.state.ctx.link_secret  # type: ignore[attr-defined]
-    expired = sign_prefix(link_secret, "tt-edge", "v1", int(time.time()) - 30)
+    holder = session["session_id"]
+    expired = sign_prefix(link_secret, "tt-edge", "v1", int(time.time()) - 30, holder=holder)
     assert edge.get(expired + init_path).status == 410
     # This session's link opens nothing of the neighbouring title, which exists on the edge.
     neighbour = prefix.replace("/tt-edge/", "/tt-neighbour/")
     assert edge.get(neighbour + init_path).status == 403
-    fresh = sign_prefix(link_secret, "tt-neighbour", "v1", int(time.time()) + 60)
+    fresh = sign_prefix(link_secret, "tt-neighbour", "v1", int(time.time()) + 60, holder=holder)
     assert edge.get(fresh + init_path).status == 200

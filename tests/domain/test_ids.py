@@ -61,7 +61,7 @@ def test_a_trailing_newline_is_not_a_title_id() -> None:
     with pytest.raises(ValueError):
         layout.events_type_prefix("qoe\n")
     with pytest.raises(ValueError):
-        signing.sign_prefix(b"s" * 32, "abc\n", "v1", 10**10)
+        signing.sign_prefix(b"s" * 32, "abc\n", "v1", 10**10, holder=signing.THUMBNAILS_HOLDER)
 
 
 def test_version_ids_cannot_collide_with_other_titles() -> None:

@@ -17,6 +17,7 @@ import redis
 from reelflow.catalog.db import session_scope
 from reelflow.catalog.models import ContentKeyRow
 from reelflow.playback_api.auth.signing import issue_playback_token, sign_prefix
+from reelflow.playback_api.delivery.sessions import new_session_id
 from reelflow.playback_api.http.app import create_app
 from tests.fixtures.published import MediaSet
 from tests.playback_api.conftest import ApiHarness, OpenApi, _harness, raw_get, serve
@@ -493,8 +494,12 @@ def test_no_origin_is_allowed_by_default(api: ApiHarness) -> None:
 
 
 def _prefix(api: ApiHarness, title: str, exp: int | None = None, version: str = "v1") -> str:
+    """A link of a live session of ``title`` (the origin serves no other), expiring at exp."""
+    holder = start(api, title, sub=f"origin-{new_session_id()}")["session_id"]
     ctx = api.client.app.state.ctx  # type: ignore[attr-defined]
-    return sign_prefix(ctx.link_secret, title, version, exp or int(time.time()) + 600)
+    return sign_prefix(
+        ctx.link_secret, title, version, exp or int(time.time()) + 600, holder=holder
+    )
 
 
 def test_origin_serves_ranges_and_types_and_refuses_bad_links(api: ApiHarness) -> None:

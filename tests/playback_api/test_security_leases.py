@@ -208,8 +208,10 @@ def test_an_ended_session_stops_playing_while_the_new_device_keeps_renewing(
     assert stack.clearkey(a_last["token"], headers) == 410
     assert stack.hls_key(a_last["token"], headers) == 410
     problem(stack.widevine(a_last["token"], headers), 410, "session_expired")
-    # The residual window, bounded: A's links stay genuine until their expiry at most.
-    assert stack.origin(a_last["media_prefix"]) == 200
+    # A's links are bound to A (issue 25): the API's origin refuses them at once; the edge,
+    # which cannot see the lease, until their expiry at most (the residual window, bounded).
+    assert stack.origin(a_last["media_prefix"]) == 410
+    assert stack.at_edge(a_last["media_prefix"]) == 200
 
     # B plays on, renewing by heartbeats, until A's newest and B's first links have expired.
     deadline = max(a_last["expires_at"], b["expires_at"]) + 1.2

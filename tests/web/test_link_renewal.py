@@ -24,7 +24,7 @@ from tests.web.test_player import open_title_and_play, sign_in, wait_playing
 pytestmark = pytest.mark.slow
 
 LINK_TTL_S = 20
-MEDIA_EXP = re.compile(rf"/media/(\d+)/[A-Za-z0-9_-]+/{MAIN_TITLE}/v1/")
+MEDIA_EXP = re.compile(rf"/media/(\d+)/[A-Za-z0-9_-]+/s[0-9a-f]{{32}}/{MAIN_TITLE}/v1/")
 # Played time summed from small forward steps of currentTime, so a loop back to 0 counts
 # what was played before it.
 COUNT_PLAYED = """() => {

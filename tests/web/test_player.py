@@ -30,7 +30,7 @@ from tests.web.conftest import (
 pytestmark = pytest.mark.slow
 
 VIDEO = ".stage video"
-SIGNED_MEDIA = re.compile(rf"^/media/\d+/[A-Za-z0-9_-]+/{MAIN_TITLE}/v1/")
+SIGNED_MEDIA = re.compile(rf"^/media/\d+/[A-Za-z0-9_-]+/s[0-9a-f]{{32}}/{MAIN_TITLE}/v1/")
 THUMB_CUE = re.compile(r"([\d:.]+) --> ([\d:.]+)[^\n]*\n(\S+?)#xywh=(\d+),(\d+),(\d+),(\d+)")
 
 

@@ -1,12 +1,17 @@
 """Signed media paths and playback tokens.
 
-Media paths: ``/media/<exp>/<sig>/<title>/<version>/<object subpath>``. One signature covers
-a whole package (title + version), so the relative segment URIs inside manifests need no
-per-segment rewrite. The signature has to be checkable by the nginx edge without Python, and
-Debian's nginx offers only ``secure_link_md5``. So the signature is exactly what that module
-computes::
+Media paths: ``/media/<exp>/<sig>/<holder>/<title>/<version>/<object subpath>``. One
+signature covers a whole package (title + version) for one *holder*, so the relative segment
+URIs inside manifests need no per-segment rewrite. The holder is either a playback session id
+(a link of that session only: the embedded origin serves it only while the session's lease
+holds, session_links.check_media_link) or ``thumbs`` (the admin console's link: objects under
+the package's ``thumbs/`` only, never a segment). The holder is inside the signed scope, so a
+link of session A cannot be turned into one of session B. The edge caches by object
+(title/version/object), never by holder or signature. The signature has to be checkable by
+the nginx edge without Python, and Debian's nginx offers only ``secure_link_md5``. So the
+signature is exactly what that module computes::
 
-    sig = base64url_nopad(md5(f"{exp}/media/{title}/{version}/ {link_secret}"))
+    sig = base64url_nopad(md5(f"{exp}/media/{holder}/{title}/{version}/ {link_secret}"))
 
 checked in nginx by ``secure_link $sig,$exp`` with ``secure_link_md5 "$exp$scope <secret>"``
 (deploy/nginx/edge.conf.template). deploy/nginx/README.md explains why MD5 with a secret
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reelflow.domain.ids import TITLE_ID_PATTERN, is_title_id
+from reelflow.playback_api.delivery.sessions import SESSION_ID_RE
 from reelflow.playback_api.http.problems import Problem
 
 MEDIA_ROOT = "/media/"
@@ -46,6 +52,10 @@ _EXP_RE = re.compile(r"^[0-9]{1,12}$")
 # Object names the packager writes; anything else (%, \, NUL, spaces, ...) is refused.
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~+=,@-][A-Za-z0-9._~+=,@-]*$")
 MAX_MEDIA_PATH = 1024
+# The holder that is no session: the admin console's thumbnails link (routes/admin_qoe.py),
+# good for objects under THUMBNAILS_DIR only. nginx: the map in edge.conf.template.
+THUMBNAILS_HOLDER = "thumbs"
+THUMBNAILS_DIR = "thumbs/"
 
 # Content types the embedded origin and the nginx edge both serve (kept in step by a test).
 MEDIA_CONTENT_TYPES: dict[str, str] = {
@@ -68,6 +78,7 @@ class SigningConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MediaPathClaim:
+    holder: str  # a playback session id, or THUMBNAILS_HOLDER
     title_id: str
     version: str
     object_subpath: str
@@ -121,8 +132,13 @@ def _check_title_id(value: str) -> None:
         raise SigningConfigError(f"title id {value!r} must match {TITLE_ID_PATTERN}")
 
 
-def _scope(title_id: str, version: str) -> str:
-    return f"{MEDIA_ROOT}{title_id}/{version}/"
+def is_holder(value: str) -> bool:
+    """A playback session id or the thumbnails holder: what a media link may be bound to."""
+    return value == THUMBNAILS_HOLDER or SESSION_ID_RE.fullmatch(value) is not None
+
+
+def _scope(holder: str, title_id: str, version: str) -> str:
+    return f"{MEDIA_ROOT}{holder}/{title_id}/{version}/"
 
 
 def _media_sig(secret: str, expires_at: int, scope: str) -> bytes:
@@ -130,15 +146,19 @@ def _media_sig(secret: str, expires_at: int, scope: str) -> bytes:
     return hashlib.md5(f"{expires_at}{scope} {secret}".encode(), usedforsecurity=False).digest()
 
 
-def sign_prefix(secret: str | bytes, title_id: str, version: str, expires_at: int) -> str:
-    """The signed URL path prefix for one package, ending with '/'."""
+def sign_prefix(
+    secret: str | bytes, title_id: str, version: str, expires_at: int, *, holder: str
+) -> str:
+    """The signed URL path prefix for one package and one holder, ending with '/'."""
     key = _link_secret(secret)
     _check_title_id(title_id)
     _check_id("version", version)
+    if not is_holder(holder):
+        raise SigningConfigError(f"holder {holder!r} is neither a session id nor thumbs")
     if expires_at <= 0:
         raise SigningConfigError("expires_at must be a positive unix time")
-    sig = b64url(_media_sig(key, expires_at, _scope(title_id, version)))
-    return f"{MEDIA_ROOT}{expires_at}/{sig}/{title_id}/{version}/"
+    sig = b64url(_media_sig(key, expires_at, _scope(holder, title_id, version)))
+    return f"{MEDIA_ROOT}{expires_at}/{sig}/{holder}/{title_id}/{version}/"
 
 
 def _forbidden(detail: str) -> Problem:
@@ -172,11 +192,13 @@ def verify_media_path(secret: str | bytes, path: str, now: float) -> MediaPathCl
         raise _forbidden("media path too long")
     if not path.startswith(MEDIA_ROOT):
         raise _forbidden("not a media path")
-    parts = path[len(MEDIA_ROOT) :].split("/", 4)
-    if len(parts) != 5:
-        raise _forbidden("media path must be /media/<exp>/<sig>/<title>/<version>/<object>")
-    exp_text, sig_text, title_id, version, subpath = parts
-    if not _EXP_RE.match(exp_text) or not _SIG_RE.match(sig_text):
+    parts = path[len(MEDIA_ROOT) :].split("/", 5)
+    if len(parts) != 6:
+        raise _forbidden(
+            "media path must be /media/<exp>/<sig>/<holder>/<title>/<version>/<object>"
+        )
+    exp_text, sig_text, holder, title_id, version, subpath = parts
+    if not _EXP_RE.match(exp_text) or not _SIG_RE.match(sig_text) or not is_holder(holder):
         raise _forbidden("malformed media link")
     if not is_title_id(title_id) or not ID_RE.match(version):
         raise _forbidden("malformed title or version in media path")
@@ -186,13 +208,15 @@ def verify_media_path(secret: str | bytes, path: str, now: float) -> MediaPathCl
         given = b64url_decode(sig_text)
     except (binascii.Error, ValueError):
         raise _forbidden("malformed media link")
-    expected = _media_sig(key, expires_at, _scope(title_id, version))
+    expected = _media_sig(key, expires_at, _scope(holder, title_id, version))
     if not hmac.compare_digest(given, expected):
         raise _forbidden("media link signature does not match")
     # Same order and comparison as nginx secure_link: only a genuine link can be "expired".
     if expires_at < now:
         raise Problem("link_expired", "the media link has expired; start playback again")
-    return MediaPathClaim(title_id, version, subpath, expires_at)
+    if holder == THUMBNAILS_HOLDER and not subpath.startswith(THUMBNAILS_DIR):
+        raise _forbidden("a thumbnails link serves the package's thumbnails only")
+    return MediaPathClaim(holder, title_id, version, subpath, expires_at)
 
 
 # ---- playback tokens -------------------------------------------------------------------------

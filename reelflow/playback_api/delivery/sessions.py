@@ -90,17 +90,27 @@ return 1
 # A session whose device lease was taken over by a newer session of the same device is dead
 # too (its owner key names the newer one); the owner key is derived from the session itself,
 # spelled as owner_key spells it (#a is the byte length, as len(account.encode()) is).
-_SESSION_AND_RATE = """
+# The one rule for "this session is alive" (license path and media origin): ``s`` is its
+# JSON, or false for an ended, lapsed or replaced session. ARGV[1] is the key prefix.
+_LIVE_SESSION = """
 local s = redis.call('GET', KEYS[1])
+if s then
+  local d = cjson.decode(s)
+  local a = d['account']
+  local owner = redis.call('GET', ARGV[1] .. 'owner:' .. #a .. ':' .. a .. ':' .. d['device_id'])
+  if owner ~= d['session_id'] then s = false end
+end
+"""
+_SESSION_AND_RATE = (
+    _LIVE_SESSION
+    + """
 if not s then return {0, 0} end
-local d = cjson.decode(s)
-local a = d['account']
-local owner = redis.call('GET', ARGV[2] .. 'owner:' .. #a .. ':' .. a .. ':' .. d['device_id'])
-if owner ~= d['session_id'] then return {0, 0} end
 local n = redis.call('INCR', KEYS[2])
-if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
 return {s, n}
 """
+)
+_IS_LIVE = _LIVE_SESSION + "\nif s then return 1 end\nreturn 0\n"
 
 _RATE = """
 local n = redis.call('INCR', KEYS[1])
@@ -171,6 +181,7 @@ class SessionStore:
         self._end = redis.register_script(_END)
         self._rate = redis.register_script(_RATE)
         self._session_and_rate = redis.register_script(_SESSION_AND_RATE)
+        self._is_live = redis.register_script(_IS_LIVE)
 
     def _keys(self, account: str, device: str, session_id: str) -> list[str]:
         p = self.prefix
@@ -257,13 +268,18 @@ class SessionStore:
                 f"{self.prefix}session:{session_id}",
                 f"{self.prefix}rl:lic:{session_id}:{window}",
             ],
-            args=[window_s * 2, self.prefix],
+            args=[self.prefix, window_s * 2],
         )
         if raw == 0:
             raise Problem("session_expired", "this playback session has ended; start again")
         if int(count) > limit:
             raise rate_limited(limit, window_s)
         return PlaybackSession.from_json(raw)
+
+    async def is_live(self, session_id: str) -> bool:
+        """Whether the session holds its device's lease (not ended, lapsed or replaced)."""
+        keys = [f"{self.prefix}session:{session_id}"]
+        return int(await self._is_live(keys=keys, args=[self.prefix])) == 1
 
     async def heartbeat(
         self, session: PlaybackSession, position_s: float, expires_at: int

@@ -64,6 +64,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _registry(
     # Playback sessions and licenses.
     ProblemType("session_expired", "Playback session has ended", 410),
     ProblemType("key_withheld", "No requested key may be issued to this session", 403),
+    ProblemType("too_many_cdms", "This session's licenses went to too many DRM clients", 403),
     ProblemType("unsupported_drm", "No DRM system in common with this title", 406),
     ProblemType("drm_policy", "The requested DRM may not unlock this title", 403),
     ProblemType("license_unavailable", "License service is not available", 503),

@@ -33,7 +33,7 @@ from reelflow.events.qoe_queries import (
     qoe_sessions,
     qoe_timeseries,
 )
-from reelflow.playback_api.auth.signing import sign_prefix
+from reelflow.playback_api.delivery.session_links import thumbnails_prefix
 from reelflow.playback_api.http.context import ApiContext, current_admin, get_ctx
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.http.schemas import model_from_dataclass, renamed
@@ -151,7 +151,8 @@ class TitleOverview(BaseModel):
     )
     package: dict[str, Any] | None
     sprites: dict[str, Any] | None = Field(
-        description="thumbnails WebVTT under a short-lived signed media prefix"
+        description="thumbnails WebVTT under a short-lived signed prefix good for the "
+        "package's thumbs/ only (no segment)"
     )
 
 
@@ -170,8 +171,8 @@ async def title_overview(
         version_dir = version_label(parse_origin_key(str(package["origin_prefix"])).version)
         if thumbs:
             expires = int(time.time()) + SPRITE_LINK_TTL_S
-            prefix = sign_prefix(ctx.link_secret, title_id, version_dir, expires)
-            overview.sprites = {"prefix": f"{ctx.media_base}{prefix}", "vtt": thumbs[0]}
+            prefix = thumbnails_prefix(ctx, title_id, version_dir, expires)
+            overview.sprites = {"prefix": prefix, "vtt": thumbs[0]}
     return overview
 
 

@@ -1,7 +1,8 @@
 """Widevine, PlayReady and FairPlay licenses, proxied to a configured license service.
 
-Each request passes the same session, entitlement and rate checks as ClearKey; the CDM
-challenge then goes unchanged to the system's upstream with a signed entitlement naming
+Each request passes the same session, entitlement and rate checks as ClearKey, and the
+count of distinct DRM clients per session (delivery/cdm_clients.py); the CDM challenge then
+goes unchanged to the system's upstream with a signed entitlement naming
 only the keys this session may receive (reelflow.playback_api.delivery.license_proxy has the
 contract). Challenges, keys, tokens and entitlements are never logged.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
 from reelflow.playback_api.auth.license_auth import VIEWER_BEARER, authorize_license
+from reelflow.playback_api.delivery.cdm_clients import admit_client, client_id
 from reelflow.playback_api.delivery.license_proxy import (
     DEFAULT_CHALLENGE_TYPES,
     ENTITLEMENT_HEADER,
@@ -74,7 +76,8 @@ _PROXY_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": _PROBLEM,
     },
     403: {
-        "description": "no key may be issued to this session, or it is another viewer's",
+        "description": "no key may be issued to this session, or it is another viewer's, or "
+        "its licenses already went to as many DRM clients as allowed (too_many_cdms)",
         "content": _PROBLEM,
     },
     406: {"description": "the session did not ask for this DRM system", "content": _PROBLEM},
@@ -139,6 +142,9 @@ async def _proxy(request: Request, ctx: ApiContext, token: str | None, drm: str)
     grant = await authorize_license(ctx, request, token, drm)
     if not grant.keys:
         raise Problem("key_withheld", "no key of this title may be issued to this session")
+    client = client_id(drm, challenge, request.headers.get("user-agent", ""))
+    limit = ctx.settings.license_cdms_per_session
+    await admit_client(ctx.sessions, grant.session.session_id, drm, client, limit)
     entitlement = build_entitlement(grant.session, grant.keys, drm, upstream.secret)
     answer = await _upstream_client(request, ctx).forward(
         upstream, challenge, _forward_headers(request, drm, entitlement)

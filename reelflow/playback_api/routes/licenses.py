@@ -3,7 +3,9 @@
 ClearKey is the one DRM system whose license the API issues itself, so it is also the one
 that plays end to end in a browser here. Keys leave only for KIDs of the session's
 package, within its entitlement (a basic-plan session never receives the HD key, even if
-it names that KID), never revoked, and only while the session is alive.
+it names that KID), never revoked, and only while the session is alive. A license says until
+when (``expires_at``, no later than the lease's end); the browser does not enforce it (the
+ClearKey format has no expiry), the lease check on every request is what the server enforces.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reelflow.playback_api.auth.license_auth import VIEWER_BEARER, authorize_license
 from reelflow.playback_api.auth.signing import b64url, b64url_decode
+from reelflow.playback_api.delivery.session_links import lease_bound_expiry
 from reelflow.playback_api.http import fast_params as fp
 from reelflow.playback_api.http.context import api_context
 from reelflow.playback_api.http.problems import Problem
@@ -50,6 +53,12 @@ class JsonWebKey(BaseModel):
 class ClearKeyLicense(BaseModel):
     keys: list[JsonWebKey]
     type: Literal["temporary"] = "temporary"
+    expires_at: int = Field(
+        description="unix time (s) the keys are licensed until: no later than the session's "
+        "lease end. Informational for the player: the W3C ClearKey format has no expiry and "
+        "a browser's ClearKey CDM ignores this member and keeps the keys for the life of "
+        "its MediaKeySession. The server enforces the lease: a renewal needs a live lease."
+    )
 
 
 def _kid_hex(kid: str) -> str:
@@ -101,7 +110,10 @@ async def clearkey_license(request: Request) -> Response:
     if not keys:
         raise Problem("key_withheld", "none of the requested keys may be issued to this session")
     request.app.state.metrics.licenses.labels("clearkey").inc()
-    return JSONResponse({"keys": keys, "type": "temporary"}, headers=_NO_STORE)
+    expires_at = lease_bound_expiry(ctx, grant.session)
+    return JSONResponse(
+        {"keys": keys, "type": "temporary", "expires_at": expires_at}, headers=_NO_STORE
+    )
 
 
 @router.get(

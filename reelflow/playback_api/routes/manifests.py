@@ -15,8 +15,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 
-from reelflow.playback_api.auth.signing import PlaybackClaim, sign_prefix, verify_playback_token
+from reelflow.playback_api.auth.signing import PlaybackClaim, verify_playback_token
 from reelflow.playback_api.delivery.key_policy import DRM_SYSTEMS
+from reelflow.playback_api.delivery.session_links import media_prefix
 from reelflow.playback_api.delivery.session_manifests import (
     media_playlist,
     session_hls_master,
@@ -46,11 +47,10 @@ def _common(request: Request) -> tuple[ApiContext, str, str]:
 
 
 def _claim(ctx: ApiContext, session_id: str, token: str) -> tuple[PlaybackClaim, int]:
-    """The signed token is the whole authority here: manifests cost no session lookup.
+    """The signed token carries what a manifest needs (no session JSON is read).
 
     It binds session, title, package version, entitlement (largest picture, in pixels) and
-    DRM systems until its expiry; an ended session can still fetch a manifest but no license
-    (license_auth.py)."""
+    DRM systems until its expiry; _package checks that the session still holds its lease."""
     claim = verify_playback_token(ctx.signing_secret, token, time.time(), session_id=session_id)
     if claim.max_pixels is None:
         raise Problem("invalid_token", "this token does not carry a playback entitlement")
@@ -58,6 +58,10 @@ def _claim(ctx: ApiContext, session_id: str, token: str) -> tuple[PlaybackClaim,
 
 
 async def _package(ctx: ApiContext, claim: PlaybackClaim) -> LivePackage:
+    # One Redis round trip: the manifest's media links are refused once the lease is gone
+    # (session_links.check_media_link), so an ended session's manifest is refused too.
+    if not await ctx.sessions.is_live(claim.session_id):
+        raise Problem("session_expired", "this playback session has ended; start again")
     view = await ctx.titles.title(claim.title_id)
     if view is None or not view.published or view.package is None:
         raise Problem("not_published", "this title is no longer available")
@@ -67,9 +71,7 @@ async def _package(ctx: ApiContext, claim: PlaybackClaim) -> LivePackage:
 
 
 def _prefix(ctx: ApiContext, claim: PlaybackClaim) -> str:
-    return ctx.media_base + sign_prefix(
-        ctx.link_secret, claim.title_id, claim.version, claim.expires_at
-    )
+    return media_prefix(ctx, claim.session_id, claim.title_id, claim.version, claim.expires_at)
 
 
 @router.get(

@@ -1,7 +1,9 @@
-"""The embedded origin: package files under signed ``/media/<exp>/<sig>/<title>/<version>/``.
+"""The embedded origin: package files under ``/media/<exp>/<sig>/<holder>/<title>/<version>/``.
 
 The link is checked exactly as the nginx edge checks it (signing.verify_media_path on the
-raw request path, so percent-encoded traversal is refused before any decoding), then the
+raw request path, so percent-encoded traversal is refused before any decoding), and more:
+a session's link only while that session holds its lease (session_links.check_media_link,
+which the edge cannot do: there the link's short expiry is the bound). Then the
 object ``origin/<title>/<version>/<path>`` (storage/layout.origin_key) is streamed from the
 object store with single byte-range support, the media content types and immutable
 caching. The package's own top-level manifests (its MPD and HLS master) are never served:
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
@@ -26,8 +27,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from reelflow.domain.ids import parse_version_label
-from reelflow.playback_api.auth.signing import MEDIA_CONTENT_TYPES, verify_media_path
+from reelflow.playback_api.auth.signing import MEDIA_CONTENT_TYPES
 from reelflow.playback_api.delivery.file_cache import http_etag
+from reelflow.playback_api.delivery.session_links import check_media_link
 from reelflow.playback_api.http.context import ApiContext, api_context
 from reelflow.playback_api.http.problems import Problem
 from reelflow.storage import InvalidObjectKey, ObjectNotFound, StorageError
@@ -122,7 +124,7 @@ async def media(request: Request) -> Response:
     # Fast path (http/fast_params.py): the Request only, parameters read by hand.
     ctx = api_context(request)
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    claim = verify_media_path(ctx.link_secret, raw_path.decode("latin-1"), time.time())
+    claim = await check_media_link(ctx, raw_path.decode("latin-1"))
     if PACKAGE_MANIFEST_RE.match(claim.object_subpath):
         raise Problem("forbidden", "manifests come from the session's manifest URLs")
     name = claim.object_subpath.rsplit("/", 1)[-1]
