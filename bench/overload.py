@@ -36,7 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.playback_api import process, redis_server  # noqa: E402
+from playback_api import process, redis_server  # noqa: E402
+
 from tests.services import free_port  # noqa: E402
 
 CLIENT = ROOT / "bench" / "overload_client.py"
