@@ -92,16 +92,13 @@ def test_a_sessions_licenses_go_to_two_cdms_at_most(stack: Stack) -> None:  # no
     own = stack.started(friend, "laptop")
     assert _widevine(stack, own, friend, widevine_challenge(b"cdm-of-a-friend")).status_code == 200
 
-
-def test_clients_the_proxy_cannot_read_are_told_apart_by_user_agent(
-    stack: Stack,  # noqa: F811
-) -> None:
-    headers = viewer(stack, "acct-private")
-    session = stack.started(headers, "phone")
+    # Clients the proxy cannot read (privacy mode) are told apart by their User-Agent.
+    private = stack.started(viewer(stack, "acct-private"), "tv")
+    owner = viewer(stack, "acct-private")
     for n, agent in enumerate(("Chrome/130", "Firefox/131", "Chrome/130")):
         challenge = privacy_mode_challenge(str(n).encode())
-        assert _widevine(stack, session, headers, challenge, agent).status_code == 200
-    refused = _widevine(stack, session, headers, privacy_mode_challenge(b"9"), "Safari/18")
+        assert _widevine(stack, private, owner, challenge, agent).status_code == 200
+    refused = _widevine(stack, private, owner, privacy_mode_challenge(b"9"), "Safari/18")
     problem(refused, 403, "too_many_cdms")
 
 
