@@ -370,3 +370,17 @@ class ExperimentAudit(SQLModel, table=True):
     action: str = Field(max_length=16)  # create, update, start, stop
     changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = stamped(index=True)
+
+
+class LiveChannelRow(SQLModel, table=True):
+    """A live channel: its settings and its sealed stream key. Its state is its workflow's
+    (``channel-<id>``), read by query."""
+
+    __tablename__ = "live_channels"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sealed_stream_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_version: int = 1
+    created_at: datetime = stamped()

@@ -15,6 +15,7 @@ from reelflow.cli.dev import dev_app
 from reelflow.cli.events import accounts_app, events_app
 from reelflow.cli.experiments import experiments_app
 from reelflow.cli.keys import keys_app
+from reelflow.cli.live import live_app
 from reelflow.cli.recs import recs_app
 from reelflow.cli.studios import studios_app
 from reelflow.cli.titles import titles_app
@@ -31,6 +32,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(recs_app, name="recs")
+app.add_typer(live_app, name="live")
 console = Console()
 err = Console(stderr=True)
 

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelflow.config.errors import ConfigError as ConfigError
 from reelflow.config.licenses import LicenseLimitSettings
+from reelflow.config.live import LiveSettings
 from reelflow.config.recs import RecsSettings
 from reelflow.config.resilience import ResilienceSettings
 from reelflow.config.secrets import Secrets, load_secrets
@@ -41,7 +42,12 @@ def _default_home() -> Path:
 
 
 class Settings(
-    BaseSettings, RecsSettings, ResilienceSettings, StudioQuotaSettings, LicenseLimitSettings
+    BaseSettings,
+    RecsSettings,
+    ResilienceSettings,
+    StudioQuotaSettings,
+    LicenseLimitSettings,
+    LiveSettings,
 ):
     model_config = SettingsConfigDict(env_prefix="REELFLOW_", extra="ignore")
 

@@ -22,6 +22,7 @@ from temporalio import activity
 
 from reelflow.lifecycle import contracts as c
 from reelflow.lifecycle import events_upkeep as u
+from reelflow.lifecycle import live_channels as lv
 from reelflow.lifecycle import recs_training as r
 
 P = ParamSpec("P")
@@ -29,7 +30,7 @@ R = TypeVar("R")
 S = TypeVar("S")
 F = TypeVar("F", bound=Callable[..., Any])
 
-Queue = Literal["control", "media"]
+Queue = Literal["control", "media", "live"]
 
 # Wire name -> stub, and the worker role that hosts it (tests/workers/test_registry.py
 # holds the registered implementations to these).
@@ -179,3 +180,9 @@ def promote_recs_model(req: r.PromoteRequest) -> None:
 @_stub(r.PRECOMPUTE_RECS_ROWS, "control")
 def precompute_recs_rows(req: r.TrainAt) -> r.PrecomputeResult:
     raise _stub_only(r.PRECOMPUTE_RECS_ROWS)
+
+
+# ---- live queue: one channel's real-time pipeline for as long as the channel runs
+@_stub(lv.RUN_LIVE_CHANNEL, "live")
+async def run_live_channel(req: lv.ChannelRun) -> lv.ChannelRunResult:
+    raise _stub_only(lv.RUN_LIVE_CHANNEL)

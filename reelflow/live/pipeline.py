@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from reelflow.domain.channels import ChannelState
 from reelflow.live.contribution import (
     DecoderRun,
     SrtListen,
@@ -64,7 +65,7 @@ class PipelineSpec:
 
 @dataclass
 class PipelineStatus:
-    state: str = "idle"
+    state: str = ChannelState.IDLE
     listening: bool = False  # a listener is up and waiting for an encoder
     connections: int = 0
     last_refusal: str | None = None
@@ -101,8 +102,8 @@ class LivePipeline:
             while run.process.poll() is None and not self._stop.is_set():
                 self._note_refusal(run)
                 self.status.listening = not run.frames and udp_port_bound(self.spec.listen.port)
-                if run.frames and self.status.state != "live":
-                    self.status.state, deadline = "live", None
+                if run.frames and self.status.state != ChannelState.LIVE:
+                    self.status.state, deadline = ChannelState.LIVE, None
                     self.status.connections += 1
                 if run.frames and self._contribution_silent():
                     # Hung up without a goodbye (or SRT has yet to notice): end this
@@ -118,11 +119,14 @@ class LivePipeline:
             if reason:
                 self.status.last_refusal = reason
             if run.frames:
-                self.status.state = "reconnecting"
+                self.status.state = ChannelState.RECONNECTING
                 deadline = time.monotonic() + self.spec.reconnect_window_s
             elif deadline is not None and time.monotonic() > deadline:
                 self._ended.set()
                 return
+            else:
+                # Ended without a frame (a port taken, a failed start): no tight respawn loop.
+                self._stop.wait(0.5)
 
     def _contribution_silent(self) -> bool:
         last = self.feed.last_arrival
@@ -141,8 +145,8 @@ class LivePipeline:
         try:
             while not (self._stop.is_set() or self._ended.is_set()):
                 frame, sound, source = self.switcher.next_frame()
-                if source is Source.SLATE and self.status.state == "live":
-                    self.status.state = "reconnecting"
+                if source is Source.SLATE and self.status.state == ChannelState.LIVE:
+                    self.status.state = ChannelState.RECONNECTING
                 video.write(frame)
                 audio.write(sound)
                 clock.wait_next()
@@ -227,7 +231,7 @@ class LivePipeline:
                 self._tick_loop(video, audio)
                 video.close()
         finally:
-            self.status.state = "ended"
+            self.status.state = ChannelState.ENDED
 
     def stop(self) -> None:
         self._stop.set()

@@ -21,7 +21,7 @@ from reelflow.activities.input_cache import InputPinInterceptor
 from reelflow.config import ConfigError, Settings
 
 log = logging.getLogger("reelflow.worker")
-KNOWN_QUEUES = ("control", "media", "rq")
+KNOWN_QUEUES = ("control", "media", "live", "rq")
 
 
 def build_worker(
@@ -32,10 +32,13 @@ def build_worker(
     task_queue: str | None = None,
     executor: concurrent.futures.Executor | None = None,
 ) -> Worker:
-    """A Temporal worker for `role` ("control" or "media") with its workflows and activities."""
+    """A Temporal worker for `role` ("control", "media" or "live") with its workflows and
+    activities. A live worker's activities are channels (async, each a pipeline of its own
+    processes): as many at once as REELFLOW_LIVE_MAX_CHANNELS."""
     from reelflow.workers.registry import activities_for, workflows_for
 
-    queue = task_queue or (settings.control_queue if role == "control" else settings.media_queue)
+    default_queue = {"control": settings.control_queue, "live": settings.live_queue}
+    queue = task_queue or default_queue.get(role, settings.media_queue)
     activities = activities_for(role, settings)
     return Worker(
         client,
@@ -45,7 +48,7 @@ def build_worker(
         activity_executor=executor
         or concurrent.futures.ThreadPoolExecutor(max_workers=8 if role == "control" else 2),
         # Media activities each run a multi-threaded ffmpeg; two at once fill two cores.
-        max_concurrent_activities=8 if role == "control" else 2,
+        max_concurrent_activities={"control": 8, "live": settings.live_max_channels}.get(role, 2),
         # Releases each activity's pinned cached inputs when it ends (activities.input_cache).
         interceptors=[InputPinInterceptor()],
         identity=settings.worker_identity,  # None: the SDK default, <pid>@<hostname>

@@ -10,10 +10,11 @@ from reelflow.config import Settings
 
 def workflows_for(role: str) -> Sequence[type]:
     from reelflow.workflows.events_upkeep import EventsUpkeepWorkflow
+    from reelflow.workflows.live_channel import LiveChannelWorkflow
     from reelflow.workflows.recs_training import RecsTrainingWorkflow
     from reelflow.workflows.title import TitleWorkflow
 
-    control = [TitleWorkflow, EventsUpkeepWorkflow, RecsTrainingWorkflow]
+    control = [TitleWorkflow, EventsUpkeepWorkflow, RecsTrainingWorkflow, LiveChannelWorkflow]
     return control if role == "control" else []
 
 
@@ -38,4 +39,8 @@ def activities_for(role: str, settings: Settings) -> Sequence[Callable[..., Any]
         from reelflow.activities.packaging_activities import PackagingActivities
 
         return [*MediaActivities(deps).all(), *PackagingActivities(deps).all()]
+    if role == "live":
+        from reelflow.activities.live_activities import LiveActivities
+
+        return LiveActivities(deps).all()
     raise ValueError(f"unknown worker role {role!r}")

@@ -39,7 +39,7 @@ def registered(settings: Settings) -> dict[str, dict[str, Callable[..., Any]]]:
     settings.ensure_home()
     upgrade(settings.resolved_database_url)  # the workers refuse a catalog behind the code
     out: dict[str, dict[str, Callable[..., Any]]] = {}
-    for role in ("control", "media"):
+    for role in ("control", "media", "live"):
         fns = activities_for(role, settings)
         names = [wire_name(fn) for fn in fns]
         assert len(set(names)) == len(names), f"{role}: a name registered twice: {names}"
@@ -68,8 +68,9 @@ def test_only_the_control_role_hosts_the_workflows() -> None:
         "TitleWorkflow",
         "EventsUpkeepWorkflow",
         "RecsTrainingWorkflow",
+        "LiveChannelWorkflow",
     ]
-    assert list(workflows_for("media")) == []
+    assert list(workflows_for("media")) == [] and list(workflows_for("live")) == []
 
 
 def test_an_unknown_role_is_refused(settings: Settings) -> None:
