@@ -3,6 +3,7 @@ their workflow reports, reseal their stream keys. Rows only: keys arrive sealed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -71,3 +72,18 @@ def delete_channel(engine: Engine, channel_id: str) -> None:
         row = s.get(LiveChannelRow, channel_id)
         if row is not None:
             s.delete(row)
+
+
+def reseal_channel_keys(
+    engine: Engine, reseal: Callable[[LiveChannelRow], tuple[bytes, int] | None]
+) -> int:
+    """Master-key rotation: every channel through ``reseal`` (None: keep the row) in one
+    transaction; how many keys were rewritten."""
+    count = 0
+    with session_scope(engine) as s:
+        for row in s.exec(select(LiveChannelRow)):
+            new = reseal(row)
+            if new is not None:
+                row.sealed_stream_key, row.key_version = new
+                count += 1
+    return count

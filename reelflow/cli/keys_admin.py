@@ -85,6 +85,9 @@ def rotate_master(settings: Settings, engine: Engine, *, batch: int = 500) -> Ro
     from reelflow.studios.accounts import reseal_webhook_secrets
 
     reseal_webhook_secrets(settings, engine)
+    from reelflow.live.channels import reseal_stream_keys  # and live channels' stream keys
+
+    reseal_stream_keys(settings, engine)
     # Keys already under the current version but sealed before places were bound.
     bound = bind_places(settings, engine, batch=batch)
     return RotationResult(secrets.master_key_version, resealed, total - resealed, bound)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from reelflow.catalog.live_channels import add_channel, get_channel
+from reelflow.catalog.live_channels import add_channel, get_channel, reseal_channel_keys
 from reelflow.catalog.models import LiveChannelRow
 from reelflow.config import Settings
 from reelflow.domain.channels import ChannelConfig, channel_id, new_stream_key
@@ -43,35 +43,55 @@ def config_of(row: LiveChannelRow) -> ChannelConfig:
     return ChannelConfig(name=row.name, **{k: v for k, v in doc.items() if k != "name"})
 
 
+def _seal(settings: Settings, cid: str, key: str) -> tuple[bytes, int]:
+    sec = settings.secrets()
+    blob = sealed.seal(
+        key.encode(), master_key=sec.master_key, key_version=sec.master_key_version, aad=_aad(cid)
+    )
+    return blob, sec.master_key_version
+
+
+def _open(settings: Settings, row: LiveChannelRow) -> str:
+    try:
+        clear = sealed.unseal(
+            row.sealed_stream_key,
+            master_keys=settings.secrets().master_keys,
+            aad=lambda _v: _aad(row.id),
+        )
+    except sealed.SealError:
+        raise StreamKeyUnsealError(
+            f"cannot open the stream key of channel {row.id!r}: wrong master key, another "
+            "channel's key, or tampered bytes"
+        ) from None
+    return clear.decode()
+
+
 def create_channel(
     settings: Settings, engine: Engine, cid: str, config: ChannelConfig
 ) -> NewChannel:
     cid = channel_id(cid)
     key = new_stream_key()
-    sec = settings.secrets()
-    blob = sealed.seal(
-        key.encode(), master_key=sec.master_key, key_version=sec.master_key_version, aad=_aad(cid)
-    )
+    blob, version = _seal(settings, cid, key)
     doc = asdict(config)
     doc.pop("name")
     add_channel(
         engine, channel_id=cid, name=config.name, config=doc, sealed_stream_key=blob,
-        key_version=sec.master_key_version,
+        key_version=version,
     )  # fmt: skip
     return NewChannel(cid, config.name, key)
 
 
 def open_stream_key(settings: Settings, engine: Engine, cid: str) -> str:
-    row = get_channel(engine, cid)
-    try:
-        clear = sealed.unseal(
-            row.sealed_stream_key,
-            master_keys=settings.secrets().master_keys,
-            aad=lambda _v: _aad(cid),
-        )
-    except sealed.SealError:
-        raise StreamKeyUnsealError(
-            f"cannot open the stream key of channel {cid!r}: wrong master key, another "
-            "channel's key, or tampered bytes"
-        ) from None
-    return clear.decode()
+    return _open(settings, get_channel(engine, cid))
+
+
+def reseal_stream_keys(settings: Settings, engine: Engine) -> int:
+    """Master-key rotation: reseal every channel key not yet under the current master key."""
+    current = settings.secrets().master_key_version
+
+    def resealed(row: LiveChannelRow) -> tuple[bytes, int] | None:
+        if row.key_version == current:
+            return None
+        return _seal(settings, row.id, _open(settings, row))
+
+    return reseal_channel_keys(engine, resealed)

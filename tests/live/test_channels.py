@@ -61,3 +61,22 @@ def test_titles_and_channels_share_one_id_space(settings: Settings) -> None:
         create_channel(settings, engine, "news", ChannelConfig("News again"))
     delete_channel(engine, "news")
     create_channel(settings, engine, "news", ChannelConfig("News again"))
+
+
+def test_master_key_rotation_carries_stream_keys_along(settings: Settings) -> None:
+    import json
+
+    from reelflow.cli.keys_admin import rotate_master
+    from reelflow.config import rotate_generated_master_key
+
+    engine = make_engine(settings.resolved_database_url)
+    made = create_channel(settings, engine, "news", ChannelConfig("News"))
+    assert rotate_generated_master_key(settings) == 2
+    rotate_master(Settings(home=settings.home), engine)
+    assert get_channel(engine, "news").key_version == 2
+    # With the retired key gone, the channel's key still opens: it moved to version 2.
+    secrets_file = settings.home / "secrets.json"
+    data = json.loads(secrets_file.read_text())
+    data["retired_master_keys"] = {}
+    secrets_file.write_text(json.dumps(data))
+    assert open_stream_key(Settings(home=settings.home), engine, "news") == made.stream_key
