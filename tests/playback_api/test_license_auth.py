@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
 
 from reelflow.playback_api.auth.auth import mint_dev_token
@@ -114,6 +115,30 @@ def test_a_revoked_credential_gets_no_license(api: ApiHarness) -> None:
     )
     assert revoked.status_code == 201, revoked.text
     assert _clearkey(api, session, viewer).status_code == 401
+
+
+def test_a_token_revoked_by_id_is_refused_at_once_though_its_claims_are_cached(
+    api: ApiHarness,
+) -> None:
+    """The license and the playback start check revocation inside their own Redis script
+    (auth/revocation.py ``guarded``), after the verifier's claims cache."""
+    api.publish(TITLE)
+    viewer, same_account = _bearer(api, "dee"), _bearer(api, "dee")
+    session = _start(api, viewer, "clearkey")
+    assert _clearkey(api, session, viewer).status_code == 200  # claims cached now
+    verifier = api.client.app.state.ctx.verifier  # type: ignore[attr-defined]
+    hits = verifier.cache_hits
+    token = viewer["Authorization"].removeprefix("Bearer ")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    admin = api.auth(admin=True)
+    revoked = api.client.post("/v1/admin/revocations/tokens", json={"jti": jti}, headers=admin)
+    assert revoked.status_code == 201, revoked.text
+    assert "revoked" in _problem(_clearkey(api, session, viewer), 401, "invalid_token")
+    started = api.start_playback(TITLE, viewer, device_id="tv-2", drm=("clearkey",))
+    assert "revoked" in _problem(started, 401, "invalid_token")
+    assert verifier.cache_hits >= hits + 2  # refused from the cache
+    # Another token of the same account still gets the session's license.
+    assert _clearkey(api, session, same_account).status_code == 200
 
 
 def test_the_drm_proxy_needs_the_viewers_credential_too(

@@ -221,7 +221,7 @@ def test_a_revoked_jti_is_refused_at_once_even_from_the_claims_cache(api: ApiHar
     assert r.json()["expires_in_s"] == api.settings.auth_max_token_lifetime_s
     _refused(_get(api, token))
     start = api.start_playback("tt-any", {"Authorization": f"Bearer {token}"})
-    _refused(start)  # the hand-read hot path (viewer_of) checks it too
+    _refused(start)  # the hand-read hot path (its rate-limit script) checks it too
     assert _get(api, other).status_code == 200  # only that token
 
 

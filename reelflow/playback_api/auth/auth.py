@@ -17,7 +17,8 @@ Security choices, each deliberate:
 - A token may not outlive ``max_lifetime_s`` (exp - now): revocation records live that long.
 
 The FastAPI dependencies on a verifier (``current_viewer``, ``current_admin``,
-``viewer_of``) live in context.py, next to the ApiContext that holds the verifier.
+``viewer_without_revocation_check``) live in context.py, next to the ApiContext that holds
+the verifier.
 """
 
 from __future__ import annotations

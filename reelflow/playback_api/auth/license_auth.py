@@ -24,7 +24,7 @@ from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.auth.signing import verify_playback_token
 from reelflow.playback_api.delivery.sessions import PlaybackSession
 from reelflow.playback_api.delivery.title_cache import KeyEntry, LivePackage, TitleView
-from reelflow.playback_api.http.context import ApiContext, viewer_of
+from reelflow.playback_api.http.context import ApiContext, viewer_without_revocation_check
 from reelflow.playback_api.http.problems import Problem
 
 # OpenAPI: license routes read the header by hand (fast path) yet need the viewer's token.
@@ -49,7 +49,8 @@ async def _license_viewer(request: Request) -> Viewer:
             "a license request needs the viewer's bearer token in the Authorization header "
             "besides the session's ?token=",
         )
-    return await viewer_of(request)  # verified, revocation checked
+    # Verified; its revocation is checked with the session read (authorize_license).
+    return await viewer_without_revocation_check(request)
 
 
 def _check_owner(viewer: Viewer, session: PlaybackSession) -> None:
@@ -68,11 +69,14 @@ async def authorize_license(
         raise Problem("invalid_token", "a playback token is required (?token=...)")
     claim = verify_playback_token(ctx.signing_secret, token, time.time())
     viewer = await _license_viewer(request)
+    # One round trip: the credential's revocation (401 first), then the live session and
+    # its rate counter.
+    session = await ctx.sessions.require_within_rate(
+        claim.session_id, ctx.settings.license_rate_per_minute, ctx.revocations.guard(viewer)
+    )
+    request.state.account = viewer.sub  # for the access log, as current_viewer sets it
     if claim.drm and drm not in claim.drm:
         raise Problem("unsupported_drm", f"this session did not ask for {drm}")
-    session = await ctx.sessions.require_within_rate(
-        claim.session_id, ctx.settings.license_rate_per_minute
-    )
     if session.title_id != claim.title_id or session.version_dir != claim.version:
         raise Problem("forbidden", "playback token is for another session or title")
     _check_owner(viewer, session)

@@ -11,15 +11,20 @@ refuse has expired anyway::
 Checked on every authenticated request after the verifier's claims cache (one round trip),
 so a revocation takes effect at once in every API process. Redis down is a 503, never a
 pass. The rule is written once, in Lua (``REVOKED_LUA``): ``check`` runs it, and a script
-that must refuse a revoked token before its own work (the events ingest,
-delivery/viewer_events.py) includes it, so that request costs no round trip of its own.
+that must refuse a revoked token before its own work includes it, so that request costs no
+round trip of its own: the events ingest (delivery/viewer_events.py) by hand, and any other
+script through ``guarded`` (the license's session read, the playback start's rate limit).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
 
 from reelflow.playback_api.auth.auth import Viewer
 from reelflow.playback_api.http.problems import Problem
@@ -38,6 +43,40 @@ end
 """
 ACCOUNT_REVOKED, TOKEN_REVOKED = 1, 2
 _CHECK = REVOKED_LUA + "return revoked(KEYS[1], KEYS[2], ARGV[1])"
+# A guarded script's own KEYS and ARGV come first and the token's revocation inputs last
+# (two keys, one argument), so a script takes the check without renumbering its own; a
+# revoked token ends it before its first command with an error reply (any answer shape of
+# the script's own stays free), read back by ``run_guarded``.
+_REVOKED_REPLY = "REVOKED"
+_GUARD = f"""
+local verdict = revoked(KEYS[#KEYS - 1], KEYS[#KEYS], ARGV[#ARGV])
+if verdict ~= 0 then return redis.error_reply('{_REVOKED_REPLY} ' .. verdict) end
+"""
+
+
+def guarded(body: str) -> str:
+    """``body``, a Lua script, refusing a revoked token first (run it with ``run_guarded``)."""
+    return REVOKED_LUA + _GUARD + body
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A token's revocation inputs, for a guarded script (``Revocations.guard``)."""
+
+    keys: tuple[str, str]  # account, jti ('' for none)
+    iat: str  # '' for none
+
+
+async def run_guarded(script: AsyncScript, guard: Guard, keys: list[str], args: list[Any]) -> Any:
+    """Run a script built by ``guarded``: its answer, or the 401 of a revoked token."""
+    try:
+        return await script(keys=[*keys, *guard.keys], args=[*args, guard.iat])
+    except ResponseError as exc:
+        kind, _, verdict = str(exc).partition(" ")
+        problem = refusal(int(verdict)) if kind == _REVOKED_REPLY and verdict.isdigit() else None
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def refusal(verdict: int) -> Problem | None:
@@ -67,6 +106,11 @@ class Revocations:
         jti = self._jti_key(viewer.jti) if viewer.jti is not None else ""
         iat = str(viewer.iat) if viewer.iat is not None else ""
         return [self._account_key(viewer.sub), jti], [iat]
+
+    def guard(self, viewer: Viewer) -> Guard:
+        """This viewer's token as a guarded script checks it (``run_guarded``)."""
+        (account, jti), (iat,) = self.lua_inputs(viewer)
+        return Guard((account, jti), iat)
 
     async def check(self, viewer: Viewer) -> None:
         """Raise invalid_token (401) if the token or every token of its account is revoked."""

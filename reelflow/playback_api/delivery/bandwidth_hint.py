@@ -49,8 +49,13 @@ async def remember(redis: Redis, prefix: str, account: str, device: str, kbps: f
 
 
 async def recall(redis: Redis, prefix: str, account: str, device: str) -> float | None:
-    raw = await redis.get(hint_key(prefix, account, device))
-    if raw is None:
+    return hint_from_stored(await redis.get(hint_key(prefix, account, device)))
+
+
+def hint_from_stored(raw: bytes | str | None) -> float | None:
+    """The hint a stored value gives (the playback start reads it inside its lease script,
+    sessions.py); None for none or anything unreadable."""
+    if not raw:
         return None
     try:
         return clamp_kbps(float(raw))

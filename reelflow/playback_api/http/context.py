@@ -205,16 +205,6 @@ _bearer = HTTPBearer(
 )
 
 
-async def viewer_of(request: Request) -> Viewer:
-    """The authenticated viewer from the Authorization header, or a 401 problem (for the hot
-    routes that read their inputs by hand; others use ``current_viewer``)."""
-    ctx = api_context(request)
-    viewer = await verified(ctx, _bearer_token(request))
-    await ctx.revocations.check(viewer)  # after the claims cache: immediate
-    request.state.account = viewer.sub
-    return viewer
-
-
 def _bearer_token(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -233,10 +223,11 @@ async def verified(ctx: ApiContext, token: str) -> Viewer:
 
 
 async def viewer_without_revocation_check(request: Request) -> Viewer:
-    """The token's viewer, its revocation NOT checked yet: only for a route that runs that
-    check inside its own Redis script before any other work (POST /v1/events, which saves a
-    round trip so), and sets ``request.state.account`` after it. Anywhere else, a revoked
-    token would pass."""
+    """The token's viewer, its revocation NOT checked yet: only for the hot routes that run
+    that check inside their first Redis script before any other work (POST /v1/events, the
+    playback start's rate limit and the license's session read: auth/revocation.py
+    ``guarded``), each saving a round trip so, and that set ``request.state.account`` after
+    it. Anywhere else, a revoked token would pass."""
     return await verified(api_context(request), _bearer_token(request))
 
 

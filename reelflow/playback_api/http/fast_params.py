@@ -8,7 +8,8 @@ The API has two route styles, and this is the one place that says why:
 - **Fast path** (the hot routes): FastAPI's dependency solving (typing introspection,
   per-parameter validation) cost more than the rest of a cached manifest or license
   request (bench/playback_api.py). These routes take only the ``Request``, get the context
-  with ``http.context.api_context`` (and the viewer with ``viewer_of`` where one is needed)
+  with ``http.context.api_context`` (and the viewer with ``viewer_without_revocation_check``,
+  its revocation checked in the route's first Redis script, where one is needed)
   and read their few parameters with the helpers below, with the same limits and the same
   422 problem a declared parameter would give; the ``*_doc`` helpers add the parameter
   descriptions to the route (``openapi_extra``) so /docs and schemathesis still see them.

@@ -16,12 +16,7 @@ from reelflow.config import Settings
 from reelflow.domain.ids import TITLE_ID_PATTERN, TITLE_ID_RE
 from reelflow.domain.track_classes import pixels_text
 from reelflow.playback_api.auth.auth import Viewer
-from reelflow.playback_api.delivery import (
-    bandwidth_hint,
-    experiment_exposure,
-    idempotency,
-    server_events,
-)
+from reelflow.playback_api.delivery import experiment_exposure, idempotency, server_events
 from reelflow.playback_api.delivery.entitlements import Entitlement, check_playback
 from reelflow.playback_api.delivery.experiment_exposure import AssignedVariant
 from reelflow.playback_api.delivery.key_policy import DrmSelection, select_drm
@@ -37,7 +32,7 @@ from reelflow.playback_api.http.context import (
     api_context,
     current_viewer,
     get_ctx,
-    viewer_of,
+    viewer_without_revocation_check,
 )
 from reelflow.playback_api.http.problems import Problem
 from reelflow.playback_api.routes import API_V1
@@ -162,16 +157,21 @@ def _now() -> datetime:
 async def start_playback(request: Request) -> Response:
     """Check entitlement, take a concurrent-stream lease and hand out signed URLs."""
     # Fast path (http/fast_params.py): the Request only, parameters read by hand.
-    viewer = await viewer_of(request)
+    viewer = await viewer_without_revocation_check(request)
+    ctx = api_context(request)
+    # One round trip: the token's revocation (401 before anything else), then the account's
+    # start count.
+    await ctx.sessions.hit_rate_limit(
+        f"starts:{viewer.sub}",
+        ctx.settings.playback_starts_per_minute,
+        guard=ctx.revocations.guard(viewer),
+    )
+    request.state.account = viewer.sub  # for the access log, as current_viewer sets it
     title_id = fp.path_param(request, "title_id", TITLE_ID_RE)
     body = await fp.json_body(request, PlaybackRequest)
-    ctx = api_context(request)
     claim = await idempotency.claim_start(ctx, viewer.sub, request.headers, title_id, body)
     if claim.answer is not None:  # a repeat of a start that answered: the same session
         return JSONResponse(claim.answer, status_code=201, headers=idempotency.REPLAYED)
-    await ctx.sessions.hit_rate_limit(
-        f"starts:{viewer.sub}", ctx.settings.playback_starts_per_minute
-    )
     view, entitlement = await _entitled_view(ctx, title_id, viewer)
     package = view.package
     assert package is not None  # _entitled_view refuses a title without one
@@ -202,14 +202,13 @@ async def start_playback(request: Request) -> Response:
     )
     user_agent = request.headers.get("user-agent", "")
     exposed = await experiment_exposure.assign(ctx, viewer, session, user_agent)
-    resume = await _take_lease(ctx, session, viewer, entitlement, body, view.duration_s)
-    # The session_start and exposure events and the bandwidth hint, side by side.
+    resume, hint = await _take_lease(ctx, session, viewer, entitlement, body, view.duration_s)
+    # The session_start and exposure events side by side.
     started = server_events.session_start_event(ctx, viewer, session, body.protocols, resume)
     lost = request.app.state.metrics.events_lost
-    *_, hint = await asyncio.gather(
+    await asyncio.gather(
         server_events.record(ctx, viewer, started, lost),
         experiment_exposure.record(ctx, viewer, exposed, lost),
-        bandwidth_hint.recall(ctx.redis, ctx.sessions.prefix, session.account, session.device_id),
     )
     start = _start_answer(ctx, session, signed, package, body.protocols, resume, hint, mpd)
     start.experiments = exposed.answer
@@ -269,9 +268,10 @@ async def _take_lease(
     entitlement: Entitlement,
     body: PlaybackRequest,
     duration_s: float | None,
-) -> float:
-    """Take the session's stream lease; returns where playback resumes."""
-    cached = await ctx.sessions.start(
+) -> tuple[float, float | None]:
+    """Take the session's stream lease; returns where playback resumes and the device's
+    bandwidth hint."""
+    cached, hint = await ctx.sessions.start(
         session,
         entitlement.max_streams,
         device_bound=viewer.device is not None,
@@ -280,7 +280,7 @@ async def _take_lease(
     if cached is None:  # first start of this title for the account (or Redis lost it)
         cached = await asyncio.to_thread(stored_position, ctx.engine, viewer.sub, session.title_id)
         await ctx.sessions.cache_resume(viewer.sub, session.title_id, cached)
-    return effective_position(cached, duration_s)
+    return effective_position(cached, duration_s), hint
 
 
 def _start_answer(
