@@ -12,7 +12,16 @@ so absolute numbers understate a dedicated host. Printed:
 3. Segments: the embedded origin vs a plain Starlette FileResponse of the same file, and the
    nginx edge (secure_link) vs nginx serving the same files unsigned.
 
-    .venv/bin/python bench/playback_api.py [--seconds 5] [--rate 200]
+Beside each saturation run, the server's CPU time per request (its process and children,
+from /proc): on a machine whose other load varies, the ratio of CPU per request (baseline
+over candidate) is the steadier reading of the same per-worker ratio.
+
+``--server`` serves both the API and the baseline the same way: ``uvicorn`` (as ``reelflow
+api`` runs it), ``uvicorn-h11`` (uvicorn's pure-Python asyncio loop and h11 parser, its
+default without uvloop and httptools) or ``granian`` (Rust HTTP server, ASGI interface, one
+worker, uvloop).
+
+    .venv/bin/python bench/playback_api.py [--seconds 5] [--rate 200] [--server uvicorn]
 
 Needs wrk (apt-get install wrk; ./deploy/dev.sh install test installs it), redis-server,
 nginx, ffmpeg and the npm Shaka Packager, as the test suite does.
@@ -60,7 +69,39 @@ async def plain_file(path: str) -> FileResponse:
     return FileResponse(_FILE_ROOT / path)
 
 
+def json_logged_api() -> FastAPI:
+    """The API as ``reelflow api`` builds it (JSON logs), for the other servers' factories."""
+    from reelflow.playback_api.http.app import create_app
+    from reelflow.playback_api.http.observability import configure_json_logging
+
+    configure_json_logging()
+    return create_app()
+
+
 # ---- load tools --------------------------------------------------------------------------------
+
+_SERVER_PIDS: dict[int, int] = {}  # port -> pid of the server process started on it
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants (granian's workers)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        proc = int(stat.parent.name)
+        parents[proc] = int(fields[1])
+        times[proc] = (int(fields[11]) + int(fields[12])) / tick
+    tree, total = {pid}, 0.0
+    for _ in range(4):  # a few levels deep is enough (server, workers)
+        tree |= {p for p, parent in parents.items() if parent in tree}
+    for proc in tree:
+        total += times.get(proc, 0.0)
+    return total
 
 
 @dataclass(frozen=True)
@@ -69,12 +110,14 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float | None = None  # the server's CPU time per request, when measured
 
     def row(self, name: str, base: Load | None = None) -> str:
         ratio = f"{self.rps / base.rps:6.2f}x" if base else "   base"
+        cpu = f"  cpu {self.cpu_us:5.0f} us/req" if self.cpu_us is not None else ""
         return (
             f"{name:<34} {self.rps:9.0f} req/s  p50 {self.p50_ms:6.2f} ms  "
-            f"p99 {self.p99_ms:6.2f} ms  {ratio}  errors {self.errors}"
+            f"p99 {self.p99_ms:6.2f} ms  {ratio}  errors {self.errors}{cpu}"
         )
 
 
@@ -91,14 +134,18 @@ def wrk(url: str, seconds: int, *, script: Path | None = None, connections: int 
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if script is not None:
         args += ["-s", str(script)]
+    pid = _SERVER_PIDS.get(int(re.search(r":(\d+)/", url).group(1)))  # type: ignore[union-attr]
+    cpu_before = _cpu_s(pid) if pid else 0.0
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    cpu = _cpu_s(pid) - cpu_before if pid else None
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in sock.groups()) if sock else 0)
-    return Load(rps, p50, p99, errors)
+    return Load(rps, p50, p99, errors, cpu * 1e6 / done if cpu is not None and done else None)
 
 
 def wrk_script(path: Path, method: str, body: str, headers: dict[str, str]) -> Path:
@@ -170,6 +217,7 @@ def fixed_rate(rate: int, seconds: int, requests: list[dict[str, Any]]) -> dict[
 def process(args: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[None]:
     with log.open("wb") as fh:
         proc = subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+        _SERVER_PIDS[port] = proc.pid
         try:
             wait_for_port(port, 30)
             yield
@@ -216,6 +264,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="fixed-rate requests/s")
     parser.add_argument("--rate-seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per pair")
+    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="serves both apps")
     opts = parser.parse_args()
     for tool in ("wrk", "redis-server", "nginx"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -274,17 +323,13 @@ def main() -> None:
                                       ttl_s=3600)  # fmt: skip
             origin_root = settings.resolved_store_root / "origin"
             env_bare = {**env, "BENCH_FILE_ROOT": str(origin_root)}
-            uv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log",
-                  "--log-level", "warning"]  # fmt: skip
+            print(f"server: {opts.server}", flush=True)
             with (
                 process(
-                    [str(Path(sys.executable).parent / "reelflow"), "api"],
-                    api_port,
-                    env,
-                    base / "api.log",
+                    server_command(opts.server, api_port, None), api_port, env, base / "api.log"
                 ),  # fmt: skip
                 process(
-                    [*uv, "--port", str(bare_port), "bench.playback_api:bare_app"],
+                    server_command(opts.server, bare_port, "bench.playback_api:bare_app"),
                     bare_port,
                     env_bare,
                     base / "bare.log",
@@ -299,17 +344,41 @@ def main() -> None:
 Target = tuple[str, str, Path | None]  # name, url, wrk Lua script (method, body, headers)
 
 
+SERVERS = ("uvicorn", "uvicorn-h11", "granian")
+
+
+def server_command(server: str, port: int, app: str | None) -> list[str]:
+    """How ``server`` serves ``app`` (an import path) on ``port``; app None is the API: as
+    ``reelflow api`` starts it under uvicorn, through ``json_logged_api`` otherwise."""
+    if server == "uvicorn" and app is None:
+        return [str(Path(sys.executable).parent / "reelflow"), "api"]
+    target = app or "bench.playback_api:json_logged_api"
+    factory = [] if app else ["--factory"]
+    if server == "granian":
+        granian = str(Path(sys.executable).parent / "granian")
+        return [granian, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--loop", "uvloop", "--log-level", "warning", "--no-ws",
+                *factory, target]  # fmt: skip
+    pure = ["--loop", "asyncio", "--http", "h11"] if server == "uvicorn-h11" else []
+    return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+            "--no-access-log", "--log-level", "warning", *pure, *factory, target]  # fmt: skip
+
+
 def pairs(opts: argparse.Namespace, base: Target, candidate: Target) -> None:
-    """Alternate baseline and candidate runs (so drift hits both) and print each round and the
-    median ratio."""
-    ratios = []
+    """Alternate baseline and candidate runs (so drift hits both) and print each round, the
+    median ratio of requests/s and that of CPU time per request (baseline over candidate)."""
+    ratios, cpu_ratios = [], []
     for n in range(opts.rounds):
         first = wrk(base[1], opts.seconds, script=base[2])
         second = wrk(candidate[1], opts.seconds, script=candidate[2])
         print(first.row(f"{base[0]} #{n + 1}"))
         print(second.row(f"{candidate[0]} #{n + 1}", first))
         ratios.append(second.rps / first.rps)
-    print(f"{'median ratio':<34} {statistics.median(ratios):.2f}x over {opts.rounds} rounds")
+        if first.cpu_us and second.cpu_us:
+            cpu_ratios.append(first.cpu_us / second.cpu_us)
+    by_cpu = f", by CPU per request {statistics.median(cpu_ratios):.2f}x" if cpu_ratios else ""
+    rounds = f"over {opts.rounds} rounds"
+    print(f"{'median ratio':<34} {statistics.median(ratios):.2f}x {rounds}{by_cpu}")
 
 
 def run(

@@ -14,3 +14,7 @@ _.intercept_activity  # reelflow/activities/input_cache.py InputPinInterceptor
 
 # FastAPI calls a route by its decorator; unused_code.py lists no "@*.patch" (the first PATCH).
 edit_experiment  # reelflow/playback_api/routes/admin_experiments.py, PATCH .../{key}
+
+# uvicorn and granian import it by name (--factory) to serve the API in the bench's server
+# comparison.
+json_logged_api  # bench/playback_api.py server_command
