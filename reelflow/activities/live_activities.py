@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from temporalio import activity
+from temporalio.client import WorkflowHandle
 
 from reelflow.activities.deps import Deps
 from reelflow.catalog.live_channels import get_channel
@@ -28,6 +29,7 @@ from reelflow.live.contribution import SrtListen, udp_port_bound
 from reelflow.live.live_package import LiveWindow
 from reelflow.live.pipeline import LivePipeline, PipelineSpec
 from reelflow.live.realtime_encode import LiveRung
+from reelflow.live.recording import probe_duration_s, recording_parts, remux_recording
 from reelflow.live.slate import slate_frame
 from reelflow.live.switcher import Canvas
 
@@ -100,22 +102,42 @@ class LiveActivities:
         info = activity.info()
         assert info.workflow_id is not None  # started by LiveChannelWorkflow, never standalone
         workflow = activity.client().get_workflow_handle(info.workflow_id)
-        sent: lv.ChannelReport | None = None
-        since_signal = 0.0
+        reason = "no encoder came back within the reconnect window"
         try:
-            while runner.is_alive():
-                report = self._report(pipeline)
-                activity.heartbeat(report)
-                if sent is None or _changed(sent, report) or since_signal >= RESIGNAL_EVERY_S:
-                    await workflow.signal(lv.CHANNEL_REPORT, report)
-                    sent, since_signal = report, 0.0
-                await asyncio.sleep(REPORT_EVERY_S)
-                since_signal += REPORT_EVERY_S
+            await self._watch(pipeline, runner, workflow)
+        except asyncio.CancelledError:
+            # `reelflow live stop`: end cleanly and report, so the recording is counted.
+            reason = "stopped"
         finally:
             pipeline.stop()
             await asyncio.to_thread(runner.join, 30)
+        recorded_s = await asyncio.to_thread(self._remux_recordings, spec)
         final = replace(self._report(pipeline), state="ended", listening=False)
-        return lv.ChannelRunResult(final, "no encoder came back within the reconnect window")
+        return lv.ChannelRunResult(final, reason, recorded_s)
+
+    async def _watch(
+        self, pipeline: LivePipeline, runner: threading.Thread, workflow: WorkflowHandle[Any, Any]
+    ) -> None:
+        """Heartbeat every second; signal the workflow on each change of state."""
+        sent: lv.ChannelReport | None = None
+        since_signal = 0.0
+        while runner.is_alive():
+            report = self._report(pipeline)
+            activity.heartbeat(report)
+            if sent is None or _changed(sent, report) or since_signal >= RESIGNAL_EVERY_S:
+                await workflow.signal(lv.CHANNEL_REPORT, report)
+                sent, since_signal = report, 0.0
+            await asyncio.sleep(REPORT_EVERY_S)
+            since_signal += REPORT_EVERY_S
+
+    def _remux_recordings(self, spec: PipelineSpec) -> float:
+        """Each recording part as one MP4 per rung under ``vod/<part>/``, ready for the VOD
+        packaging path; returns the recorded media time (seconds)."""
+        total = 0.0
+        for part in recording_parts(spec.out):
+            made = remux_recording(self.deps.ffmpeg, part, spec.rungs, spec.out / "vod" / part.stem)
+            total += probe_duration_s(self.deps.ffprobe, made[0].path)
+        return round(total, 3)
 
 
 def _changed(a: lv.ChannelReport, b: lv.ChannelReport) -> bool:

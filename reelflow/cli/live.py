@@ -51,6 +51,7 @@ def _status_doc(status: ChannelStatus) -> dict[str, Any]:
         "speed": r.speed if r else None,
         "last_refusal": r.last_refusal if r else None,
         "reason": status.reason,
+        "recorded_s": status.recorded_s,
     }
 
 

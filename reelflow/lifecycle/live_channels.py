@@ -44,6 +44,7 @@ class ChannelReport:
 class ChannelRunResult:
     final: ChannelReport
     reason: str  # "stopped", "no encoder within the reconnect window", ...
+    recorded_s: float = 0.0  # media time of the recording, remuxed per rung on the live host
 
 
 @dataclass
@@ -52,3 +53,4 @@ class ChannelStatus:
     state: str
     report: ChannelReport | None = None
     reason: str = ""
+    recorded_s: float = 0.0

@@ -37,6 +37,7 @@ from reelflow.live.live_package import (
     hls_packager_args,
 )
 from reelflow.live.realtime_encode import LiveRung, encoder_args
+from reelflow.live.recording import new_recording_path
 from reelflow.live.switcher import Canvas, ContributionFeed, Source, Switcher, TickClock
 
 PIPE_BYTES = 1 << 20  # a whole raw frame fits, so one tick's write seldom blocks
@@ -61,6 +62,9 @@ class PipelineSpec:
     loss_after_s: float = 1.0
     encryption: LiveEncryption | None = None
     preset: str = "veryfast"
+    # Keep the whole encode as an MPEG-TS under out/recordings (the DVR window deletes old
+    # segments; the recording is what goes on demand when the channel ends).
+    record: bool = True
 
 
 @dataclass
@@ -151,13 +155,18 @@ class LivePipeline:
                 audio.write(sound)
                 clock.wait_next()
                 if clock.ticks % self.spec.canvas.fps == 0:
-                    self.status.speed, self.status.late_ticks = clock.speed(), clock.late
-                    c = self.switcher.counts
-                    self.status.frames = {"live": c.live, "hold": c.hold, "slate": c.slate}
+                    self._count(clock)
         except BrokenPipeError:
             raise LivePipelineError(
                 "the encoder stopped taking frames (see .encoder.log in the channel folder)"
             ) from None
+        finally:
+            self._count(clock)  # the final counts are exact
+
+    def _count(self, clock: TickClock) -> None:
+        self.status.speed, self.status.late_ticks = clock.speed(), clock.late
+        c = self.switcher.counts
+        self.status.frames = {"live": c.live, "hold": c.hold, "slate": c.slate}
 
     # ---- processes ------------------------------------------------------------------------
 
@@ -183,10 +192,12 @@ class LivePipeline:
 
     def _start_encoder(self, fifos: tuple[Path, Path], audio_fd: int) -> subprocess.Popen[bytes]:
         spec = self.spec
+        outputs = [str(f) for f in fifos]
+        if spec.record:
+            outputs.append(str(new_recording_path(spec.out)))
         args = encoder_args(
-            spec.canvas, spec.rungs, audio_fd=audio_fd, outputs=[str(f) for f in fifos],
-            preset=spec.preset,
-        )  # fmt: skip
+            spec.canvas, spec.rungs, audio_fd=audio_fd, outputs=outputs, preset=spec.preset
+        )
         with open(spec.out / ".encoder.log", "ab") as log:
             return subprocess.Popen(
                 args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,

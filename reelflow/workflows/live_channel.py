@@ -77,6 +77,7 @@ class LiveChannelWorkflow:
         try:
             result = await pipeline
             self._status.report, reason = result.final, result.reason
+            self._status.recorded_s = result.recorded_s
         except ActivityError as err:
             reason = "stopped" if self._stop else f"the pipeline failed: {err.cause or err}"
         self._status.reason = reason

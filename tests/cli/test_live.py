@@ -125,6 +125,9 @@ async def test_a_channel_listens_goes_live_and_ends_on_stop(
         final = json.loads(stopped.stdout)
         assert final["state"] == "ended" and final["reason"] == "stopped"
         assert final["connections"] == 1
+        # The 8 s contribution and the slate around it were recorded and remuxed per rung.
+        assert final["recorded_s"] > 8
+        assert (settings.home / "live" / "news" / "vod").is_dir()
 
     history = await temporal_env.client.get_workflow_handle(
         channel_workflow_id("news")
