@@ -6,7 +6,8 @@ Lighter than httpx so one process can offer a few thousand requests/s: raw reque
 once, a pool of keep-alive connections (a new one when all are busy, up to --max-conns),
 only the status line and Content-Length parsed. Reads a JSON spec on stdin, prints JSON:
 
-    {"results": {kind: [[status, ms], ...]}, "late_ms": [...], "timeouts": n, "conns": n}
+    {"results": {kind: [[status, ms, due_s], ...]}, "late_ms": [...], "timeouts": n,
+     "conns": n}   (due_s: when the request was due, seconds from the start of the run)
 
 status 0 is a connection error; a request still unanswered at the end is a timeout.
 """
@@ -25,6 +26,9 @@ from typing import Any
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 CLOSE = re.compile(rb"\r\nconnection:\s*close", re.IGNORECASE)
 DRAIN_S = 15.0  # how long unanswered requests may take after the last arrival
+# uvicorn closes a keep-alive connection idle for 5 s: one idle longer than this is not
+# reused (a request racing that close would fail for a reason of the client's making).
+IDLE_S = 3.0
 
 
 def raw_request(r: dict[str, Any], host: str) -> bytes:
@@ -44,9 +48,10 @@ class Load:
         self.rate, self.seconds = float(spec["rate"]), float(spec["seconds"])
         self.rng = random.Random(spec.get("seed", 1))
         self.conns = asyncio.Semaphore(spec.get("max_conns", 2000))
-        self.idle: deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = deque()
+        self.idle: deque[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = deque()
         self.opened = 0
-        self.results: dict[str, list[tuple[int, float]]] = {name: [] for name, _ in self.kinds}
+        self.results: dict[str, list[tuple[int, float, float]]] = {n: [] for n, _ in self.kinds}
+        self.start = 0.0
         self.late: list[float] = []
 
     async def one(self, name: str, raw: bytes, due: float) -> None:
@@ -54,7 +59,7 @@ class Load:
         async with self.conns:
             conn = None
             try:
-                conn = self.idle.pop() if self.idle else await self._open()
+                conn = await self._connection()
                 reader, writer = conn
                 self.late.append((loop.time() - due) * 1000)
                 writer.write(raw)
@@ -63,15 +68,25 @@ class Load:
                 length = CONTENT_LENGTH.search(head)
                 if length:
                     await reader.readexactly(int(length.group(1)))
-                self.results[name].append((status, (loop.time() - due) * 1000))
+                self.results[name].append((status, (loop.time() - due) * 1000, due - self.start))
                 if CLOSE.search(head):
                     writer.close()
                 else:
-                    self.idle.append(conn)
+                    self.idle.append((reader, writer, loop.time()))
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-                self.results[name].append((0, (loop.time() - due) * 1000))
+                self.results[name].append((0, (loop.time() - due) * 1000, due - self.start))
                 if conn is not None:
                     conn[1].close()
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The most recently used idle connection, if it is fresh enough; else a new one."""
+        now = asyncio.get_running_loop().time()
+        while self.idle:
+            reader, writer, used = self.idle.pop()
+            if now - used < IDLE_S:
+                return reader, writer
+            writer.close()
+        return await self._open()
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         self.opened += 1
@@ -80,7 +95,7 @@ class Load:
     async def run(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
-        start = loop.time() + 0.1
+        self.start = start = loop.time() + 0.1
         due, end, i = start, start + self.seconds, 0
         while True:
             due += self.rng.expovariate(self.rate)
@@ -99,7 +114,7 @@ class Load:
             _, pending = await asyncio.wait(pending, timeout=DRAIN_S)
         for task in pending:
             task.cancel()
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         return {
             "results": self.results,
