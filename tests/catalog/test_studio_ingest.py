@@ -4,7 +4,7 @@ migration 0008 (studio namespaces, quotas) up over titles claimed before it, and
 from __future__ import annotations
 
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -110,5 +110,40 @@ def test_migration_0008_keeps_earlier_studio_titles_under_their_ids(catalog_url:
         with Session(engine) as s:
             ops = s.get(Title, "ops-film")
         assert ops is not None and ops.studio_title_id is None
+    finally:
+        engine.dispose()
+
+
+def test_search_finds_titles_from_before_and_after_migration_0008(catalog_url: str) -> None:
+    """0008 rebuilds `titles` on SQLite; the full-text index must follow (a regression: the
+    rebuild dropped its triggers, and new titles could not be found)."""
+    from reelflow.catalog.search import match_subquery
+    from reelflow.catalog.titles import upsert_title
+
+    command.downgrade(alembic_config(catalog_url), "0007")
+    engine = make_engine(catalog_url)
+    with engine.begin() as conn:  # as 0007's code wrote it
+        conn.execute(
+            text(
+                "INSERT INTO titles (id, name, synopsis, genres, version, state, created_at,"
+                " updated_at) VALUES ('before', 'Harbour Lights', '', '[]', 1, 'published',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    upgrade(catalog_url)
+    engine = make_engine(catalog_url)
+    try:
+        upsert_title(engine, title_id="after", name="Harbour Nights")
+        upsert_title(engine, title_id="before", name="Harbour Lights Revisited")
+
+        def found(q: str) -> set[str]:
+            sub = match_subquery(engine.dialect.name, q)
+            assert sub is not None
+            with Session(engine) as s:
+                return {str(row[0]) for row in s.execute(select(sub.c.title_id))}
+
+        assert found("harbour") == {"before", "after"}
+        assert found("revisited") == {"before"} and found("nights") == {"after"}
     finally:
         engine.dispose()

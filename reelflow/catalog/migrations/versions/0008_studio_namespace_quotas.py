@@ -24,6 +24,33 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# The unique constraint makes SQLite's batch mode rebuild `titles` (copy, drop, rename),
+# which drops the triggers that keep the full-text index of 0002 (titles_fts) in step and
+# renumbers the rows it points at. Re-create them as 0002 made them and rebuild the index
+# after each rebuild; PostgreSQL's generated search column needs nothing.
+_FTS_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS titles_fts_ai AFTER INSERT ON titles BEGIN "
+    "INSERT INTO titles_fts(rowid, name, synopsis, genres) "
+    "VALUES (new.rowid, new.name, new.synopsis, new.genres); END",
+    "CREATE TRIGGER IF NOT EXISTS titles_fts_ad AFTER DELETE ON titles BEGIN "
+    "INSERT INTO titles_fts(titles_fts, rowid, name, synopsis, genres) "
+    "VALUES ('delete', old.rowid, old.name, old.synopsis, old.genres); END",
+    "CREATE TRIGGER IF NOT EXISTS titles_fts_au AFTER UPDATE ON titles BEGIN "
+    "INSERT INTO titles_fts(titles_fts, rowid, name, synopsis, genres) "
+    "VALUES ('delete', old.rowid, old.name, old.synopsis, old.genres); "
+    "INSERT INTO titles_fts(rowid, name, synopsis, genres) "
+    "VALUES (new.rowid, new.name, new.synopsis, new.genres); END",
+)
+
+
+def _restore_sqlite_search() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for statement in _FTS_TRIGGERS:
+        op.execute(statement)
+    op.execute("INSERT INTO titles_fts(titles_fts) VALUES ('rebuild')")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("titles", schema=None) as batch_op:
         batch_op.add_column(
@@ -34,6 +61,7 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(
             "uq_title_studio_title_id", ["studio_id", "studio_title_id"]
         )
+    _restore_sqlite_search()
     with op.batch_alter_table("studios", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ingests_per_minute", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("ingests_per_hour", sa.Integer(), nullable=True))
@@ -48,3 +76,4 @@ def downgrade() -> None:
     with op.batch_alter_table("titles", schema=None) as batch_op:
         batch_op.drop_constraint("uq_title_studio_title_id", type_="unique")
         batch_op.drop_column("studio_title_id")
+    _restore_sqlite_search()
