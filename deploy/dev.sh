@@ -84,7 +84,7 @@ cmd_up() {
   start redis "$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' \
     --appendonly no --dir "$STATE/redis"
   "$VENV/bin/reelflow" db upgrade
-  start worker - "$VENV/bin/reelflow" worker --queue control --queue media
+  start worker - "$VENV/bin/reelflow" worker --queue control --queue media --queue live
   start rq - "$VENV/bin/reelflow" worker --queue rq
   # Viewer events: the stream's consumer group into Parquet on the object store; its
   # Prometheus metrics (QoE from the events it writes) on 127.0.0.1:$EVENTS_METRICS_PORT.

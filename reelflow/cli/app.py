@@ -132,10 +132,15 @@ def api(
 def worker(
     queue: Annotated[
         list[str] | None,
-        typer.Option("--queue", "-q", help="task queue(s): control, media, rq (default: all)"),
+        typer.Option(
+            "--queue",
+            "-q",
+            help="task queue(s): control, media, live, rq (default: control, media)",
+        ),
     ] = None,
 ) -> None:
-    """Run workers: Temporal workers for the control/media task queues, or the rq worker."""
+    """Run workers: Temporal workers for the control, media and live task queues, or the rq
+    worker."""
     from reelflow.workers.main import run_workers
 
     try:
