@@ -262,3 +262,25 @@ def _end(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def sweep_orphans(live_root: Path) -> int:
+    """Kill pipeline processes a killed live worker left behind (their listener would hold
+    the channel's port and keep accepting its encoder): any process whose command line
+    names a folder under ``live_root``. Run when a live worker starts; returns how many."""
+    import signal
+
+    marker = str(live_root.resolve()) + os.sep
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone, or not ours to read
+        if marker in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+    return killed

@@ -123,4 +123,9 @@ def run_workers(settings: Settings, queues: list[str]) -> None:
 
         if removed := sweep_key_files():
             log.warning("removed %d key flag file(s) a killed packager run left on disk", removed)
+    if "live" in queues:
+        from reelflow.live.pipeline import sweep_orphans
+
+        if killed := sweep_orphans(settings.home / "live"):
+            log.warning("killed %d live pipeline process(es) a killed worker left", killed)
     asyncio.run(_run_temporal(settings, queues))

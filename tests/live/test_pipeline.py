@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -208,3 +209,24 @@ def test_the_recording_remuxes_to_one_mp4_per_rung_covering_the_channel(
     ticks = sum(pipeline.status.frames.values())
     # Every frame the channel's clock produced is in the recording (the slate included).
     assert ticks - CANVAS.fps <= int(stream["nb_read_packets"]) <= ticks
+
+
+def test_a_live_workers_start_kills_the_pipeline_processes_a_killed_worker_left(
+    tmp_path: Path,
+) -> None:
+    from reelflow.live.pipeline import sweep_orphans
+
+    root = tmp_path / "live"
+    (root / "news").mkdir(parents=True)
+    # Stand-ins for an orphaned pipeline's processes: any command naming the channel's folder.
+    nap = [sys.executable, "-c", "import time; time.sleep(300)"]
+    orphan = subprocess.Popen([*nap, str(root / "news" / ".dash.ts")])
+    bystander = subprocess.Popen([*nap, str(tmp_path / "elsewhere")])
+    try:
+        assert sweep_orphans(root) == 1
+        assert orphan.wait(10) == -9
+        assert bystander.poll() is None
+    finally:
+        for p in (orphan, bystander):
+            p.kill()
+            p.wait()
