@@ -13,8 +13,8 @@ DASH manifest and a ClearKey license, in turn. Printed:
    refusals (time to shed), goodput, and the load average.
 
 The client shares the machine's cores with the server (the load average is printed beside
-every figure): on a busy machine the knee is lower, the shape is the same; --nice -10 (as
-root) lets the run take its share first.
+every figure): on a busy machine the knee is lower, the shape is the same; `setsid ...
+--nice -10` (as root) lets the run take its share first.
 
     .venv/bin/python bench/overload.py [--start 100] [--factor 1.4] [--step-seconds 8]
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -100,21 +101,22 @@ def offer(port: int, requests: list[dict[str, Any]], rate: float, seconds: float
     """``rate`` requests/s for ``seconds`` from ``clients`` processes (each rate/clients:
     Poisson streams add up to a Poisson stream)."""
     procs = []
+    outdir = Path(tempfile.mkdtemp(prefix="reelflow-overload-client-"))
     for n in range(clients):
-        spec = {"host": "127.0.0.1", "port": port, "requests": requests,
-                "rate": rate / clients, "seconds": seconds, "seed": n + 1}  # fmt: skip
-        proc = subprocess.Popen([sys.executable, str(CLIENT)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        spec = {"host": "127.0.0.1", "port": port, "requests": requests, "seed": n + 1,
+                "rate": rate / clients, "seconds": seconds,
+                "out": str(outdir / f"{n}.json")}  # fmt: skip
+        proc = subprocess.Popen([sys.executable, str(CLIENT)], stdin=subprocess.PIPE, text=True)
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(spec))
         proc.stdin.close()
         procs.append(proc)
     step = Step(rate, seconds, [], [], 0, 0.0, "")
     late: list[float] = []
-    for proc in procs:
-        assert proc.stdout is not None
-        out = json.loads(proc.stdout.read())
-        proc.wait(timeout=60)
+    for n, proc in enumerate(procs):
+        if proc.wait(timeout=seconds + 120) != 0:
+            sys.exit(f"load client {n} failed")
+        out = json.loads((outdir / f"{n}.json").read_text())
         step.failed += out["timeouts"]
         if out["timeouts"]:
             step.failures["unanswered"] = step.failures.get("unanswered", 0) + out["timeouts"]
@@ -132,6 +134,7 @@ def offer(port: int, requests: list[dict[str, Any]], rate: float, seconds: float
                     step.failed += 1
                     key = f"{kind} {status}"
                     step.failures[key] = step.failures.get(key, 0) + 1
+    shutil.rmtree(outdir, ignore_errors=True)
     step.late_p99_ms, step.load = pct(late, 99), load_average()
     return step
 
@@ -150,7 +153,9 @@ def player_mix(api: str, tokens: tuple[str, str], kids: list[str]) -> list[dict[
     manifest and license of a session of another device, as bench/playback_api.py does."""
     token, tv_token = tokens
     auth = {"Authorization": f"Bearer {token}"}
-    body = json.dumps({"device_id": "bench-player", "drm": ["clearkey"]}).encode()
+    # A device of its own per server run: the last run's session still holds its lease.
+    device = f"bench-player-{api.rsplit(':', 1)[1]}"
+    body = json.dumps({"device_id": device, "drm": ["clearkey"]}).encode()
     req = urllib.request.Request(f"{api}/v1/titles/tt-bench/playback", data=body,
                                  headers={**auth, "Content-Type": "application/json"})  # fmt: skip
     with urllib.request.urlopen(req, timeout=10) as resp:
@@ -220,6 +225,10 @@ def main() -> None:
     opts = parser.parse_args()
     if opts.nice:
         os.nice(opts.nice)
+        # With autogroup scheduling nice counts only among one session's processes; the
+        # group's own nice sets its share against the other sessions (run it under setsid).
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(opts.nice))
     if shutil.which("redis-server") is None:
         sys.exit("redis-server missing (./deploy/dev.sh install test)")
     base = Path(tempfile.mkdtemp(prefix="reelflow-bench-overload-"))

@@ -4,7 +4,8 @@ slow server cannot slow the load down and hide its own queue (no coordinated omi
 
 Lighter than httpx so one process can offer a few thousand requests/s: raw requests built
 once, a pool of keep-alive connections (a new one when all are busy, up to --max-conns),
-only the status line and Content-Length parsed. Reads a JSON spec on stdin, prints JSON:
+only the status line and Content-Length parsed. Reads a JSON spec on stdin, writes JSON
+to the spec's "out" file:
 
     {"results": {kind: [[status, ms, due_s], ...]}, "late_ms": [...], "timeouts": n,
      "conns": n}   (due_s: when the request was due, seconds from the start of the run)
@@ -21,6 +22,7 @@ import re
 import resource
 import sys
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
@@ -134,7 +136,8 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    print(json.dumps(asyncio.run(Load(spec).run())))
+    result = asyncio.run(Load(spec).run())
+    Path(spec["out"]).write_text(json.dumps(result))
 
 
 if __name__ == "__main__":

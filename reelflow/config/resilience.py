@@ -14,14 +14,16 @@ class ResilienceSettings(BaseModel):
     # Admission control (http/admission.py): off only to measure what it saves.
     api_admission: bool = True
     # Requests one worker runs at once; more wait in its queue. Each request is mostly a
-    # few Redis round trips and ~1 ms of CPU, so a handful keeps the core busy while more
-    # only share it out and make every one of them slower.
-    api_max_in_flight: int = Field(default=16, ge=1, le=10_000)
+    # few Redis round trips and ~0.5-1.2 ms of CPU, so a handful keeps the core busy while
+    # more only share it out and make every one of them slower (bench/overload.py: 8 and a
+    # 10 ms budget keep the accepted p99 under 30 ms at twice the knee; 16 and 25 ms did not
+    # stay under 50).
+    api_max_in_flight: int = Field(default=8, ge=1, le=10_000)
     # Requests waiting for a slot; past this a request is refused at once.
     api_max_queue: int = Field(default=64, ge=0, le=100_000)
     # A request still waiting this long (ms) is refused without doing any work: by then
     # its answer could no longer be fast, and the client's retry may find a freer replica.
-    api_queue_budget_ms: float = Field(default=25.0, gt=0, le=60_000)
+    api_queue_budget_ms: float = Field(default=10.0, gt=0, le=60_000)
     # Retry-After (s) on those refusals (HTTP allows whole seconds only).
     api_retry_after_s: int = Field(default=1, ge=1, le=3600)
     # A repeated playback start with the same Idempotency-Key (same viewer) within this many
