@@ -426,6 +426,9 @@ def test_a_replica_killed_under_player_load_fails_no_player_request(
             topo.services["api-1"].start()
         _back_in_rotation(topo, 1)  # the topology whole again for the tests after this one
     print(f"player answers around the kill of api-1 (at answer {at_kill}):", players.summary())
+    log = (topo.edge_runtime / "api_access.log").read_text().splitlines()
+    retried = [line for line in log if ", " in line.rsplit("upstream=", 1)[-1]]
+    print(f"requests the edge sent to a second replica: {len(retried)}", retried[:3])
     assert players.failures() == []
 
 
