@@ -58,10 +58,16 @@ _PROXY = """\
             proxy_connect_timeout 2s;
             proxy_next_upstream error timeout http_502 http_503 http_504;
 """
-# "error" covers a replica refusing the connection (stopped, draining) and one resetting it
-# mid-request (killed): a GET, HEAD, PUT or DELETE goes to the other replica. A POST already
-# sent is not repeated unless the API makes the repeat harmless, which is so for these:
-_RETRY_POST = _PROXY.replace("http_504;", "http_504 non_idempotent;")
+# The API: only a replica that did not answer goes to the other one. "error" covers one
+# refusing the connection (stopped, draining) and one resetting it mid-request (killed):
+# a GET, HEAD, PUT or DELETE goes to the other replica. A 502/503/504 problem is an answer
+# from a live replica (a DRM vendor down, Redis down, this worker at capacity: 503
+# overloaded with Retry-After) and goes to the player as it is: nginx would count it as a
+# failure, and with max_fails=1 one refusal under load would bench the replica for
+# fail_timeout, halving the fleet exactly when it is busiest.
+_API_PROXY = _PROXY.replace(" http_502 http_503 http_504;", ";")
+# A POST already sent is not repeated unless the API makes the repeat harmless (these).
+_RETRY_POST = _API_PROXY.replace("timeout;", "timeout non_idempotent;")
 
 _CACHED_ORIGIN = (
     """\
@@ -97,7 +103,7 @@ _API = (
         location /v1/ {{
             proxy_pass http://reelflow_api;
 """
-    + _PROXY
+    + _API_PROXY
     + _API_PASS
     + """\
         }}
@@ -109,7 +115,7 @@ _API = (
             }}
             proxy_pass http://reelflow_api;
 """
-    + _PROXY
+    + _API_PROXY
     + _API_PASS
     + """\
         }}

@@ -4,7 +4,8 @@ a replica killed while working does. Real nginx, two loopback upstreams in threa
 
 What the edge may send to the other replica once a request was sent: idempotent methods,
 a playback start carrying an Idempotency-Key, and a license POST; any other POST is not
-repeated (the player gets the 502). The fleet under real replicas is
+repeated (the player gets the 502). A replica that answers, even 503 overloaded, is alive:
+its answer reaches the player and it stays in rotation. The fleet under real replicas is
 tests/topology/test_topology.py (SIGKILL, rolling restart).
 """
 
@@ -60,6 +61,24 @@ class _Dying(socketserver.BaseRequestHandler):
         self.request.close()
 
 
+class _Shedding(BaseHTTPRequestHandler):
+    """Admission control at capacity: every request a 503 overloaded problem."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = b'{"type":"https://reelflow.dev/problems/overloaded","status":503}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 class _Live(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive with the edge, as uvicorn does
 
@@ -82,7 +101,7 @@ class _Live(BaseHTTPRequestHandler):
 @dataclass
 class Fleet:
     port: int
-    dying: socketserver.ThreadingTCPServer
+    dying: socketserver.TCPServer
 
     def send(self, method: str, path: str, headers: dict[str, str] | None = None) -> int:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
@@ -106,12 +125,22 @@ class Fleet:
 def fleet() -> Iterator[Fleet]:
     """A fresh edge per test: nginx marks the dying replica down for fail_timeout after
     its first failure, so each test starts with both in rotation."""
-    if not NGINX.exists():
-        pytest.fail("nginx missing: apt-get install nginx")
     dying = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Dying)
     dying.seen = 0  # type: ignore[attr-defined]
+    yield from _edge(dying)
+
+
+@pytest.fixture
+def shedding_fleet() -> Iterator[Fleet]:
+    """The first replica sheds every request; the second answers."""
+    yield from _edge(ThreadingHTTPServer(("127.0.0.1", 0), _Shedding))
+
+
+def _edge(first: socketserver.TCPServer) -> Iterator[Fleet]:
+    if not NGINX.exists():
+        pytest.fail("nginx missing: apt-get install nginx")
     live = ThreadingHTTPServer(("127.0.0.1", 0), _Live)
-    servers = [dying, live]
+    servers = [first, live]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     base = Path(tempfile.mkdtemp(prefix="reelflow-fleet-edge-"))
@@ -129,7 +158,7 @@ def fleet() -> Iterator[Fleet]:
     )
     try:
         wait_for_port(port)
-        yield Fleet(port, dying)
+        yield Fleet(port, first)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -164,3 +193,25 @@ def test_what_may_be_repeated_goes_to_the_other_replica(
 def test_a_post_without_a_key_is_not_repeated_once_sent(fleet: Fleet) -> None:
     statuses = _until_the_dying_one_saw_some(fleet, "POST", "/v1/titles/tt-1/playback")
     assert 502 in statuses and set(statuses) <= {200, 502}, statuses
+
+
+def test_a_replica_that_sheds_is_answered_through_and_stays_in_rotation(
+    shedding_fleet: Fleet,
+) -> None:
+    """Its 503 reaches the player with Retry-After, and the edge keeps sending it requests:
+    counted as a failure, one refusal would bench it for fail_timeout (then the first
+    request of each nginx worker would be its only 503)."""
+    statuses = []
+    for _ in range(8):
+        conn = http.client.HTTPConnection("127.0.0.1", shedding_fleet.port, timeout=15)
+        try:
+            conn.request("GET", "/v1/playback/s1/manifest.mpd?token=t")
+            response = conn.getresponse()
+            body = response.read()
+            statuses.append(response.status)
+            if response.status == 503:
+                assert response.getheader("Retry-After") == "1"
+                assert json.loads(body)["type"].endswith("/overloaded")
+        finally:
+            conn.close()
+    assert set(statuses) == {200, 503} and statuses.count(503) >= 3, statuses
