@@ -5,9 +5,10 @@ Past its capacity a server that admits everything shares its core among ever mor
 requests: all of them get slow together and the queue grows without end (an open-loop
 client saw p99 reach 13 s). Here at most ``max_in_flight`` requests run; up to ``max_queue``
 more wait in arrival order; a request that has waited ``budget_s`` is answered 503 without
-doing any work (its answer could no longer be fast, and a retry may find a freer replica:
-the edge retries a 503 on the other one). So the accepted requests stay fast and the
-refused ones are refused in about the budget.
+doing any work (its answer could no longer be fast, and the client's retry after
+Retry-After may find a freer replica; the edge passes the 503 on as it is, so the busy
+replica stays in rotation). So the accepted requests stay fast and the refused ones are
+refused in about the budget.
 
 Not counted, never refused: the operations routes (``/healthz``, ``/readyz``, ``/metrics``:
 a load balancer that sees a busy replica as dead moves its whole load onto the others, and
