@@ -167,9 +167,19 @@ def write(out: Path, summary: dict[str, Any], load: Load) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     with (out / "requests.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["t_s", "op", "status", "latency_ms", "clean_503", "error"])
+        w.writerow(["t_s", "op", "status", "problem", "latency_ms", "clean_503", "error"])
         for r in sorted(load.records, key=lambda r: r.t):
-            w.writerow([f"{r.t:.3f}", r.op, r.status, f"{r.latency_ms:.2f}", int(r.clean), r.error])
+            w.writerow(
+                [
+                    f"{r.t:.3f}",
+                    r.op,
+                    r.status,
+                    r.problem,
+                    f"{r.latency_ms:.2f}",
+                    int(r.clean),
+                    r.error,
+                ]
+            )
 
 
 def report(summary: dict[str, Any], opts: argparse.Namespace, load_avg: list[float]) -> None:

@@ -53,7 +53,10 @@ def recovery_s(records: list[Record], outage: Outage, until: float) -> float:
     last = [
         r.t
         for r in records
-        if outage.up_at <= r.t < until and r.status >= 500 and r.problem != "overloaded"
+        if outage.up_at <= r.t
+        and r.t + r.latency_ms / 1000 < until
+        and r.status >= 500
+        and r.problem != "overloaded"
     ]
     return round(max(last) - outage.up_at, 1) if last else 0.0
 
@@ -107,6 +110,8 @@ def summarise(
     failures: list[dict[str, Any]] = []
     for r in records:
         where = phase(r.t, outages, grace)
+        if where == "normal":  # sent just before a stop, answered after it: in the outage
+            where = phase(r.t + r.latency_ms / 1000, outages, grace)
         statuses[(where, r.op, f"{r.status} {r.problem}".strip())] += 1
         why = failure(r, where)
         if why is not None:

@@ -35,6 +35,7 @@ def test_only_clean_503s_in_outages_and_no_5xx_outside() -> None:
         Record(150.0, "manifest", 503, 4.0, True, "", "service_unavailable"),  # outside: failure
         Record(205.0, "end", 0, 10_000.0, False, "ReadTimeout"),  # no answer: a failure
         Record(290.0, "heartbeat", 200, 6.0, False),
+        Record(199.99, "home", 503, 30.0, True),  # sent before the stop, answered in it: fine
     ]
     rss = [(float(t), 100_000 + t) for t in range(0, 300, 5)]
     s = summarise(records, OUTAGES, rss, seconds=300, grace=10, warmup_s=60)
