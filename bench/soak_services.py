@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.services import _pg_tool, free_port, wait_for_port  # noqa: E402
+from tests.services import _pg_tool, free_port, pg_initdb, wait_for_port  # noqa: E402
 
 
 class Redis:
@@ -79,23 +79,7 @@ class Postgres:
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             shutil.chown(base, user="postgres", group="postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
-        subprocess.run(
-            [
-                *self.as_user,
-                _pg_tool("initdb"),
-                "-D",
-                str(self.data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        pg_initdb(self.data, self.as_user)
 
     def _ctl(self, *args: str) -> None:
         subprocess.run(

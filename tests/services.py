@@ -111,6 +111,15 @@ def _pg_tool(name: str) -> str:
     raise RuntimeError(f"PostgreSQL {name} missing: run ./deploy/dev.sh test (installs postgresql)")
 
 
+def pg_initdb(data: Path, as_user: Sequence[str] = ()) -> None:
+    """A new cluster in ``data``: local trust for the ``postgres`` superuser, UTF-8."""
+    subprocess.run(
+        [*as_user, _pg_tool("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+         "--no-sync", "-E", "UTF8"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
 @contextmanager
 def postgres_server(host: str = "127.0.0.1", wrap: Sequence[str] = ()) -> Iterator[str]:
     """A throwaway PostgreSQL cluster on a free port, data under a private temp dir.
@@ -125,24 +134,7 @@ def postgres_server(host: str = "127.0.0.1", wrap: Sequence[str] = ()) -> Iterat
     if os.geteuid() == 0:
         shutil.chown(base, user="postgres", group="postgres")
         as_user += ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [
-            *as_user,
-            _pg_tool("initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    pg_initdb(data, as_user)
     if host != "127.0.0.1":  # initdb trusts loopback only; let the host's own subnet in
         with (data / "pg_hba.conf").open("a") as hba:
             hba.write("host all all samenet trust\n")
