@@ -15,9 +15,9 @@ class ResilienceSettings(BaseModel):
     api_admission: bool = True
     # Requests one worker runs at once; more wait in its queue. Each request is mostly a
     # few Redis round trips and ~0.5-1.2 ms of CPU, so a handful keeps the core busy while
-    # more only share it out and make every one of them slower (bench/overload.py: 8 and a
-    # 10 ms budget keep the accepted p99 under 30 ms at twice the knee; 16 and 25 ms did not
-    # stay under 50).
+    # more only share it out and make every one of them slower (bench/overload.py at twice
+    # the knee, 10 ms budget: 8 kept the accepted p99 at 28-43 ms; 6 at 28-45 ms with less
+    # goodput near the knee; 16 with a 25 ms budget gave 99 ms and the least goodput).
     api_max_in_flight: int = Field(default=8, ge=1, le=10_000)
     # Requests waiting for a slot; past this a request is refused at once.
     api_max_queue: int = Field(default=64, ge=0, le=100_000)
