@@ -18,12 +18,15 @@ def test_callbacks_use_the_studios_outbound_key_and_follow_rotation(
 ) -> None:
     creds = create_studio(settings, catalog, "acme", "Acme Pictures")
     q.upsert_title(catalog, title_id="acme-film", name="Film", studio_id="acme")
-    key = _callback_key(settings, catalog, "acme-film")
+    key, studio_title_id = _callback_key(settings, catalog, "acme-film")
     assert key == callback_signing_key(creds.webhook_secret.encode())
+    assert studio_title_id == "acme-film"  # no "acme--" prefix: the name is the id
     # Never the secret itself (that one signs ingest requests), never the root secret.
     assert key not in (creds.webhook_secret.encode(), settings.secrets().signing_secret)
     rotated = rotate_webhook_secret(settings, catalog, "acme")
-    assert _callback_key(settings, catalog, "acme-film") == callback_signing_key(rotated.encode())
+    assert _callback_key(settings, catalog, "acme-film")[0] == callback_signing_key(
+        rotated.encode()
+    )
 
 
 def test_titles_without_a_studio_get_no_callback(settings: Settings, catalog: Engine) -> None:
