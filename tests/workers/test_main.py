@@ -11,7 +11,7 @@ from reelflow.workers.main import KNOWN_QUEUES, run_workers
 
 
 def test_known_queues() -> None:
-    assert KNOWN_QUEUES == ("control", "media", "rq")
+    assert KNOWN_QUEUES == ("control", "media", "live", "rq")
 
 
 def test_an_unknown_queue_is_refused_with_the_choices() -> None:

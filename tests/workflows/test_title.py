@@ -44,6 +44,7 @@ def test_workflow_module_loads_no_activity_code() -> None:
         "reelflow.lifecycle.activity_defs",
         "reelflow.lifecycle.contracts",
         "reelflow.lifecycle.events_upkeep",  # the upkeep's contracts, via activity_defs
+        "reelflow.lifecycle.live_channels",  # the live channel's contracts, via activity_defs
         "reelflow.lifecycle.recs_training",  # the training's contracts, via activity_defs
         "reelflow.lifecycle.search_attributes",
         "reelflow.workflows",
