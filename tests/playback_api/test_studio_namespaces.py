@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,7 +25,6 @@ from reelflow.catalog.models import IngestRequestRow, Title
 from reelflow.studios.accounts import StudioCredentials, set_quotas
 from tests.playback_api.test_studio_ingest import (
     StudioApi,
-    _studio_api,
     call,
     in_catalog,
     ingest_doc,
@@ -38,16 +35,9 @@ from tests.playback_api.test_studio_ingest import (
 from tests.playback_api.test_studio_ingest import (
     public_example_hosts as public_example_hosts,  # autouse there, and here: made-up hosts
 )
-
-
-@pytest.fixture
-async def temporal_api(
-    tmp_path: Path, redis_url: str, temporal_env: WorkflowEnvironment
-) -> AsyncIterator[StudioApi]:
-    """The app on the session's Temporal dev server, with its own task queues."""
-    target = temporal_env.client.service_client.config.target_host
-    for harness in _studio_api(tmp_path, redis_url, target):
-        yield harness
+from tests.playback_api.test_studio_ingest import (
+    temporal_api as temporal_api,  # the app on the session's Temporal dev server
+)
 
 
 def _shape(response: httpx.Response) -> tuple[int, list[str]]:
